@@ -1,0 +1,128 @@
+"""The database: engines for SQLite and PostgreSQL, schema migrations, sessions."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import ArgumentError, OperationalError
+from sqlmodel import Session
+
+from pilot_tracker.errors import DatabaseError
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+
+
+def redact(url: str) -> str:
+    """The URL with its password hidden, for messages and logs."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "<unparseable database URL>"
+
+
+def make_engine(url: str) -> Engine:
+    """An engine for ``url``; SQLite gets WAL, a busy timeout and foreign keys."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise DatabaseError(
+            f"database URL {redact(url)} is not valid; use sqlite:///PATH "
+            "or postgresql+psycopg://USER@HOST:PORT/NAME"
+        ) from None
+    if parsed.get_backend_name() == "sqlite":
+        return _sqlite_engine(parsed)
+    return sa.create_engine(parsed, pool_pre_ping=True)
+
+
+def _sqlite_engine(url: sa.URL) -> Engine:
+    if url.database and url.database != ":memory:":
+        Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+    engine = sa.create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
+
+    @sa.event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection, _record):
+        # Let SQLAlchemy, not the sqlite3 module, decide where transactions begin, so
+        # that DDL in migrations is transactional too (SQLAlchemy's documented recipe).
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @sa.event.listens_for(engine, "begin")
+    def _on_begin(connection):
+        connection.exec_driver_sql("BEGIN")
+
+    return engine
+
+
+def _alembic_config(connection: sa.Connection | None = None) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.attributes["connection"] = connection
+    return config
+
+
+def head_revision() -> str:
+    """The newest schema revision this version of pilot-tracker knows."""
+    head = ScriptDirectory.from_config(_alembic_config()).get_current_head()
+    assert head is not None
+    return head
+
+
+def current_revision(engine: Engine) -> str | None:
+    """The schema revision the database is at, or None when it was never initialised."""
+    with _connect(engine) as connection:
+        return MigrationContext.configure(connection).get_current_revision()
+
+
+def migrate(engine: Engine) -> tuple[str | None, str]:
+    """Bring the schema to the newest revision; return (before, after). Idempotent."""
+    before = current_revision(engine)
+    with _connect(engine) as connection, connection.begin():
+        command.upgrade(_alembic_config(connection), "head")
+    return before, head_revision()
+
+
+def ensure_current(engine: Engine) -> None:
+    """Refuse to work on a database that is not initialised or not up to date."""
+    revision = current_revision(engine)
+    if revision is None:
+        raise DatabaseError(
+            f"the database {redact(str(engine.url))} is not initialised; run `pilot-tracker init`"
+        )
+    if revision != head_revision():
+        raise DatabaseError(
+            f"the database {redact(str(engine.url))} is at schema revision {revision}, "
+            f"this version needs {head_revision()}; run `pilot-tracker init` to migrate it"
+        )
+
+
+@contextmanager
+def _connect(engine: Engine) -> Iterator[sa.Connection]:
+    try:
+        connection = engine.connect()
+    except OperationalError as error:
+        reason = str(error.orig).strip().splitlines()[0] if error.orig else str(error)
+        where = redact(str(engine.url))
+        raise DatabaseError(f"cannot open the database {where}: {reason}") from None
+    with connection:
+        yield connection
+
+
+@contextmanager
+def session(engine: Engine) -> Iterator[Session]:
+    """A session whose transaction commits when the block ends, and rolls back on error."""
+    with Session(engine) as db_session, db_session.begin():
+        yield db_session

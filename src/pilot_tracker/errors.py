@@ -1,0 +1,58 @@
+"""The exception tree. Every error a user can see is one of these.
+
+    PilotTrackerError                 anything the user can act on; one clear line
+    ├── ConfigurationError            settings or environment are wrong
+    ├── DatabaseError                 the database cannot be reached or is not initialised
+    └── LedgerError                   the ledger (programs, units, tasks, indicators)
+        ├── ProgramFileError          a program file or ledger workbook is invalid;
+        │                             carries every problem found, each with its place
+        └── NotFoundError             a program or unit code that is not in the ledger
+
+A message says what was wrong, where (file, sheet, row, column, key) and what to do.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class PilotTrackerError(Exception):
+    """Base class of every error a user can act on."""
+
+
+class ConfigurationError(PilotTrackerError):
+    """A setting or the environment is wrong."""
+
+
+class DatabaseError(PilotTrackerError):
+    """The database cannot be reached, or its schema is not the one this version needs."""
+
+
+class LedgerError(PilotTrackerError):
+    """Something about the ledger itself is wrong."""
+
+
+class NotFoundError(LedgerError):
+    """A code that the ledger does not hold."""
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong in an input file, with where it is."""
+
+    place: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.place}: {self.message}" if self.place else self.message
+
+
+class ProgramFileError(LedgerError):
+    """A program file or ledger workbook was refused; ``problems`` lists every reason."""
+
+    def __init__(self, source: str, problems: list[Problem]):
+        self.source = source
+        self.problems = problems
+        count = len(problems)
+        noun = "problem" if count == 1 else "problems"
+        super().__init__(f"{source}: refused, {count} {noun}; nothing was written")

@@ -1,0 +1,430 @@
+"""The tables: one SQLModel class per concept of the domain (DESIGN.md section 2).
+
+Vocabularies are ``StrEnum``s stored as short strings and guarded by CHECK constraints,
+so PostgreSQL and SQLite hold the same values and a schema change is a plain migration.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import JSON, CheckConstraint, Column, DateTime, String, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+SQLModel.metadata.naming_convention = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class ProgramLevel(StrEnum):
+    NATIONAL = "national"
+    PROVINCIAL = "provincial"
+    MUNICIPAL = "municipal"
+
+
+class Cadence(StrEnum):
+    MONTHLY = "monthly"
+    QUARTERLY = "quarterly"
+
+
+class ContactRole(StrEnum):
+    LIAISON = "liaison"
+    HEAD = "head"
+
+
+class ListKind(StrEnum):
+    MECHANISM = "mechanism"
+    DEVELOPMENT = "development"
+    PERSONALISED = "personalised"
+    KEY_PROJECT = "key_project"
+
+
+class IndicatorLevel(StrEnum):
+    NATIONAL = "national"
+    PROVINCIAL = "provincial"
+    SELF_SET = "self_set"
+
+
+class Direction(StrEnum):
+    INCREASE = "increase"
+    DECREASE = "decrease"
+
+
+class TaskStatus(StrEnum):
+    NOT_STARTED = "not_started"
+    IN_PROGRESS = "in_progress"
+    COMPLETED = "completed"
+    DELAYED = "delayed"
+    SUSPENDED = "suspended"
+
+
+class Severity(StrEnum):
+    YELLOW = "yellow"
+    RED = "red"
+
+
+class EscalationLevel(StrEnum):
+    REMINDER = "reminder"
+    URGE = "urge"
+    INTERVIEW = "interview"
+
+
+class EscalationStatus(StrEnum):
+    OPEN = "open"
+    CLOSED = "closed"
+
+
+class NotificationStatus(StrEnum):
+    PENDING = "pending"
+    SENT = "sent"
+    FAILED = "failed"
+
+
+class SubmissionStatus(StrEnum):
+    IMPORTED = "imported"
+    PARTIAL = "partial"
+    REJECTED = "rejected"
+    DUPLICATE = "duplicate"
+
+
+class ReportKind(StrEnum):
+    QUARTERLY = "quarterly"
+    HALF_YEAR = "half_year"
+
+
+# What users read: the Chinese names of each vocabulary (workbooks, reports, alerts).
+LABELS: dict[type[StrEnum], dict[str, str]] = {
+    ProgramLevel: {"national": "国家级", "provincial": "省级", "municipal": "市级"},
+    Cadence: {"monthly": "按月", "quarterly": "按季"},
+    ContactRole: {"liaison": "联络员", "head": "主要负责人"},
+    ListKind: {
+        "mechanism": "机制性任务",
+        "development": "发展任务",
+        "personalised": "个性化任务",
+        "key_project": "重点工程",
+    },
+    IndicatorLevel: {"national": "国家指标", "provincial": "省级指标", "self_set": "自设指标"},
+    Direction: {"increase": "正向", "decrease": "逆向"},
+    TaskStatus: {
+        "not_started": "未启动",
+        "in_progress": "推进中",
+        "completed": "已完成",
+        "delayed": "滞后",
+        "suspended": "暂停",
+    },
+}
+
+
+def label(value: StrEnum) -> str:
+    """The Chinese name of a vocabulary value."""
+    return LABELS[type(value)][value.value]
+
+
+def _one_of(column: str, vocabulary: type[StrEnum]) -> CheckConstraint:
+    values = ", ".join(f"'{member.value}'" for member in vocabulary)
+    return CheckConstraint(f"{column} IN ({values})", name=column)
+
+
+def _code() -> Any:
+    return Field(sa_type=String(40))
+
+
+def _timestamp(nullable: bool = False) -> Any:
+    return Field(default=None, sa_column=Column(DateTime(timezone=True), nullable=nullable))
+
+
+# --- the ledger -------------------------------------------------------------------------
+
+
+class Program(SQLModel, table=True):
+    """One pilot (试点)."""
+
+    __table_args__ = (
+        UniqueConstraint("code"),
+        _one_of("level", ProgramLevel),
+        _one_of("cadence", Cadence),
+        CheckConstraint("end_date >= start_date", name="dates"),
+        CheckConstraint("deadline_day BETWEEN 1 AND 31", name="deadline_day"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    code: str = _code()
+    name: str = Field(sa_type=String(200))
+    level: str = Field(sa_type=String(20))
+    start_date: date
+    end_date: date
+    timezone: str = Field(sa_type=String(64))
+    cadence: str = Field(sa_type=String(20))
+    deadline_day: int
+    rules: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
+    source_name: str = Field(default="", sa_type=String(255))
+    source_sha256: str = Field(default="", sa_type=String(64))
+    loaded_at: datetime | None = _timestamp()
+    updated_at: datetime | None = _timestamp()
+
+
+class Unit(SQLModel, table=True):
+    """A member unit (成员单位) of the leading group."""
+
+    __table_args__ = (
+        UniqueConstraint("program_id", "code"),
+        UniqueConstraint("program_id", "name"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    program_id: int = Field(foreign_key="program.id", ondelete="CASCADE", index=True)
+    code: str = _code()
+    name: str = Field(sa_type=String(200))
+    position: int = 0
+
+
+class Contact(SQLModel, table=True):
+    """A unit's liaison (联络员) or head (主要负责人). Alert targets live in the Apprise config."""
+
+    __table_args__ = (UniqueConstraint("unit_id", "role"), _one_of("role", ContactRole))
+
+    id: int | None = Field(default=None, primary_key=True)
+    unit_id: int = Field(foreign_key="unit.id", ondelete="CASCADE", index=True)
+    role: str = Field(sa_type=String(20))
+    name: str = Field(default="", sa_type=String(100))
+    title: str = Field(default="", sa_type=String(100))
+    phone: str = Field(default="", sa_type=String(40))
+
+
+class TaskList(SQLModel, table=True):
+    """A task list (任务清单) of one kind."""
+
+    __tablename__ = "task_list"
+    __table_args__ = (UniqueConstraint("program_id", "kind"), _one_of("kind", ListKind))
+
+    id: int | None = Field(default=None, primary_key=True)
+    program_id: int = Field(foreign_key="program.id", ondelete="CASCADE", index=True)
+    kind: str = Field(sa_type=String(20))
+    name: str = Field(sa_type=String(200))
+    position: int = 0
+
+
+class Task(SQLModel, table=True):
+    """One task of a task list, led by one unit with optional co-units."""
+
+    __table_args__ = (
+        UniqueConstraint("program_id", "code"),
+        CheckConstraint("due_date >= start_date", name="dates"),
+        CheckConstraint("weight > 0", name="weight"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    program_id: int = Field(foreign_key="program.id", ondelete="CASCADE", index=True)
+    task_list_id: int = Field(foreign_key="task_list.id", index=True)
+    code: str = _code()
+    title: str = Field(sa_type=String(500))
+    lead_unit_id: int = Field(foreign_key="unit.id", index=True)
+    start_date: date
+    due_date: date
+    weight: float = 1.0
+    deliverable: str = Field(default="", sa_type=Text)
+    position: int = 0
+
+
+class TaskCoUnit(SQLModel, table=True):
+    """A co-unit (配合单位) of a task."""
+
+    __tablename__ = "task_co_unit"
+
+    task_id: int = Field(foreign_key="task.id", ondelete="CASCADE", primary_key=True)
+    unit_id: int = Field(foreign_key="unit.id", primary_key=True, index=True)
+    position: int = 0
+
+
+class Milestone(SQLModel, table=True):
+    """A planned percent of a task by a date."""
+
+    __table_args__ = (
+        UniqueConstraint("task_id", "planned_on"),
+        CheckConstraint("planned_percent BETWEEN 0 AND 100", name="planned_percent"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    task_id: int = Field(foreign_key="task.id", ondelete="CASCADE", index=True)
+    planned_on: date
+    planned_percent: float
+
+
+class Indicator(SQLModel, table=True):
+    """A main development indicator (主要发展指标) with its baseline and target."""
+
+    __table_args__ = (
+        UniqueConstraint("program_id", "code"),
+        _one_of("level", IndicatorLevel),
+        _one_of("direction", Direction),
+        CheckConstraint("target_year >= baseline_year", name="years"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    program_id: int = Field(foreign_key="program.id", ondelete="CASCADE", index=True)
+    code: str = _code()
+    name: str = Field(sa_type=String(200))
+    level: str = Field(sa_type=String(20))
+    measure: str = Field(default="", sa_type=String(40))
+    baseline_value: float
+    baseline_year: int
+    target_value: float
+    target_year: int
+    direction: str = Field(sa_type=String(20))
+    owner_unit_id: int = Field(foreign_key="unit.id", index=True)
+    position: int = 0
+
+
+# --- what units send ------------------------------------------------------------------
+
+
+class Submission(SQLModel, table=True):
+    """One payload pulled from a unit's source, archived raw before it is parsed."""
+
+    __table_args__ = (
+        UniqueConstraint("unit_id", "sha256"),
+        _one_of("status", SubmissionStatus),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    program_id: int = Field(foreign_key="program.id", index=True)
+    unit_id: int = Field(foreign_key="unit.id", index=True)
+    source: str = Field(sa_type=String(40))
+    filename: str = Field(default="", sa_type=String(255))
+    sha256: str = Field(sa_type=String(64))
+    archive_path: str = Field(sa_type=String(500))
+    received_at: datetime | None = _timestamp()
+    status: str = Field(sa_type=String(20))
+    imported: int = 0
+    updated: int = 0
+    ignored: int = 0
+    rejected: int = 0
+
+
+class StatusReport(SQLModel, table=True):
+    """A unit's word on a task for a period."""
+
+    __tablename__ = "status_report"
+    __table_args__ = (
+        UniqueConstraint("task_id", "unit_id", "period", "submission_id"),
+        _one_of("status", TaskStatus),
+        CheckConstraint("percent BETWEEN 0 AND 100", name="percent"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    submission_id: int = Field(foreign_key="submission.id", index=True)
+    task_id: int = Field(foreign_key="task.id", index=True)
+    unit_id: int = Field(foreign_key="unit.id", index=True)
+    period: str = Field(sa_type=String(10))
+    status: str = Field(sa_type=String(20))
+    percent: float
+    progress: str = Field(default="", sa_type=Text)
+    problems: str = Field(default="", sa_type=Text)
+    next_steps: str = Field(default="", sa_type=Text)
+    evidence: str = Field(default="", sa_type=Text)
+    reported_on: date
+
+
+class IndicatorReading(SQLModel, table=True):
+    """A value of an indicator as of a date."""
+
+    __tablename__ = "indicator_reading"
+    __table_args__ = (UniqueConstraint("indicator_id", "as_of", "submission_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    submission_id: int = Field(foreign_key="submission.id", index=True)
+    indicator_id: int = Field(foreign_key="indicator.id", index=True)
+    value: float
+    as_of: date
+
+
+class Rejection(SQLModel, table=True):
+    """One thing in a submission that could not be taken, and why."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    submission_id: int = Field(foreign_key="submission.id", ondelete="CASCADE", index=True)
+    sheet: str = Field(default="", sa_type=String(100))
+    row: int | None = None
+    column: str = Field(default="", sa_type=String(100))
+    value: str = Field(default="", sa_type=Text)
+    reason: str = Field(sa_type=Text)
+
+
+# --- what supervision does ------------------------------------------------------------
+
+
+class Flag(SQLModel, table=True):
+    """A lag finding of one rule about one unit (and task or indicator) for a period."""
+
+    __table_args__ = (_one_of("severity", Severity),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    program_id: int = Field(foreign_key="program.id", index=True)
+    unit_id: int = Field(foreign_key="unit.id", index=True)
+    task_id: int | None = Field(default=None, foreign_key="task.id", index=True)
+    indicator_id: int | None = Field(default=None, foreign_key="indicator.id", index=True)
+    rule: str = Field(sa_type=String(40))
+    severity: str = Field(sa_type=String(10))
+    period: str = Field(sa_type=String(10))
+    as_of: date
+    details: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
+
+
+class Escalation(SQLModel, table=True):
+    """The follow-up of a lagging unit: reminder (提醒), urge (督办), interview (约谈)."""
+
+    __table_args__ = (
+        _one_of("level", EscalationLevel),
+        _one_of("status", EscalationStatus),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    program_id: int = Field(foreign_key="program.id", index=True)
+    unit_id: int = Field(foreign_key="unit.id", index=True)
+    level: str = Field(sa_type=String(20))
+    status: str = Field(sa_type=String(10))
+    opened_on: date
+    raised_on: date | None = None
+    closed_on: date | None = None
+    outcome: str = Field(default="", sa_type=Text)
+
+
+class Notification(SQLModel, table=True):
+    """One message in the outbox, written with the change that caused it."""
+
+    __table_args__ = (UniqueConstraint("dedup_key"), _one_of("status", NotificationStatus))
+
+    id: int | None = Field(default=None, primary_key=True)
+    program_id: int | None = Field(default=None, foreign_key="program.id", index=True)
+    dedup_key: str = Field(sa_type=String(200))
+    target: str = Field(sa_type=String(200))
+    subject: str = Field(sa_type=String(300))
+    body: str = Field(sa_type=Text)
+    attachments: list[str] = Field(default_factory=list, sa_type=JSON)
+    status: str = Field(default=NotificationStatus.PENDING.value, sa_type=String(10))
+    attempts: int = 0
+    last_error: str = Field(default="", sa_type=Text)
+    created_at: datetime | None = _timestamp()
+    next_attempt_at: datetime | None = _timestamp(nullable=True)
+    sent_at: datetime | None = _timestamp(nullable=True)
+
+
+class Report(SQLModel, table=True):
+    """A generated document: which kind, for which period, where, and its checksum."""
+
+    __table_args__ = (_one_of("kind", ReportKind),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    program_id: int = Field(foreign_key="program.id", index=True)
+    kind: str = Field(sa_type=String(20))
+    period: str = Field(sa_type=String(10))
+    formats: list[str] = Field(default_factory=list, sa_type=JSON)
+    paths: dict[str, str] = Field(default_factory=dict, sa_type=JSON)
+    sha256: dict[str, str] = Field(default_factory=dict, sa_type=JSON)
+    generated_at: datetime | None = _timestamp()

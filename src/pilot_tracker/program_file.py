@@ -1,0 +1,631 @@
+"""The program file: what a pilot is, as its office writes it down (YAML).
+
+``read_program_file`` turns a file into a validated ``ProgramSpec`` or raises
+``ProgramFileError`` listing **every** problem, each with its place, for example::
+
+    tasks[3].lead_unit (line 57): unknown unit "jyj"
+
+Validation runs in two passes so that one broken item never hides the problems of
+another: each item is checked on its own (types, required keys, ranges), then the file
+as a whole (unique codes, references between units, tasks and indicators, dates). The
+ledger workbook (``ledger_workbook``) feeds the same ``validate_program``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Any, get_args
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, TypeAdapter, ValidationError
+
+from pilot_tracker.errors import Problem, ProgramFileError
+from pilot_tracker.models import (
+    Cadence,
+    ContactRole,
+    Direction,
+    IndicatorLevel,
+    ListKind,
+    ProgramLevel,
+)
+
+MAX_PROGRAM_FILE_BYTES = 5 * 1024 * 1024
+CODE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,39}$"
+KNOWN_RULES = (
+    "missing_report",
+    "overdue",
+    "behind_plan",
+    "stalled",
+    "indicator_off_track",
+    "no_evidence",
+)
+
+Path_ = tuple[str | int, ...]
+Locator = Callable[[Path_], str]
+
+Code = Annotated[str, StringConstraints(strip_whitespace=True, pattern=CODE_PATTERN)]
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
+Note = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)]
+Short = Annotated[str, StringConstraints(strip_whitespace=True, max_length=100)]
+Year = Annotated[int, Field(ge=1949, le=2100)]
+
+
+class _Spec(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid", coerce_numbers_to_str=True, validate_by_name=True, frozen=True
+    )
+
+
+class ContactSpec(_Spec):
+    role: ContactRole
+    name: Short = ""
+    title: Short = ""
+    phone: Annotated[str, StringConstraints(strip_whitespace=True, max_length=40)] = ""
+
+
+class UnitSpec(_Spec):
+    code: Code
+    name: Name
+    contacts: list[ContactSpec] = []
+
+
+class TaskListSpec(_Spec):
+    kind: ListKind
+    name: Name
+
+
+class MilestoneSpec(_Spec):
+    planned_on: date = Field(alias="date")
+    percent: float = Field(ge=0, le=100)
+
+
+class TaskSpec(_Spec):
+    code: Code
+    title: Title
+    list_kind: ListKind = Field(validation_alias="list")
+    lead_unit: Code
+    co_units: list[Code] = []
+    start: date
+    due: date
+    milestones: list[MilestoneSpec] = []
+    weight: float = Field(default=1.0, gt=0, le=100)
+    deliverable: Note = ""
+
+
+class ValueYear(_Spec):
+    value: float
+    year: Year
+
+
+class IndicatorSpec(_Spec):
+    code: Code
+    name: Name
+    level: IndicatorLevel
+    measure: Annotated[str, StringConstraints(strip_whitespace=True, max_length=40)] = ""
+    baseline: ValueYear
+    target: ValueYear
+    direction: Direction = Direction.INCREASE
+    owner: Code
+
+
+class ReportingSpec(_Spec):
+    cadence: Cadence = Cadence.MONTHLY
+    deadline: int = Field(default=25, ge=1, le=31)
+
+
+class ProgramHeader(_Spec):
+    """The program's own keys, everything but its lists of items."""
+
+    code: Code
+    name: Name
+    level: ProgramLevel
+    start: date
+    end: date
+    timezone: str = "Asia/Shanghai"
+    reporting: ReportingSpec = ReportingSpec()
+    rules: dict[str, dict[str, Any]] = {}
+
+
+class ProgramSpec(ProgramHeader):
+    """A whole program, validated; what the ledger stores and exports."""
+
+    units: list[UnitSpec]
+    task_lists: list[TaskListSpec] = []
+    tasks: list[TaskSpec] = []
+    indicators: list[IndicatorSpec] = []
+
+    def to_document(self) -> dict[str, Any]:
+        """The program as a program file would write it (YAML keys, ISO dates)."""
+        document = self.model_dump(mode="json", by_alias=True)
+        for task in document["tasks"]:
+            task["list"] = task.pop("list_kind")
+        return document
+
+
+# Sections of the file that are lists of items, each item validated on its own.
+SECTIONS: dict[str, type[_Spec]] = {
+    "units": UnitSpec,
+    "task_lists": TaskListSpec,
+    "tasks": TaskSpec,
+    "indicators": IndicatorSpec,
+}
+
+
+# --- reading ------------------------------------------------------------------------------
+
+
+def read_program_file(path: Path) -> ProgramSpec:
+    """Read and validate a YAML program file; raise ``ProgramFileError`` with every problem."""
+    name = path.name
+    text = decode_text(read_bounded(path, MAX_PROGRAM_FILE_BYTES, name), name)
+    return parse_program_text(text, name)
+
+
+def read_bounded(path: Path, limit: int, name: str) -> bytes:
+    """The bytes of a file no larger than ``limit``; a clear error otherwise."""
+    try:
+        size = path.stat().st_size
+        if not path.is_file():
+            raise ProgramFileError(name, [Problem("", "not a regular file")])
+        if size > limit:
+            raise ProgramFileError(
+                name,
+                [Problem("", f"the file is {size:,} bytes, more than the {limit:,} allowed")],
+            )
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise ProgramFileError(name, [Problem("", f"no such file: {path}")]) from None
+    except OSError as error:
+        problem = Problem("", f"cannot read {path}: {error.strerror}")
+        raise ProgramFileError(name, [problem]) from None
+
+
+def decode_text(data: bytes, name: str) -> str:
+    """UTF-8 text (a byte-order mark is fine); GBK and other encodings are refused clearly."""
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        try:
+            data.decode("gb18030")
+        except UnicodeDecodeError:
+            hint = "the file is not UTF-8 text"
+        else:
+            hint = "the file is encoded as GBK/GB18030, not UTF-8"
+        raise ProgramFileError(
+            name,
+            [
+                Problem(
+                    f"byte {error.start}",
+                    f"{hint}; save it as UTF-8 (for example 另存为 → 编码 UTF-8) and load it again",
+                )
+            ],
+        ) from None
+
+
+def parse_program_text(text: str, name: str) -> ProgramSpec:
+    """Validate the YAML text of a program file."""
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        raw = yaml.safe_load(text)
+    except yaml.MarkedYAMLError as error:
+        mark = error.problem_mark or error.context_mark
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        reason = error.problem or error.context or "not valid YAML"
+        raise ProgramFileError(
+            name, [Problem(where, f"YAML syntax error: {reason}; check indentation and quoting")]
+        ) from None
+    except yaml.YAMLError as error:
+        raise ProgramFileError(name, [Problem("", f"YAML syntax error: {error}")]) from None
+
+    lines, duplicates = _yaml_lines(root)
+    if duplicates:
+        raise ProgramFileError(name, duplicates)
+
+    def locate(path: Path_) -> str:
+        for depth in range(len(path), -1, -1):
+            if path[:depth] in lines:
+                return f"{format_path(path)} (line {lines[path[:depth]]})"
+        return format_path(path)
+
+    return validate_program(raw, name, locate)
+
+
+def _yaml_lines(root: yaml.Node | None) -> tuple[dict[Path_, int], list[Problem]]:
+    """Line of every key and item in the document; and keys written twice in one mapping."""
+    lines: dict[Path_, int] = {}
+    duplicates: list[Problem] = []
+
+    def walk(node: yaml.Node, path: Path_) -> None:
+        lines.setdefault(path, node.start_mark.line + 1)
+        if isinstance(node, yaml.MappingNode):
+            seen: dict[str, int] = {}
+            for key_node, value_node in node.value:
+                key = str(key_node.value)
+                line = key_node.start_mark.line + 1
+                if key in seen:
+                    duplicates.append(
+                        Problem(
+                            f"{format_path((*path, key))} (line {line})",
+                            f'the key "{key}" is written twice in one place (first on line '
+                            f"{seen[key]}); only one would be kept, so merge them",
+                        )
+                    )
+                seen[key] = line
+                lines[(*path, key)] = line
+                walk(value_node, (*path, key))
+        elif isinstance(node, yaml.SequenceNode):
+            for index, item in enumerate(node.value):
+                walk(item, (*path, index))
+
+    if root is not None:
+        walk(root, ())
+    return lines, duplicates
+
+
+def format_path(path: Path_) -> str:
+    """``("tasks", 3, "lead_unit")`` → ``tasks[3].lead_unit``."""
+    text = ""
+    for step in path:
+        text += f"[{step}]" if isinstance(step, int) else (f".{step}" if text else str(step))
+    return text
+
+
+# --- validation ----------------------------------------------------------------------------
+
+
+def validate_program(raw: Any, source: str, locate: Locator = format_path) -> ProgramSpec:
+    """Validate a parsed program document; raise ``ProgramFileError`` with every problem."""
+    found: list[tuple[Path_, str]] = []
+
+    def add(path: Path_, message: str) -> None:
+        found.append((path, message))
+
+    if raw is None:
+        raise ProgramFileError(
+            source,
+            [
+                Problem(
+                    "", "the file is empty; write at least code, name, level, start, end and units"
+                )
+            ],
+        )
+    if not isinstance(raw, dict):
+        raise ProgramFileError(
+            source,
+            [
+                Problem(
+                    "",
+                    f"the file must be a mapping of keys (code, name, units, ...), "
+                    f"not a {_kind_of(raw)}",
+                )
+            ],
+        )
+
+    # Pass 1: the header on its own, then each item of each section on its own.
+    header = {key: value for key, value in raw.items() if key not in SECTIONS}
+    checked_header = _check(ProgramHeader, header, (), add)
+
+    items: dict[str, list[tuple[int, Any]]] = {}
+    for section, model in SECTIONS.items():
+        value = raw.get(section, [] if section != "units" else None)
+        if value is None and section == "units":
+            add((), "units: missing; a program needs its member units (成员单位)")
+            value = []
+        if value is None:
+            value = []
+        if not isinstance(value, list):
+            add((section,), f"must be a list of items, not a {_kind_of(value)}")
+            value = []
+        items[section] = [
+            (index, checked)
+            for index, entry in enumerate(value)
+            if (checked := _check(model, entry, (section, index), add)) is not None
+        ]
+
+    # Pass 2: the file as a whole.
+    _check_program(checked_header, raw, items, add)
+
+    if found:
+        order = {key: rank for rank, key in enumerate(raw)}
+        found.sort(key=lambda entry: _document_order(entry[0], order))
+        raise ProgramFileError(source, [Problem(locate(path), text) for path, text in found])
+    return ProgramSpec.model_validate(raw)
+
+
+def _document_order(path: Path_, order: dict[Any, int]) -> tuple[int, int]:
+    """Problems read top to bottom: by section as the file has them, then by item."""
+    if not path:
+        return (-1, 0)
+    index = path[1] if len(path) > 1 and isinstance(path[1], int) else -1
+    return (order.get(path[0], -1) if path[0] in SECTIONS else -1, index)
+
+
+def _check(model: type[_Spec], value: Any, path: Path_, add: Callable[[Path_, str], None]) -> Any:
+    """The validated item; where it is invalid, the fields that are valid on their own.
+
+    Reporting each field's problem and still checking the item's other fields against the
+    rest of the file is what lets one pass list every problem at once.
+    """
+    try:
+        return TypeAdapter(model).validate_python(value)
+    except ValidationError as error:
+        for detail in error.errors():
+            location = (*path, *detail["loc"])
+            add(location, describe_error(detail, model, tuple(detail["loc"])))
+    if not isinstance(value, dict):
+        return None
+    valid: dict[str, Any] = {}
+    for name, field in model.model_fields.items():
+        key = field.validation_alias if isinstance(field.validation_alias, str) else field.alias
+        if (key or name) in value:
+            try:
+                annotation = field.annotation
+                if field.metadata:
+                    annotation = Annotated[annotation, *field.metadata]
+                adapter = TypeAdapter(annotation)
+                valid[name] = adapter.validate_python(value[key or name])
+            except ValidationError:
+                continue
+    return model.model_construct(**valid)
+
+
+def _got(item: Any, *names: str) -> bool:
+    """Whether a (possibly partial) item holds valid values for all ``names``."""
+    return item is not None and all(name in item.__dict__ for name in names)
+
+
+def describe_error(detail: Any, model: type[BaseModel], loc: tuple[Any, ...]) -> str:
+    """A pydantic error in words an office user understands."""
+    kind = detail["type"]
+    found = _show(detail.get("input"))
+    context = detail.get("ctx") or {}
+    if kind == "missing":
+        return "missing; this key is required"
+    if kind == "extra_forbidden":
+        known = _known_keys(model, loc[:-1])
+        return f"unknown key; the keys here are: {', '.join(known)}" if known else "unknown key"
+    if kind.startswith("date") or kind.startswith("datetime"):
+        return f"not a date: {found}; write dates as 2021-03-31"
+    if kind == "enum":
+        return f"{found} is not one of {context.get('expected', 'the allowed values')}"
+    if kind == "string_pattern_mismatch":
+        return (
+            f"{found} is not a valid code; use letters, digits, '-', '_' or '.' "
+            "(at most 40 characters, starting with a letter or digit)"
+        )
+    if kind == "string_too_short":
+        return "must not be empty"
+    if kind == "string_too_long":
+        length = len(str(detail.get("input")))
+        return f"too long ({length} characters, at most {context.get('max_length')})"
+    if kind in {"greater_than", "greater_than_equal", "less_than", "less_than_equal"}:
+        bounds = {
+            "greater_than": "more than",
+            "greater_than_equal": "at least",
+            "less_than": "less than",
+            "less_than_equal": "at most",
+        }
+        limit = next(iter(context.values()), "")
+        limit = _number(limit) if isinstance(limit, int | float) else limit
+        return f"{found} is out of range; it must be {bounds[kind]} {limit}"
+    if kind in {"int_parsing", "int_type", "int_from_float"}:
+        return f"{found} is not a whole number"
+    if kind in {"float_parsing", "float_type"}:
+        return f"{found} is not a number"
+    if kind in {"string_type"}:
+        return f"{found} is not text"
+    if kind in {"list_type"}:
+        return f"must be a list, not {found}"
+    if kind in {"model_type", "dict_type", "model_attributes_type"}:
+        return f"must be a mapping of keys, not {found}"
+    if kind == "value_error":
+        return str(context.get("error", detail["msg"]))
+    return f"{detail['msg']} (found {found})"
+
+
+def _known_keys(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
+    current: Any = model
+    for step in loc:
+        if isinstance(step, int):
+            continue
+        field = current.model_fields.get(step) if isinstance(current, type) else None
+        if field is None:
+            return []
+        current = _model_in(field.annotation)
+        if current is None:
+            return []
+    names = []
+    for name, field in current.model_fields.items():
+        alias = field.validation_alias if isinstance(field.validation_alias, str) else field.alias
+        names.append(alias or name)
+    return names
+
+
+def _model_in(annotation: Any) -> type[BaseModel] | None:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for argument in get_args(annotation):
+        found = _model_in(argument)
+        if found is not None:
+            return found
+    return None
+
+
+def _check_program(
+    header: ProgramHeader | None,
+    raw: dict[str, Any],
+    items: dict[str, list[tuple[int, Any]]],
+    add: Callable[[Path_, str], None],
+) -> None:
+    if _got(header, "start", "end") and header.end < header.start:
+        add(("end",), f"{header.end} is before the start {header.start}")
+    if _got(header, "timezone"):
+        try:
+            ZoneInfo(header.timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            add(("timezone",), f'unknown time zone "{header.timezone}"; use e.g. Asia/Shanghai')
+    if _got(header, "rules"):
+        for rule in header.rules:
+            if rule not in KNOWN_RULES:
+                add(("rules", rule), f"unknown rule; the rules are: {', '.join(KNOWN_RULES)}")
+
+    # Every code a raw item declares counts as declared, even where the item itself is
+    # invalid: one broken unit must not make each task that names it "unknown".
+    declared_units = _declared(raw.get("units"), "code")
+    declared_lists = _declared(raw.get("task_lists"), "kind")
+
+    units = items["units"]
+    _unique(units, "units", "code", "unit code", add)
+    _unique(units, "units", "name", "unit name", add)
+    for index, unit in units:
+        if not _got(unit, "contacts"):
+            continue
+        roles = [contact.role for contact in unit.contacts]
+        for position, role in enumerate(roles):
+            if role in roles[:position]:
+                add(
+                    ("units", index, "contacts", position, "role"),
+                    f'a second "{role}" contact; keep one',
+                )
+
+    _unique(items["task_lists"], "task_lists", "kind", "task list kind", add)
+    _unique(items["tasks"], "tasks", "code", "task code", add)
+    for index, task in items["tasks"]:
+        _check_task(index, task, header, declared_units, declared_lists, add)
+
+    _unique(items["indicators"], "indicators", "code", "indicator code", add)
+    for index, indicator in items["indicators"]:
+        _check_indicator(index, indicator, declared_units, add)
+
+
+def _check_task(
+    index: int,
+    task: TaskSpec,
+    header: ProgramHeader | None,
+    units: set[str],
+    lists: set[str],
+    add: Callable[[Path_, str], None],
+) -> None:
+    here: Path_ = ("tasks", index)
+    if _got(task, "list_kind") and task.list_kind.value not in lists:
+        add(
+            (*here, "list"),
+            f'task list "{task.list_kind.value}" is not declared; add it under task_lists',
+        )
+    if _got(task, "lead_unit") and task.lead_unit not in units:
+        add((*here, "lead_unit"), f'unknown unit "{task.lead_unit}"')
+    lead = task.lead_unit if _got(task, "lead_unit") else None
+    for position, co_unit in enumerate(task.co_units if _got(task, "co_units") else []):
+        where = (*here, "co_units", position)
+        if co_unit not in units:
+            add(where, f'unknown unit "{co_unit}"')
+        elif co_unit == lead:
+            add(where, f'"{co_unit}" is the lead unit; a unit cannot also be its own co-unit')
+        elif co_unit in task.co_units[:position]:
+            add(where, f'"{co_unit}" is listed twice')
+    if _got(task, "start", "due") and task.due < task.start:
+        add((*here, "due"), f"{task.due} is before the start {task.start}")
+    if _got(task, "start") and _got(header, "start") and task.start < header.start:
+        add((*here, "start"), f"{task.start} is before the program starts ({header.start})")
+    if _got(task, "due") and _got(header, "end") and task.due > header.end:
+        add((*here, "due"), f"{task.due} is after the program ends ({header.end})")
+    if not _got(task, "start", "due", "milestones"):
+        return
+    previous: MilestoneSpec | None = None
+    for position, milestone in enumerate(task.milestones):
+        where = (*here, "milestones", position)
+        if not task.start <= milestone.planned_on <= task.due:
+            add(
+                (*where, "date"),
+                f"{milestone.planned_on} is outside the task's dates ({task.start} to {task.due})",
+            )
+        if previous is not None:
+            if milestone.planned_on <= previous.planned_on:
+                add(
+                    (*where, "date"),
+                    f"{milestone.planned_on} is not after the previous milestone "
+                    f"({previous.planned_on}); list milestones in date order",
+                )
+            if milestone.percent < previous.percent:
+                add(
+                    (*where, "percent"),
+                    f"{_number(milestone.percent)} is below the previous milestone's "
+                    f"{_number(previous.percent)}; planned percent cannot go down",
+                )
+        previous = milestone
+
+
+def _check_indicator(
+    index: int, indicator: IndicatorSpec, units: set[str], add: Callable[[Path_, str], None]
+) -> None:
+    here: Path_ = ("indicators", index)
+    if _got(indicator, "owner") and indicator.owner not in units:
+        add((*here, "owner"), f'unknown unit "{indicator.owner}"')
+    if not _got(indicator, "baseline", "target", "direction"):
+        return
+    baseline, target = indicator.baseline, indicator.target
+    if target.year < baseline.year:
+        add((*here, "target", "year"), f"{target.year} is before the baseline year {baseline.year}")
+    if indicator.direction is Direction.INCREASE and target.value < baseline.value:
+        add(
+            (*here, "target", "value"),
+            f"{_number(target.value)} is below the baseline {_number(baseline.value)}, "
+            "but direction is increase; check the value or set direction: decrease",
+        )
+    if indicator.direction is Direction.DECREASE and target.value > baseline.value:
+        add(
+            (*here, "target", "value"),
+            f"{_number(target.value)} is above the baseline {_number(baseline.value)}, "
+            "but direction is decrease; check the value or set direction: increase",
+        )
+
+
+def _unique(
+    items: Iterable[tuple[int, Any]],
+    section: str,
+    key: str,
+    what: str,
+    add: Callable[[Path_, str], None],
+) -> None:
+    first: dict[str, int] = {}
+    for index, item in items:
+        if not _got(item, key):
+            continue
+        value = str(getattr(item, key))
+        if value in first:
+            add(
+                (section, index, key),
+                f'{what} "{value}" is used twice (also {section}[{first[value]}]); '
+                "each must be different",
+            )
+        else:
+            first[value] = index
+
+
+def _declared(entries: Any, key: str) -> set[str]:
+    if not isinstance(entries, list):
+        return set()
+    return {
+        str(entry[key]).strip()
+        for entry in entries
+        if isinstance(entry, dict) and isinstance(entry.get(key), str | int)
+    }
+
+
+def _kind_of(value: Any) -> str:
+    return {list: "list", dict: "mapping", str: "text"}.get(type(value), type(value).__name__)
+
+
+def _show(value: Any) -> str:
+    text = repr(value) if isinstance(value, str) else str(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _number(value: float) -> str:
+    return f"{value:g}"
