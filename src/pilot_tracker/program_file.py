@@ -20,10 +20,19 @@ from typing import Annotated, Any, get_args
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, TypeAdapter, ValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    TypeAdapter,
+    ValidationError,
+    field_validator,
+)
 
 from pilot_tracker.errors import Problem, ProgramFileError
 from pilot_tracker.models import (
+    LABELS,
     Cadence,
     ContactRole,
     Direction,
@@ -71,6 +80,12 @@ class UnitSpec(_Spec):
     code: Code
     name: Name
     contacts: list[ContactSpec] = []
+
+    @field_validator("contacts")
+    @classmethod
+    def _liaison_first(cls, contacts: list[ContactSpec]) -> list[ContactSpec]:
+        order = list(ContactRole)
+        return sorted(contacts, key=lambda contact: order.index(contact.role))
 
 
 class TaskListSpec(_Spec):
@@ -276,6 +291,14 @@ def format_path(path: Path_) -> str:
     return text
 
 
+def write_program_file(spec: ProgramSpec, path: Path) -> None:
+    """Write a program file that ``read_program_file`` reads back to the same spec."""
+    text = yaml.safe_dump(spec.to_document(), allow_unicode=True, sort_keys=False, width=100)
+    temporary = path.with_name(f".{path.name}.part")
+    temporary.write_text(text, encoding="utf-8")
+    temporary.replace(path)
+
+
 # --- validation ----------------------------------------------------------------------------
 
 
@@ -329,7 +352,7 @@ def validate_program(raw: Any, source: str, locate: Locator = format_path) -> Pr
         ]
 
     # Pass 2: the file as a whole.
-    _check_program(checked_header, raw, items, add)
+    _check_program(checked_header, raw, items, add, locate)
 
     if found:
         order = {key: rank for rank, key in enumerate(raw)}
@@ -362,14 +385,14 @@ def _check(model: type[_Spec], value: Any, path: Path_, add: Callable[[Path_, st
         return None
     valid: dict[str, Any] = {}
     for name, field in model.model_fields.items():
-        key = field.validation_alias if isinstance(field.validation_alias, str) else field.alias
-        if (key or name) in value:
+        key = _key_of(name, field)
+        if key in value:
             try:
                 annotation = field.annotation
                 if field.metadata:
                     annotation = Annotated[annotation, *field.metadata]
                 adapter = TypeAdapter(annotation)
-                valid[name] = adapter.validate_python(value[key or name])
+                valid[name] = adapter.validate_python(value[key])
             except ValidationError:
                 continue
     return model.model_construct(**valid)
@@ -393,7 +416,11 @@ def describe_error(detail: Any, model: type[BaseModel], loc: tuple[Any, ...]) ->
     if kind.startswith("date") or kind.startswith("datetime"):
         return f"not a date: {found}; write dates as 2021-03-31"
     if kind == "enum":
-        return f"{found} is not one of {context.get('expected', 'the allowed values')}"
+        expected = context.get("expected", "the allowed values")
+        vocabulary = _field_enum(model, loc)
+        if vocabulary in LABELS:
+            expected += f" ({', '.join(LABELS[vocabulary].values())})"
+        return f"{found} is not one of {expected}"
     if kind == "string_pattern_mismatch":
         return (
             f"{found} is not a valid code; use letters, digits, '-', '_' or '.' "
@@ -429,22 +456,48 @@ def describe_error(detail: Any, model: type[BaseModel], loc: tuple[Any, ...]) ->
     return f"{detail['msg']} (found {found})"
 
 
+def _field_enum(model: type[BaseModel], loc: tuple[Any, ...]) -> Any:
+    """The vocabulary (enum class) of the field at ``loc``, if it has one."""
+    *parents, last = [step for step in loc if not isinstance(step, int)] or [None]
+    current: Any = model
+    for step in parents:
+        field = _field_at(current, step) if current else None
+        current = _model_in(field.annotation) if field else None
+    field = _field_at(current, last) if current and last else None
+    if field is None:
+        return None
+    annotation = field.annotation
+    for candidate in (annotation, *get_args(annotation)):
+        if candidate in LABELS:
+            return candidate
+    return None
+
+
 def _known_keys(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
     current: Any = model
     for step in loc:
         if isinstance(step, int):
             continue
-        field = current.model_fields.get(step) if isinstance(current, type) else None
+        field = _field_at(current, step) if isinstance(current, type) else None
         if field is None:
             return []
         current = _model_in(field.annotation)
         if current is None:
             return []
-    names = []
-    for name, field in current.model_fields.items():
-        alias = field.validation_alias if isinstance(field.validation_alias, str) else field.alias
-        names.append(alias or name)
-    return names
+    return [_key_of(name, field) for name, field in current.model_fields.items()]
+
+
+def _key_of(name: str, field: Any) -> str:
+    """The key a file uses for a field: its alias where it has one."""
+    alias = field.validation_alias if isinstance(field.validation_alias, str) else field.alias
+    return alias or name
+
+
+def _field_at(model: type[BaseModel], key: Any) -> Any:
+    for name, field in model.model_fields.items():
+        if key in (name, _key_of(name, field)):
+            return field
+    return None
 
 
 def _model_in(annotation: Any) -> type[BaseModel] | None:
@@ -462,6 +515,7 @@ def _check_program(
     raw: dict[str, Any],
     items: dict[str, list[tuple[int, Any]]],
     add: Callable[[Path_, str], None],
+    locate: Locator,
 ) -> None:
     if _got(header, "start", "end") and header.end < header.start:
         add(("end",), f"{header.end} is before the start {header.start}")
@@ -481,8 +535,8 @@ def _check_program(
     declared_lists = _declared(raw.get("task_lists"), "kind")
 
     units = items["units"]
-    _unique(units, "units", "code", "unit code", add)
-    _unique(units, "units", "name", "unit name", add)
+    _unique(units, "units", "code", "unit code", add, locate)
+    _unique(units, "units", "name", "unit name", add, locate)
     for index, unit in units:
         if not _got(unit, "contacts"):
             continue
@@ -494,12 +548,12 @@ def _check_program(
                     f'a second "{role}" contact; keep one',
                 )
 
-    _unique(items["task_lists"], "task_lists", "kind", "task list kind", add)
-    _unique(items["tasks"], "tasks", "code", "task code", add)
+    _unique(items["task_lists"], "task_lists", "kind", "task list kind", add, locate)
+    _unique(items["tasks"], "tasks", "code", "task code", add, locate)
     for index, task in items["tasks"]:
         _check_task(index, task, header, declared_units, declared_lists, add)
 
-    _unique(items["indicators"], "indicators", "code", "indicator code", add)
+    _unique(items["indicators"], "indicators", "code", "indicator code", add, locate)
     for index, indicator in items["indicators"]:
         _check_indicator(index, indicator, declared_units, add)
 
@@ -592,6 +646,7 @@ def _unique(
     key: str,
     what: str,
     add: Callable[[Path_, str], None],
+    locate: Locator,
 ) -> None:
     first: dict[str, int] = {}
     for index, item in items:
@@ -601,7 +656,7 @@ def _unique(
         if value in first:
             add(
                 (section, index, key),
-                f'{what} "{value}" is used twice (also {section}[{first[value]}]); '
+                f'{what} "{value}" is used twice (also at {locate((section, first[value]))}); '
                 "each must be different",
             )
         else:

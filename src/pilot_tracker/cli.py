@@ -1,0 +1,404 @@
+"""The ``pilot-tracker`` command: parses arguments, calls the library, prints the outcome.
+
+This is an entry point: it reads the settings and the clock and hands them down. A domain
+error becomes one clear line on stderr and exit code 1; usage errors exit 2.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import sys
+import traceback
+from collections.abc import Callable
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+from zoneinfo import ZoneInfo
+
+import click
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import SQLAlchemyError
+
+from pilot_tracker import __version__, db, ledger
+from pilot_tracker.errors import ConfigurationError, PilotTrackerError, ProgramFileError
+from pilot_tracker.models import LABELS, IndicatorLevel, ListKind
+from pilot_tracker.program_file import ProgramSpec
+from pilot_tracker.settings import Settings
+from pilot_tracker.submission_workbook import find_unit, write_submission_template
+
+app = typer.Typer(
+    name="pilot-tracker",
+    help="Supervise youth-development pilot programs: ledger, collection, flags, alerts, "
+    "reports.\n\nExample: pilot-tracker init && pilot-tracker program load "
+    "examples/programs/xiangshan.yaml",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+program_app = typer.Typer(
+    help="The program ledger (台账): load, list, show and export programs.\n\n"
+    "Example: pilot-tracker program show xiangshan",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+)
+app.add_typer(program_app, name="program")
+
+out = Console(highlight=False)
+err = Console(stderr=True, highlight=False)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def handles_errors(command: F) -> F:
+    """Turn every error into one clear line and exit code 1; never a traceback."""
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except (typer.Exit, click.ClickException):
+            raise
+        except ProgramFileError as error:
+            err.print(f"error: {error}", markup=False)
+            for problem in error.problems:
+                err.print(f"  {problem}", markup=False, soft_wrap=True)
+        except PilotTrackerError as error:
+            err.print(f"error: {error}", markup=False, soft_wrap=True)
+        except SQLAlchemyError as error:
+            reason = str(getattr(error, "orig", None) or error).strip().splitlines()[0]
+            err.print(f"error: database error: {reason}", markup=False, soft_wrap=True)
+        except Exception as error:  # the last line of defence: no traceback reaches a user
+            if os.environ.get("PILOT_TRACKER_DEBUG"):
+                traceback.print_exc()
+            err.print(
+                f"error: unexpected {type(error).__name__}: {error} "
+                "(set PILOT_TRACKER_DEBUG=1 to see the traceback)",
+                markup=False,
+                soft_wrap=True,
+            )
+        raise typer.Exit(1)
+
+    return wrapper  # type: ignore[return-value]
+
+
+# --- plumbing -----------------------------------------------------------------------------
+
+
+def load_settings() -> Settings:
+    """The settings from the environment, or a ``ConfigurationError`` naming the variable."""
+    try:
+        return Settings()
+    except ValidationError as error:
+        first = error.errors()[0]
+        variable = "PILOT_TRACKER_" + str(first["loc"][0]).upper() if first["loc"] else "?"
+        raise ConfigurationError(f"{variable}: {first['msg']}") from None
+
+
+def open_database(settings: Settings, *, migrate: bool = False) -> Engine:
+    """An engine on the configured database, checked to be at the current schema."""
+    engine = db.make_engine(settings.resolved_database_url)
+    if not migrate:
+        db.ensure_current(engine)
+    return engine
+
+
+def now_utc() -> datetime:
+    return datetime.now(UTC)
+
+
+def today_in(zone: str) -> date:
+    return datetime.now(ZoneInfo(zone)).date()
+
+
+def emit_json(data: Any) -> None:
+    typer.echo(json.dumps(data, ensure_ascii=False, indent=2, default=str))
+
+
+def table(*columns: str) -> Table:
+    grid = Table(header_style="bold")
+    for column in columns:
+        grid.add_column(column, overflow="fold")
+    return grid
+
+
+def row(grid: Table, *values: Any) -> None:
+    grid.add_row(*(Text("" if value is None else str(value)) for value in values))
+
+
+# --- commands -----------------------------------------------------------------------------
+
+
+@app.command()
+@handles_errors
+def init() -> None:
+    """Create the data home and create or migrate the database schema. Safe to run again.
+
+    Example: pilot-tracker init
+    """
+    settings = load_settings()
+    for folder in (settings.home, settings.inbox, settings.archive, settings.reports):
+        folder.mkdir(parents=True, exist_ok=True)
+    engine = open_database(settings, migrate=True)
+    before, after = db.migrate(engine)
+    if before == after:
+        state = f"already at schema revision {after}"
+    elif before is None:
+        state = f"created at schema revision {after}"
+    else:
+        state = f"migrated from schema revision {before} to {after}"
+    out.print(f"database: {db.redact(str(engine.url))} ({state})", markup=False, soft_wrap=True)
+    out.print(f"data home: {settings.home.resolve()}", markup=False, soft_wrap=True)
+
+
+@program_app.command("load")
+@handles_errors
+def program_load(
+    file: Annotated[
+        Path, typer.Argument(help="A program file (.yaml) or ledger workbook (.xlsx).")
+    ],
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Validate and show what would change; write nothing.")
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the outcome as JSON.")] = False,
+) -> None:
+    """Validate a program file whole, then create or update the program in one transaction.
+
+    Every problem is listed with its place; an invalid file writes nothing.
+
+    Example: pilot-tracker program load examples/programs/yinzhou.yaml --dry-run
+    """
+    settings = load_settings()
+    spec, sha256 = ledger.read_program_source(file)
+    engine = open_database(settings)
+    with db.session(engine) as session:
+        result = ledger.load_program(
+            session=session,
+            spec=spec,
+            source_name=file.name,
+            source_sha256=sha256,
+            now=now_utc(),
+            dry_run=dry_run,
+        )
+    if as_json:
+        emit_json(result.as_dict())
+        return
+    for line in describe_load(result):
+        out.print(line, markup=False, soft_wrap=True)
+
+
+def describe_load(result: ledger.LoadResult) -> list[str]:
+    """The outcome of a load in a few lines."""
+    counts = ", ".join(f"{count} {name.replace('_', ' ')}" for name, count in result.counts.items())
+    would = "would be " if result.dry_run else ""
+    suffix = " (dry run: nothing written)" if result.dry_run else ""
+    if result.created:
+        return [f"{result.program}: {would}created with {counts}{suffix}"]
+    if result.unchanged:
+        return [f"{result.program}: unchanged ({counts}); nothing written"]
+    lines = [f"{result.program}: {would}updated{suffix}"]
+    if result.header_changed:
+        lines.append(f"  program: changed {', '.join(result.header_changed)}")
+    for name, changes in result.sections.items():
+        for verb in ("added", "changed", "removed"):
+            codes = getattr(changes, verb)
+            if codes:
+                lines.append(
+                    f"  {name.replace('_', ' ')}: {len(codes)} {verb} ({', '.join(codes)})"
+                )
+    return lines
+
+
+@program_app.command("list")
+@handles_errors
+def program_list(
+    as_json: Annotated[bool, typer.Option("--json", help="Print the programs as JSON.")] = False,
+) -> None:
+    """List the loaded programs with the size of each ledger.
+
+    Example: pilot-tracker program list --json
+    """
+    engine = open_database(load_settings())
+    with db.session(engine) as session:
+        programs = ledger.list_programs(session=session)
+    if as_json:
+        emit_json(programs)
+        return
+    if not programs:
+        out.print("no program is loaded yet; load one with `pilot-tracker program load FILE`")
+        return
+    grid = table("code", "name", "level", "start", "end", "units", "tasks", "indicators")
+    for program in programs:
+        row(grid, *program.values())
+    out.print(grid)
+
+
+@program_app.command("show")
+@handles_errors
+def program_show(
+    code: Annotated[str, typer.Argument(help="The program code, e.g. xiangshan.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the ledger as JSON.")] = False,
+) -> None:
+    """Show a program's units, tasks and indicators.
+
+    Example: pilot-tracker program show yinzhou --json
+    """
+    engine = open_database(load_settings())
+    with db.session(engine) as session:
+        spec = ledger.read_program(session=session, code=code)
+    if as_json:
+        emit_json(program_json(spec))
+        return
+    print_program(spec)
+
+
+def program_json(spec: ProgramSpec) -> dict[str, Any]:
+    """The ledger of a program as ``program show --json`` prints it."""
+    document = spec.model_dump(mode="json", by_alias=True)
+    document["reporting"] = spec.reporting.model_dump(mode="json")
+    return document
+
+
+def print_program(spec: ProgramSpec) -> None:
+    unit_names = {unit.code: unit.name for unit in spec.units}
+    out.print(Text(f"{spec.name} ({spec.code})", style="bold"))
+    out.print(
+        f"level {spec.level.value} · {spec.start} to {spec.end} · reporting "
+        f"{spec.reporting.cadence.value}, by day {spec.reporting.deadline} · {spec.timezone}",
+        markup=False,
+    )
+    kinds = {kind: sum(task.list_kind is kind for task in spec.tasks) for kind in ListKind}
+    out.print(
+        f"{len(spec.units)} units · {len(spec.tasks)} tasks ("
+        + ", ".join(f"{count} {kind.value}" for kind, count in kinds.items() if count)
+        + f") · {len(spec.indicators)} indicators",
+        markup=False,
+    )
+
+    units = table("unit", "name", "leads", "co-leads", "indicators")
+    for unit in spec.units:
+        row(
+            units,
+            unit.code,
+            unit.name,
+            sum(task.lead_unit == unit.code for task in spec.tasks),
+            sum(unit.code in task.co_units for task in spec.tasks),
+            sum(indicator.owner == unit.code for indicator in spec.indicators),
+        )
+    out.print(units)
+
+    tasks = table("task", "list", "title", "lead unit", "co-units", "start", "due")
+    for task in spec.tasks:
+        row(
+            tasks,
+            task.code,
+            LABELS[ListKind][task.list_kind.value],
+            task.title,
+            unit_names[task.lead_unit],
+            "、".join(unit_names[code] for code in task.co_units),
+            task.start,
+            task.due,
+        )
+    out.print(tasks)
+
+    if spec.indicators:
+        indicators = table("indicator", "level", "name", "baseline", "target", "owner")
+        for indicator in spec.indicators:
+            row(
+                indicators,
+                indicator.code,
+                LABELS[IndicatorLevel][indicator.level.value],
+                indicator.name,
+                f"{indicator.baseline.value:g}{indicator.measure} ({indicator.baseline.year})",
+                f"{indicator.target.value:g}{indicator.measure} ({indicator.target.year})",
+                unit_names[indicator.owner],
+            )
+        out.print(indicators)
+
+
+@program_app.command("export")
+@handles_errors
+def program_export(
+    code: Annotated[str, typer.Argument(help="The program code, e.g. xiangshan.")],
+    output: Annotated[
+        Path, typer.Option("-o", "--output", help="Where to write: a .xlsx ledger or a .yaml file.")
+    ],
+) -> None:
+    """Export a program as a ledger workbook (台账, .xlsx) or a program file (.yaml).
+
+    Either loads back with `program load`.
+
+    Example: pilot-tracker program export xiangshan -o xiangshan-ledger.xlsx
+    """
+    engine = open_database(load_settings())
+    with db.session(engine) as session:
+        spec = ledger.read_program(session=session, code=code)
+    ledger.write_program_source(spec, output)
+    out.print(f"{code}: written to {output}", markup=False, soft_wrap=True)
+
+
+@app.command()
+@handles_errors
+def template(
+    program: Annotated[str, typer.Option("--program", help="The program code.")],
+    output: Annotated[
+        Path,
+        typer.Option(
+            "-o", "--output", help="The .xlsx to write; with --all-units, a folder for them all."
+        ),
+    ],
+    unit: Annotated[
+        str | None, typer.Option("--unit", help="The unit code whose workbook to write.")
+    ] = None,
+    all_units: Annotated[
+        bool, typer.Option("--all-units", help="Write one workbook per unit into the -o folder.")
+    ] = False,
+) -> None:
+    """Write a unit's submission workbook (填报表): its tasks and indicators, prefilled.
+
+    Example: pilot-tracker template --program xiangshan --unit jyj -o jyj.xlsx
+    """
+    if (unit is None) == (not all_units):
+        raise typer.BadParameter("give either --unit CODE or --all-units")
+    engine = open_database(load_settings())
+    with db.session(engine) as session:
+        spec = ledger.read_program(session=session, code=program)
+    today = today_in(spec.timezone)
+    if unit is not None:
+        find_unit(spec, unit)
+        if output.suffix.lower() != ".xlsx":
+            raise ConfigurationError(f'"{output.name}" must end in .xlsx')
+        count = write_submission_template(spec, unit, output, generated_on=today)
+        out.print(f"{program}/{unit}: {count} tasks, written to {output}", markup=False)
+        return
+    output.mkdir(parents=True, exist_ok=True)
+    for each in spec.units:
+        # Unit codes are validated as [A-Za-z0-9][A-Za-z0-9_.-]*, so they are safe file names.
+        path = output / f"{spec.code}-{each.code}.xlsx"
+        write_submission_template(spec, each.code, path, generated_on=today)
+    out.print(f"{program}: {len(spec.units)} workbooks written to {output}", markup=False)
+
+
+@app.command()
+def version() -> None:
+    """Print the version.
+
+    Example: pilot-tracker version
+    """
+    typer.echo(__version__)
+
+
+def main() -> None:
+    """The console script."""
+    app(prog_name="pilot-tracker")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,580 @@
+"""The ledger (台账): programs, their units, task lists, tasks and indicators, in the database.
+
+``load_program`` writes a validated ``ProgramSpec`` in one transaction and says what it
+changed; ``read_program`` turns the stored ledger back into a ``ProgramSpec``, which is
+what ``program show``, the ledger workbook and the submission templates are made from.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import delete, func
+from sqlmodel import Session, select
+
+from pilot_tracker.errors import LedgerError, NotFoundError, Problem, ProgramFileError
+from pilot_tracker.ledger_workbook import read_ledger_workbook, write_ledger_workbook
+from pilot_tracker.models import (
+    Contact,
+    Escalation,
+    Flag,
+    Indicator,
+    IndicatorReading,
+    Milestone,
+    Program,
+    StatusReport,
+    Submission,
+    Task,
+    TaskCoUnit,
+    TaskList,
+    Unit,
+)
+from pilot_tracker.program_file import (
+    ContactSpec,
+    IndicatorSpec,
+    MilestoneSpec,
+    ProgramHeader,
+    ProgramSpec,
+    ReportingSpec,
+    TaskListSpec,
+    TaskSpec,
+    UnitSpec,
+    ValueYear,
+    read_program_file,
+    write_program_file,
+)
+
+YAML_SUFFIXES = {".yaml", ".yml"}
+WORKBOOK_SUFFIXES = {".xlsx"}
+SECTION_KEYS = {"units": "code", "task_lists": "kind", "tasks": "code", "indicators": "code"}
+
+
+@dataclass
+class SectionChanges:
+    """Codes added, changed and removed in one section of a program."""
+
+    added: list[str] = field(default_factory=list)
+    changed: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return bool(self.added or self.changed or self.removed)
+
+
+@dataclass
+class LoadResult:
+    """What loading a program file did (or, on a dry run, would do)."""
+
+    program: str
+    created: bool
+    dry_run: bool
+    header_changed: list[str]
+    sections: dict[str, SectionChanges]
+    counts: dict[str, int]
+
+    @property
+    def unchanged(self) -> bool:
+        return not self.created and not self.header_changed and not any(self.sections.values())
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "program": self.program,
+            "outcome": "created" if self.created else "unchanged" if self.unchanged else "updated",
+            "dry_run": self.dry_run,
+            "program_fields_changed": self.header_changed,
+            "changes": {
+                name: {"added": c.added, "changed": c.changed, "removed": c.removed}
+                for name, c in self.sections.items()
+            },
+            "counts": self.counts,
+        }
+
+
+# --- reading ------------------------------------------------------------------------------
+
+
+def list_programs(*, session: Session) -> list[dict[str, Any]]:
+    """Every program with the size of its ledger, by code."""
+    programs = session.exec(select(Program).order_by(Program.code)).all()
+    rows = []
+    for program in programs:
+        rows.append(
+            {
+                "code": program.code,
+                "name": program.name,
+                "level": program.level,
+                "start": program.start_date.isoformat(),
+                "end": program.end_date.isoformat(),
+                "units": _count(session, Unit, program.id),
+                "tasks": _count(session, Task, program.id),
+                "indicators": _count(session, Indicator, program.id),
+            }
+        )
+    return rows
+
+
+def get_program(*, session: Session, code: str) -> Program:
+    """The program with this code, or a ``NotFoundError`` that says what exists."""
+    program = session.exec(select(Program).where(Program.code == code)).first()
+    if program is None:
+        known = session.exec(select(Program.code).order_by(Program.code)).all()
+        hint = f"loaded programs: {', '.join(known)}" if known else "no program is loaded yet"
+        raise NotFoundError(
+            f'no program "{code}"; {hint} (load one with `pilot-tracker program load FILE`)'
+        )
+    return program
+
+
+def read_program(*, session: Session, code: str) -> ProgramSpec:
+    """The stored ledger of a program, as a ``ProgramSpec``, in the order it was loaded."""
+    program = get_program(session=session, code=code)
+    units = session.exec(
+        select(Unit).where(Unit.program_id == program.id).order_by(Unit.position)
+    ).all()
+    unit_codes = {unit.id: unit.code for unit in units}
+    contacts = _group(
+        session.exec(
+            select(Contact)
+            .join(Unit, Contact.unit_id == Unit.id)
+            .where(Unit.program_id == program.id)
+            .order_by(Contact.role)
+        ).all(),
+        "unit_id",
+    )
+    task_lists = session.exec(
+        select(TaskList).where(TaskList.program_id == program.id).order_by(TaskList.position)
+    ).all()
+    list_kinds = {task_list.id: task_list.kind for task_list in task_lists}
+    tasks = session.exec(
+        select(Task).where(Task.program_id == program.id).order_by(Task.position)
+    ).all()
+    task_ids = [task.id for task in tasks]
+    co_units = _group(
+        session.exec(
+            select(TaskCoUnit)
+            .where(TaskCoUnit.task_id.in_(task_ids))  # type: ignore[union-attr]
+            .order_by(TaskCoUnit.position)
+        ).all(),
+        "task_id",
+    )
+    milestones = _group(
+        session.exec(
+            select(Milestone)
+            .where(Milestone.task_id.in_(task_ids))  # type: ignore[union-attr]
+            .order_by(Milestone.planned_on)
+        ).all(),
+        "task_id",
+    )
+    indicators = session.exec(
+        select(Indicator).where(Indicator.program_id == program.id).order_by(Indicator.position)
+    ).all()
+
+    return ProgramSpec(
+        code=program.code,
+        name=program.name,
+        level=program.level,
+        start=program.start_date,
+        end=program.end_date,
+        timezone=program.timezone,
+        reporting=ReportingSpec(cadence=program.cadence, deadline=program.deadline_day),
+        rules=program.rules,
+        units=[
+            UnitSpec(
+                code=unit.code,
+                name=unit.name,
+                contacts=[
+                    ContactSpec(role=c.role, name=c.name, title=c.title, phone=c.phone)
+                    for c in contacts.get(unit.id, [])
+                ],
+            )
+            for unit in units
+        ],
+        task_lists=[TaskListSpec(kind=tl.kind, name=tl.name) for tl in task_lists],
+        tasks=[
+            TaskSpec(
+                code=task.code,
+                title=task.title,
+                list_kind=list_kinds[task.task_list_id],
+                lead_unit=unit_codes[task.lead_unit_id],
+                co_units=[unit_codes[link.unit_id] for link in co_units.get(task.id, [])],
+                start=task.start_date,
+                due=task.due_date,
+                milestones=[
+                    MilestoneSpec(planned_on=m.planned_on, percent=m.planned_percent)
+                    for m in milestones.get(task.id, [])
+                ],
+                weight=task.weight,
+                deliverable=task.deliverable,
+            )
+            for task in tasks
+        ],
+        indicators=[
+            IndicatorSpec(
+                code=indicator.code,
+                name=indicator.name,
+                level=indicator.level,
+                measure=indicator.measure,
+                baseline=ValueYear(value=indicator.baseline_value, year=indicator.baseline_year),
+                target=ValueYear(value=indicator.target_value, year=indicator.target_year),
+                direction=indicator.direction,
+                owner=unit_codes[indicator.owner_unit_id],
+            )
+            for indicator in indicators
+        ],
+    )
+
+
+def read_program_source(path: Path) -> tuple[ProgramSpec, str]:
+    """A program from a program file (.yaml) or a ledger workbook (.xlsx), and its sha256."""
+    suffix = path.suffix.lower()
+    if suffix in YAML_SUFFIXES:
+        spec = read_program_file(path)
+    elif suffix in WORKBOOK_SUFFIXES:
+        spec = read_ledger_workbook(path)
+    else:
+        reason = (
+            f'unsupported file type "{path.suffix}"; '
+            "load a program file (.yaml) or a ledger workbook (.xlsx)"
+        )
+        raise ProgramFileError(path.name, [Problem("", reason)])
+    return spec, hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def write_program_source(spec: ProgramSpec, path: Path) -> None:
+    """Write a program as a ledger workbook (.xlsx) or a program file (.yaml)."""
+    suffix = path.suffix.lower()
+    if suffix in WORKBOOK_SUFFIXES:
+        write_ledger_workbook(spec, path)
+    elif suffix in YAML_SUFFIXES:
+        write_program_file(spec, path)
+    else:
+        raise LedgerError(
+            f'cannot write "{path.name}": name a .xlsx (ledger workbook) or .yaml file'
+        )
+
+
+# --- writing ------------------------------------------------------------------------------
+
+
+def load_program(
+    *,
+    session: Session,
+    spec: ProgramSpec,
+    source_name: str,
+    source_sha256: str,
+    now: datetime,
+    dry_run: bool = False,
+) -> LoadResult:
+    """Create or update a program from ``spec`` in the session's transaction.
+
+    Loading the same spec twice writes nothing. Removing a unit, task or indicator that
+    already has records (reports, readings, flags) is refused, since those would be lost.
+    """
+    program = session.exec(select(Program).where(Program.code == spec.code)).first()
+    stored = read_program(session=session, code=spec.code) if program else None
+    result = LoadResult(
+        program=spec.code,
+        created=program is None,
+        dry_run=dry_run,
+        header_changed=_header_changes(stored, spec),
+        sections={name: _section_changes(stored, spec, name) for name in SECTION_KEYS},
+        counts={name: len(getattr(spec, name)) for name in SECTION_KEYS},
+    )
+    if program is not None:
+        _refuse_lossy_removals(session, program, result, source_name)
+    if dry_run or result.unchanged:
+        return result
+
+    if program is None:
+        program = Program(code=spec.code, loaded_at=now)  # type: ignore[call-arg]
+    _apply_header(program, spec, source_name, source_sha256, now)
+    session.add(program)
+    session.flush()
+    _write_ledger(session, program, spec, result)
+    return result
+
+
+def _header_changes(stored: ProgramSpec | None, spec: ProgramSpec) -> list[str]:
+    if stored is None:
+        return []
+    changed = [
+        name for name in ProgramHeader.model_fields if getattr(stored, name) != getattr(spec, name)
+    ]
+    for section, key in SECTION_KEYS.items():
+        if [getattr(item, key) for item in getattr(stored, section)] != [
+            getattr(item, key) for item in getattr(spec, section)
+        ]:
+            changed.append(f"order of {section}")
+    return changed
+
+
+def _section_changes(stored: ProgramSpec | None, spec: ProgramSpec, name: str) -> SectionChanges:
+    key = SECTION_KEYS[name]
+    new = {str(getattr(item, key)): item for item in getattr(spec, name)}
+    old = {str(getattr(item, key)): item for item in getattr(stored, name)} if stored else {}
+    return SectionChanges(
+        added=[code for code in new if code not in old],
+        changed=[code for code in new if code in old and old[code] != new[code]],
+        removed=[code for code in old if code not in new],
+    )
+
+
+def _refuse_lossy_removals(
+    session: Session, program: Program, result: LoadResult, source: str
+) -> None:
+    problems: list[Problem] = []
+    removed_units = result.sections["units"].removed
+    if removed_units:
+        units = session.exec(
+            select(Unit).where(Unit.program_id == program.id, Unit.code.in_(removed_units))  # type: ignore[attr-defined]
+        ).all()
+        for unit in units:
+            held = _held(
+                session,
+                [
+                    (Submission, Submission.unit_id == unit.id, "submissions"),
+                    (StatusReport, StatusReport.unit_id == unit.id, "status reports"),
+                    (Flag, Flag.unit_id == unit.id, "flags"),
+                    (Escalation, Escalation.unit_id == unit.id, "escalations"),
+                ],
+            )
+            if held:
+                problems.append(
+                    Problem(f'units "{unit.code}"', _lossy(f'unit "{unit.code}"', held))
+                )
+    removed_tasks = result.sections["tasks"].removed
+    if removed_tasks:
+        tasks = session.exec(
+            select(Task).where(Task.program_id == program.id, Task.code.in_(removed_tasks))  # type: ignore[attr-defined]
+        ).all()
+        for task in tasks:
+            held = _held(
+                session,
+                [
+                    (StatusReport, StatusReport.task_id == task.id, "status reports"),
+                    (Flag, Flag.task_id == task.id, "flags"),
+                ],
+            )
+            if held:
+                problems.append(
+                    Problem(f'tasks "{task.code}"', _lossy(f'task "{task.code}"', held))
+                )
+    removed_indicators = result.sections["indicators"].removed
+    if removed_indicators:
+        indicators = session.exec(
+            select(Indicator).where(
+                Indicator.program_id == program.id,
+                Indicator.code.in_(removed_indicators),  # type: ignore[attr-defined]
+            )
+        ).all()
+        for indicator in indicators:
+            held = _held(
+                session,
+                [
+                    (IndicatorReading, IndicatorReading.indicator_id == indicator.id, "readings"),
+                    (Flag, Flag.indicator_id == indicator.id, "flags"),
+                ],
+            )
+            if held:
+                problems.append(
+                    Problem(
+                        f'indicators "{indicator.code}"',
+                        _lossy(f'indicator "{indicator.code}"', held),
+                    )
+                )
+    if problems:
+        raise ProgramFileError(source, problems)
+
+
+def _held(session: Session, checks: Iterable[tuple[type, Any, str]]) -> list[str]:
+    held = []
+    for model, condition, noun in checks:
+        count = session.exec(select(func.count()).select_from(model).where(condition)).one()
+        if count:
+            held.append(f"{count} {noun}")
+    return held
+
+
+def _lossy(what: str, held: list[str]) -> str:
+    return (
+        f"{what} is no longer in the file, but the ledger holds {', '.join(held)} for it; "
+        "keep it in the file so that history is not lost"
+    )
+
+
+def _apply_header(
+    program: Program, spec: ProgramSpec, source_name: str, source_sha256: str, now: datetime
+) -> None:
+    program.name = spec.name
+    program.level = spec.level.value
+    program.start_date = spec.start
+    program.end_date = spec.end
+    program.timezone = spec.timezone
+    program.cadence = spec.reporting.cadence.value
+    program.deadline_day = spec.reporting.deadline
+    program.rules = spec.rules
+    program.source_name = source_name[:255]
+    program.source_sha256 = source_sha256
+    program.updated_at = now
+
+
+def _write_ledger(
+    session: Session, program: Program, spec: ProgramSpec, result: LoadResult
+) -> None:
+    assert program.id is not None
+    units = _upsert(
+        session,
+        Unit,
+        program.id,
+        "code",
+        [
+            (unit.code, {"name": unit.name, "position": position})
+            for position, unit in enumerate(spec.units)
+        ],
+    )
+    for unit in spec.units:
+        if unit.code in result.sections["units"].changed + result.sections["units"].added:
+            unit_id = units[unit.code].id
+            session.execute(delete(Contact).where(Contact.unit_id == unit_id))
+            for contact in unit.contacts:
+                session.add(
+                    Contact(
+                        unit_id=unit_id,
+                        role=contact.role.value,
+                        name=contact.name,
+                        title=contact.title,
+                        phone=contact.phone,
+                    )
+                )
+    lists = _upsert(
+        session,
+        TaskList,
+        program.id,
+        "kind",
+        [
+            (task_list.kind.value, {"name": task_list.name, "position": position})
+            for position, task_list in enumerate(spec.task_lists)
+        ],
+    )
+    tasks = _upsert(
+        session,
+        Task,
+        program.id,
+        "code",
+        [
+            (
+                task.code,
+                {
+                    "title": task.title,
+                    "task_list_id": lists[task.list_kind.value].id,
+                    "lead_unit_id": units[task.lead_unit].id,
+                    "start_date": task.start,
+                    "due_date": task.due,
+                    "weight": task.weight,
+                    "deliverable": task.deliverable,
+                    "position": position,
+                },
+            )
+            for position, task in enumerate(spec.tasks)
+        ],
+    )
+    rewritten = set(result.sections["tasks"].changed + result.sections["tasks"].added)
+    for task in spec.tasks:
+        if task.code not in rewritten:
+            continue
+        task_id = tasks[task.code].id
+        session.execute(delete(TaskCoUnit).where(TaskCoUnit.task_id == task_id))
+        session.execute(delete(Milestone).where(Milestone.task_id == task_id))
+        session.flush()
+        for position, co_unit in enumerate(task.co_units):
+            session.add(TaskCoUnit(task_id=task_id, unit_id=units[co_unit].id, position=position))
+        for milestone in task.milestones:
+            session.add(
+                Milestone(
+                    task_id=task_id,
+                    planned_on=milestone.planned_on,
+                    planned_percent=milestone.percent,
+                )
+            )
+    _upsert(
+        session,
+        Indicator,
+        program.id,
+        "code",
+        [
+            (
+                indicator.code,
+                {
+                    "name": indicator.name,
+                    "level": indicator.level.value,
+                    "measure": indicator.measure,
+                    "baseline_value": indicator.baseline.value,
+                    "baseline_year": indicator.baseline.year,
+                    "target_value": indicator.target.value,
+                    "target_year": indicator.target.year,
+                    "direction": indicator.direction.value,
+                    "owner_unit_id": units[indicator.owner].id,
+                    "position": position,
+                },
+            )
+            for position, indicator in enumerate(spec.indicators)
+        ],
+    )
+    session.flush()
+    # Remove what the file no longer holds, dependants first.
+    for model, section in ((Indicator, "indicators"), (Task, "tasks")):
+        _remove(session, model, program.id, "code", result.sections[section].removed)
+    _remove(session, TaskList, program.id, "kind", result.sections["task_lists"].removed)
+    _remove(session, Unit, program.id, "code", result.sections["units"].removed)
+    session.flush()
+
+
+def _upsert(
+    session: Session,
+    model: Any,
+    program_id: int,
+    key: str,
+    rows: Sequence[tuple[str, dict[str, Any]]],
+) -> dict[str, Any]:
+    """Insert or update rows by key; return every row of the program by key."""
+    existing = {
+        getattr(row, key): row
+        for row in session.exec(select(model).where(model.program_id == program_id)).all()
+    }
+    for code, values in rows:
+        row = existing.get(code)
+        if row is None:
+            row = model(program_id=program_id, **{key: code}, **values)
+            existing[code] = row
+        else:
+            for name, value in values.items():
+                if getattr(row, name) != value:
+                    setattr(row, name, value)
+        session.add(row)
+    session.flush()
+    return existing
+
+
+def _remove(session: Session, model: Any, program_id: int, key: str, codes: list[str]) -> None:
+    if codes:
+        session.execute(
+            delete(model).where(model.program_id == program_id, getattr(model, key).in_(codes))
+        )
+
+
+def _count(session: Session, model: Any, program_id: int | None) -> int:
+    return session.exec(
+        select(func.count()).select_from(model).where(model.program_id == program_id)
+    ).one()
+
+
+def _group(rows: Iterable[Any], key: str) -> dict[Any, list[Any]]:
+    grouped: dict[Any, list[Any]] = {}
+    for row in rows:
+        grouped.setdefault(getattr(row, key), []).append(row)
+    return grouped

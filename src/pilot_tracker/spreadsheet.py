@@ -1,0 +1,139 @@
+"""Writing and reading .xlsx cells safely: no cell ever becomes a formula, headers are found
+where people put them, and a workbook is written whole or not at all."""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+import unicodedata
+from collections.abc import Iterable, Sequence
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+from openpyxl import Workbook
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE, Cell
+from openpyxl.styles import Alignment, Font, PatternFill
+from openpyxl.utils import get_column_letter
+from openpyxl.worksheet.worksheet import Worksheet
+
+# Text starting with one of these is a formula (or DDE payload) to a spreadsheet program.
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r", "\n")
+HEADER_FONT = Font(bold=True)
+HEADER_FILL = PatternFill("solid", fgColor="DDEBF7")
+PREFILLED_FILL = PatternFill("solid", fgColor="F2F2F2")
+DATE_FORMAT = "yyyy-mm-dd"
+_WHITESPACE = re.compile(r"[\s\u3000]+")
+_DATE_TEXT = re.compile(r"^(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?$")
+
+
+def put(sheet: Worksheet, row: int, column: int, value: Any) -> Cell:
+    """Write one value: numbers stay numbers, dates get a date format, text stays text."""
+    cell = sheet.cell(row=row, column=column)
+    if isinstance(value, str):
+        text = ILLEGAL_CHARACTERS_RE.sub("", value)
+        cell.value = text
+        # openpyxl turns text starting with "=" into a formula; force it back to text,
+        # and mark it the way Excel marks a leading apostrophe so editing keeps it text.
+        cell.data_type = "s"
+        if text.startswith(FORMULA_PREFIXES):
+            cell.quotePrefix = True
+    else:
+        cell.value = value
+        if isinstance(value, date):
+            cell.number_format = DATE_FORMAT
+    return cell
+
+
+def write_table(
+    sheet: Worksheet,
+    headers: Sequence[str],
+    rows: Iterable[Sequence[Any]],
+    *,
+    widths: Sequence[int] | None = None,
+    first_row: int = 1,
+) -> int:
+    """Write a header row and data rows; return the number of data rows."""
+    for column, header in enumerate(headers, start=1):
+        cell = put(sheet, first_row, column, header)
+        cell.font = HEADER_FONT
+        cell.fill = HEADER_FILL
+        cell.alignment = Alignment(horizontal="center", vertical="center", wrap_text=True)
+    count = 0
+    for count, values in enumerate(rows, start=1):
+        for column, value in enumerate(values, start=1):
+            put(sheet, first_row + count, column, value)
+    sheet.freeze_panes = sheet.cell(row=first_row + 1, column=1)
+    for column, width in enumerate(widths or [], start=1):
+        sheet.column_dimensions[get_column_letter(column)].width = width
+    return count
+
+
+def save_atomically(workbook: Workbook, path: Path) -> None:
+    """Save so that ``path`` holds either the old file or the whole new one, never half."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(prefix=".", suffix=".xlsx.part", dir=path.parent)
+    os.close(handle)
+    try:
+        workbook.save(temporary)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def normalise_header(text: Any) -> str:
+    """A header as typed, without spaces, line breaks or full-width spaces."""
+    return _WHITESPACE.sub("", str(text)) if text is not None else ""
+
+
+def find_header_row(
+    sheet: Worksheet, required: Sequence[str], *, search_rows: int = 20
+) -> tuple[int, dict[str, int]] | None:
+    """The row (1-based) holding the first required header, and each header's column.
+
+    Only the first ``search_rows`` rows are searched, so title rows above are fine.
+    """
+    wanted = normalise_header(required[0])
+    for row_number, row in enumerate(
+        sheet.iter_rows(min_row=1, max_row=search_rows, values_only=True), start=1
+    ):
+        headers = [normalise_header(value) for value in row]
+        if wanted in headers:
+            columns: dict[str, int] = {}
+            for column, header in enumerate(headers):
+                if header and header not in columns:
+                    columns[header] = column
+            return row_number, columns
+    return None
+
+
+def cell_value(value: Any) -> Any:
+    """A read cell as plain Python: stripped text, whole floats as ints, datetimes as dates."""
+    if isinstance(value, str):
+        value = value.strip()
+        return value or None
+    if isinstance(value, datetime):
+        return value.date() if value.time() == datetime.min.time() else value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+def parse_date(value: Any) -> Any:
+    """A date from a cell: Excel dates, 2021-03-31, 2021/3/31, 2021.3.31, 2021年3月31日.
+
+    Anything else comes back as it was, for validation to report with its place.
+    """
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date) or not isinstance(value, str):
+        return value
+    match = _DATE_TEXT.match(unicodedata.normalize("NFKC", value).strip())
+    if match:
+        try:
+            return date(*(int(part) for part in match.groups()))
+        except ValueError:
+            return value
+    return value
