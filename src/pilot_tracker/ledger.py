@@ -306,9 +306,10 @@ def _header_changes(stored: ProgramSpec | None, spec: ProgramSpec) -> list[str]:
         name for name in ProgramHeader.model_fields if getattr(stored, name) != getattr(spec, name)
     ]
     for section, key in SECTION_KEYS.items():
-        if [getattr(item, key) for item in getattr(stored, section)] != [
-            getattr(item, key) for item in getattr(spec, section)
-        ]:
+        before = [getattr(item, key) for item in getattr(stored, section)]
+        after = [getattr(item, key) for item in getattr(spec, section)]
+        kept = set(before) & set(after)
+        if [code for code in before if code in kept] != [code for code in after if code in kept]:
             changed.append(f"order of {section}")
     return changed
 

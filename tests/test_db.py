@@ -1,0 +1,93 @@
+"""The database: migrations on SQLite and PostgreSQL, and SQLite's connection settings."""
+
+from __future__ import annotations
+
+import pytest
+import sqlalchemy as sa
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlmodel import SQLModel
+
+from pilot_tracker import db
+from pilot_tracker.errors import DatabaseError
+
+TABLES = {
+    "program",
+    "unit",
+    "contact",
+    "task_list",
+    "task",
+    "task_co_unit",
+    "milestone",
+    "indicator",
+    "submission",
+    "status_report",
+    "indicator_reading",
+    "rejection",
+    "flag",
+    "escalation",
+    "notification",
+    "report",
+}
+
+
+def test_migrations_create_every_table_on_an_empty_database(database_url: str) -> None:
+    engine = db.make_engine(database_url)
+    assert db.current_revision(engine) is None
+    before, after = db.migrate(engine)
+    assert (before, after) == (None, db.head_revision())
+    assert TABLES <= set(sa.inspect(engine).get_table_names())
+    engine.dispose()
+
+
+def test_migrating_again_changes_nothing(database_url: str) -> None:
+    engine = db.make_engine(database_url)
+    db.migrate(engine)
+    assert db.migrate(engine) == (db.head_revision(), db.head_revision())
+    engine.dispose()
+
+
+def test_the_migrations_match_the_models(engine: sa.Engine) -> None:
+    with engine.connect() as connection:
+        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        differences = compare_metadata(context, SQLModel.metadata)
+    assert differences == []
+
+
+def test_an_uninitialised_database_is_refused_with_what_to_do(database_url: str) -> None:
+    engine = db.make_engine(database_url)
+    with pytest.raises(DatabaseError, match=r"not initialised; run `pilot-tracker init`"):
+        db.ensure_current(engine)
+    engine.dispose()
+
+
+def test_sqlite_runs_in_wal_mode_with_foreign_keys_and_a_busy_timeout(
+    sqlite_engine: sa.Engine,
+) -> None:
+    with sqlite_engine.connect() as connection:
+        assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+        assert connection.exec_driver_sql("PRAGMA busy_timeout").scalar() >= 5000
+
+
+def test_foreign_keys_are_enforced(engine: sa.Engine) -> None:
+    with pytest.raises(sa.exc.IntegrityError), engine.begin() as connection:
+        connection.execute(
+            sa.text(
+                "INSERT INTO unit (program_id, code, name, position) VALUES (9999, 'x', 'x', 0)"
+            )
+        )
+
+
+def test_an_unreachable_database_is_one_clear_error() -> None:
+    engine = db.make_engine("postgresql+psycopg://nobody:secret@127.0.0.1:1/none")
+    with pytest.raises(DatabaseError) as caught:
+        db.current_revision(engine)
+    message = str(caught.value)
+    assert message.startswith("cannot open the database postgresql+psycopg://nobody:***@")
+    assert "secret" not in message
+
+
+def test_a_malformed_url_is_refused() -> None:
+    with pytest.raises(DatabaseError, match="is not valid"):
+        db.make_engine("not a url")
