@@ -4,7 +4,7 @@ nothing that holds history is removed; YAML → database → XLSX/YAML → datab
 from __future__ import annotations
 
 import copy
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +20,7 @@ from pilot_tracker.program_file import ProgramSpec, read_program_file, validate_
 from .conftest import EXAMPLES
 from .test_program_file import SMALL
 
-NOW = datetime(2021, 1, 4, 1, 0, tzinfo=timezone.utc)
+NOW = datetime(2021, 1, 4, 1, 0, tzinfo=UTC)
 
 
 def load(engine: sa.Engine, spec: ProgramSpec, *, dry_run: bool = False) -> ledger.LoadResult:
