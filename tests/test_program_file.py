@@ -119,6 +119,10 @@ def test_the_small_program_is_valid() -> None:
         ({"units__1__name": "团县委"}, 'units[1].name: unit name "团县委" is used twice'),
         ({"tasks__1__code": "T-01"}, 'tasks[1].code: task code "T-01" is used twice'),
         ({"tasks__0__lead_unit": "xyz"}, 'tasks[0].lead_unit: unknown unit "xyz"'),
+        (
+            {"tasks__0__lead_unit": "团县委"},
+            'tasks[0].lead_unit: unknown unit "团县委"; name units by their code ("tw")',
+        ),
         ({"tasks__0__co_units": ["jyj", "zzz"]}, 'tasks[0].co_units[1]: unknown unit "zzz"'),
         ({"tasks__0__co_units": ["tw"]}, 'tasks[0].co_units[0]: "tw" is the lead unit'),
         (

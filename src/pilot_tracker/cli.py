@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Annotated, Any, TypeVar
 from zoneinfo import ZoneInfo
 
-import click
 import typer
 from pydantic import ValidationError
 from rich.console import Console
@@ -64,7 +63,7 @@ def handles_errors(command: F) -> F:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return command(*args, **kwargs)
-        except (typer.Exit, click.ClickException):
+        except (typer.Exit, typer.Abort, typer.BadParameter):
             raise
         except ProgramFileError as error:
             err.print(f"error: {error}", markup=False)

@@ -52,7 +52,7 @@ MILESTONES_SHEET = "里程碑"
 INDICATORS_SHEET = "指标"
 GUIDE_SHEET = "填写说明"
 
-LIST_SEPARATORS = re.compile(r"[、,，;；/\n]+")
+LIST_SEPARATORS = re.compile(r"[、,，;；\n]+")
 
 
 @dataclass(frozen=True)

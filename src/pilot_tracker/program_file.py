@@ -59,6 +59,9 @@ Code = Annotated[str, StringConstraints(strip_whitespace=True, pattern=CODE_PATT
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
 Note = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)]
+# A reference to a unit by its code; checked against the units, not the code pattern, so a
+# wrong reference reads "unknown unit" whatever was typed.
+UnitRef = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 Short = Annotated[str, StringConstraints(strip_whitespace=True, max_length=100)]
 Year = Annotated[int, Field(ge=1949, le=2100)]
 
@@ -102,8 +105,8 @@ class TaskSpec(_Spec):
     code: Code
     title: Title
     list_kind: ListKind = Field(validation_alias="list")
-    lead_unit: Code
-    co_units: list[Code] = []
+    lead_unit: UnitRef
+    co_units: list[UnitRef] = []
     start: date
     due: date
     milestones: list[MilestoneSpec] = []
@@ -124,7 +127,7 @@ class IndicatorSpec(_Spec):
     baseline: ValueYear
     target: ValueYear
     direction: Direction = Direction.INCREASE
-    owner: Code
+    owner: UnitRef
 
 
 class ReportingSpec(_Spec):
@@ -532,6 +535,11 @@ def _check_program(
     # Every code a raw item declares counts as declared, even where the item itself is
     # invalid: one broken unit must not make each task that names it "unknown".
     declared_units = _declared(raw.get("units"), "code")
+    unit_names = {
+        str(unit["name"]).strip(): str(unit["code"]).strip()
+        for unit in raw.get("units") or []
+        if isinstance(unit, dict) and unit.get("name") and unit.get("code")
+    }
     declared_lists = _declared(raw.get("task_lists"), "kind")
 
     units = items["units"]
@@ -551,11 +559,11 @@ def _check_program(
     _unique(items["task_lists"], "task_lists", "kind", "task list kind", add, locate)
     _unique(items["tasks"], "tasks", "code", "task code", add, locate)
     for index, task in items["tasks"]:
-        _check_task(index, task, header, declared_units, declared_lists, add)
+        _check_task(index, task, header, declared_units, unit_names, declared_lists, add)
 
     _unique(items["indicators"], "indicators", "code", "indicator code", add, locate)
     for index, indicator in items["indicators"]:
-        _check_indicator(index, indicator, declared_units, add)
+        _check_indicator(index, indicator, declared_units, unit_names, add)
 
 
 def _check_task(
@@ -563,6 +571,7 @@ def _check_task(
     task: TaskSpec,
     header: ProgramHeader | None,
     units: set[str],
+    unit_names: dict[str, str],
     lists: set[str],
     add: Callable[[Path_, str], None],
 ) -> None:
@@ -573,12 +582,12 @@ def _check_task(
             f'task list "{task.list_kind.value}" is not declared; add it under task_lists',
         )
     if _got(task, "lead_unit") and task.lead_unit not in units:
-        add((*here, "lead_unit"), f'unknown unit "{task.lead_unit}"')
+        add((*here, "lead_unit"), _unknown_unit(task.lead_unit, unit_names))
     lead = task.lead_unit if _got(task, "lead_unit") else None
     for position, co_unit in enumerate(task.co_units if _got(task, "co_units") else []):
         where = (*here, "co_units", position)
         if co_unit not in units:
-            add(where, f'unknown unit "{co_unit}"')
+            add(where, _unknown_unit(co_unit, unit_names))
         elif co_unit == lead:
             add(where, f'"{co_unit}" is the lead unit; a unit cannot also be its own co-unit')
         elif co_unit in task.co_units[:position]:
@@ -589,8 +598,8 @@ def _check_task(
         add((*here, "start"), f"{task.start} is before the program starts ({header.start})")
     if _got(task, "due") and _got(header, "end") and task.due > header.end:
         add((*here, "due"), f"{task.due} is after the program ends ({header.end})")
-    if not _got(task, "start", "due", "milestones"):
-        return
+    if not _got(task, "start", "due", "milestones") or task.due < task.start:
+        return  # with the task's own dates wrong, every milestone would look wrong too
     previous: MilestoneSpec | None = None
     for position, milestone in enumerate(task.milestones):
         where = (*here, "milestones", position)
@@ -616,11 +625,15 @@ def _check_task(
 
 
 def _check_indicator(
-    index: int, indicator: IndicatorSpec, units: set[str], add: Callable[[Path_, str], None]
+    index: int,
+    indicator: IndicatorSpec,
+    units: set[str],
+    unit_names: dict[str, str],
+    add: Callable[[Path_, str], None],
 ) -> None:
     here: Path_ = ("indicators", index)
     if _got(indicator, "owner") and indicator.owner not in units:
-        add((*here, "owner"), f'unknown unit "{indicator.owner}"')
+        add((*here, "owner"), _unknown_unit(indicator.owner, unit_names))
     if not _got(indicator, "baseline", "target", "direction"):
         return
     baseline, target = indicator.baseline, indicator.target
@@ -638,6 +651,12 @@ def _check_indicator(
             f"{_number(target.value)} is above the baseline {_number(baseline.value)}, "
             "but direction is decrease; check the value or set direction: increase",
         )
+
+
+def _unknown_unit(reference: str, unit_names: dict[str, str]) -> str:
+    if reference in unit_names:
+        return f'unknown unit "{reference}"; name units by their code ("{unit_names[reference]}")'
+    return f'unknown unit "{reference}"'
 
 
 def _unique(
