@@ -81,6 +81,19 @@ def test_the_quick_start(initialised: str) -> None:
     ]
 
 
+def test_several_files_load_together_or_not_at_all(
+    sqlite_initialised: None, tmp_path: Path
+) -> None:
+    broken = write_program(tmp_path, bad(tasks__0__lead_unit="nobody"), "broken.yaml")
+    result = run("program", "load", EXAMPLES / "xiangshan.yaml", broken, code=1)
+    assert "error: broken.yaml: refused, 1 problem" in result.stderr
+    assert result.stderr.rstrip().endswith("nothing was written")
+    assert json.loads(run("program", "list", "--json").stdout) == []
+
+    loaded = run("program", "load", *sorted(EXAMPLES.glob("*.yaml"))).stdout
+    assert "xiangshan: created" in loaded and "yinzhou: created" in loaded
+
+
 def test_init_is_idempotent(isolated_environment: Path) -> None:
     first = run("init").stdout
     assert "created at schema revision" in first
@@ -115,7 +128,7 @@ def test_an_edited_file_reports_what_changed(sqlite_initialised: None, tmp_path:
     assert "demo: would be updated (dry run: nothing written)" in dry
     assert show("demo")["tasks"][1]["due"] == "2021-12-31"
 
-    result = json.loads(run("program", "load", path, "--json").stdout)
+    (result,) = json.loads(run("program", "load", path, "--json").stdout)
     assert result["outcome"] == "updated"
     assert result["changes"]["units"] == {"added": ["czj"], "changed": [], "removed": []}
     assert result["changes"]["tasks"]["changed"] == ["T-02"]

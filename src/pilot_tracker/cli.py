@@ -66,9 +66,7 @@ def handles_errors(command: F) -> F:
         except (typer.Exit, typer.Abort, typer.BadParameter):
             raise
         except ProgramFileError as error:
-            err.print(f"error: {error}", markup=False)
-            for problem in error.problems:
-                err.print(f"  {problem}", markup=False, soft_wrap=True)
+            print_problems(error)
         except PilotTrackerError as error:
             err.print(f"error: {error}", markup=False, soft_wrap=True)
         except SQLAlchemyError as error:
@@ -160,37 +158,68 @@ def init() -> None:
 @program_app.command("load")
 @handles_errors
 def program_load(
-    file: Annotated[
-        Path, typer.Argument(help="A program file (.yaml) or ledger workbook (.xlsx).")
+    files: Annotated[
+        list[Path],
+        typer.Argument(help="Program files (.yaml) or ledger workbooks (.xlsx).", min=1),
     ],
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Validate and show what would change; write nothing.")
     ] = False,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the outcome as JSON.")] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the outcome as JSON, a list with one per file.")
+    ] = False,
 ) -> None:
-    """Validate a program file whole, then create or update the program in one transaction.
+    """Validate program files whole, then create or update the programs in one transaction.
 
-    Every problem is listed with its place; an invalid file writes nothing.
+    Every problem of every file is listed with its place; if any file is invalid, nothing
+    is written.
 
-    Example: pilot-tracker program load examples/programs/yinzhou.yaml --dry-run
+    Example: pilot-tracker program load examples/programs/*.yaml --dry-run
     """
     settings = load_settings()
-    spec, sha256 = ledger.read_program_source(file)
+    sources: list[tuple[Path, ProgramSpec, str]] = []
+    refused = False
+    for file in files:
+        try:
+            spec, sha256 = ledger.read_program_source(file)
+        except ProgramFileError as error:
+            print_problems(error)
+            refused = True
+            continue
+        if any(spec.code == other.code for _, other, _ in sources):
+            err.print(f'error: {file.name}: program "{spec.code}" is in two files', markup=False)
+            refused = True
+        sources.append((file, spec, sha256))
+    if refused:
+        err.print("nothing was written", markup=False)
+        raise typer.Exit(1)
+
     engine = open_database(settings)
     with db.session(engine) as session:
-        result = ledger.load_program(
-            session=session,
-            spec=spec,
-            source_name=file.name,
-            source_sha256=sha256,
-            now=now_utc(),
-            dry_run=dry_run,
-        )
+        results = [
+            ledger.load_program(
+                session=session,
+                spec=spec,
+                source_name=file.name,
+                source_sha256=sha256,
+                now=now_utc(),
+                dry_run=dry_run,
+            )
+            for file, spec, sha256 in sources
+        ]
     if as_json:
-        emit_json(result.as_dict())
+        emit_json([result.as_dict() for result in results])
         return
-    for line in describe_load(result):
-        out.print(line, markup=False, soft_wrap=True)
+    for result in results:
+        for line in describe_load(result):
+            out.print(line, markup=False, soft_wrap=True)
+
+
+def print_problems(error: ProgramFileError) -> None:
+    """A refused file: one line saying so, then each problem with its place."""
+    err.print(f"error: {error}", markup=False, soft_wrap=True)
+    for problem in error.problems:
+        err.print(f"  {problem}", markup=False, soft_wrap=True)
 
 
 def describe_load(result: ledger.LoadResult) -> list[str]:
