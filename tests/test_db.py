@@ -91,3 +91,28 @@ def test_an_unreachable_database_is_one_clear_error() -> None:
 def test_a_malformed_url_is_refused() -> None:
     with pytest.raises(DatabaseError, match="is not valid"):
         db.make_engine("not a url")
+
+
+def test_upgrading_keeps_what_an_older_schema_holds(database_url: str) -> None:
+    engine = db.make_engine(database_url)
+    db.migrate(engine, "0001")
+    with engine.begin() as connection:
+        connection.execute(
+            sa.text(
+                "INSERT INTO program (code, name, level, start_date, end_date, timezone, cadence,"
+                " deadline_day, rules, source_name, source_sha256, loaded_at, updated_at) VALUES"
+                " ('demo', '演示', 'provincial', '2021-01-01', '2021-12-31', 'Asia/Shanghai',"
+                " 'monthly', 25, '{}', 'demo.yaml', '', '2021-01-01', '2021-01-01')"
+            )
+        )
+        connection.execute(
+            sa.text(
+                "INSERT INTO unit (program_id, code, name, position)"
+                " SELECT id, 'jyj', '县教育局', 0 FROM program"
+            )
+        )
+    assert db.migrate(engine) == ("0001", db.head_revision())
+    with engine.connect() as connection:
+        row = connection.execute(sa.text("SELECT code, sources FROM unit")).one()
+    assert row.code == "jyj" and row.sources in ("[]", [])
+    engine.dispose()

@@ -185,3 +185,20 @@ def test_no_cell_becomes_a_formula(tmp_path: Path) -> None:
     assert unit.value == "=cmd|' /C calc'!A0" and unit.quotePrefix
     # ... and the text reads back unchanged.
     assert read_ledger_workbook(path) == spec
+
+
+def test_sources_survive_the_workbook(tmp_path: Path) -> None:
+    document = copy.deepcopy(SMALL)
+    document["units"][2]["sources"] = [
+        {"kind": "folder"},
+        {
+            "kind": "http",
+            "url": "https://x.example/p.csv",
+            "format": "csv",
+            "headers": {"X-Token": "${T}"},
+        },
+    ]
+    spec = validate_program(document, "demo.yaml")
+    path = tmp_path / "台账.xlsx"
+    write_ledger_workbook(spec, path)
+    assert read_ledger_workbook(path) == spec

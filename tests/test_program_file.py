@@ -305,3 +305,47 @@ def test_contacts_read_in_role_order_whatever_the_file_says() -> None:
     )
     spec: ProgramSpec = validate_program(document, "demo.yaml")
     assert [c.role.value for c in spec.units[0].contacts] == ["liaison", "head"]
+
+
+def with_source(source: dict[str, Any]) -> dict[str, Any]:
+    document = copy.deepcopy(SMALL)
+    document["units"][1]["sources"] = [source]
+    return document
+
+
+def test_an_http_source_keeps_its_secrets_in_the_environment() -> None:
+    spec = validate_program(
+        with_source(
+            {
+                "kind": "http",
+                "url": "https://data.example.gov.cn/progress.json",
+                "headers": {"Authorization": "Bearer ${JYJ_TOKEN}"},
+            }
+        ),
+        "demo.yaml",
+    )
+    assert spec.units[1].sources[0].headers == {"Authorization": "Bearer ${JYJ_TOKEN}"}
+
+
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [
+        (
+            {
+                "kind": "http",
+                "url": "https://x.example/p",
+                "headers": {"Authorization": "Bearer abc"},
+            },
+            "units[1].sources[0].headers.Authorization: holds a secret in the file",
+        ),
+        (
+            {"kind": "http", "url": "https://user:pw@x.example/p"},
+            "units[1].sources[0].url: has a user name or password in it",
+        ),
+        ({"kind": "http", "url": "ftp://x.example/p"}, "units[1].sources[0].url: not an http://"),
+        ({"kind": "email"}, "units[1].sources[0]"),
+    ],
+)
+def test_bad_sources_are_refused(source: dict[str, Any], expected: str) -> None:
+    problems = problems_of(with_source(source))
+    assert any(problem.startswith(expected) for problem in problems), problems

@@ -87,12 +87,15 @@ def current_revision(engine: Engine) -> str | None:
         return MigrationContext.configure(connection).get_current_revision()
 
 
-def migrate(engine: Engine) -> tuple[str | None, str]:
-    """Bring the schema to the newest revision; return (before, after). Idempotent."""
+def migrate(engine: Engine, revision: str = "head") -> tuple[str | None, str | None]:
+    """Bring the schema to ``revision`` (the newest by default); return (before, after).
+
+    Idempotent, and transactional on both SQLite and PostgreSQL.
+    """
     before = current_revision(engine)
     with _connect(engine) as connection, connection.begin():
-        command.upgrade(_alembic_config(connection), "head")
-    return before, head_revision()
+        command.upgrade(_alembic_config(connection), revision)
+    return before, current_revision(engine)
 
 
 def ensure_current(engine: Engine) -> None:

@@ -187,6 +187,7 @@ def read_program(*, session: Session, code: str) -> ProgramSpec:
             UnitSpec(
                 code=unit.code,
                 name=unit.name,
+                sources=unit.sources,
                 contacts=[
                     ContactSpec(role=c.role, name=c.name, title=c.title, phone=c.phone)
                     for c in contacts.get(unit.id, [])
@@ -434,7 +435,14 @@ def _write_ledger(
         program.id,
         "code",
         [
-            (unit.code, {"name": unit.name, "position": position})
+            (
+                unit.code,
+                {
+                    "name": unit.name,
+                    "sources": [source.model_dump(mode="json") for source in unit.sources],
+                    "position": position,
+                },
+            )
             for position, unit in enumerate(spec.units)
         ],
     )

@@ -84,6 +84,7 @@ UNIT_COLUMNS = [
     Column("主要负责人姓名", "head.name"),
     Column("主要负责人职务", "head.title"),
     Column("主要负责人电话", "head.phone"),
+    Column("数据来源", "sources", width=30),
 ]
 LIST_COLUMNS = [
     Column("清单类别", "kind", True, ListKind),
@@ -418,6 +419,8 @@ def _unit_code(value: Any, lookup: dict[str, str]) -> Any:
 
 def _unit(row: dict[str, Any]) -> dict[str, Any]:
     unit: dict[str, Any] = {"code": row.get("code"), "name": row.get("name"), "contacts": []}
+    if row.get("sources") is not None:
+        unit["sources"] = _structured(row["sources"])
     for role in ContactRole:
         contact = {
             field: str(row[f"{role.value}.{field}"])
@@ -427,6 +430,14 @@ def _unit(row: dict[str, Any]) -> dict[str, Any]:
         if contact:
             unit["contacts"].append({"role": role.value, **contact})
     return unit
+
+
+def _structured(text: Any) -> Any:
+    """A JSON (or YAML) cell as data; unreadable text is left for validation to report."""
+    try:
+        return yaml.safe_load(str(text))
+    except yaml.YAMLError:
+        return text
 
 
 def _task(row: dict[str, Any], units: dict[str, str]) -> dict[str, Any]:
@@ -506,7 +517,23 @@ def write_ledger_workbook(spec: ProgramSpec, path: Path) -> None:
         workbook,
         UNITS_SHEET,
         UNIT_COLUMNS,
-        [[unit.code, unit.name, *contact_cells(unit)] for unit in spec.units],
+        [
+            [
+                unit.code,
+                unit.name,
+                *contact_cells(unit),
+                json.dumps(
+                    [
+                        source.model_dump(mode="json", exclude_defaults=True)
+                        for source in unit.sources
+                    ],
+                    ensure_ascii=False,
+                )
+                if unit.sources
+                else "",
+            ]
+            for unit in spec.units
+        ],
     )
     _table(
         workbook,

@@ -181,6 +181,7 @@ class Unit(SQLModel, table=True):
     program_id: int = Field(foreign_key="program.id", ondelete="CASCADE", index=True)
     code: str = _code()
     name: str = Field(sa_type=String(200))
+    sources: list[dict[str, Any]] = Field(default_factory=list, sa_type=JSON)
     position: int = 0
 
 

@@ -13,10 +13,12 @@ ledger workbook (``ledger_workbook``) feeds the same ``validate_program``.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable
 from datetime import date
 from pathlib import Path
-from typing import Annotated, Any, get_args
+from typing import Annotated, Any, Literal, get_args
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
@@ -79,10 +81,31 @@ class ContactSpec(_Spec):
     phone: Annotated[str, StringConstraints(strip_whitespace=True, max_length=40)] = ""
 
 
+class FolderSourceSpec(_Spec):
+    """Files dropped into ``<data home>/inbox/<unit code>/``: the default source."""
+
+    kind: Literal["folder"]
+
+
+class HttpSourceSpec(_Spec):
+    """A URL answering JSON or CSV. Header values may name environment variables as
+    ``${NAME}``; secrets belong there, never in the program file."""
+
+    kind: Literal["http"]
+    url: Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)]
+    format: Literal["json", "csv"] | None = None
+    headers: dict[str, Annotated[str, StringConstraints(max_length=2000)]] = {}
+    timeout: float = Field(default=30, gt=0, le=300)
+
+
+SourceSpec = Annotated[FolderSourceSpec | HttpSourceSpec, Field(discriminator="kind")]
+
+
 class UnitSpec(_Spec):
     code: Code
     name: Name
     contacts: list[ContactSpec] = []
+    sources: list[SourceSpec] = []
 
     @field_validator("contacts")
     @classmethod
@@ -546,6 +569,9 @@ def _check_program(
     _unique(units, "units", "code", "unit code", add, locate)
     _unique(units, "units", "name", "unit name", add, locate)
     for index, unit in units:
+        if _got(unit, "sources"):
+            for position, source in enumerate(unit.sources):
+                _check_source(("units", index, "sources", position), source, add)
         if not _got(unit, "contacts"):
             continue
         roles = [contact.role for contact in unit.contacts]
@@ -564,6 +590,31 @@ def _check_program(
     _unique(items["indicators"], "indicators", "code", "indicator code", add, locate)
     for index, indicator in items["indicators"]:
         _check_indicator(index, indicator, declared_units, unit_names, add)
+
+
+SECRET_HEADERS = re.compile(r"authorization|token|key|secret|password|cookie", re.IGNORECASE)
+ENVIRONMENT_REFERENCE = re.compile(r"\$\{[A-Za-z_][A-Za-z0-9_]*\}")
+
+
+def _check_source(here: Path_, source: Any, add: Callable[[Path_, str], None]) -> None:
+    if not isinstance(source, HttpSourceSpec):
+        return
+    parts = urlsplit(source.url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        add((*here, "url"), "not an http:// or https:// URL")
+    if parts.username or parts.password:
+        add(
+            (*here, "url"),
+            "has a user name or password in it; put credentials in a header that names an "
+            "environment variable, e.g. Authorization: Bearer ${UNIT_TOKEN}",
+        )
+    for name, value in source.headers.items():
+        if SECRET_HEADERS.search(name) and not ENVIRONMENT_REFERENCE.search(value):
+            add(
+                (*here, "headers", name),
+                "holds a secret in the file; name an environment variable instead, "
+                "e.g. Bearer ${UNIT_TOKEN}",
+            )
 
 
 def _check_task(

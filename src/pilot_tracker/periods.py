@@ -1,0 +1,60 @@
+"""Reporting periods: months (2021-03), quarters (2021Q1) and halves (2021H1).
+
+A period is written as a short string so it sorts, stores and prints the same way
+everywhere.
+"""
+
+from __future__ import annotations
+
+import re
+from calendar import monthrange
+from datetime import date
+
+from pilot_tracker.models import Cadence
+
+_MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
+_QUARTER = re.compile(r"^(\d{4})Q([1-4])$")
+_HALF = re.compile(r"^(\d{4})H([12])$")
+
+
+def period_of(day: date, cadence: Cadence | str) -> str:
+    """The reporting period a day falls in, for a cadence."""
+    if Cadence(cadence) is Cadence.QUARTERLY:
+        return quarter_of(day)
+    return f"{day.year}-{day.month:02d}"
+
+
+def quarter_of(day: date) -> str:
+    return f"{day.year}Q{(day.month - 1) // 3 + 1}"
+
+
+def half_of(day: date) -> str:
+    return f"{day.year}H{1 if day.month <= 6 else 2}"
+
+
+def bounds(period: str) -> tuple[date, date]:
+    """The first and last day of a period; ``ValueError`` if it is not one."""
+    if match := _MONTH.match(period):
+        year, month = int(match[1]), int(match[2])
+        return date(year, month, 1), date(year, month, monthrange(year, month)[1])
+    if match := _QUARTER.match(period):
+        year, quarter = int(match[1]), int(match[2])
+        first = 3 * (quarter - 1) + 1
+        return date(year, first, 1), date(year, first + 2, monthrange(year, first + 2)[1])
+    if match := _HALF.match(period):
+        year, half = int(match[1]), int(match[2])
+        return (
+            (date(year, 1, 1), date(year, 6, 30))
+            if half == 1
+            else (
+                date(year, 7, 1),
+                date(year, 12, 31),
+            )
+        )
+    raise ValueError(f'"{period}" is not a period; write 2021-03, 2021Q1 or 2021H1')
+
+
+def deadline(period: str, day_of_month: int) -> date:
+    """The reporting deadline of a period: that day of its last month (clamped to its end)."""
+    _, last = bounds(period)
+    return date(last.year, last.month, min(day_of_month, last.day))
