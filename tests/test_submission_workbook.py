@@ -93,7 +93,9 @@ def test_a_unit_without_indicators_is_told_so(tmp_path: Path, yinzhou) -> None:
     unit = next(unit.code for unit in yinzhou.units if unit.code not in owners)
     path = tmp_path / "none.xlsx"
     write_submission_template(yinzhou, unit, path, generated_on=date(2021, 3, 1))
-    assert openpyxl.load_workbook(path)["指标数据"]["A3"].value == "本单位无需报送指标数据。"
+    sheet = openpyxl.load_workbook(path)["指标数据"]
+    assert sheet["A1"].value.endswith("（本单位无需报送指标数据）")
+    assert sheet["A3"].value is None
 
 
 def test_hidden_metadata_names_program_unit_and_version(tmp_path: Path, yinzhou) -> None:

@@ -25,7 +25,7 @@ from rich.text import Text
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from pilot_tracker import __version__, db, ledger
+from pilot_tracker import __version__, collection, db, ledger, outbox, progress
 from pilot_tracker.errors import ConfigurationError, PilotTrackerError, ProgramFileError
 from pilot_tracker.models import LABELS, IndicatorLevel, ListKind
 from pilot_tracker.program_file import ProgramSpec
@@ -412,6 +412,150 @@ def template(
         path = output / f"{spec.code}-{each.code}.xlsx"
         write_submission_template(spec, each.code, path, generated_on=today)
     out.print(f"{program}: {len(spec.units)} workbooks written to {output}", markup=False)
+
+
+def parse_day_option(value: str | None, zone: str) -> date:
+    """``--as-of``: a date as 2021-03-31, or today in the program's time zone."""
+    if value is None:
+        return today_in(zone)
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise typer.BadParameter(f'"{value}" is not a date; write it as 2021-03-31') from None
+
+
+def program_timezone(engine: Engine, code: str) -> str:
+    with db.session(engine) as session:
+        return ledger.get_program(session=session, code=code).timezone
+
+
+def message_templates(settings: Settings) -> outbox.Templates:
+    if not (settings.templates / "alerts").is_dir():
+        raise ConfigurationError(
+            f"no message templates in {settings.templates}; set PILOT_TRACKER_TEMPLATES "
+            "to the project's templates/ folder"
+        )
+    return outbox.Templates(settings.templates)
+
+
+@app.command()
+@handles_errors
+def collect(
+    program: Annotated[str, typer.Option("--program", help="The program code.")],
+    as_of: Annotated[
+        str | None, typer.Option("--as-of", help="The day to collect for (default: today).")
+    ] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the import summary as JSON.")
+    ] = False,
+) -> None:
+    """Pull every unit's sources once and take in what they sent.
+
+    Rejected rows are reported, not fatal: the exit code is 0 unless the run itself failed.
+
+    Example: pilot-tracker collect --program xiangshan --as-of 2021-03-26
+    """
+    settings = load_settings()
+    engine = open_database(settings)
+    day = parse_day_option(as_of, program_timezone(engine, program))
+    result = collection.collect(
+        engine=engine,
+        program=program,
+        as_of=day,
+        now=now_utc(),
+        home=settings.home,
+        environ=os.environ,
+        templates=message_templates(settings),
+    )
+    if as_json:
+        emit_json(result.as_dict())
+        return
+    print_collection(result)
+
+
+def print_collection(result: collection.CollectionResult) -> None:
+    out.print(f"{result.program}: collection as of {result.as_of}", markup=False)
+    if result.submissions:
+        grid = table(
+            "unit", "source", "file", "status", "imported", "updated", "ignored", "rejected"
+        )
+        for s in result.submissions:
+            row(
+                grid,
+                s.unit,
+                s.source,
+                s.file,
+                s.status,
+                s.imported,
+                s.updated,
+                s.ignored,
+                s.rejected,
+            )
+        out.print(grid)
+    else:
+        out.print("nothing new in any source", markup=False)
+    for s in result.submissions:
+        for line in s.rejections:
+            where = " ".join(
+                part
+                for part in (
+                    line.sheet,
+                    f"row {line.row}" if line.row else "",
+                    line.column,
+                )
+                if part
+            )
+            shown = f' "{line.value}"' if line.value else ""
+            out.print(
+                f"  {s.unit} {s.file}: {where}{shown}: {line.reason}", markup=False, soft_wrap=True
+            )
+    for item in result.unavailable:
+        out.print(
+            f"unavailable: {item.unit} ({item.source}): {item.error}", markup=False, soft_wrap=True
+        )
+    for item in result.waiting:
+        out.print(
+            f"left for the next run: {item['unit']}/{item['file']}", markup=False, soft_wrap=True
+        )
+
+
+@app.command("progress")
+@handles_errors
+def progress_command(
+    program: Annotated[str, typer.Option("--program", help="The program code.")],
+    unit: Annotated[str | None, typer.Option("--unit", help="Only this unit's tasks.")] = None,
+    as_of: Annotated[
+        str | None, typer.Option("--as-of", help="The day to look at (default: today).")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the progress as JSON.")] = False,
+) -> None:
+    """Show where each task stands as of a day: the latest report per task and unit.
+
+    Example: pilot-tracker progress --program xiangshan --unit jyj --as-of 2021-03-31
+    """
+    engine = open_database(load_settings())
+    day = parse_day_option(as_of, program_timezone(engine, program))
+    with db.session(engine) as session:
+        rows = progress.progress(session=session, program=program, as_of=day, unit=unit)
+    if as_json:
+        emit_json(rows)
+        return
+    if not rows:
+        out.print(f"{program}: no reports as of {day}", markup=False)
+        return
+    grid = table("task", "unit", "period", "status", "percent", "reported", "submission")
+    for item in rows:
+        row(
+            grid,
+            item["task"],
+            item["unit"],
+            item["period"],
+            item["status"],
+            f"{item['percent']:g}",
+            item["reported_at"],
+            item["submission"][:12],
+        )
+    out.print(grid)
 
 
 @app.command()

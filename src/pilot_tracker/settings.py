@@ -9,6 +9,8 @@ from pydantic import field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DATABASE_FILE = "pilot-tracker.db"
+# The project's templates/ folder, beside src/ in a checkout or an editable install.
+PROJECT_TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
 
 
 class Settings(BaseSettings):
@@ -23,6 +25,7 @@ class Settings(BaseSettings):
     home: Path = Path(".pilot-tracker")
     database_url: str = ""
     timezone: str = "Asia/Shanghai"
+    templates: Path = PROJECT_TEMPLATES
 
     @field_validator("timezone")
     @classmethod

@@ -160,7 +160,8 @@ def _task_sheet(sheet: Worksheet, spec: ProgramSpec, unit: UnitSpec) -> int:
 
 def _indicator_sheet(sheet: Worksheet, spec: ProgramSpec, unit: UnitSpec) -> None:
     indicators = [indicator for indicator in spec.indicators if indicator.owner == unit.code]
-    _title(sheet, f"{spec.name} · {unit.name} · 指标数据填报表", len(INDICATOR_COLUMNS))
+    note = "" if indicators else "（本单位无需报送指标数据）"
+    _title(sheet, f"{spec.name} · {unit.name} · 指标数据填报表{note}", len(INDICATOR_COLUMNS))
     rows = [
         [
             indicator.code,
@@ -182,7 +183,6 @@ def _indicator_sheet(sheet: Worksheet, spec: ProgramSpec, unit: UnitSpec) -> Non
     )
     _style_rows(sheet, INDICATOR_COLUMNS, len(rows))
     if not rows:
-        put(sheet, HEADER_ROW + 1, 1, "本单位无需报送指标数据。")
         return
     last = HEADER_ROW + len(rows)
     value = DataValidation(

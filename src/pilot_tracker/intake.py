@@ -1,0 +1,527 @@
+"""Intake: one payload from one unit, archived raw, read, checked against the ledger, stored.
+
+Good rows become status reports and indicator readings; each bad row becomes a rejection
+with its sheet, row, column, value and a reason in Chinese; the rest of the payload is
+kept. The same payload twice (by sha256) changes nothing. A corrected resubmission for a
+period adds a newer report; the earlier one stays in history.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+import unicodedata
+from dataclasses import asdict, dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlmodel import Session, col, or_, select
+
+from pilot_tracker import outbox, periods
+from pilot_tracker.models import (
+    Indicator,
+    IndicatorReading,
+    Program,
+    Rejection,
+    StatusReport,
+    Submission,
+    SubmissionStatus,
+    Task,
+    TaskCoUnit,
+    TaskStatus,
+    Unit,
+)
+from pilot_tracker.payload import PayloadError, ReadPayload, Row, read_payload
+from pilot_tracker.values import (
+    is_blank,
+    parse_day,
+    parse_number,
+    parse_percent,
+    parse_status,
+    text_of,
+)
+
+NOTICE_TEMPLATE = "alerts/rejection.txt.j2"
+NOTICE_REJECTIONS = 20
+
+
+@dataclass
+class Payload:
+    """Bytes received from a source, with the name and type they came with."""
+
+    name: str
+    data: bytes
+    source: str
+    content_type: str = ""
+
+
+@dataclass
+class RejectionLine:
+    sheet: str
+    row: int | None
+    column: str
+    value: str
+    reason: str
+
+
+@dataclass
+class SubmissionSummary:
+    """The import summary of one payload (in the shape DHIS2 and Frictionless use)."""
+
+    unit: str
+    source: str
+    file: str
+    sha256: str
+    status: str
+    imported: int = 0
+    updated: int = 0
+    ignored: int = 0
+    rejected: int = 0
+    rejections: list[RejectionLine] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def display_name(name: str, limit: int = 120) -> str:
+    """A file name safe to show and store: no control characters, bounded length."""
+    cleaned = "".join(
+        " " if unicodedata.category(char).startswith("C") else char
+        for char in unicodedata.normalize("NFC", name)
+    )
+    cleaned = " ".join(cleaned.split()) or "unnamed"
+    return cleaned if len(cleaned) <= limit else cleaned[: limit - 1] + "…"
+
+
+def archive_payload(home: Path, data: bytes) -> tuple[str, str]:
+    """Store the bytes content-addressed under ``archive/``; return (sha256, relative path).
+
+    Written once, atomically: a second copy of the same bytes is the same file.
+    """
+    sha256 = hashlib.sha256(data).hexdigest()
+    relative = f"archive/{sha256[:2]}/{sha256}"
+    path = home / relative
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".", suffix=".part")
+        try:
+            with os.fdopen(handle, "wb") as stream:
+                stream.write(data)
+                stream.flush()
+                os.fsync(stream.fileno())
+            os.replace(temporary, path)
+        except BaseException:
+            Path(temporary).unlink(missing_ok=True)
+            raise
+    return sha256, relative
+
+
+def take_payload(
+    *,
+    session: Session,
+    program: Program,
+    unit: Unit,
+    payload: Payload,
+    as_of: date,
+    now: datetime,
+    home: Path,
+    templates: outbox.Templates | None,
+) -> SubmissionSummary:
+    """Archive, read, check and store one payload in the session's transaction."""
+    sha256, relative = archive_payload(home, payload.data)
+    summary = SubmissionSummary(
+        unit=unit.code,
+        source=payload.source,
+        file=display_name(payload.name),
+        sha256=sha256,
+        status=SubmissionStatus.IMPORTED.value,
+    )
+    seen = session.exec(
+        select(Submission).where(Submission.unit_id == unit.id, Submission.sha256 == sha256)
+    ).first()
+    if seen is not None:
+        summary.status = SubmissionStatus.DUPLICATE.value
+        return summary
+
+    submission = Submission(
+        program_id=program.id,  # type: ignore[arg-type]
+        unit_id=unit.id,  # type: ignore[arg-type]
+        source=payload.source,
+        filename=summary.file[:255],
+        sha256=sha256,
+        archive_path=relative,
+        received_at=now,
+        status=SubmissionStatus.REJECTED.value,
+    )
+    session.add(submission)
+    session.flush()
+
+    try:
+        read = read_payload(payload.data, payload.name, payload.content_type)
+        _check_metadata(session, read, program, unit)
+    except PayloadError as error:
+        summary.rejections.append(RejectionLine("", None, "", "", str(error)))
+        summary.rejected = 1
+    else:
+        _Checker(session, program, unit, submission, summary, as_of).run(read)
+
+    if summary.rejected == 0:
+        summary.status = SubmissionStatus.IMPORTED.value
+    elif summary.imported or summary.updated:
+        summary.status = SubmissionStatus.PARTIAL.value
+    else:
+        summary.status = SubmissionStatus.REJECTED.value
+    submission.status = summary.status
+    submission.imported = summary.imported
+    submission.updated = summary.updated
+    submission.ignored = summary.ignored
+    submission.rejected = summary.rejected
+    for line in summary.rejections:
+        session.add(
+            Rejection(
+                submission_id=submission.id,  # type: ignore[arg-type]
+                sheet=line.sheet[:100],
+                row=line.row,
+                column=line.column[:100],
+                value=line.value,
+                reason=line.reason,
+            )
+        )
+    if summary.rejections and templates is not None:
+        _notify(session, program, unit, summary, as_of, now, templates)
+    session.flush()
+    return summary
+
+
+def _check_metadata(session: Session, read: ReadPayload, program: Program, unit: Unit) -> None:
+    """A template names its program and unit; a workbook of another unit is refused whole."""
+    meta_program = read.meta.get("program")
+    if meta_program and meta_program != program.code:
+        raise PayloadError(f"这是其他试点（{meta_program}）的填报表，请使用本试点下发的填报表")
+    meta_unit = read.meta.get("unit")
+    if meta_unit and meta_unit != unit.code:
+        other = session.exec(
+            select(Unit.name).where(Unit.program_id == program.id, Unit.code == meta_unit)
+        ).first()
+        raise PayloadError(
+            f"这是{other or '其他单位'}的填报表，不是{unit.name}的。请使用本单位的填报表报送"
+        )
+
+
+class _Checker:
+    """Checks the rows of one payload against the ledger and stores the good ones."""
+
+    def __init__(
+        self,
+        session: Session,
+        program: Program,
+        unit: Unit,
+        submission: Submission,
+        summary: SubmissionSummary,
+        as_of: date,
+    ):
+        self.session = session
+        self.program = program
+        self.unit = unit
+        self.submission = submission
+        self.summary = summary
+        self.as_of = as_of
+
+    def run(self, read: ReadPayload) -> None:
+        self.formulas = read.formula_cells
+        if read.task_rows:
+            self._tasks(read.task_rows)
+        if read.indicator_rows:
+            self._indicators(read.indicator_rows)
+
+    # -- tasks --
+
+    def _tasks(self, rows: list[Row]) -> None:
+        session, unit = self.session, self.unit
+        co_led = select(TaskCoUnit.task_id).where(TaskCoUnit.unit_id == unit.id)
+        mine = {
+            task.code: task
+            for task in session.exec(
+                select(Task).where(
+                    Task.program_id == self.program.id,
+                    or_(Task.lead_unit_id == unit.id, col(Task.id).in_(co_led)),
+                )
+            ).all()
+        }
+        everyone = {
+            code: lead
+            for code, lead in session.exec(
+                select(Task.code, Unit.name)
+                .join(Unit, Task.lead_unit_id == Unit.id)
+                .where(Task.program_id == self.program.id)
+            ).all()
+        }
+        latest = self._latest_reports([task.id for task in mine.values()])
+        first_row: dict[str, int] = {}
+        for row in rows:
+            problems: list[RejectionLine] = []
+            code = text_of(row.value("task"), 40)
+            if not code:
+                problems.append(
+                    self._line(row, "task", "任务编号为空，请填写下发填报表中的任务编号")
+                )
+            elif code not in mine:
+                reason = (
+                    f"该任务不属于本单位（牵头单位：{everyone[code]}），请只填报本单位牵头或配合的任务"
+                    if code in everyone
+                    else "任务编号不存在，请核对下发填报表中的任务编号"
+                )
+                problems.append(self._line(row, "task", reason))
+            elif code in first_row:
+                problems.append(
+                    self._line(row, "task", f"同一任务重复填报（第{first_row[code]}行已填报）")
+                )
+            if code and code not in first_row:
+                first_row[code] = row.number
+            if problems:
+                self._reject(problems)
+                continue
+            report = self._report_values(row, problems)
+            if problems:
+                self._reject(problems)
+                continue
+            if report is None:
+                self.summary.ignored += 1  # a row of the template left empty
+                continue
+            task = mine[code]
+            period = periods.period_of(report["reported_on"], self.program.cadence)
+            previous = latest.get((task.id, period))
+            if previous is not None and all(
+                getattr(previous, key) == value for key, value in report.items()
+            ):
+                self.summary.ignored += 1
+                continue
+            self.session.add(
+                StatusReport(
+                    submission_id=self.submission.id,  # type: ignore[arg-type]
+                    task_id=task.id,  # type: ignore[arg-type]
+                    unit_id=self.unit.id,  # type: ignore[arg-type]
+                    period=period,
+                    **report,
+                )
+            )
+            if previous is None:
+                self.summary.imported += 1
+            else:
+                self.summary.updated += 1
+
+    def _report_values(self, row: Row, problems: list[RejectionLine]) -> dict[str, Any] | None:
+        status = percent = reported_on = None
+        try:
+            status = parse_status(row.value("status"))
+        except ValueError as error:
+            problems.append(self._line(row, "status", str(error)))
+        try:
+            cell = row.cells.get("percent")
+            percent = parse_percent(
+                row.value("percent"), percent_format=bool(cell and cell.percent_format)
+            )
+        except ValueError as error:
+            problems.append(self._line(row, "percent", str(error)))
+        try:
+            reported_on = parse_day(row.value("reported_on"))
+        except ValueError as error:
+            problems.append(self._line(row, "reported_on", str(error)))
+        for key in ("status", "percent", "reported_on"):
+            if (row.sheet, row.number, key) in self.formulas:
+                problems.append(
+                    self._line(
+                        row,
+                        key,
+                        "该单元格是公式但没有计算结果，请在 Excel 中重新计算（F9）并保存后报送",
+                    )
+                )
+        if problems:
+            return None
+        texts = {
+            key: text_of(row.value(key))
+            for key in ("progress", "problems", "next_steps", "evidence")
+        }
+        if status is None and percent is None:
+            if any(texts.values()):
+                problems.append(self._line(row, "status", "请选择进展状态并填写完成进度"))
+            return None
+        if status is None:
+            status = (
+                TaskStatus.NOT_STARTED
+                if percent == 0
+                else TaskStatus.COMPLETED
+                if percent == 100
+                else TaskStatus.IN_PROGRESS
+            )
+        if percent is None:
+            if status is TaskStatus.COMPLETED:
+                percent = 100.0
+            elif status is TaskStatus.NOT_STARTED:
+                percent = 0.0
+            else:
+                problems.append(self._line(row, "percent", "请填写完成进度（0-100 的数字）"))
+                return None
+        if status is TaskStatus.COMPLETED and percent != 100:
+            problems.append(
+                self._line(
+                    row, "percent", f"进展状态为“已完成”，完成进度应为 100，而不是 {percent:g}"
+                )
+            )
+            return None
+        if reported_on is None:
+            reported_on = self.as_of
+        elif reported_on > self.as_of:
+            problems.append(
+                self._line(row, "reported_on", f"填报日期晚于报送当日（{self.as_of.isoformat()}）")
+            )
+            return None
+        return {"status": status.value, "percent": percent, "reported_on": reported_on, **texts}
+
+    def _latest_reports(self, task_ids: list[Any]) -> dict[tuple[int, str], StatusReport]:
+        latest: dict[tuple[int, str], StatusReport] = {}
+        if not task_ids:
+            return latest
+        reports = self.session.exec(
+            select(StatusReport)
+            .where(StatusReport.unit_id == self.unit.id, col(StatusReport.task_id).in_(task_ids))
+            .order_by(col(StatusReport.submission_id))
+        ).all()
+        for report in reports:
+            latest[(report.task_id, report.period)] = report
+        return latest
+
+    # -- indicators --
+
+    def _indicators(self, rows: list[Row]) -> None:
+        owned = {
+            indicator.code: indicator
+            for indicator in self.session.exec(
+                select(Indicator).where(
+                    Indicator.program_id == self.program.id,
+                    Indicator.owner_unit_id == self.unit.id,
+                )
+            ).all()
+        }
+        everyone = set(
+            self.session.exec(
+                select(Indicator.code).where(Indicator.program_id == self.program.id)
+            ).all()
+        )
+        seen: set[tuple[str, date]] = set()
+        for row in rows:
+            code = text_of(row.value("indicator"), 40)
+            if not code:
+                self._reject([self._line(row, "indicator", "指标编号为空")])
+                continue
+            if code not in owned:
+                reason = (
+                    "该指标不由本单位报送，请只填报本单位负责的指标"
+                    if code in everyone
+                    else "指标编号不存在，请核对下发填报表中的指标编号"
+                )
+                self._reject([self._line(row, "indicator", reason)])
+                continue
+            problems: list[RejectionLine] = []
+            value = as_of = None
+            try:
+                value = parse_number(row.value("value"))
+            except ValueError as error:
+                problems.append(self._line(row, "value", str(error)))
+            try:
+                as_of = parse_day(row.value("as_of"))
+            except ValueError as error:
+                problems.append(self._line(row, "as_of", str(error)))
+            if (row.sheet, row.number, "value") in self.formulas:
+                problems.append(
+                    self._line(row, "value", "该单元格是公式但没有计算结果，请重新计算后保存")
+                )
+            if problems:
+                self._reject(problems)
+                continue
+            if value is None:
+                self.summary.ignored += 1
+                continue
+            as_of = as_of or self.as_of
+            if as_of > self.as_of:
+                self._reject(
+                    [self._line(row, "as_of", f"统计时点晚于报送当日（{self.as_of.isoformat()}）")]
+                )
+                continue
+            indicator = owned[code]
+            if (code, as_of) in seen:
+                self._reject([self._line(row, "indicator", "同一指标同一统计时点重复填报")])
+                continue
+            seen.add((code, as_of))
+            previous = self.session.exec(
+                select(IndicatorReading)
+                .where(
+                    IndicatorReading.indicator_id == indicator.id,
+                    IndicatorReading.as_of == as_of,
+                )
+                .order_by(col(IndicatorReading.submission_id).desc())
+            ).first()
+            if previous is not None and previous.value == value:
+                self.summary.ignored += 1
+                continue
+            self.session.add(
+                IndicatorReading(
+                    submission_id=self.submission.id,  # type: ignore[arg-type]
+                    indicator_id=indicator.id,  # type: ignore[arg-type]
+                    value=value,
+                    as_of=as_of,
+                )
+            )
+            if previous is None:
+                self.summary.imported += 1
+            else:
+                self.summary.updated += 1
+
+    # -- rejections --
+
+    def _line(self, row: Row, key: str, reason: str) -> RejectionLine:
+        value = row.value(key)
+        shown = "" if is_blank(value) else text_of(value, 200)
+        return RejectionLine(row.sheet, row.number, row.headers.get(key, ""), shown, reason)
+
+    def _reject(self, problems: list[RejectionLine]) -> None:
+        self.summary.rejected += 1
+        self.summary.rejections.extend(problems)
+
+
+def _notify(
+    session: Session,
+    program: Program,
+    unit: Unit,
+    summary: SubmissionSummary,
+    as_of: date,
+    now: datetime,
+    templates: outbox.Templates,
+) -> None:
+    """Put a rejection notice for the unit's liaison into the outbox."""
+    local = now.astimezone(ZoneInfo(program.timezone))
+    deadline = periods.deadline(periods.period_of(as_of, program.cadence), program.deadline_day)
+    subject, body = templates.render(
+        NOTICE_TEMPLATE,
+        program=program,
+        unit=unit,
+        summary=summary,
+        rejections=summary.rejections[:NOTICE_REJECTIONS],
+        more=max(0, len(summary.rejections) - NOTICE_REJECTIONS),
+        received=f"{local.year}年{local.month}月{local.day}日{local:%H:%M}",
+        deadline=f"{deadline.year}年{deadline.month}月{deadline.day}日"
+        if deadline >= as_of
+        else "",
+    )
+    outbox.enqueue(
+        session=session,
+        program_id=program.id,
+        dedup_key=f"rejection:{program.code}:{unit.code}:{summary.sha256}",
+        target=outbox.liaison_of(unit.code),
+        subject=subject,
+        body=body,
+        now=now,
+    )
