@@ -86,6 +86,7 @@ def open_sources(
         source
         for code, specs in declared
         for source in sources_of(
+            program,
             code,
             specs,
             inbox=inbox,

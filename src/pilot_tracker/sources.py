@@ -250,7 +250,17 @@ def _payload_name(spec: HttpSourceSpec, response: httpx.Response) -> str:
     return name
 
 
+def inbox_folder(inbox: Path, program: str, unit: str) -> Path:
+    """The inbox folder of a unit: ``inbox/<program code>/<unit code>/``.
+
+    Codes are validated as [A-Za-z0-9][A-Za-z0-9_.-]*, so both are safe folder names; the
+    program's code keeps apart units of two programs that share a code.
+    """
+    return inbox / program / unit
+
+
 def sources_of(
+    program: str,
     unit: str,
     declared: list[FolderSourceSpec | HttpSourceSpec],
     *,
@@ -261,8 +271,7 @@ def sources_of(
     sleep: Callable[[float], None] = time.sleep,
 ) -> Iterator[Source]:
     """The sources of a unit; with none declared, its inbox folder."""
-    # Unit codes are validated as [A-Za-z0-9][A-Za-z0-9_.-]*: safe as a folder name.
-    folder = inbox / unit
+    folder = inbox_folder(inbox, program, unit)
     for spec in declared or [FolderSourceSpec(kind="folder")]:
         if isinstance(spec, HttpSourceSpec):
             yield HttpSource(unit, spec, environ=environ, attempts=attempts, sleep=sleep)

@@ -60,16 +60,24 @@ def write_submission_template(
     spec: ProgramSpec, unit_code: str, path: Path, *, generated_on: date
 ) -> int:
     """Write the unit's submission workbook to ``path``; return how many tasks it lists."""
+    workbook = build_submission_template(spec, unit_code, generated_on=generated_on)
+    save_atomically(workbook, path)
+    return workbook[TASK_SHEET].max_row - HEADER_ROW
+
+
+def build_submission_template(
+    spec: ProgramSpec, unit_code: str, *, generated_on: date
+) -> openpyxl.Workbook:
+    """The unit's submission workbook, in memory."""
     unit = find_unit(spec, unit_code)
     workbook = openpyxl.Workbook()
     tasks_sheet = workbook.active
     tasks_sheet.title = TASK_SHEET
-    count = _task_sheet(tasks_sheet, spec, unit)
+    _task_sheet(tasks_sheet, spec, unit)
     _indicator_sheet(workbook.create_sheet(INDICATOR_SHEET), spec, unit)
     _guide(workbook.create_sheet(GUIDE_SHEET), spec, unit)
     _meta(workbook.create_sheet(META_SHEET), spec, unit, generated_on)
-    save_atomically(workbook, path)
-    return count
+    return workbook
 
 
 def find_unit(spec: ProgramSpec, unit_code: str) -> UnitSpec:
