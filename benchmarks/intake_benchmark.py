@@ -317,7 +317,7 @@ def time_bare(folder: Path, spec: ProgramSpec, periods: int, chunk: int | None) 
 def spread(times: list[float]) -> str:
     if len(times) < 2:
         return ""
-    return f"  (min {min(times):.3f} s, max {max(times):.3f} s over {len(times)})"
+    return f"  (min {min(times):.4f} s, max {max(times):.4f} s over {len(times)})"
 
 
 def profile_csv(root: Path, spec: ProgramSpec, payloads: Batch, top: int) -> None:
@@ -396,7 +396,7 @@ def main(argv: list[str] | None = None) -> int:
         for label in ("CSV intake", "XLSX intake", "bare executemany", "  one commit per payload"):
             print(
                 f"{label:<26}{rows / seconds[label]:>12,.0f} rows/s"
-                f"{seconds[label]:>10.3f} s{spread(runs[label])}"
+                f"{seconds[label]:>10.4f} s{spread(runs[label])}"
             )
         for name in ("CSV", "XLSX"):
             ratio = seconds["bare executemany"] / seconds[f"{name} intake"]
@@ -407,7 +407,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         for name in ("CSV", "XLSX"):
             label = f"weekly {name}"
-            print(f"  {name:<24}{seconds[label]:>22.3f} s{spread(runs[label])}")
+            print(f"  {name:<24}{seconds[label]:>22.4f} s{spread(runs[label])}")
         if args.profile:
             profile_csv(root, spec, csv_batch, args.top)
     return 0

@@ -68,8 +68,13 @@ def behaviours(spec: ProgramSpec, seed: int = 2021) -> dict[str, Behaviour]:
     others = [unit.code for unit in reporting if unit.code not in http]
     rng = _rng(seed, spec.code, "behaviours")
     rng.shuffle(others)
+    # The unit with a bad row has other rows too, so its submission is partly taken.
+    busy = next((c for c in others if len(_tasks_of(spec, _unit(spec, c))) >= 2), None)
     plan: dict[str, Behaviour] = dict.fromkeys(http, Behaviour.HTTP)
-    special = [Behaviour.SILENT, Behaviour.MESSY_WORKBOOK, Behaviour.GBK_CSV, Behaviour.BAD_ROW]
+    if busy is not None:
+        plan[busy] = Behaviour.BAD_ROW
+        others.remove(busy)
+    special = [Behaviour.SILENT, Behaviour.MESSY_WORKBOOK, Behaviour.GBK_CSV]
     share = max(1, len(others) // 7)
     special += [Behaviour.LATE] * share + [Behaviour.BEHIND] * share
     for code in others:
@@ -91,7 +96,7 @@ def deliver(
     while day <= until:
         period = periods.period_of(day, spec.reporting.cadence)
         for code, behaviour in plan.items():
-            unit = next(unit for unit in spec.units if unit.code == code)
+            unit = _unit(spec, code)
             sent = _submission_day(spec, unit, period, behaviour, seed)
             if behaviour is Behaviour.SILENT or sent is None:
                 continue
@@ -272,6 +277,10 @@ def _csv(rows: list[list[object]]) -> str:
     for row in rows:
         writer.writerow([value.isoformat() if isinstance(value, date) else value for value in row])
     return buffer.getvalue()
+
+
+def _unit(spec: ProgramSpec, code: str) -> UnitSpec:
+    return next(unit for unit in spec.units if unit.code == code)
 
 
 def _tasks_of(spec: ProgramSpec, unit: UnitSpec) -> list[TaskSpec]:

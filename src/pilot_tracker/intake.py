@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import insert
 from sqlmodel import Session, col, or_, select
 
 from pilot_tracker import outbox, periods
@@ -84,6 +85,11 @@ class SubmissionSummary:
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+def code_key(code: str) -> str:
+    """A code as compared: full-width characters as half-width, case ignored."""
+    return unicodedata.normalize("NFKC", code).strip().upper()
 
 
 def display_name(name: str, limit: int = 120) -> str:
@@ -243,7 +249,7 @@ class _Checker:
         session, unit = self.session, self.unit
         co_led = select(TaskCoUnit.task_id).where(TaskCoUnit.unit_id == unit.id)
         mine = {
-            task.code: task
+            code_key(task.code): task
             for task in session.exec(
                 select(Task).where(
                     Task.program_id == self.program.id,
@@ -251,30 +257,18 @@ class _Checker:
                 )
             ).all()
         }
-        everyone = {
-            code: lead
-            for code, lead in session.exec(
-                select(Task.code, Unit.name)
-                .join(Unit, Task.lead_unit_id == Unit.id)
-                .where(Task.program_id == self.program.id)
-            ).all()
-        }
         latest = self._latest_reports([task.id for task in mine.values()])
         first_row: dict[str, int] = {}
+        reports: list[dict[str, Any]] = []
         for row in rows:
             problems: list[RejectionLine] = []
-            code = text_of(row.value("task"), 40)
+            code = code_key(text_of(row.value("task"), 40))
             if not code:
                 problems.append(
                     self._line(row, "task", "任务编号为空，请填写下发填报表中的任务编号")
                 )
             elif code not in mine:
-                reason = (
-                    f"该任务不属于本单位（牵头单位：{everyone[code]}），请只填报本单位牵头或配合的任务"
-                    if code in everyone
-                    else "任务编号不存在，请核对下发填报表中的任务编号"
-                )
-                problems.append(self._line(row, "task", reason))
+                problems.append(self._line(row, "task", self._not_mine(code)))
             elif code in first_row:
                 problems.append(
                     self._line(row, "task", f"同一任务重复填报（第{first_row[code]}行已填报）")
@@ -299,19 +293,33 @@ class _Checker:
             ):
                 self.summary.ignored += 1
                 continue
-            self.session.add(
-                StatusReport(
-                    submission_id=self.submission.id,  # type: ignore[arg-type]
-                    task_id=task.id,  # type: ignore[arg-type]
-                    unit_id=self.unit.id,  # type: ignore[arg-type]
-                    period=period,
+            reports.append(
+                {
+                    "submission_id": self.submission.id,
+                    "task_id": task.id,
+                    "unit_id": self.unit.id,
+                    "period": period,
                     **report,
-                )
+                }
             )
             if previous is None:
                 self.summary.imported += 1
             else:
                 self.summary.updated += 1
+        if reports:
+            # One INSERT for all rows: the ORM would send one statement per report.
+            self.session.execute(insert(StatusReport), reports)
+
+    def _not_mine(self, code: str) -> str:
+        """Why a task code is not this unit's: another unit leads it, or it does not exist."""
+        for task_code, lead in self.session.exec(
+            select(Task.code, Unit.name)
+            .join(Unit, Task.lead_unit_id == Unit.id)
+            .where(Task.program_id == self.program.id)
+        ).all():
+            if code_key(task_code) == code:
+                return f"该任务不属于本单位（牵头单位：{lead}），请只填报本单位牵头或配合的任务"
+        return "任务编号不存在，请核对下发填报表中的任务编号"
 
     def _report_values(self, row: Row, problems: list[RejectionLine]) -> dict[str, Any] | None:
         status = percent = reported_on = None
@@ -398,7 +406,7 @@ class _Checker:
 
     def _indicators(self, rows: list[Row]) -> None:
         owned = {
-            indicator.code: indicator
+            code_key(indicator.code): indicator
             for indicator in self.session.exec(
                 select(Indicator).where(
                     Indicator.program_id == self.program.id,
@@ -406,14 +414,15 @@ class _Checker:
                 )
             ).all()
         }
-        everyone = set(
-            self.session.exec(
+        everyone = {
+            code_key(code)
+            for code in self.session.exec(
                 select(Indicator.code).where(Indicator.program_id == self.program.id)
             ).all()
-        )
+        }
         seen: set[tuple[str, date]] = set()
         for row in rows:
-            code = text_of(row.value("indicator"), 40)
+            code = code_key(text_of(row.value("indicator"), 40))
             if not code:
                 self._reject([self._line(row, "indicator", "指标编号为空")])
                 continue
@@ -484,7 +493,10 @@ class _Checker:
 
     def _line(self, row: Row, key: str, reason: str) -> RejectionLine:
         value = row.value(key)
-        shown = "" if is_blank(value) else text_of(value, 200)
+        cell = row.cells.get(key)
+        if cell is not None and cell.percent_format and isinstance(value, int | float):
+            value = f"{value * 100:g}%"  # as the liaison typed it, not as Excel stores it
+        shown = "" if is_blank(value) else " ".join(text_of(value, 200).split())
         return RejectionLine(row.sheet, row.number, row.headers.get(key, ""), shown, reason)
 
     def _reject(self, problems: list[RejectionLine]) -> None:

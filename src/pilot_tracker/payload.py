@@ -16,6 +16,7 @@ import unicodedata
 import zipfile
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 import openpyxl
@@ -89,8 +90,14 @@ class ReadPayload:
     formula_cells: set[tuple[str, int, str]] = field(default_factory=set)
 
 
+@lru_cache(maxsize=4096)
+def _header_key(text: str) -> str:
+    return re.sub(r"\s+", "", unicodedata.normalize("NFKC", text)).lower()
+
+
 def header_key(text: Any) -> str:
-    return re.sub(r"\s+", "", unicodedata.normalize("NFKC", str(text))).lower() if text else ""
+    """A header as compared: no spaces or line breaks, full-width as half-width, lower case."""
+    return _header_key(str(text)) if text else ""
 
 
 def _aliases(table: dict[str, tuple[str, ...]]) -> dict[str, str]:
@@ -117,6 +124,10 @@ def read_payload(data: bytes, name: str, content_type: str = "") -> ReadPayload:
         raise PayloadError(
             "不支持的文件格式：文件名为 .xlsx，但内容不是 Excel 工作簿。"
             "请用 Excel 或 WPS 另存为 .xlsx 后重新报送"
+        )
+    if data.lstrip(b"\xef\xbb\xbf \t\r\n")[:1] == b"<" or "html" in content_type:
+        raise PayloadError(
+            "不支持的文件格式：收到的是网页（HTML），不是数据。请检查数据接口是否正常"
         )
     if lowered.endswith(".json") or "json" in content_type or data.lstrip()[:1] in (b"{", b"["):
         return _read_json(data)
@@ -252,11 +263,16 @@ def _blank(value: Any) -> bool:
     return value is None or (isinstance(value, str) and not value.strip())
 
 
+# Cells whose formula without a cached value would change what is stored.
+FORMULA_KEYS = ("status", "percent", "reported_on", "value", "as_of")
+
+
 def _has_missing_values(result: ReadPayload) -> bool:
     return any(
-        _blank(cell.value)
+        _blank(row.value(key))
         for row in result.task_rows + result.indicator_rows
-        for cell in row.cells.values()
+        for key in FORMULA_KEYS
+        if key in row.cells
     )
 
 
@@ -265,7 +281,7 @@ def _formula_cells(data: bytes, result: ReadPayload) -> set[tuple[str, int, str]
     wanted = {
         (row.sheet, row.number)
         for row in result.task_rows + result.indicator_rows
-        if any(_blank(cell.value) for cell in row.cells.values())
+        if any(_blank(row.value(key)) for key in FORMULA_KEYS if key in row.cells)
     }
     formulas: set[tuple[str, int, str]] = set()
     workbook = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=False)
@@ -314,11 +330,7 @@ def decode_text(data: bytes) -> str:
 
 def _read_csv(data: bytes) -> ReadPayload:
     text = decode_text(data).lstrip("\ufeff")
-    first_lines = text.splitlines()[:HEADER_SEARCH_ROWS]
-    delimiter = max(
-        (",", "\t", ";", "，"), key=lambda d: sum(line.count(d) for line in first_lines)
-    )
-    lines = list(csv.reader(io.StringIO(text), delimiter=delimiter))
+    lines = _csv_lines(text)
     result = ReadPayload(kind="csv")
     for aliases, target in (
         (TASK_ALIASES, result.task_rows),
@@ -330,6 +342,19 @@ def _read_csv(data: bytes) -> ReadPayload:
             "未找到表头：CSV 文件中没有“任务编号”或“指标编号”列。请使用下发的填报表格式"
         )
     return result
+
+
+def _csv_lines(text: str) -> list[list[str]]:
+    """The rows of a CSV, split by whichever separator makes a header row appear.
+
+    Counting separators would be fooled by the full-width commas of Chinese prose; a
+    header that names its columns is not.
+    """
+    head = "\n".join(text.splitlines()[:HEADER_SEARCH_ROWS])
+    for delimiter in (",", "\t", ";", "，"):
+        if _has_header(list(csv.reader(io.StringIO(head), delimiter=delimiter))):
+            return list(csv.reader(io.StringIO(text), delimiter=delimiter))
+    return list(csv.reader(io.StringIO(text)))
 
 
 def _has_header(lines: list[list[str]]) -> bool:
@@ -401,4 +426,16 @@ def _read_json(data: bytes) -> ReadPayload:
                     headers[key] = str(name)
             if cells:
                 target.append(Row(section, number, cells, headers))
+    if (
+        not result.task_rows
+        and not result.indicator_rows
+        and any(document.get(section) for section in ("tasks", "indicators"))
+    ):
+        raise PayloadError(
+            "数据中没有可识别的字段：每项应包含“任务编号”（或 task）等字段，请按填报表的表头命名"
+        )
+    if not any(key in document for key in ("tasks", "indicators")):
+        raise PayloadError(
+            '数据格式不符：应为 {"tasks": [...], "indicators": [...]}，请按约定格式提供'
+        )
     return result

@@ -91,6 +91,8 @@ def parse_percent(value: Any, *, percent_format: bool = False) -> float | None:
     if isinstance(value, int | float):
         number = float(value)
         share = percent_format or 0 < number < 1
+        if percent_format:
+            value = f"{number * 100:g}%"  # name it as typed in the cell
     else:
         text = normalise(str(value)).replace(" ", "")
         marked = text.endswith("%")

@@ -1,0 +1,85 @@
+"""A real HTTP server on loopback that answers as a unit's system would, good or bad."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+
+@dataclass
+class Answer:
+    status: int = 200
+    body: bytes = b""
+    content_type: str = "application/json"
+    headers: dict[str, str] = field(default_factory=dict)
+    delay: float = 0.0
+    stream_bytes: int = 0  # send this many bytes of filler instead of ``body``
+
+
+@dataclass
+class Server:
+    url: str
+    answers: dict[str, list[Answer]]
+    requests: list[tuple[str, dict[str, str]]]
+
+    def answer(self, path: str, *answers: Answer) -> str:
+        """Queue answers for a path (the last one repeats); return its URL."""
+        self.answers[path] = list(answers)
+        return f"{self.url}{path}"
+
+
+@contextmanager
+def http_server() -> Iterator[Server]:
+    answers: dict[str, list[Answer]] = {}
+    requests: list[tuple[str, dict[str, str]]] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            requests.append((self.path, dict(self.headers)))
+            queue = answers.get(self.path) or [Answer(404, b"not found", "text/plain")]
+            answer = queue.pop(0) if len(queue) > 1 else queue[0]
+            if answer.delay:
+                time.sleep(answer.delay)
+            self.send_response(answer.status)
+            self.send_header("Content-Type", answer.content_type)
+            for name, value in answer.headers.items():
+                self.send_header(name, value)
+            if answer.stream_bytes:
+                self.end_headers()
+                chunk = b"0" * 65536
+                sent = 0
+                try:
+                    while sent < answer.stream_bytes:
+                        self.wfile.write(chunk)
+                        sent += len(chunk)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass
+                return
+            self.send_header("Content-Length", str(len(answer.body)))
+            self.end_headers()
+            self.wfile.write(answer.body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+    )
+    thread.start()
+    try:
+        yield Server(f"http://127.0.0.1:{server.server_address[1]}", answers, requests)
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def no_sleep() -> tuple[list[float], Callable[[float], None]]:
+    """A sleep that records instead of waiting, so backoff is checked without waiting."""
+    slept: list[float] = []
+    return slept, slept.append

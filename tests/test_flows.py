@@ -1,0 +1,82 @@
+"""The flows, run for real by Prefect (a temporary server for the whole session)."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from pathlib import Path
+
+import pytest
+from flows import collect_status as collect_module
+from flows.collect_status import collect_status
+from typer.testing import CliRunner
+
+from pilot_tracker.cli import app
+from pilot_tracker.demo_data import Behaviour, behaviours, deliver
+from pilot_tracker.program_file import read_program_file
+
+from .conftest import EXAMPLES
+from .http_fixtures import Answer, http_server
+
+pytestmark = pytest.mark.usefixtures("prefect_harness")
+
+
+def test_collect_status_takes_in_every_unit_and_reports_the_unavailable(
+    isolated_environment: Path, tmp_path: Path
+) -> None:
+    runner = CliRunner()
+    assert runner.invoke(app, ["init"]).exit_code == 0
+    spec = read_program_file(EXAMPLES / "yinzhou.yaml")
+    program_file = tmp_path / "yinzhou.yaml"
+    with http_server() as server:
+        # The big-data centre's system answers on this test server instead of port 8765.
+        text = (EXAMPLES / "yinzhou.yaml").read_text(encoding="utf-8")
+        program_file.write_text(
+            text.replace(
+                "http://127.0.0.1:8765/yinzhou/dsj/progress.json", f"{server.url}/dsj.json"
+            ),
+            encoding="utf-8",
+        )
+        assert runner.invoke(app, ["program", "load", str(program_file)]).exit_code == 0
+        delivery = deliver(
+            spec=spec, inbox=isolated_environment / "inbox", since=None, until=date(2021, 1, 31)
+        )
+        server.answer("/dsj.json", Answer(body=delivery.http["dsj"]))
+
+        result = collect_status("yinzhou", as_of=date(2021, 1, 31), settle_seconds=0)
+
+    units = {summary["unit"]: summary for summary in result["submissions"]}
+    plan = behaviours(spec)
+    assert units["dsj"]["source"] == "http" and units["dsj"]["status"] == "imported"
+    for unit, kind in plan.items():
+        if kind is Behaviour.SILENT:
+            assert unit not in units
+        else:
+            assert unit in units, unit
+    assert result["unavailable"] == []
+    json.dumps(result)  # the flow's return value is plain data
+
+
+def test_a_source_that_stays_down_does_not_fail_the_flow(
+    isolated_environment: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Retried as in production, without the production waits between tries.
+    fast = collect_module.pull_http.with_options(retry_delay_seconds=0.01)
+    monkeypatch.setattr(collect_module, "pull_http", fast)
+    runner = CliRunner()
+    assert runner.invoke(app, ["init"]).exit_code == 0
+    text = (EXAMPLES / "yinzhou.yaml").read_text(encoding="utf-8")
+    program_file = tmp_path / "yinzhou.yaml"
+    program_file.write_text(
+        text.replace(
+            "http://127.0.0.1:8765/yinzhou/dsj/progress.json", "http://127.0.0.1:9/dsj.json"
+        ),
+        encoding="utf-8",
+    )
+    assert runner.invoke(app, ["program", "load", str(program_file)]).exit_code == 0
+
+    result = collect_status("yinzhou", as_of=date(2021, 1, 31), settle_seconds=0)
+
+    assert [(u["unit"], u["source"]) for u in result["unavailable"]] == [("dsj", "http")]
+    assert "could not be reached" in result["unavailable"][0]["error"]
+    assert result["submissions"] == []

@@ -1,0 +1,659 @@
+"""Reading payloads: what units really send is read, what could hurt is refused in Chinese.
+
+Every workbook here is a real .xlsx written with openpyxl (and, for the hostile ones,
+rewritten with zipfile); every CSV and JSON is real bytes on disk.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+import zipfile
+from collections.abc import Iterable, Sequence
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import openpyxl
+import pytest
+
+from pilot_tracker import payload
+from pilot_tracker.payload import PayloadError, ReadPayload, read_payload
+
+TEMPLATE_HEADERS = [
+    "任务编号",
+    "任务名称",
+    "进展状态",
+    "完成进度",
+    "进展情况",
+    "存在问题",
+    "下步计划",
+    "佐证材料",
+    "填报日期",
+]
+MB = 1024 * 1024
+
+
+# --- helpers -------------------------------------------------------------------------------
+
+
+def xlsx(
+    path: Path,
+    rows: Sequence[Sequence[Any]],
+    *,
+    first_row: int = 1,
+    title: str = "任务进展",
+    formats: dict[str, str] | None = None,
+) -> bytes:
+    """A real workbook with ``rows`` written from ``first_row`` down (None rows stay blank)."""
+    workbook = openpyxl.Workbook()
+    sheet = workbook.active
+    sheet.title = title
+    for offset, values in enumerate(rows):
+        for column, value in enumerate(values or [], start=1):
+            if value is not None:
+                sheet.cell(row=first_row + offset, column=column, value=value)
+    for ref, number_format in (formats or {}).items():
+        sheet[ref].number_format = number_format
+    workbook.save(path)
+    return path.read_bytes()
+
+
+def write(path: Path, data: bytes) -> bytes:
+    """Put the bytes on disk, as a unit's file would be, and read them back."""
+    path.write_bytes(data)
+    return path.read_bytes()
+
+
+def rewrite(
+    source: Path,
+    target: Path,
+    *,
+    replace: dict[str, bytes] | None = None,
+    add: dict[str, bytes] | None = None,
+    big: tuple[str, int] | None = None,
+    big_prefix: bytes = b"",
+    big_suffix: bytes = b"",
+    big_fill: bytes = b"\0",
+) -> bytes:
+    """Copy a workbook's entries, replacing or adding some; ``big`` is (name, MB) streamed."""
+    replace = dict(replace or {})
+    with (
+        zipfile.ZipFile(source) as original,
+        zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as copy,
+    ):
+        for info in original.infolist():
+            if big and info.filename == big[0]:
+                continue
+            copy.writestr(info.filename, replace.pop(info.filename, original.read(info.filename)))
+        for name, data in {**replace, **(add or {})}.items():
+            copy.writestr(name, data)
+        if big:
+            name, megabytes = big
+            chunk = big_fill * MB
+            with copy.open(name, "w", force_zip64=True) as stream:
+                stream.write(big_prefix)
+                for _ in range(megabytes):
+                    stream.write(chunk)
+                stream.write(big_suffix)
+    return target.read_bytes()
+
+
+def refused(data: bytes, name: str, content_type: str = "") -> str:
+    with pytest.raises(PayloadError) as caught:
+        read_payload(data, name, content_type)
+    return str(caught.value)
+
+
+def task_values(read: ReadPayload) -> list[dict[str, Any]]:
+    return [{key: cell.value for key, cell in row.cells.items()} for row in read.task_rows]
+
+
+def csv_bytes(lines: Iterable[Sequence[str]], *, delimiter: str = ",") -> str:
+    return "\r\n".join(delimiter.join(line) for line in lines) + "\r\n"
+
+
+# --- workbooks as units re-type them ---------------------------------------------------------
+
+
+def test_the_header_is_found_below_title_rows(tmp_path: Path) -> None:
+    data = xlsx(
+        tmp_path / "进展.xlsx",
+        [
+            ["演示县青年发展型县域试点 · 团县委 · 任务进展填报表"],
+            ["填报单位（盖章）：团县委", None, None, "填报人：张三"],
+            None,
+            ["任务编号", "进展状态", "完成进度", "填报日期"],
+            ["T-01", "推进中", 80, date(2021, 3, 31)],
+        ],
+    )
+    read = read_payload(data, "进展.xlsx")
+    assert read.kind == "xlsx"
+    assert [(row.sheet, row.number) for row in read.task_rows] == [("任务进展", 5)]
+    assert task_values(read) == [
+        {"task": "T-01", "status": "推进中", "percent": 80, "reported_on": date(2021, 3, 31)}
+    ]
+
+
+def test_the_header_may_be_as_low_as_row_20(tmp_path: Path) -> None:
+    data = xlsx(
+        tmp_path / "a.xlsx", [["任务编号", "完成进度"], ["T-01", 50]], first_row=20, title="Sheet1"
+    )
+    read = read_payload(data, "a.xlsx")
+    assert [(row.number, row.value("percent")) for row in read.task_rows] == [(21, 50)]
+
+
+def test_a_header_below_row_20_is_not_looked_for(tmp_path: Path) -> None:
+    data = xlsx(tmp_path / "a.xlsx", [["任务编号", "完成进度"], ["T-01", 50]], first_row=21)
+    reason = refused(data, "a.xlsx")
+    assert "未找到填报表" in reason and "任务编号" in reason and "下发的填报表" in reason
+
+
+def test_retyped_headers_extra_columns_and_blank_rows_are_tolerated(tmp_path: Path) -> None:
+    data = xlsx(
+        tmp_path / "a.xlsx",
+        [
+            [
+                "备注",
+                "任务\n编号",
+                " 进展 状态 ",
+                "完成\n进度 ",
+                "联系人",
+                "进展情况",
+                "填报　日期",
+            ],
+            [None, "T-01", "推进中", 60, "李四", "已召开第一次联席会议", "2021/3/31"],
+            None,
+            [None, None, None, None, "王五（只填了联系人）"],
+            None,
+            [None, "T-03", "已完成", 100, None, "已印发文件", "2021年3月30日"],
+            [" ", "  ", None, None, None, "   ", None],
+        ],
+        title="Sheet1",
+    )
+    read = read_payload(data, "a.xlsx")
+    assert [row.number for row in read.task_rows] == [2, 6]
+    assert task_values(read) == [
+        {
+            "task": "T-01",
+            "status": "推进中",
+            "percent": 60,
+            "progress": "已召开第一次联席会议",
+            "reported_on": "2021/3/31",
+        },
+        {
+            "task": "T-03",
+            "status": "已完成",
+            "percent": 100,
+            "progress": "已印发文件",
+            "reported_on": "2021年3月30日",
+        },
+    ]
+    # the header as the unit wrote it, to name the column in a rejection
+    headers = read.task_rows[0].headers
+    assert headers["task"] == "任务\n编号"
+    assert headers["status"] == "进展 状态"
+    assert "remark" not in headers and "备注" not in headers.values()
+
+
+def test_a_cell_formatted_as_percent_is_marked(tmp_path: Path) -> None:
+    data = xlsx(
+        tmp_path / "a.xlsx",
+        [["任务编号", "完成进度"], ["T-01", 0.8], ["T-03", 80]],
+        formats={"B2": "0%"},
+    )
+    rows = read_payload(data, "a.xlsx").task_rows
+    assert (rows[0].cells["percent"].value, rows[0].cells["percent"].percent_format) == (0.8, True)
+    assert rows[1].cells["percent"].percent_format is False
+
+
+def test_the_template_sheet_is_read_and_others_are_not(tmp_path: Path) -> None:
+    workbook = openpyxl.Workbook()
+    notes = workbook.active
+    notes.title = "说明"
+    notes.append(["填报说明：任务编号不要改"])
+    tasks = workbook.create_sheet("任务进展")
+    tasks.append(["任务编号", "完成进度"])
+    tasks.append(["T-01", 30])
+    indicators = workbook.create_sheet("指标数据")
+    indicators.append(["指标数据填报表"])
+    indicators.append(["指标编号", "指标名称", "当前值", "统计时点"])
+    indicators.append(["I-01", "城镇青年调查失业率", 5.6, date(2021, 3, 31)])
+    meta = workbook.create_sheet("_meta")
+    meta.append(["program", "demo"])
+    meta.append(["unit", "tw"])
+    meta.sheet_state = "hidden"
+    workbook.save(tmp_path / "a.xlsx")
+
+    read = read_payload((tmp_path / "a.xlsx").read_bytes(), "a.xlsx")
+    assert [(row.sheet, row.number, row.value("task")) for row in read.task_rows] == [
+        ("任务进展", 2, "T-01")
+    ]
+    assert [
+        (row.sheet, row.number, row.value("indicator"), row.value("value"), row.value("as_of"))
+        for row in read.indicator_rows
+    ] == [("指标数据", 3, "I-01", 5.6, date(2021, 3, 31))]
+    assert read.meta == {"program": "demo", "unit": "tw"}
+
+
+def test_a_formula_without_a_cached_value_is_reported_as_such(tmp_path: Path) -> None:
+    data = xlsx(
+        tmp_path / "a.xlsx",
+        [
+            ["任务编号", "进展状态", "完成进度"],
+            ["T-01", "推进中", "=50+10"],
+            ["T-03", "推进中", 40],
+        ],
+    )
+    read = read_payload(data, "a.xlsx")
+    assert read.task_rows[0].value("percent") is None
+    assert read.formula_cells == {("任务进展", 2, "percent")}
+
+
+# --- CSV: encodings and separators -----------------------------------------------------------
+
+CSV_LINES = [
+    ["任务编号", "进展状态", "完成进度", "进展情况", "填报日期"],
+    ["T-01", "推进中", "80%", "召开联席会议", "2021/3/31"],
+    ["T-03", "已完成", "100", "印发实施方案", "2021年3月30日"],
+]
+CSV_VALUES = [
+    {
+        "task": "T-01",
+        "status": "推进中",
+        "percent": "80%",
+        "progress": "召开联席会议",
+        "reported_on": "2021/3/31",
+    },
+    {
+        "task": "T-03",
+        "status": "已完成",
+        "percent": "100",
+        "progress": "印发实施方案",
+        "reported_on": "2021年3月30日",
+    },
+]
+
+
+@pytest.mark.parametrize(
+    ("encoding", "prefix"),
+    [("utf-8", b""), ("utf-8", b"\xef\xbb\xbf"), ("gbk", b""), ("gb18030", b"")],
+    ids=["utf-8", "utf-8-bom", "gbk", "gb18030"],
+)
+def test_a_csv_is_read_in_every_encoding_units_save_in(
+    tmp_path: Path, encoding: str, prefix: bytes
+) -> None:
+    data = write(tmp_path / "a.csv", prefix + csv_bytes(CSV_LINES).encode(encoding))
+    read = read_payload(data, "a.csv")
+    assert read.kind == "csv"
+    assert task_values(read) == CSV_VALUES
+    assert [row.number for row in read.task_rows] == [2, 3]
+    # the byte-order mark is not part of the first header
+    assert read.task_rows[0].headers["task"] == "任务编号"
+
+
+def test_a_gb18030_csv_keeps_characters_gbk_lacks(tmp_path: Path) -> None:
+    text = "𠮷祥村青年驿站已投用"
+    with pytest.raises(UnicodeEncodeError):
+        text.encode("gbk")
+    lines = [["任务编号", "进展情况", "完成进度"], ["T-01", text, "50"]]
+    data = write(tmp_path / "a.csv", csv_bytes(lines).encode("gb18030"))
+    read = read_payload(data, "a.csv")
+    assert task_values(read) == [{"task": "T-01", "progress": text, "percent": "50"}]
+
+
+def test_a_tab_separated_file_is_read(tmp_path: Path) -> None:
+    data = write(tmp_path / "a.txt", csv_bytes(CSV_LINES, delimiter="\t").encode("utf-8"))
+    assert task_values(read_payload(data, "a.txt")) == CSV_VALUES
+
+
+def test_a_csv_with_title_lines_blank_lines_and_extra_columns(tmp_path: Path) -> None:
+    text = (
+        "团县委任务进展报送表,,,\r\n"
+        "\r\n"
+        "序号, 任务 编号 ,备注,完成进度,进展状态\r\n"
+        "1,T-01,无,60,推进中\r\n"
+        ",,,,\r\n"
+        "\r\n"
+        "2,T-03,,90,推进中\r\n"
+    )
+    read = read_payload(write(tmp_path / "a.csv", text.encode("gbk")), "a.csv")
+    assert [(row.number, row.value("task"), row.value("percent")) for row in read.task_rows] == [
+        (4, "T-01", "60"),
+        (7, "T-03", "90"),
+    ]
+
+
+def test_chinese_commas_in_the_text_do_not_split_a_comma_separated_file(tmp_path: Path) -> None:
+    # a real 进展情况 is a paragraph, and Chinese paragraphs are full of "，"
+    progress = (
+        "今年以来，我单位高度重视，主要领导亲自部署，分管领导具体负责，"
+        "一是召开联席会议，二是印发实施方案，三是开展青年调查，四是建立工作台账，五是组织业务培训，"
+        "共覆盖青年3200余人，走访企业45家，收集意见建议126条，形成问题清单和责任清单，逐项推动落实"
+    )
+    problems = "一是经费不足，二是人员紧张，三是部门协调不畅，四是基层宣传不够"
+    next_steps = "一是争取专项经费，二是充实专班力量，三是加强部门协同，四是加大宣传力度"
+    lines = [
+        TEMPLATE_HEADERS,
+        [
+            "T-01",
+            "联席会议",
+            "推进中",
+            "60",
+            progress,
+            problems,
+            next_steps,
+            "会议纪要",
+            "2021-03-31",
+        ],
+    ]
+    text = csv_bytes(lines)
+    assert text.count("，") > text.count(",")
+    data = write(tmp_path / "a.csv", text.encode("utf-8"))
+    read = read_payload(data, "a.csv")
+    assert [
+        (row.value("task"), row.value("percent"), row.value("progress")) for row in read.task_rows
+    ] == [("T-01", "60", progress)]
+
+
+def test_a_csv_holds_a_task_table_and_an_indicator_table(tmp_path: Path) -> None:
+    text = "任务编号,完成进度\nT-01,40\n\n指标编号,当前值,统计时点\nI-01,5.6,2021-03-31\n"
+    read = read_payload(write(tmp_path / "a.csv", text.encode()), "a.csv")
+    assert [(row.number, row.value("task")) for row in read.task_rows] == [(2, "T-01")]
+    assert [
+        (row.number, row.value("indicator"), row.value("value")) for row in read.indicator_rows
+    ] == [(5, "I-01", "5.6")]
+
+
+# --- JSON ----------------------------------------------------------------------------------
+
+
+def test_json_with_chinese_keys(tmp_path: Path) -> None:
+    document = {
+        "meta": {"program": "demo", "unit": "tw"},
+        "tasks": [
+            {"任务编号": "T-01", "进展状态": "推进中", "完成进度": "80%", "填报日期": "2021-03-31"},
+            {"任务编号": "T-03", "进展状态": "已完成", "完成进度": 100, "其他": "忽略"},
+        ],
+        "indicators": [{"指标编号": "I-01", "当前值": 5.6, "统计时点": "2021-03-31"}],
+    }
+    data = write(tmp_path / "a.json", json.dumps(document, ensure_ascii=False).encode())
+    read = read_payload(data, "a.json")
+    assert read.kind == "json"
+    assert read.meta == {"program": "demo", "unit": "tw"}
+    assert task_values(read) == [
+        {"task": "T-01", "status": "推进中", "percent": "80%", "reported_on": "2021-03-31"},
+        {"task": "T-03", "status": "已完成", "percent": 100},
+    ]
+    assert [(row.sheet, row.number) for row in read.task_rows] == [("tasks", 1), ("tasks", 2)]
+    assert read.task_rows[0].headers["percent"] == "完成进度"
+    assert [row.value("value") for row in read.indicator_rows] == [5.6]
+
+
+def test_json_with_english_keys_from_an_api(tmp_path: Path) -> None:
+    document = {
+        "tasks": [
+            {
+                "task_code": "T-01",
+                "status": "in progress",
+                "percent": 0.8,
+                "progress": "联席会议已召开",
+                "date": "2021-03-31",
+            }
+        ]
+    }
+    data = write(tmp_path / "status", json.dumps(document).encode())
+    read = read_payload(data, "status", "application/json; charset=utf-8")
+    assert task_values(read) == [
+        {
+            "task": "T-01",
+            "status": "in progress",
+            "percent": 0.8,
+            "progress": "联席会议已召开",
+            "reported_on": "2021-03-31",
+        }
+    ]
+
+
+def test_a_json_list_is_a_list_of_tasks(tmp_path: Path) -> None:
+    data = write(tmp_path / "a.json", b'[{"task": "T-01", "percent": 10}]')
+    assert task_values(read_payload(data, "a.json")) == [{"task": "T-01", "percent": 10}]
+
+
+# --- what is refused -------------------------------------------------------------------------
+
+
+def test_a_file_named_xlsx_that_is_not_a_workbook(tmp_path: Path) -> None:
+    data = write(tmp_path / "进展.xlsx", "任务编号,完成进度\nT-01,80\n".encode())
+    reason = refused(data, "进展.xlsx")
+    assert "不是 Excel 工作簿" in reason and "另存为 .xlsx" in reason
+
+
+def test_an_empty_file_named_xlsx(tmp_path: Path) -> None:
+    reason = refused(write(tmp_path / "a.xlsx", b""), "a.xlsx")
+    assert "不是 Excel 工作簿" in reason
+
+
+@pytest.mark.parametrize("name", ["进展.xls", "进展.xlsx", "进展"])
+def test_an_old_xls_or_a_password_protected_workbook(tmp_path: Path, name: str) -> None:
+    data = write(tmp_path / "a.bin", bytes.fromhex("d0cf11e0a1b11ae1") + bytes(range(256)) * 8)
+    reason = refused(data, name)
+    assert ".xls" in reason and "密码" in reason and "另存为 .xlsx" in reason
+
+
+def test_a_truncated_workbook(tmp_path: Path) -> None:
+    whole = xlsx(tmp_path / "a.xlsx", [["任务编号", "完成进度"], ["T-01", 50]])
+    reason = refused(write(tmp_path / "b.xlsx", whole[: len(whole) // 2]), "b.xlsx")
+    assert "损坏" in reason and "重新保存" in reason
+
+
+def test_a_zip_that_is_not_a_workbook(tmp_path: Path) -> None:
+    with zipfile.ZipFile(tmp_path / "photos.xlsx", "w") as archive:
+        archive.writestr("photo.txt", "not a workbook")
+    reason = refused((tmp_path / "photos.xlsx").read_bytes(), "photos.xlsx")
+    assert "工作簿无法读取" in reason and "重新保存为 .xlsx" in reason
+
+
+def test_a_workbook_without_the_headers(tmp_path: Path) -> None:
+    data = xlsx(tmp_path / "a.xlsx", [["序号", "事项", "情况"], [1, "联席会议", "已召开"]])
+    reason = refused(data, "a.xlsx")
+    assert "未找到填报表" in reason and "下发的填报表" in reason
+
+
+def test_a_csv_without_the_headers(tmp_path: Path) -> None:
+    reason = refused(write(tmp_path / "a.csv", "序号,情况\n1,已召开\n".encode()), "a.csv")
+    assert "未找到表头" in reason and "任务编号" in reason
+
+
+def test_a_csv_in_an_unknown_encoding(tmp_path: Path) -> None:
+    reason = refused(write(tmp_path / "a.csv", b"\xff\xfe\xff\xff" * 10), "a.csv")
+    assert "编码" in reason and "UTF-8" in reason and "GBK" in reason
+
+
+def test_an_oversized_payload_is_refused_before_it_is_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(payload, "MAX_PAYLOAD_BYTES", 4096)
+    data = write(tmp_path / "a.csv", ("任务编号,完成进度\n" + "T-01,80\n" * 1000).encode())
+    reason = refused(data, "a.csv")
+    assert "文件过大" in reason and "不得超过" in reason
+
+
+def test_truncated_json(tmp_path: Path) -> None:
+    whole = json.dumps({"tasks": [{"task": "T-01", "percent": 80}]}).encode()
+    reason = refused(write(tmp_path / "a.json", whole[:-7]), "a.json")
+    assert "不是有效的 JSON" in reason and "传输不完整" in reason and "第 1 行" in reason
+
+
+@pytest.mark.parametrize(
+    "document",
+    [b'"tasks"', b'{"tasks": {"task": "T-01"}}', b'{"tasks": ["T-01"]}'],
+    ids=["a-string", "tasks-not-a-list", "task-not-an-object"],
+)
+def test_json_of_the_wrong_shape(tmp_path: Path, document: bytes) -> None:
+    reason = refused(write(tmp_path / "a.json", document), "a.json")
+    assert "数据格式不符" in reason
+
+
+HTML = (
+    b"<!DOCTYPE html>\n<html><head><title>\xe7\x99\xbb\xe5\xbd\x95</title></head>"
+    b"<body><form action='/login'>...</form></body></html>"
+)
+
+
+@pytest.mark.parametrize(
+    ("name", "content_type"),
+    [
+        ("status", "text/html; charset=utf-8"),
+        ("status", ""),
+        # an http source declared as JSON whose server answers a login page
+        ("status.json", "text/html; charset=utf-8"),
+    ],
+    ids=["html", "no-content-type", "named-json"],
+)
+def test_an_html_page_is_refused_as_a_web_page(
+    tmp_path: Path, name: str, content_type: str
+) -> None:
+    reason = refused(write(tmp_path / "page", HTML), name, content_type)
+    assert "网页" in reason and "HTML" in reason and "数据接口" in reason
+
+
+# --- hostile workbooks ------------------------------------------------------------------------
+
+
+@pytest.fixture
+def good_workbook(tmp_path: Path) -> Path:
+    path = tmp_path / "good.xlsx"
+    xlsx(path, [["任务编号", "进展状态", "完成进度"], ["T-01", "推进中", 80]])
+    assert read_payload(path.read_bytes(), "good.xlsx").task_rows  # readable as it is
+    return path
+
+
+@pytest.mark.parametrize(
+    "big",
+    [("xl/media/padding.bin", 8), ("xl/worksheets/sheet1.xml", 8)],
+    ids=["extra-entry", "sheet-replaced"],
+)
+def test_a_zip_bomb_is_refused_by_its_declared_size(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, good_workbook: Path, big: tuple[str, int]
+) -> None:
+    monkeypatch.setattr(payload, "MAX_UNCOMPRESSED_BYTES", 4 * MB)
+    with zipfile.ZipFile(good_workbook) as archive:
+        sheet = archive.read("xl/worksheets/sheet1.xml")
+    head, tail = sheet.split(b"</sheetData>")
+    data = rewrite(
+        good_workbook,
+        tmp_path / "bomb.xlsx",
+        big=big,
+        # the replaced sheet stays well-formed XML: the padding is whitespace
+        big_prefix=head if big[0].endswith(".xml") else b"",
+        big_suffix=b"</sheetData>" + tail if big[0].endswith(".xml") else b"",
+        big_fill=b" " if big[0].endswith(".xml") else b"\0",
+    )
+    assert len(data) < 200 * 1024
+    with zipfile.ZipFile(tmp_path / "bomb.xlsx") as archive:
+        assert archive.getinfo(big[0]).file_size >= 8 * MB
+    started = time.perf_counter()
+    reason = refused(data, "bomb.xlsx")
+    assert "解压后过大" in reason and "已拒收" in reason
+    assert time.perf_counter() - started < 0.5
+
+
+def test_a_member_compressed_too_well_is_refused(tmp_path: Path, good_workbook: Path) -> None:
+    data = rewrite(good_workbook, tmp_path / "bomb.xlsx", big=("xl/media/image1.bin", 3))
+    reason = refused(data, "bomb.xlsx")
+    assert "压缩比异常" in reason and "已拒收" in reason
+
+
+def test_a_workbook_with_too_many_entries_is_refused(tmp_path: Path, good_workbook: Path) -> None:
+    extra = {f"xl/media/image{number}.png": b"x" for number in range(payload.MAX_ZIP_ENTRIES)}
+    reason = refused(rewrite(good_workbook, tmp_path / "many.xlsx", add=extra), "many.xlsx")
+    assert "内部文件过多" in reason and "已拒收" in reason
+
+
+LAUGHS = (
+    '<!DOCTYPE lolz [<!ENTITY lol "lol">'
+    + "".join(
+        f'<!ENTITY lol{level} "{("&lol" + (str(level - 1) if level > 1 else "") + ";") * 10}">'
+        for level in range(1, 10)
+    )
+    + "]>"
+).encode()
+SHARED_STRINGS_TYPE = (
+    b'<Override PartName="/xl/sharedStrings.xml" '
+    b'ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sharedStrings+xml"/>'
+)
+
+
+def with_doctype(xml: bytes, doctype: bytes) -> bytes:
+    """The XML with a DOCTYPE put before its root element."""
+    match = re.search(rb"<(?![?!])", xml)
+    assert match is not None
+    return xml[: match.start()] + doctype + xml[match.start() :]
+
+
+@pytest.mark.parametrize("part", ["sharedStrings", "sheet"])
+def test_an_xml_entity_bomb_is_refused_not_expanded(
+    tmp_path: Path, good_workbook: Path, part: str
+) -> None:
+    with zipfile.ZipFile(good_workbook) as archive:
+        sheet = archive.read("xl/worksheets/sheet1.xml")
+        types = archive.read("[Content_Types].xml")
+    if part == "sheet":
+        hostile = sheet.replace(b"<t>T-01</t>", b"<t>T-01&lol9;</t>")
+        assert hostile != sheet
+        data = rewrite(
+            good_workbook,
+            tmp_path / "bomb.xlsx",
+            replace={"xl/worksheets/sheet1.xml": with_doctype(hostile, LAUGHS)},
+        )
+    else:
+        strings = (
+            b'<?xml version="1.0"?>'
+            + LAUGHS
+            + b'<sst xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" '
+            b'count="1" uniqueCount="1"><si><t>&lol9;</t></si></sst>'
+        )
+        data = rewrite(
+            good_workbook,
+            tmp_path / "bomb.xlsx",
+            replace={
+                "[Content_Types].xml": types.replace(b"</Types>", SHARED_STRINGS_TYPE + b"</Types>")
+            },
+            add={"xl/sharedStrings.xml": strings},
+        )
+    started = time.perf_counter()
+    reason = refused(data, "bomb.xlsx")
+    assert "工作簿无法读取" in reason and "重新保存为 .xlsx" in reason
+    assert "lollol" not in reason
+    assert time.perf_counter() - started < 2
+
+
+def test_an_external_entity_is_not_resolved(tmp_path: Path, good_workbook: Path) -> None:
+    secret = tmp_path / "secret.txt"
+    secret.write_text("database password 123")
+    with zipfile.ZipFile(good_workbook) as archive:
+        sheet = archive.read("xl/worksheets/sheet1.xml")
+    doctype = f'<!DOCTYPE x [<!ENTITY secret SYSTEM "file://{secret}">]>'.encode()
+    hostile = with_doctype(sheet.replace(b"<t>T-01</t>", b"<t>&secret;</t>"), doctype)
+    data = rewrite(
+        good_workbook, tmp_path / "xxe.xlsx", replace={"xl/worksheets/sheet1.xml": hostile}
+    )
+    reason = refused(data, "xxe.xlsx")
+    assert "password" not in reason
+
+
+def test_even_a_small_entity_is_refused_not_expanded(tmp_path: Path, good_workbook: Path) -> None:
+    # small enough that a plain XML parser would expand it without complaint
+    with zipfile.ZipFile(good_workbook) as archive:
+        sheet = archive.read("xl/worksheets/sheet1.xml")
+    doctype = ('<!DOCTYPE x [<!ENTITY e "' + "青" * 100 + '">]>').encode()
+    hostile = with_doctype(
+        sheet.replace(b"<t>T-01</t>", b"<t>T-01" + b"&e;" * 50 + b"</t>"), doctype
+    )
+    data = rewrite(
+        good_workbook, tmp_path / "entity.xlsx", replace={"xl/worksheets/sheet1.xml": hostile}
+    )
+    reason = refused(data, "entity.xlsx")
+    assert "工作簿无法读取" in reason and "青青" not in reason
