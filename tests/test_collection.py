@@ -238,8 +238,8 @@ def test_collect_and_progress_on_the_command_line(
     runner = CliRunner()
     assert runner.invoke(app, ["init"]).exit_code == 0
     assert runner.invoke(app, ["program", "load", str(EXAMPLES / "xiangshan.yaml")]).exit_code == 0
-    spec = read_program_file(EXAMPLES / "xiangshan.yaml")
-    deliver(spec=spec, inbox=isolated_environment / "inbox", since=None, until=date(2021, 1, 31))
+    simulated = runner.invoke(app, ["simulate", "--program", "xiangshan", "--until", "2021-01-31"])
+    assert "xiangshan: 20 files written to" in simulated.stdout
 
     result = runner.invoke(
         app, ["collect", "--program", "xiangshan", "--as-of", "2021-01-31", "--json"]

@@ -25,7 +25,7 @@ from rich.text import Text
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from pilot_tracker import __version__, collection, db, ledger, outbox, progress
+from pilot_tracker import __version__, collection, db, demo_data, ledger, outbox, progress
 from pilot_tracker.errors import ConfigurationError, PilotTrackerError, ProgramFileError
 from pilot_tracker.models import LABELS, IndicatorLevel, ListKind
 from pilot_tracker.program_file import ProgramSpec
@@ -556,6 +556,44 @@ def progress_command(
             item["submission"][:12],
         )
     out.print(grid)
+
+
+@app.command()
+@handles_errors
+def simulate(
+    program: Annotated[str, typer.Option("--program", help="The program code.")],
+    until: Annotated[str, typer.Option("--until", help="The last day of submissions to write.")],
+    since: Annotated[
+        str | None, typer.Option("--since", help="Write only what was sent after this day.")
+    ] = None,
+    seed: Annotated[int, typer.Option("--seed", help="Another seed, other submissions.")] = 2021,
+) -> None:
+    """Write into the inbox the demo submissions the program's units would send.
+
+    Most units on time and on track, some late or behind plan, a few messy files, one
+    unit silent. For trying pilot-tracker out; never run it against a live program.
+
+    Example: pilot-tracker simulate --program xiangshan --until 2021-03-31
+    """
+    settings = load_settings()
+    engine = open_database(settings)
+    with db.session(engine) as session:
+        spec = ledger.read_program(session=session, code=program)
+    first = parse_day_option(since, spec.timezone) if since else None
+    delivery = demo_data.deliver(
+        spec=spec, inbox=settings.inbox, since=first, until=parse_day_option(until, spec.timezone)
+    )
+    out.print(
+        f"{program}: {len(delivery.written)} files written to {settings.inbox / program}",
+        markup=False,
+        soft_wrap=True,
+    )
+    if delivery.http:
+        out.print(
+            f"HTTP sources would answer for: {', '.join(sorted(delivery.http))}"
+            + (f" (down: {', '.join(delivery.down)})" if delivery.down else ""),
+            markup=False,
+        )
 
 
 @app.command()

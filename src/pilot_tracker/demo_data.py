@@ -226,6 +226,8 @@ def _task_row(
             status = TaskStatus.COMPLETED
         elif behaviour is Behaviour.BEHIND and planned - percent > 25:
             status = TaskStatus.DELAYED
+        elif percent == 0:
+            status = TaskStatus.NOT_STARTED
         else:
             status = TaskStatus.IN_PROGRESS
     label = LABELS[TaskStatus][status.value]
