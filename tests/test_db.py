@@ -111,8 +111,19 @@ def test_upgrading_keeps_what_an_older_schema_holds(database_url: str) -> None:
                 " SELECT id, 'jyj', '县教育局', 0 FROM program"
             )
         )
+        connection.execute(
+            sa.text(
+                "INSERT INTO contact (unit_id, role, name, title, phone)"
+                " SELECT id, 'liaison', '', '联络员', '' FROM unit"
+            )
+        )
     assert db.migrate(engine) == ("0001", db.head_revision())
     with engine.connect() as connection:
         row = connection.execute(sa.text("SELECT code, sources FROM unit")).one()
+        contacts = connection.execute(sa.text("SELECT title FROM contact")).scalars().all()
+        program = connection.execute(sa.text("SELECT calendar FROM program")).one()
+    # Rebuilding a table on SQLite must not cascade into the rows that point at it.
     assert row.code == "jyj" and row.sources in ("[]", [])
+    assert contacts == ["联络员"]
+    assert program.calendar in ("{}", {})
     engine.dispose()

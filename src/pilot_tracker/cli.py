@@ -25,7 +25,18 @@ from rich.text import Text
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from pilot_tracker import __version__, collection, db, demo_data, ledger, outbox, progress
+from pilot_tracker import (
+    __version__,
+    alerts,
+    collection,
+    db,
+    demo_data,
+    escalation,
+    flags,
+    ledger,
+    outbox,
+    progress,
+)
 from pilot_tracker.errors import ConfigurationError, PilotTrackerError, ProgramFileError
 from pilot_tracker.models import LABELS, IndicatorLevel, ListKind
 from pilot_tracker.program_file import ProgramSpec
@@ -594,6 +605,214 @@ def simulate(
             + (f" (down: {', '.join(delivery.down)})" if delivery.down else ""),
             markup=False,
         )
+
+
+escalation_app = typer.Typer(
+    help="The escalation ladder (督办): list escalations, close one with its outcome.\n\n"
+    "Example: pilot-tracker escalation list --program xiangshan",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+)
+alerts_app = typer.Typer(
+    help="The notification outbox: send what is due, list what is there.\n\n"
+    "Example: pilot-tracker alerts send",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+)
+app.add_typer(escalation_app, name="escalation")
+app.add_typer(alerts_app, name="alerts")
+
+
+@app.command()
+@handles_errors
+def flag(
+    program: Annotated[str, typer.Option("--program", help="The program code.")],
+    as_of: Annotated[
+        str | None, typer.Option("--as-of", help="The day to flag for (default: today).")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the flags as JSON.")] = False,
+) -> None:
+    """Run the lag rules, move units on the escalation ladder, queue the notices.
+
+    Example: pilot-tracker flag --program xiangshan --as-of 2021-04-06
+    """
+    settings = load_settings()
+    engine = open_database(settings)
+    day = parse_day_option(as_of, program_timezone(engine, program))
+    with db.session(engine) as session:
+        flagged, changes = flags.flag_and_escalate(
+            session=session,
+            program=program,
+            as_of=day,
+            now=now_utc(),
+            templates=message_templates(settings),
+            home=settings.home,
+        )
+        shown = [
+            item
+            for item in escalation.list_escalations(session=session, program=flagged.program)
+            if item["status"] == "open" or item["closed"] == day.isoformat()
+        ]
+        moved = [
+            (change.change, escalation.escalation_dict(change.escalation, change.unit))
+            for change in changes
+        ]
+    if as_json:
+        emit_json(
+            {
+                "as_of": day.isoformat(),
+                "program": program,
+                "calendar": flagged.calendar,
+                "flags": [flags.finding_dict(finding) for finding in flagged.findings],
+                "escalations": shown,
+            }
+        )
+        return
+    out.print(
+        f"{program}: {len(flagged.findings)} flags as of {day} (calendar: {flagged.calendar})",
+        markup=False,
+    )
+    if flagged.findings:
+        grid = table("unit", "severity", "rule", "task / indicator", "finding")
+        for finding in flagged.findings:
+            row(
+                grid,
+                finding.unit,
+                finding.severity.value,
+                finding.rule,
+                finding.task or finding.indicator or "",
+                finding.message,
+            )
+        out.print(grid)
+    for what, item in moved:
+        out.print(
+            f"escalation {item['id']} {what}: {item['unit']} at {item['level']}", markup=False
+        )
+
+
+@escalation_app.command("list")
+@handles_errors
+def escalation_list(
+    program: Annotated[str, typer.Option("--program", help="The program code.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the escalations as JSON.")] = False,
+) -> None:
+    """List the escalations of a program, open and closed.
+
+    Example: pilot-tracker escalation list --program xiangshan --json
+    """
+    engine = open_database(load_settings())
+    with db.session(engine) as session:
+        record = ledger.get_program(session=session, code=program)
+        items = escalation.list_escalations(session=session, program=record)
+    if as_json:
+        emit_json(items)
+        return
+    if not items:
+        out.print(f"{program}: no escalations", markup=False)
+        return
+    grid = table("id", "unit", "level", "status", "opened", "closed")
+    for item in items:
+        row(grid, *item.values())
+    out.print(grid)
+
+
+@escalation_app.command("close")
+@handles_errors
+def escalation_close(
+    escalation_id: Annotated[int, typer.Argument(help="The escalation's id (see `list`).")],
+    outcome: Annotated[str, typer.Option("--outcome", help="What came of it.")],
+    on: Annotated[
+        str | None, typer.Option("--on", help="The day it closed (default: today).")
+    ] = None,
+) -> None:
+    """Close an escalation by hand and record its outcome, e.g. after the interview.
+
+    Example: pilot-tracker escalation close 12 --outcome "已约谈主要负责人，明确整改时限"
+    """
+    settings = load_settings()
+    engine = open_database(settings)
+    day = parse_day_option(on, settings.timezone)
+    with db.session(engine) as session:
+        item = escalation.close(
+            session=session, escalation_id=escalation_id, outcome=outcome, on=day
+        )
+    out.print(
+        f"escalation {item['id']} ({item['unit']}, {item['level']}) closed on {day}", markup=False
+    )
+
+
+@alerts_app.command("send")
+@handles_errors
+def alerts_send(
+    as_json: Annotated[bool, typer.Option("--json", help="Print the counts as JSON.")] = False,
+) -> None:
+    """Deliver every pending message now, whatever its backoff, through Apprise.
+
+    Addresses come from the Apprise file named by PILOT_TRACKER_APPRISE_CONFIG.
+
+    Example: PILOT_TRACKER_APPRISE_CONFIG=apprise.yml pilot-tracker alerts send
+    """
+    settings = load_settings()
+    if settings.apprise_config is None:
+        raise ConfigurationError(
+            "PILOT_TRACKER_APPRISE_CONFIG is not set; point it at an Apprise YAML file "
+            "whose urls are tagged unit:<code>, role:liaison / role:head / role:office"
+        )
+    engine = open_database(settings)
+    result = alerts.send(
+        engine=engine,
+        targets=alerts.load_targets(settings.apprise_config),
+        templates=message_templates(settings),
+        home=settings.home,
+        now=now_utc,
+        force=True,
+    )
+    if as_json:
+        emit_json(result.as_dict())
+        return
+    counts = result.as_dict()
+    out.print(", ".join(f"{value} {name}" for name, value in counts.items()), markup=False)
+    for error in result.errors:
+        out.print(f"  {error}", markup=False, soft_wrap=True)
+
+
+@alerts_app.command("list")
+@handles_errors
+def alerts_list(
+    status: Annotated[
+        str | None, typer.Option("--status", help="Only pending, sent or failed messages.")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the messages as JSON.")] = False,
+) -> None:
+    """List the messages in the outbox, with their status, attempts and last error.
+
+    Example: pilot-tracker alerts list --status failed
+    """
+    if status is not None and status not in ("pending", "sent", "failed"):
+        raise typer.BadParameter("--status is pending, sent or failed")
+    engine = open_database(load_settings())
+    with db.session(engine) as session:
+        items = alerts.list_notifications(session=session, status=status)
+    if as_json:
+        emit_json(items)
+        return
+    if not items:
+        out.print(
+            "the outbox is empty" if status is None else f"no {status} messages", markup=False
+        )
+        return
+    grid = table("id", "target", "subject", "status", "attempts", "last error")
+    for item in items:
+        row(
+            grid,
+            item["id"],
+            item["target"],
+            item["subject"],
+            item["status"],
+            item["attempts"],
+            item["last_error"],
+        )
+    out.print(grid)
 
 
 @app.command()

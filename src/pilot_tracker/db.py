@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
 from alembic import command
@@ -93,9 +94,32 @@ def migrate(engine: Engine, revision: str = "head") -> tuple[str | None, str | N
     Idempotent, and transactional on both SQLite and PostgreSQL.
     """
     before = current_revision(engine)
-    with _connect(engine) as connection, connection.begin():
-        command.upgrade(_alembic_config(connection), revision)
+    with _connect(engine) as connection:
+        sqlite = connection.dialect.name == "sqlite"
+        if sqlite:
+            # SQLite changes a table by copying it and dropping the old one; with foreign
+            # keys on, that drop would cascade into the rows that point at it. The pragma
+            # only works outside a transaction, so it is set on the driver's connection.
+            _driver(connection).execute("PRAGMA foreign_keys=OFF")
+        try:
+            with connection.begin():
+                command.upgrade(_alembic_config(connection), revision)
+                if sqlite:
+                    broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+                    if broken:
+                        raise DatabaseError(
+                            f"the migration left {len(broken)} rows pointing at nothing; "
+                            "nothing was changed"
+                        )
+        finally:
+            if sqlite:
+                _driver(connection).execute("PRAGMA foreign_keys=ON")
     return before, current_revision(engine)
+
+
+def _driver(connection: sa.Connection) -> Any:
+    """The DB-API connection under a SQLAlchemy connection."""
+    return connection.connection.dbapi_connection
 
 
 def ensure_current(engine: Engine) -> None:

@@ -183,6 +183,7 @@ def read_program(*, session: Session, code: str) -> ProgramSpec:
         timezone=program.timezone,
         reporting=ReportingSpec(cadence=program.cadence, deadline=program.deadline_day),
         rules=program.rules,
+        calendar=program.calendar,
         units=[
             UnitSpec(
                 code=unit.code,
@@ -419,7 +420,8 @@ def _apply_header(
     program.timezone = spec.timezone
     program.cadence = spec.reporting.cadence.value
     program.deadline_day = spec.reporting.deadline
-    program.rules = spec.rules
+    program.rules = spec.rules.model_dump(mode="json", exclude_defaults=True)
+    program.calendar = spec.calendar.model_dump(mode="json", exclude_defaults=True)
     program.source_name = source_name[:255]
     program.source_sha256 = source_sha256
     program.updated_at = now

@@ -74,6 +74,7 @@ INFO_ROWS = [
     Column("报送周期", "reporting.cadence", vocabulary=Cadence),
     Column("报送截止日", "reporting.deadline"),
     Column("规则设置", "rules"),
+    Column("日历调整", "calendar"),
 ]
 UNIT_COLUMNS = [
     Column("单位编号", "code", True, width=12),
@@ -256,7 +257,7 @@ class _Reader:
                 value = _vocabulary_value(column.vocabulary, value)
             if column.key in ("start", "end"):
                 value = parse_date(value)
-            if column.key == "rules":
+            if column.key in ("rules", "calendar"):
                 value = self._rules(value, place)
             _assign(document, path, value)
         for column in INFO_ROWS:
@@ -501,7 +502,21 @@ def write_ledger_workbook(spec: ProgramSpec, path: Path) -> None:
             ["时区", spec.timezone],
             ["报送周期", LABELS[Cadence][spec.reporting.cadence.value]],
             ["报送截止日", spec.reporting.deadline],
-            ["规则设置", json.dumps(spec.rules, ensure_ascii=False, sort_keys=True)],
+            [
+                "规则设置",
+                json.dumps(
+                    spec.rules.model_dump(mode="json", exclude_defaults=True),
+                    ensure_ascii=False,
+                    sort_keys=True,
+                ),
+            ],
+            [
+                "日历调整",
+                json.dumps(
+                    spec.calendar.model_dump(mode="json", exclude_defaults=True),
+                    ensure_ascii=False,
+                ),
+            ],
         ],
         widths=[16, 48],
     )

@@ -163,6 +163,7 @@ class Program(SQLModel, table=True):
     cadence: str = Field(sa_type=String(20))
     deadline_day: int
     rules: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
+    calendar: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
     source_name: str = Field(default="", sa_type=String(255))
     source_sha256: str = Field(default="", sa_type=String(64))
     loaded_at: datetime | None = _timestamp()
@@ -408,6 +409,9 @@ class Notification(SQLModel, table=True):
     subject: str = Field(sa_type=String(300))
     body: str = Field(sa_type=Text)
     attachments: list[str] = Field(default_factory=list, sa_type=JSON)
+    # Fingerprints of the delivery URLs that have taken the message, so a retry goes only
+    # to the ones that have not.
+    delivered_to: list[str] = Field(default_factory=list, sa_type=JSON)
     status: str = Field(default=NotificationStatus.PENDING.value, sa_type=String(10))
     attempts: int = 0
     last_error: str = Field(default="", sa_type=Text)

@@ -16,6 +16,26 @@ from sqlmodel import Session, select
 
 from pilot_tracker.models import Notification
 
+_MARKUP = str.maketrans(
+    {
+        "<": "＜",
+        ">": "＞",
+        "*": "＊",
+        "_": "＿",
+        "`": "｀",
+        "#": "＃",
+        "[": "［",
+        "]": "］",
+        "|": "｜",
+        "~": "～",
+    }
+)
+
+
+def neutralise(value: Any) -> Any:
+    """Text that no HTML or Markdown renderer will read as markup, still readable."""
+    return value.translate(_MARKUP) if isinstance(value, str) else value
+
 
 def liaison_of(unit_code: str) -> str:
     """The routing target of a unit's liaison: the Apprise tags it must carry."""
@@ -36,8 +56,10 @@ class Templates:
             trim_blocks=True,
             lstrip_blocks=True,
         )
-        # Plain-text messages are not HTML: escaping would show "&lt;" to the reader.
-        self.text = self.environment.overlay(autoescape=False)
+        # Plain-text messages are not HTML, and "&lt;" would puzzle a reader; but they may
+        # be shown by a chat app that renders Markdown or HTML. So every value put into a
+        # text template has its markup characters turned into their full-width forms.
+        self.text = self.environment.overlay(autoescape=False, finalize=neutralise)
 
     def render(self, name: str, **context: Any) -> tuple[str, str]:
         """(subject, body) of a message template."""

@@ -58,3 +58,14 @@ def deadline(period: str, day_of_month: int) -> date:
     """The reporting deadline of a period: that day of its last month (clamped to its end)."""
     _, last = bounds(period)
     return date(last.year, last.month, min(day_of_month, last.day))
+
+
+def ordinal(period: str) -> int:
+    """A number that counts periods of one kind: consecutive periods differ by one."""
+    if match := _MONTH.match(period):
+        return int(match[1]) * 12 + int(match[2]) - 1
+    if match := _QUARTER.match(period):
+        return int(match[1]) * 4 + int(match[2]) - 1
+    if match := _HALF.match(period):
+        return int(match[1]) * 2 + int(match[2]) - 1
+    raise ValueError(f'"{period}" is not a period; write 2021-03, 2021Q1 or 2021H1')

@@ -45,14 +45,6 @@ from pilot_tracker.models import (
 
 MAX_PROGRAM_FILE_BYTES = 5 * 1024 * 1024
 CODE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,39}$"
-KNOWN_RULES = (
-    "missing_report",
-    "overdue",
-    "behind_plan",
-    "stalled",
-    "indicator_off_track",
-    "no_evidence",
-)
 
 Path_ = tuple[str | int, ...]
 Locator = Callable[[Path_], str]
@@ -153,6 +145,84 @@ class IndicatorSpec(_Spec):
     owner: UnitRef
 
 
+# --- rules: the thresholds of flagging and escalation, each with a default ------------------
+
+Points = Annotated[float, Field(ge=0, le=100)]
+Periods = Annotated[int, Field(ge=1, le=24)]
+
+
+class MissingReportRule(_Spec):
+    """No report for a period by its deadline (rolled to a working day) plus a grace."""
+
+    enabled: bool = True
+    grace_workdays: int = Field(default=3, ge=0, le=30)
+    red_after_periods: Periods = 2
+
+
+class OverdueRule(_Spec):
+    """Past its due day and not completed; red after some working days."""
+
+    enabled: bool = True
+    red_after_workdays: int = Field(default=10, ge=0, le=250)
+
+
+class BehindPlanRule(_Spec):
+    """Reported percent below the planned percent by more than ``tolerance`` points."""
+
+    enabled: bool = True
+    tolerance: Points = 15
+    red_gap: Points = 30
+
+
+class StalledRule(_Spec):
+    """No progress for ``periods`` reporting periods in a row."""
+
+    enabled: bool = True
+    periods: Periods = 2
+    red_periods: Periods = 3
+
+
+class IndicatorOffTrackRule(_Spec):
+    """Behind the straight line from baseline to target by more than ``tolerance`` percent
+    of the distance between them."""
+
+    enabled: bool = True
+    tolerance: Points = 10
+    red_gap: Points = 25
+
+
+class NoEvidenceRule(_Spec):
+    """Reported completed without evidence (佐证材料)."""
+
+    enabled: bool = True
+
+
+class EscalationRule(_Spec):
+    """The ladder: a reminder on the first flag, an urge (督办) to the head while a red flag
+    persists ``urge_after_periods`` later, an interview (约谈) ``interview_after_periods``
+    after the first reminder."""
+
+    urge_after_periods: Periods = 2
+    interview_after_periods: Periods = 3
+
+
+class RulesSpec(_Spec):
+    missing_report: MissingReportRule = MissingReportRule()
+    overdue: OverdueRule = OverdueRule()
+    behind_plan: BehindPlanRule = BehindPlanRule()
+    stalled: StalledRule = StalledRule()
+    indicator_off_track: IndicatorOffTrackRule = IndicatorOffTrackRule()
+    no_evidence: NoEvidenceRule = NoEvidenceRule()
+    escalation: EscalationRule = EscalationRule()
+
+
+class CalendarSpec(_Spec):
+    """The program's own days off and working days, over the official calendar."""
+
+    holidays: list[date] = []
+    workdays: list[date] = []
+
+
 class ReportingSpec(_Spec):
     cadence: Cadence = Cadence.MONTHLY
     deadline: int = Field(default=25, ge=1, le=31)
@@ -168,7 +238,8 @@ class ProgramHeader(_Spec):
     end: date
     timezone: str = "Asia/Shanghai"
     reporting: ReportingSpec = ReportingSpec()
-    rules: dict[str, dict[str, Any]] = {}
+    calendar: CalendarSpec = CalendarSpec()
+    rules: RulesSpec = RulesSpec()
 
 
 class ProgramSpec(ProgramHeader):
@@ -182,6 +253,8 @@ class ProgramSpec(ProgramHeader):
     def to_document(self) -> dict[str, Any]:
         """The program as a program file would write it (YAML keys, ISO dates)."""
         document = self.model_dump(mode="json", by_alias=True)
+        document["rules"] = self.rules.model_dump(mode="json", exclude_defaults=True)
+        document["calendar"] = self.calendar.model_dump(mode="json", exclude_defaults=True)
         for task in document["tasks"]:
             task["list"] = task.pop("list_kind")
         return document
@@ -551,9 +624,17 @@ def _check_program(
         except (ZoneInfoNotFoundError, ValueError):
             add(("timezone",), f'unknown time zone "{header.timezone}"; use e.g. Asia/Shanghai')
     if _got(header, "rules"):
-        for rule in header.rules:
-            if rule not in KNOWN_RULES:
-                add(("rules", rule), f"unknown rule; the rules are: {', '.join(KNOWN_RULES)}")
+        escalation = header.rules.escalation
+        if escalation.interview_after_periods <= escalation.urge_after_periods:
+            add(
+                ("rules", "escalation", "interview_after_periods"),
+                f"{escalation.interview_after_periods} must be more than urge_after_periods "
+                f"({escalation.urge_after_periods}): the interview comes after the urge",
+            )
+    if _got(header, "calendar"):
+        both = set(header.calendar.holidays) & set(header.calendar.workdays)
+        for day in sorted(both):
+            add(("calendar", "workdays"), f"{day} is also listed under holidays; keep one")
 
     # Every code a raw item declares counts as declared, even where the item itself is
     # invalid: one broken unit must not make each task that names it "unknown".

@@ -26,6 +26,7 @@ class Settings(BaseSettings):
     database_url: str = ""
     timezone: str = "Asia/Shanghai"
     templates: Path = PROJECT_TEMPLATES
+    apprise_config: Path | None = None
 
     @field_validator("timezone")
     @classmethod

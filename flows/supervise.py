@@ -1,0 +1,112 @@
+"""Flows ``flag-laggards``, ``send-alerts`` and ``supervise`` (collect → flag → send).
+
+``flag-laggards`` runs the rules and moves units on the escalation ladder, writing the
+notices into the outbox in the same transaction; running it twice for a day replaces that
+day's flags and writes no notice twice. ``send-alerts`` delivers what is due; a retried
+run never sends a message twice, since each address that took a message is on record.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from zoneinfo import ZoneInfo
+
+from prefect import flow, get_run_logger, task
+from prefect.cache_policies import NO_CACHE
+
+from flows.collect_status import collect_status
+from pilot_tracker import alerts, db, flags, ledger, outbox
+from pilot_tracker.settings import Settings
+
+
+def _engine(settings: Settings):
+    engine = db.make_engine(settings.resolved_database_url)
+    db.ensure_current(engine)
+    return engine
+
+
+def _today(settings: Settings, program: str) -> date:
+    engine = _engine(settings)
+    with db.session(engine) as session:
+        zone = ledger.get_program(session=session, code=program).timezone
+    return datetime.now(ZoneInfo(zone)).date()
+
+
+@task(name="flag-and-escalate", cache_policy=NO_CACHE)
+def flag_and_escalate(program: str, as_of: date, unavailable: list[str]) -> dict[str, object]:
+    settings = Settings()
+    engine = _engine(settings)
+    with db.session(engine) as session:
+        flagged, changes = flags.flag_and_escalate(
+            session=session,
+            program=program,
+            as_of=as_of,
+            now=datetime.now(UTC),
+            templates=outbox.Templates(settings.templates),
+            home=settings.home,
+            unavailable=frozenset(unavailable),
+        )
+        moved = [f"{c.unit}: {c.change} {c.escalation.level}" for c in changes]
+    return {
+        "as_of": as_of.isoformat(),
+        "program": program,
+        "calendar": flagged.calendar,
+        "flags": [flags.finding_dict(finding) for finding in flagged.findings],
+        "escalations": moved,
+    }
+
+
+@flow(name="flag-laggards")
+def flag_laggards(
+    program: str, as_of: date | None = None, unavailable: list[str] | None = None
+) -> dict[str, object]:
+    """Flag the lagging units of ``program`` and queue their notices."""
+    logger = get_run_logger()
+    day = as_of or _today(Settings(), program)
+    result = flag_and_escalate(program, day, unavailable or [])
+    for line in result["escalations"]:  # type: ignore[union-attr]
+        logger.info("escalation %s", line)
+    logger.info(
+        "%s: %d flags as of %s (calendar: %s)",
+        program,
+        len(result["flags"]),  # type: ignore[arg-type]
+        day,
+        result["calendar"],
+    )
+    return result
+
+
+@flow(name="send-alerts")
+def send_alerts(force: bool = False) -> dict[str, int]:
+    """Deliver the outbox messages that are due (all of them with ``force``)."""
+    logger = get_run_logger()
+    settings = Settings()
+    if settings.apprise_config is None:
+        logger.warning("PILOT_TRACKER_APPRISE_CONFIG is not set: messages stay in the outbox")
+        pending = alerts.pending_count(engine=_engine(settings))
+        return {"sent": 0, "failed": 0, "pending": pending, "deduplicated": 0}
+    result = alerts.send(
+        engine=_engine(settings),
+        targets=alerts.load_targets(settings.apprise_config),
+        templates=outbox.Templates(settings.templates),
+        home=settings.home,
+        now=lambda: datetime.now(UTC),
+        force=force,
+    )
+    for error in result.errors:
+        logger.warning("delivery: %s", error)
+    logger.info("alerts: %s", result.as_dict())
+    return result.as_dict()
+
+
+@flow(name="supervise")
+def supervise(
+    program: str, as_of: date | None = None, settle_seconds: float = 1.0
+) -> dict[str, object]:
+    """Collect, flag and send for one program and day."""
+    day = as_of or _today(Settings(), program)
+    collected = collect_status(program, as_of=day, settle_seconds=settle_seconds)
+    unavailable = sorted({item["unit"] for item in collected["unavailable"]})  # type: ignore[union-attr]
+    flagged = flag_laggards(program, as_of=day, unavailable=unavailable)
+    sent = send_alerts()
+    return {"collected": collected, "flagged": flagged, "sent": sent}

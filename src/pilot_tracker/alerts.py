@@ -1,0 +1,435 @@
+"""Delivering the outbox through Apprise.
+
+Targets live outside the program file, in an Apprise configuration file (YAML) whose tags
+route each message: ``unit:<code>`` with ``role:liaison`` or ``role:head``; ``role:office``;
+``role:leader``. A message for a role with no address goes to the office with a note.
+
+- **One digest per recipient per run**: the pending messages for one target go out as one.
+- **Outbox first, delivery second, at most one duplicate**: before a message is sent its
+  attempt is committed; each address that takes it is recorded at once; a crash in between
+  resends to that one address, never loses the message.
+- **Retries with backoff** between runs; ``force`` (``alerts send`` by hand) ignores the
+  backoff. After the retry budget the message is ``failed`` and shown.
+- **Chat bots**: at most 20 messages a minute to one address; DingTalk, WeCom, Feishu and
+  Lark answer HTTP 200 with an error code in the body, which Apprise takes for success;
+  here a delivery counts only when that body says success.
+- Bodies are cut to each service's size limit, with a pointer to the rest.
+- Credentials in addresses never appear in logs, errors or the database.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import logging
+import threading
+import time
+from collections import defaultdict, deque
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import apprise
+import requests
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col, select
+
+from pilot_tracker import db, outbox
+from pilot_tracker.errors import ConfigurationError
+from pilot_tracker.escalation import short_name
+from pilot_tracker.models import Notification, NotificationStatus, Program
+
+log = logging.getLogger(__name__)
+
+BACKOFF = (
+    timedelta(minutes=5),
+    timedelta(minutes=15),
+    timedelta(hours=1),
+    timedelta(hours=3),
+    timedelta(hours=6),
+)
+ATTEMPTS = len(BACKOFF) + 1
+CHAT_SCHEMES = {"dingtalk", "wecombot", "feishu", "lark", "json", "form", "xml"}
+EMAIL_SCHEMES = {"mailto", "mailtos"}
+CHAT_PER_MINUTE = 20
+POINTER = "\n……（内容较长，已截断。完整内容见邮件或 pilot-tracker alerts list）"
+ROLE_NAMES = {"liaison": "联络员", "head": "主要负责人", "office": "专班", "leader": "领导"}
+
+# Apprise logs a malformed address back, secret and all; nothing below ERROR gets through,
+# and the few ERROR lines that echo an address are replaced by a neutral one.
+logging.getLogger("apprise").setLevel(logging.ERROR)
+
+
+class _NoAddresses(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        if "URL" in record.getMessage():
+            record.msg, record.args = "an Apprise address could not be read", ()
+        return True
+
+
+logging.getLogger("apprise").addFilter(_NoAddresses())
+
+
+@dataclass
+class SendResult:
+    sent: int = 0
+    failed: int = 0
+    pending: int = 0
+    deduplicated: int = 0
+    errors: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, int]:
+        return {
+            "sent": self.sent,
+            "failed": self.failed,
+            "pending": self.pending,
+            "deduplicated": self.deduplicated,
+        }
+
+
+def load_targets(path: Path | None) -> apprise.Apprise:
+    """The delivery addresses of an Apprise configuration file (its own YAML format)."""
+    targets = apprise.Apprise()
+    if path is None:
+        return targets
+    if not path.is_file():
+        raise ConfigurationError(
+            f"PILOT_TRACKER_APPRISE_CONFIG: no file at {path}; point it at an Apprise YAML file"
+        )
+    config = apprise.AppriseConfig()
+    if not config.add(str(path)) or not targets.add(config):
+        raise ConfigurationError(f"PILOT_TRACKER_APPRISE_CONFIG: {path} is not an Apprise file")
+    if len(targets) == 0:
+        raise ConfigurationError(
+            f"PILOT_TRACKER_APPRISE_CONFIG: {path} holds no address Apprise can use; check its "
+            "urls (each needs a tag such as unit:jyj, role:liaison)"
+        )
+    return targets
+
+
+def fingerprint(server: Any) -> str:
+    """A stable name for an address that does not reveal it."""
+    return hashlib.sha256(server.url(privacy=False).encode()).hexdigest()[:16]
+
+
+def shown(server: Any) -> str:
+    """An address as it may be shown: Apprise's privacy form, credentials masked."""
+    return str(server.url(privacy=True)).split("?")[0]
+
+
+def _tags(target: str) -> list[tuple[str, ...]]:
+    """``"unit:jyj role:liaison"`` → Apprise's AND form ``[("unit:jyj", "role:liaison")]``."""
+    return [tuple(target.split())]
+
+
+def describe_target(target: str) -> str:
+    parts = dict(part.split(":", 1) for part in target.split() if ":" in part)
+    who = ROLE_NAMES.get(parts.get("role", ""), parts.get("role", ""))
+    return f"{parts['unit']}单位{who}" if "unit" in parts else who
+
+
+class _ChatLimiter:
+    """At most ``CHAT_PER_MINUTE`` messages a minute to one chat address."""
+
+    def __init__(self, clock: Callable[[], float], sleep: Callable[[float], None]):
+        self.clock = clock
+        self.sleep = sleep
+        self.sent: dict[str, deque[float]] = defaultdict(deque)
+
+    def wait(self, key: str, budget: float) -> bool:
+        """Wait for a free slot if it comes within ``budget`` seconds; say whether it did."""
+        window = self.sent[key]
+        now = self.clock()
+        while window and now - window[0] >= 60:
+            window.popleft()
+        if len(window) < CHAT_PER_MINUTE:
+            return True
+        delay = 60 - (now - window[0])
+        if delay > budget:
+            return False
+        self.sleep(delay)
+        window.popleft()
+        return True
+
+    def record(self, key: str) -> None:
+        self.sent[key].append(self.clock())
+
+
+# --- the body of a chat service's answer ----------------------------------------------------
+
+_CAPTURING = threading.Lock()
+
+
+@contextlib.contextmanager
+def _answers() -> Iterator[list[requests.Response]]:
+    """The HTTP answers an Apprise plugin receives inside the block, in this thread.
+
+    The plugins post with ``requests.post`` and keep the answer to themselves; for the
+    duration of one send it is wrapped so the answer's body can be read too.
+    """
+    answers: list[requests.Response] = []
+    owner = threading.get_ident()
+    with _CAPTURING:
+        original = requests.post
+
+        def recording(*args: Any, **kwargs: Any) -> requests.Response:
+            response = original(*args, **kwargs)
+            if threading.get_ident() == owner:
+                answers.append(response)
+            return response
+
+        requests.post = recording
+        try:
+            yield answers
+        finally:
+            requests.post = original
+
+
+BODY_CHECKS: dict[str, Callable[[dict[str, Any]], bool]] = {
+    "dingtalk": lambda body: body.get("errcode") == 0,
+    "wecombot": lambda body: body.get("errcode") == 0,
+    "feishu": lambda body: body.get("code", body.get("StatusCode")) == 0,
+    "lark": lambda body: body.get("code", body.get("StatusCode")) == 0,
+}
+
+
+def _body_says_success(scheme: str, answers: list[requests.Response]) -> tuple[bool, str]:
+    check = BODY_CHECKS.get(scheme)
+    if check is None:
+        return True, ""
+    for answer in answers:
+        try:
+            body = answer.json()
+        except ValueError:
+            return False, f"{scheme} answered HTTP {answer.status_code} with no JSON body"
+        if not isinstance(body, dict) or not check(body):
+            code = body.get("errcode", body.get("code")) if isinstance(body, dict) else None
+            return False, f"{scheme} answered HTTP {answer.status_code} with error code {code}"
+    return True, ""
+
+
+def _scheme(server: Any) -> str:
+    return str(server.url(privacy=True)).split("://", 1)[0].lower()
+
+
+# --- sending -------------------------------------------------------------------------------
+
+
+@dataclass
+class _Message:
+    """The pending outbox items of one target, sent as one digest."""
+
+    program: Program
+    target: str
+    items: list[Notification]
+
+
+def send(
+    *,
+    engine: Engine,
+    targets: apprise.Apprise,
+    templates: outbox.Templates,
+    home: Path,
+    now: Callable[[], datetime],
+    force: bool = False,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+    wait_budget: float = 60.0,
+) -> SendResult:
+    """Deliver what is due in the outbox (everything pending, with ``force``)."""
+    result = SendResult()
+    limiter = _ChatLimiter(clock, sleep)
+    for message in _due(engine, now(), force):
+        if len(message.items) > 1:
+            result.deduplicated += len(message.items) - 1
+        _deliver(engine, message, targets, templates, home, now, limiter, wait_budget, result)
+    result.pending = pending_count(engine=engine)
+    return result
+
+
+def pending_count(*, engine: Engine) -> int:
+    """How many messages wait in the outbox."""
+    with db.session(engine) as session:
+        return len(
+            session.exec(
+                select(Notification.id).where(
+                    Notification.status == NotificationStatus.PENDING.value
+                )
+            ).all()
+        )
+
+
+def _due(engine: Engine, now: datetime, force: bool) -> list[_Message]:
+    with db.session(engine) as session:
+        query = (
+            select(Notification, Program)
+            .join(Program, isouter=True)
+            .where(Notification.status == NotificationStatus.PENDING.value)
+        )
+        if not force:
+            query = query.where(col(Notification.next_attempt_at) <= now)
+        groups: dict[tuple[Any, str], _Message] = {}
+        for item, program in session.exec(query.order_by(col(Notification.id))).all():
+            key = (item.program_id, item.target)
+            groups.setdefault(key, _Message(program, item.target, [])).items.append(item)
+        session.expunge_all()
+    return list(groups.values())
+
+
+def _compose(message: _Message, templates: outbox.Templates, note: str) -> tuple[str, str]:
+    if len(message.items) == 1 and not note:
+        return message.items[0].subject, message.items[0].body
+    if len(message.items) == 1:
+        return message.items[0].subject, f"{note}\n\n{message.items[0].body}"
+    parts = dict(part.split(":", 1) for part in message.target.split() if ":" in part)
+    return templates.render(
+        "alerts/digest.txt.j2",
+        short=short_name(message.program.name) if message.program else "",
+        unit=parts.get("unit", ""),
+        items=message.items,
+        note=note,
+    )
+
+
+def _deliver(
+    engine: Engine,
+    message: _Message,
+    targets: apprise.Apprise,
+    templates: outbox.Templates,
+    home: Path,
+    now: Callable[[], datetime],
+    limiter: _ChatLimiter,
+    wait_budget: float,
+    result: SendResult,
+) -> None:
+    servers = list(targets.find(tag=_tags(message.target), match_always=False))
+    note = ""
+    if not servers:
+        servers = list(targets.find(tag=_tags("role:office"), match_always=False))
+        note = (
+            f"（本消息应发送给{describe_target(message.target)}，但未配置其接收地址，"
+            "现转专班处理，请补充配置。）"
+        )
+    ids = [item.id for item in message.items]
+    if not servers:
+        _finish(
+            engine,
+            ids,
+            now(),
+            failed=f"no address is configured for {message.target!r} nor for 'role:office'",
+            result=result,
+        )
+        return
+    subject, body = _compose(message, templates, note)
+    attachments = [
+        str(home / path)
+        for item in message.items
+        for path in item.attachments
+        if (home / path).is_file()
+    ]
+    # The attempt is on record before anything is sent.
+    attempt_at = now()
+    with db.session(engine) as session:
+        rows = _rows(session, ids)
+        attempts = max(row.attempts for row in rows) + 1
+        for row in rows:
+            row.attempts = attempts
+            row.next_attempt_at = attempt_at + BACKOFF[min(attempts - 1, len(BACKOFF) - 1)]
+        delivered = set(rows[0].delivered_to)
+    errors: list[str] = []
+    for server in servers:
+        key = fingerprint(server)
+        if key in delivered:
+            continue
+        scheme = _scheme(server)
+        if scheme in CHAT_SCHEMES and not limiter.wait(key, wait_budget):
+            errors.append(f"{shown(server)}: more than {CHAT_PER_MINUTE} messages a minute")
+            continue
+        ok, error = _notify(server, scheme, subject, body, attachments)
+        if scheme in CHAT_SCHEMES:
+            limiter.record(key)
+        if ok:
+            delivered.add(key)
+            with db.session(engine) as session:
+                for row in _rows(session, ids):
+                    row.delivered_to = sorted(delivered)
+        else:
+            errors.append(f"{shown(server)}: {error}")
+    if not errors:
+        _finish(engine, ids, now(), result=result)
+    elif attempts >= ATTEMPTS:
+        _finish(engine, ids, now(), failed="; ".join(errors), result=result)
+    else:
+        with db.session(engine) as session:
+            for row in _rows(session, ids):
+                row.last_error = "; ".join(errors)[:2000]
+        result.errors += errors
+
+
+def _notify(
+    server: Any, scheme: str, subject: str, body: str, attachments: list[str]
+) -> tuple[bool, str]:
+    limit = getattr(server, "body_maxlen", 0) or 0
+    if limit and len(body) > limit:
+        body = body[: max(0, limit - len(POINTER))] + POINTER
+    title_limit = getattr(server, "title_maxlen", 0)
+    if title_limit and len(subject) > title_limit:
+        subject = subject[: title_limit - 1] + "…"
+    try:
+        with _answers() as answers:
+            ok = server.notify(
+                body=body,
+                title=subject,
+                body_format=apprise.NotifyFormat.TEXT,
+                attach=attachments if scheme in EMAIL_SCHEMES and attachments else None,
+            )
+    except Exception as error:  # a plugin's own failure must not stop the other messages
+        return False, f"delivery raised {type(error).__name__}"
+    if not ok:
+        return False, "the service refused or could not be reached"
+    return _body_says_success(scheme, answers)
+
+
+def _rows(session: Session, ids: list[Any]) -> list[Notification]:
+    return list(session.exec(select(Notification).where(col(Notification.id).in_(ids))).all())
+
+
+def _finish(
+    engine: Engine, ids: list[Any], when: datetime, *, result: SendResult, failed: str = ""
+) -> None:
+    with db.session(engine) as session:
+        for row in _rows(session, ids):
+            if failed:
+                row.status = NotificationStatus.FAILED.value
+                row.last_error = failed[:2000]
+            else:
+                row.status = NotificationStatus.SENT.value
+                row.sent_at = when
+            row.next_attempt_at = None
+    if failed:
+        result.failed += 1
+        result.errors.append(failed)
+    else:
+        result.sent += 1
+
+
+def list_notifications(*, session: Session, status: str | None = None) -> list[dict[str, Any]]:
+    query = select(Notification, Program.code).join(Program, isouter=True)
+    if status:
+        query = query.where(Notification.status == status)
+    return [
+        {
+            "id": item.id,
+            "program": code,
+            "target": item.target,
+            "subject": item.subject,
+            "status": item.status,
+            "attempts": item.attempts,
+            "last_error": item.last_error,
+            "created": item.created_at.isoformat() if item.created_at else None,
+            "sent": item.sent_at.isoformat() if item.sent_at else None,
+        }
+        for item, code in session.exec(query.order_by(col(Notification.id))).all()
+    ]

@@ -1,0 +1,177 @@
+"""Flagging a program as of a day: gather what the rules look at, run them, keep the flags.
+
+Flags are kept per day: running again for the same day replaces that day's flags, so a
+schedule that fires twice does no harm.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import delete
+from sqlmodel import Session, col, select
+
+from pilot_tracker import escalation, ledger, outbox, rules
+from pilot_tracker.models import (
+    Flag,
+    Indicator,
+    IndicatorReading,
+    Program,
+    StatusReport,
+    Task,
+    Unit,
+)
+from pilot_tracker.program_file import ProgramSpec
+from pilot_tracker.workdays import WorkCalendar
+
+
+@dataclass
+class Flagged:
+    """The outcome of flagging one program on one day."""
+
+    program: Program
+    spec: ProgramSpec
+    situation: rules.Situation
+    findings: list[rules.Finding]
+
+    @property
+    def calendar(self) -> str:
+        return self.situation.calendar.status
+
+
+def calendar_of(spec: ProgramSpec) -> WorkCalendar:
+    """The program's working days: the official calendar with its own overrides."""
+    return WorkCalendar(holidays=spec.calendar.holidays, workdays=spec.calendar.workdays)
+
+
+def situation(
+    *, session: Session, program: str, as_of: date, unavailable: frozenset[str] = frozenset()
+) -> tuple[Program, ProgramSpec, rules.Situation]:
+    """What the rules need for a program on a day, read from the database."""
+    record = ledger.get_program(session=session, code=program)
+    spec = ledger.read_program(session=session, code=program)
+    reports = [
+        rules.Report(
+            task=task_code,
+            unit=unit_code,
+            period=report.period,
+            status=report.status,
+            percent=report.percent,
+            reported_on=report.reported_on,
+            evidence=report.evidence,
+            order=report.submission_id,
+        )
+        for report, task_code, unit_code in session.exec(
+            select(StatusReport, Task.code, Unit.code)
+            .join(Task, StatusReport.task_id == Task.id)
+            .join(Unit, StatusReport.unit_id == Unit.id)
+            .where(Task.program_id == record.id, StatusReport.reported_on <= as_of)
+        ).all()
+    ]
+    readings = [
+        rules.Reading(
+            indicator=code, value=reading.value, as_of=reading.as_of, order=reading.submission_id
+        )
+        for reading, code in session.exec(
+            select(IndicatorReading, Indicator.code)
+            .join(Indicator, IndicatorReading.indicator_id == Indicator.id)
+            .where(Indicator.program_id == record.id, IndicatorReading.as_of <= as_of)
+        ).all()
+    ]
+    return (
+        record,
+        spec,
+        rules.Situation(
+            spec=spec,
+            as_of=as_of,
+            calendar=calendar_of(spec),
+            reports=reports,
+            readings=readings,
+            unavailable=unavailable,
+        ),
+    )
+
+
+def flag(
+    *, session: Session, program: str, as_of: date, unavailable: frozenset[str] = frozenset()
+) -> Flagged:
+    """Run the rules for a program on a day and keep the flags (replacing that day's)."""
+    record, spec, current = situation(
+        session=session, program=program, as_of=as_of, unavailable=unavailable
+    )
+    findings = rules.evaluate(current)
+    session.execute(delete(Flag).where(col(Flag.program_id) == record.id, Flag.as_of == as_of))
+    ids = _ids(session, record)
+    for finding in findings:
+        session.add(
+            Flag(
+                program_id=record.id,  # type: ignore[arg-type]
+                unit_id=ids["unit"][finding.unit],
+                task_id=ids["task"].get(finding.task) if finding.task else None,
+                indicator_id=ids["indicator"].get(finding.indicator) if finding.indicator else None,
+                rule=finding.rule,
+                severity=finding.severity.value,
+                period=finding.period,
+                as_of=as_of,
+                details={**finding.details, "message": finding.message},
+            )
+        )
+    session.flush()
+    return Flagged(program=record, spec=spec, situation=current, findings=findings)
+
+
+def _ids(session: Session, program: Program) -> dict[str, dict[str, Any]]:
+    return {
+        "unit": dict(
+            session.exec(select(Unit.code, Unit.id).where(Unit.program_id == program.id)).all()
+        ),
+        "task": dict(
+            session.exec(select(Task.code, Task.id).where(Task.program_id == program.id)).all()
+        ),
+        "indicator": dict(
+            session.exec(
+                select(Indicator.code, Indicator.id).where(Indicator.program_id == program.id)
+            ).all()
+        ),
+    }
+
+
+def finding_dict(finding: rules.Finding) -> dict[str, Any]:
+    """A finding as ``flag --json`` prints it."""
+    return {
+        "rule": finding.rule,
+        "severity": finding.severity.value,
+        "unit": finding.unit,
+        "task": finding.task,
+        "indicator": finding.indicator,
+        "details": {**finding.details, "message": finding.message},
+    }
+
+
+def flag_and_escalate(
+    *,
+    session: Session,
+    program: str,
+    as_of: date,
+    now: datetime,
+    templates: outbox.Templates,
+    home: Path,
+    unavailable: frozenset[str] = frozenset(),
+) -> tuple[Flagged, list[escalation.Change]]:
+    """Flag a program and move its units on the escalation ladder, in one transaction."""
+    flagged = flag(session=session, program=program, as_of=as_of, unavailable=unavailable)
+    changes = escalation.advance(
+        session=session,
+        program=flagged.program,
+        spec=flagged.spec,
+        findings=flagged.findings,
+        as_of=as_of,
+        now=now,
+        calendar=flagged.situation.calendar,
+        templates=templates,
+        home=home,
+    )
+    return flagged, changes

@@ -1,0 +1,388 @@
+"""The lag rules. Each is a pure function of the ledger, the reports and a day, and each
+finding states its numbers, so a coordinator can check it by hand.
+
+| rule | finds |
+|---|---|
+| ``missing_report`` | a unit with work to report sent nothing for a period by its deadline |
+|                    | (rolled to a working day) plus a grace of working days               |
+| ``overdue`` | a task past its due day and not reported completed |
+| ``behind_plan`` | reported percent below the planned percent by more than a tolerance |
+| ``stalled`` | no progress for some reporting periods in a row |
+| ``indicator_off_track`` | an indicator behind the straight line from baseline to target |
+| ``no_evidence`` | a task reported completed without evidence (佐证材料) |
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import Any
+
+from pilot_tracker import periods
+from pilot_tracker.models import Severity, TaskStatus
+from pilot_tracker.plan import planned_percent
+from pilot_tracker.program_file import IndicatorSpec, ProgramSpec, TaskSpec
+from pilot_tracker.workdays import WorkCalendar
+
+
+@dataclass(frozen=True)
+class Report:
+    """A unit's word on a task, as the rules need it."""
+
+    task: str
+    unit: str
+    period: str
+    status: str
+    percent: float
+    reported_on: date
+    evidence: str = ""
+    order: int = 0  # later submissions win on the same day
+
+
+@dataclass(frozen=True)
+class Reading:
+    indicator: str
+    value: float
+    as_of: date
+    order: int = 0
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One lag found by one rule, with the figures behind it."""
+
+    rule: str
+    severity: Severity
+    unit: str
+    period: str
+    message: str
+    task: str | None = None
+    indicator: str | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Situation:
+    """Everything the rules look at, as of one day."""
+
+    spec: ProgramSpec
+    as_of: date
+    calendar: WorkCalendar
+    reports: list[Report] = field(default_factory=list)
+    readings: list[Reading] = field(default_factory=list)
+    unavailable: frozenset[str] = frozenset()
+
+    def __post_init__(self) -> None:
+        self.reports = [r for r in self.reports if r.reported_on <= self.as_of]
+        self.readings = [r for r in self.readings if r.as_of <= self.as_of]
+        self.period = periods.period_of(self.as_of, self.spec.reporting.cadence)
+
+    def latest(self, task: TaskSpec) -> Report | None:
+        """The lead unit's latest report on a task."""
+        mine = [r for r in self.reports if r.task == task.code and r.unit == task.lead_unit]
+        return max(mine, key=lambda r: (r.reported_on, r.order), default=None)
+
+    def by_period(self, task: TaskSpec) -> dict[str, Report]:
+        """The lead unit's last report on a task in each period."""
+        latest: dict[str, Report] = {}
+        for report in sorted(self.reports, key=lambda r: (r.reported_on, r.order)):
+            if report.task == task.code and report.unit == task.lead_unit:
+                latest[report.period] = report
+        return latest
+
+
+def _d(day: date) -> str:
+    return f"{day.month}月{day.day}日"
+
+
+def _n(value: float) -> str:
+    return f"{value:g}"
+
+
+def missing_report(situation: Situation) -> list[Finding]:
+    spec, as_of, calendar = situation.spec, situation.as_of, situation.calendar
+    rule = spec.rules.missing_report
+    if not rule.enabled:
+        return []
+    cadence = spec.reporting.cadence
+
+    def due_check(period: str) -> date:
+        deadline = calendar.roll_forward(periods.deadline(period, spec.reporting.deadline))
+        return calendar.add_workdays(deadline, rule.grace_workdays)
+
+    period = situation.period
+    if as_of <= due_check(period):
+        period = periods.period_of(periods.bounds(period)[0] - timedelta(days=1), cadence)
+    if periods.bounds(period)[1] < spec.start or as_of <= due_check(period):
+        return []
+
+    reported: dict[str, set[str]] = defaultdict(set)
+    for report in situation.reports:
+        reported[report.unit].add(report.period)
+    owners = {indicator.code: indicator.owner for indicator in spec.indicators}
+    for reading in situation.readings:
+        if reading.indicator in owners:
+            reported[owners[reading.indicator]].add(periods.period_of(reading.as_of, cadence))
+
+    findings = []
+    for unit in spec.units:
+        if unit.code in situation.unavailable or not _has_work(situation, unit.code, period):
+            continue
+        missed, checked = 0, period
+        while (
+            checked not in reported[unit.code]
+            and periods.bounds(checked)[1] >= spec.start
+            and _has_work(situation, unit.code, checked)
+        ):
+            missed += 1
+            checked = periods.period_of(periods.bounds(checked)[0] - timedelta(days=1), cadence)
+        if not missed:
+            continue
+        deadline = calendar.roll_forward(periods.deadline(period, spec.reporting.deadline))
+        findings.append(
+            Finding(
+                rule="missing_report",
+                severity=Severity.RED if missed >= rule.red_after_periods else Severity.YELLOW,
+                unit=unit.code,
+                period=period,
+                message=(
+                    f"{period} 未报送进展（截止{_d(deadline)}，宽限{rule.grace_workdays}个工作日）"
+                    + (f"，已连续{missed}期未报送" if missed > 1 else "")
+                ),
+                details={
+                    "period": period,
+                    "deadline": deadline.isoformat(),
+                    "grace_workdays": rule.grace_workdays,
+                    "missed_periods": missed,
+                },
+            )
+        )
+    return findings
+
+
+def _has_work(situation: Situation, unit: str, period: str) -> bool:
+    """Whether a unit owes a report for a period: a task of its own under way, or an
+    indicator it owns."""
+    first, last = periods.bounds(period)
+    if any(indicator.owner == unit for indicator in situation.spec.indicators):
+        return True
+    for task in situation.spec.tasks:
+        if task.lead_unit != unit or task.start > last:
+            continue
+        earlier = [r for r in situation.reports if r.task == task.code and r.unit == unit]
+        done = any(
+            r.status == TaskStatus.COMPLETED.value and r.reported_on < first for r in earlier
+        )
+        if not done:
+            return True
+    return False
+
+
+def overdue(situation: Situation) -> list[Finding]:
+    rule = situation.spec.rules.overdue
+    if not rule.enabled:
+        return []
+    findings = []
+    for task in situation.spec.tasks:
+        due = situation.calendar.roll_forward(task.due)
+        if situation.as_of <= due:
+            continue
+        latest = situation.latest(task)
+        if latest is not None and latest.status == TaskStatus.COMPLETED.value:
+            continue
+        late = situation.calendar.workdays_between(due, situation.as_of)
+        shown = f"最近报送{_n(latest.percent)}%" if latest else "从未报送"
+        findings.append(
+            Finding(
+                rule="overdue",
+                severity=Severity.RED if late > rule.red_after_workdays else Severity.YELLOW,
+                unit=task.lead_unit,
+                task=task.code,
+                period=situation.period,
+                message=(
+                    f"{task.code} 已超过完成时限{_d(task.due)}{late}个工作日仍未完成（{shown}）"
+                ),
+                details={
+                    "due": task.due.isoformat(),
+                    "overdue_workdays": late,
+                    "red_after_workdays": rule.red_after_workdays,
+                    "reported": latest.percent if latest else None,
+                },
+            )
+        )
+    return findings
+
+
+def behind_plan(situation: Situation) -> list[Finding]:
+    rule = situation.spec.rules.behind_plan
+    if not rule.enabled:
+        return []
+    findings = []
+    for task in situation.spec.tasks:
+        if task.start > situation.as_of:
+            continue
+        latest = situation.latest(task)
+        if latest is None or latest.status == TaskStatus.COMPLETED.value:
+            continue
+        planned = planned_percent(task, situation.as_of)
+        gap = round(planned - latest.percent, 1)
+        if gap <= rule.tolerance:
+            continue
+        findings.append(
+            Finding(
+                rule="behind_plan",
+                severity=Severity.RED if gap > rule.red_gap else Severity.YELLOW,
+                unit=task.lead_unit,
+                task=task.code,
+                period=situation.period,
+                message=(
+                    f"{task.code} 计划进度{_n(planned)}%，报送{_n(latest.percent)}%，"
+                    f"落后{_n(gap)}个百分点（容差{_n(rule.tolerance)}）"
+                ),
+                details={
+                    "planned": planned,
+                    "reported": latest.percent,
+                    "gap": gap,
+                    "tolerance": rule.tolerance,
+                    "red_gap": rule.red_gap,
+                    "reported_on": latest.reported_on.isoformat(),
+                },
+            )
+        )
+    return findings
+
+
+def stalled(situation: Situation) -> list[Finding]:
+    rule = situation.spec.rules.stalled
+    if not rule.enabled:
+        return []
+    cadence = situation.spec.reporting.cadence
+    findings = []
+    for task in situation.spec.tasks:
+        by_period = situation.by_period(task)
+        if not by_period:
+            continue
+        last_period = max(by_period)
+        latest = by_period[last_period]
+        if latest.status == TaskStatus.COMPLETED.value or latest.percent >= 100:
+            continue
+        still, checked = 0, last_period
+        while True:
+            previous = periods.period_of(periods.bounds(checked)[0] - timedelta(days=1), cadence)
+            earlier = by_period.get(previous)
+            if earlier is None or earlier.percent < by_period[checked].percent:
+                break
+            still += 1
+            checked = previous
+        if still < rule.periods:
+            continue
+        findings.append(
+            Finding(
+                rule="stalled",
+                severity=Severity.RED if still >= rule.red_periods else Severity.YELLOW,
+                unit=task.lead_unit,
+                task=task.code,
+                period=last_period,
+                message=f"{task.code} 连续{still}期进度无变化（停留在{_n(latest.percent)}%）",
+                details={
+                    "periods_without_progress": still,
+                    "percent": latest.percent,
+                    "since": checked,
+                    "threshold": rule.periods,
+                },
+            )
+        )
+    return findings
+
+
+def expected_value(indicator: IndicatorSpec, day: date) -> float:
+    """Where the straight line from baseline (end of its year) to target stands on a day."""
+    start = date(indicator.baseline.year, 12, 31)
+    end = date(indicator.target.year, 12, 31)
+    share = 1.0 if end <= start else min(1.0, max(0.0, (day - start).days / (end - start).days))
+    baseline, target = indicator.baseline.value, indicator.target.value
+    return round(baseline + (target - baseline) * share, 4)
+
+
+def indicator_off_track(situation: Situation) -> list[Finding]:
+    rule = situation.spec.rules.indicator_off_track
+    if not rule.enabled:
+        return []
+    findings = []
+    for indicator in situation.spec.indicators:
+        readings = [r for r in situation.readings if r.indicator == indicator.code]
+        latest = max(readings, key=lambda r: (r.as_of, r.order), default=None)
+        distance = indicator.target.value - indicator.baseline.value
+        if latest is None or distance == 0:
+            continue
+        expected = expected_value(indicator, latest.as_of)
+        # Short of the line, as a share of the whole way from baseline to target.
+        gap = round((expected - latest.value) / distance * 100, 1)
+        if gap <= rule.tolerance:
+            continue
+        measure = indicator.measure
+        findings.append(
+            Finding(
+                rule="indicator_off_track",
+                severity=Severity.RED if gap > rule.red_gap else Severity.YELLOW,
+                unit=indicator.owner,
+                indicator=indicator.code,
+                period=situation.period,
+                message=(
+                    f"{indicator.code} {indicator.name}：当前{_n(latest.value)}{measure}，"
+                    f"按计划应达{_n(round(expected, 2))}{measure}，"
+                    f"差距为目标进程的{_n(gap)}%（容差{_n(rule.tolerance)}%）"
+                ),
+                details={
+                    "value": latest.value,
+                    "expected": round(expected, 2),
+                    "baseline": indicator.baseline.value,
+                    "target": indicator.target.value,
+                    "gap_percent": gap,
+                    "tolerance": rule.tolerance,
+                    "as_of": latest.as_of.isoformat(),
+                },
+            )
+        )
+    return findings
+
+
+def no_evidence(situation: Situation) -> list[Finding]:
+    if not situation.spec.rules.no_evidence.enabled:
+        return []
+    findings = []
+    for task in situation.spec.tasks:
+        latest = situation.latest(task)
+        if latest is None or latest.status != TaskStatus.COMPLETED.value or latest.evidence:
+            continue
+        findings.append(
+            Finding(
+                rule="no_evidence",
+                severity=Severity.YELLOW,
+                unit=task.lead_unit,
+                task=task.code,
+                period=latest.period,
+                message=f"{task.code} 报送已完成，但未提供佐证材料",
+                details={"reported_on": latest.reported_on.isoformat()},
+            )
+        )
+    return findings
+
+
+RULES: dict[str, Callable[[Situation], list[Finding]]] = {
+    "missing_report": missing_report,
+    "overdue": overdue,
+    "behind_plan": behind_plan,
+    "stalled": stalled,
+    "indicator_off_track": indicator_off_track,
+    "no_evidence": no_evidence,
+}
+
+
+def evaluate(situation: Situation) -> list[Finding]:
+    """Every rule's findings, unit by unit in the ledger's order."""
+    order = {unit.code: index for index, unit in enumerate(situation.spec.units)}
+    findings = [finding for rule in RULES.values() for finding in rule(situation)]
+    return sorted(findings, key=lambda f: (order.get(f.unit, 0), f.task or "", f.rule))
