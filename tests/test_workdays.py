@@ -1,0 +1,78 @@
+"""Working days: official holidays, make-up workdays (调休), overrides, uncovered years."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from pilot_tracker.workdays import WorkCalendar
+
+
+@pytest.mark.parametrize(
+    ("day", "workday", "why"),
+    [
+        (date(2021, 2, 11), False, "Spring Festival eve, a holiday"),
+        (date(2021, 2, 7), True, "a Sunday worked in exchange (调休)"),
+        (date(2021, 2, 20), True, "a Saturday worked in exchange (调休)"),
+        (date(2021, 5, 3), False, "Labour Day week"),
+        (date(2021, 4, 25), True, "a Sunday worked before Labour Day"),
+        (date(2021, 3, 31), True, "an ordinary Wednesday"),
+        (date(2021, 3, 27), False, "an ordinary Saturday"),
+        (date(2021, 10, 1), False, "National Day"),
+    ],
+)
+def test_the_official_calendar(day: date, workday: bool, why: str) -> None:
+    calendar = WorkCalendar()
+    assert calendar.is_workday(day) is workday, why
+    assert calendar.status == "official"
+
+
+@pytest.mark.parametrize(
+    ("deadline", "due"),
+    [
+        (date(2021, 2, 12), date(2021, 2, 18)),  # Spring Festival: due after the holiday
+        (date(2021, 4, 25), date(2021, 4, 25)),  # a make-up Sunday is a working day
+        (date(2021, 9, 25), date(2021, 9, 26)),  # Saturday → Sunday worked before National Day
+        (date(2021, 10, 2), date(2021, 10, 8)),
+        (date(2021, 3, 25), date(2021, 3, 25)),
+    ],
+)
+def test_a_deadline_on_a_holiday_rolls_to_the_next_working_day(deadline: date, due: date) -> None:
+    assert WorkCalendar().roll_forward(deadline) == due
+
+
+@pytest.mark.parametrize(
+    ("start", "count", "end"),
+    [
+        (date(2021, 3, 25), 3, date(2021, 3, 30)),  # Thu + 3 working days skips the weekend
+        (date(2021, 2, 9), 3, date(2021, 2, 19)),  # over Spring Festival (2-20 is worked too)
+        (date(2021, 4, 30), 1, date(2021, 5, 6)),
+        (date(2021, 3, 25), 0, date(2021, 3, 25)),
+    ],
+)
+def test_adding_working_days(start: date, count: int, end: date) -> None:
+    calendar = WorkCalendar()
+    assert calendar.add_workdays(start, count) == end
+    assert calendar.workdays_between(start, end) == count
+
+
+def test_program_overrides_win() -> None:
+    calendar = WorkCalendar(holidays=[date(2021, 3, 31)], workdays=[date(2021, 3, 27)])
+    assert not calendar.is_workday(date(2021, 3, 31))
+    assert calendar.is_workday(date(2021, 3, 27))
+    assert calendar.roll_forward(date(2021, 3, 31)) == date(2021, 4, 1)
+
+
+def test_a_year_the_calendar_does_not_cover_is_monday_to_friday_and_says_so() -> None:
+    calendar = WorkCalendar()
+    assert calendar.status == "official"
+    assert calendar.is_workday(date(2035, 10, 1))  # a Monday; National Day is not known
+    assert not calendar.is_workday(date(2035, 10, 6))  # a Saturday
+    assert not calendar.covers(date(2035, 1, 1))
+    assert calendar.status == "unofficial"
+
+
+def test_counting_needs_a_direction() -> None:
+    with pytest.raises(ValueError):
+        WorkCalendar().add_workdays(date(2021, 3, 1), -1)
