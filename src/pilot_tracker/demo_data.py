@@ -1,9 +1,10 @@
 """Demo submissions: what a program's units would send, day by day, written into the inbox.
 
 Deterministic for a seed. Most units report on time and on track; some report late, some
-fall behind plan; a few send messy files (title rows, re-typed headers, percent as text,
-a GBK CSV, a row that cannot be read); one unit never reports; a unit with an HTTP source
-has its answers returned for a server to publish, and that server is down for a while.
+fall behind plan, one falls far behind and then catches up; a few send messy files (title
+rows, re-typed headers, percent as text, a GBK CSV, a row that cannot be read); one unit
+never reports; a unit with an HTTP source has its answers returned for a server to
+publish, and that server is down for a while.
 """
 
 from __future__ import annotations
@@ -50,6 +51,7 @@ class Behaviour(StrEnum):
     BAD_ROW = "bad_row"
     SILENT = "silent"
     HTTP = "http"
+    RECOVERING = "recovering"
 
 
 @dataclass
@@ -74,6 +76,20 @@ def behaviours(spec: ProgramSpec, seed: int = 2021) -> dict[str, Behaviour]:
     if busy is not None:
         plan[busy] = Behaviour.BAD_ROW
         others.remove(busy)
+    # The unit that recovers has long tasks, so that lagging is all that flags it.
+    recovering = next(
+        (
+            code
+            for code in others
+            if (tasks := _tasks_of(spec, _unit(spec, code)))
+            and all(task.start <= spec.start + timedelta(days=45) for task in tasks)
+            and all(task.due >= spec.start + timedelta(days=240) for task in tasks)
+        ),
+        None,
+    )
+    if recovering is not None:
+        plan[recovering] = Behaviour.RECOVERING
+        others.remove(recovering)
     special = [Behaviour.SILENT, Behaviour.MESSY_WORKBOOK, Behaviour.GBK_CSV]
     share = max(1, len(others) // 7)
     special += [Behaviour.LATE] * share + [Behaviour.BEHIND] * share
@@ -217,6 +233,8 @@ def _task_row(
     """任务编号, 进展状态, 完成进度, 进展情况, 存在问题, 下步计划, 佐证材料, 填报日期."""
     rng = _rng(seed, spec.code, unit.code, task.code)
     lag = rng.uniform(15, 40) if behaviour is Behaviour.BEHIND else rng.uniform(-6, 3)
+    if behaviour is Behaviour.RECOVERING and day < recovery_day(spec):
+        lag = rng.uniform(32, 40)  # far behind: red flags, until it catches up
     planned = planned_percent(task, day)
     if day < task.start:
         percent, status = 0, TaskStatus.NOT_STARTED
@@ -224,7 +242,7 @@ def _task_row(
         percent = int(max(0, min(100, planned - lag)))
         if percent >= 100:
             status = TaskStatus.COMPLETED
-        elif behaviour is Behaviour.BEHIND and planned - percent > 25:
+        elif behaviour in (Behaviour.BEHIND, Behaviour.RECOVERING) and planned - percent > 25:
             status = TaskStatus.DELAYED
         elif percent == 0:
             status = TaskStatus.NOT_STARTED
@@ -246,6 +264,14 @@ def _task_row(
         else ""
     )
     return [task.code, label, percent, progress, problems, next_steps, evidence, day]
+
+
+def recovery_day(spec: ProgramSpec) -> date:
+    """The day the recovering unit has caught up: the start of the program's fifth month."""
+    day = spec.start
+    for _ in range(4):
+        day = periods.bounds(periods.period_of(day, "monthly"))[1] + timedelta(days=1)
+    return day
 
 
 def _reading(indicator: IndicatorSpec, behaviour: Behaviour, day: date) -> tuple[str, float]:
