@@ -26,6 +26,7 @@ class Server:
     url: str
     answers: dict[str, list[Answer]]
     requests: list[tuple[str, dict[str, str]]]
+    bodies: list[bytes] = field(default_factory=list)
 
     def answer(self, path: str, *answers: Answer) -> str:
         """Queue answers for a path (the last one repeats); return its URL."""
@@ -37,6 +38,7 @@ class Server:
 def http_server() -> Iterator[Server]:
     answers: dict[str, list[Answer]] = {}
     requests: list[tuple[str, dict[str, str]]] = []
+    bodies: list[bytes] = []
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
@@ -66,6 +68,11 @@ def http_server() -> Iterator[Server]:
             with contextlib.suppress(BrokenPipeError, ConnectionResetError):
                 self.wfile.write(answer.body)
 
+        def do_POST(self) -> None:  # a chat service's webhook, or Apprise's json://
+            length = int(self.headers.get("Content-Length") or 0)
+            bodies.append(self.rfile.read(length))
+            self.do_GET()
+
         def log_message(self, *args: object) -> None:
             pass
 
@@ -76,7 +83,7 @@ def http_server() -> Iterator[Server]:
     )
     thread.start()
     try:
-        yield Server(f"http://127.0.0.1:{server.server_address[1]}", answers, requests)
+        yield Server(f"http://127.0.0.1:{server.server_address[1]}", answers, requests, bodies)
     finally:
         server.shutdown()
         server.server_close()

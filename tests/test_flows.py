@@ -80,3 +80,35 @@ def test_a_source_that_stays_down_does_not_fail_the_flow(
     assert [(u["unit"], u["source"]) for u in result["unavailable"]] == [("dsj", "http")]
     assert "could not be reached" in result["unavailable"][0]["error"]
     assert result["submissions"] == []
+
+
+def test_supervise_collects_flags_and_sends_once(
+    isolated_environment: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from flows.supervise import send_alerts, supervise
+
+    runner = CliRunner()
+    assert runner.invoke(app, ["init"]).exit_code == 0
+    assert runner.invoke(app, ["program", "load", str(EXAMPLES / "xiangshan.yaml")]).exit_code == 0
+    spec = read_program_file(EXAMPLES / "xiangshan.yaml")
+    deliver(spec=spec, inbox=isolated_environment / "inbox", since=None, until=date(2021, 4, 6))
+    with http_server() as server:
+        server.answer("/office", Answer(body=b"{}"))
+        config = tmp_path / "apprise.yml"
+        config.write_text(
+            f"version: 1\nurls:\n  - json://{server.url.removeprefix('http://')}/office:\n"
+            "      tag: role:office\n",
+            encoding="utf-8",
+        )
+        monkeypatch.setenv("PILOT_TRACKER_APPRISE_CONFIG", str(config))
+
+        result = supervise("xiangshan", as_of=date(2021, 4, 6), settle_seconds=0)
+        delivered = len(server.bodies)
+        again = send_alerts()
+
+    assert len(result["collected"]["submissions"]) > 10
+    assert result["flagged"]["flags"] and result["flagged"]["calendar"] == "official"
+    assert result["sent"]["sent"] == delivered > 0 and result["sent"]["pending"] == 0
+    assert again["sent"] == 0 and len(server.bodies) == delivered  # a second run sends nothing
+    titles = [json.loads(body)["title"] for body in server.bodies]
+    assert any(title.startswith("【进度提醒】象山县试点") for title in titles)

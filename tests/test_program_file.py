@@ -170,8 +170,14 @@ def test_the_small_program_is_valid() -> None:
         ({"units__0__code": "../etc"}, "units[0].code: '../etc' is not a valid code"),
         ({"code": DELETE}, "code: missing; this key is required"),
         ({"units": DELETE}, "units: missing"),
-        ({"rules": {"late": {}}}, "rules.late: unknown key; the keys here are: missing_report, overdue"),
-        ({"rules": {"behind_plan": {"tolerance": 150}}}, "rules.behind_plan.tolerance: 150 is out of range"),
+        (
+            {"rules": {"late": {}}},
+            "rules.late: unknown key; the keys here are: missing_report, overdue",
+        ),
+        (
+            {"rules": {"behind_plan": {"tolerance": 150}}},
+            "rules.behind_plan.tolerance: 150 is out of range",
+        ),
         (
             {"rules": {"escalation": {"urge_after_periods": 3, "interview_after_periods": 2}}},
             "rules.escalation.interview_after_periods: 2 must be more than urge_after_periods (3)",

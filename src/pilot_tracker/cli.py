@@ -748,9 +748,10 @@ def alerts_send(
 ) -> None:
     """Deliver every pending message now, whatever its backoff, through Apprise.
 
-    Addresses come from the Apprise file named by PILOT_TRACKER_APPRISE_CONFIG.
+    Addresses come from the Apprise file named by PILOT_TRACKER_APPRISE_CONFIG
+    (e.g. export PILOT_TRACKER_APPRISE_CONFIG=apprise.yml).
 
-    Example: PILOT_TRACKER_APPRISE_CONFIG=apprise.yml pilot-tracker alerts send
+    Example: pilot-tracker alerts send --json
     """
     settings = load_settings()
     if settings.apprise_config is None:

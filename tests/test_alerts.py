@@ -1,0 +1,744 @@
+"""Alert delivery through Apprise, against a real SMTP server and a real HTTP receiver."""
+
+from __future__ import annotations
+
+import copy
+import email
+import email.policy
+import json
+import logging
+import socket
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from email.message import EmailMessage
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult, LoginPassword
+from apprise.plugins.dingtalk import NotifyDingTalk
+from sqlmodel import select
+
+from pilot_tracker import alerts, db, ledger, outbox
+from pilot_tracker.intake import RejectionLine, SubmissionSummary
+from pilot_tracker.models import Notification, Program
+from pilot_tracker.program_file import validate_program
+
+from .conftest import ROOT
+from .http_fixtures import Answer
+from .test_program_file import SMALL
+
+NOW = datetime(2021, 3, 31, 2, 0, tzinfo=UTC)
+TEMPLATES = outbox.Templates(ROOT / "templates")
+LIAISON = "unit:jyj role:liaison"
+HEAD = "unit:jyj role:head"
+OFFICE = "role:office"
+URGE = "【督办提醒】演示县试点 · 县教育局 · 3项任务滞后"
+DINGTALK_ERROR = Answer(body=b'{"errcode": 310000, "errmsg": "keywords not in content"}')
+DINGTALK_OK = Answer(body=b'{"errcode": 0, "errmsg": "ok"}')
+
+
+# --- what the test controls: the time, the mail server, the chat receiver ------------------
+
+
+class Now:
+    """The ``now`` handed to ``send()``: a wall clock that moves only when told."""
+
+    def __init__(self, at: datetime = NOW):
+        self.at = at
+
+    def __call__(self) -> datetime:
+        return self.at
+
+    def advance(self, delta: timedelta) -> datetime:
+        self.at += delta
+        return self.at
+
+
+class FakeTime:
+    """A monotonic clock and a sleep that moves it, so the chat limit is checked instantly."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.slept: list[float] = []
+
+    def clock(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds
+
+
+class Mailbox:
+    """An aiosmtpd handler that keeps every message it is given."""
+
+    def __init__(self, password: str = "") -> None:
+        self.password = password
+        self.contents: list[bytes] = []
+        self.recipients: list[list[str]] = []
+        self.logins: list[str] = []
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        self.contents.append(envelope.content)
+        self.recipients.append(list(envelope.rcpt_tos))
+        return "250 OK"
+
+    def authenticate(
+        self, server: Any, session: Any, envelope: Any, mechanism: str, data: Any
+    ) -> AuthResult:
+        ok = isinstance(data, LoginPassword) and data.password == self.password.encode()
+        if ok:
+            self.logins.append(data.login.decode())
+        return AuthResult(success=ok)
+
+    def messages(self) -> list[EmailMessage]:
+        return [
+            email.message_from_bytes(content, policy=email.policy.default)  # type: ignore[misc]
+            for content in self.contents
+        ]
+
+
+def free_port() -> int:
+    """A loopback port nothing listens on (aiosmtpd's Controller needs an explicit one)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@contextmanager
+def smtp_server(port: int, password: str = "") -> Iterator[Mailbox]:
+    mailbox = Mailbox(password)
+    options: dict[str, Any] = {}
+    if password:
+        # Loopback only: the test checks that Apprise logs in with what the URL holds.
+        options = {"authenticator": mailbox.authenticate, "auth_require_tls": False}
+    controller = Controller(mailbox, hostname="127.0.0.1", port=port, **options)
+    controller.start()
+    try:
+        yield mailbox
+    finally:
+        controller.stop()
+
+
+@pytest.fixture
+def mailbox() -> Iterator[tuple[Mailbox, int]]:
+    port = free_port()
+    with smtp_server(port) as box:
+        yield box, port
+
+
+class Receiver:
+    """What a chat service or webhook was sent: one JSON document per POST."""
+
+    def __init__(self, url: str, answers: list[Answer], fake_time: FakeTime | None) -> None:
+        self.url = url
+        self.answers = answers
+        self.fake_time = fake_time
+        self.posts: list[dict[str, Any]] = []
+
+    def answer(self, *answers: Answer) -> None:
+        """Queue answers (the last one repeats)."""
+        self.answers[:] = answers
+
+
+@contextmanager
+def receiver(fake_time: FakeTime | None = None) -> Iterator[Receiver]:
+    """A real HTTP server on loopback taking POSTs, answering 200 unless told otherwise."""
+    answers: list[Answer] = [Answer(body=b"{}")]
+    lock = threading.Lock()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            data = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            with lock:
+                box.posts.append(
+                    {
+                        "path": self.path,
+                        "json": json.loads(data),
+                        "at": fake_time.clock() if fake_time else None,
+                    }
+                )
+                answer = answers.pop(0) if len(answers) > 1 else answers[0]
+            self.send_response(answer.status)
+            self.send_header("Content-Type", answer.content_type)
+            self.send_header("Content-Length", str(len(answer.body)))
+            self.end_headers()
+            self.wfile.write(answer.body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    box = Receiver(f"http://127.0.0.1:{server.server_address[1]}", answers, fake_time)
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+    )
+    thread.start()
+    try:
+        yield box
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+# --- the outbox and the addresses ------------------------------------------------------------
+
+
+@pytest.fixture
+def program_id(sqlite_engine: sa.Engine) -> int:
+    return load_small(sqlite_engine)
+
+
+def load_small(engine: sa.Engine) -> int:
+    spec = validate_program(copy.deepcopy(SMALL), "demo.yaml")
+    with db.session(engine) as session:
+        ledger.load_program(
+            session=session, spec=spec, source_name="demo.yaml", source_sha256="", now=NOW
+        )
+        program = session.exec(select(Program).where(Program.code == "demo")).one()
+        assert program.id is not None
+        return program.id
+
+
+def put(
+    engine: sa.Engine,
+    program_id: int,
+    target: str,
+    subject: str,
+    body: str = "正文\n",
+    key: str | None = None,
+) -> None:
+    with db.session(engine) as session:
+        outbox.enqueue(
+            session=session,
+            program_id=program_id,
+            dedup_key=key or f"{target}:{subject}",
+            target=target,
+            subject=subject,
+            body=body,
+            now=NOW,
+        )
+
+
+def write_config(folder: Path, entries: dict[str, str]) -> Path:
+    """An Apprise YAML file: each URL with its comma-separated tags."""
+    lines = ["version: 1", "urls:"]
+    for url, tags in entries.items():
+        lines += [f"  - {json.dumps(url)}:", f"      tag: {json.dumps(tags)}"]
+    path = folder / "apprise.yaml"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def mailto(port: int, to: str = "jyj-liaison@example.org", login: str = "") -> str:
+    return f"mailto://{login}127.0.0.1:{port}?from=alerts@example.com&to={to}&format=text"
+
+
+def deliver(
+    engine: sa.Engine,
+    config: Path,
+    home: Path,
+    now: Now,
+    fake_time: FakeTime | None = None,
+    **extra: Any,
+) -> alerts.SendResult:
+    """One ``alerts send`` run, with the addresses read afresh as the CLI does each time."""
+    fake_time = fake_time or FakeTime()
+    return alerts.send(
+        engine=engine,
+        targets=alerts.load_targets(config),
+        templates=TEMPLATES,
+        home=home,
+        now=now,
+        clock=fake_time.clock,
+        sleep=fake_time.sleep,
+        **extra,
+    )
+
+
+def rows(engine: sa.Engine) -> list[Notification]:
+    with db.session(engine) as session:
+        found = list(session.exec(select(Notification).order_by(Notification.id)).all())
+        session.expunge_all()
+    return found
+
+
+def text_of(message: EmailMessage) -> str:
+    part = message.get_body(preferencelist=("plain",))
+    assert part is not None
+    return part.get_content().replace("\r\n", "\n")
+
+
+# --- one digest per recipient, over real SMTP and a real webhook -----------------------------
+
+
+def test_a_liaison_gets_one_digest_and_the_office_one_post(
+    engine: sa.Engine, tmp_path: Path, mailbox: tuple[Mailbox, int]
+) -> None:
+    box, port = mailbox
+    program = load_small(engine)
+    first = "县教育局联络员：\n\n1. 联席会议制度文件未报送\n2. 3月进度为0%\n"
+    second = "县教育局联络员：\n\n填报表第3行“完成进度”列不是数字，请修改后重新报送。\n"
+    put(engine, program, LIAISON, "【进度提醒】演示县试点 · 县教育局 · 2项预警", first)
+    put(engine, program, LIAISON, "【填报退回】演示县试点 · 县教育局 · 1项未能导入", second)
+    put(
+        engine,
+        program,
+        OFFICE,
+        "【约谈建议】演示县试点 · 县教育局",
+        "领导小组办公室：\n\n建议约谈。\n",
+    )
+    now = Now()
+    with receiver() as office:
+        config = write_config(
+            tmp_path, {mailto(port): "unit:jyj, role:liaison", json_url(office): "role:office"}
+        )
+
+        result = deliver(engine, config, tmp_path, now)
+
+        assert result.as_dict() == {"sent": 2, "failed": 0, "pending": 0, "deduplicated": 1}
+        [message] = box.messages()
+        assert box.recipients == [["jyj-liaison@example.org"]]
+        # The unit's name in this subject is test_a_recipient_reads_the_unit_name_not_its_code.
+        assert message["Subject"].startswith("【试点工作通知】演示县试点 · ")
+        assert message["Subject"].endswith(" · 2条通知")
+        body = text_of(message)
+        assert "本次共有2条通知" in body
+        assert "【进度提醒】演示县试点 · 县教育局 · 2项预警" in body
+        assert first.strip() in body
+        assert second.strip() in body
+        assert body.index("1. 联席会议制度文件未报送\n2. 3月进度为0%") < body.index("第3行")
+        [post] = office.posts
+        assert post["path"] == "/office"
+        assert post["json"]["title"] == "【约谈建议】演示县试点 · 县教育局"
+        assert post["json"]["message"].startswith("领导小组办公室：\n\n建议约谈。")
+        assert [row.status for row in rows(engine)] == ["sent", "sent", "sent"]
+        assert {row.sent_at.replace(tzinfo=UTC) for row in rows(engine) if row.sent_at} == {NOW}
+
+        again = deliver(engine, config, tmp_path, now, force=True)
+
+        assert again.as_dict() == {"sent": 0, "failed": 0, "pending": 0, "deduplicated": 0}
+        assert len(box.contents) == 1
+        assert len(office.posts) == 1
+
+
+def test_a_single_message_keeps_its_own_subject_and_body(
+    sqlite_engine: sa.Engine, program_id: int, tmp_path: Path, mailbox: tuple[Mailbox, int]
+) -> None:
+    box, port = mailbox
+    body = (
+        "县教育局主要负责人：\n\n贵单位已连续2个报送周期存在红色预警，现予以督办。\n\n1. 任务滞后\n"
+    )
+    put(sqlite_engine, program_id, LIAISON, URGE, body)
+    config = write_config(tmp_path, {mailto(port): "unit:jyj, role:liaison"})
+
+    result = deliver(sqlite_engine, config, tmp_path, Now())
+
+    assert result.as_dict() == {"sent": 1, "failed": 0, "pending": 0, "deduplicated": 0}
+    [message] = box.messages()
+    assert message["Subject"] == URGE
+    assert text_of(message).strip() == body.strip()
+
+
+def test_messages_for_one_address_in_two_programs_are_not_merged(
+    sqlite_engine: sa.Engine, program_id: int, tmp_path: Path
+) -> None:
+    other = copy.deepcopy(SMALL) | {"code": "other", "name": "宁海县试点"}
+    with db.session(sqlite_engine) as session:
+        ledger.load_program(
+            session=session,
+            spec=validate_program(other, "other.yaml"),
+            source_name="other.yaml",
+            source_sha256="",
+            now=NOW,
+        )
+        other_id = session.exec(select(Program.id).where(Program.code == "other")).one()
+    put(sqlite_engine, program_id, OFFICE, "演示县的通知", key="a")
+    put(sqlite_engine, other_id, OFFICE, "宁海县的通知", key="b")
+    with receiver() as office:
+        config = write_config(tmp_path, {json_url(office): "role:office"})
+
+        result = deliver(sqlite_engine, config, tmp_path, Now())
+
+    assert result.as_dict() == {"sent": 2, "failed": 0, "pending": 0, "deduplicated": 0}
+    assert [post["json"]["title"] for post in office.posts] == ["演示县的通知", "宁海县的通知"]
+
+
+def json_url(server: Receiver, path: str = "/office") -> str:
+    return f"json://{server.url.removeprefix('http://')}{path}"
+
+
+# --- retries, backoff and the retry budget ---------------------------------------------------
+
+
+def test_a_server_that_is_down_leaves_the_message_pending_without_leaking_the_password(
+    sqlite_engine: sa.Engine,
+    program_id: int,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    port = free_port()
+    put(sqlite_engine, program_id, LIAISON, URGE, "督办正文\n")
+    config = write_config(tmp_path, {mailto(port, login="user:s3cret@"): "unit:jyj, role:liaison"})
+    now = Now()
+
+    down = deliver(sqlite_engine, config, tmp_path, now)
+
+    assert down.as_dict() == {"sent": 0, "failed": 0, "pending": 1, "deduplicated": 0}
+    [row] = rows(sqlite_engine)
+    assert (row.status, row.attempts, row.delivered_to) == ("pending", 1, [])
+    assert f"127.0.0.1:{port}" in row.last_error
+    assert "could not be reached" in row.last_error
+    assert down.errors
+    with sqlite_engine.connect() as connection:
+        stored = connection.execute(sa.text("SELECT * FROM notification")).all()
+    for text in (row.last_error, *down.errors, caplog.text, repr(stored)):
+        assert "s3cret" not in text
+
+    now.advance(timedelta(minutes=1))
+    early = deliver(sqlite_engine, config, tmp_path, now)
+
+    assert early.as_dict() == {"sent": 0, "failed": 0, "pending": 1, "deduplicated": 0}
+    assert rows(sqlite_engine)[0].attempts == 1
+
+    with smtp_server(port, password="s3cret") as box:
+        forced = deliver(sqlite_engine, config, tmp_path, now, force=True)
+
+    assert forced.as_dict() == {"sent": 1, "failed": 0, "pending": 0, "deduplicated": 0}
+    assert box.logins == ["user"]
+    assert [message["Subject"] for message in box.messages()] == [URGE]
+    [row] = rows(sqlite_engine)
+    assert (row.status, row.attempts) == ("sent", 2)
+
+
+def test_after_the_retry_budget_the_message_is_failed_and_listed(
+    sqlite_engine: sa.Engine, program_id: int, tmp_path: Path
+) -> None:
+    port = free_port()
+    put(sqlite_engine, program_id, LIAISON, URGE)
+    config = write_config(tmp_path, {mailto(port): "unit:jyj, role:liaison"})
+    now = Now()
+
+    for attempt in range(1, alerts.ATTEMPTS + 1):
+        result = deliver(sqlite_engine, config, tmp_path, now)
+        assert rows(sqlite_engine)[0].attempts == attempt
+        if attempt < alerts.ATTEMPTS:
+            assert result.as_dict() == {"sent": 0, "failed": 0, "pending": 1, "deduplicated": 0}
+            backoff = alerts.BACKOFF[attempt - 1]
+            now.advance(backoff - timedelta(seconds=1))
+            assert deliver(sqlite_engine, config, tmp_path, now).as_dict()["pending"] == 1
+            assert rows(sqlite_engine)[0].attempts == attempt, "retried before its backoff"
+            now.advance(timedelta(seconds=1))
+
+    assert result.as_dict() == {"sent": 0, "failed": 1, "pending": 0, "deduplicated": 0}
+    with db.session(sqlite_engine) as session:
+        [failed] = alerts.list_notifications(session=session, status="failed")
+        assert alerts.list_notifications(session=session, status="pending") == []
+    assert failed["subject"] == URGE
+    assert failed["program"] == "demo"
+    assert failed["attempts"] == alerts.ATTEMPTS
+    assert f"127.0.0.1:{port}" in failed["last_error"]
+    assert deliver(sqlite_engine, config, tmp_path, now, force=True).sent == 0
+
+
+# --- a crash between delivering and recording it ---------------------------------------------
+
+
+def test_a_crash_after_delivery_neither_loses_nor_repeats_the_message(
+    engine: sa.Engine,
+    tmp_path: Path,
+    mailbox: tuple[Mailbox, int],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    box, port = mailbox
+    program = load_small(engine)
+    put(engine, program, LIAISON, URGE, "督办正文\n")
+    config = write_config(tmp_path, {mailto(port): "unit:jyj, role:liaison"})
+    finish = alerts._finish
+    calls: list[int] = []
+
+    def crash_once(*args: Any, **kwargs: Any) -> None:
+        calls.append(1)
+        if len(calls) == 1:
+            raise RuntimeError("the process was killed")
+        finish(*args, **kwargs)
+
+    monkeypatch.setattr(alerts, "_finish", crash_once)
+
+    with pytest.raises(RuntimeError, match="killed"):
+        deliver(engine, config, tmp_path, Now())
+
+    assert len(box.contents) == 1
+    [row] = rows(engine)
+    assert (row.status, row.attempts, len(row.delivered_to)) == ("pending", 1, 1)
+
+    result = deliver(engine, config, tmp_path, Now(), force=True)
+
+    assert result.as_dict() == {"sent": 1, "failed": 0, "pending": 0, "deduplicated": 0}
+    assert [message["Subject"] for message in box.messages()] == [URGE]
+    assert rows(engine)[0].status == "sent"
+
+
+# --- chat bots: a 200 answer is not yet a delivery -------------------------------------------
+
+
+@pytest.fixture
+def dingtalk(monkeypatch: pytest.MonkeyPatch) -> Iterator[Receiver]:
+    """DingTalk's robot endpoint, served on loopback."""
+    with receiver() as server:
+        monkeypatch.setattr(
+            NotifyDingTalk, "notify_url", f"{server.url}/robot/send?access_token={{token}}"
+        )
+        yield server
+
+
+TOKEN = "a1b2c3d4e5f60718293a4b5c6d7e8f90"
+
+
+@pytest.mark.parametrize(
+    ("refusal", "expected"),
+    [
+        (DINGTALK_ERROR, "error code 310000"),
+        (Answer(body=b"<html>ok</html>", content_type="text/html"), "no JSON body"),
+    ],
+)
+def test_dingtalk_counts_only_an_answer_that_says_success(
+    sqlite_engine: sa.Engine,
+    program_id: int,
+    tmp_path: Path,
+    dingtalk: Receiver,
+    refusal: Answer,
+    expected: str,
+) -> None:
+    dingtalk.answer(refusal, DINGTALK_OK)
+    put(sqlite_engine, program_id, OFFICE, URGE, "督办正文\n")
+    config = write_config(tmp_path, {f"dingtalk://{TOKEN}": "role:office"})
+    now = Now()
+
+    refused = deliver(sqlite_engine, config, tmp_path, now)
+
+    assert refused.as_dict() == {"sent": 0, "failed": 0, "pending": 1, "deduplicated": 0}
+    [row] = rows(sqlite_engine)
+    assert row.status == "pending"
+    assert expected in row.last_error
+    assert TOKEN not in row.last_error
+    assert dingtalk.posts[0]["path"] == f"/robot/send?access_token={TOKEN}"
+    assert URGE in dingtalk.posts[0]["json"]["text"]["content"]
+
+    accepted = deliver(sqlite_engine, config, tmp_path, now, force=True)
+
+    assert accepted.as_dict() == {"sent": 1, "failed": 0, "pending": 0, "deduplicated": 0}
+    assert len(dingtalk.posts) == 2
+    assert rows(sqlite_engine)[0].status == "sent"
+
+
+def test_a_dingtalk_bot_that_always_refuses_ends_failed(
+    sqlite_engine: sa.Engine, program_id: int, tmp_path: Path, dingtalk: Receiver
+) -> None:
+    dingtalk.answer(DINGTALK_ERROR)
+    put(sqlite_engine, program_id, OFFICE, URGE)
+    config = write_config(tmp_path, {f"dingtalk://{TOKEN}": "role:office"})
+
+    results = [
+        deliver(sqlite_engine, config, tmp_path, Now(), force=True) for _ in range(alerts.ATTEMPTS)
+    ]
+
+    assert [result.sent for result in results] == [0] * alerts.ATTEMPTS
+    assert results[-1].failed == 1
+    [row] = rows(sqlite_engine)
+    assert row.status == "failed"
+    assert "error code 310000" in row.last_error
+    assert len(dingtalk.posts) == alerts.ATTEMPTS
+
+
+# --- a role without an address ---------------------------------------------------------------
+
+
+def test_a_role_without_an_address_goes_to_the_office_with_a_note(
+    sqlite_engine: sa.Engine, program_id: int, tmp_path: Path, mailbox: tuple[Mailbox, int]
+) -> None:
+    box, port = mailbox
+    put(sqlite_engine, program_id, HEAD, URGE, "督办正文\n")
+    with receiver() as office:
+        config = write_config(
+            tmp_path, {mailto(port): "unit:jyj, role:liaison", json_url(office): "role:office"}
+        )
+
+        result = deliver(sqlite_engine, config, tmp_path, Now())
+
+    assert result.as_dict() == {"sent": 1, "failed": 0, "pending": 0, "deduplicated": 0}
+    assert box.contents == [], "the liaison is not the head"
+    [post] = office.posts
+    assert post["json"]["title"] == URGE
+    message = post["json"]["message"]
+    assert "主要负责人" in message
+    assert "未配置其接收地址" in message
+    assert message.rstrip().endswith("督办正文")
+
+
+def test_a_role_without_an_address_and_no_office_fails_with_a_reason(
+    sqlite_engine: sa.Engine, program_id: int, tmp_path: Path, mailbox: tuple[Mailbox, int]
+) -> None:
+    box, port = mailbox
+    put(sqlite_engine, program_id, HEAD, URGE)
+    config = write_config(tmp_path, {mailto(port): "unit:jyj, role:liaison"})
+
+    result = deliver(sqlite_engine, config, tmp_path, Now())
+
+    assert result.as_dict() == {"sent": 0, "failed": 1, "pending": 0, "deduplicated": 0}
+    assert box.contents == []
+    [row] = rows(sqlite_engine)
+    assert row.status == "failed"
+    assert "no address is configured for 'unit:jyj role:head' nor for 'role:office'" in (
+        row.last_error
+    )
+
+
+@pytest.mark.parametrize("where", ["digest subject", "note"])
+def test_a_recipient_reads_the_unit_name_not_its_code(
+    sqlite_engine: sa.Engine, program_id: int, tmp_path: Path, where: str
+) -> None:
+    target = LIAISON if where == "digest subject" else HEAD
+    put(sqlite_engine, program_id, target, "第一条", key="1")
+    if where == "digest subject":
+        put(sqlite_engine, program_id, target, "第二条", key="2")
+    with receiver() as office:
+        config = write_config(tmp_path, {json_url(office): "role:office, role:liaison, unit:jyj"})
+        deliver(sqlite_engine, config, tmp_path, Now())
+
+    [post] = office.posts
+    shown = post["json"]["title"] if where == "digest subject" else post["json"]["message"]
+    assert "县教育局" in shown
+    assert "jyj" not in shown
+
+
+# --- chat rate limit ---------------------------------------------------------------------------
+
+
+def many_units(engine: sa.Engine, program_id: int, count: int) -> dict[str, str]:
+    """``count`` messages to as many units' liaisons, all served by one chat address."""
+    units = [f"u{number:02}" for number in range(1, count + 1)]
+    for unit in units:
+        put(engine, program_id, f"unit:{unit} role:liaison", f"{unit}的提醒")
+    return {"tags": ", ".join(["role:liaison", *(f"unit:{unit}" for unit in units)])}
+
+
+def test_one_chat_address_gets_at_most_twenty_messages_a_minute(
+    sqlite_engine: sa.Engine, program_id: int, tmp_path: Path
+) -> None:
+    tags = many_units(sqlite_engine, program_id, 25)["tags"]
+    fake_time = FakeTime()
+    with receiver(fake_time) as chat:
+        config = write_config(tmp_path, {json_url(chat, "/bot"): tags})
+
+        result = deliver(sqlite_engine, config, tmp_path, Now(), fake_time)
+
+    assert result.as_dict() == {"sent": 25, "failed": 0, "pending": 0, "deduplicated": 0}
+    assert fake_time.slept == [60.0]
+    times = [post["at"] for post in chat.posts]
+    assert times == [0.0] * 20 + [60.0] * 5
+    for start in times:
+        assert sum(start <= at < start + 60 for at in times) <= alerts.CHAT_PER_MINUTE
+
+
+def test_a_chat_message_over_the_limit_waits_for_the_next_run_when_it_cannot_wait(
+    sqlite_engine: sa.Engine, program_id: int, tmp_path: Path
+) -> None:
+    tags = many_units(sqlite_engine, program_id, 25)["tags"]
+    fake_time = FakeTime()
+    with receiver(fake_time) as chat:
+        config = write_config(tmp_path, {json_url(chat, "/bot"): tags})
+
+        result = deliver(sqlite_engine, config, tmp_path, Now(), fake_time, wait_budget=30)
+
+    assert result.as_dict() == {"sent": 20, "failed": 0, "pending": 5, "deduplicated": 0}
+    assert fake_time.slept == []
+    assert len(chat.posts) == 20
+    late = [row for row in rows(sqlite_engine) if row.status == "pending"]
+    assert [row.subject for row in late] == [f"u{number}的提醒" for number in range(21, 26)]
+    assert all("more than 20 messages a minute" in row.last_error for row in late)
+
+
+def test_the_chat_limiter_counts_each_address_on_its_own() -> None:
+    fake_time = FakeTime()
+    limiter = alerts._ChatLimiter(fake_time.clock, fake_time.sleep)
+    for _ in range(alerts.CHAT_PER_MINUTE):
+        assert limiter.wait("a", budget=60)
+        limiter.record("a")
+        fake_time.now += 1
+
+    assert limiter.wait("b", budget=0)
+    assert fake_time.slept == []
+    assert not limiter.wait("a", budget=39)
+    assert fake_time.slept == []
+    assert limiter.wait("a", budget=40)
+    assert fake_time.slept == [40.0]
+
+
+# --- size and markup -----------------------------------------------------------------------
+
+
+def test_a_long_body_is_cut_to_the_service_limit_with_a_pointer(
+    sqlite_engine: sa.Engine, program_id: int, tmp_path: Path
+) -> None:
+    body = "".join(f"第{number:05}行：任务进展情况说明。\n" for number in range(2500))
+    assert len(body) > 40_000
+    put(sqlite_engine, program_id, OFFICE, URGE, body)
+    with receiver() as office:
+        config = write_config(tmp_path, {json_url(office): "role:office"})
+
+        result = deliver(sqlite_engine, config, tmp_path, Now())
+
+    assert result.sent == 1
+    message = office.posts[0]["json"]["message"]
+    assert len(message) == 32768
+    assert message.endswith(alerts.POINTER)
+    assert message.startswith("第00000行：任务进展情况说明。\n第00001行")
+
+
+def test_markup_in_a_unit_name_reaches_the_reader_as_plain_characters(
+    sqlite_engine: sa.Engine, program_id: int, tmp_path: Path
+) -> None:
+    name = "<script>alert(1)</script>**粗体**"
+    summary = SubmissionSummary(
+        unit="jyj",
+        source="inbox",
+        file="[点我](http://evil.example)_表.xlsx",
+        sha256="0" * 64,
+        status="rejected",
+        imported=2,
+        rejected=1,
+        rejections=[RejectionLine("任务进展", 3, "完成进度", "<b>五十</b>", "不是数字")],
+    )
+    subject, body = TEMPLATES.render(
+        "alerts/rejection.txt.j2",
+        program=SimpleNamespace(name="演示县试点"),
+        unit=SimpleNamespace(name=name),
+        summary=summary,
+        rejections=summary.rejections,
+        more=0,
+        received="2021年3月31日10:00",
+        deadline="2021年4月25日",
+    )
+    put(sqlite_engine, program_id, OFFICE, subject, body)
+    with receiver() as office:
+        config = write_config(tmp_path, {json_url(office): "role:office"})
+        deliver(sqlite_engine, config, tmp_path, Now())
+
+    [post] = office.posts
+    for shown in (post["json"]["title"], post["json"]["message"]):
+        assert "<" not in shown
+        assert "**" not in shown
+        assert "](" not in shown
+        assert "＜script＞alert(1)＜/script＞＊＊粗体＊＊" in shown
+    assert "（填写内容：＜b＞五十＜/b＞）：不是数字" in post["json"]["message"]
+    assert "其余 2 条已成功导入" in post["json"]["message"]

@@ -1,0 +1,86 @@
+"""Flag, escalation and alerts on the command line, end to end with a real HTTP receiver."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from pilot_tracker.cli import app
+
+from .conftest import EXAMPLES
+from .http_fixtures import Answer, http_server
+
+runner = CliRunner()
+
+
+def run(*args: str, code: int = 0) -> str:
+    result = runner.invoke(app, list(args))
+    assert result.exit_code == code, (result.stdout, result.stderr)
+    assert "Traceback" not in result.stdout + result.stderr
+    return result.stdout if code == 0 else result.stderr
+
+
+def test_flag_escalate_and_send(isolated_environment: Path, tmp_path: Path, monkeypatch) -> None:
+    run("init")
+    run("program", "load", str(EXAMPLES / "xiangshan.yaml"))
+    run("simulate", "--program", "xiangshan", "--until", "2021-04-06")
+    run("collect", "--program", "xiangshan", "--as-of", "2021-04-06")
+
+    flagged = json.loads(run("flag", "--program", "xiangshan", "--as-of", "2021-04-06", "--json"))
+    assert flagged["as_of"] == "2021-04-06" and flagged["calendar"] == "official"
+    assert flagged["flags"] and set(flagged["flags"][0]) == {
+        "rule",
+        "severity",
+        "unit",
+        "task",
+        "indicator",
+        "details",
+    }
+    assert all(f["details"]["message"] for f in flagged["flags"])
+    units = {f["unit"] for f in flagged["flags"]}
+    assert {e["unit"] for e in flagged["escalations"]} == units
+    assert {e["level"] for e in flagged["escalations"]} == {"reminder"}
+
+    listed = json.loads(run("escalation", "list", "--program", "xiangshan", "--json"))
+    assert set(listed[0]) == {
+        "id",
+        "unit",
+        "level",
+        "status",
+        "opened",
+        "closed",
+    }
+    again = json.loads(run("flag", "--program", "xiangshan", "--as-of", "2021-04-06", "--json"))
+    assert again["flags"] == flagged["flags"]
+    assert json.loads(run("escalation", "list", "--program", "xiangshan", "--json")) == listed
+
+    pending = json.loads(run("alerts", "list", "--status", "pending", "--json"))
+    assert {item["target"] for item in pending} >= {f"unit:{unit} role:liaison" for unit in units}
+    assert "PILOT_TRACKER_APPRISE_CONFIG is not set" in run("alerts", "send", code=1)
+
+    with http_server() as server:
+        server.answer("/inbox", Answer(body=b"{}"))
+        config = tmp_path / "apprise.yml"
+        config.write_text(
+            "version: 1\nurls:\n"
+            f"  - json://{server.url.removeprefix('http://')}/inbox:\n      tag: role:office\n",
+            encoding="utf-8",
+        )
+        monkeypatch.setenv("PILOT_TRACKER_APPRISE_CONFIG", str(config))
+        counts = json.loads(run("alerts", "send", "--json"))
+        posts = [path for path, _ in server.requests]
+        assert counts["sent"] == len(posts) > 0 and counts["failed"] == 0 and counts["pending"] == 0
+        assert json.loads(run("alerts", "send", "--json"))["sent"] == 0
+        assert len(server.requests) == len(posts)  # nothing twice
+    sent = json.loads(run("alerts", "list", "--status", "sent", "--json"))
+    assert len(sent) == len(pending)
+
+    item = listed[0]
+    closed = run(
+        "escalation", "close", str(item["id"]), "--outcome", "已约谈", "--on", "2021-04-07"
+    )
+    assert f"escalation {item['id']} ({item['unit']}, reminder) closed on 2021-04-07" in closed
+    assert "already closed" in run("escalation", "close", str(item["id"]), "--outcome", "x", code=1)
+    assert run("alerts", "list", "--status", "bogus", code=2)
