@@ -11,6 +11,7 @@ import socket
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -23,6 +24,8 @@ import sqlalchemy as sa
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 from apprise.plugins.dingtalk import NotifyDingTalk
+from apprise.plugins.feishu import NotifyFeishu
+from apprise.plugins.wecombot import NotifyWeComBot
 from sqlmodel import select
 
 from pilot_tracker import alerts, db, ledger, outbox
@@ -40,8 +43,6 @@ LIAISON = "unit:jyj role:liaison"
 HEAD = "unit:jyj role:head"
 OFFICE = "role:office"
 URGE = "【督办提醒】演示县试点 · 县教育局 · 3项任务滞后"
-DINGTALK_ERROR = Answer(body=b'{"errcode": 310000, "errmsg": "keywords not in content"}')
-DINGTALK_OK = Answer(body=b'{"errcode": 0, "errmsg": "ok"}')
 
 
 # --- what the test controls: the time, the mail server, the chat receiver ------------------
@@ -490,74 +491,118 @@ def test_a_crash_after_delivery_neither_loses_nor_repeats_the_message(
 
 # --- chat bots: a 200 answer is not yet a delivery -------------------------------------------
 
-
-@pytest.fixture
-def dingtalk(monkeypatch: pytest.MonkeyPatch) -> Iterator[Receiver]:
-    """DingTalk's robot endpoint, served on loopback."""
-    with receiver() as server:
-        monkeypatch.setattr(
-            NotifyDingTalk, "notify_url", f"{server.url}/robot/send?access_token={{token}}"
-        )
-        yield server
-
-
 TOKEN = "a1b2c3d4e5f60718293a4b5c6d7e8f90"
 
 
+@dataclass
+class Bot:
+    """A chat robot's webhook as Apprise posts to it, and what the service answers."""
+
+    plugin: type
+    path: str  # the plugin's ``notify_url`` on the loopback receiver
+    url: str
+    refusal: Answer
+    code: str
+    accepted: Answer
+
+
+BOTS = {
+    "dingtalk": Bot(
+        NotifyDingTalk,
+        "/robot/send?access_token={token}",
+        f"dingtalk://{TOKEN}",
+        Answer(body=b'{"errcode": 310000, "errmsg": "keywords not in content"}'),
+        "310000",
+        Answer(body=b'{"errcode": 0, "errmsg": "ok"}'),
+    ),
+    "wecombot": Bot(
+        NotifyWeComBot,
+        "/cgi-bin/webhook/send?key={key}",
+        f"wecombot://{TOKEN}",
+        Answer(body=b'{"errcode": 93000, "errmsg": "invalid webhook url"}'),
+        "93000",
+        Answer(body=b'{"errcode": 0, "errmsg": "ok"}'),
+    ),
+    "feishu": Bot(
+        NotifyFeishu,
+        "/open-apis/bot/v2/hook/{token}/",
+        f"feishu://{TOKEN}",
+        Answer(body=b'{"code": 19024, "msg": "Key Words Not Found"}'),
+        "19024",
+        Answer(body=b'{"code": 0, "msg": "success"}'),
+    ),
+}
+
+
+@contextmanager
+def chat_bot(bot: Bot, monkeypatch: pytest.MonkeyPatch) -> Iterator[Receiver]:
+    """The bot's service endpoint, served on loopback."""
+    with receiver() as server:
+        monkeypatch.setattr(bot.plugin, "notify_url", f"{server.url}{bot.path}")
+        yield server
+
+
 @pytest.mark.parametrize(
-    ("refusal", "expected"),
+    ("name", "refusal", "expected"),
     [
-        (DINGTALK_ERROR, "error code 310000"),
-        (Answer(body=b"<html>ok</html>", content_type="text/html"), "no JSON body"),
+        *((name, bot.refusal, f"error code {bot.code}") for name, bot in BOTS.items()),
+        ("dingtalk", Answer(body=b"<html>ok</html>", content_type="text/html"), "no JSON body"),
     ],
 )
-def test_dingtalk_counts_only_an_answer_that_says_success(
+def test_a_chat_bot_message_counts_only_when_the_answer_says_success(
     sqlite_engine: sa.Engine,
     program_id: int,
     tmp_path: Path,
-    dingtalk: Receiver,
+    monkeypatch: pytest.MonkeyPatch,
+    name: str,
     refusal: Answer,
     expected: str,
 ) -> None:
-    dingtalk.answer(refusal, DINGTALK_OK)
+    bot = BOTS[name]
     put(sqlite_engine, program_id, OFFICE, URGE, "督办正文\n")
-    config = write_config(tmp_path, {f"dingtalk://{TOKEN}": "role:office"})
+    config = write_config(tmp_path, {bot.url: "role:office"})
     now = Now()
+    with chat_bot(bot, monkeypatch) as service:
+        service.answer(refusal, bot.accepted)
 
-    refused = deliver(sqlite_engine, config, tmp_path, now)
+        refused = deliver(sqlite_engine, config, tmp_path, now)
 
-    assert refused.as_dict() == {"sent": 0, "failed": 0, "pending": 1, "deduplicated": 0}
-    [row] = rows(sqlite_engine)
-    assert row.status == "pending"
-    assert expected in row.last_error
-    assert TOKEN not in row.last_error
-    assert dingtalk.posts[0]["path"] == f"/robot/send?access_token={TOKEN}"
-    assert URGE in dingtalk.posts[0]["json"]["text"]["content"]
+        assert refused.as_dict() == {"sent": 0, "failed": 0, "pending": 1, "deduplicated": 0}
+        [row] = rows(sqlite_engine)
+        assert row.status == "pending"
+        assert expected in row.last_error
+        assert TOKEN not in row.last_error
+        [post] = service.posts
+        assert TOKEN in post["path"]
+        assert URGE in json.dumps(post["json"], ensure_ascii=False)
 
-    accepted = deliver(sqlite_engine, config, tmp_path, now, force=True)
+        accepted = deliver(sqlite_engine, config, tmp_path, now, force=True)
 
-    assert accepted.as_dict() == {"sent": 1, "failed": 0, "pending": 0, "deduplicated": 0}
-    assert len(dingtalk.posts) == 2
-    assert rows(sqlite_engine)[0].status == "sent"
+        assert accepted.as_dict() == {"sent": 1, "failed": 0, "pending": 0, "deduplicated": 0}
+        assert len(service.posts) == 2
+        assert rows(sqlite_engine)[0].status == "sent"
 
 
-def test_a_dingtalk_bot_that_always_refuses_ends_failed(
-    sqlite_engine: sa.Engine, program_id: int, tmp_path: Path, dingtalk: Receiver
+def test_a_chat_bot_that_always_refuses_ends_failed(
+    sqlite_engine: sa.Engine, program_id: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    dingtalk.answer(DINGTALK_ERROR)
+    bot = BOTS["dingtalk"]
     put(sqlite_engine, program_id, OFFICE, URGE)
-    config = write_config(tmp_path, {f"dingtalk://{TOKEN}": "role:office"})
+    config = write_config(tmp_path, {bot.url: "role:office"})
+    with chat_bot(bot, monkeypatch) as service:
+        service.answer(bot.refusal)
 
-    results = [
-        deliver(sqlite_engine, config, tmp_path, Now(), force=True) for _ in range(alerts.ATTEMPTS)
-    ]
+        results = [
+            deliver(sqlite_engine, config, tmp_path, Now(), force=True)
+            for _ in range(alerts.ATTEMPTS)
+        ]
 
     assert [result.sent for result in results] == [0] * alerts.ATTEMPTS
     assert results[-1].failed == 1
     [row] = rows(sqlite_engine)
     assert row.status == "failed"
     assert "error code 310000" in row.last_error
-    assert len(dingtalk.posts) == alerts.ATTEMPTS
+    assert len(service.posts) == alerts.ATTEMPTS
 
 
 # --- a role without an address ---------------------------------------------------------------
@@ -703,6 +748,59 @@ def test_a_long_body_is_cut_to_the_service_limit_with_a_pointer(
     assert len(message) == 32768
     assert message.endswith(alerts.POINTER)
     assert message.startswith("第00000行：任务进展情况说明。\n第00001行")
+
+
+def test_a_long_email_arrives_whole(
+    sqlite_engine: sa.Engine, program_id: int, tmp_path: Path, mailbox: tuple[Mailbox, int]
+) -> None:
+    """Mail has no 32 KB limit, and the pointer would send the reader to this very email."""
+    box, port = mailbox
+    body = "".join(f"第{number:05}行：任务进展情况说明。\n" for number in range(2500))
+    put(sqlite_engine, program_id, LIAISON, URGE, body)
+    config = write_config(tmp_path, {mailto(port): "unit:jyj, role:liaison"})
+
+    assert deliver(sqlite_engine, config, tmp_path, Now()).sent == 1
+
+    [message] = box.messages()
+    text = text_of(message)
+    assert alerts.POINTER.strip() not in text
+    assert text.strip() == body.strip()
+
+
+def test_an_attachment_goes_by_email_and_not_to_a_chat(
+    sqlite_engine: sa.Engine, program_id: int, tmp_path: Path, mailbox: tuple[Mailbox, int]
+) -> None:
+    box, port = mailbox
+    workbook = tmp_path / "outbox" / "jyj-2021-03.xlsx"
+    workbook.parent.mkdir()
+    workbook.write_bytes(b"PK\x03\x04 a prefilled workbook")
+    with db.session(sqlite_engine) as session:
+        outbox.enqueue(
+            session=session,
+            program_id=program_id,
+            dedup_key="reminder",
+            target=LIAISON,
+            subject="【进度提醒】演示县试点 · 县教育局 · 1项预警",
+            body="附件为贵单位的填报表。\n",
+            now=NOW,
+            attachments=["outbox/jyj-2021-03.xlsx", "outbox/gone.xlsx"],
+        )
+    with receiver() as chat:
+        config = write_config(
+            tmp_path,
+            {mailto(port): "unit:jyj, role:liaison", json_url(chat): "unit:jyj, role:liaison"},
+        )
+
+        result = deliver(sqlite_engine, config, tmp_path, Now())
+
+    assert result.as_dict() == {"sent": 1, "failed": 0, "pending": 0, "deduplicated": 0}
+    [message] = box.messages()
+    [attached] = list(message.iter_attachments())
+    assert attached.get_filename() == "jyj-2021-03.xlsx"
+    assert attached.get_content() == workbook.read_bytes()
+    [post] = chat.posts
+    assert post["json"]["attachments"] == []
+    assert post["json"]["message"].startswith("附件为贵单位的填报表。")
 
 
 def test_markup_in_a_unit_name_reaches_the_reader_as_plain_characters(

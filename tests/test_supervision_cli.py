@@ -84,3 +84,33 @@ def test_flag_escalate_and_send(isolated_environment: Path, tmp_path: Path, monk
     assert f"escalation {item['id']} ({item['unit']}, reminder) closed on 2021-04-07" in closed
     assert "already closed" in run("escalation", "close", str(item["id"]), "--outcome", "x", code=1)
     assert run("alerts", "list", "--status", "bogus", code=2)
+
+
+def test_flag_on_a_holiday_a_make_up_saturday_and_an_uncovered_year(
+    isolated_environment: Path, tmp_path: Path
+) -> None:
+    import copy
+
+    import yaml
+
+    from .test_program_file import SMALL
+
+    run("init")
+    run("program", "load", str(EXAMPLES / "xiangshan.yaml"))
+    for day in ("2021-10-01", "2021-09-18", "2021-02-20"):  # National Day; two make-up Saturdays
+        result = json.loads(run("flag", "--program", "xiangshan", "--as-of", day, "--json"))
+        assert result["calendar"] == "official" and result["as_of"] == day
+
+    later = copy.deepcopy(SMALL)
+    later.update(code="later", start="2027-01-01", end="2028-12-31")
+    for task in later["tasks"]:
+        task.update(start="2027-01-04", due="2027-12-31", milestones=[])
+    path = tmp_path / "later.yaml"
+    path.write_text(yaml.safe_dump(later, allow_unicode=True), encoding="utf-8")
+    run("program", "load", str(path))
+    result = json.loads(run("flag", "--program", "later", "--as-of", "2027-05-31", "--json"))
+    assert result["calendar"] == "unofficial"
+    # Nothing was reported all year: both units with work to do are flagged.
+    assert {f["unit"] for f in result["flags"] if f["rule"] == "missing_report"} == {"tw", "rsj"}
+    table = run("flag", "--program", "later", "--as-of", "2027-05-31")
+    assert "(calendar: unofficial)" in table
