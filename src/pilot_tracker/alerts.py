@@ -39,7 +39,7 @@ from sqlmodel import Session, col, select
 from pilot_tracker import db, outbox
 from pilot_tracker.errors import ConfigurationError
 from pilot_tracker.escalation import short_name
-from pilot_tracker.models import Notification, NotificationStatus, Program
+from pilot_tracker.models import Notification, NotificationStatus, Program, Unit
 
 log = logging.getLogger(__name__)
 
@@ -124,10 +124,11 @@ def _tags(target: str) -> list[tuple[str, ...]]:
     return [tuple(target.split())]
 
 
-def describe_target(target: str) -> str:
+def describe_target(target: str, unit_name: str = "") -> str:
+    """A target as a reader says it: 县教育局主要负责人, 专班."""
     parts = dict(part.split(":", 1) for part in target.split() if ":" in part)
     who = ROLE_NAMES.get(parts.get("role", ""), parts.get("role", ""))
-    return f"{parts['unit']}单位{who}" if "unit" in parts else who
+    return f"{unit_name or parts['unit']}{who}" if "unit" in parts else who
 
 
 class _ChatLimiter:
@@ -224,6 +225,7 @@ class _Message:
     program: Program
     target: str
     items: list[Notification]
+    unit_name: str = ""
 
 
 def send(
@@ -274,6 +276,17 @@ def _due(engine: Engine, now: datetime, force: bool) -> list[_Message]:
         for item, program in session.exec(query.order_by(col(Notification.id))).all():
             key = (item.program_id, item.target)
             groups.setdefault(key, _Message(program, item.target, [])).items.append(item)
+        for message in groups.values():
+            parts = dict(part.split(":", 1) for part in message.target.split() if ":" in part)
+            if "unit" in parts and message.program is not None:
+                message.unit_name = (
+                    session.exec(
+                        select(Unit.name).where(
+                            Unit.program_id == message.program.id, Unit.code == parts["unit"]
+                        )
+                    ).first()
+                    or ""
+                )
         session.expunge_all()
     return list(groups.values())
 
@@ -283,11 +296,10 @@ def _compose(message: _Message, templates: outbox.Templates, note: str) -> tuple
         return message.items[0].subject, message.items[0].body
     if len(message.items) == 1:
         return message.items[0].subject, f"{note}\n\n{message.items[0].body}"
-    parts = dict(part.split(":", 1) for part in message.target.split() if ":" in part)
     return templates.render(
         "alerts/digest.txt.j2",
         short=short_name(message.program.name) if message.program else "",
-        unit=parts.get("unit", ""),
+        unit=message.unit_name,
         items=message.items,
         note=note,
     )
@@ -309,7 +321,8 @@ def _deliver(
     if not servers:
         servers = list(targets.find(tag=_tags("role:office"), match_always=False))
         note = (
-            f"（本消息应发送给{describe_target(message.target)}，但未配置其接收地址，"
+            f"（本消息应发送给{describe_target(message.target, message.unit_name)}，"
+            "但未配置其接收地址，"
             "现转专班处理，请补充配置。）"
         )
     ids = [item.id for item in message.items]
@@ -371,7 +384,8 @@ def _deliver(
 def _notify(
     server: Any, scheme: str, subject: str, body: str, attachments: list[str]
 ) -> tuple[bool, str]:
-    limit = getattr(server, "body_maxlen", 0) or 0
+    # Chat services have hard limits; an email is better whole, whatever Apprise declares.
+    limit = 0 if scheme in EMAIL_SCHEMES else getattr(server, "body_maxlen", 0) or 0
     if limit and len(body) > limit:
         body = body[: max(0, limit - len(POINTER))] + POINTER
     title_limit = getattr(server, "title_maxlen", 0)
