@@ -101,7 +101,7 @@ class Mailbox:
 
     def messages(self) -> list[EmailMessage]:
         return [
-            email.message_from_bytes(content, policy=email.policy.default)  # type: ignore[misc]
+            email.message_from_bytes(content, policy=email.policy.default)
             for content in self.contents
         ]
 
@@ -138,10 +138,9 @@ def mailbox() -> Iterator[tuple[Mailbox, int]]:
 class Receiver:
     """What a chat service or webhook was sent: one JSON document per POST."""
 
-    def __init__(self, url: str, answers: list[Answer], fake_time: FakeTime | None) -> None:
+    def __init__(self, url: str, answers: list[Answer]) -> None:
         self.url = url
         self.answers = answers
-        self.fake_time = fake_time
         self.posts: list[dict[str, Any]] = []
 
     def answer(self, *answers: Answer) -> None:
@@ -151,7 +150,10 @@ class Receiver:
 
 @contextmanager
 def receiver(fake_time: FakeTime | None = None) -> Iterator[Receiver]:
-    """A real HTTP server on loopback taking POSTs, answering 200 unless told otherwise."""
+    """A real HTTP server on loopback taking POSTs, answering 200 unless told otherwise.
+
+    Each POST is kept with the ``fake_time`` it arrived at, when there is one.
+    """
     answers: list[Answer] = [Answer(body=b"{}")]
     lock = threading.Lock()
 
@@ -178,7 +180,7 @@ def receiver(fake_time: FakeTime | None = None) -> Iterator[Receiver]:
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     server.daemon_threads = True
-    box = Receiver(f"http://127.0.0.1:{server.server_address[1]}", answers, fake_time)
+    box = Receiver(f"http://127.0.0.1:{server.server_address[1]}", answers)
     thread = threading.Thread(
         target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
     )
@@ -243,6 +245,10 @@ def mailto(port: int, to: str = "jyj-liaison@example.org", login: str = "") -> s
     return f"mailto://{login}127.0.0.1:{port}?from=alerts@example.com&to={to}&format=text"
 
 
+def json_url(server: Receiver, path: str = "/office") -> str:
+    return f"json://{server.url.removeprefix('http://')}{path}"
+
+
 def deliver(
     engine: sa.Engine,
     config: Path,
@@ -270,6 +276,11 @@ def rows(engine: sa.Engine) -> list[Notification]:
         found = list(session.exec(select(Notification).order_by(Notification.id)).all())
         session.expunge_all()
     return found
+
+
+def aware(moment: datetime | None) -> datetime | None:
+    """A stored timestamp as UTC (SQLite gives it back without its zone)."""
+    return moment.replace(tzinfo=UTC) if moment and moment.tzinfo is None else moment
 
 
 def text_of(message: EmailMessage) -> str:
@@ -322,7 +333,7 @@ def test_a_liaison_gets_one_digest_and_the_office_one_post(
         assert post["json"]["title"] == "【约谈建议】演示县试点 · 县教育局"
         assert post["json"]["message"].startswith("领导小组办公室：\n\n建议约谈。")
         assert [row.status for row in rows(engine)] == ["sent", "sent", "sent"]
-        assert {row.sent_at.replace(tzinfo=UTC) for row in rows(engine) if row.sent_at} == {NOW}
+        assert {aware(row.sent_at) for row in rows(engine)} == {NOW}
 
         again = deliver(engine, config, tmp_path, now, force=True)
 
@@ -371,10 +382,6 @@ def test_messages_for_one_address_in_two_programs_are_not_merged(
 
     assert result.as_dict() == {"sent": 2, "failed": 0, "pending": 0, "deduplicated": 0}
     assert [post["json"]["title"] for post in office.posts] == ["演示县的通知", "宁海县的通知"]
-
-
-def json_url(server: Receiver, path: str = "/office") -> str:
-    return f"json://{server.url.removeprefix('http://')}{path}"
 
 
 # --- retries, backoff and the retry budget ---------------------------------------------------
@@ -669,18 +676,18 @@ def test_a_recipient_reads_the_unit_name_not_its_code(
 # --- chat rate limit ---------------------------------------------------------------------------
 
 
-def many_units(engine: sa.Engine, program_id: int, count: int) -> dict[str, str]:
-    """``count`` messages to as many units' liaisons, all served by one chat address."""
+def many_units(engine: sa.Engine, program_id: int, count: int) -> str:
+    """``count`` messages to as many units' liaisons; the tags of one address serving all."""
     units = [f"u{number:02}" for number in range(1, count + 1)]
     for unit in units:
         put(engine, program_id, f"unit:{unit} role:liaison", f"{unit}的提醒")
-    return {"tags": ", ".join(["role:liaison", *(f"unit:{unit}" for unit in units)])}
+    return ", ".join(["role:liaison", *(f"unit:{unit}" for unit in units)])
 
 
 def test_one_chat_address_gets_at_most_twenty_messages_a_minute(
     sqlite_engine: sa.Engine, program_id: int, tmp_path: Path
 ) -> None:
-    tags = many_units(sqlite_engine, program_id, 25)["tags"]
+    tags = many_units(sqlite_engine, program_id, 25)
     fake_time = FakeTime()
     with receiver(fake_time) as chat:
         config = write_config(tmp_path, {json_url(chat, "/bot"): tags})
@@ -698,7 +705,7 @@ def test_one_chat_address_gets_at_most_twenty_messages_a_minute(
 def test_a_chat_message_over_the_limit_waits_for_the_next_run_when_it_cannot_wait(
     sqlite_engine: sa.Engine, program_id: int, tmp_path: Path
 ) -> None:
-    tags = many_units(sqlite_engine, program_id, 25)["tags"]
+    tags = many_units(sqlite_engine, program_id, 25)
     fake_time = FakeTime()
     with receiver(fake_time) as chat:
         config = write_config(tmp_path, {json_url(chat, "/bot"): tags})

@@ -76,6 +76,10 @@ def test_flag_escalate_and_send(isolated_environment: Path, tmp_path: Path, monk
         assert len(server.requests) == len(posts)  # nothing twice
     sent = json.loads(run("alerts", "list", "--status", "sent", "--json"))
     assert len(sent) == len(pending)
+    whole = json.loads(run("alerts", "show", str(sent[0]["id"]), "--json"))
+    assert whole["subject"] == sent[0]["subject"] and whole["body"].strip()
+    assert whole["subject"] in run("alerts", "show", str(sent[0]["id"]))
+    assert "no message 9999" in run("alerts", "show", "9999", code=1)
 
     item = listed[0]
     closed = run(

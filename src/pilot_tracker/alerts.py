@@ -37,7 +37,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from pilot_tracker import db, outbox
-from pilot_tracker.errors import ConfigurationError
+from pilot_tracker.errors import ConfigurationError, NotFoundError
 from pilot_tracker.escalation import short_name
 from pilot_tracker.models import Notification, NotificationStatus, Program, Unit
 
@@ -54,7 +54,7 @@ ATTEMPTS = len(BACKOFF) + 1
 CHAT_SCHEMES = {"dingtalk", "wecombot", "feishu", "lark", "json", "form", "xml"}
 EMAIL_SCHEMES = {"mailto", "mailtos"}
 CHAT_PER_MINUTE = 20
-POINTER = "\n……（内容较长，已截断。完整内容见邮件或 pilot-tracker alerts list）"
+POINTER = "\n……（内容较长，已截断。全文请见邮件，或由专班用 pilot-tracker alerts show 查看）"
 ROLE_NAMES = {"liaison": "联络员", "head": "主要负责人", "office": "专班", "leader": "领导"}
 
 # Apprise logs a malformed address back, secret and all; nothing below ERROR gets through,
@@ -427,6 +427,23 @@ def _finish(
         result.errors.append(failed)
     else:
         result.sent += 1
+
+
+def show_notification(*, session: Session, notification_id: int) -> dict[str, Any]:
+    """One message with its whole body, for a reader whose chat app cut it short."""
+    item = session.get(Notification, notification_id)
+    if item is None:
+        raise NotFoundError(f"no message {notification_id}; see `pilot-tracker alerts list`")
+    return {
+        "id": item.id,
+        "target": item.target,
+        "subject": item.subject,
+        "status": item.status,
+        "attempts": item.attempts,
+        "last_error": item.last_error,
+        "attachments": item.attachments,
+        "body": item.body,
+    }
 
 
 def list_notifications(*, session: Session, status: str | None = None) -> list[dict[str, Any]]:

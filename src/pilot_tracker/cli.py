@@ -816,6 +816,28 @@ def alerts_list(
     out.print(grid)
 
 
+@alerts_app.command("show")
+@handles_errors
+def alerts_show(
+    notification_id: Annotated[int, typer.Argument(help="The message's id (see `list`).")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the message as JSON.")] = False,
+) -> None:
+    """Show one message whole: subject, body, status and last error.
+
+    Example: pilot-tracker alerts show 12
+    """
+    engine = open_database(load_settings())
+    with db.session(engine) as session:
+        item = alerts.show_notification(session=session, notification_id=notification_id)
+    if as_json:
+        emit_json(item)
+        return
+    out.print(f"#{item['id']} to {item['target']} ({item['status']})", markup=False)
+    out.print(item["subject"], markup=False, soft_wrap=True)
+    out.print("", markup=False)
+    out.print(item["body"], markup=False, soft_wrap=True)
+
+
 @app.command()
 def version() -> None:
     """Print the version.
