@@ -327,68 +327,55 @@ def _section_changes(stored: ProgramSpec | None, spec: ProgramSpec, name: str) -
     )
 
 
+# What the records of each section hang on: the rows that a removal would lose.
+HISTORY: dict[str, tuple[Any, str, list[tuple[Any, Any, str]]]] = {
+    "units": (
+        Unit,
+        "unit",
+        [
+            (Submission, Submission.unit_id, "submissions"),
+            (StatusReport, StatusReport.unit_id, "status reports"),
+            (Flag, Flag.unit_id, "flags"),
+            (Escalation, Escalation.unit_id, "escalations"),
+        ],
+    ),
+    "tasks": (
+        Task,
+        "task",
+        [
+            (StatusReport, StatusReport.task_id, "status reports"),
+            (Flag, Flag.task_id, "flags"),
+        ],
+    ),
+    "indicators": (
+        Indicator,
+        "indicator",
+        [
+            (IndicatorReading, IndicatorReading.indicator_id, "readings"),
+            (Flag, Flag.indicator_id, "flags"),
+        ],
+    ),
+}
+
+
 def _refuse_lossy_removals(
     session: Session, program: Program, result: LoadResult, source: str
 ) -> None:
     problems: list[Problem] = []
-    removed_units = result.sections["units"].removed
-    if removed_units:
-        units = session.exec(
-            select(Unit).where(Unit.program_id == program.id, Unit.code.in_(removed_units))  # type: ignore[attr-defined]
+    for section, (model, noun, records) in HISTORY.items():
+        removed = result.sections[section].removed
+        if not removed:
+            continue
+        rows = session.exec(
+            select(model).where(model.program_id == program.id, model.code.in_(removed))
         ).all()
-        for unit in units:
+        for row in rows:
             held = _held(
-                session,
-                [
-                    (Submission, Submission.unit_id == unit.id, "submissions"),
-                    (StatusReport, StatusReport.unit_id == unit.id, "status reports"),
-                    (Flag, Flag.unit_id == unit.id, "flags"),
-                    (Escalation, Escalation.unit_id == unit.id, "escalations"),
-                ],
+                session, [(kind, column == row.id, name) for kind, column, name in records]
             )
             if held:
                 problems.append(
-                    Problem(f'units "{unit.code}"', _lossy(f'unit "{unit.code}"', held))
-                )
-    removed_tasks = result.sections["tasks"].removed
-    if removed_tasks:
-        tasks = session.exec(
-            select(Task).where(Task.program_id == program.id, Task.code.in_(removed_tasks))  # type: ignore[attr-defined]
-        ).all()
-        for task in tasks:
-            held = _held(
-                session,
-                [
-                    (StatusReport, StatusReport.task_id == task.id, "status reports"),
-                    (Flag, Flag.task_id == task.id, "flags"),
-                ],
-            )
-            if held:
-                problems.append(
-                    Problem(f'tasks "{task.code}"', _lossy(f'task "{task.code}"', held))
-                )
-    removed_indicators = result.sections["indicators"].removed
-    if removed_indicators:
-        indicators = session.exec(
-            select(Indicator).where(
-                Indicator.program_id == program.id,
-                Indicator.code.in_(removed_indicators),  # type: ignore[attr-defined]
-            )
-        ).all()
-        for indicator in indicators:
-            held = _held(
-                session,
-                [
-                    (IndicatorReading, IndicatorReading.indicator_id == indicator.id, "readings"),
-                    (Flag, Flag.indicator_id == indicator.id, "flags"),
-                ],
-            )
-            if held:
-                problems.append(
-                    Problem(
-                        f'indicators "{indicator.code}"',
-                        _lossy(f'indicator "{indicator.code}"', held),
-                    )
+                    Problem(f'{section} "{row.code}"', _lossy(f'{noun} "{row.code}"', held))
                 )
     if problems:
         raise ProgramFileError(source, problems)
