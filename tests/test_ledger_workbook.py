@@ -63,6 +63,7 @@ def test_what_an_office_sees(workbook_path: Path) -> None:
         "完成时限",
         "权重",
         "预期成果",
+        "六有",
     ]
     first = [cell.value for cell in tasks[2]]
     assert first[:5] == ["T-01", "建立青年工作联席会议制度", "机制性任务", "团县委", "县教育局"]

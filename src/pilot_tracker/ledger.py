@@ -184,6 +184,7 @@ def read_program(*, session: Session, code: str) -> ProgramSpec:
         reporting=ReportingSpec(cadence=program.cadence, deadline=program.deadline_day),
         rules=program.rules,
         calendar=program.calendar,
+        evaluation=program.evaluation,
         units=[
             UnitSpec(
                 code=unit.code,
@@ -212,6 +213,7 @@ def read_program(*, session: Session, code: str) -> ProgramSpec:
                 ],
                 weight=task.weight,
                 deliverable=task.deliverable,
+                has=task.has,
             )
             for task in tasks
         ],
@@ -409,6 +411,7 @@ def _apply_header(
     program.deadline_day = spec.reporting.deadline
     program.rules = spec.rules.model_dump(mode="json", exclude_defaults=True)
     program.calendar = spec.calendar.model_dump(mode="json", exclude_defaults=True)
+    program.evaluation = spec.evaluation.model_dump(mode="json", exclude_defaults=True)
     program.source_name = source_name[:255]
     program.source_sha256 = source_sha256
     program.updated_at = now
@@ -475,6 +478,7 @@ def _write_ledger(
                     "due_date": task.due,
                     "weight": task.weight,
                     "deliverable": task.deliverable,
+                    "has": task.has,
                     "position": position,
                 },
             )

@@ -30,7 +30,13 @@ from pilot_tracker.models import (
     ListKind,
     ProgramLevel,
 )
-from pilot_tracker.program_file import Path_, ProgramSpec, read_bounded, validate_program
+from pilot_tracker.program_file import (
+    SIX_HAS,
+    Path_,
+    ProgramSpec,
+    read_bounded,
+    validate_program,
+)
 from pilot_tracker.spreadsheet import (
     cell_value,
     find_header_row,
@@ -75,6 +81,7 @@ INFO_ROWS = [
     Column("报送截止日", "reporting.deadline"),
     Column("规则设置", "rules"),
     Column("日历调整", "calendar"),
+    Column("评价权重", "evaluation"),
 ]
 UNIT_COLUMNS = [
     Column("单位编号", "code", True, width=12),
@@ -101,6 +108,7 @@ TASK_COLUMNS = [
     Column("完成时限", "due", True, width=12),
     Column("权重", "weight", width=8),
     Column("预期成果", "deliverable", width=40),
+    Column("六有", "has", vocabulary=SIX_HAS, width=10),
 ]
 MILESTONE_COLUMNS = [
     Column("任务编号", "task", True, width=12),
@@ -153,7 +161,8 @@ def _vocabulary_value(vocabulary: Any, text: Any) -> Any:
     if text is None:
         return None
     key = normalise_header(text)
-    for value, label in LABELS[vocabulary].items():
+    labels = vocabulary if isinstance(vocabulary, dict) else LABELS[vocabulary]
+    for value, label in labels.items():
         if key in (value, label):
             return value
     return SYNONYMS.get(vocabulary, {}).get(key, text)
@@ -257,7 +266,7 @@ class _Reader:
                 value = _vocabulary_value(column.vocabulary, value)
             if column.key in ("start", "end"):
                 value = parse_date(value)
-            if column.key in ("rules", "calendar"):
+            if column.key in ("rules", "calendar", "evaluation"):
                 value = self._rules(value, place)
             _assign(document, path, value)
         for column in INFO_ROWS:
@@ -444,7 +453,7 @@ def _structured(text: Any) -> Any:
 def _task(row: dict[str, Any], units: dict[str, str]) -> dict[str, Any]:
     task = {
         key: row[key]
-        for key in ("code", "title", "list", "start", "due", "weight", "deliverable")
+        for key in ("code", "title", "list", "start", "due", "weight", "deliverable", "has")
         if row.get(key) is not None
     }
     task["lead_unit"] = _unit_code(row.get("lead_unit"), units)
@@ -517,6 +526,13 @@ def write_ledger_workbook(spec: ProgramSpec, path: Path) -> None:
                     ensure_ascii=False,
                 ),
             ],
+            [
+                "评价权重",
+                json.dumps(
+                    spec.evaluation.model_dump(mode="json", exclude_defaults=True),
+                    ensure_ascii=False,
+                ),
+            ],
         ],
         widths=[16, 48],
     )
@@ -571,6 +587,7 @@ def write_ledger_workbook(spec: ProgramSpec, path: Path) -> None:
                 task.due,
                 task.weight,
                 task.deliverable,
+                SIX_HAS[task.has] if task.has else "",
             ]
             for task in spec.tasks
         ],

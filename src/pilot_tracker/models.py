@@ -164,6 +164,7 @@ class Program(SQLModel, table=True):
     deadline_day: int
     rules: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
     calendar: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
+    evaluation: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
     source_name: str = Field(default="", sa_type=String(255))
     source_sha256: str = Field(default="", sa_type=String(64))
     loaded_at: datetime | None = _timestamp()
@@ -231,6 +232,7 @@ class Task(SQLModel, table=True):
     due_date: date
     weight: float = 1.0
     deliverable: str = Field(default="", sa_type=Text)
+    has: str | None = Field(default=None, sa_type=String(20))
     position: int = 0
 
 
@@ -418,6 +420,25 @@ class Notification(SQLModel, table=True):
     created_at: datetime | None = _timestamp()
     next_attempt_at: datetime | None = _timestamp(nullable=True)
     sent_at: datetime | None = _timestamp(nullable=True)
+
+
+class ConfirmationStatus(StrEnum):
+    CONFIRMED = "confirmed"
+    DISPUTED = "disputed"
+
+
+class Reconciliation(SQLModel, table=True):
+    """A unit's answer to its quarterly statement (对账单): confirmed or disputed."""
+
+    __table_args__ = (_one_of("status", ConfirmationStatus),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    program_id: int = Field(foreign_key="program.id", index=True)
+    unit_id: int = Field(foreign_key="unit.id", index=True)
+    quarter: str = Field(sa_type=String(10))
+    status: str = Field(sa_type=String(10))
+    note: str = Field(default="", sa_type=Text)
+    recorded_at: datetime | None = _timestamp()
 
 
 class Report(SQLModel, table=True):

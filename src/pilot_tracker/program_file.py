@@ -116,6 +116,18 @@ class MilestoneSpec(_Spec):
     percent: float = Field(ge=0, le=100)
 
 
+SixHas = Literal["plan", "mechanism", "policy", "project", "support", "delivery"]
+# The league's yardstick for a pilot: 有规划、有机制、有政策、有项目、有保障、有落实.
+SIX_HAS: dict[str, str] = {
+    "plan": "有规划",
+    "mechanism": "有机制",
+    "policy": "有政策",
+    "project": "有项目",
+    "support": "有保障",
+    "delivery": "有落实",
+}
+
+
 class TaskSpec(_Spec):
     code: Code
     title: Title
@@ -127,6 +139,7 @@ class TaskSpec(_Spec):
     milestones: list[MilestoneSpec] = []
     weight: float = Field(default=1.0, gt=0, le=100)
     deliverable: Note = ""
+    has: SixHas | None = None
 
 
 class ValueYear(_Spec):
@@ -216,6 +229,19 @@ class RulesSpec(_Spec):
     escalation: EscalationRule = EscalationRule()
 
 
+class WeightsSpec(_Spec):
+    """How the half-year evaluation weighs each part of a unit's score."""
+
+    completion: Points = 40
+    timeliness: Points = 20
+    indicators: Points = 20
+    evidence: Points = 20
+
+
+class EvaluationSpec(_Spec):
+    weights: WeightsSpec = WeightsSpec()
+
+
 class CalendarSpec(_Spec):
     """The program's own days off and working days, over the official calendar."""
 
@@ -240,6 +266,7 @@ class ProgramHeader(_Spec):
     reporting: ReportingSpec = ReportingSpec()
     calendar: CalendarSpec = CalendarSpec()
     rules: RulesSpec = RulesSpec()
+    evaluation: EvaluationSpec = EvaluationSpec()
 
 
 class ProgramSpec(ProgramHeader):
@@ -255,6 +282,7 @@ class ProgramSpec(ProgramHeader):
         document = self.model_dump(mode="json", by_alias=True)
         document["rules"] = self.rules.model_dump(mode="json", exclude_defaults=True)
         document["calendar"] = self.calendar.model_dump(mode="json", exclude_defaults=True)
+        document["evaluation"] = self.evaluation.model_dump(mode="json", exclude_defaults=True)
         for task in document["tasks"]:
             task["list"] = task.pop("list_kind")
         return document
@@ -631,6 +659,8 @@ def _check_program(
                 f"{escalation.interview_after_periods} must be more than urge_after_periods "
                 f"({escalation.urge_after_periods}): the interview comes after the urge",
             )
+    if _got(header, "evaluation") and not sum(header.evaluation.weights.model_dump().values()):
+        add(("evaluation", "weights"), "the weights add up to 0; give at least one a weight")
     if _got(header, "calendar"):
         both = set(header.calendar.holidays) & set(header.calendar.workdays)
         for day in sorted(both):
