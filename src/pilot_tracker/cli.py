@@ -36,9 +36,10 @@ from pilot_tracker import (
     ledger,
     outbox,
     progress,
+    reports,
 )
 from pilot_tracker.errors import ConfigurationError, PilotTrackerError, ProgramFileError
-from pilot_tracker.models import LABELS, IndicatorLevel, ListKind
+from pilot_tracker.models import LABELS, ConfirmationStatus, IndicatorLevel, ListKind
 from pilot_tracker.program_file import ProgramSpec
 from pilot_tracker.settings import Settings
 from pilot_tracker.submission_workbook import find_unit, write_submission_template
@@ -836,6 +837,160 @@ def alerts_show(
     out.print(item["subject"], markup=False, soft_wrap=True)
     out.print("", markup=False)
     out.print(item["body"], markup=False, soft_wrap=True)
+
+
+report_app = typer.Typer(
+    help="Reports: the quarterly reconciliation (季度对账), the half-year evaluation (半年度评估)."
+    "\n\n"
+    "Example: pilot-tracker report half-year --program yinzhou --half 2021H1",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+)
+reconcile_app = typer.Typer(
+    help="A unit's answer to its quarterly statement (对账单): confirm or dispute.\n\n"
+    "Example: pilot-tracker reconcile confirm --program xiangshan --quarter 2021Q1 --unit jyj",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+)
+app.add_typer(report_app, name="report")
+app.add_typer(reconcile_app, name="reconcile")
+
+
+def print_written(written: reports.Written, as_json: bool) -> None:
+    if as_json:
+        emit_json(written.as_dict())
+    else:
+        for kind, path in written.files.items():
+            out.print(f"{kind}: {path}", markup=False, soft_wrap=True)
+        if written.statements:
+            out.print(f"statements: {len(written.statements)} in {written.folder}", markup=False)
+        out.print(f"queued for delivery: {written.queued} messages", markup=False)
+    for problem in written.problems:
+        err.print(f"warning: {problem}", markup=False, soft_wrap=True)
+    if written.problems:
+        raise typer.Exit(1)
+
+
+def report_folder(settings: Settings, program: str, period: str, output: Path | None) -> Path:
+    # Program codes and periods are validated, so they are safe in a path.
+    return output if output is not None else settings.reports / program / period
+
+
+@report_app.command("quarterly")
+@handles_errors
+def report_quarterly(
+    program: Annotated[str, typer.Option("--program", help="The program code.")],
+    quarter: Annotated[str, typer.Option("--quarter", help="The quarter, e.g. 2021Q1.")],
+    output: Annotated[
+        Path | None, typer.Option("-o", "--output", help="Folder (default: data home/reports).")
+    ] = None,
+    no_send: Annotated[bool, typer.Option("--no-send", help="Do not queue delivery.")] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print what was written as JSON.")
+    ] = False,
+) -> None:
+    """Write the quarterly reconciliation: the office summary and each unit's statement.
+
+    Example: pilot-tracker report quarterly --program xiangshan --quarter 2021Q1
+    """
+    settings = load_settings()
+    reports.parse_quarter(quarter)
+    engine = open_database(settings)
+    with db.session(engine) as session:
+        written = reports.quarterly(
+            session=session,
+            program=program,
+            quarter=quarter,
+            folder=report_folder(settings, program, quarter, output),
+            home=settings.home,
+            templates=settings.templates,
+            now=now_utc(),
+            send=not no_send,
+        )
+    print_written(written, as_json)
+
+
+@report_app.command("half-year")
+@handles_errors
+def report_half_year(
+    program: Annotated[str, typer.Option("--program", help="The program code.")],
+    half: Annotated[str, typer.Option("--half", help="The half year, e.g. 2021H1.")],
+    output: Annotated[
+        Path | None, typer.Option("-o", "--output", help="Folder (default: data home/reports).")
+    ] = None,
+    no_send: Annotated[bool, typer.Option("--no-send", help="Do not queue delivery.")] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print what was written as JSON.")
+    ] = False,
+) -> None:
+    """Write the half-year evaluation as HTML, PDF, XLSX and DOCX.
+
+    Example: pilot-tracker report half-year --program yinzhou --half 2021H1 -o reports/
+    """
+    settings = load_settings()
+    reports.parse_half(half)
+    engine = open_database(settings)
+    with db.session(engine) as session:
+        written = reports.half_year(
+            session=session,
+            program=program,
+            half=half,
+            folder=report_folder(settings, program, half, output),
+            home=settings.home,
+            templates=settings.templates,
+            now=now_utc(),
+            send=not no_send,
+        )
+    print_written(written, as_json)
+
+
+def _reconcile(
+    program: str, quarter: str, unit: str, note: str, status: ConfirmationStatus
+) -> None:
+    settings = load_settings()
+    engine = open_database(settings)
+    with db.session(engine) as session:
+        answer = reports.reconcile(
+            session=session,
+            program=program,
+            quarter=quarter,
+            unit=unit,
+            status=status,
+            note=note,
+            now=now_utc(),
+        )
+    out.print(f"{program} {answer['quarter']} {unit}: {answer['status']}", markup=False)
+
+
+@reconcile_app.command("confirm")
+@handles_errors
+def reconcile_confirm(
+    program: Annotated[str, typer.Option("--program", help="The program code.")],
+    quarter: Annotated[str, typer.Option("--quarter", help="The quarter, e.g. 2021Q1.")],
+    unit: Annotated[str, typer.Option("--unit", help="The unit code.")],
+    note: Annotated[str, typer.Option("--note", help="Anything the unit adds.")] = "",
+) -> None:
+    """Record that a unit confirmed its quarterly statement.
+
+    Example: pilot-tracker reconcile confirm --program xiangshan --quarter 2021Q1 --unit jyj
+    """
+    _reconcile(program, quarter, unit, note, ConfirmationStatus.CONFIRMED)
+
+
+@reconcile_app.command("dispute")
+@handles_errors
+def reconcile_dispute(
+    program: Annotated[str, typer.Option("--program", help="The program code.")],
+    quarter: Annotated[str, typer.Option("--quarter", help="The quarter, e.g. 2021Q1.")],
+    unit: Annotated[str, typer.Option("--unit", help="The unit code.")],
+    note: Annotated[str, typer.Option("--note", help="What the unit disputes.")] = "",
+) -> None:
+    """Record that a unit disputed its quarterly statement, and why.
+
+    Example: pilot-tracker reconcile dispute --program xiangshan --quarter 2021Q1 --unit jyj
+    --note "XS-FZ-01 已于3月完成"
+    """
+    _reconcile(program, quarter, unit, note, ConfirmationStatus.DISPUTED)
 
 
 @app.command()

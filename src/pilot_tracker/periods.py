@@ -15,6 +15,7 @@ from pilot_tracker.models import Cadence
 _MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
 _QUARTER = re.compile(r"^(\d{4})Q([1-4])$")
 _HALF = re.compile(r"^(\d{4})H([12])$")
+MONTH, QUARTER, HALF = _MONTH, _QUARTER, _HALF
 
 
 def period_of(day: date, cadence: Cadence | str) -> str:
