@@ -1,0 +1,83 @@
+"""Flows ``quarterly-reconciliation`` and ``half-year-evaluation``.
+
+Each writes its report (HTML, PDF, XLSX, and DOCX for the evaluation), records it, queues
+it for the office and the leaders (and each unit's statement for its liaison), then
+delivers what is due. Without a period, the last one that has ended is reported.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from prefect import flow, get_run_logger
+
+from flows.supervise import send_alerts
+from pilot_tracker import db, ledger, periods, reports
+from pilot_tracker.settings import Settings
+
+
+def _last_ended(program: str, settings: Settings, kind: str) -> str:
+    engine = db.make_engine(settings.resolved_database_url)
+    with db.session(engine) as session:
+        zone = ledger.get_program(session=session, code=program).timezone
+    today = datetime.now(ZoneInfo(zone)).date()
+    day = today.replace(day=1) - timedelta(days=1)
+    if kind == "quarter":
+        while day.month % 3:
+            day = day.replace(day=1) - timedelta(days=1)
+        return periods.quarter_of(day)
+    while day.month % 6:
+        day = day.replace(day=1) - timedelta(days=1)
+    return periods.half_of(day)
+
+
+def _write(kind: str, program: str, period: str, send: bool) -> dict[str, object]:
+    logger = get_run_logger()
+    settings = Settings()
+    engine = db.make_engine(settings.resolved_database_url)
+    db.ensure_current(engine)
+    write = reports.quarterly if kind == "quarter" else reports.half_year
+    arguments = {"quarter": period} if kind == "quarter" else {"half": period}
+    with db.session(engine) as session:
+        written = write(
+            session=session,
+            program=program,
+            folder=settings.reports / program / period,
+            home=settings.home,
+            templates=settings.templates,
+            now=datetime.now(UTC),
+            send=send,
+            **arguments,
+        )
+    for problem in written.problems:
+        logger.error("%s %s: %s", program, period, problem)
+    logger.info(
+        "%s %s: %s written, %d messages queued",
+        program,
+        period,
+        ", ".join(sorted(written.files)),
+        written.queued,
+    )
+    result: dict[str, object] = written.as_dict()
+    if send:
+        result["sent"] = send_alerts()
+    return result
+
+
+@flow(name="quarterly-reconciliation")
+def quarterly_reconciliation(
+    program: str, quarter: str | None = None, send: bool = True
+) -> dict[str, object]:
+    """The quarterly reconciliation (季度对账) of ``program``."""
+    settings = Settings()
+    return _write("quarter", program, quarter or _last_ended(program, settings, "quarter"), send)
+
+
+@flow(name="half-year-evaluation")
+def half_year_evaluation(
+    program: str, half: str | None = None, send: bool = True
+) -> dict[str, object]:
+    """The half-year evaluation (半年度评估) of ``program``."""
+    settings = Settings()
+    return _write("half", program, half or _last_ended(program, settings, "half"), send)
