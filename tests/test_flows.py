@@ -112,3 +112,27 @@ def test_supervise_collects_flags_and_sends_once(
     assert again["sent"] == 0 and len(server.bodies) == delivered  # a second run sends nothing
     titles = [json.loads(body)["title"] for body in server.bodies]
     assert any(title.startswith("【进度提醒】象山县试点") for title in titles)
+
+
+def test_the_report_flows_write_record_and_queue(isolated_environment: Path) -> None:
+    from flows.reports import half_year_evaluation, quarterly_reconciliation
+
+    runner = CliRunner()
+    assert runner.invoke(app, ["init"]).exit_code == 0
+    assert runner.invoke(app, ["program", "load", str(EXAMPLES / "xiangshan.yaml")]).exit_code == 0
+    spec = read_program_file(EXAMPLES / "xiangshan.yaml")
+    deliver(spec=spec, inbox=isolated_environment / "inbox", since=None, until=date(2021, 3, 31))
+    assert (
+        runner.invoke(app, ["collect", "--program", "xiangshan", "--as-of", "2021-03-31"]).exit_code
+        == 0
+    )
+
+    quarter = quarterly_reconciliation("xiangshan", quarter="2021Q1")
+    half = half_year_evaluation("xiangshan", half="2021H1", send=False)
+
+    assert set(quarter["files"]) == {"html", "pdf", "xlsx"} and quarter["problems"] == []
+    assert all(Path(path).is_file() for path in quarter["files"].values())
+    assert quarter["queued"] > 2  # office, leaders, and the units' statements
+    assert quarter["sent"]["pending"] >= quarter["queued"]  # no Apprise file: they wait
+    assert set(half["files"]) == {"html", "pdf", "xlsx", "docx"} and half["queued"] == 0
+    assert "2021H1" in half["files"]["pdf"]
