@@ -339,12 +339,13 @@ def _md(day: date) -> str:
     return f"{day.month}月{day.day}日"
 
 
-def _months(start: date, end: date) -> list[str]:
-    months, day = [], start
+def _months(start: date, end: date, cadence: str = "monthly") -> list[str]:
+    """The periods (months, by default) from the one ``start`` is in to the one of ``end``."""
+    found, day = [], start
     while day <= end:
-        months.append(periods.period_of(day, "monthly"))
-        day = periods.bounds(months[-1])[1] + timedelta(days=1)
-    return months
+        found.append(periods.period_of(day, cadence))
+        day = periods.bounds(found[-1])[1] + timedelta(days=1)
+    return found
 
 
 def _discrepancies(
@@ -671,9 +672,11 @@ def _score(
 
     calendar = calendar_of(spec)
     grace = spec.rules.missing_report.grace_workdays
+    owned = {indicator.code for indicator in spec.indicators if indicator.owner == unit}
     timely, owed = 0, 0
     situation = snapshot.situation(day)
-    for month in _months(max(start, spec.start), day):
+    cadence = spec.reporting.cadence
+    for month in _months(max(start, spec.start), day, cadence):
         deadline = calendar.add_workdays(
             calendar.roll_forward(periods.deadline(month, spec.reporting.deadline)), grace
         )
@@ -681,6 +684,11 @@ def _score(
             continue
         owed += 1
         sent = [e.reported_on for e in snapshot.entries if e.unit == unit and e.period == month]
+        sent += [
+            r.as_of
+            for r in snapshot.readings
+            if r.indicator in owned and periods.period_of(r.as_of, cadence) == month
+        ]
         timely += bool(sent) and min(sent) <= deadline
     timeliness = round(timely / owed * 100, 1) if owed else None
 
