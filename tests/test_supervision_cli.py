@@ -75,7 +75,9 @@ def test_flag_escalate_and_send(isolated_environment: Path, tmp_path: Path, monk
         assert json.loads(run("alerts", "send", "--json"))["sent"] == 0
         assert len(server.requests) == len(posts)  # nothing twice
     sent = json.loads(run("alerts", "list", "--status", "sent", "--json"))
-    assert len(sent) == len(pending)
+    merged = json.loads(run("alerts", "list", "--status", "merged", "--json"))
+    assert len(sent) == len(posts)  # one row per message that went out
+    assert len(sent) + len(merged) == len(pending)
     whole = json.loads(run("alerts", "show", str(sent[0]["id"]), "--json"))
     assert whole["subject"] == sent[0]["subject"] and whole["body"].strip()
     assert whole["subject"] in run("alerts", "show", str(sent[0]["id"]))

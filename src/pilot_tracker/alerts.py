@@ -371,7 +371,7 @@ def _deliver(
         else:
             errors.append(f"{shown(server)}: {error}")
     if not errors:
-        _finish(engine, ids, now(), result=result)
+        _finish(engine, ids, now(), result=result, sent=(subject, body))
     elif attempts >= ATTEMPTS:
         _finish(engine, ids, now(), failed="; ".join(errors), result=result)
     else:
@@ -411,16 +411,31 @@ def _rows(session: Session, ids: list[Any]) -> list[Notification]:
 
 
 def _finish(
-    engine: Engine, ids: list[Any], when: datetime, *, result: SendResult, failed: str = ""
+    engine: Engine,
+    ids: list[Any],
+    when: datetime,
+    *,
+    result: SendResult,
+    failed: str = "",
+    sent: tuple[str, str] | None = None,
 ) -> None:
+    """Mark a message failed, or sent: a digest is kept as its first item, with the text
+    that went out, and the items folded into it as ``merged`` (one row per message sent)."""
     with db.session(engine) as session:
-        for row in _rows(session, ids):
+        rows = sorted(_rows(session, ids), key=lambda row: row.id or 0)
+        for position, row in enumerate(rows):
             if failed:
                 row.status = NotificationStatus.FAILED.value
                 row.last_error = failed[:2000]
             else:
-                row.status = NotificationStatus.SENT.value
+                row.status = (
+                    NotificationStatus.SENT.value
+                    if position == 0
+                    else NotificationStatus.MERGED.value
+                )
                 row.sent_at = when
+                if position == 0 and sent is not None and len(rows) > 1:
+                    row.subject, row.body = sent[0][:300], sent[1]
             row.next_attempt_at = None
     if failed:
         result.failed += 1

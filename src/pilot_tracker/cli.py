@@ -782,7 +782,8 @@ def alerts_send(
 @handles_errors
 def alerts_list(
     status: Annotated[
-        str | None, typer.Option("--status", help="Only pending, sent or failed messages.")
+        str | None,
+        typer.Option("--status", help="Only pending, sent, failed or merged (into a digest)."),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the messages as JSON.")] = False,
 ) -> None:
@@ -790,8 +791,8 @@ def alerts_list(
 
     Example: pilot-tracker alerts list --status failed
     """
-    if status is not None and status not in ("pending", "sent", "failed"):
-        raise typer.BadParameter("--status is pending, sent or failed")
+    if status is not None and status not in ("pending", "sent", "failed", "merged"):
+        raise typer.BadParameter("--status is pending, sent, failed or merged")
     engine = open_database(load_settings())
     with db.session(engine) as session:
         items = alerts.list_notifications(session=session, status=status)

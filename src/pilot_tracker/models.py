@@ -84,6 +84,7 @@ class NotificationStatus(StrEnum):
     PENDING = "pending"
     SENT = "sent"
     FAILED = "failed"
+    MERGED = "merged"  # went out inside a digest, kept as the first item of it
 
 
 class SubmissionStatus(StrEnum):
