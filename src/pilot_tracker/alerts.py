@@ -2,7 +2,8 @@
 
 Targets live outside the program file, in an Apprise configuration file (YAML) whose tags
 route each message: ``unit:<code>`` with ``role:liaison`` or ``role:head``; ``role:office``;
-``role:leader``. A message for a role with no address goes to the office with a note.
+``role:leader``; with ``program:<code>`` as well where one file serves several programs
+that share unit codes. A message for a role with no address goes to the office with a note.
 
 - **One digest per recipient per run**: the pending messages for one target go out as one.
 - **Outbox first, delivery second, at most one duplicate**: before a message is sent its
@@ -122,6 +123,16 @@ def shown(server: Any) -> str:
 def _tags(target: str) -> list[tuple[str, ...]]:
     """``"unit:jyj role:liaison"`` → Apprise's AND form ``[("unit:jyj", "role:liaison")]``."""
     return [tuple(target.split())]
+
+
+def _addresses(targets: apprise.Apprise, program: str, target: str) -> list[Any]:
+    """The addresses for a target: those tagged for this program too (``program:<code>``)
+    where there are any, as two programs may share unit codes; else those tagged for all."""
+    if program:
+        scoped = list(targets.find(tag=_tags(f"program:{program} {target}"), match_always=False))
+        if scoped:
+            return scoped
+    return list(targets.find(tag=_tags(target), match_always=False))
 
 
 def describe_target(target: str, unit_name: str = "") -> str:
@@ -316,10 +327,11 @@ def _deliver(
     wait_budget: float,
     result: SendResult,
 ) -> None:
-    servers = list(targets.find(tag=_tags(message.target), match_always=False))
+    program = message.program.code if message.program else ""
+    servers = _addresses(targets, program, message.target)
     note = ""
     if not servers:
-        servers = list(targets.find(tag=_tags("role:office"), match_always=False))
+        servers = _addresses(targets, program, "role:office")
         note = (
             f"（本消息应发送给{describe_target(message.target, message.unit_name)}，"
             "但未配置其接收地址，"

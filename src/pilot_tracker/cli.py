@@ -38,6 +38,7 @@ from pilot_tracker import (
     progress,
     reports,
 )
+from pilot_tracker import demo as demo_module
 from pilot_tracker.errors import ConfigurationError, PilotTrackerError, ProgramFileError
 from pilot_tracker.models import LABELS, ConfirmationStatus, IndicatorLevel, ListKind
 from pilot_tracker.program_file import ProgramSpec
@@ -992,6 +993,72 @@ def reconcile_dispute(
     --note "XS-FZ-01 已于3月完成"
     """
     _reconcile(program, quarter, unit, note, ConfirmationStatus.DISPUTED)
+
+
+@app.command()
+@handles_errors
+def demo(
+    output: Annotated[
+        Path, typer.Option("-o", "--output", help="The folder to play the demo into.")
+    ] = Path("demo"),
+) -> None:
+    """Play half a year (2021-01-04 to 2021-07-09) of supervising the example programs.
+
+    Submissions land, collect, flag, escalate and send run on every working day, and the
+    reports are written on their days; alerts go by email to an SMTP server on loopback,
+    each kept as an .eml file under DIR/mail/.
+
+    Example: pilot-tracker demo -o demo
+    """
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    settings = load_settings()
+    examples = sorted((settings.templates.parent / "examples" / "programs").glob("*.yaml"))
+    if not examples:
+        raise ConfigurationError(
+            f"no example programs beside {settings.templates}; run the demo from a checkout"
+        )
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total} days"),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+    ) as bar:
+        job = bar.add_task("playing 2021-01-04", total=None)
+
+        def on_day(day: date, index: int, total: int) -> None:
+            bar.update(job, description=f"playing {day}", completed=index - 1, total=total)
+
+        result = demo_module.play(
+            folder=output, examples=examples, templates=settings.templates, on_day=on_day
+        )
+    out.print(f"demo played into {output.resolve()}", markup=False)
+    out.print(f"  {result.days} working days, {len(result.reports)} report files", markup=False)
+    for program, count in result.flagged_units.items():
+        levels = result.escalations.get(program, {})
+        out.print(
+            f"  {program}: {count} units flagged; escalations: "
+            + ", ".join(
+                f"{levels.get(level, 0)} {level}" for level in ("reminder", "urge", "interview")
+            ),
+            markup=False,
+        )
+    out.print(
+        f"  messages sent: {result.messages}, emails kept: {result.mails} in {output / 'mail'}",
+        markup=False,
+    )
+    out.print(f"  reports: {output / 'reports'}", markup=False)
+    out.print(
+        f"  look around: PILOT_TRACKER_HOME={output / 'data'} pilot-tracker escalation list "
+        "--program xiangshan",
+        markup=False,
+    )
+    for problem in result.problems:
+        err.print(f"warning: {problem}", markup=False)
+    if result.problems:
+        raise typer.Exit(1)
 
 
 @app.command()

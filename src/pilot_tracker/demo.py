@@ -1,0 +1,313 @@
+"""The demo: half a year of supervision of the example programs, played in a minute or two.
+
+From an empty data home, the example programs are loaded and every day from 2021-01-04 to
+2021-07-09 is played: on each working day the units' submissions land (the demo data),
+the supervise run collects, flags, escalates and sends; on their days the quarterly
+reconciliations and the half-year evaluation are written and sent. Alerts go by real
+email to an SMTP server on loopback, each message kept as an ``.eml`` file; the HTTP
+source of the Yinzhou example is served on loopback too, and is down for a while.
+
+The demo calls the same domain code the Prefect flows call, without a Prefect run per
+step, so that half a year takes minutes, not hours.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import threading
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import yaml
+from sqlalchemy.engine import Engine
+from sqlmodel import select
+
+from pilot_tracker import alerts, collection, db, demo_data, flags, ledger, outbox, periods, reports
+from pilot_tracker.errors import PilotTrackerError
+from pilot_tracker.models import Escalation, Flag, Notification, Program
+from pilot_tracker.program_file import ProgramSpec
+from pilot_tracker.workdays import WorkCalendar
+
+START = date(2021, 1, 4)
+END = date(2021, 7, 9)
+SUPERVISE_AT = time(9, 0)
+QUARTERLY_WORKDAY = 5  # the 5th working day after a quarter ends
+HALF_YEAR_WORKDAY = 7  # the 7th working day after a half year ends
+HTTP_PORT = 8765
+
+
+def report_day(calendar: WorkCalendar, period_end: date, workday: int) -> date:
+    """The day a report for a period is due: the n-th working day after the period ends."""
+    return calendar.add_workdays(period_end, workday)
+
+
+def report_days(
+    calendar: WorkCalendar, start: date, end: date
+) -> dict[date, list[tuple[str, str]]]:
+    """Which reports fall due on which days between two days: (kind, period)."""
+    due: dict[date, list[tuple[str, str]]] = {}
+    day = date(start.year - 1, 12, 31)
+    while day <= end:
+        quarter = periods.quarter_of(day)
+        last = periods.bounds(quarter)[1]
+        when = report_day(calendar, last, QUARTERLY_WORKDAY)
+        if start <= when <= end and last >= start - timedelta(days=1):
+            due.setdefault(when, []).append(("quarterly", quarter))
+        if last.month in (6, 12):
+            half = periods.half_of(last)
+            when = report_day(calendar, last, HALF_YEAR_WORKDAY)
+            if start <= when <= end and last >= start - timedelta(days=1):
+                due.setdefault(when, []).append(("half_year", half))
+        day = periods.bounds(periods.quarter_of(last + timedelta(days=1)))[1]
+    return due
+
+
+@dataclass
+class DemoResult:
+    folder: Path
+    days: int = 0
+    flagged_units: dict[str, int] = field(default_factory=dict)
+    escalations: dict[str, Counter[str]] = field(default_factory=dict)
+    messages: int = 0
+    mails: int = 0
+    reports: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+
+class _Mailroom:
+    """An SMTP server on loopback that keeps every message as an .eml file."""
+
+    def __init__(self, folder: Path):
+        self.folder = folder
+        self.count = 0
+        folder.mkdir(parents=True, exist_ok=True)
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        self.count += 1
+        (self.folder / f"{self.count:04d}.eml").write_bytes(envelope.original_content)
+        return "250 OK"
+
+
+@contextlib.contextmanager
+def _smtp(folder: Path) -> Iterator[tuple[_Mailroom, int]]:
+    from aiosmtpd.controller import Controller
+
+    mailroom = _Mailroom(folder)
+    port = _free_port()
+    controller = Controller(mailroom, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        yield mailroom, port
+    finally:
+        controller.stop()
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@contextlib.contextmanager
+def _http_source(answers: dict[str, bytes | None]) -> Iterator[bool]:
+    """The big-data centre's system on loopback: a unit's JSON, or 503 while it is down."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            unit = self.path.rstrip("/").split("/")[-2] if self.path.count("/") >= 2 else ""
+            body = answers.get(unit)
+            if body is None:
+                self.send_response(503)
+                self.end_headers()
+                return
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json; charset=utf-8")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    try:
+        server = ThreadingHTTPServer(("127.0.0.1", HTTP_PORT), Handler)
+    except OSError:
+        yield False  # the port is taken: the source stays down, as sources sometimes do
+        return
+    server.daemon_threads = True
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+    )
+    thread.start()
+    try:
+        yield True
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def apprise_config(specs: list[ProgramSpec], port: int, path: Path) -> Path:
+    """Addresses for every liaison and head, the offices and the leaders, on loopback."""
+    urls: list[dict[str, dict[str, str]]] = []
+
+    def address(mailbox: str, tags: str) -> None:
+        url = (
+            f"mailto://127.0.0.1:{port}?from=pilot-tracker@demo.example.gov.cn"
+            f"&to={mailbox}@demo.example.gov.cn&format=text"
+        )
+        urls.append({url: {"tag": tags}})
+
+    for spec in specs:
+        address(f"{spec.code}-office", f"program:{spec.code}, role:office")
+        address(f"{spec.code}-leader", f"program:{spec.code}, role:leader")
+        for unit in spec.units:
+            for role in ("liaison", "head"):
+                address(
+                    f"{spec.code}-{unit.code}-{role}",
+                    f"program:{spec.code}, unit:{unit.code}, role:{role}",
+                )
+    path.write_text(yaml.safe_dump({"version": 1, "urls": urls}), encoding="utf-8")
+    return path
+
+
+def play(
+    *,
+    folder: Path,
+    examples: list[Path],
+    templates: Path,
+    on_day: Callable[[date, int, int], None] = lambda day, index, total: None,
+    start: date = START,
+    end: date = END,
+) -> DemoResult:
+    """Play the demo into ``folder`` (which must not hold one already)."""
+    home = folder / "data"
+    if home.exists():
+        raise PilotTrackerError(
+            f"{folder} already holds a demo; remove it or name another folder with -o"
+        )
+    home.mkdir(parents=True)
+    engine = db.make_engine(f"sqlite:///{(home / 'pilot-tracker.db').resolve()}")
+    db.migrate(engine)
+    specs = []
+    with db.session(engine) as session:
+        for path in examples:
+            spec, sha256 = ledger.read_program_source(path)
+            ledger.load_program(
+                session=session,
+                spec=spec,
+                source_name=path.name,
+                source_sha256=sha256,
+                now=_moment(start, spec.timezone),
+            )
+            specs.append(spec)
+    result = DemoResult(folder=folder)
+    message_templates = outbox.Templates(templates)
+    calendar = WorkCalendar()
+    due = report_days(calendar, start, end)
+    days = [start + timedelta(days=n) for n in range((end - start).days + 1)]
+    workdays = [day for day in days if calendar.is_workday(day)]
+    answers: dict[str, bytes | None] = {}
+    with _smtp(folder / "mail") as (mailroom, port), _http_source(answers):
+        targets = alerts.load_targets(apprise_config(specs, port, folder / "apprise.yml"))
+        previous: date | None = None
+        for index, day in enumerate(workdays, start=1):
+            on_day(day, index, len(workdays))
+            for spec in specs:
+                _supervise(engine, spec, home, day, previous, answers, message_templates)
+                for kind, period in due.get(day, []):
+                    write = reports.quarterly if kind == "quarterly" else reports.half_year
+                    argument = {"quarter": period} if kind == "quarterly" else {"half": period}
+                    with db.session(engine) as session:
+                        written = write(
+                            session=session,
+                            program=spec.code,
+                            folder=folder / "reports" / spec.code / period,
+                            home=home,
+                            templates=templates,
+                            now=_moment(day, spec.timezone),
+                            **argument,
+                        )
+                    result.reports += [str(path) for path in written.files.values()]
+                    result.problems += written.problems
+            sent = alerts.send(
+                engine=engine,
+                targets=targets,
+                templates=message_templates,
+                home=home,
+                now=lambda day=day: _moment(day, specs[0].timezone),
+                sleep=lambda _: None,
+            )
+            result.messages += sent.sent
+            previous = day
+        result.days = len(workdays)
+        result.mails = mailroom.count
+    _summarise(engine, result)
+    engine.dispose()
+    return result
+
+
+def _moment(day: date, zone: str) -> datetime:
+    return datetime.combine(day, SUPERVISE_AT, tzinfo=ZoneInfo(zone)).astimezone(UTC)
+
+
+def _supervise(
+    engine: Engine,
+    spec: ProgramSpec,
+    home: Path,
+    day: date,
+    previous: date | None,
+    answers: dict[str, bytes | None],
+    templates: outbox.Templates,
+) -> None:
+    """One program's supervise run on one day: submissions land, collect, flag, escalate."""
+    delivery = demo_data.deliver(spec=spec, inbox=home / "inbox", since=previous, until=day)
+    for unit, body in delivery.http.items():
+        answers[unit] = None if unit in delivery.down else body
+    now = _moment(day, spec.timezone)
+    result = collection.collect(
+        engine=engine,
+        program=spec.code,
+        as_of=day,
+        now=now,
+        home=home,
+        environ={},
+        templates=templates,
+        settle_seconds=0,
+        attempts=1,
+        sleep=lambda _: None,
+    )
+    with db.session(engine) as session:
+        flags.flag_and_escalate(
+            session=session,
+            program=spec.code,
+            as_of=day,
+            now=now,
+            templates=templates,
+            home=home,
+            unavailable=frozenset(item.unit for item in result.unavailable),
+        )
+
+
+def _summarise(engine: Engine, result: DemoResult) -> None:
+    with db.session(engine) as session:
+        flagged = session.exec(
+            select(Program.code, Flag.unit_id).join(Flag, Flag.program_id == Program.id)
+        ).all()
+        for code in sorted({code for code, _ in flagged}):
+            result.flagged_units[code] = len({unit for c, unit in flagged if c == code})
+        for code, level in session.exec(
+            select(Program.code, Escalation.level).join(
+                Escalation, Escalation.program_id == Program.id
+            )
+        ).all():
+            result.escalations.setdefault(code, Counter())[level] += 1
+        result.messages = len(
+            session.exec(select(Notification.id).where(Notification.status == "sent")).all()
+        )
