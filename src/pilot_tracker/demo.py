@@ -14,6 +14,7 @@ step, so that half a year takes minutes, not hours.
 from __future__ import annotations
 
 import contextlib
+import shutil
 import socket
 import threading
 from collections import Counter
@@ -177,6 +178,29 @@ def apprise_config(specs: list[ProgramSpec], port: int, path: Path) -> Path:
     return path
 
 
+DEMO_PARTS = ("data", "mail", "reports", "apprise.yml")
+
+
+def clear(folder: Path) -> None:
+    """Remove an earlier demo from ``folder``; refuse a folder that holds anything else."""
+    if not folder.exists():
+        return
+    if not folder.is_dir():
+        raise PilotTrackerError(f"{folder} is not a folder; name another with -o")
+    others = [entry.name for entry in folder.iterdir() if entry.name not in DEMO_PARTS]
+    if others:
+        raise PilotTrackerError(
+            f"{folder} holds other files ({', '.join(sorted(others)[:3])}); "
+            "name an empty or new folder with -o"
+        )
+    for name in DEMO_PARTS:
+        part = folder / name
+        if part.is_dir():
+            shutil.rmtree(part)
+        elif part.exists():
+            part.unlink()
+
+
 def play(
     *,
     folder: Path,
@@ -186,12 +210,9 @@ def play(
     start: date = START,
     end: date = END,
 ) -> DemoResult:
-    """Play the demo into ``folder`` (which must not hold one already)."""
+    """Play the demo into ``folder``; a demo played there before is replaced."""
     home = folder / "data"
-    if home.exists():
-        raise PilotTrackerError(
-            f"{folder} already holds a demo; remove it or name another folder with -o"
-        )
+    clear(folder)
     home.mkdir(parents=True)
     engine = db.make_engine(f"sqlite:///{(home / 'pilot-tracker.db').resolve()}")
     db.migrate(engine)

@@ -1,0 +1,47 @@
+"""The README's first command: the whole half-year demo, end to end (about a minute)."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from pilot_tracker.cli import app
+
+pytestmark = pytest.mark.slow
+
+
+def test_the_demo_plays_half_a_year(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    runner = CliRunner()
+    folder = tmp_path / "demo"
+    result = runner.invoke(app, ["demo", "-o", str(folder)])
+    assert result.exit_code == 0, (result.stdout, result.stderr)
+    assert "129 working days" in result.stdout
+
+    for program in ("xiangshan", "yinzhou"):
+        for quarter in ("2021Q1", "2021Q2"):
+            base = folder / "reports" / program / quarter / f"{program}-{quarter}-季度对账"
+            assert base.with_suffix(".pdf").is_file() and base.with_suffix(".xlsx").is_file()
+        base = folder / "reports" / program / "2021H1" / f"{program}-2021H1-半年度评估"
+        for suffix in (".html", ".pdf", ".xlsx", ".docx"):
+            assert base.with_suffix(suffix).is_file(), base.with_suffix(suffix)
+
+    monkeypatch.setenv("PILOT_TRACKER_HOME", str(folder / "data"))
+    sent = json.loads(runner.invoke(app, ["alerts", "list", "--status", "sent", "--json"]).stdout)
+    mails = sorted((folder / "mail").glob("*.eml"))
+    assert len(mails) == len(sent) > 50
+    escalations = json.loads(
+        runner.invoke(app, ["escalation", "list", "--program", "xiangshan", "--json"]).stdout
+    )
+    assert {"reminder", "urge", "interview"} <= {item["level"] for item in escalations}
+    assert any(item["status"] == "closed" for item in escalations)
+
+    again = runner.invoke(app, ["demo", "-o", str(folder)])  # replaces the earlier demo
+    assert again.exit_code == 0, again.stderr
+    (folder / "notes.txt").write_text("mine", encoding="utf-8")
+    refused = runner.invoke(app, ["demo", "-o", str(folder)])
+    assert refused.exit_code == 1 and "holds other files (notes.txt)" in refused.stderr
+    assert os.path.exists(folder / "notes.txt")
