@@ -10,6 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from pilot_tracker.cli import app
+from pilot_tracker.demo import clear
 
 pytestmark = pytest.mark.slow
 
@@ -39,9 +40,10 @@ def test_the_demo_plays_half_a_year(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     assert {"reminder", "urge", "interview"} <= {item["level"] for item in escalations}
     assert any(item["status"] == "closed" for item in escalations)
 
-    again = runner.invoke(app, ["demo", "-o", str(folder)])  # replaces the earlier demo
-    assert again.exit_code == 0, again.stderr
     (folder / "notes.txt").write_text("mine", encoding="utf-8")
     refused = runner.invoke(app, ["demo", "-o", str(folder)])
     assert refused.exit_code == 1 and "holds other files (notes.txt)" in refused.stderr
-    assert os.path.exists(folder / "notes.txt")
+    assert os.path.exists(folder / "notes.txt") and (folder / "data").is_dir()
+    (folder / "notes.txt").unlink()
+    clear(folder)  # what a second demo into the same folder does first
+    assert list(folder.iterdir()) == []

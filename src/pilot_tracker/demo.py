@@ -236,7 +236,7 @@ def play(
     workdays = [day for day in days if calendar.is_workday(day)]
     answers: dict[str, bytes | None] = {}
     with _smtp(folder / "mail") as (mailroom, port), _http_source(answers):
-        targets = alerts.load_targets(apprise_config(specs, port, folder / "apprise.yml"))
+        config = apprise_config(specs, port, folder / "apprise.yml")
         previous: date | None = None
         for index, day in enumerate(workdays, start=1):
             on_day(day, index, len(workdays))
@@ -259,7 +259,9 @@ def play(
                     result.problems += written.problems
             sent = alerts.send(
                 engine=engine,
-                targets=targets,
+                # Read afresh each day, as each scheduled run does: Apprise spaces out
+                # the mails one address object sends, which would idle the demo.
+                targets=alerts.load_targets(config),
                 templates=message_templates,
                 home=home,
                 now=lambda day=day: _moment(day, specs[0].timezone),
