@@ -17,7 +17,7 @@ from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from prefect.task_runners import ThreadPoolTaskRunner
 
-from pilot_tracker import collection, db, ledger, outbox
+from pilot_tracker import collection, db, ledger, outbox, runs
 from pilot_tracker.settings import Settings
 from pilot_tracker.sources import FolderSource, HttpSource, Pull, Pulled, Source
 
@@ -52,6 +52,7 @@ def collect_status(
     with db.session(engine) as session:
         zone = ledger.get_program(session=session, code=program).timezone
     day = as_of or datetime.now(ZoneInfo(zone)).date()
+    started = datetime.now(UTC)
 
     sources = collection.open_sources(
         engine=engine,
@@ -88,6 +89,19 @@ def collect_status(
         len(result.submissions),
         len(result.unavailable),
         len(result.waiting),
+    )
+    runs.record(
+        engine=engine,
+        program=program,
+        flow="collect-status",
+        as_of=day,
+        started=started,
+        finished=datetime.now(UTC),
+        outcome="ok",
+        summary={
+            "submissions": len(result.submissions),
+            "unavailable": [item.unit for item in result.unavailable],
+        },
     )
     engine.dispose()
     return result.as_dict()

@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 from prefect import flow, get_run_logger
 
 from flows.supervise import send_alerts
-from pilot_tracker import db, ledger, periods, reports
+from pilot_tracker import db, demo, flags, ledger, periods, reports
 from pilot_tracker.settings import Settings
 
 
@@ -65,19 +65,40 @@ def _write(kind: str, program: str, period: str, send: bool) -> dict[str, object
     return result
 
 
+def _due_today(program: str, settings: Settings, kind: str) -> bool:
+    """Whether today is the day the schedule means: the n-th working day after the period."""
+    engine = db.make_engine(settings.resolved_database_url)
+    with db.session(engine) as session:
+        spec = ledger.read_program(session=session, code=program)
+    today = datetime.now(ZoneInfo(spec.timezone)).date()
+    calendar = flags.calendar_of(spec)
+    period = _last_ended(program, settings, kind)
+    workday = demo.QUARTERLY_WORKDAY if kind == "quarter" else demo.HALF_YEAR_WORKDAY
+    return demo.report_day(calendar, periods.bounds(period)[1], workday) == today
+
+
 @flow(name="quarterly-reconciliation")
 def quarterly_reconciliation(
-    program: str, quarter: str | None = None, send: bool = True
+    program: str, quarter: str | None = None, send: bool = True, scheduled: bool = False
 ) -> dict[str, object]:
-    """The quarterly reconciliation (季度对账) of ``program``."""
+    """The quarterly reconciliation (季度对账) of ``program``.
+
+    ``scheduled``: run daily early in each quarter by cron, it writes only on the 5th
+    working day after the quarter ended (cron cannot count working days).
+    """
     settings = Settings()
+    if scheduled and quarter is None and not _due_today(program, settings, "quarter"):
+        return {"skipped": "not the 5th working day after the quarter"}
     return _write("quarter", program, quarter or _last_ended(program, settings, "quarter"), send)
 
 
 @flow(name="half-year-evaluation")
 def half_year_evaluation(
-    program: str, half: str | None = None, send: bool = True
+    program: str, half: str | None = None, send: bool = True, scheduled: bool = False
 ) -> dict[str, object]:
-    """The half-year evaluation (半年度评估) of ``program``."""
+    """The half-year evaluation (半年度评估) of ``program``; on schedule, the 7th working day
+    after the half year ended."""
     settings = Settings()
+    if scheduled and half is None and not _due_today(program, settings, "half"):
+        return {"skipped": "not the 7th working day after the half year"}
     return _write("half", program, half or _last_ended(program, settings, "half"), send)

@@ -15,7 +15,7 @@ from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
 from flows.collect_status import collect_status
-from pilot_tracker import alerts, db, flags, ledger, outbox
+from pilot_tracker import alerts, db, flags, ledger, outbox, runs
 from pilot_tracker.settings import Settings
 
 
@@ -103,10 +103,49 @@ def send_alerts(force: bool = False) -> dict[str, int]:
 def supervise(
     program: str, as_of: date | None = None, settle_seconds: float = 1.0
 ) -> dict[str, object]:
-    """Collect, flag and send for one program and day."""
-    day = as_of or _today(Settings(), program)
-    collected = collect_status(program, as_of=day, settle_seconds=settle_seconds)
-    unavailable = sorted({item["unit"] for item in collected["unavailable"]})  # type: ignore[union-attr]
-    flagged = flag_laggards(program, as_of=day, unavailable=unavailable)
-    sent = send_alerts()
+    """Collect, flag and send for one program and day.
+
+    Scheduled every day, it runs only on working days of the official Chinese calendar
+    (with the program's own overrides), which cron cannot know; and never alongside
+    another run for the same program.
+    """
+    logger = get_run_logger()
+    settings = Settings()
+    engine = _engine(settings)
+    day = as_of or _today(settings, program)
+    with db.session(engine) as session:
+        calendar = flags.calendar_of(ledger.read_program(session=session, code=program))
+    if as_of is None and not calendar.is_workday(day):
+        logger.info("%s: %s is not a working day; nothing to do", program, day)
+        return {"skipped": f"{day} is not a working day"}
+    started = datetime.now(UTC)
+    with runs.exclusive(engine=engine, program=program, flow="supervise", now=started) as other:
+        if other is not None:
+            message = (
+                f"another {other.flow} run for {program} ({other.holder}, since "
+                f"{other.acquired_at}) is writing; this one skips"
+            )
+            logger.warning(message)
+            return {"skipped": message}
+        collected = collect_status(program, as_of=day, settle_seconds=settle_seconds)
+        unavailable = sorted({item["unit"] for item in collected["unavailable"]})  # type: ignore[union-attr]
+        flagged = flag_laggards(program, as_of=day, unavailable=unavailable)
+        sent = send_alerts()
+    summary = {
+        "submissions": len(collected["submissions"]),  # type: ignore[arg-type]
+        "unavailable": collected["unavailable"],
+        "flags": len(flagged["flags"]),  # type: ignore[arg-type]
+        "sent": sent,
+    }
+    runs.record(
+        engine=engine,
+        program=program,
+        flow="supervise",
+        as_of=day,
+        started=started,
+        finished=datetime.now(UTC),
+        outcome="ok",
+        summary=summary,
+    )
+    logger.info("%s %s: %s", program, day, summary)
     return {"collected": collected, "flagged": flagged, "sent": sent}

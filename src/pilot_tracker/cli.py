@@ -37,6 +37,7 @@ from pilot_tracker import (
     outbox,
     progress,
     reports,
+    runs,
 )
 from pilot_tracker import demo as demo_module
 from pilot_tracker.errors import ConfigurationError, PilotTrackerError, ProgramFileError
@@ -1059,6 +1060,83 @@ def demo(
         err.print(f"warning: {problem}", markup=False)
     if result.problems:
         raise typer.Exit(1)
+
+
+@app.command()
+@handles_errors
+def status(
+    as_json: Annotated[bool, typer.Option("--json", help="Print the status as JSON.")] = False,
+) -> None:
+    """What an operator checks: last runs per program, the outbox, escalations, sources.
+
+    Exits 1 when messages have failed for good or a source is down, so a cron job or a
+    systemd unit can act on it.
+
+    Example: pilot-tracker status --json
+    """
+    engine = open_database(load_settings())
+    state = runs.status(engine=engine)
+    if as_json:
+        emit_json(state)
+    else:
+        counts = state["notifications"]
+        out.print(f"outbox: {counts['pending']} pending, {counts['failed']} failed", markup=False)
+        for program in state["programs"]:
+            levels = program["open_escalations"]
+            out.print(
+                f"{program['program']}: open escalations "
+                + ", ".join(f"{n} {level}" for level, n in levels.items()),
+                markup=False,
+            )
+            for flow, run in program["last_runs"].items():
+                out.print(
+                    f"  {flow}: {run['outcome']} for {run['as_of']} (finished {run['finished']})",
+                    markup=False,
+                )
+            if program["unavailable_sources"]:
+                out.print(
+                    f"  sources down: {', '.join(program['unavailable_sources'])}", markup=False
+                )
+    unhealthy = state["notifications"]["failed"] or any(
+        program["unavailable_sources"] for program in state["programs"]
+    )
+    if unhealthy:
+        raise typer.Exit(1)
+
+
+@app.command()
+@handles_errors
+def serve() -> None:
+    """Run the schedules of every loaded program on this machine until Ctrl-C.
+
+    supervise every day at 09:00 (it works on working days only), the quarterly
+    reconciliation and the half-year evaluation on their days, and delivery retries every
+    30 minutes, all in the programs' time zone, through Prefect's serve: nothing else to
+    install.
+
+    Example: pilot-tracker serve
+    """
+    settings = load_settings()
+    engine = open_database(settings)
+    with db.session(engine) as session:
+        zones = {
+            item["code"]: ledger.get_program(session=session, code=item["code"]).timezone
+            for item in ledger.list_programs(session=session)
+        }
+    if not zones:
+        raise ConfigurationError("no program is loaded; load one with `pilot-tracker program load`")
+    # The flows live in the project's flows/ folder, beside templates/; Prefect is loaded
+    # only here, so the other commands start without it.
+    sys.path.insert(0, str(settings.templates.parent))
+    from flows import schedules
+
+    deployments = schedules.deployments(zones)
+    names = ", ".join(deployment.name for deployment in deployments)
+    out.print(f"serving {len(deployments)} schedules: {names}", markup=False, soft_wrap=True)
+    try:
+        schedules.serve(deployments)
+    except KeyboardInterrupt:
+        out.print("stopped", markup=False)
 
 
 @app.command()

@@ -455,3 +455,35 @@ class Report(SQLModel, table=True):
     paths: dict[str, str] = Field(default_factory=dict, sa_type=JSON)
     sha256: dict[str, str] = Field(default_factory=dict, sa_type=JSON)
     generated_at: datetime | None = _timestamp()
+
+
+# --- how it runs ---------------------------------------------------------------------------
+
+
+class RunLock(SQLModel, table=True):
+    """A program's writing run in progress: a second run for it waits or skips."""
+
+    __tablename__ = "run_lock"
+    __table_args__ = (UniqueConstraint("program"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    program: str = _code()
+    flow: str = Field(sa_type=String(60))
+    holder: str = Field(sa_type=String(200))
+    acquired_at: datetime | None = _timestamp()
+    expires_at: datetime | None = _timestamp()
+
+
+class RunRecord(SQLModel, table=True):
+    """One run of a flow for a program: when, for which day, what came of it."""
+
+    __tablename__ = "run_record"
+
+    id: int | None = Field(default=None, primary_key=True)
+    program: str = Field(sa_type=String(40), index=True)
+    flow: str = Field(sa_type=String(60))
+    as_of: date | None = None
+    started_at: datetime | None = _timestamp()
+    finished_at: datetime | None = _timestamp()
+    outcome: str = Field(sa_type=String(20))
+    summary: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)

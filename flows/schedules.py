@@ -1,0 +1,53 @@
+"""The schedules of pilot-tracker, for ``pilot-tracker serve`` (the same as prefect.yaml).
+
+Cron cannot know the Chinese calendar: supervise is scheduled every day and does its work
+on working days only; the reports are scheduled on the first days of the months after a
+period ends and write only on their working day.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prefect import serve as prefect_serve
+from prefect.schedules import Cron
+
+from flows.reports import half_year_evaluation, quarterly_reconciliation
+from flows.supervise import send_alerts, supervise
+
+SUPERVISE = "0 9 * * *"
+QUARTERLY = "0 10 1-15 1,4,7,10 *"
+HALF_YEAR = "0 10 1-15 1,7 *"
+SEND = "*/30 * * * *"
+
+
+def deployments(zones: dict[str, str]) -> list[Any]:
+    """Every schedule for every program (code → time zone)."""
+    found = []
+    for code, zone in zones.items():
+        found += [
+            supervise.to_deployment(
+                name=f"supervise-{code}",
+                schedules=[Cron(SUPERVISE, timezone=zone)],
+                parameters={"program": code},
+            ),
+            quarterly_reconciliation.to_deployment(
+                name=f"quarterly-reconciliation-{code}",
+                schedules=[Cron(QUARTERLY, timezone=zone)],
+                parameters={"program": code, "scheduled": True},
+            ),
+            half_year_evaluation.to_deployment(
+                name=f"half-year-evaluation-{code}",
+                schedules=[Cron(HALF_YEAR, timezone=zone)],
+                parameters={"program": code, "scheduled": True},
+            ),
+        ]
+    zone = next(iter(zones.values()), "Asia/Shanghai")
+    found.append(
+        send_alerts.to_deployment(name="send-alerts", schedules=[Cron(SEND, timezone=zone)])
+    )
+    return found
+
+
+def serve(found: list[Any]) -> None:
+    prefect_serve(*found)
