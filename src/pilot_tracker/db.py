@@ -63,7 +63,10 @@ def _sqlite_engine(url: sa.URL) -> Engine:
 
     @sa.event.listens_for(engine, "begin")
     def _on_begin(connection):
-        connection.exec_driver_sql("BEGIN")
+        # Take the write lock at the start: a deferred transaction that later wants to
+        # write can fail at once with "database is locked", whatever the busy timeout,
+        # when another process writes too (the scheduler and a CLI command, say).
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
 
     return engine
 
