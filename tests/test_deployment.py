@@ -182,3 +182,39 @@ def test_workers_complete_deployed_supervise_runs(
         assert runs["supervise"]["as_of"] == "2021-04-06" and runs["supervise"]["outcome"] == "ok"
         assert runs["collect-status"]["outcome"] == "ok"
     assert len(status["programs"]) == 2
+
+
+def test_serve_runs_the_schedules_until_ctrl_c(isolated_environment: Path, tmp_path: Path) -> None:
+    runner = CliRunner()
+    assert runner.invoke(app, ["init"]).exit_code == 0
+    assert runner.invoke(app, ["program", "load", str(EXAMPLES / "yinzhou.yaml")]).exit_code == 0
+    env = {
+        **os.environ,
+        "PREFECT_HOME": str(tmp_path / "prefect"),
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+    }
+    env.pop("PREFECT_API_URL", None)
+    script = str(Path(sys.executable).parent / "pilot-tracker")
+    served = subprocess.Popen(
+        [script, "serve"],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    lines: list[str] = []
+    deadline = time.monotonic() + 120
+    assert served.stdout is not None
+    while time.monotonic() < deadline:
+        line = served.stdout.readline()
+        lines.append(line)
+        if "being served" in line or not line:
+            break
+    assert "serving 4 schedules: supervise-yinzhou, quarterly-reconciliation-yinzhou" in "".join(
+        lines
+    )
+    served.send_signal(signal.SIGINT)
+    rest, _ = served.communicate(timeout=60)
+    assert served.returncode == 0, rest[-2000:]
+    assert "stopped" in rest.splitlines()

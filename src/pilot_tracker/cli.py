@@ -6,6 +6,7 @@ error becomes one clear line on stderr and exit code 1; usage errors exit 2.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import os
@@ -1133,10 +1134,10 @@ def serve() -> None:
     deployments = schedules.deployments(zones)
     names = ", ".join(deployment.name for deployment in deployments)
     out.print(f"serving {len(deployments)} schedules: {names}", markup=False, soft_wrap=True)
-    try:
+    # Ctrl-C: Prefect pauses the schedules and stops its temporary server itself.
+    with contextlib.suppress(KeyboardInterrupt):
         schedules.serve(deployments)
-    except KeyboardInterrupt:
-        out.print("stopped", markup=False)
+    out.print("stopped", markup=False)
 
 
 @app.command()
