@@ -218,3 +218,35 @@ def test_serve_runs_the_schedules_until_ctrl_c(isolated_environment: Path, tmp_p
     rest, _ = served.communicate(timeout=60)
     assert served.returncode == 0, rest[-2000:]
     assert "stopped" in rest.splitlines()
+
+
+def test_an_unreachable_prefect_server_is_a_clear_error_and_writes_nothing(
+    isolated_environment: Path, tmp_path: Path
+) -> None:
+    runner = CliRunner()
+    assert runner.invoke(app, ["init"]).exit_code == 0
+    assert runner.invoke(app, ["program", "load", str(EXAMPLES / "xiangshan.yaml")]).exit_code == 0
+    assert (
+        runner.invoke(
+            app, ["simulate", "--program", "xiangshan", "--until", "2021-01-31"]
+        ).exit_code
+        == 0
+    )
+    env = {
+        **os.environ,
+        "PREFECT_HOME": str(tmp_path / "prefect"),
+        "PREFECT_API_URL": f"http://127.0.0.1:{free_port()}/api",  # nothing listens there
+    }
+    code = (
+        "import datetime; from flows.supervise import supervise; "
+        "supervise('xiangshan', as_of=datetime.date(2021, 1, 29))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode != 0
+    assert "127.0.0.1" in done.stderr  # the error names the server it could not reach
+    status = json.loads(runner.invoke(app, ["status", "--json"]).stdout)
+    assert status["programs"][0]["last_runs"] == {}
+    inbox = isolated_environment / "inbox" / "xiangshan"
+    assert any(inbox.rglob("*.xlsx"))  # nothing was taken: the next run catches up
