@@ -37,18 +37,17 @@ def _write(kind: str, program: str, period: str, send: bool) -> dict[str, object
     settings = Settings()
     engine = db.make_engine(settings.resolved_database_url)
     db.ensure_current(engine)
-    write = reports.quarterly if kind == "quarter" else reports.half_year
-    arguments = {"quarter": period} if kind == "quarter" else {"half": period}
     with db.session(engine) as session:
-        written = write(
+        written = reports.write(
             session=session,
+            kind="quarterly" if kind == "quarter" else "half_year",
             program=program,
+            period=period,
             folder=settings.reports / program / period,
             home=settings.home,
             templates=settings.templates,
             now=datetime.now(UTC),
             send=send,
-            **arguments,
         )
     for problem in written.problems:
         logger.error("%s %s: %s", program, period, problem)

@@ -897,15 +897,21 @@ def report_quarterly(
 
     Example: pilot-tracker report quarterly --program xiangshan --quarter 2021Q1
     """
+    write_report("quarterly", program, reports.parse_quarter(quarter), output, no_send, as_json)
+
+
+def write_report(
+    kind: str, program: str, period: str, output: Path | None, no_send: bool, as_json: bool
+) -> None:
     settings = load_settings()
-    reports.parse_quarter(quarter)
     engine = open_database(settings)
     with db.session(engine) as session:
-        written = reports.quarterly(
+        written = reports.write(
             session=session,
+            kind=kind,
             program=program,
-            quarter=quarter,
-            folder=report_folder(settings, program, quarter, output),
+            period=period,
+            folder=report_folder(settings, program, period, output),
             home=settings.home,
             templates=settings.templates,
             now=now_utc(),
@@ -931,21 +937,7 @@ def report_half_year(
 
     Example: pilot-tracker report half-year --program yinzhou --half 2021H1 -o reports/
     """
-    settings = load_settings()
-    reports.parse_half(half)
-    engine = open_database(settings)
-    with db.session(engine) as session:
-        written = reports.half_year(
-            session=session,
-            program=program,
-            half=half,
-            folder=report_folder(settings, program, half, output),
-            home=settings.home,
-            templates=settings.templates,
-            now=now_utc(),
-            send=not no_send,
-        )
-    print_written(written, as_json)
+    write_report("half_year", program, reports.parse_half(half), output, no_send, as_json)
 
 
 def _reconcile(

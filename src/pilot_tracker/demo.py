@@ -243,17 +243,16 @@ def play(
             for spec in specs:
                 _supervise(engine, spec, home, day, previous, answers, message_templates)
                 for kind, period in due.get(day, []):
-                    write = reports.quarterly if kind == "quarterly" else reports.half_year
-                    argument = {"quarter": period} if kind == "quarterly" else {"half": period}
                     with db.session(engine) as session:
-                        written = write(
+                        written = reports.write(
                             session=session,
+                            kind=kind,
                             program=spec.code,
+                            period=period,
                             folder=folder / "reports" / spec.code / period,
                             home=home,
                             templates=templates,
                             now=_moment(day, spec.timezone),
-                            **argument,
                         )
                     result.reports += [str(path) for path in written.files.values()]
                     result.problems += written.problems

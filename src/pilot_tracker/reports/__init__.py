@@ -31,7 +31,15 @@ from pilot_tracker.reports.figures import ReportError, parse_half, parse_quarter
 from pilot_tracker.reports.word import evaluation_document
 from pilot_tracker.spreadsheet import save_atomically, write_table
 
-__all__ = ["ReportError", "Written", "half_year", "parse_half", "parse_quarter", "quarterly"]
+__all__ = [
+    "ReportError",
+    "Written",
+    "half_year",
+    "parse_half",
+    "parse_quarter",
+    "quarterly",
+    "write",
+]
 
 
 @dataclass
@@ -160,6 +168,35 @@ def quarterly(
             )
             written.queued += queued is not None
     return written
+
+
+def write(
+    *,
+    session: Session,
+    kind: str,
+    program: str,
+    period: str,
+    folder: Path,
+    home: Path,
+    templates: Path,
+    now: datetime,
+    send: bool = True,
+) -> Written:
+    """Either report by its kind (``quarterly`` or ``half_year``) and period."""
+    common = {
+        "session": session,
+        "program": program,
+        "folder": folder,
+        "home": home,
+        "templates": templates,
+        "now": now,
+        "send": send,
+    }
+    if kind == ReportKind.QUARTERLY.value:
+        return quarterly(quarter=period, **common)
+    if kind == ReportKind.HALF_YEAR.value:
+        return half_year(half=period, **common)
+    raise ReportError(f'no report of the kind "{kind}"; the kinds are quarterly and half_year')
 
 
 def _quarterly_workbook(data: figures.Quarterly, path: Path, day: date) -> Path:
