@@ -706,6 +706,24 @@ def test_one_chat_address_gets_at_most_twenty_messages_a_minute(
         assert sum(start <= at < start + 60 for at in times) <= alerts.CHAT_PER_MINUTE
 
 
+def test_the_limit_holds_across_runs_within_a_minute(
+    sqlite_engine: sa.Engine, program_id: int, tmp_path: Path
+) -> None:
+    many_units(sqlite_engine, program_id, 15)
+    tags = ", ".join(["role:liaison", *(f"unit:u{number:02}" for number in range(1, 31))])
+    fake_time = FakeTime()
+    with receiver(fake_time) as chat:
+        config = write_config(tmp_path, {json_url(chat, "/bot"): tags})
+        first = deliver(sqlite_engine, config, tmp_path, Now(), fake_time)
+        for unit in range(16, 31):
+            put(sqlite_engine, program_id, f"unit:u{unit:02} role:liaison", f"u{unit}的提醒")
+        # A second run in the same minute: only 5 more may go without waiting.
+        second = deliver(sqlite_engine, config, tmp_path, Now(), fake_time, wait_budget=0)
+
+    assert first.sent == 15 and second.sent == 5 and second.pending == 10
+    assert len(chat.posts) == 20
+
+
 def test_a_chat_message_over_the_limit_waits_for_the_next_run_when_it_cannot_wait(
     sqlite_engine: sa.Engine, program_id: int, tmp_path: Path
 ) -> None:

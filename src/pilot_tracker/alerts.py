@@ -254,12 +254,38 @@ def send(
     """Deliver what is due in the outbox (everything pending, with ``force``)."""
     result = SendResult()
     limiter = _ChatLimiter(clock, sleep)
+    _remember_recent(engine, limiter, now())
     for message in _due(engine, now(), force):
         if len(message.items) > 1:
             result.deduplicated += len(message.items) - 1
         _deliver(engine, message, targets, templates, home, now, limiter, wait_budget, result)
     result.pending = pending_count(engine=engine)
     return result
+
+
+def _remember_recent(engine: Engine, limiter: _ChatLimiter, moment: datetime) -> None:
+    """What earlier runs sent in the last minute counts against each chat address too."""
+    since = moment - timedelta(seconds=60)
+    with db.session(engine) as session:
+        recent = session.exec(
+            select(Notification.sent_at, Notification.delivered_to).where(
+                Notification.status == NotificationStatus.SENT.value,
+                col(Notification.sent_at) >= since,
+            )
+        ).all()
+    base = limiter.clock()
+    for sent_at, addresses in recent:
+        if sent_at is None:
+            continue
+        if sent_at.tzinfo is None:  # SQLite gives timestamps back without their zone
+            sent_at = sent_at.replace(tzinfo=moment.tzinfo)
+        ago = max(0.0, (moment - sent_at).total_seconds())
+        for key in addresses:
+            limiter.sent[key].append(base - ago)
+    for window in limiter.sent.values():
+        window_sorted = sorted(window)
+        window.clear()
+        window.extend(window_sorted)
 
 
 def pending_count(*, engine: Engine) -> int:
