@@ -45,7 +45,6 @@ from pilot_tracker.submission_workbook import HEADER_ROW, TASK_COLUMNS, build_su
 from pilot_tracker.workdays import WorkCalendar
 
 LEVEL_ORDER = [EscalationLevel.REMINDER, EscalationLevel.URGE, EscalationLevel.INTERVIEW]
-LEVEL_LABELS = {"reminder": "提醒", "urge": "督办", "interview": "约谈建议"}
 
 
 @dataclass

@@ -112,6 +112,7 @@ LABELS: dict[type[StrEnum], dict[str, str]] = {
     },
     IndicatorLevel: {"national": "国家指标", "provincial": "省级指标", "self_set": "自设指标"},
     Direction: {"increase": "正向", "decrease": "逆向"},
+    EscalationLevel: {"reminder": "提醒", "urge": "督办", "interview": "约谈建议"},
     TaskStatus: {
         "not_started": "未启动",
         "in_progress": "推进中",

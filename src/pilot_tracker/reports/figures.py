@@ -21,6 +21,7 @@ from pilot_tracker.flags import calendar_of
 from pilot_tracker.models import (
     LABELS,
     Escalation,
+    EscalationLevel,
     Indicator,
     IndicatorReading,
     ListKind,
@@ -36,7 +37,6 @@ from pilot_tracker.program_file import SIX_HAS, ProgramSpec, TaskSpec
 from pilot_tracker.rules import expected_value
 
 COMPLETED = TaskStatus.COMPLETED.value
-LEVEL_LABELS = {"reminder": "提醒", "urge": "督办", "interview": "约谈建议"}
 LEVEL_ORDER = {"interview": 0, "urge": 1, "reminder": 2}
 
 
@@ -535,7 +535,7 @@ def evaluation(snapshot: Snapshot, half: str) -> Evaluation:
             {
                 **e,
                 "name": snapshot.names.get(e["unit"], e["unit"]),
-                "level_label": LEVEL_LABELS[e["level"]],
+                "level_label": LABELS[EscalationLevel][e["level"]],
             }
             for e in snapshot.escalations
             if e["opened"] <= end and (e["closed"] is None or e["closed"] >= start)
