@@ -14,13 +14,11 @@ from typing import Any
 from sqlalchemy import delete
 from sqlmodel import Session, col, select
 
-from pilot_tracker import escalation, ledger, outbox, rules
+from pilot_tracker import escalation, ledger, outbox, progress, rules
 from pilot_tracker.models import (
     Flag,
     Indicator,
-    IndicatorReading,
     Program,
-    StatusReport,
     Task,
     Unit,
 )
@@ -64,23 +62,11 @@ def situation(
             evidence=report.evidence,
             order=report.submission_id,
         )
-        for report, task_code, unit_code in session.exec(
-            select(StatusReport, Task.code, Unit.code)
-            .join(Task, StatusReport.task_id == Task.id)
-            .join(Unit, StatusReport.unit_id == Unit.id)
-            .where(Task.program_id == record.id, StatusReport.reported_on <= as_of)
-        ).all()
-    ]
-    readings = [
-        rules.Reading(
-            indicator=code, value=reading.value, as_of=reading.as_of, order=reading.submission_id
+        for report, task_code, unit_code, _ in progress.stored_reports(
+            session=session, program_id=record.id, as_of=as_of
         )
-        for reading, code in session.exec(
-            select(IndicatorReading, Indicator.code)
-            .join(Indicator, IndicatorReading.indicator_id == Indicator.id)
-            .where(Indicator.program_id == record.id, IndicatorReading.as_of <= as_of)
-        ).all()
     ]
+    readings = progress.stored_readings(session=session, program_id=record.id, as_of=as_of)
     return (
         record,
         spec,

@@ -7,9 +7,49 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from pilot_tracker import ledger
+from pilot_tracker import ledger, rules
 from pilot_tracker.errors import NotFoundError
-from pilot_tracker.models import StatusReport, Submission, Task, Unit
+from pilot_tracker.models import (
+    Indicator,
+    IndicatorReading,
+    StatusReport,
+    Submission,
+    Task,
+    Unit,
+)
+
+
+def stored_reports(
+    *, session: Session, program_id: int | None, as_of: date
+) -> list[tuple[StatusReport, str, str, str]]:
+    """Every report filed by a day: (report, task code, unit code, submission sha256),
+    in the order they were filed."""
+    return list(
+        session.exec(
+            select(StatusReport, Task.code, Unit.code, Submission.sha256)
+            .join(Task, StatusReport.task_id == Task.id)
+            .join(Unit, StatusReport.unit_id == Unit.id)
+            .join(Submission, StatusReport.submission_id == Submission.id)
+            .where(Task.program_id == program_id, StatusReport.reported_on <= as_of)
+            .order_by(col(StatusReport.reported_on), col(StatusReport.submission_id))
+        ).all()
+    )
+
+
+def stored_readings(
+    *, session: Session, program_id: int | None, as_of: date
+) -> list[rules.Reading]:
+    """Every indicator reading taken by a day."""
+    return [
+        rules.Reading(
+            indicator=code, value=reading.value, as_of=reading.as_of, order=reading.submission_id
+        )
+        for reading, code in session.exec(
+            select(IndicatorReading, Indicator.code)
+            .join(Indicator, IndicatorReading.indicator_id == Indicator.id)
+            .where(Indicator.program_id == program_id, IndicatorReading.as_of <= as_of)
+        ).all()
+    ]
 
 
 def progress(

@@ -15,20 +15,15 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from pilot_tracker import ledger, periods, rules
+from pilot_tracker import ledger, periods, progress, rules
 from pilot_tracker.errors import PilotTrackerError
 from pilot_tracker.flags import calendar_of
 from pilot_tracker.models import (
     LABELS,
     Escalation,
     EscalationLevel,
-    Indicator,
-    IndicatorReading,
     ListKind,
     Reconciliation,
-    StatusReport,
-    Submission,
-    Task,
     TaskStatus,
     Unit,
 )
@@ -134,25 +129,11 @@ def load(*, session: Session, program: str, as_of: date, quarter: str | None = N
             order=report.submission_id,
             sha256=sha256,
         )
-        for report, task_code, unit_code, sha256 in session.exec(
-            select(StatusReport, Task.code, Unit.code, Submission.sha256)
-            .join(Task, StatusReport.task_id == Task.id)
-            .join(Unit, StatusReport.unit_id == Unit.id)
-            .join(Submission, StatusReport.submission_id == Submission.id)
-            .where(Task.program_id == record.id, StatusReport.reported_on <= as_of)
-            .order_by(col(StatusReport.reported_on), col(StatusReport.submission_id))
-        ).all()
-    ]
-    readings = [
-        rules.Reading(
-            indicator=code, value=reading.value, as_of=reading.as_of, order=reading.submission_id
+        for report, task_code, unit_code, sha256 in progress.stored_reports(
+            session=session, program_id=record.id, as_of=as_of
         )
-        for reading, code in session.exec(
-            select(IndicatorReading, Indicator.code)
-            .join(Indicator, IndicatorReading.indicator_id == Indicator.id)
-            .where(Indicator.program_id == record.id, IndicatorReading.as_of <= as_of)
-        ).all()
     ]
+    readings = progress.stored_readings(session=session, program_id=record.id, as_of=as_of)
     escalations = [
         {
             "id": escalation.id,
