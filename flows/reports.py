@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 from prefect import flow, get_run_logger
 
 from flows.supervise import send_alerts
-from pilot_tracker import db, demo, flags, ledger, periods, reports
+from pilot_tracker import db, demo, ledger, periods, reports, workdays
 from pilot_tracker.settings import Settings
 
 
@@ -69,8 +69,8 @@ def _due_today(program: str, settings: Settings, kind: str) -> bool:
     engine = db.make_engine(settings.resolved_database_url)
     with db.session(engine) as session:
         spec = ledger.read_program(session=session, code=program)
+        calendar = workdays.calendar_of(session=session, spec=spec)
     today = datetime.now(ZoneInfo(spec.timezone)).date()
-    calendar = flags.calendar_of(spec)
     period = _last_ended(program, settings, kind)
     workday = demo.QUARTERLY_WORKDAY if kind == "quarter" else demo.HALF_YEAR_WORKDAY
     return demo.report_day(calendar, periods.bounds(period)[1], workday) == today

@@ -15,7 +15,7 @@ from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
 from flows.collect_status import collect_status
-from pilot_tracker import alerts, db, flags, ledger, outbox, runs
+from pilot_tracker import alerts, db, flags, ledger, outbox, runs, workdays
 from pilot_tracker.settings import Settings
 
 
@@ -99,6 +99,27 @@ def send_alerts(force: bool = False) -> dict[str, int]:
     return result.as_dict()
 
 
+@task(name="check-calendar", cache_policy=NO_CACHE)
+def check_calendar(program: str, day: date) -> int | None:
+    """Warn the office, at most weekly, while next year's holidays are not in the calendar."""
+    settings = Settings()
+    with db.session(_engine(settings)) as session:
+        year, queued = workdays.year_end_warning(
+            session=session,
+            program=program,
+            today=day,
+            now=datetime.now(UTC),
+            templates=outbox.Templates(settings.templates),
+            warn_from=settings.calendar_warning_day,
+        )
+    if year is not None:
+        logger = get_run_logger()
+        logger.warning("%s: %s", program, workdays.warning_text(year))
+        if queued:
+            logger.info("%s: the office is told (role:office, at most once a week)", program)
+    return year
+
+
 @flow(name="supervise")
 def supervise(
     program: str, as_of: date | None = None, settle_seconds: float = 1.0
@@ -114,7 +135,9 @@ def supervise(
     engine = _engine(settings)
     day = as_of or _today(settings, program)
     with db.session(engine) as session:
-        calendar = flags.calendar_of(ledger.read_program(session=session, code=program))
+        spec = ledger.read_program(session=session, code=program)
+        calendar = workdays.calendar_of(session=session, spec=spec)
+    check_calendar(program, day)
     if as_of is None and not calendar.is_workday(day):
         logger.info("%s: %s is not a working day; nothing to do", program, day)
         return {"skipped": f"{day} is not a working day"}

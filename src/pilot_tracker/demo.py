@@ -31,6 +31,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import select
 
 from pilot_tracker import alerts, collection, db, demo_data, flags, ledger, outbox, periods, reports
+from pilot_tracker import workdays as workdays_module
 from pilot_tracker.errors import PilotTrackerError
 from pilot_tracker.models import Escalation, Flag, Notification, Program
 from pilot_tracker.program_file import ProgramSpec
@@ -230,7 +231,8 @@ def play(
             specs.append(spec)
     result = DemoResult(folder=folder)
     message_templates = outbox.Templates(templates)
-    calendar = WorkCalendar()
+    with db.session(engine) as session:
+        calendar = workdays_module.calendar_of(session=session)
     due = report_days(calendar, start, end)
     days = [start + timedelta(days=n) for n in range((end - start).days + 1)]
     workdays = [day for day in days if calendar.is_workday(day)]

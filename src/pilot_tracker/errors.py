@@ -3,6 +3,10 @@
     PilotTrackerError                 anything the user can act on; one clear line
     ├── ConfigurationError            settings or environment are wrong
     ├── DatabaseError                 the database cannot be reached or is not initialised
+    ├── CalendarError                 the installation's calendar: a year cannot be
+    │   │                             entered, replaced or retired
+    │   └── NoticeError               a holiday notice was not understood; names the
+    │                                 sentence, and nothing is stored
     └── LedgerError                   the ledger (programs, units, tasks, indicators)
         ├── ProgramFileError          a program file or ledger workbook is invalid;
         │                             carries every problem found, each with its place
@@ -14,6 +18,17 @@ A message says what was wrong, where (file, sheet, row, column, key) and what to
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong in an input file, with where it is."""
+
+    place: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.place}: {self.message}" if self.place else self.message
 
 
 class PilotTrackerError(Exception):
@@ -28,23 +43,27 @@ class DatabaseError(PilotTrackerError):
     """The database cannot be reached, or its schema is not the one this version needs."""
 
 
+class CalendarError(PilotTrackerError):
+    """A year of the calendar cannot be entered, replaced or retired as asked."""
+
+
+class NoticeError(CalendarError):
+    """A holiday notice (or its YAML/CSV form) was refused; ``problems`` lists why."""
+
+    def __init__(self, source: str, problems: list[Problem]):
+        self.source = source
+        self.problems = problems
+        count = len(problems)
+        noun = "problem" if count == 1 else "problems"
+        super().__init__(f"{source}: refused, {count} {noun}; nothing was stored")
+
+
 class LedgerError(PilotTrackerError):
     """Something about the ledger itself is wrong."""
 
 
 class NotFoundError(LedgerError):
     """A code that the ledger does not hold."""
-
-
-@dataclass(frozen=True)
-class Problem:
-    """One thing wrong in an input file, with where it is."""
-
-    place: str
-    message: str
-
-    def __str__(self) -> str:
-        return f"{self.place}: {self.message}" if self.place else self.message
 
 
 class ProgramFileError(LedgerError):

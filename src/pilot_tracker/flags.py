@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import delete
 from sqlmodel import Session, col, select
 
-from pilot_tracker import escalation, ledger, outbox, progress, rules
+from pilot_tracker import escalation, ledger, outbox, progress, rules, workdays
 from pilot_tracker.models import (
     Flag,
     Indicator,
@@ -23,7 +23,6 @@ from pilot_tracker.models import (
     Unit,
 )
 from pilot_tracker.program_file import ProgramSpec
-from pilot_tracker.workdays import WorkCalendar
 
 
 @dataclass
@@ -38,11 +37,6 @@ class Flagged:
     @property
     def calendar(self) -> str:
         return self.situation.calendar.status
-
-
-def calendar_of(spec: ProgramSpec) -> WorkCalendar:
-    """The program's working days: the official calendar with its own overrides."""
-    return WorkCalendar(holidays=spec.calendar.holidays, workdays=spec.calendar.workdays)
 
 
 def situation(
@@ -73,7 +67,7 @@ def situation(
         rules.Situation(
             spec=spec,
             as_of=as_of,
-            calendar=calendar_of(spec),
+            calendar=workdays.calendar_of(session=session, spec=spec),
             reports=reports,
             readings=readings,
             unavailable=unavailable,

@@ -458,6 +458,25 @@ class Report(SQLModel, table=True):
     generated_at: datetime | None = _timestamp()
 
 
+# --- the calendar --------------------------------------------------------------------------
+
+
+class CalendarYear(SQLModel, table=True):
+    """A year of working days the operator entered from the State Council's notice, for
+    every program of the installation. ``holidays`` and ``workdays`` are lists of
+    ``{"date": "YYYY-MM-DD", "name": "春节"}``; they may reach into the next or previous
+    year (元旦 starting in December)."""
+
+    __tablename__ = "calendar_year"
+
+    year: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    source: str = Field(default="", sa_type=String(500))
+    issued: date | None = None
+    holidays: list[dict[str, str]] = Field(default_factory=list, sa_type=JSON)
+    workdays: list[dict[str, str]] = Field(default_factory=list, sa_type=JSON)
+    entered_at: datetime | None = _timestamp()
+
+
 # --- how it runs ---------------------------------------------------------------------------
 
 

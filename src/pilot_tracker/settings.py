@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -27,6 +28,9 @@ class Settings(BaseSettings):
     timezone: str = "Asia/Shanghai"
     templates: Path = PROJECT_TEMPLATES
     apprise_config: Path | None = None
+    # From this day of the year (MM-DD), the office is warned while next year's holidays
+    # are neither in the calendar package nor entered (`pilot-tracker calendar add`).
+    calendar_warning_from: str = "11-01"
 
     @field_validator("timezone")
     @classmethod
@@ -37,6 +41,24 @@ class Settings(BaseSettings):
             message = f"unknown time zone {value!r}; use an IANA name such as Asia/Shanghai"
             raise ValueError(message) from None
         return value
+
+    @field_validator("calendar_warning_from")
+    @classmethod
+    def _month_day(cls, value: str) -> str:
+        try:
+            month, day = (int(part) for part in value.split("-"))
+            date(2000, month, day)  # a leap year: 02-29 is a day of the year
+        except ValueError:
+            raise ValueError(
+                f"{value!r} is not a day of the year; write MM-DD, e.g. 11-01"
+            ) from None
+        return value
+
+    @property
+    def calendar_warning_day(self) -> tuple[int, int]:
+        """(month, day) from which the year-end calendar warning is given."""
+        month, day = (int(part) for part in self.calendar_warning_from.split("-"))
+        return month, day
 
     @property
     def resolved_database_url(self) -> str:

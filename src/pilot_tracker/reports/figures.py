@@ -15,9 +15,8 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from pilot_tracker import ledger, periods, progress, rules
+from pilot_tracker import ledger, periods, progress, rules, workdays
 from pilot_tracker.errors import PilotTrackerError
-from pilot_tracker.flags import calendar_of
 from pilot_tracker.models import (
     LABELS,
     Escalation,
@@ -30,6 +29,7 @@ from pilot_tracker.models import (
 from pilot_tracker.plan import planned_percent
 from pilot_tracker.program_file import SIX_HAS, ProgramSpec, TaskSpec
 from pilot_tracker.rules import expected_value
+from pilot_tracker.workdays import WorkCalendar
 
 COMPLETED = TaskStatus.COMPLETED.value
 LEVEL_ORDER = {"interview": 0, "urge": 1, "reminder": 2}
@@ -74,6 +74,7 @@ class Snapshot:
     readings: list[rules.Reading]
     escalations: list[dict[str, Any]]
     confirmations: dict[str, dict[str, Any]] = field(default_factory=dict)
+    calendar: WorkCalendar = field(default_factory=WorkCalendar)
 
     @property
     def names(self) -> dict[str, str]:
@@ -83,7 +84,7 @@ class Snapshot:
         return rules.Situation(
             spec=self.spec,
             as_of=day,
-            calendar=calendar_of(self.spec),
+            calendar=self.calendar,
             reports=[
                 rules.Report(
                     task=e.task,
@@ -164,7 +165,8 @@ def load(*, session: Session, program: str, as_of: date, quarter: str | None = N
                 "note": answer.note,
                 "recorded_at": answer.recorded_at,
             }
-    return Snapshot(spec, as_of, entries, readings, escalations, confirmations)
+    calendar = workdays.calendar_of(session=session, spec=spec)
+    return Snapshot(spec, as_of, entries, readings, escalations, confirmations, calendar)
 
 
 # --- the quarterly reconciliation ----------------------------------------------------------
@@ -651,7 +653,7 @@ def _score(
         completion_weights.append(task.weight)
     completion = _mean(completion_parts, completion_weights)
 
-    calendar = calendar_of(spec)
+    calendar = snapshot.calendar
     grace = spec.rules.missing_report.grace_workdays
     owned = {indicator.code for indicator in spec.indicators if indicator.owner == unit}
     timely, owed = 0, 0
