@@ -34,17 +34,19 @@ from pilot_tracker import (
     demo_data,
     escalation,
     flags,
+    holiday_notice,
     ledger,
     outbox,
     progress,
     reports,
     runs,
+    workdays,
 )
 from pilot_tracker import demo as demo_module
 from pilot_tracker.errors import ConfigurationError, PilotTrackerError, ProgramFileError
 from pilot_tracker.models import LABELS, ConfirmationStatus, IndicatorLevel, ListKind
 from pilot_tracker.program_file import ProgramSpec
-from pilot_tracker.settings import Settings
+from pilot_tracker.settings import DATABASE_FILE, Settings
 from pilot_tracker.submission_workbook import find_unit, write_submission_template
 
 app = typer.Typer(
@@ -1055,6 +1057,287 @@ def demo(
         raise typer.Exit(1)
 
 
+# --- the calendar ---------------------------------------------------------------------------
+
+calendar_app = typer.Typer(
+    help="The working-day calendar (工作日历) every program counts deadlines in: the "
+    "official holidays and make-up workdays (调休) by year, and the State Council's notice "
+    "entered once for a year the calendar package does not cover yet.\n\n"
+    "Example: pilot-tracker calendar add 2027 国务院办公厅关于2027年部分节假日安排的通知.txt",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+)
+app.add_typer(calendar_app, name="calendar")
+
+YearArgument = Annotated[int, typer.Argument(min=2000, max=2100, help="The year, e.g. 2027.")]
+
+
+def installation_calendar(settings: Settings) -> tuple[workdays.WorkCalendar, str]:
+    """The calendar with the entered years, and a note when there is no database to hold
+    any yet (the package's years are still shown)."""
+    if not settings.database_url and not (settings.home / DATABASE_FILE).exists():
+        return workdays.WorkCalendar(), "no database yet: `pilot-tracker init` creates it"
+    engine = open_database(settings)
+    with db.session(engine) as session:
+        return workdays.calendar_of(session=session), ""
+
+
+def years_to_list(calendar: workdays.WorkCalendar, today: date, everything: bool) -> list[int]:
+    years = {today.year - 1, today.year, today.year + 1, *calendar.entered}
+    if everything:
+        years |= set(workdays.package_years())
+    return sorted(years)
+
+
+def year_line(calendar: workdays.WorkCalendar, year: int) -> dict[str, Any]:
+    """A year as ``calendar list`` shows it."""
+    status = calendar.source_of(year)
+    arrangement = calendar.year(year)
+    note = ""
+    if status == workdays.ENTERED:
+        differing = workdays.differences(arrangement)
+        if year in workdays.package_years():
+            note = (
+                f"{workdays.package_version()} covers it too and "
+                + (f"disagrees on {len(differing)} days" if differing else "agrees")
+                + f"; the entered year stays until `pilot-tracker calendar retire {year}`"
+            )
+        entered_at = arrangement.issued.isoformat() if arrangement.issued else ""
+        source = arrangement.source + (f" ({entered_at})" if entered_at else "")
+    elif status == workdays.PACKAGE:
+        source = workdays.package_version()
+    else:
+        source = "nothing: Monday to Friday are guessed"
+        note = f"enter the notice: pilot-tracker calendar add {year} NOTICE"
+    return {
+        "year": year,
+        "status": status,
+        "source": source,
+        "holidays": len(arrangement.holidays),
+        "workdays": len(arrangement.workdays),
+        "note": note,
+    }
+
+
+@calendar_app.command("list")
+@handles_errors
+def calendar_list(
+    everything: Annotated[
+        bool, typer.Option("--all", help="Every year the calendar package covers, too.")
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the years as JSON.")] = False,
+) -> None:
+    """Each year: where its working days come from, official, entered or guessed.
+
+    Last year, this year, next year and every entered year; --all adds every year of the
+    calendar package.
+
+    Example: pilot-tracker calendar list
+    """
+    settings = load_settings()
+    calendar, note = installation_calendar(settings)
+    lines = [
+        year_line(calendar, year)
+        for year in years_to_list(calendar, today_in(settings.timezone), everything)
+    ]
+    if as_json:
+        emit_json(lines)
+        return
+    grid = table("year", "status", "source", "days off", "make-up workdays", "note")
+    for line in lines:
+        row(grid, *line.values())
+    out.print(grid)
+    if note:
+        out.print(note, markup=False)
+
+
+@calendar_app.command("show")
+@handles_errors
+def calendar_show(
+    year: YearArgument,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the year as JSON.")] = False,
+) -> None:
+    """A year as a month grid, its holidays marked with their names and its make-up
+    workdays (调休上班).
+
+    Example: pilot-tracker calendar show 2027
+    """
+    calendar, _ = installation_calendar(load_settings())
+    arrangement = calendar.year(year)
+    status = calendar.source_of(year)
+    if as_json:
+        emit_json(arrangement.to_json(status))
+        return
+    show_arrangement(arrangement, status, calendar)
+    for day, entered, package in workdays.differences(arrangement) if status == "entered" else []:
+        out.print(
+            f"  differs from {workdays.package_version()}: {day} is "
+            f"{'a working day' if entered else 'a day off'} here, "
+            f"{'a working day' if package else 'a day off'} in the package",
+            markup=False,
+        )
+
+
+def show_arrangement(
+    arrangement: workdays.Arrangement, status: str, calendar: workdays.WorkCalendar
+) -> None:
+    """The year's header, its twelve months in a grid, and its holidays by name."""
+    year = arrangement.year
+    issued = f", issued {arrangement.issued}" if arrangement.issued else ""
+    out.print(f"{year}: {status}, from {arrangement.source}{issued}", markup=False)
+    out.print(
+        "  [red]n*[/red] holiday (放假)   [bold]n+[/bold] make-up workday (调休上班)   "
+        "[dim]n[/dim] weekend",
+    )
+    grid = Table.grid(padding=(0, 2))
+    for first in range(1, 13, 3):
+        grid.add_row(
+            *(month_block(year, m, arrangement, calendar) for m in (first, first + 1, first + 2))
+        )
+    out.print(grid)
+    for name, days, made_up in arrangement.by_holiday():
+        spans = ", ".join(
+            f"{a:%m-%d}" if a == b else f"{a:%m-%d} to {b:%m-%d}" for a, b in spans_of(days)
+        )
+        worked = ", ".join(f"{d:%m-%d}" for d in made_up)
+        out.print(
+            f"  {name}: {spans} (共{len(days)}天)" + (f"; 上班 {worked}" if worked else ""),
+            markup=False,
+        )
+
+
+def spans_of(days: list[date]) -> list[tuple[date, date]]:
+    spans: list[tuple[date, date]] = []
+    for day in days:
+        if spans and (day - spans[-1][1]).days == 1:
+            spans[-1] = (spans[-1][0], day)
+        else:
+            spans.append((day, day))
+    return spans
+
+
+def month_block(
+    year: int, month: int, arrangement: workdays.Arrangement, calendar: workdays.WorkCalendar
+) -> Text:
+    """One month: Monday first, a holiday with *, a make-up workday with +."""
+    import calendar as month_calendar
+
+    block = Text(f"{year}-{month:02d}".center(21) + "\n", style="bold")
+    block.append("Mo Tu We Th Fr Sa Su\n", style="dim")
+    for week in month_calendar.Calendar().monthdatescalendar(year, month):
+        for day in week:
+            if day.month != month:
+                block.append("   ")
+            elif day in arrangement.holidays:
+                block.append(f"{day.day:>2}*", style="red")
+            elif day in arrangement.workdays:
+                block.append(f"{day.day:>2}+", style="bold")
+            elif not calendar.is_workday(day):
+                block.append(f"{day.day:>2} ", style="dim")
+            else:
+                block.append(f"{day.day:>2} ")
+        block.append("\n")
+    return block
+
+
+@calendar_app.command("add")
+@handles_errors
+def calendar_add(
+    year: YearArgument,
+    notice: Annotated[
+        str,
+        typer.Argument(
+            help="The notice: text as reposted, HTML saved from the web page, or a YAML/CSV "
+            "of holidays and make-up workdays; - reads standard input."
+        ),
+    ],
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Show what would be stored; store nothing.")
+    ] = False,
+    replace: Annotated[
+        bool, typer.Option("--replace", help="Replace a year that was already entered.")
+    ] = False,
+    amend: Annotated[
+        bool,
+        typer.Option(
+            "--amend",
+            help="A later notice that changes an entered year (调整…假期安排, 延长…假期): the "
+            "holidays it names replace theirs, an extension lengthens one.",
+        ),
+    ] = False,
+) -> None:
+    """Enter a year's holidays from the State Council's notice, once for every program.
+
+    The notice is read whole before anything is stored: a sentence it does not understand,
+    a total (共N天) that disagrees with the days, a weekday that is not the date's, or an
+    unknown holiday refuses it, naming the sentence.
+
+    Example: pilot-tracker calendar add 2027 国务院办公厅关于2027年部分节假日安排的通知.txt
+    """
+    if replace and amend:
+        raise typer.BadParameter("--replace and --amend exclude each other; choose one")
+    settings = load_settings()
+    name, data = read_notice(notice)
+    arrangement = holiday_notice.read(data, name=name, year=year)
+    engine = open_database(settings)
+    with db.session(engine) as session:
+        stored = workdays.enter_year(
+            session=session, arrangement=arrangement, now=now_utc(), replace=replace, amend=amend
+        )
+        entered = workdays.entered_years(session=session)
+        if dry_run:
+            session.rollback()
+    calendar = workdays.WorkCalendar(entered={**entered, year: stored})
+    show_arrangement(stored, "entered", calendar)
+    for day, entered, package in workdays.differences(stored):
+        out.print(
+            f"  differs from {workdays.package_version()}: {day} "
+            f"{'working' if entered else 'off'} here, {'working' if package else 'off'} there",
+            markup=False,
+        )
+    if dry_run:
+        out.print("dry run: nothing was stored", markup=False)
+    else:
+        out.print(
+            f"{year}: entered ({len(stored.holidays)} days off, {len(stored.workdays)} make-up "
+            "workdays); every program counts its working days by it from now on",
+            markup=False,
+        )
+
+
+def read_notice(notice: str) -> tuple[str, bytes]:
+    """The notice's name and bytes, from a regular file or standard input, bounded."""
+    limit = holiday_notice.MAX_BYTES + 1
+    if notice == "-":
+        return "standard input", sys.stdin.buffer.read(limit)
+    path = Path(notice)
+    if not path.is_file():
+        raise ConfigurationError(f"{notice}: no such file; give the notice's file, or - for stdin")
+    with path.open("rb") as handle:
+        return path.name, handle.read(limit)
+
+
+@calendar_app.command("retire")
+@handles_errors
+def calendar_retire(year: YearArgument) -> None:
+    """Remove an entered year: the calendar package takes over again (or, for a year it does
+    not cover, Monday to Friday are guessed).
+
+    Example: pilot-tracker calendar retire 2027
+    """
+    engine = open_database(load_settings())
+    with db.session(engine) as session:
+        retired = workdays.retire_year(session=session, year=year)
+    after = (
+        workdays.package_version()
+        if year in workdays.package_years()
+        else "nothing: Monday to Friday are guessed; enter the year again with calendar add"
+    )
+    out.print(
+        f"{year}: retired (was {retired.source}); its days now come from {after}", markup=False
+    )
+
+
 @app.command()
 @handles_errors
 def status(
@@ -1062,17 +1345,40 @@ def status(
 ) -> None:
     """What an operator checks: last runs per program, the outbox, escalations, sources.
 
-    Exits 1 when messages have failed for good or a source is down, so a cron job or a
-    systemd unit can act on it.
+    Exits 1 when messages have failed for good, a source is down or this year's working
+    days are guessed, so a cron job or a systemd unit can act on it. From 1 November
+    (PILOT_TRACKER_CALENDAR_WARNING_FROM) it warns while next year is not in the calendar.
 
     Example: pilot-tracker status --json
     """
-    engine = open_database(load_settings())
+    settings = load_settings()
+    engine = open_database(settings)
     state = runs.status(engine=engine)
+    with db.session(engine) as session:
+        calendar = workdays.calendar_of(session=session)
+    today = today_in(settings.timezone)
+    state["calendar"] = {
+        str(year): calendar.source_of(year) for year in (today.year, today.year + 1)
+    }
+    guessed_now = calendar.source_of(today.year) == workdays.GUESSED
+    uncovered = workdays.uncovered_next_year(
+        today=today, calendar=calendar, warn_from=settings.calendar_warning_day
+    )
+    warnings = [workdays.warning_text(year) for year in (today.year,) if guessed_now]
+    if uncovered is not None:
+        warnings.append(workdays.warning_text(uncovered))
+    state["warnings"] = warnings
     if as_json:
         emit_json(state)
     else:
+        for warning in warnings:
+            err.print(f"warning: {warning}", markup=False, soft_wrap=True)
         counts = state["notifications"]
+        out.print(
+            "calendar: "
+            + ", ".join(f"{year} {source}" for year, source in state["calendar"].items()),
+            markup=False,
+        )
         out.print(f"outbox: {counts['pending']} pending, {counts['failed']} failed", markup=False)
         for program in state["programs"]:
             levels = program["open_escalations"]
@@ -1090,8 +1396,10 @@ def status(
                 out.print(
                     f"  sources down: {', '.join(program['unavailable_sources'])}", markup=False
                 )
-    unhealthy = state["notifications"]["failed"] or any(
-        program["unavailable_sources"] for program in state["programs"]
+    unhealthy = (
+        state["notifications"]["failed"]
+        or guessed_now
+        or any(program["unavailable_sources"] for program in state["programs"])
     )
     if unhealthy:
         raise typer.Exit(1)

@@ -128,6 +128,21 @@ class Arrangement:
             "workdays": [day.isoformat() for day in sorted(self.workdays)],
         }
 
+    def by_holiday(self) -> list[tuple[str, list[date], list[date]]]:
+        """Each holiday in date order: its name, days off and make-up workdays."""
+        names = sorted(
+            set(self.holidays.values()),
+            key=lambda name: min(d for d, n in self.holidays.items() if n == name),
+        )
+        return [
+            (
+                name,
+                sorted(d for d, n in self.holidays.items() if n == name),
+                sorted(d for d, n in self.workdays.items() if n == name),
+            )
+            for name in names
+        ]
+
     @classmethod
     def from_row(cls, row: CalendarYear) -> Arrangement:
         return cls(
