@@ -23,6 +23,7 @@ import csv
 import io
 import re
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from html.parser import HTMLParser
@@ -231,7 +232,7 @@ def _read_item(reading: _Reading, line: str) -> None:
         known = "、".join(sorted(set(HOLIDAYS.values()), key=list(HOLIDAYS.values()).index))
         reading.problems.append(
             Problem(
-                f"“{line}”",
+                f"“{_shown(line)}”",
                 f"unknown holiday “{match.group(1)}”; the notices name {known}",
             )
         )
@@ -262,7 +263,7 @@ def _read_line(reading: _Reading, body: str, name: str, line: str) -> None:
             reading.problems.append(Problem(f"“{_shown(sentence, notes)}”", problem))
     after = (len(reading.holidays), len(reading.workdays), len(reading.extensions))
     if after == before and len(reading.problems) == problems_before and _NAMED_ITEM.match(line):
-        reading.problems.append(Problem(f"“{line}”", f"names no day of {name}"))
+        reading.problems.append(Problem(f"“{_shown(line)}”", f"names no day of {name}"))
 
 
 def _read_sentence(reading: _Reading, sentence: str, notes: list[str], name: str) -> str | None:
@@ -368,8 +369,13 @@ def _days(
     return days, shape, None
 
 
-def _shown(clause: str, notes: list[str]) -> str:
-    return re.sub(r"\x00(\d+)\x01", lambda m: f"（{notes[int(m.group(1))]}）", clause)
+_FULL_WIDTH = str.maketrans({"(": "（", ")": "）", ":": "：", ",": "，", ";": "；"})
+
+
+def _shown(text: str, notes: Sequence[str] = ()) -> str:
+    """A sentence as the notice prints it: its notes back, full-width punctuation."""
+    text = re.sub(r"\x00(\d+)\x01", lambda m: f"({notes[int(m.group(1))]})", text)
+    return text.translate(_FULL_WIDTH)
 
 
 def _date(year: int, month: int, day: int) -> date | None:
@@ -424,7 +430,8 @@ def from_yaml(text: str, *, name: str, year: int) -> Arrangement:
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         place = f"line {mark.line + 1}" if mark else ""
-        raise NoticeError(name, [Problem(place, "not valid YAML")]) from None
+        reason = getattr(error, "problem", None) or "the text is not YAML"
+        raise NoticeError(name, [Problem(place, f"not valid YAML: {reason}")]) from None
     if not isinstance(document, dict):
         raise NoticeError(name, [Problem("", "expected keys year, holidays and workdays")])
     problems: list[Problem] = []
@@ -540,8 +547,8 @@ def _as_date(value: object, place: str, problems: list[Problem]) -> date | None:
 
 
 class _SafeLoader(yaml.SafeLoader):
-    """The safe loader (libyaml's where installed) with no alias expansion bombs: YAML
-    aliases are refused outright; a calendar never needs them."""
+    """The safe loader with no alias expansion bombs (aliases are refused outright; a
+    calendar never needs them) and dates left as text, to be checked with their place."""
 
     def compose_node(self, parent, index):  # type: ignore[no-untyped-def]
         if self.check_event(yaml.AliasEvent):
@@ -550,3 +557,9 @@ class _SafeLoader(yaml.SafeLoader):
                 None, None, "aliases are not allowed", event.start_mark
             )
         return super().compose_node(parent, index)
+
+
+_SafeLoader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
