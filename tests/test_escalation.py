@@ -249,6 +249,6 @@ def test_closing_by_hand_records_the_outcome(replay: Replay, tmp_path: Path) -> 
 
 
 def test_short_names() -> None:
-    assert escalation.short_name("象山县中长期青年发展规划省级试点") == "象山县试点"
-    assert escalation.short_name("鄞州区中长期青年发展规划全国县级实施试点") == "鄞州区试点"
-    assert escalation.short_name("Demo") == "Demo"
+    assert outbox.short_name("象山县中长期青年发展规划省级试点") == "象山县试点"
+    assert outbox.short_name("鄞州区中长期青年发展规划全国县级实施试点") == "鄞州区试点"
+    assert outbox.short_name("Demo") == "Demo"

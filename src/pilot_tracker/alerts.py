@@ -39,8 +39,8 @@ from sqlmodel import Session, col, select
 
 from pilot_tracker import db, outbox
 from pilot_tracker.errors import ConfigurationError, NotFoundError
-from pilot_tracker.escalation import short_name
 from pilot_tracker.models import Notification, NotificationStatus, Program, Unit
+from pilot_tracker.outbox import short_name
 
 log = logging.getLogger(__name__)
 

@@ -43,7 +43,12 @@ from pilot_tracker import (
     workdays,
 )
 from pilot_tracker import demo as demo_module
-from pilot_tracker.errors import ConfigurationError, PilotTrackerError, ProgramFileError
+from pilot_tracker.errors import (
+    ConfigurationError,
+    NoticeError,
+    PilotTrackerError,
+    ProgramFileError,
+)
 from pilot_tracker.models import LABELS, ConfirmationStatus, IndicatorLevel, ListKind
 from pilot_tracker.program_file import ProgramSpec
 from pilot_tracker.settings import DATABASE_FILE, Settings
@@ -82,7 +87,7 @@ def handles_errors(command: F) -> F:
             return command(*args, **kwargs)
         except (typer.Exit, typer.Abort, typer.BadParameter):
             raise
-        except ProgramFileError as error:
+        except (ProgramFileError, NoticeError) as error:
             print_problems(error)
         except PilotTrackerError as error:
             err.print(f"error: {error}", markup=False, soft_wrap=True)
@@ -232,7 +237,7 @@ def program_load(
             out.print(line, markup=False, soft_wrap=True)
 
 
-def print_problems(error: ProgramFileError) -> None:
+def print_problems(error: ProgramFileError | NoticeError) -> None:
     """A refused file: one line saying so, then each problem with its place."""
     err.print(f"error: {error}", markup=False, soft_wrap=True)
     for problem in error.problems:

@@ -16,7 +16,6 @@ outcome. Each step writes its messages into the outbox in the same transaction.
 
 from __future__ import annotations
 
-import re
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -52,12 +51,6 @@ class Change:
     escalation: Escalation
     unit: str
     change: str  # opened | raised | closed
-
-
-def short_name(program_name: str) -> str:
-    """象山县中长期青年发展规划省级试点 → 象山县试点: how offices name a pilot in a subject."""
-    match = re.match(r"^(.{1,8}?[省市县区])", program_name)
-    return f"{match.group(1)}试点" if match else program_name
 
 
 def escalation_dict(escalation: Escalation, unit: str) -> dict[str, Any]:
@@ -201,7 +194,7 @@ class _Context:
         tasks = {task.code: task for task in self.spec.tasks}
         return {
             "program": self.program,
-            "short": short_name(self.program.name),
+            "short": outbox.short_name(self.program.name),
             "unit": unit,
             "findings": found,
             "tasks": tasks,

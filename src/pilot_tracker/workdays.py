@@ -400,7 +400,11 @@ def year_end_warning(
     if any(today - WARNING_INTERVAL < day <= today for day in sent_on):
         return year, False
     subject, body = templates.render(
-        "alerts/calendar.txt.j2", program=record, year=year, today=today
+        "alerts/calendar.txt.j2",
+        program=record,
+        short=outbox.short_name(record.name),
+        year=year,
+        today=today,
     )
     queued = outbox.enqueue(
         session=session,

@@ -18,7 +18,6 @@ import openpyxl
 from sqlmodel import Session, select
 
 from pilot_tracker import ledger, outbox, periods
-from pilot_tracker.escalation import short_name
 from pilot_tracker.models import (
     ConfirmationStatus,
     Reconciliation,
@@ -26,6 +25,7 @@ from pilot_tracker.models import (
     ReportKind,
     Unit,
 )
+from pilot_tracker.outbox import short_name
 from pilot_tracker.reports import charts, documents, figures
 from pilot_tracker.reports.figures import ReportError, parse_half, parse_quarter
 from pilot_tracker.reports.word import evaluation_document
