@@ -136,3 +136,37 @@ def test_the_report_flows_write_record_and_queue(isolated_environment: Path) -> 
     assert quarter["sent"]["pending"] >= quarter["queued"]  # no Apprise file: they wait
     assert set(half["files"]) == {"html", "pdf", "xlsx", "docx"} and half["queued"] == 0
     assert "2021H1" in half["files"]["pdf"]
+
+
+def test_supervise_warns_the_office_once_a_week_while_next_year_is_not_in_the_calendar(
+    isolated_environment: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from flows.supervise import supervise
+    from sqlmodel import select
+
+    from pilot_tracker import db, workdays
+    from pilot_tracker.models import Notification
+    from pilot_tracker.settings import Settings
+
+    runner = CliRunner()
+    assert runner.invoke(app, ["init"]).exit_code == 0
+    assert runner.invoke(app, ["program", "load", str(EXAMPLES / "xiangshan.yaml")]).exit_code == 0
+    year = max(workdays.package_years()) + 1  # 2027 with chinese-calendar 1.11.0
+
+    with caplog.at_level("WARNING"):
+        first = supervise("xiangshan", as_of=date(year - 1, 12, 1), settle_seconds=0)
+        second = supervise("xiangshan", as_of=date(year - 1, 12, 3), settle_seconds=0)
+    logged = [r.getMessage() for r in caplog.records if "calendar add" in r.getMessage()]
+    assert len(logged) == 2  # every run says so
+    assert logged[0] == f"xiangshan: {workdays.warning_text(year)}"
+
+    engine = db.make_engine(Settings().resolved_database_url)
+    with db.session(engine) as session:
+        warnings = [
+            (n.target, n.subject)
+            for n in session.exec(select(Notification)).all()
+            if n.dedup_key.startswith("calendar:")
+        ]
+    engine.dispose()
+    assert warnings == [("role:office", f"【工作日历提醒】{year}年节假日安排尚未录入 · 象山县试点")]
+    assert first["flagged"]["calendar"] == second["flagged"]["calendar"] == "official"
