@@ -282,3 +282,41 @@ def test_a_warning_day_that_is_not_a_day_is_refused(monkeypatch: pytest.MonkeyPa
     monkeypatch.setenv("PILOT_TRACKER_CALENDAR_WARNING_FROM", "11-31")
     output = run("status", code=1)
     assert "PILOT_TRACKER_CALENDAR_WARNING_FROM" in output and "MM-DD" in output
+
+
+@pytest.mark.skipif(FIRST_UNCOVERED != 2027, reason="the installed calendar package covers 2027")
+def test_a_report_on_guessed_days_says_so_until_the_year_is_entered(
+    sqlite_engine: sa.Engine,
+) -> None:
+    from pilot_tracker.program_file import validate_program
+    from pilot_tracker.reports import documents, figures
+
+    from .test_reports import demo_document
+
+    document = json.loads(json.dumps(demo_document()).replace('"2021-', '"2027-'))
+    document["start"], document["end"] = "2027-01-01", "2027-12-31"
+    with db.session(sqlite_engine) as session:
+        ledger.load_program(
+            session=session,
+            spec=validate_program(document, "demo.yaml"),
+            source_name="demo.yaml",
+            source_sha256="0" * 64,
+            now=NOW,
+        )
+
+    def quarterly() -> figures.Quarterly:
+        with db.session(sqlite_engine) as session:
+            snapshot = figures.load(
+                session=session, program="demo", as_of=date(2027, 3, 31), quarter="2027Q1"
+            )
+        return figures.quarterly(snapshot, "2027Q1")
+
+    guessed = quarterly()
+    assert guessed.calendar_note.startswith("注：2027年的法定节假日安排尚未录入系统")
+    page = documents.html(
+        PROJECT_TEMPLATES, "reports/quarterly.html.j2", q=guessed, generated="2027-04-08"
+    )
+    assert guessed.calendar_note in page
+
+    enter(sqlite_engine, TEST_2027, 2027)
+    assert quarterly().calendar_note == ""

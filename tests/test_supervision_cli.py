@@ -120,3 +120,20 @@ def test_flag_on_a_holiday_a_make_up_saturday_and_an_uncovered_year(
     assert {f["unit"] for f in result["flags"] if f["rule"] == "missing_report"} == {"tw", "rsj"}
     table = run("flag", "--program", "later", "--as-of", "2027-05-31")
     assert "(calendar: unofficial)" in table
+    # Each flag kept, and each notice it caused, says its working days were guessed.
+    assert all(f["details"]["calendar"] == "unofficial" for f in result["flags"])
+    from sqlmodel import select
+
+    from pilot_tracker import db
+    from pilot_tracker.models import Notification, Program
+    from pilot_tracker.settings import Settings
+
+    engine = db.make_engine(Settings().resolved_database_url)
+    with db.session(engine) as session:
+        bodies = session.exec(
+            select(Notification.body)
+            .join(Program, Notification.program_id == Program.id)
+            .where(Program.code == "later")
+        ).all()
+    engine.dispose()
+    assert bodies and all("注：2027年的法定节假日安排尚未录入系统" in body for body in bodies)

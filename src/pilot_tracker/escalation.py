@@ -195,6 +195,7 @@ class _Context:
         return {
             "program": self.program,
             "short": outbox.short_name(self.program.name),
+            "calendar_note": self.calendar.note(),
             "unit": unit,
             "findings": found,
             "tasks": tasks,

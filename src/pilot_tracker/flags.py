@@ -83,6 +83,9 @@ def flag(
         session=session, program=program, as_of=as_of, unavailable=unavailable
     )
     findings = rules.evaluate(current)
+    if current.calendar.guessed_years:  # a flag on guessed working days says so
+        for finding in findings:
+            finding.details["calendar"] = current.calendar.status
     session.execute(delete(Flag).where(col(Flag.program_id) == record.id, Flag.as_of == as_of))
     ids = _ids(session, record)
     for finding in findings:

@@ -207,6 +207,16 @@ class WorkCalendar:
         """``official``, or ``unofficial`` once a day of an uncovered year was looked at."""
         return UNOFFICIAL if self.guessed_years else OFFICIAL
 
+    def note(self) -> str:
+        """What a report or a notice says when some of its working days were guessed."""
+        if not self.guessed_years:
+            return ""
+        years = "、".join(f"{year}年" for year in sorted(self.guessed_years))
+        return (
+            f"注：{years}的法定节假日安排尚未录入系统，其中的工作日按周一至周五推算，"
+            "涉及的截止日期、及时率和天数可能与实际不符。"
+        )
+
     def roll_forward(self, day: date) -> date:
         """The day itself if it is a working day, else the next one (a deadline on a
         holiday falls due on the next working day)."""

@@ -29,7 +29,7 @@ from pilot_tracker.outbox import short_name
 from pilot_tracker.reports import charts, documents, figures
 from pilot_tracker.reports.figures import ReportError, parse_half, parse_quarter
 from pilot_tracker.reports.word import evaluation_document
-from pilot_tracker.spreadsheet import save_atomically, write_table
+from pilot_tracker.spreadsheet import put, save_atomically, write_table
 
 __all__ = [
     "ReportError",
@@ -232,6 +232,7 @@ def _quarterly_workbook(data: figures.Quarterly, path: Path, day: date) -> Path:
         ],
         widths=[10, 24, 10, 10, 10, 8, 10, 10, 30],
     )
+    _note(summary, data.calendar_note)
     details = workbook.create_sheet("任务明细")
     write_table(
         details,
@@ -336,6 +337,7 @@ def _evaluation_workbook(
         ],
         widths=[6, 10, 24, 10, 10, 10, 10, 10],
     )
+    _note(sheet, data.calendar_note)
     write_table(
         workbook.create_sheet("清单进度"),
         ["任务清单", "任务数", "已完成", "平均进度%", "计划进度%"],
@@ -420,6 +422,12 @@ def _evaluation_workbook(
 
 
 # --- shared --------------------------------------------------------------------------------
+
+
+def _note(sheet: Any, note: str) -> None:
+    """A note under a sheet's table (text, never a formula)."""
+    if note:
+        put(sheet, sheet.max_row + 2, 1, note)
 
 
 def _sources(workbook: Any, rows: list[tuple[str, str, list[str]]]) -> None:

@@ -224,6 +224,7 @@ class Quarterly:
     lines: list[UnitLine]
     statements: list[Statement]
     totals: dict[str, int]
+    calendar_note: str = ""
 
 
 CONFIRMATION_LABELS = {"confirmed": "已确认", "disputed": "有异议"}
@@ -315,7 +316,17 @@ def quarterly(snapshot: Snapshot, quarter: str) -> Quarterly:
         "confirmed": sum(line.confirmation == "已确认" for line in lines),
         "discrepancies": sum(len(s.discrepancies) for s in statements),
     }
-    return Quarterly(spec.code, spec.name, quarter, start, end, lines, statements, totals)
+    return Quarterly(
+        spec.code,
+        spec.name,
+        quarter,
+        start,
+        end,
+        lines,
+        statements,
+        totals,
+        snapshot.calendar.note(),
+    )
 
 
 def _md(day: date) -> str:
@@ -473,6 +484,7 @@ class Evaluation:
     heat: list[tuple[str, str, list[tuple[float | None, float | None]]]]
     narrative: list[str]
     totals: dict[str, Any]
+    calendar_note: str = ""
 
 
 def _mean(values: list[float], weights: list[float] | None = None) -> float | None:
@@ -601,6 +613,7 @@ def evaluation(snapshot: Snapshot, half: str) -> Evaluation:
         totals,
     )
     evaluation.narrative = narrative(evaluation, day)
+    evaluation.calendar_note = snapshot.calendar.note()
     return evaluation
 
 

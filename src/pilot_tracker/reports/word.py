@@ -87,6 +87,8 @@ def evaluation_document(data: Evaluation, path: Path, day: date) -> Path:
         indent=False,
         center=True,
     )
+    if data.calendar_note:
+        _paragraph(document, data.calendar_note, indent=False)
 
     _heading(document, "一、总体评价")
     for line in data.narrative:
