@@ -1107,8 +1107,8 @@ def year_line(calendar: workdays.WorkCalendar, year: int) -> dict[str, Any]:
                 + (f"disagrees on {len(differing)} days" if differing else "agrees")
                 + f"; the entered year stays until `pilot-tracker calendar retire {year}`"
             )
-        entered_at = arrangement.issued.isoformat() if arrangement.issued else ""
-        source = arrangement.source + (f" ({entered_at})" if entered_at else "")
+        issued = f" ({arrangement.issued})" if arrangement.issued else ""
+        source = arrangement.source + issued
     elif status == workdays.PACKAGE:
         source = workdays.package_version()
     else:

@@ -90,7 +90,6 @@ class _Reading:
     workdays: dict[date, str] = field(default_factory=dict)
     extensions: dict[str, date] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
 
 
 def read(data: bytes, *, name: str, year: int) -> Arrangement:
@@ -170,10 +169,9 @@ def parse(text: str, *, year: int, name: str = "notice") -> Arrangement:
     """A notice's text as an arrangement of ``year``. Raises ``NoticeError``."""
     lines = [line.strip() for line in normalise(text).splitlines() if line.strip()]
     title = next((m.group(0) for line in lines if (m := _TITLE.search(line))), "")
-    problems: list[Problem] = []
     if title and (said := _TITLE_YEAR.search(title)) and int(said.group(1)) != year:
-        problems.append(Problem("title", f"the notice is for {said.group(1)}, not {year}: {title}"))
-        raise NoticeError(name, problems)
+        problem = Problem("title", f"the notice is for {said.group(1)}, not {year}: {title}")
+        raise NoticeError(name, [problem])
     issued = None
     for line in reversed(lines):
         if match := _ISSUED.match(line):
@@ -257,8 +255,7 @@ def _read_line(reading: _Reading, body: str, name: str, line: str) -> None:
         if not sentence:
             continue
         if sentence.startswith("鼓励"):
-            reading.notes.append(_shown(sentence, notes))  # advice to employers, no day off
-            continue
+            continue  # advice to employers (安排职工在除夕休息), not a day off
         if problem := _read_sentence(reading, sentence, notes, name):
             reading.problems.append(Problem(f"“{_shown(sentence, notes)}”", problem))
     after = (len(reading.holidays), len(reading.workdays), len(reading.extensions))
@@ -293,7 +290,7 @@ def _read_sentence(reading: _Reading, sentence: str, notes: list[str], name: str
         dated = [d.day for d in days]
         if re.fullmatch(r"(?:其中)?D" + _DASH + r"D(?:放假调休|调休放假|放假|休假)", shape):
             start, end = dated
-            if end < start and (days[0].text.find("年") < 0):
+            if end < start and "年" not in days[0].text:
                 start = start.replace(year=start.year - 1)
             if end < start:
                 return f"ends ({end}) before it starts ({start})"
