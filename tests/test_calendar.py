@@ -155,6 +155,12 @@ def test_calendar_list_before_init_shows_official_and_guessed_years() -> None:
     assert "calendar add" in listed[FIRST_UNCOVERED]["note"]
     assert "pilot-tracker init" in run("calendar", "list")
 
+    # Entering a year is the first thing an installation may do: it sets up the database.
+    run("calendar", "add", "2026", str(NOTICES / "2026.txt"))
+    entered = years()[2026]
+    assert entered["status"] == "entered"
+    assert "covers it too and agrees" in entered["note"]
+
 
 @pytest.mark.skipif(FIRST_UNCOVERED != 2027, reason="the installed calendar package covers 2027")
 def test_calendar_add_then_show_and_list(isolated_environment: Path) -> None:

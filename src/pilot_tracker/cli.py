@@ -1284,7 +1284,15 @@ def calendar_add(
     settings = load_settings()
     name, data = read_notice(notice)
     arrangement = holiday_notice.read(data, name=name, year=year)
-    engine = open_database(settings)
+    if settings.database_url or (settings.home / DATABASE_FILE).exists():
+        engine = open_database(settings)
+    elif dry_run:  # no database yet, and none is made for a dry run
+        engine = db.make_engine("sqlite://")
+        db.migrate(engine)
+    else:  # the first thing an installation is told may be the calendar: set it up
+        settings.home.mkdir(parents=True, exist_ok=True)
+        engine = open_database(settings, migrate=True)
+        db.migrate(engine)
     with db.session(engine) as session:
         stored = workdays.enter_year(
             session=session, arrangement=arrangement, now=now_utc(), replace=replace, amend=amend
