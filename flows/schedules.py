@@ -7,6 +7,9 @@ period ends and write only on their working day.
 
 from __future__ import annotations
 
+import flows  # noqa: F401  first: Prefect's telemetry off before Prefect loads
+
+# isort: split
 from typing import Any
 
 from prefect import serve as prefect_serve

@@ -39,6 +39,7 @@ from pilot_tracker import (
     progress,
     reports,
     runs,
+    telemetry,
 )
 from pilot_tracker import demo as demo_module
 from pilot_tracker.errors import ConfigurationError, PilotTrackerError, ProgramFileError
@@ -46,6 +47,10 @@ from pilot_tracker.models import LABELS, ConfirmationStatus, IndicatorLevel, Lis
 from pilot_tracker.program_file import ProgramSpec
 from pilot_tracker.settings import Settings
 from pilot_tracker.submission_workbook import find_unit, write_submission_template
+
+# Before any command can import Prefect (serve, the flows): its telemetry stays off in this
+# process and in every process it starts, unless PILOT_TRACKER_PREFECT_TELEMETRY=1.
+telemetry.switch_off()
 
 app = typer.Typer(
     name="pilot-tracker",
