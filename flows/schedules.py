@@ -53,4 +53,5 @@ def deployments(zones: dict[str, str]) -> list[Any]:
 
 
 def serve(found: list[Any]) -> None:
-    prefect_serve(*found)
+    """Run the schedules until Ctrl-C or SIGTERM; the schedules are paused on the way out."""
+    prefect_serve(*found, print_starting_message=False)

@@ -18,6 +18,7 @@ import functools
 import json
 import os
 import shutil
+import socket
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,6 +40,9 @@ _EVENTS = {
     "socket.sendto",
 }
 _LOCAL_NAMES = {"", "localhost", "localhost.localdomain", "ip6-localhost", "0.0.0.0", "::"}
+# smtplib names this machine in its greeting (socket.getfqdn): a lookup of its own name,
+# answered from /etc/hosts. Recorded, and allowed.
+_LOCAL_NAMES.add(__import__("socket").gethostname().lower())
 
 
 def _local(host):
@@ -98,12 +102,16 @@ class Recorder:
         return [record for record in self.records() if not is_local(record["host"])]
 
 
+LOCAL_NAMES = {"", "localhost", "localhost.localdomain", "ip6-localhost", "0.0.0.0", "::"}
+
+
 def is_local(host: object) -> bool:
+    """Loopback, a wildcard, or this machine's own name (looked up in /etc/hosts)."""
     if host is None:
         return True
     text = str(host).strip("[]").lower()
-    local = {"", "localhost", "localhost.localdomain", "ip6-localhost", "0.0.0.0", "::"}
-    return text in local or text.startswith("127.") or text == "::1"
+    names = LOCAL_NAMES | {socket.gethostname().lower()}
+    return text in names or text.startswith("127.") or text == "::1"
 
 
 def recorder(folder: Path, env: dict[str, str]) -> Recorder:

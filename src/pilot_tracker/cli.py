@@ -6,7 +6,6 @@ error becomes one clear line on stderr and exit code 1; usage errors exit 2.
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import json
 import os
@@ -1124,16 +1123,19 @@ def serve() -> None:
     if not zones:
         raise ConfigurationError("no program is loaded; load one with `pilot-tracker program load`")
     # The flows live in the project's flows/ folder, beside templates/; Prefect is loaded
-    # only here, so the other commands start without it.
+    # only there, so the other commands start without it.
     sys.path.insert(0, str(settings.templates.parent))
-    from flows import schedules
+    from flows import serving
 
-    deployments = schedules.deployments(zones)
-    names = ", ".join(deployment.name for deployment in deployments)
-    out.print(f"serving {len(deployments)} schedules: {names}", markup=False, soft_wrap=True)
-    # Ctrl-C: Prefect pauses the schedules and stops its temporary server itself.
-    with contextlib.suppress(KeyboardInterrupt):
-        schedules.serve(deployments)
+    ran = serving.serve(
+        zones=zones,
+        home=settings.home,
+        project=settings.templates.parent,
+        say=lambda line: out.print(line, markup=False, soft_wrap=True),
+    )
+    out.print(f"{len(ran)} flow runs started while serving", markup=False)
+    for line in ran:
+        out.print(f"  {line}", markup=False, soft_wrap=True)
     out.print("stopped", markup=False)
 
 

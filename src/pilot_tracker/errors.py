@@ -3,6 +3,7 @@
     PilotTrackerError                 anything the user can act on; one clear line
     ├── ConfigurationError            settings or environment are wrong
     ├── DatabaseError                 the database cannot be reached or is not initialised
+    ├── ServeError                    `serve` could not start or reach its Prefect server
     └── LedgerError                   the ledger (programs, units, tasks, indicators)
         ├── ProgramFileError          a program file or ledger workbook is invalid;
         │                             carries every problem found, each with its place
@@ -26,6 +27,10 @@ class ConfigurationError(PilotTrackerError):
 
 class DatabaseError(PilotTrackerError):
     """The database cannot be reached, or its schema is not the one this version needs."""
+
+
+class ServeError(PilotTrackerError):
+    """``serve`` could not start its Prefect server, or the server stopped under it."""
 
 
 class LedgerError(PilotTrackerError):
