@@ -1108,8 +1108,9 @@ def serve() -> None:
 
     supervise every day at 09:00 (it works on working days only), the quarterly
     reconciliation and the half-year evaluation on their days, and delivery retries every
-    30 minutes, all in the programs' time zone, through Prefect's serve: nothing else to
-    install.
+    30 minutes, all in the programs' time zone, through Prefect's serve and a Prefect server
+    of its own on 127.0.0.1: nothing else to install. Prefect's home is DATA_HOME/prefect/,
+    the log DATA_HOME/logs/serve.log; Ctrl-C or SIGTERM stops it with a summary of the runs.
 
     Example: pilot-tracker serve
     """
