@@ -279,26 +279,34 @@ def serve(
 ) -> list[str]:
     """Serve every schedule of ``zones`` (program code → time zone) until Ctrl-C or SIGTERM;
     the summary of the runs that started meanwhile. ``project``: the folder with ``flows/``."""
-    # Ctrl-C stops serve even when it was started with SIGINT ignored (``nohup ... &``).
+    # Ctrl-C stops serve at any moment, even when it was started with SIGINT ignored
+    # (``nohup ... &``); so does SIGTERM until Prefect's runner takes it over.
     signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, _interrupt)
     layout = prepare(home, project)
     since = datetime.now(UTC)
     server = None if os.environ.get("PREFECT_API_URL") else LocalServer(layout)
+    started = False
     try:
-        if server is not None:
-            os.environ["PREFECT_API_URL"] = server.start()
-            say(f"Prefect server on {server.api_url} (home {layout.prefect_home})")
-        from flows import schedules  # Prefect loads now, with the environment above
+        try:
+            if server is not None:
+                os.environ["PREFECT_API_URL"] = server.start()
+                say(f"Prefect server on {server.api_url} (home {layout.prefect_home})")
+            started = True
+            from flows import schedules  # Prefect loads now, with the environment above
 
-        _log_stray_errors()
-        found = schedules.deployments(zones)
-        names = ", ".join(deployment.name for deployment in found)
-        say(f"serving {len(found)} schedules: {names}")
-        say(f"log: {layout.log_file}; Ctrl-C stops")
-        with contextlib.suppress(KeyboardInterrupt):
+            _log_stray_errors()
+            found = schedules.deployments(zones)
+            names = ", ".join(deployment.name for deployment in found)
+            say(f"serving {len(found)} schedules: {names}")
+            say(f"log: {layout.log_file}; Ctrl-C stops")
             schedules.serve(found)
+        except KeyboardInterrupt:
+            pass
         # Stopping: a second Ctrl-C must not break the summary or leave the server behind.
         _ignore_stop_signals()
+        if not started:
+            return []
         try:
             return summary(since)
         except Exception as error:
@@ -310,6 +318,10 @@ def serve(
             server.stop()
         signal.signal(signal.SIGINT, signal.default_int_handler)
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 def _ignore_stop_signals() -> None:
