@@ -8,6 +8,9 @@ task. Intake then runs one payload at a time, so a single writer touches the dat
 
 from __future__ import annotations
 
+import flows  # noqa: F401  first: Prefect's telemetry off before Prefect loads
+
+# isort: split
 import os
 import time
 from datetime import UTC, date, datetime

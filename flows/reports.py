@@ -7,6 +7,9 @@ delivers what is due. Without a period, the last one that has ended is reported.
 
 from __future__ import annotations
 
+import flows  # noqa: F401  first: Prefect's telemetry off before Prefect loads
+
+# isort: split
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 

@@ -7,6 +7,9 @@ period ends and write only on their working day.
 
 from __future__ import annotations
 
+import flows  # noqa: F401  first: Prefect's telemetry off before Prefect loads
+
+# isort: split
 from typing import Any
 
 from prefect import serve as prefect_serve
@@ -50,4 +53,5 @@ def deployments(zones: dict[str, str]) -> list[Any]:
 
 
 def serve(found: list[Any]) -> None:
-    prefect_serve(*found)
+    """Run the schedules until Ctrl-C or SIGTERM; the schedules are paused on the way out."""
+    prefect_serve(*found, print_starting_message=False)

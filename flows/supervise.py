@@ -8,6 +8,9 @@ run never sends a message twice, since each address that took a message is on re
 
 from __future__ import annotations
 
+import flows  # noqa: F401  first: Prefect's telemetry off before Prefect loads
+
+# isort: split
 from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 

@@ -6,7 +6,6 @@ error becomes one clear line on stderr and exit code 1; usage errors exit 2.
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import json
 import os
@@ -40,6 +39,7 @@ from pilot_tracker import (
     progress,
     reports,
     runs,
+    telemetry,
     workdays,
 )
 from pilot_tracker import demo as demo_module
@@ -53,6 +53,10 @@ from pilot_tracker.models import LABELS, ConfirmationStatus, IndicatorLevel, Lis
 from pilot_tracker.program_file import ProgramSpec
 from pilot_tracker.settings import DATABASE_FILE, Settings
 from pilot_tracker.submission_workbook import find_unit, write_submission_template
+
+# Before any command can import Prefect (serve, the flows): its telemetry stays off in this
+# process and in every process it starts, unless PILOT_TRACKER_PREFECT_TELEMETRY=1.
+telemetry.switch_off()
 
 app = typer.Typer(
     name="pilot-tracker",
@@ -1425,8 +1429,9 @@ def serve() -> None:
 
     supervise every day at 09:00 (it works on working days only), the quarterly
     reconciliation and the half-year evaluation on their days, and delivery retries every
-    30 minutes, all in the programs' time zone, through Prefect's serve: nothing else to
-    install.
+    30 minutes, all in the programs' time zone, through Prefect's serve and a Prefect server
+    of its own on 127.0.0.1: nothing else to install. Prefect's home is DATA_HOME/prefect/,
+    the log DATA_HOME/logs/serve.log; Ctrl-C or SIGTERM stops it with a summary of the runs.
 
     Example: pilot-tracker serve
     """
@@ -1440,16 +1445,19 @@ def serve() -> None:
     if not zones:
         raise ConfigurationError("no program is loaded; load one with `pilot-tracker program load`")
     # The flows live in the project's flows/ folder, beside templates/; Prefect is loaded
-    # only here, so the other commands start without it.
+    # only there, so the other commands start without it.
     sys.path.insert(0, str(settings.templates.parent))
-    from flows import schedules
+    from flows import serving
 
-    deployments = schedules.deployments(zones)
-    names = ", ".join(deployment.name for deployment in deployments)
-    out.print(f"serving {len(deployments)} schedules: {names}", markup=False, soft_wrap=True)
-    # Ctrl-C: Prefect pauses the schedules and stops its temporary server itself.
-    with contextlib.suppress(KeyboardInterrupt):
-        schedules.serve(deployments)
+    ran = serving.serve(
+        zones=zones,
+        home=settings.home,
+        project=settings.templates.parent,
+        say=lambda line: out.print(line, markup=False, soft_wrap=True),
+    )
+    out.print(f"{len(ran)} flow runs started while serving", markup=False)
+    for line in ran:
+        out.print(f"  {line}", markup=False, soft_wrap=True)
     out.print("stopped", markup=False)
 
 

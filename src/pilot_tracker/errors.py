@@ -7,6 +7,7 @@
     │   │                             entered, replaced or retired
     │   └── NoticeError               a holiday notice was not understood; names the
     │                                 sentence, and nothing is stored
+    ├── ServeError                    `serve` could not start or reach its Prefect server
     └── LedgerError                   the ledger (programs, units, tasks, indicators)
         ├── ProgramFileError          a program file or ledger workbook is invalid;
         │                             carries every problem found, each with its place
@@ -56,6 +57,10 @@ class NoticeError(CalendarError):
         count = len(problems)
         noun = "problem" if count == 1 else "problems"
         super().__init__(f"{source}: refused, {count} {noun}; nothing was stored")
+
+
+class ServeError(PilotTrackerError):
+    """``serve`` could not start its Prefect server, or the server stopped under it."""
 
 
 class LedgerError(PilotTrackerError):

@@ -1,0 +1,164 @@
+"""What an office runs, end to end, for tests/test_network.py to record: run as a script.
+
+One program loaded; a loopback SMTP server as the only Apprise target; ``alerts send`` in a
+child; then ``pilot-tracker serve`` for at least ``--seconds``, with one real supervise run
+through serve's Prefect server, and Ctrl-C to serve's process group as a terminal sends it.
+Writes what happened as JSON to ``--result``. Every process it starts inherits its
+environment (the recorder on PYTHONPATH, and the network namespace it runs in).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+COMMAND = str(Path(sys.executable).parent / "pilot-tracker")
+LOOPBACK = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
+class Mailroom:
+    def __init__(self) -> None:
+        self.count = 0
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        self.count += 1
+        return "250 OK"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def run(*args: str, timeout: float = 180) -> str:
+    done = subprocess.run(
+        [COMMAND, *args], capture_output=True, text=True, timeout=timeout, check=False
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"{args}: exit {done.returncode}: {done.stderr[-2000:]}")
+    return done.stdout
+
+
+def api(url: str, body: dict[str, Any] | None = None) -> Any:
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(url, data=data, headers={"Content-Type": "application/json"})
+    with LOOPBACK.open(request, timeout=10) as answer:
+        return json.loads(answer.read())
+
+
+def serve_once(seconds: float, result: dict[str, Any]) -> None:
+    """serve for at least ``seconds`` with one supervise run through it, then Ctrl-C."""
+    started = time.monotonic()
+    served = subprocess.Popen(
+        [COMMAND, "serve"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,  # its own process group, as a terminal's foreground job
+    )
+    assert served.stdout is not None
+    lines: list[str] = []
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            line = served.stdout.readline()
+            if not line:
+                break
+            lines.append(line)
+            if "Ctrl-C stops" in line:
+                break
+        found = re.search(r"Prefect server on (http://127\.0\.0\.1:(\d+)/api)", "".join(lines))
+        if not found:
+            raise RuntimeError("serve did not start: " + "".join(lines)[-2000:])
+        url, result["prefect_port"] = found.group(1), int(found.group(2))
+        deployment = None
+        deadline = time.monotonic() + 60  # the runner registers the deployments at start
+        while deployment is None and time.monotonic() < deadline:
+            try:
+                deployment = api(f"{url}/deployments/name/supervise/supervise-xiangshan")
+            except urllib.error.HTTPError:
+                time.sleep(0.5)
+        if deployment is None:
+            raise RuntimeError("serve registered no supervise-xiangshan deployment")
+        run_id = api(
+            f"{url}/deployments/{deployment['id']}/create_flow_run",
+            {"parameters": {"program": "xiangshan", "as_of": "2021-04-07"}},
+        )["id"]
+        state = ""
+        deadline = time.monotonic() + 180
+        while time.monotonic() < deadline:
+            state = api(f"{url}/flow_runs/{run_id}")["state_type"]
+            if state in ("COMPLETED", "FAILED", "CRASHED", "CANCELLED"):
+                break
+            time.sleep(1)
+        result["flow_run_state"] = state
+        time.sleep(max(0.0, seconds - (time.monotonic() - started)))
+        result["served_seconds"] = round(time.monotonic() - started, 1)
+    finally:
+        stop = time.monotonic()
+        os.killpg(served.pid, signal.SIGINT)  # Ctrl-C reaches the whole foreground group
+        try:
+            rest, _ = served.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(served.pid, signal.SIGKILL)
+            rest, _ = served.communicate()
+        result["stop_seconds"] = round(time.monotonic() - stop, 1)
+        result["serve_exit"] = served.returncode
+        result["serve_output"] = "".join(lines) + rest
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--examples", type=Path, required=True)
+    parser.add_argument("--work", type=Path, required=True)
+    parser.add_argument("--seconds", type=float, default=30)
+    parser.add_argument("--result", type=Path, required=True)
+    options = parser.parse_args()
+
+    from aiosmtpd.controller import Controller
+
+    mailroom = Mailroom()
+    smtp_port = free_port()
+    # server_hostname: no lookup of this machine's name for the greeting
+    smtp = Controller(mailroom, hostname="127.0.0.1", port=smtp_port, server_hostname="localhost")
+    smtp.start()
+    result: dict[str, Any] = {"smtp_port": smtp_port}
+    try:
+        config = options.work / "apprise.yml"
+        config.write_text(
+            "version: 1\nurls:\n"
+            f'  - "mailto://127.0.0.1:{smtp_port}?from=pilot@example.gov.cn'
+            '&to=office@example.gov.cn&format=text":\n      tag: role:office\n',
+            encoding="utf-8",
+        )
+        os.environ["PILOT_TRACKER_HOME"] = str(options.work / "data")
+        os.environ["PILOT_TRACKER_APPRISE_CONFIG"] = str(config)
+        os.chdir(options.work)
+        run("init")
+        run("program", "load", str(options.examples / "xiangshan.yaml"))
+        run("simulate", "--program", "xiangshan", "--until", "2021-04-06")
+        run("collect", "--program", "xiangshan", "--as-of", "2021-04-06")
+        run("flag", "--program", "xiangshan", "--as-of", "2021-04-06")
+        result["alerts_send"] = json.loads(run("alerts", "send", "--json"))
+        result["mails_after_alerts_send"] = mailroom.count
+        serve_once(options.seconds, result)
+        result["mails"] = mailroom.count
+    finally:
+        smtp.stop()
+        options.result.write_text(json.dumps(result, indent=2), encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()
