@@ -45,9 +45,9 @@ from pilot_tracker import (
 from pilot_tracker import demo as demo_module
 from pilot_tracker.errors import (
     ConfigurationError,
-    NoticeError,
     PilotTrackerError,
     ProgramFileError,
+    Refusal,
 )
 from pilot_tracker.models import LABELS, ConfirmationStatus, IndicatorLevel, ListKind
 from pilot_tracker.program_file import ProgramSpec
@@ -91,7 +91,7 @@ def handles_errors(command: F) -> F:
             return command(*args, **kwargs)
         except (typer.Exit, typer.Abort, typer.BadParameter):
             raise
-        except (ProgramFileError, NoticeError) as error:
+        except Refusal as error:
             print_problems(error)
         except PilotTrackerError as error:
             err.print(f"error: {error}", markup=False, soft_wrap=True)
@@ -133,6 +133,15 @@ def open_database(settings: Settings, *, migrate: bool = False) -> Engine:
     return engine
 
 
+def create_database(settings: Settings) -> tuple[Engine, tuple[str | None, str | None]]:
+    """The data home's folders and the database at the current schema (created or
+    migrated); the engine, and the schema revisions before and after."""
+    for folder in (settings.home, settings.inbox, settings.archive, settings.reports):
+        folder.mkdir(parents=True, exist_ok=True)
+    engine = open_database(settings, migrate=True)
+    return engine, db.migrate(engine)
+
+
 def now_utc() -> datetime:
     return datetime.now(UTC)
 
@@ -167,10 +176,7 @@ def init() -> None:
     Example: pilot-tracker init
     """
     settings = load_settings()
-    for folder in (settings.home, settings.inbox, settings.archive, settings.reports):
-        folder.mkdir(parents=True, exist_ok=True)
-    engine = open_database(settings, migrate=True)
-    before, after = db.migrate(engine)
+    engine, (before, after) = create_database(settings)
     if before == after:
         state = f"already at schema revision {after}"
     elif before is None:
@@ -241,7 +247,7 @@ def program_load(
             out.print(line, markup=False, soft_wrap=True)
 
 
-def print_problems(error: ProgramFileError | NoticeError) -> None:
+def print_problems(error: Refusal) -> None:
     """A refused file: one line saying so, then each problem with its place."""
     err.print(f"error: {error}", markup=False, soft_wrap=True)
     for problem in error.problems:
@@ -1294,9 +1300,7 @@ def calendar_add(
         engine = db.make_engine("sqlite://")
         db.migrate(engine)
     else:  # the first thing an installation is told may be the calendar: set it up
-        settings.home.mkdir(parents=True, exist_ok=True)
-        engine = open_database(settings, migrate=True)
-        db.migrate(engine)
+        engine, _ = create_database(settings)
     with db.session(engine) as session:
         stored = workdays.enter_year(
             session=session, arrangement=arrangement, now=now_utc(), replace=replace, amend=amend

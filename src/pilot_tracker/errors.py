@@ -14,6 +14,8 @@
         └── NotFoundError             a program or unit code that is not in the ledger
 
 A message says what was wrong, where (file, sheet, row, column, key) and what to do.
+An input refused whole (ProgramFileError, NoticeError) is also a ``Refusal``: it carries
+every ``Problem`` found, each with its place, and the CLI prints one line per problem.
 """
 
 from __future__ import annotations
@@ -48,15 +50,23 @@ class CalendarError(PilotTrackerError):
     """A year of the calendar cannot be entered, replaced or retired as asked."""
 
 
-class NoticeError(CalendarError):
-    """A holiday notice (or its YAML/CSV form) was refused; ``problems`` lists why."""
+class Refusal(PilotTrackerError):
+    """An input refused whole: ``problems`` lists every reason, each with its place."""
+
+    outcome = "nothing was written"
 
     def __init__(self, source: str, problems: list[Problem]):
         self.source = source
         self.problems = problems
         count = len(problems)
         noun = "problem" if count == 1 else "problems"
-        super().__init__(f"{source}: refused, {count} {noun}; nothing was stored")
+        super().__init__(f"{source}: refused, {count} {noun}; {self.outcome}")
+
+
+class NoticeError(Refusal, CalendarError):
+    """A holiday notice (or its YAML/CSV form) was refused; ``problems`` lists why."""
+
+    outcome = "nothing was stored"
 
 
 class ServeError(PilotTrackerError):
@@ -71,12 +81,5 @@ class NotFoundError(LedgerError):
     """A code that the ledger does not hold."""
 
 
-class ProgramFileError(LedgerError):
+class ProgramFileError(Refusal, LedgerError):
     """A program file or ledger workbook was refused; ``problems`` lists every reason."""
-
-    def __init__(self, source: str, problems: list[Problem]):
-        self.source = source
-        self.problems = problems
-        count = len(problems)
-        noun = "problem" if count == 1 else "problems"
-        super().__init__(f"{source}: refused, {count} {noun}; nothing was written")

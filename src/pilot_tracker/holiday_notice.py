@@ -466,12 +466,7 @@ def from_yaml(text: str, *, name: str, year: int) -> Arrangement:
                     problems.append(Problem(place, f"{day} is not in or next to {year}"))
                     break
                 target[day] = stored
-    _check_overlap(arrangement, problems)
-    if not arrangement.holidays and not problems:
-        problems.append(Problem("holidays", f"names no holiday of {year}"))
-    if problems:
-        raise NoticeError(name, problems)
-    return arrangement
+    return _checked(arrangement, problems, name)
 
 
 def from_csv(text: str, *, name: str, year: int) -> Arrangement:
@@ -520,17 +515,18 @@ def from_csv(text: str, *, name: str, year: int) -> Arrangement:
         else:
             message = f"“{kind}”: write 放假 (holiday) or 上班 (workday)"
             problems.append(Problem(f"{place}, column 类型", message))
-    _check_overlap(arrangement, problems)
+    return _checked(arrangement, problems, name)
+
+
+def _checked(arrangement: Arrangement, problems: list[Problem], name: str) -> Arrangement:
+    """The arrangement a data file gave, or ``NoticeError`` with every problem found."""
+    for day in sorted(set(arrangement.holidays) & set(arrangement.workdays)):
+        problems.append(Problem(str(day), "listed both as a holiday and as a workday; keep one"))
     if not arrangement.holidays and not problems:
-        problems.append(Problem("", f"names no holiday of {year}"))
+        problems.append(Problem("holidays", f"names no holiday of {arrangement.year}"))
     if problems:
         raise NoticeError(name, problems)
     return arrangement
-
-
-def _check_overlap(arrangement: Arrangement, problems: list[Problem]) -> None:
-    for day in sorted(set(arrangement.holidays) & set(arrangement.workdays)):
-        problems.append(Problem(str(day), "listed both as a holiday and as a workday; keep one"))
 
 
 def _as_date(value: object, place: str, problems: list[Problem]) -> date | None:
