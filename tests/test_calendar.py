@@ -294,21 +294,13 @@ def test_a_warning_day_that_is_not_a_day_is_refused(monkeypatch: pytest.MonkeyPa
 def test_a_report_on_guessed_days_says_so_until_the_year_is_entered(
     sqlite_engine: sa.Engine,
 ) -> None:
-    from pilot_tracker.program_file import validate_program
     from pilot_tracker.reports import documents, figures
 
-    from .test_reports import demo_document
+    from .test_reports import demo_document, load_program
 
     document = json.loads(json.dumps(demo_document()).replace('"2021-', '"2027-'))
     document["start"], document["end"] = "2027-01-01", "2027-12-31"
-    with db.session(sqlite_engine) as session:
-        ledger.load_program(
-            session=session,
-            spec=validate_program(document, "demo.yaml"),
-            source_name="demo.yaml",
-            source_sha256="0" * 64,
-            now=NOW,
-        )
+    load_program(sqlite_engine, document)
 
     def quarterly() -> figures.Quarterly:
         with db.session(sqlite_engine) as session:

@@ -57,6 +57,28 @@ print(json.dumps({{
 """
 
 
+def probe(
+    first: str, tmp_path: Path, extra: dict[str, str] | None = None
+) -> tuple[dict[str, object], netaudit.Recorder]:
+    """Run PROBE after ``first`` in a child with the recorder on, in the environment an
+    operator's shell would give (plus ``extra``): what Prefect's settings say, and the
+    recorder."""
+    env = {k: v for k, v in os.environ.items() if k not in CARRIED}
+    env.update(PREFECT_HOME=str(tmp_path / "prefect"), **(extra or {}))
+    audit = netaudit.recorder(tmp_path / "audit", env)
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE.format(first=first)],
+        cwd=ROOT,
+        env=audit.env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    return json.loads(done.stdout.splitlines()[-1]), audit
+
+
 @pytest.mark.parametrize(
     "first",
     [
@@ -69,39 +91,13 @@ print(json.dumps({{
 def test_every_entry_point_turns_telemetry_off_before_prefect_loads(
     first: str, tmp_path: Path
 ) -> None:
-    env = {k: v for k, v in os.environ.items() if k not in CARRIED}
-    env["PREFECT_HOME"] = str(tmp_path / "prefect")
-    audit = netaudit.recorder(tmp_path / "audit", env)
-    done = subprocess.run(
-        [sys.executable, "-c", PROBE.format(first=first)],
-        cwd=ROOT,
-        env=audit.env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr[-2000:]
-    seen = json.loads(done.stdout.splitlines()[-1])
+    seen, audit = probe(first, tmp_path)
     assert seen == {"client": False, "server": False, "do_not_track": "1"}
     assert audit.off_loopback() == []
 
 
 def test_an_operator_who_opts_in_gets_prefects_defaults(tmp_path: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if k not in CARRIED}
-    env.update(PREFECT_HOME=str(tmp_path / "prefect"), **{telemetry.OPT_IN: "1"})
-    audit = netaudit.recorder(tmp_path / "audit", env)
-    done = subprocess.run(
-        [sys.executable, "-c", PROBE.format(first="import pilot_tracker.cli")],
-        cwd=ROOT,
-        env=audit.env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr[-2000:]
-    seen = json.loads(done.stdout.splitlines()[-1])
+    seen, audit = probe("import pilot_tracker.cli", tmp_path, {telemetry.OPT_IN: "1"})
     assert seen["server"] is True and seen["do_not_track"] is None
     # Importing Prefect still calls no one (its first-run event waits for a terminal).
     assert audit.off_loopback() == []
