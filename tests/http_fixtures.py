@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -35,7 +36,8 @@ class Server:
 
 
 @contextmanager
-def http_server() -> Iterator[Server]:
+def http_server(host: str = "127.0.0.1") -> Iterator[Server]:
+    """A server on ``host`` (a loopback address), stopped when the block ends."""
     answers: dict[str, list[Answer]] = {}
     requests: list[tuple[str, dict[str, str]]] = []
     bodies: list[bytes] = []
@@ -76,17 +78,49 @@ def http_server() -> Iterator[Server]:
         def log_message(self, *args: object) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server = ThreadingHTTPServer((host, 0), Handler)
     server.daemon_threads = True
     thread = threading.Thread(
         target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
     )
     thread.start()
     try:
-        yield Server(f"http://127.0.0.1:{server.server_address[1]}", answers, requests, bodies)
+        yield Server(f"http://{host}:{server.server_address[1]}", answers, requests, bodies)
     finally:
         server.shutdown()
         server.server_close()
+
+
+@contextmanager
+def trickling_server(head: bytes, body: bytes, *, every: float) -> Iterator[str]:
+    """A server on loopback that sends ``head`` at once, then ``body`` one byte every
+    ``every`` seconds: a source that answers, but never finishes. Yields its URL."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(0.05)
+    stop = threading.Event()
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                connection, _ = listener.accept()
+            except TimeoutError:
+                continue
+            with connection, contextlib.suppress(OSError):
+                connection.recv(65536)
+                connection.sendall(head)
+                for byte in body:
+                    if stop.wait(every):
+                        break
+                    connection.sendall(bytes([byte]))
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}/slow.json"
+    finally:
+        stop.set()
+        thread.join(timeout=5)
+        listener.close()
 
 
 def no_sleep() -> tuple[list[float], Callable[[float], None]]:

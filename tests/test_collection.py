@@ -157,7 +157,9 @@ def test_one_broken_file_does_not_stop_the_others(
 
 def http_program(url: str) -> ProgramSpec:
     document = copy.deepcopy(SMALL)
-    document["units"][2]["sources"] = [{"kind": "http", "url": url, "format": "json", "timeout": 2}]
+    document["units"][2]["sources"] = [
+        {"kind": "http", "url": url, "format": "json", "timeout": 2, "internal": True}
+    ]
     return validate_program(document, "demo.yaml")
 
 

@@ -197,6 +197,9 @@ def test_sources_survive_the_workbook(tmp_path: Path) -> None:
             "url": "https://x.example/p.csv",
             "format": "csv",
             "headers": {"X-Token": "${T}"},
+            "internal": True,
+            "deadline": 20,
+            "allow_redirects_to": ["https://files.example:8443"],
         },
     ]
     spec = validate_program(document, "demo.yaml")

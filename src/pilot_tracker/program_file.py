@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Any, Literal, get_args
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
@@ -26,6 +26,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    StrictBool,
     StringConstraints,
     TypeAdapter,
     ValidationError,
@@ -73,6 +74,10 @@ class ContactSpec(_Spec):
     phone: Annotated[str, StringConstraints(strip_whitespace=True, max_length=40)] = ""
 
 
+# Seconds an HTTP source's pull may take at most; the collect flow's task timeout follows it.
+MAX_SOURCE_DEADLINE = 300
+
+
 class FolderSourceSpec(_Spec):
     """Files dropped into ``<data home>/inbox/<unit code>/``: the default source."""
 
@@ -81,13 +86,24 @@ class FolderSourceSpec(_Spec):
 
 class HttpSourceSpec(_Spec):
     """A URL answering JSON or CSV. Header values may name environment variables as
-    ``${NAME}``; secrets belong there, never in the program file."""
+    ``${NAME}``; secrets belong there, never in the program file.
+
+    ``timeout``: seconds any one network step may wait; ``deadline``: seconds the whole
+    pull may take. ``internal``: the URL is on the office's own network, so loopback and
+    private addresses are allowed. ``allow_redirects_to``: origins (``https://host:port``)
+    besides the URL's own that it may redirect to; they never get the headers.
+    """
 
     kind: Literal["http"]
     url: Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)]
     format: Literal["json", "csv"] | None = None
     headers: dict[str, Annotated[str, StringConstraints(max_length=2000)]] = {}
     timeout: float = Field(default=30, gt=0, le=300)
+    deadline: float = Field(default=60, gt=0, le=MAX_SOURCE_DEADLINE)
+    internal: StrictBool = False
+    allow_redirects_to: list[
+        Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)]
+    ] = Field(default=[], max_length=20)
 
 
 SourceSpec = Annotated[FolderSourceSpec | HttpSourceSpec, Field(discriminator="kind")]
@@ -572,6 +588,8 @@ def describe_error(detail: Any, model: type[BaseModel], loc: tuple[Any, ...]) ->
         return f"{found} is not a whole number"
     if kind in {"float_parsing", "float_type"}:
         return f"{found} is not a number"
+    if kind in {"bool_type", "bool_parsing"}:
+        return f"{found} is not true or false"
     if kind in {"string_type"}:
         return f"{found} is not text"
     if kind in {"list_type"}:
@@ -713,6 +731,23 @@ def _check_source(here: Path_, source: Any, add: Callable[[Path_, str], None]) -
     parts = urlsplit(source.url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         add((*here, "url"), "not an http:// or https:// URL")
+    for position, target in enumerate(source.allow_redirects_to):
+        allowed = urlsplit(target)
+        if (
+            allowed.scheme not in ("http", "https")
+            or not allowed.hostname
+            or allowed.username
+            or allowed.password
+            or allowed.path not in ("", "/")
+            or allowed.query
+            or allowed.fragment
+            or not _has_valid_port(allowed)
+        ):
+            add(
+                (*here, "allow_redirects_to", position),
+                f"{_show(target)} is not an origin; write the scheme, host and port only, "
+                "e.g. https://files.example.gov.cn:8443",
+            )
     if parts.username or parts.password:
         add(
             (*here, "url"),
@@ -726,6 +761,14 @@ def _check_source(here: Path_, source: Any, add: Callable[[Path_, str], None]) -
                 "holds a secret in the file; name an environment variable instead, "
                 "e.g. Bearer ${UNIT_TOKEN}",
             )
+
+
+def _has_valid_port(parts: SplitResult) -> bool:
+    try:
+        parts.port  # noqa: B018  reading it checks it
+    except ValueError:
+        return False
+    return True
 
 
 def _check_task(
