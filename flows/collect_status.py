@@ -1,6 +1,6 @@
 """Flow ``collect-status``: pull every unit's sources and take in what they sent.
 
-HTTP sources are pulled in parallel tasks, each with retries, a timeout and the tag
+HTTP sources are pulled in parallel tasks, each with jittered retries, a timeout and the tag
 ``http-source`` (set a limit across runs with ``prefect concurrency-limit create
 http-source 4``); within a run at most four run at once. Inbox folders are read in one
 task. Intake then runs one payload at a time, so a single writer touches the database.
@@ -21,21 +21,30 @@ from prefect.cache_policies import NO_CACHE
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from pilot_tracker import collection, db, ledger, outbox, runs
+from pilot_tracker.program_file import MAX_SOURCE_DEADLINE
 from pilot_tracker.settings import Settings
-from pilot_tracker.sources import FolderSource, HttpSource, Pull, Pulled, Source
+from pilot_tracker.sources import FolderSource, HttpSource, Pull, Pulled, Source, SourceRefused
+
+# A pull ends by its own deadline (at most MAX_SOURCE_DEADLINE s) with a clear reason; the
+# task's limit is the backstop, set per source when it is submitted.
+PULL_MARGIN_SECONDS = 30
 
 
 @task(
     name="pull-http-source",
     retries=2,
     retry_delay_seconds=[5, 30],
-    timeout_seconds=120,
+    retry_jitter_factor=0.5,  # sources that failed together do not come back in step
+    timeout_seconds=MAX_SOURCE_DEADLINE + PULL_MARGIN_SECONDS,
     tags=["http-source"],
     cache_policy=NO_CACHE,
 )
 def pull_http(source: HttpSource) -> Pull:
     """One GET; a source that stays down after the retries marks its unit unavailable."""
-    return Pull(source.unit, source.kind, pulled=[Pulled(source.fetch())])
+    try:
+        return Pull(source.unit, source.kind, pulled=[Pulled(source.fetch())])
+    except SourceRefused as refused:  # the program file must change; retrying cannot help
+        return Pull(source.unit, source.kind, error=str(refused))
 
 
 @task(name="pull-inbox-folders", timeout_seconds=600, cache_policy=NO_CACHE)
@@ -43,7 +52,18 @@ def pull_folders(sources: list[Source], settle_seconds: float) -> list[Pull]:
     return collection.pull_folders(sources, settle_seconds=settle_seconds, sleep=time.sleep)
 
 
-@flow(name="collect-status", task_runner=ThreadPoolTaskRunner(max_workers=4))
+def _pull_within(source: HttpSource):
+    """``pull_http`` with a time limit that fits this source's deadline."""
+    return pull_http.with_options(timeout_seconds=source.spec.deadline + PULL_MARGIN_SECONDS)
+
+
+# Four pulls at once, each at worst three tries of its deadline: an hour covers a program's
+# 30-odd units; a run still going then is stuck.
+@flow(
+    name="collect-status",
+    task_runner=ThreadPoolTaskRunner(max_workers=4),
+    timeout_seconds=3600,
+)
 def collect_status(
     program: str, as_of: date | None = None, settle_seconds: float = 1.0
 ) -> dict[str, object]:
@@ -66,7 +86,9 @@ def collect_status(
         attempts=1,  # Prefect retries the task instead
     )
     http = [
-        (source, pull_http.submit(source)) for source in sources if isinstance(source, HttpSource)
+        (source, _pull_within(source).submit(source))
+        for source in sources
+        if isinstance(source, HttpSource)
     ]
     pulls = pull_folders([s for s in sources if isinstance(s, FolderSource)], settle_seconds)
     for source, future in http:

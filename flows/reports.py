@@ -79,7 +79,8 @@ def _due_today(program: str, settings: Settings, kind: str) -> bool:
     return demo.report_day(calendar, periods.bounds(period)[1], workday) == today
 
 
-@flow(name="quarterly-reconciliation")
+# Writing every format of every unit's statement, then sending them.
+@flow(name="quarterly-reconciliation", timeout_seconds=3600)
 def quarterly_reconciliation(
     program: str, quarter: str | None = None, send: bool = True, scheduled: bool = False
 ) -> dict[str, object]:
@@ -94,7 +95,7 @@ def quarterly_reconciliation(
     return _write("quarter", program, quarter or _last_ended(program, settings, "quarter"), send)
 
 
-@flow(name="half-year-evaluation")
+@flow(name="half-year-evaluation", timeout_seconds=3600)
 def half_year_evaluation(
     program: str, half: str | None = None, send: bool = True, scheduled: bool = False
 ) -> dict[str, object]:

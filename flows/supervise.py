@@ -35,7 +35,7 @@ def _today(settings: Settings, program: str) -> date:
     return datetime.now(ZoneInfo(zone)).date()
 
 
-@task(name="flag-and-escalate", cache_policy=NO_CACHE)
+@task(name="flag-and-escalate", timeout_seconds=600, cache_policy=NO_CACHE)
 def flag_and_escalate(program: str, as_of: date, unavailable: list[str]) -> dict[str, object]:
     settings = Settings()
     engine = _engine(settings)
@@ -59,7 +59,7 @@ def flag_and_escalate(program: str, as_of: date, unavailable: list[str]) -> dict
     }
 
 
-@flow(name="flag-laggards")
+@flow(name="flag-laggards", timeout_seconds=900)
 def flag_laggards(
     program: str, as_of: date | None = None, unavailable: list[str] | None = None
 ) -> dict[str, object]:
@@ -79,7 +79,8 @@ def flag_laggards(
     return result
 
 
-@flow(name="send-alerts")
+# Chat services take about 20 messages a minute: a full outbox takes minutes, not hours.
+@flow(name="send-alerts", timeout_seconds=1800)
 def send_alerts(force: bool = False) -> dict[str, int]:
     """Deliver the outbox messages that are due (all of them with ``force``)."""
     logger = get_run_logger()
@@ -102,7 +103,7 @@ def send_alerts(force: bool = False) -> dict[str, int]:
     return result.as_dict()
 
 
-@task(name="check-calendar", cache_policy=NO_CACHE)
+@task(name="check-calendar", timeout_seconds=120, cache_policy=NO_CACHE)
 def check_calendar(program: str, day: date) -> int | None:
     """Warn the office, at most weekly, while next year's holidays are not in the calendar."""
     settings = Settings()
@@ -123,7 +124,8 @@ def check_calendar(program: str, day: date) -> int | None:
     return year
 
 
-@flow(name="supervise")
+# Collect, flag and send in turn, each within its own limit.
+@flow(name="supervise", timeout_seconds=7200)
 def supervise(
     program: str, as_of: date | None = None, settle_seconds: float = 1.0
 ) -> dict[str, object]:

@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 from pilot_tracker.cli import app
 from pilot_tracker.demo_data import Behaviour, behaviours, deliver
 from pilot_tracker.program_file import read_program_file
+from pilot_tracker.sources import HttpSource
 
 from .conftest import EXAMPLES
 from .http_fixtures import Answer, http_server
@@ -79,6 +80,46 @@ def test_a_source_that_stays_down_does_not_fail_the_flow(
 
     assert [(u["unit"], u["source"]) for u in result["unavailable"]] == [("dsj", "http")]
     assert "could not be reached" in result["unavailable"][0]["error"]
+    assert result["submissions"] == []
+
+
+def test_a_source_on_loopback_not_marked_internal_is_refused_at_once(
+    isolated_environment: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tries: list[str] = []
+    fetch = HttpSource.fetch
+
+    def counted(source: HttpSource) -> object:
+        tries.append(source.unit)
+        return fetch(source)
+
+    monkeypatch.setattr(HttpSource, "fetch", counted)
+    fast = collect_module.pull_http.with_options(retry_delay_seconds=0.01)
+    monkeypatch.setattr(collect_module, "pull_http", fast)
+    runner = CliRunner()
+    assert runner.invoke(app, ["init"]).exit_code == 0
+    with http_server() as server:
+        url = server.answer("/dsj.json", Answer(body=b"{}"))
+        text = (EXAMPLES / "yinzhou.yaml").read_text(encoding="utf-8")
+        program_file = tmp_path / "yinzhou.yaml"
+        program_file.write_text(
+            text.replace(
+                '"http://127.0.0.1:8765/yinzhou/dsj/progress.json", format: json, timeout: 10, '
+                "internal: true",
+                f'"{url}", format: json',
+            ),
+            encoding="utf-8",
+        )
+        assert runner.invoke(app, ["program", "load", str(program_file)]).exit_code == 0
+
+        result = collect_status("yinzhou", as_of=date(2021, 1, 31), settle_seconds=0)
+        assert server.requests == []
+
+    (unavailable,) = result["unavailable"]
+    assert (unavailable["unit"], unavailable["source"]) == ("dsj", "http")
+    assert "refused: 127.0.0.1 is not a public address (loopback)" in unavailable["error"]
+    assert "internal: true" in unavailable["error"]
+    assert tries == ["dsj"]  # a refusal is not retried: the program file must change
     assert result["submissions"] == []
 
 

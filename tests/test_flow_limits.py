@@ -1,0 +1,47 @@
+"""Every flow and task has a time limit that fits what it does, so one stuck step ends
+instead of holding the schedule (and the program's lock) for ever."""
+
+from __future__ import annotations
+
+from flows import collect_status, reports, supervise
+from prefect import Flow, Task
+
+from pilot_tracker.program_file import MAX_SOURCE_DEADLINE
+
+
+def declared() -> dict[str, Flow | Task]:
+    found: dict[str, Flow | Task] = {}
+    for module in (collect_status, supervise, reports):
+        for value in vars(module).values():
+            if isinstance(value, Flow | Task):
+                found[value.name] = value
+    return found
+
+
+def test_every_flow_and_task_has_a_timeout() -> None:
+    found = declared()
+    assert set(found) == {
+        "collect-status",
+        "pull-http-source",
+        "pull-inbox-folders",
+        "flag-and-escalate",
+        "flag-laggards",
+        "send-alerts",
+        "check-calendar",
+        "supervise",
+        "quarterly-reconciliation",
+        "half-year-evaluation",
+    }
+    limits = {name: item.timeout_seconds for name, item in found.items()}
+    assert all(limits.values()), limits
+    # A pull ends by its own deadline first, with a clear reason; Prefect's limit is the
+    # backstop. A flow allows for what it runs.
+    assert limits["pull-http-source"] > MAX_SOURCE_DEADLINE
+    assert limits["supervise"] >= (
+        limits["collect-status"] + limits["flag-laggards"] + limits["send-alerts"]
+    )
+
+
+def test_http_pulls_are_retried_with_jitter() -> None:
+    task = declared()["pull-http-source"]
+    assert task.retries == 2 and task.retry_jitter_factor
