@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import socket
+import ssl
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -36,8 +37,9 @@ class Server:
 
 
 @contextmanager
-def http_server(host: str = "127.0.0.1") -> Iterator[Server]:
-    """A server on ``host`` (a loopback address), stopped when the block ends."""
+def http_server(host: str = "127.0.0.1", tls: ssl.SSLContext | None = None) -> Iterator[Server]:
+    """A server on ``host`` (a loopback address), stopped when the block ends; with
+    ``tls``, it speaks HTTPS."""
     answers: dict[str, list[Answer]] = {}
     requests: list[tuple[str, dict[str, str]]] = []
     bodies: list[bytes] = []
@@ -79,13 +81,16 @@ def http_server(host: str = "127.0.0.1") -> Iterator[Server]:
             pass
 
     server = ThreadingHTTPServer((host, 0), Handler)
+    if tls is not None:
+        server.socket = tls.wrap_socket(server.socket, server_side=True)
     server.daemon_threads = True
     thread = threading.Thread(
         target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
     )
     thread.start()
     try:
-        yield Server(f"http://{host}:{server.server_address[1]}", answers, requests, bodies)
+        scheme = "https" if tls else "http"
+        yield Server(f"{scheme}://{host}:{server.server_address[1]}", answers, requests, bodies)
     finally:
         server.shutdown()
         server.server_close()

@@ -12,13 +12,16 @@ from __future__ import annotations
 import json
 import random
 import resource
+import ssl
 import subprocess
 import sys
 import textwrap
 from collections.abc import Callable, Iterable
+from pathlib import Path
 
 import httpx
 import pytest
+import trustme
 
 from pilot_tracker.program_file import HttpSourceSpec, validate_program
 from pilot_tracker.sources import RETRY_DELAYS, HttpSource
@@ -196,6 +199,46 @@ def test_the_connection_goes_to_the_address_that_was_checked() -> None:
         pull = http.pull()
     assert pull.error is None and pull.pulled[0].payload.data == DATA
     assert server.requests[0][1]["Host"] == f"localhost:{port}"
+
+
+@pytest.fixture
+def authority(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> trustme.CA:
+    """A certificate authority the client trusts (through SSL_CERT_FILE) for this test."""
+    ca = trustme.CA()
+    path = tmp_path / "ca.pem"
+    ca.cert_pem.write_to_path(str(path))
+    monkeypatch.setenv("SSL_CERT_FILE", str(path))
+    return ca
+
+
+def server_tls(ca: trustme.CA, name: str) -> ssl.SSLContext:
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert(name).configure_cert(context)
+    return context
+
+
+@pytest.mark.parametrize(
+    ("certified", "fetched"), [("localhost", True), ("elsewhere.example", False)]
+)
+def test_https_goes_to_the_checked_address_and_checks_the_name(
+    authority: trustme.CA, certified: str, fetched: bool
+) -> None:
+    # As above, on 127.0.0.2; the certificate is still checked against the host name.
+    with http_server("127.0.0.2", tls=server_tls(authority, certified)) as server:
+        port = server.url.rsplit(":", 1)[1]
+        server.answer("/p.json", Answer(body=DATA))
+        http, _ = source(
+            f"https://localhost:{port}/p.json",
+            resolve=resolver({"localhost": ["127.0.0.2"]}),
+            internal=True,
+        )
+        pull = http.pull()
+    if fetched:
+        assert pull.error is None and pull.pulled[0].payload.data == DATA
+        assert server.requests[0][1]["Host"] == f"localhost:{port}"
+    else:
+        assert pull.pulled == [] and server.requests == []
+        assert pull.error == f"https://localhost:{port}/p.json could not be reached (ConnectError)"
 
 
 # -- redirects --------------------------------------------------------------------------------
