@@ -16,6 +16,7 @@ import ssl
 import subprocess
 import sys
 import textwrap
+import zlib
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
@@ -54,7 +55,10 @@ class Recorder:
 
     def handle(self, request: httpx.Request) -> httpx.Response:
         self.requests.append(request)
-        return self.routes.get(str(request.url), httpx.Response(200, content=DATA))
+        # A stream, as off the wire (``content=`` would be read, and so spent, at once).
+        return self.routes.get(str(request.url)) or httpx.Response(
+            200, stream=httpx.ByteStream(DATA)
+        )
 
 
 def source(
@@ -409,6 +413,102 @@ def test_a_trickling_source_ends_at_its_deadline(head: bytes, body: bytes) -> No
     assert result["pulled"] == 0
     assert result["error"] == f"{url}: did not finish within its deadline of 1.5 s"
     assert result["seconds"] < 1.5 + 1.0
+
+
+# -- compression ------------------------------------------------------------------------------
+
+BROTLI_BOMB = Path(__file__).parent / "fixtures" / "zeros-1gb.br"  # 1,617 bytes; 1 GB unpacked
+
+# In a child process with 1 GB of memory at most: code that unpacks what it is sent in one
+# go dies here instead of taking the machine's memory.
+PULL_A_BOMB = textwrap.dedent(
+    """
+    import json, sys
+    from pathlib import Path
+    import httpx
+    from pilot_tracker.program_file import HttpSourceSpec
+    from pilot_tracker.sources import HttpSource
+
+    bomb = Path(sys.argv[1]).read_bytes()
+    asked = []
+
+    def answer(request):
+        asked.append(request.headers.get("accept-encoding"))
+        return httpx.Response(
+            200, stream=httpx.ByteStream(bomb), headers={"Content-Encoding": "br"}
+        )
+
+    spec = HttpSourceSpec(kind="http", url="https://data.example.gov.cn/p.json")
+    http = HttpSource("dsj", spec, environ={}, attempts=1,
+                      transport=httpx.MockTransport(answer),
+                      resolver=lambda host, port: ["93.184.216.34"])
+    pull = http.pull()
+    print(json.dumps({"error": pull.error, "pulled": len(pull.pulled), "asked": asked}))
+    """
+)
+
+
+def _small_memory() -> None:
+    resource.setrlimit(resource.RLIMIT_AS, (1024**3, 1024**3))
+    resource.setrlimit(resource.RLIMIT_CPU, (60, 60))
+
+
+def test_a_compressed_body_that_was_not_asked_for_is_refused_unread() -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", PULL_A_BOMB, str(BROTLI_BOMB)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        preexec_fn=_small_memory,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    result = json.loads(done.stdout)
+    assert result["asked"] == ["identity"]
+    assert result["pulled"] == 0
+    assert result["error"] == (
+        "https://data.example.gov.cn/p.json sent its answer compressed (br), which is not "
+        "read; have the server send it uncompressed"
+    )
+
+
+def gzipped(data: bytes, *, repeat: int = 1) -> httpx.Response:
+    """An answer of ``data`` (``repeat`` times) gzipped, as it comes off the wire."""
+    packer = zlib.compressobj(wbits=zlib.MAX_WBITS | 16)
+    packed = b"".join(packer.compress(data) for _ in range(repeat)) + packer.flush()
+    return packed_answer(packed)
+
+
+def packed_answer(packed: bytes) -> httpx.Response:
+    # A stream, so that nothing unpacks it before the source reads it.
+    return httpx.Response(
+        200, stream=httpx.ByteStream(packed), headers={"Content-Encoding": "gzip"}
+    )
+
+
+def test_a_gzipped_body_is_read_within_the_size_limit() -> None:
+    recorder = Recorder(
+        {
+            f"{ORIGIN}/ok.json": gzipped(DATA),
+            # 50 MB of zeros in 50 KB: unpacked only as far as the 10 MB limit.
+            f"{ORIGIN}/bomb.json": gzipped(b"\0" * 1024**2, repeat=50),
+            f"{ORIGIN}/broken.json": packed_answer(b"not gzip at all"),
+        }
+    )
+
+    def pull(path: str):
+        http, _ = source(
+            f"{ORIGIN}/{path}", resolve=resolver(PUBLIC_NAMES), transport=recorder.transport
+        )
+        return http.pull()
+
+    good = pull("ok.json")
+    assert good.error is None and good.pulled[0].payload.data == DATA
+    bomb = pull("bomb.json")
+    assert bomb.pulled == []
+    assert bomb.error == f"{ORIGIN}/bomb.json sent more than the 10 MB allowed; stopped reading"
+    broken = pull("broken.json")
+    assert broken.pulled == []
+    assert broken.error == f"{ORIGIN}/broken.json sent a gzip answer that cannot be unpacked"
 
 
 # -- retries ----------------------------------------------------------------------------------

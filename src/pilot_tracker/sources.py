@@ -14,6 +14,7 @@ import re
 import socket
 import ssl
 import time
+import zlib
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -264,7 +265,12 @@ class HttpSource:
         pins: dict[tuple[str, int], list[str]] = {}
         transport = self.transport or _pinned_transport(pins, deadline)
         with httpx.Client(
-            transport=transport, trust_env=False, follow_redirects=False, timeout=self.spec.timeout
+            transport=transport,
+            trust_env=False,
+            follow_redirects=False,
+            timeout=self.spec.timeout,
+            # Unpacked here, within the size limit: a small packed body can unpack to GBs.
+            headers={"Accept-Encoding": "identity"},
         ) as client:
             for _hop in range(MAX_REDIRECTS + 1):
                 self._check_host(where, url, pins)
@@ -556,14 +562,32 @@ def _pinned_transport(
 
 
 def _read_bounded(response: httpx.Response, where: str, deadline: _Deadline) -> bytes:
+    """The body, unpacked (gzip, deflate) no further than the size limit allows."""
     declared = response.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > MAX_HTTP_BYTES:
         raise SourceUnavailable(
             f"{where} sent {int(declared):,} bytes, more than the 10 MB allowed"
         )
+    encoding = response.headers.get("content-encoding", "").strip().lower()
+    if encoding not in ("", "identity", *_UNPACKERS):
+        raise SourceUnavailable(
+            f"{where} sent its answer compressed ({encoding}), which is not read; have the "
+            "server send it uncompressed"
+        )
+    unpacker = _UNPACKERS[encoding]() if encoding in _UNPACKERS else None
     chunks: list[bytes] = []
     size = 0
-    for chunk in response.iter_bytes():
+    for raw in response.iter_raw():
+        if unpacker is None:
+            chunk = raw
+        else:
+            try:
+                # At most one byte past the limit: enough to know it is too big.
+                chunk = unpacker.decompress(raw, MAX_HTTP_BYTES - size + 1)
+            except zlib.error:
+                raise SourceUnavailable(
+                    f"{where} sent a {encoding} answer that cannot be unpacked"
+                ) from None
         size += len(chunk)
         if size > MAX_HTTP_BYTES:
             raise SourceUnavailable(f"{where} sent more than the 10 MB allowed; stopped reading")
@@ -571,6 +595,13 @@ def _read_bounded(response: httpx.Response, where: str, deadline: _Deadline) -> 
             raise SourceUnavailable(deadline.missed(where))
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+_UNPACKERS: dict[str, Callable[[], Any]] = {
+    "gzip": lambda: zlib.decompressobj(zlib.MAX_WBITS | 16),
+    "x-gzip": lambda: zlib.decompressobj(zlib.MAX_WBITS | 16),
+    "deflate": lambda: zlib.decompressobj(zlib.MAX_WBITS | 32),  # zlib or gzip wrapped
+}
 
 
 def _retry_after(value: str | None) -> float | None:
