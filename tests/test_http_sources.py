@@ -16,6 +16,8 @@ import ssl
 import subprocess
 import sys
 import textwrap
+import threading
+import time
 import zlib
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -413,6 +415,32 @@ def test_a_trickling_source_ends_at_its_deadline(head: bytes, body: bytes) -> No
     assert result["pulled"] == 0
     assert result["error"] == f"{url}: did not finish within its deadline of 1.5 s"
     assert result["seconds"] < 1.5 + 1.0
+
+
+def test_a_name_lookup_that_hangs_ends_at_the_deadline() -> None:
+    released = threading.Event()
+
+    def hanging(host: str, port: int) -> Iterable[str]:
+        released.wait(timeout=30)
+        return [PUBLIC]
+
+    recorder = Recorder()
+    http, _ = source(
+        "https://slow-dns.example/p.json",
+        resolve=hanging,
+        transport=recorder.transport,
+        deadline=0.5,
+    )
+    started = time.monotonic()
+    try:
+        pull = http.pull()
+    finally:
+        released.set()
+    assert time.monotonic() - started < 2
+    assert recorder.requests == [] and pull.pulled == []
+    assert (
+        pull.error == "https://slow-dns.example/p.json: did not finish within its deadline of 0.5 s"
+    )
 
 
 # -- compression ------------------------------------------------------------------------------

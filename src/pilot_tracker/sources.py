@@ -13,6 +13,7 @@ import random
 import re
 import socket
 import ssl
+import threading
 import time
 import zlib
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -273,7 +274,7 @@ class HttpSource:
             headers={"Accept-Encoding": "identity"},
         ) as client:
             for _hop in range(MAX_REDIRECTS + 1):
-                self._check_host(where, url, pins)
+                self._check_host(where, url, pins, deadline)
                 own = _origin(url) == origin  # the declared headers go nowhere else
                 request = client.build_request("GET", url, headers=headers if own else {})
                 response = client.send(request, stream=True)
@@ -310,7 +311,13 @@ class HttpSource:
             raise SourceRefused(f"{where}: refused: not an http:// or https:// URL")
         return url
 
-    def _check_host(self, where: str, url: httpx.URL, pins: dict[tuple[str, int], list[str]]):
+    def _check_host(
+        self,
+        where: str,
+        url: httpx.URL,
+        pins: dict[tuple[str, int], list[str]],
+        deadline: _Deadline,
+    ) -> None:
         """Resolve the host of ``url`` once, check every address, pin what was checked."""
         host = url.raw_host.decode("ascii").lower()
         port = url.port or DEFAULT_PORTS.get(url.scheme, 80)
@@ -321,7 +328,8 @@ class HttpSource:
             addresses = [address]
         else:
             try:
-                addresses = [ipaddress.ip_address(found) for found in self.resolver(host, port)]
+                found = _within(deadline, lambda: list(self.resolver(host, port)))
+                addresses = [ipaddress.ip_address(text) for text in found]
             except (OSError, UnicodeError, ValueError):
                 addresses = []
             if not addresses:
@@ -473,6 +481,27 @@ class _Deadline:
 
     def missed(self, where: str) -> str:
         return f"{where}: did not finish within its deadline of {self.seconds:g} s"
+
+
+def _within(deadline: _Deadline, work: Callable[[], list[str]]) -> list[str]:
+    """``work()`` (a name lookup, which no timeout of ours reaches) if it ends by the
+    deadline; else a timeout, and the lookup is left to finish on its own."""
+    outcome: list[Any] = []
+
+    def run() -> None:
+        try:
+            outcome.append(work())
+        except BaseException as error:  # handed to the caller below
+            outcome.append(error)
+
+    thread = threading.Thread(target=run, name="resolve", daemon=True)
+    thread.start()
+    thread.join(max(deadline.left(), 0))
+    if not outcome:
+        raise httpx.ConnectTimeout("the name lookup did not finish by the deadline")
+    if isinstance(outcome[0], BaseException):
+        raise outcome[0]
+    return outcome[0]
 
 
 class _PinnedBackend(httpcore.NetworkBackend):
