@@ -528,6 +528,38 @@ def test_files_in_the_wrong_place_are_reported_and_the_office_warned_once(
     assert len(notices(sqlite_engine)) == 5  # warned once
 
 
+def test_a_flood_of_misplaced_files_is_reported_in_bounds(
+    sqlite_engine: sa.Engine, home: Path
+) -> None:
+    load(sqlite_engine)
+    unit_folder(home)
+    for number in range(300):
+        folder = home / "inbox" / "demo" / f"x{number:03}"
+        folder.mkdir()
+        for inner in range(3):
+            (folder / f"{inner}.csv").write_bytes(b"")
+    left = run(sqlite_engine, home).as_dict()["not_taken"]
+    assert 100 <= len(left) <= 202
+    assert left[-1] == {"path": "demo", "reason": "and more, not listed"}
+    assert len(notices(sqlite_engine)) == 20  # the office hears of the rest on later runs
+    run(sqlite_engine, home)
+    assert len(notices(sqlite_engine)) == 40
+
+
+def test_an_inbox_the_operator_linked_to_a_shared_drive_is_read(
+    sqlite_engine: sa.Engine, home: Path, tmp_path: Path
+) -> None:
+    load(sqlite_engine)
+    share = tmp_path / "share"
+    (share / "demo" / "jyj").mkdir(parents=True)
+    (share / "demo" / "jyj" / "进展.csv").write_bytes(CSV)
+    home.mkdir()
+    os.symlink(share, home / "inbox")
+    (summary,) = run(sqlite_engine, home).submissions
+    assert (summary.status, summary.imported) == ("imported", 1)
+    assert not (share / "demo" / "jyj" / "进展.csv").exists()
+
+
 def test_collect_and_status_show_misplaced_files(
     isolated_environment: Path, tmp_path: Path
 ) -> None:

@@ -39,6 +39,7 @@ INBOX_WAIT = timedelta(minutes=15)
 # Archive temporaries older than this are a killed run's, and are swept.
 TEMPORARY_AGE = timedelta(hours=1)
 MISPLACED_TEMPLATE = "alerts/misplaced.txt.j2"
+OFFICE_WARNINGS = 20
 
 
 @dataclass
@@ -253,16 +254,18 @@ def _warn_office(
     now: datetime,
     templates: outbox.Templates,
 ) -> None:
-    """One message to the office per misplaced file, once (the dedup key names the file)."""
+    """One message to the office per misplaced file, once (the dedup key names the file);
+    at most ``OFFICE_WARNINGS`` new ones a run, so a flood reaches the office over days."""
     misplaced = [item for item in items if item.notice]
     if not misplaced:
         return
     with db.session(engine) as session:
         record: Program = ledger.get_program(session=session, code=program)
+        warned = 0
         for item in misplaced:
             key = hashlib.sha256(f"{item.path}\0{item.signature}".encode()).hexdigest()[:32]
             subject, body = templates.render(MISPLACED_TEMPLATE, program=record, item=item)
-            outbox.enqueue(
+            queued = outbox.enqueue(
                 session=session,
                 program_id=record.id,
                 dedup_key=f"misplaced:{program}:{key}",
@@ -271,6 +274,9 @@ def _warn_office(
                 body=body,
                 now=now,
             )
+            warned += queued is not None
+            if warned >= OFFICE_WARNINGS:
+                break
 
 
 def collect(

@@ -625,6 +625,8 @@ def survey_inbox(inbox: Path, program: str, units: Mapping[str, bool]) -> list[N
     by_case = {code.casefold(): code for code in units}
     try:
         for name, stat in _entries(folder):
+            if len(found) > MAX_REPORTED:
+                break  # enough to act on; the walk stays short however much is there
             where = f"{program}/{name}"
             if statmodule.S_ISLNK(stat.st_mode):
                 if name not in units or not units[name]:
@@ -662,8 +664,7 @@ def survey_inbox(inbox: Path, program: str, units: Mapping[str, bool]) -> list[N
     finally:
         os.close(folder)
     if len(found) > MAX_REPORTED:
-        more = len(found) - MAX_REPORTED
-        found = [*found[:MAX_REPORTED], NotTaken(program, f"and {more} more not listed")]
+        found = [*found[:MAX_REPORTED], NotTaken(program, "and more, not listed")]
     return found
 
 
@@ -696,6 +697,8 @@ def _inside(parent: int, name: str, where: str, reason: str, notice: str) -> lis
     try:
         found = []
         for inner, stat in _entries(folder):
+            if len(found) > MAX_REPORTED:
+                break
             kind = "" if statmodule.S_ISREG(stat.st_mode) else " (a folder or special file)"
             found.append(NotTaken(_shown(f"{where}/{inner}"), reason + kind, notice, _stamp(stat)))
         return found
