@@ -263,7 +263,7 @@ def _warn_office(
         record: Program = ledger.get_program(session=session, code=program)
         warned = 0
         for item in misplaced:
-            key = hashlib.sha256(f"{item.path}\0{item.signature}".encode()).hexdigest()[:32]
+            key = hashlib.sha256(f"{item.path}\0{item.stamp}".encode()).hexdigest()[:32]
             subject, body = templates.render(MISPLACED_TEMPLATE, program=record, item=item)
             queued = outbox.enqueue(
                 session=session,

@@ -53,7 +53,7 @@ class NotTaken:
     path: str
     reason: str
     notice: str = ""
-    signature: str = ""
+    stamp: str = ""  # size and time of a reported file: a changed file is reported anew
 
 
 @dataclass(frozen=True)
@@ -184,7 +184,7 @@ class FolderSource:
         except FileNotFoundError:
             return {}, []
         except _FolderRefused as refused:
-            return {}, [refused.not_taken(self.root, self.folder)]
+            return {}, [refused.not_taken(self.root)]
         except OSError as error:
             return {}, [NotTaken(self.where(), f"cannot be opened ({error.strerror})")]
         found: dict[str, Signature] = {}
@@ -310,7 +310,7 @@ class _FolderRefused(OSError):
         self.step = step
         self.problem = problem
 
-    def not_taken(self, root: Path | None, folder: Path) -> NotTaken:
+    def not_taken(self, root: Path | None) -> NotTaken:
         shown = self.step.relative_to(root) if root is not None else self.step
         return _refusal(display_name(shown.as_posix(), 300), self.problem)
 
@@ -619,7 +619,7 @@ def survey_inbox(inbox: Path, program: str, units: Mapping[str, bool]) -> list[N
     try:
         folder = _open_folder(inbox / program, inbox)
     except _FolderRefused as refused:
-        return [*found, refused.not_taken(inbox, inbox / program)]
+        return [*found, refused.not_taken(inbox)]
     except OSError:
         return found
     by_case = {code.casefold(): code for code in units}
