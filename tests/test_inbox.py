@@ -426,6 +426,10 @@ HALF_FILES = {
         {"tasks": [{"任务编号": "T-01", "进展状态": "推进中", "完成进度": 30}]},
         ensure_ascii=False,
     ).encode()[:40],
+    "内层.json": json.dumps(  # cut right after an inner object: it ends with "}"
+        {"tasks": [{"任务编号": "T-01", "进展状态": "推进中", "完成进度": 30}]},
+        ensure_ascii=False,
+    ).encode()[:-2],
     "进展.csv": CSV[:-8],
     "空文件.xlsx": b"",
 }
