@@ -13,7 +13,7 @@ import flows  # noqa: F401  first: Prefect's telemetry off before Prefect loads
 # isort: split
 import os
 import time
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from prefect import flow, get_run_logger, task
@@ -105,15 +105,19 @@ def collect_status(
         now=datetime.now(UTC),
         home=settings.home,
         templates=outbox.Templates(settings.templates),
+        not_taken=collection.survey(engine=engine, program=program, inbox=settings.inbox),
+        inbox_wait=timedelta(minutes=settings.inbox_wait_minutes),
     )
     for line in result.lines():
         logger.info(line)
     logger.info(
-        "%s: %d submissions, %d units unavailable, %d files left for the next run",
+        "%s: %d submissions, %d units unavailable, %d files left for the next run, "
+        "%d not taken from the inbox",
         program,
         len(result.submissions),
         len(result.unavailable),
         len(result.waiting),
+        len(result.not_taken),
     )
     runs.record(
         engine=engine,

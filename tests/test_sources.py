@@ -139,8 +139,8 @@ def test_a_folder_gives_its_files_and_skips_what_is_not_a_submission(tmp_path: P
     os.symlink("/etc/passwd", folder / "link.csv")
     pull = FolderSource("jyj", folder).pull()
     assert sorted(p.payload.name for p in pull.pulled) == ["数据.csv", "进展.xlsx"]
-    assert all(p.inbox_file.parent == folder for p in pull.pulled)
-    assert pull.waiting == []
+    assert all(p.inbox_file.folder == folder for p in pull.pulled)
+    assert pull.waiting == {}
 
 
 def test_a_file_still_being_written_is_left_for_the_next_run(tmp_path: Path) -> None:
@@ -156,7 +156,7 @@ def test_a_file_still_being_written_is_left_for_the_next_run(tmp_path: Path) -> 
 
     pull = FolderSource("jyj", folder, settle_seconds=0.5, sleep=writer_still_busy).pull()
     assert [p.payload.name for p in pull.pulled] == ["done.csv"]
-    assert pull.waiting == ["进展.xlsx"]
+    assert list(pull.waiting) == ["进展.xlsx"]
     assert growing.exists()
 
 

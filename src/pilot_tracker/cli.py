@@ -12,7 +12,7 @@ import os
 import sys
 import traceback
 from collections.abc import Callable
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 from zoneinfo import ZoneInfo
@@ -498,6 +498,7 @@ def collect(
         home=settings.home,
         environ=os.environ,
         templates=message_templates(settings),
+        inbox_wait=timedelta(minutes=settings.inbox_wait_minutes),
     )
     if as_json:
         emit_json(result.as_dict())
@@ -547,8 +548,12 @@ def print_collection(result: collection.CollectionResult) -> None:
         )
     for item in result.waiting:
         out.print(
-            f"left for the next run: {item['unit']}/{item['file']}", markup=False, soft_wrap=True
+            f"left for the next run: {item['unit']}/{item['file']} ({item['reason']})",
+            markup=False,
+            soft_wrap=True,
         )
+    for left in result.not_taken:
+        out.print(f"not taken: {left.path}: {left.reason}", markup=False, soft_wrap=True)
 
 
 @app.command("progress")
@@ -1366,8 +1371,9 @@ def status(
 ) -> None:
     """What an operator checks: last runs per program, the outbox, escalations, sources.
 
-    Exits 1 when messages have failed for good, a source is down or this year's working
-    days are guessed, so a cron job or a systemd unit can act on it. From 1 November
+    Exits 1 when messages have failed for good, a source is down, files lie in the inbox
+    where no run takes them (wrong folder, links) or this year's working days are guessed,
+    so a cron job or a systemd unit can act on it. From 1 November
     (PILOT_TRACKER_CALENDAR_WARNING_FROM) it warns while next year is not in the calendar.
 
     Example: pilot-tracker status --json
@@ -1375,6 +1381,13 @@ def status(
     settings = load_settings()
     engine = open_database(settings)
     state = runs.status(engine=engine)
+    for program in state["programs"]:
+        program["not_taken"] = [
+            {"path": item.path, "reason": item.reason}
+            for item in collection.survey(
+                engine=engine, program=program["program"], inbox=settings.inbox
+            )
+        ]
     with db.session(engine) as session:
         calendar = workdays.calendar_of(session=session)
     today = today_in(settings.timezone)
@@ -1389,6 +1402,12 @@ def status(
     if uncovered is not None:
         warnings.append(workdays.warning_text(uncovered))
     state["warnings"] = warnings
+    state["inbox_not_taken"] = [
+        {"path": item.path, "reason": item.reason}
+        for item in collection.survey_root(
+            inbox=settings.inbox, programs=(program["program"] for program in state["programs"])
+        )
+    ]
     if as_json:
         emit_json(state)
     else:
@@ -1417,10 +1436,25 @@ def status(
                 out.print(
                     f"  sources down: {', '.join(program['unavailable_sources'])}", markup=False
                 )
+            for item in program["not_taken"]:
+                out.print(
+                    f"  not taken from the inbox: {item['path']}: {item['reason']}",
+                    markup=False,
+                    soft_wrap=True,
+                )
+        for item in state["inbox_not_taken"]:
+            out.print(
+                f"not taken from the inbox: {item['path']}: {item['reason']}",
+                markup=False,
+                soft_wrap=True,
+            )
     unhealthy = (
         state["notifications"]["failed"]
         or guessed_now
-        or any(program["unavailable_sources"] for program in state["programs"])
+        or state["inbox_not_taken"]
+        or any(
+            program["unavailable_sources"] or program["not_taken"] for program in state["programs"]
+        )
     )
     if unhealthy:
         raise typer.Exit(1)

@@ -5,11 +5,12 @@ its unit unavailable (not lagging), and its files stay where they are for the ne
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -18,13 +19,27 @@ from sqlalchemy.engine import Engine
 from sqlmodel import select
 
 from pilot_tracker import db, ledger, outbox
-from pilot_tracker.intake import SubmissionSummary, take_payload
-from pilot_tracker.models import Unit
-from pilot_tracker.program_file import SourceSpec
-from pilot_tracker.sources import FolderSource, Pull, Source, sources_of
+from pilot_tracker.intake import SubmissionSummary, sweep_temporaries, take_payload
+from pilot_tracker.models import Program, Unit
+from pilot_tracker.program_file import FolderSourceSpec, SourceSpec
+from pilot_tracker.sources import (
+    FolderSource,
+    NotTaken,
+    Pull,
+    Source,
+    sources_of,
+    survey_inbox,
+)
+from pilot_tracker.sources import survey_root as survey_inbox_root
 
 log = logging.getLogger(__name__)
 _SOURCE_SPECS = TypeAdapter(list[SourceSpec])
+# A file that does not read as a whole file is left this long for its writer to finish.
+INBOX_WAIT = timedelta(minutes=15)
+# Archive temporaries older than this are a killed run's, and are swept.
+TEMPORARY_AGE = timedelta(hours=1)
+MISPLACED_TEMPLATE = "alerts/misplaced.txt.j2"
+OFFICE_WARNINGS = 20
 
 
 @dataclass
@@ -43,6 +58,7 @@ class CollectionResult:
     submissions: list[SubmissionSummary] = field(default_factory=list)
     unavailable: list[Unavailable] = field(default_factory=list)
     waiting: list[dict[str, str]] = field(default_factory=list)
+    not_taken: list[NotTaken] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -51,6 +67,7 @@ class CollectionResult:
             "submissions": [summary.as_dict() for summary in self.submissions],
             "unavailable": [asdict(item) for item in self.unavailable],
             "waiting": self.waiting,
+            "not_taken": [{"path": item.path, "reason": item.reason} for item in self.not_taken],
         }
 
     def lines(self) -> list[str]:
@@ -61,7 +78,10 @@ class CollectionResult:
             for s in self.submissions
         ]
         lines += [f"{u.unit}: unavailable ({u.source}): {u.error}" for u in self.unavailable]
-        lines += [f"{w['unit']}: left for the next run: {w['file']}" for w in self.waiting]
+        lines += [
+            f"{w['unit']}: left for the next run: {w['file']} ({w['reason']})" for w in self.waiting
+        ]
+        lines += [f"not taken: {item.path}: {item.reason}" for item in self.not_taken]
         return lines
 
 
@@ -98,6 +118,40 @@ def open_sources(
     ]
 
 
+def survey(*, engine: Engine, program: str, inbox: Path) -> list[NotTaken]:
+    """What lies in the program's inbox where no run will take it, left in place.
+
+    Files beside the unit folders, in unknown or miscased folders, in sub-folders of a
+    unit folder, links, hard links and special files; read-only, so ``status`` uses it too.
+    """
+    with db.session(engine) as session:
+        record = ledger.get_program(session=session, code=program)
+        units = {
+            unit.code: _reads_inbox(unit.sources)
+            for unit in session.exec(select(Unit).where(Unit.program_id == record.id)).all()
+        }
+    found = survey_inbox(inbox, program, units)
+    for code, reads in units.items():
+        if reads:
+            folder = FolderSource(code, inbox / program / code, root=inbox)
+            found += folder.scan()[1]
+    return _unique(found)
+
+
+def survey_root(*, inbox: Path, programs: Iterable[str]) -> list[NotTaken]:
+    """What lies in the inbox outside every loaded program's folder, for ``status``."""
+    return survey_inbox_root(inbox, programs)
+
+
+def _reads_inbox(declared: list[Any]) -> bool:
+    specs = _SOURCE_SPECS.validate_python(declared)
+    return not specs or any(isinstance(spec, FolderSourceSpec) for spec in specs)
+
+
+def _unique(items: Iterable[NotTaken]) -> list[NotTaken]:
+    return list({item.path: item for item in items}.values())
+
+
 def pull_folders(
     sources: Iterable[Source], *, settle_seconds: float, sleep: Callable[[float], None]
 ) -> list[Pull]:
@@ -118,15 +172,41 @@ def take(
     now: datetime,
     home: Path,
     templates: outbox.Templates | None,
+    not_taken: Iterable[NotTaken] = (),
+    inbox_wait: timedelta = INBOX_WAIT,
 ) -> CollectionResult:
-    """Take in what was pulled, each payload in its own transaction."""
+    """Take in what was pulled, each payload in its own transaction.
+
+    A pulled file that does not read as a whole file and was written less than
+    ``inbox_wait`` before ``now`` is left for the next run. An inbox file leaves the inbox
+    only once its payload is stored and archived, and only if it is still the file read.
+    ``not_taken`` (from :func:`survey`) is reported, and the office is warned once of each
+    file it should have moved.
+    """
     result = CollectionResult(as_of=as_of, program=program)
+    swept = sweep_temporaries(home / "archive", before=now - TEMPORARY_AGE)
+    if swept:
+        log.info("removed %d archive temporaries left by an interrupted run", len(swept))
+    found = list(not_taken)
     for pull in pulls:
-        result.waiting += [{"unit": pull.unit, "file": name} for name in pull.waiting]
+        found += pull.not_taken
+        result.waiting += [
+            {"unit": pull.unit, "file": name, "reason": reason}
+            for name, reason in pull.waiting.items()
+        ]
         if pull.error is not None:
             result.unavailable.append(Unavailable(pull.unit, pull.source, pull.error))
             continue
         for pulled in pull.pulled:
+            if pulled.unfinished and _young(pulled.modified, now, inbox_wait):
+                result.waiting.append(
+                    {
+                        "unit": pull.unit,
+                        "file": pulled.payload.name,
+                        "reason": f"may still be being copied: {pulled.unfinished}",
+                    }
+                )
+                continue
             try:
                 with db.session(engine) as session:
                     record = ledger.get_program(session=session, code=program)
@@ -150,10 +230,53 @@ def take(
                 )
                 continue
             result.submissions.append(summary)
-            if pulled.inbox_file is not None:
-                # Stored and archived: the file leaves the inbox.
-                pulled.inbox_file.unlink(missing_ok=True)
+            # Stored and archived whole (or, refused by its size, recorded as such): the
+            # file leaves the inbox, unless another file has taken its name meanwhile.
+            kept = pulled.inbox_file.remove() if pulled.inbox_file is not None else None
+            if kept is not None:
+                waiting = {"unit": pull.unit, "file": pulled.payload.name, "reason": kept}
+                result.waiting.append(waiting)
+    result.not_taken = _unique(found)
+    if templates is not None:
+        _warn_office(engine, program, result.not_taken, now, templates)
     return result
+
+
+def _young(modified: datetime | None, now: datetime, wait: timedelta) -> bool:
+    """Written within ``wait`` of ``now`` (either way: a clock a little ahead counts)."""
+    return modified is not None and abs(now - modified) < wait
+
+
+def _warn_office(
+    engine: Engine,
+    program: str,
+    items: list[NotTaken],
+    now: datetime,
+    templates: outbox.Templates,
+) -> None:
+    """One message to the office per misplaced file, once (the dedup key names the file);
+    at most ``OFFICE_WARNINGS`` new ones a run, so a flood reaches the office over days."""
+    misplaced = [item for item in items if item.notice]
+    if not misplaced:
+        return
+    with db.session(engine) as session:
+        record: Program = ledger.get_program(session=session, code=program)
+        warned = 0
+        for item in misplaced:
+            key = hashlib.sha256(f"{item.path}\0{item.stamp}".encode()).hexdigest()[:32]
+            subject, body = templates.render(MISPLACED_TEMPLATE, program=record, item=item)
+            queued = outbox.enqueue(
+                session=session,
+                program_id=record.id,
+                dedup_key=f"misplaced:{program}:{key}",
+                target="role:office",
+                subject=subject,
+                body=body,
+                now=now,
+            )
+            warned += queued is not None
+            if warned >= OFFICE_WARNINGS:
+                break
 
 
 def collect(
@@ -168,6 +291,7 @@ def collect(
     settle_seconds: float = 1.0,
     attempts: int = 3,
     sleep: Callable[[float], None] = time.sleep,
+    inbox_wait: timedelta = INBOX_WAIT,
 ) -> CollectionResult:
     """Pull every source of the program once and take in what came."""
     sources = open_sources(
@@ -189,4 +313,6 @@ def collect(
         now=now,
         home=home,
         templates=templates,
+        not_taken=survey(engine=engine, program=program, inbox=home / "inbox"),
+        inbox_wait=inbox_wait,
     )

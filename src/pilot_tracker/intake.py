@@ -9,7 +9,10 @@ period adds a newer report; the earlier one stays in history.
 from __future__ import annotations
 
 import hashlib
+import math
 import os
+import re
+import stat as statmodule
 import tempfile
 import unicodedata
 from dataclasses import asdict, dataclass, field
@@ -23,6 +26,7 @@ from sqlmodel import Session, col, or_, select
 
 from pilot_tracker import outbox, periods
 from pilot_tracker.models import (
+    ArchiveExtent,
     Indicator,
     IndicatorReading,
     Program,
@@ -35,7 +39,13 @@ from pilot_tracker.models import (
     TaskStatus,
     Unit,
 )
-from pilot_tracker.payload import PayloadError, ReadPayload, Row, read_payload
+from pilot_tracker.payload import (
+    MAX_PAYLOAD_BYTES,
+    PayloadError,
+    ReadPayload,
+    Row,
+    read_payload,
+)
 from pilot_tracker.values import (
     is_blank,
     parse_day,
@@ -51,12 +61,18 @@ NOTICE_REJECTIONS = 20
 
 @dataclass
 class Payload:
-    """Bytes received from a source, with the name and type they came with."""
+    """Bytes received from a source, with the name and type they came with.
+
+    ``oversized``: the source held ``size`` bytes, over the limit, and ``data`` is only
+    its first MB; the payload is refused by its size, and only that head is archived.
+    """
 
     name: str
     data: bytes
     source: str
     content_type: str = ""
+    size: int | None = None
+    oversized: bool = False
 
 
 @dataclass
@@ -105,12 +121,18 @@ def display_name(name: str, limit: int = 120) -> str:
 def archive_payload(home: Path, data: bytes) -> tuple[str, str]:
     """Store the bytes content-addressed under ``archive/``; return (sha256, relative path).
 
-    Written once, atomically: a second copy of the same bytes is the same file.
+    Written once, atomically: a second copy of the same bytes is the same file. A copy
+    already there but of the wrong size (a disk that filled up, a hand that truncated it)
+    is written again, so the archive holds the payload whole before the inbox lets it go.
     """
     sha256 = hashlib.sha256(data).hexdigest()
     relative = f"archive/{sha256[:2]}/{sha256}"
     path = home / relative
-    if not path.exists():
+    try:
+        whole = path.stat().st_size == len(data) and not path.is_symlink()
+    except FileNotFoundError:
+        whole = False
+    if not whole:
         path.parent.mkdir(parents=True, exist_ok=True)
         handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".", suffix=".part")
         try:
@@ -122,7 +144,60 @@ def archive_payload(home: Path, data: bytes) -> tuple[str, str]:
         except BaseException:
             Path(temporary).unlink(missing_ok=True)
             raise
+        _sync_folder(path.parent)
     return sha256, relative
+
+
+def _sync_folder(folder: Path) -> None:
+    """Make a rename in ``folder`` durable, where the platform allows it."""
+    try:
+        handle = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    except OSError:
+        return
+    try:
+        os.fsync(handle)
+    except OSError:
+        pass
+    finally:
+        os.close(handle)
+
+
+# The temporaries archive_payload writes: tempfile.mkstemp(prefix=".", suffix=".part").
+_TEMPORARY = re.compile(r"^\.[a-z0-9_]{8}\.part$")
+_ARCHIVE_FOLDER = re.compile(r"^[0-9a-f]{2}$")
+
+
+def sweep_temporaries(archive: Path, *, before: datetime) -> list[Path]:
+    """Remove the archive temporaries a killed run left, older than ``before``.
+
+    Only our own: regular files named as ``archive_payload`` names them, in the
+    two-hex-digit folders of the archive; never a link, never a recent one (another run
+    may be writing it).
+    """
+    removed: list[Path] = []
+    cutoff = before.timestamp()
+    try:
+        folders = [entry for entry in os.scandir(archive) if _ARCHIVE_FOLDER.match(entry.name)]
+    except OSError:
+        return removed
+    for folder in folders:
+        if not folder.is_dir(follow_symlinks=False):
+            continue
+        try:
+            entries = list(os.scandir(folder.path))
+        except OSError:
+            continue
+        for entry in entries:
+            if not _TEMPORARY.match(entry.name):
+                continue
+            try:
+                stat = entry.stat(follow_symlinks=False)
+                if statmodule.S_ISREG(stat.st_mode) and stat.st_mtime < cutoff:
+                    os.unlink(entry.path)
+                    removed.append(Path(entry.path))
+            except OSError:
+                continue
+    return removed
 
 
 def take_payload(
@@ -137,6 +212,17 @@ def take_payload(
     templates: outbox.Templates | None,
 ) -> SubmissionSummary:
     """Archive, read, check and store one payload in the session's transaction."""
+    if payload.oversized:
+        return _take_oversized(
+            session=session,
+            program=program,
+            unit=unit,
+            payload=payload,
+            as_of=as_of,
+            now=now,
+            home=home,
+            templates=templates,
+        )
     sha256, relative = archive_payload(home, payload.data)
     summary = SubmissionSummary(
         unit=unit.code,
@@ -161,6 +247,8 @@ def take_payload(
         archive_path=relative,
         received_at=now,
         status=SubmissionStatus.REJECTED.value,
+        size=len(payload.data),
+        archived=ArchiveExtent.WHOLE.value,
     )
     session.add(submission)
     session.flush()
@@ -197,6 +285,88 @@ def take_payload(
             )
         )
     if summary.rejections and templates is not None:
+        _notify(session, program, unit, summary, as_of, now, templates)
+    session.flush()
+    return summary
+
+
+def _take_oversized(
+    *,
+    session: Session,
+    program: Program,
+    unit: Unit,
+    payload: Payload,
+    as_of: date,
+    now: datetime,
+    home: Path,
+    templates: outbox.Templates | None,
+) -> SubmissionSummary:
+    """Record a payload refused by its size: its name, its size and its first MB.
+
+    Only the first MB is archived. The record's sha256 is not a whole file's: it is taken
+    over a prefix, the size and the first MB, so no whole file can ever be deduplicated
+    against it; the same oversized file sent again is a duplicate of it.
+    """
+    size = payload.size or len(payload.data)
+    head_sha256, relative = archive_payload(home, payload.data)
+    sha256 = hashlib.sha256(
+        b"pilot-tracker oversized payload\0%d\0" % size + payload.data
+    ).hexdigest()
+    summary = SubmissionSummary(
+        unit=unit.code,
+        source=payload.source,
+        file=display_name(payload.name),
+        sha256=sha256,
+        status=SubmissionStatus.REJECTED.value,
+        rejected=1,
+    )
+    seen = session.exec(
+        select(Submission).where(Submission.unit_id == unit.id, Submission.sha256 == sha256)
+    ).first()
+    if seen is not None:
+        summary.status = SubmissionStatus.DUPLICATE.value
+        summary.rejected = 0
+        return summary
+    megabytes = math.ceil(size / 1024 / 1024 * 10) / 10
+    shown = f"{megabytes:.0f}" if megabytes >= 100 else f"{megabytes:.1f}"
+    summary.rejections.append(
+        RejectionLine(
+            "",
+            None,
+            "",
+            f"{size:,} 字节",
+            f"文件过大（{shown} MB），单个文件不得超过 {MAX_PAYLOAD_BYTES // 1024 // 1024} MB，"
+            "未导入。请删除或压缩其中的图片等附件，或拆分为多个文件后重新报送。"
+            f"系统仅存档了该文件的前 1 MB（SHA-256：{head_sha256}）",
+        )
+    )
+    submission = Submission(
+        program_id=program.id,  # type: ignore[arg-type]
+        unit_id=unit.id,  # type: ignore[arg-type]
+        source=payload.source,
+        filename=summary.file[:255],
+        sha256=sha256,
+        archive_path=relative,
+        received_at=now,
+        status=SubmissionStatus.REJECTED.value,
+        rejected=1,
+        size=size,
+        archived=ArchiveExtent.HEAD.value,
+    )
+    session.add(submission)
+    session.flush()
+    for line in summary.rejections:
+        session.add(
+            Rejection(
+                submission_id=submission.id,  # type: ignore[arg-type]
+                sheet="",
+                row=None,
+                column="",
+                value=line.value,
+                reason=line.reason,
+            )
+        )
+    if templates is not None:
         _notify(session, program, unit, summary, as_of, now, templates)
     session.flush()
     return summary

@@ -10,7 +10,16 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, CheckConstraint, Column, DateTime, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    CheckConstraint,
+    Column,
+    DateTime,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlmodel import Field, SQLModel
 
 SQLModel.metadata.naming_convention = {
@@ -92,6 +101,13 @@ class SubmissionStatus(StrEnum):
     PARTIAL = "partial"
     REJECTED = "rejected"
     DUPLICATE = "duplicate"
+
+
+class ArchiveExtent(StrEnum):
+    """How much of a submission's payload the archive holds."""
+
+    WHOLE = "whole"
+    HEAD = "head"  # the first MB of a payload refused by its size
 
 
 class ReportKind(StrEnum):
@@ -311,6 +327,15 @@ class Submission(SQLModel, table=True):
     updated: int = 0
     ignored: int = 0
     rejected: int = 0
+    # Bytes the source held (NULL for submissions taken before revision 0009), and how
+    # much of them the archive keeps: "whole", or "head" (the first MB of a payload refused
+    # by its size, whose sha256 is then not a whole file's: see intake._take_oversized).
+    size: int | None = Field(default=None, sa_type=BigInteger)
+    archived: str = Field(
+        default=ArchiveExtent.WHOLE.value,
+        sa_type=String(10),
+        sa_column_kwargs={"server_default": ArchiveExtent.WHOLE.value},
+    )
 
 
 class StatusReport(SQLModel, table=True):

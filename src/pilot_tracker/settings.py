@@ -6,7 +6,7 @@ from datetime import date
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import field_validator
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DATABASE_FILE = "pilot-tracker.db"
@@ -31,6 +31,9 @@ class Settings(BaseSettings):
     # From this day of the year (MM-DD), the office is warned while next year's holidays
     # are neither in the calendar package nor entered (`pilot-tracker calendar add`).
     calendar_warning_from: str = "11-01"
+    # An inbox file that does not read as a whole file (a copy cut short) is left this
+    # many minutes after its last change for its writer to finish, then taken as it is.
+    inbox_wait_minutes: int = Field(default=15, ge=0, le=24 * 60)
 
     @field_validator("timezone")
     @classmethod
