@@ -382,12 +382,21 @@ class Flag(SQLModel, table=True):
     details: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
 
 
+ESCALATION_DATES = {
+    "raised_after_opened": "raised_on IS NULL OR raised_on >= opened_on",
+    "closed_after_opened": "closed_on IS NULL OR closed_on >= opened_on",
+    "closed_after_raised": "closed_on IS NULL OR raised_on IS NULL OR closed_on >= raised_on",
+}
+
+
 class Escalation(SQLModel, table=True):
     """The follow-up of a lagging unit: reminder (提醒), urge (督办), interview (约谈)."""
 
     __table_args__ = (
         _one_of("level", EscalationLevel),
         _one_of("status", EscalationStatus),
+        # No escalation closes, or is raised, before it opened (nor closes before its raise).
+        *(CheckConstraint(condition, name=name) for name, condition in ESCALATION_DATES.items()),
     )
 
     id: int | None = Field(default=None, primary_key=True)
