@@ -994,16 +994,20 @@ def test_dingtalk_asking_to_slow_down_pauses_that_address_and_keeps_the_message(
             assert row.attempts == 0, "a pause is not a failed attempt"
             assert aware(row.next_attempt_at) == NOW + timedelta(seconds=pause)
 
-        # Not due before the pause is over; many paused runs never make it fail.
+        # A later run within the pause sends nothing to that address either, even a new
+        # message, even by hand; and runs that only wait never use up the retry budget.
+        put(sqlite_engine, program_id, HEAD, "第四条", "又一条\n", key="head-2")
+        now.advance(timedelta(seconds=pause - 1))
         assert deliver(sqlite_engine, config, tmp_path, now).sent == 0
-        assert len(service.posts) == 1
-        service.answer(answer)
         for _ in range(alerts.ATTEMPTS + 1):
             deliver(sqlite_engine, config, tmp_path, now, force=True)
+        assert len(service.posts) == 1
         assert {row.status for row in rows(sqlite_engine)} == {"sent", "pending"}
+        assert all(row.attempts == 0 for row in rows(sqlite_engine) if row.status == "pending")
 
         service.answer(bot.accepted)
-        now.advance(timedelta(seconds=pause))
+        now.advance(timedelta(seconds=1))
         last = deliver(sqlite_engine, config, tmp_path, now)
 
-    assert last.sent == 2 and last.pending == 0
+    assert last.as_dict() == {"sent": 2, "failed": 0, "pending": 0, "deduplicated": 1}
+    assert len(service.posts) == 3

@@ -73,6 +73,7 @@ def templates(tmp_path: Path) -> Path:
     (folder / "reports" / "assets").mkdir(parents=True)
     (folder / "reports" / "assets" / "pixel.png").write_bytes(PIXEL)
     (tmp_path / "secret.txt").write_text("不可外泄", encoding="utf-8")
+    (folder / "reports" / "assets" / "leak.txt").symlink_to(tmp_path / "secret.txt")
     return folder
 
 
@@ -113,6 +114,7 @@ def test_an_outside_address_is_refused_without_a_connection_and_the_pdf_printed(
         "assets/../../../secret.txt",
         "%2e%2e/%2e%2e/secret.txt",
         "file://127.0.0.1/etc/passwd",
+        "assets/leak.txt",  # a symlink inside the folder, to a file outside it
     ],
 )
 def test_a_file_outside_the_templates_is_refused_and_the_pdf_printed(

@@ -45,7 +45,7 @@ from sqlmodel import Session, col, select
 
 from pilot_tracker import db, outbox
 from pilot_tracker.errors import ConfigurationError, NotFoundError
-from pilot_tracker.models import Notification, NotificationStatus, Program, Unit
+from pilot_tracker.models import ChatPause, Notification, NotificationStatus, Program, Unit
 from pilot_tracker.outbox import short_name
 
 log = logging.getLogger(__name__)
@@ -341,6 +341,7 @@ def send(
     result = SendResult()
     limiter = _ChatLimiter(clock, sleep)
     _remember_recent(engine, limiter, now())
+    _remember_pauses(engine, limiter, now())
     for message in _due(engine, now(), force):
         if len(message.items) > 1:
             result.deduplicated += len(message.items) - 1
@@ -372,6 +373,32 @@ def _remember_recent(engine: Engine, limiter: _ChatLimiter, moment: datetime) ->
         window_sorted = sorted(window)
         window.clear()
         window.extend(window_sorted)
+
+
+def _remember_pauses(engine: Engine, limiter: _ChatLimiter, moment: datetime) -> None:
+    """A pause a service asked for in an earlier run holds in this one too, until it ends."""
+    with db.session(engine) as session:
+        for pause in session.exec(select(ChatPause)).all():
+            until = pause.until
+            if until is not None and until.tzinfo is None:  # SQLite drops the zone
+                until = until.replace(tzinfo=moment.tzinfo)
+            if until is None or until <= moment:
+                session.delete(pause)
+                continue
+            limiter.pause(pause.address, (until - moment).total_seconds(), pause.reason)
+
+
+def _record_pause(engine: Engine, key: str, until: datetime, reason: str) -> None:
+    with db.session(engine) as session:
+        pause = session.get(ChatPause, key)
+        if pause is None:
+            session.add(ChatPause(address=key, until=until, reason=reason[:500]))
+            return
+        previous = pause.until
+        if previous is not None and previous.tzinfo is None:
+            previous = previous.replace(tzinfo=until.tzinfo)
+        pause.until = max(until, previous) if previous is not None else until
+        pause.reason = reason[:500]
 
 
 def pending_count(*, engine: Engine) -> int:
@@ -500,6 +527,7 @@ def _deliver(
             limiter.record(key)
         if pause is not None:
             limiter.pause(key, pause, error)
+            _record_pause(engine, key, now() + timedelta(seconds=pause), error)
             waits.append(pause)
             errors.append(f"{shown(server)}: {error}; asked to slow down, paused {pause:.0f} s")
         elif ok:

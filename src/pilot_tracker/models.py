@@ -433,6 +433,18 @@ class Notification(SQLModel, table=True):
     sent_at: datetime | None = _timestamp(nullable=True)
 
 
+class ChatPause(SQLModel, table=True):
+    """A chat address that asked us to slow down (DingTalk 130101, HTTP 429, ...): nothing
+    is sent to it before ``until``, in this run or the next."""
+
+    __tablename__ = "chat_pause"
+
+    # The address's fingerprint (alerts.fingerprint), never the address itself.
+    address: str = Field(primary_key=True, sa_type=String(64))
+    until: datetime | None = _timestamp()
+    reason: str = Field(default="", sa_type=Text)
+
+
 class ConfirmationStatus(StrEnum):
     CONFIRMED = "confirmed"
     DISPUTED = "disputed"

@@ -1,4 +1,5 @@
-"""no escalation closes, or is raised, before it opened
+"""no escalation closes, or is raised, before it opened; chat addresses that asked us
+to slow down are paused until a time
 
 Revision ID: 0008
 Revises: 0007
@@ -62,9 +63,17 @@ def upgrade() -> None:
     with op.batch_alter_table("escalation", schema=None) as batch_op:
         for name, condition in CHECKS.items():
             batch_op.create_check_constraint(name, condition)
+    op.create_table(
+        "chat_pause",
+        sa.Column("address", sa.String(length=64), nullable=False),
+        sa.Column("until", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("reason", sa.Text(), nullable=False),
+        sa.PrimaryKeyConstraint("address", name=op.f("pk_chat_pause")),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("chat_pause")
     with op.batch_alter_table("escalation", schema=None) as batch_op:
         for name in CHECKS:
             batch_op.drop_constraint(op.f(f"ck_escalation_{name}"), type_="check")
