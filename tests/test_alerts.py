@@ -943,6 +943,23 @@ def test_a_short_chat_message_arrives_whole(
     assert text == f"{URGE}\r\n{body.rstrip()}" and alerts.POINTER.strip() not in text
 
 
+def test_a_long_subject_is_cut_too_where_the_title_shares_the_limit(
+    sqlite_engine: sa.Engine, program_id: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bot = BOTS["wecombot"]
+    subject = "【督办提醒】" + "县教育局任务滞后" * 37  # 300 characters, 900 bytes
+    put(sqlite_engine, program_id, OFFICE, subject, BODIES["chinese"])
+    config = write_config(tmp_path, {bot.url: "role:office"})
+    with chat_bot(bot, monkeypatch) as service:
+        service.answer(bot.accepted)
+        deliver(sqlite_engine, config, tmp_path, Now())
+    text = CONTENT["wecombot"](service.posts[0])
+    title, _, rest = text.partition("\r\n")
+    assert len(text.encode("utf-8")) <= CHAT_BYTES["wecombot"]
+    assert title.endswith("…") and subject.startswith(title[:-1]) and len(title) > 100
+    assert rest.startswith("第0000行") and rest.endswith(alerts.POINTER)
+
+
 SLOW_DOWN = b'{"errcode": 130101, "errmsg": "send too fast, exceed 20 times per minute"}'
 
 

@@ -514,8 +514,8 @@ def _deliver(
             if paused is not None:
                 waits.append(paused)
                 errors.append(
-                    f"{shown(server)}: paused in this run, the service asked to slow down "
-                    f"({limiter.reasons[key]})"
+                    f"{shown(server)}: paused for {paused:.0f} s more, the service asked to "
+                    f"slow down ({limiter.reasons[key]})"
                 )
                 continue
             if not limiter.wait(key, wait_budget):
@@ -593,6 +593,8 @@ def _fit(server: Any, scheme: str, subject: str, body: str) -> tuple[str, str]:
         if limit.measure(f"{subject}\r\n") > limit.budget // 4:
             subject = _cut(subject, limit.budget // 4 - limit.measure("…\r\n"), limit.measure)
             subject += "…"
+            if limit.measure(f"{subject}\r\n{body.rstrip()}") <= limit.budget:
+                return subject, body
         room = limit.budget - limit.measure(f"{subject}\r\n") - limit.measure(POINTER)
         return subject, _cut(body, room, limit.measure) + POINTER
     characters = 0 if scheme in EMAIL_SCHEMES else getattr(server, "body_maxlen", 0) or 0
