@@ -1028,3 +1028,35 @@ def test_dingtalk_asking_to_slow_down_pauses_that_address_and_keeps_the_message(
 
     assert last.as_dict() == {"sent": 2, "failed": 0, "pending": 0, "deduplicated": 1}
     assert len(service.posts) == 3
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        Answer(body=b"[" * 100_000 + b"]" * 100_000),  # nested too deep to read
+        Answer(body=b'{"errcode": 0, "pad": "' + b"x" * 300_000 + b'"}'),  # too long to read
+    ],
+    ids=["deep", "long"],
+)
+def test_a_chat_answer_that_cannot_be_read_leaves_the_message_pending_and_the_run_going(
+    sqlite_engine: sa.Engine,
+    program_id: int,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    answer: Answer,
+) -> None:
+    bot = BOTS["dingtalk"]
+    put(sqlite_engine, program_id, OFFICE, URGE, "督办正文\n", key="office")
+    put(sqlite_engine, program_id, LIAISON, "第二条", "联络员的提醒\n", key="liaison")
+    with chat_bot(bot, monkeypatch) as service, receiver() as other:
+        config = write_config(
+            tmp_path,
+            {bot.url: "role:office", json_url(other, "/liaison"): "role:liaison, unit:jyj"},
+        )
+        service.answer(answer)
+
+        result = deliver(sqlite_engine, config, tmp_path, Now())
+
+    assert result.as_dict() == {"sent": 1, "failed": 0, "pending": 1, "deduplicated": 0}
+    [waiting] = [row for row in rows(sqlite_engine) if row.status == "pending"]
+    assert waiting.dedup_key == "office" and "no JSON body" in waiting.last_error

@@ -267,14 +267,27 @@ BODY_CHECKS: dict[str, Callable[[dict[str, Any]], bool]] = {
 }
 
 
+ANSWER_BYTES = 65_536  # a chat service's answer is a few dozen bytes; more is not one
+
+
+def _json_of(answer: requests.Response) -> Any:
+    """The JSON of a service's answer; ``None`` when it is not JSON, too long (over
+    ``ANSWER_BYTES``) or nested too deep to read."""
+    if len(answer.content) > ANSWER_BYTES:
+        return None
+    try:
+        return answer.json()
+    except (ValueError, RecursionError):
+        return None
+
+
 def _body_says_success(scheme: str, answers: list[requests.Response]) -> tuple[bool, str]:
     check = BODY_CHECKS.get(scheme)
     if check is None:
         return True, ""
     for answer in answers:
-        try:
-            body = answer.json()
-        except ValueError:
+        body = _json_of(answer)
+        if body is None:
             return False, f"{scheme} answered HTTP {answer.status_code} with no JSON body"
         if not isinstance(body, dict) or not check(body):
             code = body.get("errcode", body.get("code")) if isinstance(body, dict) else None
@@ -289,10 +302,7 @@ def _pause_asked(scheme: str, answers: list[requests.Response]) -> float | None:
     """Seconds the service asked us to wait (HTTP 429 or its slow-down code), if it did:
     a ``Retry-After`` header, else a wait named in its message, else 60 s; at most 1 h."""
     for answer in answers:
-        try:
-            body = answer.json()
-        except ValueError:
-            body = None
+        body = _json_of(answer)
         code = body.get("errcode", body.get("code")) if isinstance(body, dict) else None
         if answer.status_code != 429 and code not in SLOW_DOWN.get(scheme, ()):
             continue
