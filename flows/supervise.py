@@ -2,8 +2,10 @@
 
 ``flag-laggards`` runs the rules and moves units on the escalation ladder, writing the
 notices into the outbox in the same transaction; running it twice for a day replaces that
-day's flags and writes no notice twice. ``send-alerts`` delivers what is due; a retried
-run never sends a message twice, since each address that took a message is on record.
+day's flags and writes no notice twice. A run (or a re-run) for a day before the latest one
+on record fails with ``EarlierDayError`` and writes nothing. ``send-alerts`` delivers what
+is due; a retried run never sends a message twice, since each address that took a message
+is on record.
 """
 
 from __future__ import annotations
@@ -142,6 +144,8 @@ def supervise(
     with db.session(engine) as session:
         spec = ledger.read_program(session=session, code=program)
         calendar = workdays.calendar_of(session=session, spec=spec)
+        # A re-run for a day before the latest one on record fails here, writing nothing.
+        flags.check_day(session=session, program=program, as_of=day)
     check_calendar(program, day)
     if as_of is None and not calendar.is_workday(day):
         logger.info("%s: %s is not a working day; nothing to do", program, day)

@@ -165,11 +165,14 @@ def receiver(fake_time: FakeTime | None = None) -> Iterator[Receiver]:
                     {
                         "path": self.path,
                         "json": json.loads(data),
+                        "raw": data,
                         "at": fake_time.clock() if fake_time else None,
                     }
                 )
                 answer = answers.pop(0) if len(answers) > 1 else answers[0]
             self.send_response(answer.status)
+            for name, value in answer.headers.items():
+                self.send_header(name, value)
             self.send_header("Content-Type", answer.content_type)
             self.send_header("Content-Length", str(len(answer.body)))
             self.end_headers()
@@ -869,3 +872,191 @@ def test_markup_in_a_unit_name_reaches_the_reader_as_plain_characters(
         assert "＜script＞alert(1)＜/script＞＊＊粗体＊＊" in shown
     assert "（填写内容：＜b＞五十＜/b＞）：不是数字" in post["json"]["message"]
     assert "其余 2 条已成功导入" in post["json"]["message"]
+
+
+# --- chat limits are in bytes, and a service that asks to slow down is listened to -----------
+
+# What each service takes (docs/supervision.md): the text's UTF-8 bytes for WeCom (2,048 for
+# a text message, which is what Apprise sends); for DingTalk and Feishu the request itself,
+# as Apprise posts it (JSON with every non-ASCII character escaped, 6 bytes, 12 an emoji).
+CHAT_BYTES = {"dingtalk": 20_000, "wecombot": 2048, "feishu": 20_000}
+CONTENT = {
+    "dingtalk": lambda post: post["json"]["text"]["content"],
+    "wecombot": lambda post: post["json"]["text"]["content"],
+    "feishu": lambda post: post["json"]["content"]["text"],
+}
+FAMILY = "\U0001f468\u200d\U0001f469\u200d\U0001f467\u200d\U0001f466"  # one grapheme, 7 code points
+BODIES = {
+    "chinese": "".join(f"第{n:04}行：县教育局任务进展情况说明。\n" for n in range(3000)),
+    "emoji": "".join(f"{n:04}{FAMILY}👍🏽🇨🇳进展\n" for n in range(3000)),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(BODIES))
+@pytest.mark.parametrize("name", sorted(CHAT_BYTES))
+def test_a_long_chat_message_is_cut_to_the_services_byte_limit_on_a_character_boundary(
+    sqlite_engine: sa.Engine,
+    program_id: int,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    name: str,
+    kind: str,
+) -> None:
+    import regex
+
+    bot = BOTS[name]
+    body = BODIES[kind]
+    put(sqlite_engine, program_id, OFFICE, URGE, body)
+    config = write_config(tmp_path, {bot.url: "role:office"})
+    with chat_bot(bot, monkeypatch) as service:
+        service.answer(bot.accepted)
+
+        result = deliver(sqlite_engine, config, tmp_path, Now())
+
+    assert result.sent == 1
+    [post] = service.posts
+    text = CONTENT[name](post)
+    assert len(text.encode("utf-8")) <= CHAT_BYTES[name]  # a lone surrogate would raise here
+    if name != "wecombot":
+        assert len(post["raw"]) <= CHAT_BYTES[name]
+    assert text.endswith(alerts.POINTER)
+    kept = text.removesuffix(alerts.POINTER)
+    whole = f"{URGE}\r\n{body}"
+    assert whole.startswith(kept) and len(kept) > 200
+    boundaries = {match.end() for match in regex.finditer(r"\X", whole)}
+    assert len(kept) in boundaries, "a character (or emoji) was split"
+    if name == "wecombot":  # nearly all of the limit is used
+        assert len(text.encode("utf-8")) > CHAT_BYTES[name] - 40
+
+
+def test_a_short_chat_message_arrives_whole(
+    sqlite_engine: sa.Engine, program_id: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bot = BOTS["wecombot"]
+    body = "县教育局：3项任务滞后，请于4月25日前报送进展。👍🏽\n" * 10
+    put(sqlite_engine, program_id, OFFICE, URGE, body)
+    config = write_config(tmp_path, {bot.url: "role:office"})
+    with chat_bot(bot, monkeypatch) as service:
+        service.answer(bot.accepted)
+        deliver(sqlite_engine, config, tmp_path, Now())
+    text = CONTENT["wecombot"](service.posts[0])
+    assert text == f"{URGE}\r\n{body.rstrip()}" and alerts.POINTER.strip() not in text
+
+
+def test_a_long_subject_is_cut_too_where_the_title_shares_the_limit(
+    sqlite_engine: sa.Engine, program_id: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bot = BOTS["wecombot"]
+    subject = "【督办提醒】" + "县教育局任务滞后" * 37  # 300 characters, 900 bytes
+    put(sqlite_engine, program_id, OFFICE, subject, BODIES["chinese"])
+    config = write_config(tmp_path, {bot.url: "role:office"})
+    with chat_bot(bot, monkeypatch) as service:
+        service.answer(bot.accepted)
+        deliver(sqlite_engine, config, tmp_path, Now())
+    text = CONTENT["wecombot"](service.posts[0])
+    title, _, rest = text.partition("\r\n")
+    assert len(text.encode("utf-8")) <= CHAT_BYTES["wecombot"]
+    assert title.endswith("…") and subject.startswith(title[:-1]) and len(title) > 100
+    assert rest.startswith("第0000行") and rest.endswith(alerts.POINTER)
+
+
+SLOW_DOWN = b'{"errcode": 130101, "errmsg": "send too fast, exceed 20 times per minute"}'
+
+
+@pytest.mark.parametrize(
+    ("answer", "pause"),
+    [
+        (Answer(body=SLOW_DOWN), 60),
+        (Answer(body=SLOW_DOWN, headers={"Retry-After": "600"}), 600),
+        (
+            Answer(
+                body='{"errcode": 130101, "errmsg": "发送太快，请10分钟后重试"}'.encode(),
+            ),
+            600,
+        ),
+    ],
+)
+def test_dingtalk_asking_to_slow_down_pauses_that_address_and_keeps_the_message(
+    sqlite_engine: sa.Engine,
+    program_id: int,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    answer: Answer,
+    pause: int,
+) -> None:
+    bot = BOTS["dingtalk"]
+    put(sqlite_engine, program_id, OFFICE, URGE, "督办正文\n", key="office")
+    put(sqlite_engine, program_id, HEAD, "第二条", "另一条\n", key="head")
+    put(sqlite_engine, program_id, LIAISON, "第三条", "联络员的提醒\n", key="liaison")
+    now = Now()
+    with chat_bot(bot, monkeypatch) as service, receiver() as other:
+        config = write_config(
+            tmp_path,
+            {
+                bot.url: "role:office, role:head, unit:jyj",
+                json_url(other, "/liaison"): "role:liaison, unit:jyj",
+            },
+        )
+        service.answer(answer, bot.accepted)
+
+        first = deliver(sqlite_engine, config, tmp_path, now)
+
+        assert len(service.posts) == 1, "no further sends to a paused address in this run"
+        assert len(other.posts) == 1, "the other addresses go on"
+        assert first.as_dict() == {"sent": 1, "failed": 0, "pending": 2, "deduplicated": 0}
+        waiting = [row for row in rows(sqlite_engine) if row.status == "pending"]
+        assert {row.dedup_key for row in waiting} == {"office", "head"}
+        for row in waiting:
+            assert "130101" in row.last_error and TOKEN not in row.last_error
+            assert row.attempts == 0, "a pause is not a failed attempt"
+            assert aware(row.next_attempt_at) == NOW + timedelta(seconds=pause)
+
+        # A later run within the pause sends nothing to that address either, even a new
+        # message, even by hand; and runs that only wait never use up the retry budget.
+        put(sqlite_engine, program_id, HEAD, "第四条", "又一条\n", key="head-2")
+        now.advance(timedelta(seconds=pause - 1))
+        assert deliver(sqlite_engine, config, tmp_path, now).sent == 0
+        for _ in range(alerts.ATTEMPTS + 1):
+            deliver(sqlite_engine, config, tmp_path, now, force=True)
+        assert len(service.posts) == 1
+        assert {row.status for row in rows(sqlite_engine)} == {"sent", "pending"}
+        assert all(row.attempts == 0 for row in rows(sqlite_engine) if row.status == "pending")
+
+        service.answer(bot.accepted)
+        now.advance(timedelta(seconds=1))
+        last = deliver(sqlite_engine, config, tmp_path, now)
+
+    assert last.as_dict() == {"sent": 2, "failed": 0, "pending": 0, "deduplicated": 1}
+    assert len(service.posts) == 3
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        Answer(body=b"[" * 100_000 + b"]" * 100_000),  # nested too deep to read
+        Answer(body=b'{"errcode": 0, "pad": "' + b"x" * 300_000 + b'"}'),  # too long to read
+    ],
+    ids=["deep", "long"],
+)
+def test_a_chat_answer_that_cannot_be_read_leaves_the_message_pending_and_the_run_going(
+    sqlite_engine: sa.Engine,
+    program_id: int,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    answer: Answer,
+) -> None:
+    bot = BOTS["dingtalk"]
+    put(sqlite_engine, program_id, OFFICE, URGE, "督办正文\n", key="office")
+    put(sqlite_engine, program_id, LIAISON, "第二条", "联络员的提醒\n", key="liaison")
+    with chat_bot(bot, monkeypatch) as service, receiver() as other:
+        config = write_config(
+            tmp_path,
+            {bot.url: "role:office", json_url(other, "/liaison"): "role:liaison, unit:jyj"},
+        )
+        service.answer(answer)
+
+        result = deliver(sqlite_engine, config, tmp_path, Now())
+
+    assert result.as_dict() == {"sent": 1, "failed": 0, "pending": 1, "deduplicated": 0}
+    [waiting] = [row for row in rows(sqlite_engine) if row.status == "pending"]
+    assert waiting.dedup_key == "office" and "no JSON body" in waiting.last_error

@@ -211,3 +211,24 @@ def test_supervise_warns_the_office_once_a_week_while_next_year_is_not_in_the_ca
     engine.dispose()
     assert warnings == [("role:office", f"【工作日历提醒】{year}年节假日安排尚未录入 · 象山县试点")]
     assert first["flagged"]["calendar"] == second["flagged"]["calendar"] == "official"
+
+
+def test_a_rerun_for_an_earlier_day_fails_and_rewrites_nothing(isolated_environment: Path) -> None:
+    from flows.supervise import flag_laggards, supervise
+
+    from pilot_tracker.errors import EarlierDayError
+
+    runner = CliRunner()
+    assert runner.invoke(app, ["init"]).exit_code == 0
+    assert runner.invoke(app, ["program", "load", str(EXAMPLES / "xiangshan.yaml")]).exit_code == 0
+    flag_laggards("xiangshan", as_of=date(2021, 4, 7))
+    listed = runner.invoke(app, ["escalation", "list", "--program", "xiangshan", "--json"]).stdout
+    assert json.loads(listed)
+
+    with pytest.raises(EarlierDayError, match="on record up to 2021-04-07"):
+        supervise("xiangshan", as_of=date(2021, 4, 6), settle_seconds=0)
+    with pytest.raises(EarlierDayError, match="--dry-run"):
+        flag_laggards("xiangshan", as_of=date(2021, 1, 5))
+
+    again = runner.invoke(app, ["escalation", "list", "--program", "xiangshan", "--json"]).stdout
+    assert again == listed

@@ -13,8 +13,11 @@ that share unit codes. A message for a role with no address goes to the office w
   backoff. After the retry budget the message is ``failed`` and shown.
 - **Chat bots**: at most 20 messages a minute to one address; DingTalk, WeCom, Feishu and
   Lark answer HTTP 200 with an error code in the body, which Apprise takes for success;
-  here a delivery counts only when that body says success.
-- Bodies are cut to each service's size limit, with a pointer to the rest.
+  here a delivery counts only when that body says success. A service that asks to slow
+  down (DingTalk 130101, WeCom 45009, Feishu/Lark 11232, HTTP 429) pauses that address for
+  the rest of the run; its messages wait, without losing an attempt, for the time asked.
+- Bodies are cut to each service's size limit, counted as the service counts it (bytes for
+  the Chinese chat services), on a character boundary, with a pointer to the rest.
 - Credentials in addresses never appear in logs, errors or the database.
 """
 
@@ -22,7 +25,9 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
 import logging
+import re
 import threading
 import time
 from collections import defaultdict, deque
@@ -33,13 +38,14 @@ from pathlib import Path
 from typing import Any
 
 import apprise
+import regex
 import requests
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from pilot_tracker import db, outbox
 from pilot_tracker.errors import ConfigurationError, NotFoundError
-from pilot_tracker.models import Notification, NotificationStatus, Program, Unit
+from pilot_tracker.models import ChatPause, Notification, NotificationStatus, Program, Unit
 from pilot_tracker.outbox import short_name
 
 log = logging.getLogger(__name__)
@@ -55,6 +61,40 @@ ATTEMPTS = len(BACKOFF) + 1
 CHAT_SCHEMES = {"dingtalk", "wecombot", "feishu", "lark", "json", "form", "xml"}
 EMAIL_SCHEMES = {"mailto", "mailtos"}
 CHAT_PER_MINUTE = 20
+
+
+@dataclass(frozen=True)
+class ByteLimit:
+    """What a chat service takes: ``size`` bytes of the request as posted (``request``), or
+    of the message text in UTF-8."""
+
+    size: int
+    request: bool
+
+    def measure(self, text: str) -> int:
+        # Apprise 2.0 posts json.dumps(payload): every non-ASCII character escaped, 6 bytes
+        # each, 12 for one outside the BMP (an emoji), never fewer than its UTF-8 bytes.
+        return len(json.dumps(text)) - 2 if self.request else len(text.encode("utf-8"))
+
+    @property
+    def budget(self) -> int:
+        return self.size - REQUEST_ENVELOPE if self.request else self.size
+
+
+# The services' limits (docs/supervision.md says where each comes from). Apprise sends text
+# messages to all four (WeCom's 4,096-byte markdown is not used) and puts the title on the
+# text's first line.
+CHAT_BYTES = {
+    "dingtalk": ByteLimit(20_000, request=True),
+    "feishu": ByteLimit(20_000, request=True),
+    "lark": ByteLimit(20_000, request=True),
+    "wecombot": ByteLimit(2048, request=False),
+}
+REQUEST_ENVELOPE = 512  # the rest of a request: msgtype, the @ list, keys and quotes
+# The error codes with which a chat service asks the sender to slow down.
+SLOW_DOWN = {"dingtalk": {130101}, "wecombot": {45009}, "feishu": {11232}, "lark": {11232}}
+DEFAULT_PAUSE = 60.0
+MAX_PAUSE = 3600.0
 POINTER = "\n……（内容较长，已截断。全文请见邮件，或由专班用 pilot-tracker alerts show 查看）"
 ROLE_NAMES = {"liaison": "联络员", "head": "主要负责人", "office": "专班", "leader": "领导"}
 
@@ -149,6 +189,8 @@ class _ChatLimiter:
         self.clock = clock
         self.sleep = sleep
         self.sent: dict[str, deque[float]] = defaultdict(deque)
+        self.paused: dict[str, float] = {}
+        self.reasons: dict[str, str] = {}
 
     def wait(self, key: str, budget: float) -> bool:
         """Wait for a free slot if it comes within ``budget`` seconds; say whether it did."""
@@ -165,8 +207,26 @@ class _ChatLimiter:
         window.popleft()
         return True
 
+    def delay(self, key: str) -> float:
+        """Seconds until the next free slot for ``key`` (0 when one is free)."""
+        window = self.sent[key]
+        if len(window) < CHAT_PER_MINUTE:
+            return 0.0
+        return max(0.0, 60 - (self.clock() - window[0]))
+
     def record(self, key: str) -> None:
         self.sent[key].append(self.clock())
+
+    def pause(self, key: str, seconds: float, reason: str) -> None:
+        """The service asked to slow down: nothing more to ``key`` in this run."""
+        self.paused[key] = max(self.paused.get(key, 0.0), self.clock() + seconds)
+        self.reasons[key] = reason
+
+    def paused_for(self, key: str) -> float | None:
+        """Seconds left of the pause the service asked for, if ``key`` is paused."""
+        if key not in self.paused:
+            return None
+        return max(1.0, self.paused[key] - self.clock())
 
 
 # --- the body of a chat service's answer ----------------------------------------------------
@@ -207,19 +267,55 @@ BODY_CHECKS: dict[str, Callable[[dict[str, Any]], bool]] = {
 }
 
 
+ANSWER_BYTES = 65_536  # a chat service's answer is a few dozen bytes; more is not one
+
+
+def _json_of(answer: requests.Response) -> Any:
+    """The JSON of a service's answer; ``None`` when it is not JSON, too long (over
+    ``ANSWER_BYTES``) or nested too deep to read."""
+    if len(answer.content) > ANSWER_BYTES:
+        return None
+    try:
+        return answer.json()
+    except (ValueError, RecursionError):
+        return None
+
+
 def _body_says_success(scheme: str, answers: list[requests.Response]) -> tuple[bool, str]:
     check = BODY_CHECKS.get(scheme)
     if check is None:
         return True, ""
     for answer in answers:
-        try:
-            body = answer.json()
-        except ValueError:
+        body = _json_of(answer)
+        if body is None:
             return False, f"{scheme} answered HTTP {answer.status_code} with no JSON body"
         if not isinstance(body, dict) or not check(body):
             code = body.get("errcode", body.get("code")) if isinstance(body, dict) else None
             return False, f"{scheme} answered HTTP {answer.status_code} with error code {code}"
     return True, ""
+
+
+_WAIT = re.compile(r"(\d+(?:\.\d+)?)\s*(秒|分钟|seconds?\b|secs?\b|s\b|minutes?\b|mins?\b)", re.I)
+
+
+def _pause_asked(scheme: str, answers: list[requests.Response]) -> float | None:
+    """Seconds the service asked us to wait (HTTP 429 or its slow-down code), if it did:
+    a ``Retry-After`` header, else a wait named in its message, else 60 s; at most 1 h."""
+    for answer in answers:
+        body = _json_of(answer)
+        code = body.get("errcode", body.get("code")) if isinstance(body, dict) else None
+        if answer.status_code != 429 and code not in SLOW_DOWN.get(scheme, ()):
+            continue
+        seconds = DEFAULT_PAUSE
+        retry_after = answer.headers.get("Retry-After", "").strip()
+        message = str(body.get("errmsg", body.get("msg", ""))) if isinstance(body, dict) else ""
+        if retry_after.isdigit():
+            seconds = float(retry_after)
+        elif found := _WAIT.search(message):
+            unit = found.group(2).lower()
+            seconds = float(found.group(1)) * (60 if unit.startswith(("分", "min")) else 1)
+        return min(max(seconds, 1.0), MAX_PAUSE)
+    return None
 
 
 def _scheme(server: Any) -> str:
@@ -255,6 +351,7 @@ def send(
     result = SendResult()
     limiter = _ChatLimiter(clock, sleep)
     _remember_recent(engine, limiter, now())
+    _remember_pauses(engine, limiter, now())
     for message in _due(engine, now(), force):
         if len(message.items) > 1:
             result.deduplicated += len(message.items) - 1
@@ -286,6 +383,32 @@ def _remember_recent(engine: Engine, limiter: _ChatLimiter, moment: datetime) ->
         window_sorted = sorted(window)
         window.clear()
         window.extend(window_sorted)
+
+
+def _remember_pauses(engine: Engine, limiter: _ChatLimiter, moment: datetime) -> None:
+    """A pause a service asked for in an earlier run holds in this one too, until it ends."""
+    with db.session(engine) as session:
+        for pause in session.exec(select(ChatPause)).all():
+            until = pause.until
+            if until is not None and until.tzinfo is None:  # SQLite drops the zone
+                until = until.replace(tzinfo=moment.tzinfo)
+            if until is None or until <= moment:
+                session.delete(pause)
+                continue
+            limiter.pause(pause.address, (until - moment).total_seconds(), pause.reason)
+
+
+def _record_pause(engine: Engine, key: str, until: datetime, reason: str) -> None:
+    with db.session(engine) as session:
+        pause = session.get(ChatPause, key)
+        if pause is None:
+            session.add(ChatPause(address=key, until=until, reason=reason[:500]))
+            return
+        previous = pause.until
+        if previous is not None and previous.tzinfo is None:
+            previous = previous.replace(tzinfo=until.tzinfo)
+        pause.until = max(until, previous) if previous is not None else until
+        pause.reason = reason[:500]
 
 
 def pending_count(*, engine: Engine) -> int:
@@ -390,45 +513,64 @@ def _deliver(
             row.next_attempt_at = attempt_at + BACKOFF[min(attempts - 1, len(BACKOFF) - 1)]
         delivered = set(rows[0].delivered_to)
     errors: list[str] = []
+    waits: list[float] = []  # addresses that must wait: no failed attempt, only a delay
     for server in servers:
         key = fingerprint(server)
         if key in delivered:
             continue
         scheme = _scheme(server)
-        if scheme in CHAT_SCHEMES and not limiter.wait(key, wait_budget):
-            errors.append(f"{shown(server)}: more than {CHAT_PER_MINUTE} messages a minute")
-            continue
-        ok, error = _notify(server, scheme, subject, body, attachments)
+        if scheme in CHAT_SCHEMES:
+            paused = limiter.paused_for(key)
+            if paused is not None:
+                waits.append(paused)
+                errors.append(
+                    f"{shown(server)}: paused for {paused:.0f} s more, the service asked to "
+                    f"slow down ({limiter.reasons[key]})"
+                )
+                continue
+            if not limiter.wait(key, wait_budget):
+                waits.append(limiter.delay(key))
+                errors.append(f"{shown(server)}: more than {CHAT_PER_MINUTE} messages a minute")
+                continue
+        ok, error, pause = _notify(server, scheme, subject, body, attachments)
         if scheme in CHAT_SCHEMES:
             limiter.record(key)
-        if ok:
+        if pause is not None:
+            limiter.pause(key, pause, error)
+            _record_pause(engine, key, now() + timedelta(seconds=pause), error)
+            waits.append(pause)
+            errors.append(f"{shown(server)}: {error}; asked to slow down, paused {pause:.0f} s")
+        elif ok:
             delivered.add(key)
             with db.session(engine) as session:
                 for row in _rows(session, ids):
                     row.delivered_to = sorted(delivered)
         else:
             errors.append(f"{shown(server)}: {error}")
+    failures = len(errors) - len(waits)
     if not errors:
         _finish(engine, ids, now(), result=result, sent=(subject, body))
-    elif attempts >= ATTEMPTS:
+    elif failures and attempts >= ATTEMPTS:
         _finish(engine, ids, now(), failed="; ".join(errors), result=result)
     else:
         with db.session(engine) as session:
             for row in _rows(session, ids):
                 row.last_error = "; ".join(errors)[:2000]
+                if waits:
+                    wait_until = attempt_at + timedelta(seconds=max(waits))
+                    if not failures:  # only waiting: the attempt does not count
+                        row.attempts = attempts - 1
+                        row.next_attempt_at = wait_until
+                    else:
+                        row.next_attempt_at = max(row.next_attempt_at or wait_until, wait_until)
         result.errors += errors
 
 
 def _notify(
     server: Any, scheme: str, subject: str, body: str, attachments: list[str]
-) -> tuple[bool, str]:
-    # Chat services have hard limits; an email is better whole, whatever Apprise declares.
-    limit = 0 if scheme in EMAIL_SCHEMES else getattr(server, "body_maxlen", 0) or 0
-    if limit and len(body) > limit:
-        body = body[: max(0, limit - len(POINTER))] + POINTER
-    title_limit = getattr(server, "title_maxlen", 0)
-    if title_limit and len(subject) > title_limit:
-        subject = subject[: title_limit - 1] + "…"
+) -> tuple[bool, str, float | None]:
+    """Send one message: (delivered, why not, seconds the service asked us to pause)."""
+    subject, body = _fit(server, scheme, subject, body)
     try:
         with _answers() as answers:
             ok = server.notify(
@@ -438,10 +580,52 @@ def _notify(
                 attach=attachments if scheme in EMAIL_SCHEMES and attachments else None,
             )
     except Exception as error:  # a plugin's own failure must not stop the other messages
-        return False, f"delivery raised {type(error).__name__}"
+        return False, f"delivery raised {type(error).__name__}", None
+    pause = _pause_asked(scheme, answers)
     if not ok:
-        return False, "the service refused or could not be reached"
-    return _body_says_success(scheme, answers)
+        return False, "the service refused or could not be reached", pause
+    ok, error = _body_says_success(scheme, answers)
+    return ok, error, pause
+
+
+def _fit(server: Any, scheme: str, subject: str, body: str) -> tuple[str, str]:
+    """Subject and body cut to what the service takes, with the pointer to the full text.
+
+    The Chinese chat services count bytes (``CHAT_BYTES``) of the title and the text
+    together; the others Apprise's ``body_maxlen`` characters; an email is better whole.
+    A cut never splits a character, nor an emoji made of several (a grapheme cluster).
+    """
+    limit = CHAT_BYTES.get(scheme)
+    if limit is not None:
+        # What is sent: the title on the first line, then the text, trailing space gone.
+        if limit.measure(f"{subject}\r\n{body.rstrip()}") <= limit.budget:
+            return subject, body
+        if limit.measure(f"{subject}\r\n") > limit.budget // 4:
+            subject = _cut(subject, limit.budget // 4 - limit.measure("…\r\n"), limit.measure)
+            subject += "…"
+            if limit.measure(f"{subject}\r\n{body.rstrip()}") <= limit.budget:
+                return subject, body
+        room = limit.budget - limit.measure(f"{subject}\r\n") - limit.measure(POINTER)
+        return subject, _cut(body, room, limit.measure) + POINTER
+    characters = 0 if scheme in EMAIL_SCHEMES else getattr(server, "body_maxlen", 0) or 0
+    if characters and len(body) > characters:
+        body = _cut(body, max(0, characters - len(POINTER)), len) + POINTER
+    title_limit = getattr(server, "title_maxlen", 0)
+    if title_limit and len(subject) > title_limit:
+        subject = _cut(subject, title_limit - 1, len) + "…"
+    return subject, body
+
+
+def _cut(text: str, room: int, measure: Callable[[str], int]) -> str:
+    """The longest start of ``text`` that ``measure`` finds within ``room``, whole
+    characters (grapheme clusters) only."""
+    used, end = 0, 0
+    for cluster in regex.finditer(r"\X", text):
+        used += measure(cluster.group())
+        if used > room:
+            break
+        end = cluster.end()
+    return text[:end]
 
 
 def _rows(session: Session, ids: list[Any]) -> list[Notification]:

@@ -657,14 +657,30 @@ def flag(
         str | None, typer.Option("--as-of", help="The day to flag for (default: today).")
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the flags as JSON.")] = False,
+    dry_run: Annotated[
+        bool,
+        typer.Option(
+            "--dry-run",
+            help="Print the flags of that day, any day, and write nothing: no flags, no "
+            "escalations, no notices.",
+        ),
+    ] = False,
 ) -> None:
     """Run the lag rules, move units on the escalation ladder, queue the notices.
+
+    A day before the latest one on record is refused (it would rewrite later
+    escalations); --dry-run shows what that day's flags would be.
 
     Example: pilot-tracker flag --program xiangshan --as-of 2021-04-06
     """
     settings = load_settings()
     engine = open_database(settings)
     day = parse_day_option(as_of, program_timezone(engine, program))
+    if dry_run:
+        with db.session(engine) as session:
+            preview = flags.preview(session=session, program=program, as_of=day)
+        _print_flags(program, day, preview.calendar, preview.findings, as_json, dry_run=True)
+        return
     with db.session(engine) as session:
         flagged, changes = flags.flag_and_escalate(
             session=session,
@@ -694,13 +710,41 @@ def flag(
             }
         )
         return
+    _print_flags(program, day, flagged.calendar, flagged.findings, as_json=False)
+    for what, item in moved:
+        out.print(
+            f"escalation {item['id']} {what}: {item['unit']} at {item['level']}", markup=False
+        )
+
+
+def _print_flags(
+    program: str,
+    day: date,
+    calendar: str,
+    findings: list[Any],
+    as_json: bool,
+    dry_run: bool = False,
+) -> None:
+    if as_json:
+        emit_json(
+            {
+                "as_of": day.isoformat(),
+                "program": program,
+                "calendar": calendar,
+                "dry_run": dry_run,
+                "flags": [flags.finding_dict(finding) for finding in findings],
+            }
+        )
+        return
     out.print(
-        f"{program}: {len(flagged.findings)} flags as of {day} (calendar: {flagged.calendar})",
+        f"{program}: {len(findings)} flags as of {day} (calendar: {calendar})"
+        + (" (dry run: nothing was written)" if dry_run else ""),
         markup=False,
+        soft_wrap=True,
     )
-    if flagged.findings:
+    if findings:
         grid = table("unit", "severity", "rule", "task / indicator", "finding")
-        for finding in flagged.findings:
+        for finding in findings:
             row(
                 grid,
                 finding.unit,
@@ -710,10 +754,6 @@ def flag(
                 finding.message,
             )
         out.print(grid)
-    for what, item in moved:
-        out.print(
-            f"escalation {item['id']} {what}: {item['unit']} at {item['level']}", markup=False
-        )
 
 
 @escalation_app.command("list")

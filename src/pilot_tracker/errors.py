@@ -8,6 +8,9 @@
     │   └── NoticeError               a holiday notice was not understood; names the
     │                                 sentence, and nothing is stored
     ├── ServeError                    `serve` could not start or reach its Prefect server
+    ├── EarlierDayError               a run for a day before the latest one on record
+    │                                 (flags, escalations) would rewrite later history;
+    │                                 nothing was written
     └── LedgerError                   the ledger (programs, units, tasks, indicators)
         ├── ProgramFileError          a program file or ledger workbook is invalid;
         │                             carries every problem found, each with its place
@@ -71,6 +74,10 @@ class NoticeError(Refusal, CalendarError):
 
 class ServeError(PilotTrackerError):
     """``serve`` could not start its Prefect server, or the server stopped under it."""
+
+
+class EarlierDayError(PilotTrackerError):
+    """A writing run, or a hand-made close, dated before what the record already holds."""
 
 
 class LedgerError(PilotTrackerError):

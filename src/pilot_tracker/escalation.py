@@ -11,7 +11,8 @@ Per unit and program:
 An escalation is a record: opened, raised, closed. It closes by itself on the first day
 the unit has no red flag (a reminder: no flag at all, so that a unit with a standing
 yellow flag is not reminded afresh on every run), with that date; or by hand with an
-outcome. Each step writes its messages into the outbox in the same transaction.
+outcome. Each step writes its messages into the outbox in the same transaction. No
+escalation is raised or closed before it opened (refused here, and a CHECK constraint).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from pilot_tracker import outbox, periods
-from pilot_tracker.errors import NotFoundError, PilotTrackerError
+from pilot_tracker.errors import EarlierDayError, NotFoundError, PilotTrackerError
 from pilot_tracker.models import (
     LABELS,
     Escalation,
@@ -103,6 +104,13 @@ def advance(
             )
         ).all()
     }
+    later = [e for e in open_.values() if max(e.opened_on, e.raised_on or e.opened_on) > as_of]
+    if later:  # flags.flag refuses first; this keeps any other caller from rewriting too
+        raise EarlierDayError(
+            f"{program.code}: escalation {later[0].id} moved on "
+            f"{max(later[0].opened_on, later[0].raised_on or later[0].opened_on)}, after "
+            f"{as_of}; the ladder cannot move for an earlier day"
+        )
     settings = spec.rules.escalation
     context = _Context(session, program, spec, as_of, now, calendar, templates, home)
     changes: list[Change] = []
@@ -298,6 +306,13 @@ def close(*, session: Session, escalation_id: int, outcome: str, on: date) -> di
     if escalation.status == EscalationStatus.CLOSED.value:
         raise PilotTrackerError(
             f"escalation {escalation_id} was already closed on {escalation.closed_on}"
+        )
+    last = max(escalation.opened_on, escalation.raised_on or escalation.opened_on)
+    if on < last:
+        raise EarlierDayError(
+            f"escalation {escalation_id} was opened on {escalation.opened_on}"
+            + (f" and raised on {escalation.raised_on}" if escalation.raised_on else "")
+            + f"; it cannot close on {on}, before that: give --on {last} or later"
         )
     outcome = " ".join(outcome.split())
     if not outcome:

@@ -1,7 +1,10 @@
 """Flagging a program as of a day: gather what the rules look at, run them, keep the flags.
 
 Flags are kept per day: running again for the same day replaces that day's flags, so a
-schedule that fires twice does no harm.
+schedule that fires twice does no harm. A run for a day before the latest one on record is
+refused (``EarlierDayError``): the escalation ladder moves from the state the latest run
+left, and replaying an earlier day would close later escalations before they opened.
+``preview`` works out an earlier day's flags without writing anything.
 """
 
 from __future__ import annotations
@@ -11,11 +14,13 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import delete
+from sqlalchemy import delete, func
 from sqlmodel import Session, col, select
 
 from pilot_tracker import escalation, ledger, outbox, progress, rules, workdays
+from pilot_tracker.errors import EarlierDayError
 from pilot_tracker.models import (
+    Escalation,
     Flag,
     Indicator,
     Program,
@@ -75,10 +80,38 @@ def situation(
     )
 
 
-def flag(
+def latest_day(*, session: Session, program_id: int) -> date | None:
+    """The latest day on record for a program: of a flag, or of an escalation opened,
+    raised or closed."""
+    days = [
+        session.exec(select(func.max(column)).where(model.program_id == program_id)).one()
+        for model, column in (
+            (Flag, Flag.as_of),
+            (Escalation, Escalation.opened_on),
+            (Escalation, Escalation.raised_on),
+            (Escalation, Escalation.closed_on),
+        )
+    ]
+    return max((day for day in days if day is not None), default=None)
+
+
+def check_day(*, session: Session, program: str, as_of: date) -> None:
+    """Refuse a writing run for a day before the latest one on record."""
+    record = ledger.get_program(session=session, code=program)
+    latest = latest_day(session=session, program_id=record.id)  # type: ignore[arg-type]
+    if latest is not None and as_of < latest:
+        raise EarlierDayError(
+            f"{program}: flags and escalations are on record up to {latest}; a run for "
+            f"{as_of} would rewrite what came after it, so nothing was written. To see what "
+            f"{as_of}'s flags would be without writing anything, run: pilot-tracker flag "
+            f"--program {program} --as-of {as_of} --dry-run"
+        )
+
+
+def preview(
     *, session: Session, program: str, as_of: date, unavailable: frozenset[str] = frozenset()
 ) -> Flagged:
-    """Run the rules for a program on a day and keep the flags (replacing that day's)."""
+    """What the rules find for a program on a day, any day, writing nothing."""
     record, spec, current = situation(
         session=session, program=program, as_of=as_of, unavailable=unavailable
     )
@@ -86,6 +119,19 @@ def flag(
     if current.calendar.guessed_years:  # a flag on guessed working days says so
         for finding in findings:
             finding.details["calendar"] = current.calendar.status
+    return Flagged(program=record, spec=spec, situation=current, findings=findings)
+
+
+def flag(
+    *, session: Session, program: str, as_of: date, unavailable: frozenset[str] = frozenset()
+) -> Flagged:
+    """Run the rules for a program on a day and keep the flags (replacing that day's).
+
+    Raises ``EarlierDayError`` for a day before the latest one on record.
+    """
+    check_day(session=session, program=program, as_of=as_of)
+    flagged = preview(session=session, program=program, as_of=as_of, unavailable=unavailable)
+    record, findings = flagged.program, flagged.findings
     session.execute(delete(Flag).where(col(Flag.program_id) == record.id, Flag.as_of == as_of))
     ids = _ids(session, record)
     for finding in findings:
@@ -103,7 +149,7 @@ def flag(
             )
         )
     session.flush()
-    return Flagged(program=record, spec=spec, situation=current, findings=findings)
+    return flagged
 
 
 def _ids(session: Session, program: Program) -> dict[str, dict[str, Any]]:

@@ -407,12 +407,21 @@ class Flag(SQLModel, table=True):
     details: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
 
 
+ESCALATION_DATES = {
+    "raised_after_opened": "raised_on IS NULL OR raised_on >= opened_on",
+    "closed_after_opened": "closed_on IS NULL OR closed_on >= opened_on",
+    "closed_after_raised": "closed_on IS NULL OR raised_on IS NULL OR closed_on >= raised_on",
+}
+
+
 class Escalation(SQLModel, table=True):
     """The follow-up of a lagging unit: reminder (提醒), urge (督办), interview (约谈)."""
 
     __table_args__ = (
         _one_of("level", EscalationLevel),
         _one_of("status", EscalationStatus),
+        # No escalation closes, or is raised, before it opened (nor closes before its raise).
+        *(CheckConstraint(condition, name=name) for name, condition in ESCALATION_DATES.items()),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -447,6 +456,18 @@ class Notification(SQLModel, table=True):
     created_at: datetime | None = _timestamp()
     next_attempt_at: datetime | None = _timestamp(nullable=True)
     sent_at: datetime | None = _timestamp(nullable=True)
+
+
+class ChatPause(SQLModel, table=True):
+    """A chat address that asked us to slow down (DingTalk 130101, HTTP 429, ...): nothing
+    is sent to it before ``until``, in this run or the next."""
+
+    __tablename__ = "chat_pause"
+
+    # The address's fingerprint (alerts.fingerprint), never the address itself.
+    address: str = Field(primary_key=True, sa_type=String(64))
+    until: datetime | None = _timestamp()
+    reason: str = Field(default="", sa_type=Text)
 
 
 class ConfirmationStatus(StrEnum):

@@ -79,10 +79,15 @@ def _relative(path: Path, home: Path) -> str:
 
 
 def _pdf(
-    document: str, path: Path, written: Written, key: str, sections: list[str] | None = None
+    document: str,
+    path: Path,
+    written: Written,
+    key: str,
+    sections: list[str] | None = None,
+    templates: Path | None = None,
 ) -> dict[str, tuple[int, int]]:
     try:
-        ranges = documents.pdf(document, path, sections or [])
+        ranges = documents.pdf(document, path, sections or [], assets=templates)
     except ReportError as error:
         written.problems.append(f"PDF not written: {error}")
         return {}
@@ -116,7 +121,7 @@ def quarterly(
     page = documents.html(templates, "reports/quarterly.html.j2", **context)
     written.files["html"] = _write_text(folder / f"{base}.html", page)
     anchors = [f"statement-{statement.unit}" for statement in data.statements]
-    ranges = _pdf(page, folder / f"{base}.pdf", written, "pdf", anchors)
+    ranges = _pdf(page, folder / f"{base}.pdf", written, "pdf", anchors, templates)
     written.files["xlsx"] = _quarterly_workbook(data, folder / f"{base}.xlsx", end)
     for statement in data.statements:
         # Each unit's statement is cut out of the whole, not printed again.
@@ -302,7 +307,7 @@ def half_year(
         generated=documents.stamp(end),
     )
     written.files["html"] = _write_text(folder / f"{base}.html", page)
-    _pdf(page, folder / f"{base}.pdf", written, "pdf")
+    _pdf(page, folder / f"{base}.pdf", written, "pdf", templates=templates)
     written.files["xlsx"] = _evaluation_workbook(data, snapshot, folder / f"{base}.xlsx", end)
     written.files["docx"] = evaluation_document(data, folder / f"{base}.docx", end)
     _record(session, written, home, now)

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import logging
 import shutil
 import subprocess
 from datetime import date
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from pilot_tracker.reports.figures import ReportError
+
+log = logging.getLogger(__name__)
 
 CJK_FONT_FAMILIES = ("WenQuanYi Micro Hei", "Noto Sans CJK SC", "Noto Serif CJK SC", "Source Han")
 
@@ -44,13 +48,71 @@ def cjk_font() -> str | None:
     return listed.splitlines()[0].split(",")[0] if listed.strip() else None
 
 
-def _no_fetching(url: str, *args: Any, **kwargs: Any) -> Any:
-    """Reports carry everything inline: WeasyPrint may fetch nothing, no file:// either."""
-    raise ReportError(f"a report may not load {url[:60]}; everything it needs is inline")
+def _shown(url: str) -> str:
+    """An address as the log may show it: no user, password, query or fragment."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if parts.port:
+        host = f"{host}:{parts.port}"
+    where = f"{parts.scheme}://{host}{parts.path}" if parts.scheme != "data" else "data:…"
+    return where[:120]
 
 
-def pdf(document: str, path: Path, sections: list[str] = ()) -> dict[str, tuple[int, int]]:
+class _NoRefusedAddresses(logging.Filter):
+    """WeasyPrint logs a refused address whole, credentials and all; ours is logged
+    already, without them."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return _REFUSED not in record.getMessage()
+
+
+_REFUSED = "is not bundled with the templates"
+logging.getLogger("weasyprint").addFilter(_NoRefusedAddresses())
+
+
+def _bundled_only(assets: Path | None) -> Any:
+    """A WeasyPrint URL fetcher that loads ``data:`` URIs and the files under ``assets``
+    (the templates folder) and refuses everything else before any connection is made:
+    no http(s), no ftp, no file outside the folder (``..``, symlinks and hosts included).
+    A refused address is logged; WeasyPrint leaves the image or stylesheet out."""
+    from urllib.request import url2pathname
+
+    from weasyprint.urls import URLFetcher  # imported here: it loads Pango
+
+    root = assets.resolve() if assets is not None else None
+
+    class BundledOnly(URLFetcher):
+        def __init__(self) -> None:
+            super().__init__(
+                allowed_protocols={"data", "file"}, allow_redirects=False, fail_on_errors=False
+            )
+
+        def fetch(self, url: str, headers: Any = None) -> Any:
+            parts = urlsplit(url)
+            scheme = parts.scheme.lower()
+            if scheme == "data":
+                return super().fetch(url, headers)
+            if scheme == "file" and root is not None and parts.netloc in ("", "localhost"):
+                local = Path(url2pathname(parts.path)).resolve()
+                if local.is_relative_to(root) and local.is_file():
+                    return super().fetch(local.as_uri(), headers)
+            log.warning(
+                "report PDF: refused to load %s; only data: URIs and files under %s may be loaded",
+                _shown(url),
+                root or "(no templates folder)",
+            )
+            raise ValueError(f"refused: {_shown(url)} {_REFUSED}")
+
+    return BundledOnly()
+
+
+def pdf(
+    document: str, path: Path, sections: list[str] = (), assets: Path | None = None
+) -> dict[str, tuple[int, int]]:
     """Print the HTML to PDF; refuse loudly when no Chinese font is installed.
+
+    Relative addresses resolve against ``assets/reports/`` and may load only files under
+    ``assets`` (the templates folder) or ``data:`` URIs; anything else is left out.
 
     Returns the page range of each element id in ``sections`` (a statement per unit), so
     the parts can be cut out without printing again.
@@ -63,7 +125,10 @@ def pdf(document: str, path: Path, sections: list[str] = ()) -> dict[str, tuple[
         )
     from weasyprint import HTML  # imported here: it loads Pango, which only PDFs need
 
-    rendered = HTML(string=document, url_fetcher=_no_fetching).render()
+    # Always a base: WeasyPrint stops on a relative address it cannot resolve.
+    folder = assets.resolve() / "reports" if assets is not None else Path("/no-assets")
+    base = folder.as_uri() + "/"
+    rendered = HTML(string=document, base_url=base, url_fetcher=_bundled_only(assets)).render()
     temporary = path.with_name(f".{path.name}.part")
     rendered.write_pdf(temporary)
     temporary.replace(path)
