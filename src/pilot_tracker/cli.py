@@ -35,6 +35,7 @@ from pilot_tracker import (
     flags,
     holiday_notice,
     ledger,
+    logs,
     outbox,
     progress,
     reports,
@@ -483,26 +484,37 @@ def collect(
 ) -> None:
     """Pull every unit's sources once and take in what they sent.
 
-    Rejected rows are reported, not fatal: the exit code is 0 unless the run itself failed.
+    Rejected rows are reported, not fatal: the exit code is 0 unless the run itself failed
+    or a payload could not be taken in (a fault of pilot-tracker, not of the file: the file
+    is archived and recorded as rejected, the traceback is in DATA_HOME/logs/collect.log).
 
     Example: pilot-tracker collect --program xiangshan --as-of 2021-03-26
     """
     settings = load_settings()
     engine = open_database(settings)
     day = parse_day_option(as_of, program_timezone(engine, program))
-    result = collection.collect(
-        engine=engine,
-        program=program,
-        as_of=day,
-        now=now_utc(),
-        home=settings.home,
-        environ=os.environ,
-        templates=message_templates(settings),
-    )
+    with logs.to_file(settings.home / "logs" / "collect.log") as log_file:
+        result = collection.collect(
+            engine=engine,
+            program=program,
+            as_of=day,
+            now=now_utc(),
+            home=settings.home,
+            environ=os.environ,
+            templates=message_templates(settings),
+        )
     if as_json:
         emit_json(result.as_dict())
-        return
-    print_collection(result)
+    else:
+        print_collection(result)
+    if result.errors:
+        err.print(
+            f"error: {len(result.errors)} payload(s) could not be taken in, a fault of "
+            f"pilot-tracker rather than of the files; see the traceback in {log_file}",
+            markup=False,
+            soft_wrap=True,
+        )
+        raise typer.Exit(1)
 
 
 def print_collection(result: collection.CollectionResult) -> None:
@@ -541,9 +553,19 @@ def print_collection(result: collection.CollectionResult) -> None:
             out.print(
                 f"  {s.unit} {s.file}: {where}{shown}: {line.reason}", markup=False, soft_wrap=True
             )
+    for s in result.submissions:
+        for note in s.notes:
+            out.print(f"  {s.unit} {s.file}: {note}", markup=False, soft_wrap=True)
     for item in result.unavailable:
         out.print(
             f"unavailable: {item.unit} ({item.source}): {item.error}", markup=False, soft_wrap=True
+        )
+    for failure in result.errors:
+        out.print(
+            f"intake failed: {failure['unit']} {failure['file']} ({failure['error']}): "
+            f"{failure['outcome']}",
+            markup=False,
+            soft_wrap=True,
         )
     for item in result.waiting:
         out.print(
