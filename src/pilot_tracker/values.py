@@ -176,6 +176,11 @@ FIGURE_LIMIT = 1e12
 RATE_LIMIT = 1000.0
 
 
+def counts(measure: str) -> bool:
+    """Whether the measure unit counts things (人, 个, 万人次 ...): never negative."""
+    return normalise(measure).lstrip("十百千万亿") in COUNT_MEASURES
+
+
 def plausible_range(measure: str, baseline: float, target: float) -> tuple[float, float]:
     """The values a reading of an indicator with this measure unit can plausibly take.
 
@@ -189,7 +194,7 @@ def plausible_range(measure: str, baseline: float, target: float) -> tuple[float
         if all(0 <= value <= 100 for value in own):
             return 0.0, 100.0
         return -RATE_LIMIT, max(RATE_LIMIT, *own)
-    if unit.lstrip("十百千万亿") in COUNT_MEASURES:
+    if counts(unit):
         return 0.0, max(COUNT_LIMIT, *(abs(value) * 10 for value in own))
     bound = max(FIGURE_LIMIT, *(abs(value) * 10 for value in own))
     return -bound, bound
