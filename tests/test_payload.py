@@ -951,3 +951,27 @@ def test_a_csv_of_a_million_blank_lines_stops_at_the_row_cap(tmp_path: Path) -> 
     path.write_bytes("任务编号,完成进度\nT-01,50\n".encode() + b",\n" * 1_000_000)
     outcome = caged(READ_IN_A_CAGE, str(path))
     assert outcome.startswith("refused:") and "20000" in outcome and "空行" in outcome, outcome
+
+
+@pytest.mark.parametrize("ending", ["\r", "\r\n", "\n"], ids=["cr", "crlf", "lf"])
+def test_a_csv_is_read_with_any_line_ending(tmp_path: Path, ending: str) -> None:
+    text = ending.join(",".join(line) for line in CSV_LINES) + ending
+    read = read_payload(write(tmp_path / "a.csv", text.encode()), "a.csv")
+    assert task_values(read) == CSV_VALUES
+
+
+def test_a_hidden_sheet_of_the_other_kind_is_named_in_the_notes(tmp_path: Path) -> None:
+    workbook = openpyxl.Workbook()
+    tasks = workbook.active
+    tasks.title = "任务进展"
+    tasks.append(["任务编号", "完成进度"])
+    tasks.append(["T-01", 5])
+    indicators = workbook.create_sheet("指标数据")
+    indicators.append(["指标编号", "当前值"])
+    indicators.append(["I-01", 3])
+    indicators.sheet_state = "hidden"
+    workbook.save(tmp_path / "a.xlsx")
+    read = read_payload((tmp_path / "a.xlsx").read_bytes(), "a.xlsx")
+    assert [row.value("task") for row in read.task_rows] == ["T-01"]
+    assert read.indicator_rows == []
+    assert read.notes == ["隐藏的工作表“指标数据”未读取；如需报送其中内容，请取消隐藏后重新报送"]

@@ -19,6 +19,7 @@ import json
 import math
 import re
 import unicodedata
+import warnings
 import zipfile
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -182,6 +183,14 @@ def read_payload(data: bytes, name: str, content_type: str = "") -> ReadPayload:
 
 def _read_xlsx(data: bytes) -> ReadPayload:
     _check_zip(data)
+    with warnings.catch_warnings():
+        # openpyxl warns of what it skips (extensions, dates out of range) on stderr; the
+        # cells it could not read reach the row check and are named there.
+        warnings.simplefilter("ignore")
+        return _read_workbook(data)
+
+
+def _read_workbook(data: bytes) -> ReadPayload:
     try:
         workbook = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except Exception as error:  # openpyxl raises many kinds for a broken or hostile file
@@ -206,11 +215,12 @@ def _read_xlsx(data: bytes) -> ReadPayload:
                 "未找到填报表：工作簿中没有“任务编号”或“指标编号”表头。请使用下发的填报表填写"
             )
         for read, hidden in ((task_sheet, hidden_tasks), (indicator_sheet, hidden_indicators)):
-            if read is not None:
-                result.notes += [
-                    f"已读取工作表“{read}”；隐藏的工作表“{name}”也是填报表，未读取"
-                    for name in hidden
-                ]
+            result.notes += [
+                f"已读取工作表“{read}”；隐藏的工作表“{name}”也是填报表，未读取"
+                if read is not None
+                else f"隐藏的工作表“{name}”未读取；如需报送其中内容，请取消隐藏后重新报送"
+                for name in hidden
+            ]
         if task_sheet is not None:
             result.task_rows = list(_sheet_rows(workbook[task_sheet], task_sheet, TASK_ALIASES))
         if indicator_sheet is not None:
@@ -506,7 +516,7 @@ def _csv_lines(text: str) -> list[list[str]]:
 
 def _csv_read(text: str, delimiter: str, limit: int) -> list[list[str]]:
     """At most ``limit`` rows, each at most ``MAX_COLUMNS`` wide; more rows are refused."""
-    reader = csv.reader(io.StringIO(text), delimiter=delimiter)
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     try:
         rows = [row[:MAX_COLUMNS] for row in islice(reader, limit)]
         if limit == MAX_ROWS and next(reader, None) is not None:
