@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from sqlmodel import select
 from typer.testing import CliRunner
 
-from pilot_tracker import collection, db, ledger, outbox
+from pilot_tracker import collection, db, flags, ledger, outbox, runs
 from pilot_tracker.cli import app
 from pilot_tracker.demo_data import Behaviour, behaviours, deliver
 from pilot_tracker.models import Notification, StatusReport, Submission
@@ -320,6 +320,16 @@ def test_a_payload_that_breaks_intake_is_recorded_rejected_not_unavailable(
         assert "专班" in notice.body
     # the operator gets the traceback in the log, and only there
     assert any(record.exc_info for record in caplog.records if record.levelname == "ERROR")
+    # not "unavailable": the unit that sent it is still flagged for the missing report
+    with db.session(sqlite_engine) as session:
+        flagged = flags.flag(
+            session=session,
+            program="demo",
+            as_of=AS_OF,
+            unavailable=frozenset(item.unit for item in result.unavailable),
+        )
+        missing = {f.unit for f in flagged.findings if f.rule == "missing_report"}
+    assert "tw" in missing
 
     monkeypatch.undo()
     (inbox / "进展.csv").write_bytes(sent)  # the same bytes again: already recorded
@@ -343,3 +353,27 @@ def test_collect_exits_non_zero_when_intake_broke(
     assert result.exit_code == 1
     assert "could not be taken in" in result.stderr and "Traceback" not in result.output
     assert "unavailable" not in result.stdout
+
+
+def test_status_exits_non_zero_after_a_collection_with_intake_errors(
+    isolated_environment: Path,
+) -> None:
+    runner = CliRunner()
+    assert runner.invoke(app, ["init"]).exit_code == 0
+    assert runner.invoke(app, ["program", "load", str(EXAMPLES / "xiangshan.yaml")]).exit_code == 0
+    engine = db.make_engine(f"sqlite:///{isolated_environment / 'pilot-tracker.db'}")
+    for outcome in ("ok", "intake errors"):
+        runs.record(
+            engine=engine,
+            program="xiangshan",
+            flow="collect-status",
+            as_of=AS_OF,
+            started=NOW,
+            finished=NOW,
+            outcome=outcome,
+            summary={"submissions": 1, "unavailable": [], "errors": []},
+        )
+        shown = runner.invoke(app, ["status"])
+        assert f"collect-status: {outcome} for 2021-03-31" in shown.stdout
+        assert shown.exit_code == (0 if outcome == "ok" else 1), shown.output
+    engine.dispose()

@@ -1388,8 +1388,9 @@ def status(
 ) -> None:
     """What an operator checks: last runs per program, the outbox, escalations, sources.
 
-    Exits 1 when messages have failed for good, a source is down or this year's working
-    days are guessed, so a cron job or a systemd unit can act on it. From 1 November
+    Exits 1 when messages have failed for good, a source is down, a last run did not end
+    "ok" (e.g. "intake errors") or this year's working days are guessed, so a cron job or a
+    systemd unit can act on it. From 1 November
     (PILOT_TRACKER_CALENDAR_WARNING_FROM) it warns while next year is not in the calendar.
 
     Example: pilot-tracker status --json
@@ -1443,6 +1444,11 @@ def status(
         state["notifications"]["failed"]
         or guessed_now
         or any(program["unavailable_sources"] for program in state["programs"])
+        or any(
+            run["outcome"] != "ok"
+            for program in state["programs"]
+            for run in program["last_runs"].values()
+        )
     )
     if unhealthy:
         raise typer.Exit(1)
