@@ -309,6 +309,7 @@ class _Checker:
         self.summary = summary
         self.as_of = as_of
         self.earliest = program.start_date - DATE_MARGIN
+        self.leads: dict[str, str] | None = None
 
     def run(self, read: ReadPayload) -> None:
         self.formulas = read.formula_cells
@@ -386,13 +387,18 @@ class _Checker:
 
     def _not_mine(self, code: str) -> str:
         """Why a task code is not this unit's: another unit leads it, or it does not exist."""
-        for task_code, lead in self.session.exec(
-            select(Task.code, Unit.name)
-            .join(Unit, Task.lead_unit_id == Unit.id)
-            .where(Task.program_id == self.program.id)
-        ).all():
-            if code_key(task_code) == code:
-                return f"该任务不属于本单位（牵头单位：{lead}），请只填报本单位牵头或配合的任务"
+        if self.leads is None:  # read once: a file may hold 20 000 codes that are not ours
+            self.leads = {
+                code_key(task_code): lead
+                for task_code, lead in self.session.exec(
+                    select(Task.code, Unit.name)
+                    .join(Unit, Task.lead_unit_id == Unit.id)
+                    .where(Task.program_id == self.program.id)
+                ).all()
+            }
+        lead = self.leads.get(code)
+        if lead is not None:
+            return f"该任务不属于本单位（牵头单位：{lead}），请只填报本单位牵头或配合的任务"
         return "任务编号不存在，请核对下发填报表中的任务编号"
 
     def _report_values(self, row: Row, problems: list[RejectionLine]) -> dict[str, Any] | None:
