@@ -289,7 +289,7 @@ def _find_sheet(
     hidden: list[str] = []
     for name in names:
         sheet = workbook[name]
-        rows = sheet.iter_rows(max_row=HEADER_SEARCH_ROWS, max_col=MAX_COLUMNS, values_only=True)
+        rows = sheet.iter_rows(max_row=HEADER_SEARCH_ROWS, max_col=_width(sheet), values_only=True)
         if any(any(aliases.get(header_key(value)) == key for value in row) for row in rows):
             state = getattr(sheet, "sheet_state", "visible")
             (visible if state == "visible" else hidden).append(name)
@@ -306,7 +306,7 @@ def _find_sheet(
 def _sheet_rows(sheet: Any, title: str, aliases: dict[str, str]) -> Iterator[Row]:
     # The caps bound the work whatever the sheet declares: openpyxl fills the gaps up to
     # the last row it finds with empty rows, each as wide as the declared dimension.
-    rows = sheet.iter_rows(max_row=MAX_ROWS + 1, max_col=MAX_COLUMNS)
+    rows = sheet.iter_rows(max_row=MAX_ROWS + 1, max_col=_width(sheet))
     header: dict[int, tuple[str, str]] | None = None
     for number, cells in enumerate(rows, start=1):
         if number > MAX_ROWS:
@@ -330,6 +330,12 @@ def _sheet_rows(sheet: Any, title: str, aliases: dict[str, str]) -> Iterator[Row
         if all(_blank(cell.value) for cell in values.values()):
             continue
         yield Row(title, number, values, {key: text for key, text in header.values()})
+
+
+def _width(sheet: Any) -> int:
+    """The columns to read: as many as the sheet declares, at most ``MAX_COLUMNS``."""
+    declared = getattr(sheet, "max_column", None)
+    return min(declared, MAX_COLUMNS) if isinstance(declared, int) and declared > 0 else MAX_COLUMNS
 
 
 def _header(values: Sequence[Any], aliases: dict[str, str]) -> dict[int, tuple[str, str]]:
@@ -410,7 +416,8 @@ def _formula_cells(data: bytes, result: ReadPayload) -> set[tuple[str, int, str]
             if sheet_name not in workbook.sheetnames:
                 continue
             header: dict[int, tuple[str, str]] = {}
-            rows = workbook[sheet_name].iter_rows(max_row=MAX_ROWS, max_col=MAX_COLUMNS)
+            sheet = workbook[sheet_name]
+            rows = sheet.iter_rows(max_row=MAX_ROWS, max_col=_width(sheet))
             for number, cells in enumerate(rows, start=1):
                 values = [getattr(cell, "value", None) for cell in cells]
                 if not header:
