@@ -70,9 +70,9 @@ class PayloadError(Exception):
     """The payload as a whole cannot be read; the message is for the unit's liaison."""
 
 
-def _too_many_rows(where: str = "") -> PayloadError:
+def _too_many_rows(where: str = "", counted: str = "空行") -> PayloadError:
     return PayloadError(
-        f"数据行过多：{where}超过 {MAX_ROWS} 行（空行和只有格式的行也计算在内），已停止读取。"
+        f"数据行过多：{where}超过 {MAX_ROWS} 行（{counted}也计算在内），已停止读取。"
         f"请删除第 {MAX_ROWS} 行以下的多余行（选中后右键“删除”），或拆分后报送"
     )
 
@@ -310,7 +310,7 @@ def _sheet_rows(sheet: Any, title: str, aliases: dict[str, str]) -> Iterator[Row
     header: dict[int, tuple[str, str]] | None = None
     for number, cells in enumerate(rows, start=1):
         if number > MAX_ROWS:
-            raise _too_many_rows(f"工作表“{title}”")
+            raise _too_many_rows(f"工作表“{title}”", "空行和只有格式的行")
         if header is None:
             if number > HEADER_SEARCH_ROWS:
                 return
@@ -440,6 +440,7 @@ def _formula_cells(data: bytes, result: ReadPayload) -> set[tuple[str, int, str]
 # --- csv and json ---------------------------------------------------------------------------
 
 ENCODING_REFUSED = "文件编码无法识别，请另存为 UTF-8 或 GBK 编码的 CSV 文件"
+_NONCHARACTER = re.compile("[\ufdd0-\ufdef\ufffe\uffff]")
 
 
 def decode_text(data: bytes) -> str:
@@ -452,8 +453,8 @@ def decode_text(data: bytes) -> str:
             text = data[bom:].decode(encoding)
         except UnicodeDecodeError:
             raise PayloadError(ENCODING_REFUSED) from None
-        if any(unicodedata.category(char) in ("Cn", "Co") for char in text[:4096]):
-            raise PayloadError(ENCODING_REFUSED)  # noncharacters: not text in any encoding
+        if _NONCHARACTER.search(text, 0, 4096):
+            raise PayloadError(ENCODING_REFUSED)  # binary read as UTF-16, not text
         return text
     if data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]
