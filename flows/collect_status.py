@@ -110,6 +110,14 @@ def collect_status(
     )
     for line in result.lines():
         logger.info(line)
+    for failure in result.errors:  # a fault of ours, not the unit's; traceback in the log
+        logger.error(
+            "%s: intake failed on %s (%s); %s",
+            failure["unit"],
+            failure["file"],
+            failure["error"],
+            failure["outcome"],
+        )
     logger.info(
         "%s: %d submissions, %d units unavailable, %d files left for the next run, "
         "%d not taken from the inbox",
@@ -126,10 +134,11 @@ def collect_status(
         as_of=day,
         started=started,
         finished=datetime.now(UTC),
-        outcome="ok",
+        outcome="intake errors" if result.errors else "ok",
         summary={
             "submissions": len(result.submissions),
             "unavailable": [item.unit for item in result.unavailable],
+            "errors": result.errors,
         },
     )
     engine.dispose()

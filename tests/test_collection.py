@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from sqlmodel import select
 from typer.testing import CliRunner
 
-from pilot_tracker import collection, db, ledger, outbox
+from pilot_tracker import collection, db, flags, ledger, outbox, runs
 from pilot_tracker.cli import app
 from pilot_tracker.demo_data import Behaviour, behaviours, deliver
 from pilot_tracker.models import Notification, StatusReport, Submission
@@ -283,3 +283,99 @@ def test_collect_and_progress_on_the_command_line(
     assert table.exit_code == 0 and "nothing new in any source" in table.stdout
     wrong = runner.invoke(app, ["collect", "--program", "xiangshan", "--as-of", "31/01/2021"])
     assert wrong.exit_code == 2
+
+
+def test_a_payload_that_breaks_intake_is_recorded_rejected_not_unavailable(
+    sqlite_engine: sa.Engine,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    load(sqlite_engine, validate_program(copy.deepcopy(SMALL), "demo.yaml"))
+    home = tmp_path / "home"
+    inbox = inbox_folder(home / "inbox", "demo", "tw")
+    inbox.mkdir(parents=True)
+    sent = "任务编号,进展状态,完成进度\nT-01,推进中,40\n".encode()
+    (inbox / "进展.csv").write_bytes(sent)
+
+    def broken(self: object, read: object) -> None:
+        raise RuntimeError("a bug in intake, with a secret: token=abc123")
+
+    monkeypatch.setattr("pilot_tracker.intake._Checker.run", broken)
+    result = run(sqlite_engine, home, "demo")
+
+    assert result.unavailable == []  # the unit sent something: it stays subject to its flags
+    (summary,) = result.submissions
+    assert (summary.unit, summary.status, summary.rejected) == ("tw", "rejected", 1)
+    reason = summary.rejections[0].reason
+    assert "专班" in reason and "RuntimeError" not in reason and "abc123" not in reason
+    assert [(e["unit"], e["file"]) for e in result.errors] == [("tw", "进展.csv")]
+    assert "tw: intake failed" in "\n".join(result.lines())
+    # archived and recorded; the file left the inbox; the liaison is told
+    assert (home / "archive" / summary.sha256[:2] / summary.sha256).read_bytes() == sent
+    assert not (inbox / "进展.csv").exists()
+    with db.session(sqlite_engine) as session:
+        submission = session.exec(select(Submission)).one()
+        assert (submission.status, submission.rejected) == ("rejected", 1)
+        assert session.exec(select(StatusReport)).all() == []
+        (notice,) = session.exec(select(Notification)).all()
+        assert "专班" in notice.body
+    # the operator gets the traceback in the log, and only there
+    assert any(record.exc_info for record in caplog.records if record.levelname == "ERROR")
+    # not "unavailable": the unit that sent it is still flagged for the missing report
+    with db.session(sqlite_engine) as session:
+        flagged = flags.flag(
+            session=session,
+            program="demo",
+            as_of=AS_OF,
+            unavailable=frozenset(item.unit for item in result.unavailable),
+        )
+        missing = {f.unit for f in flagged.findings if f.rule == "missing_report"}
+    assert "tw" in missing
+
+    monkeypatch.undo()
+    (inbox / "进展.csv").write_bytes(sent)  # the same bytes again: already recorded
+    again = run(sqlite_engine, home, "demo")
+    assert [s.status for s in again.submissions] == ["duplicate"] and again.errors == []
+
+
+def test_collect_exits_non_zero_when_intake_broke(
+    isolated_environment: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    runner = CliRunner()
+    assert runner.invoke(app, ["init"]).exit_code == 0
+    assert runner.invoke(app, ["program", "load", str(EXAMPLES / "xiangshan.yaml")]).exit_code == 0
+    assert runner.invoke(app, ["simulate", "--program", "xiangshan", "--until", "2021-01-31"])
+
+    def broken(self: object, read: object) -> None:
+        raise RuntimeError("a bug in intake")
+
+    monkeypatch.setattr("pilot_tracker.intake._Checker.run", broken)
+    result = runner.invoke(app, ["collect", "--program", "xiangshan", "--as-of", "2021-01-31"])
+    assert result.exit_code == 1
+    assert "could not be taken in" in result.stderr and "Traceback" not in result.output
+    assert "unavailable" not in result.stdout
+
+
+def test_status_exits_non_zero_after_a_collection_with_intake_errors(
+    isolated_environment: Path,
+) -> None:
+    runner = CliRunner()
+    assert runner.invoke(app, ["init"]).exit_code == 0
+    assert runner.invoke(app, ["program", "load", str(EXAMPLES / "xiangshan.yaml")]).exit_code == 0
+    engine = db.make_engine(f"sqlite:///{isolated_environment / 'pilot-tracker.db'}")
+    for outcome in ("ok", "intake errors"):
+        runs.record(
+            engine=engine,
+            program="xiangshan",
+            flow="collect-status",
+            as_of=AS_OF,
+            started=NOW,
+            finished=NOW,
+            outcome=outcome,
+            summary={"submissions": 1, "unavailable": [], "errors": []},
+        )
+        shown = runner.invoke(app, ["status"])
+        assert f"collect-status: {outcome} for 2021-03-31" in shown.stdout
+        assert shown.exit_code == (0 if outcome == "ok" else 1), shown.output
+    engine.dispose()

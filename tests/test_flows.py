@@ -232,3 +232,25 @@ def test_a_rerun_for_an_earlier_day_fails_and_rewrites_nothing(isolated_environm
 
     again = runner.invoke(app, ["escalation", "list", "--program", "xiangshan", "--json"]).stdout
     assert again == listed
+
+
+def test_collect_status_records_a_failed_intake_and_the_run_says_so(
+    isolated_environment: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    runner = CliRunner()
+    assert runner.invoke(app, ["init"]).exit_code == 0
+    assert runner.invoke(app, ["program", "load", str(EXAMPLES / "xiangshan.yaml")]).exit_code == 0
+    spec = read_program_file(EXAMPLES / "xiangshan.yaml")
+    deliver(spec=spec, inbox=isolated_environment / "inbox", since=None, until=date(2021, 1, 31))
+
+    def broken(self: object, read: object) -> None:
+        raise RuntimeError("a bug in intake")
+
+    monkeypatch.setattr("pilot_tracker.intake._Checker.run", broken)
+    result = collect_status("xiangshan", as_of=date(2021, 1, 31), settle_seconds=0)
+
+    assert result["unavailable"] == []  # the units sent files: they stay subject to flags
+    assert result["errors"] and {s["status"] for s in result["submissions"]} == {"rejected"}
+    shown = runner.invoke(app, ["status"])
+    assert "collect-status: intake errors for 2021-01-31" in shown.stdout
+    assert shown.exit_code == 1

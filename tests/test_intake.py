@@ -11,6 +11,7 @@ import hashlib
 import json
 import sqlite3
 import unicodedata
+import zipfile
 from collections.abc import Iterator, Sequence
 from contextlib import closing
 from datetime import UTC, date, datetime
@@ -839,3 +840,171 @@ def test_a_hostile_file_name_cannot_forge_lines_in_the_notice(
     [notice] = notices(ledger_db)
     assert not any(line.startswith("【紧急】") for line in notice.body.splitlines())
     assert "\n" not in notice.subject
+
+
+# --- values that are not finite, not plausible, or not storable ----------------------------------
+
+
+def indicator_json(value: str, as_of: str = "2021-03-31") -> bytes:
+    return (
+        '{"indicators": [{"指标编号": "I-01", "当前值": '
+        + value
+        + ', "统计时点": "'
+        + as_of
+        + '"}]}'
+    ).encode()
+
+
+@pytest.mark.parametrize(
+    ("value", "words"),
+    [
+        ("NaN", ("“NaN”", "不是有效的数字")),
+        ("Infinity", ("“Infinity”", "不是有效的数字")),
+        ("-Infinity", ("“-Infinity”", "不是有效的数字")),
+        ("1e999", ("“1e999”", "不是有效的数字")),
+        ('"NaN"', ("“NaN”",)),
+        ('"inf"', ("“inf”",)),
+        ('"1e999"', ("“1e999”",)),
+        ("1" + "0" * 400, ("不是有效的数字",)),
+        ("1e308", ("超出合理范围", "0-100", "%")),
+        ("120", ("超出合理范围", "0-100")),
+        ("-3.5", ("超出合理范围", "0-100")),
+    ],
+    ids=[
+        "NaN",
+        "Infinity",
+        "-Infinity",
+        "1e999",
+        "NaN-text",
+        "inf-text",
+        "1e999-text",
+        "400-digits",
+        "1e308",
+        "percent-120",
+        "negative-percent",
+    ],
+)
+def test_an_indicator_value_that_is_not_finite_or_not_plausible_is_rejected(
+    any_ledger_db: sa.Engine, home: Path, value: str, words: tuple[str, ...]
+) -> None:
+    summary = take(any_ledger_db, home, indicator_json(value), unit="rsj", name="rsj.json")
+    assert (summary.status, summary.imported, summary.rejected) == ("rejected", 0, 1)
+    ((sheet, row, column, _),) = lines(summary)
+    assert (sheet, row, column) == ("indicators", 1, "当前值")
+    for word in words:
+        assert word in summary.rejections[0].reason, summary.rejections[0].reason
+    assert count(any_ledger_db, IndicatorReading) == 0
+    assert count(any_ledger_db, Rejection) == 1
+
+
+@pytest.mark.parametrize(
+    ("token", "column", "words"),
+    [
+        (b"1e999", "当前值", ("“inf”", "不是有效的数字")),
+        (b"-1E999", "当前值", ("“-inf”", "不是有效的数字")),
+        # openpyxl cannot read these at all: the workbook is refused whole, with what to do
+        (b"NaN", "", ("工作簿无法读取", "重新保存")),
+        (b"-INF", "", ("工作簿无法读取", "重新保存")),
+    ],
+)
+def test_a_not_finite_indicator_value_in_a_workbook_cell_is_rejected(
+    ledger_db: sa.Engine,
+    home: Path,
+    tmp_path: Path,
+    token: bytes,
+    column: str,
+    words: tuple[str, ...],
+) -> None:
+    path = tmp_path / "rsj.xlsx"
+    write_submission_template(SPEC, "rsj", path, generated_on=date(2021, 3, 1))
+    workbook = openpyxl.load_workbook(path)
+    workbook["指标数据"]["F3"] = 12345.5
+    workbook["指标数据"]["G3"] = "2021-03-31"
+    workbook.save(path)
+    with zipfile.ZipFile(path) as archive:
+        entries = {name: archive.read(name) for name in archive.namelist()}
+    hostile = tmp_path / "hostile.xlsx"
+    with zipfile.ZipFile(hostile, "w", zipfile.ZIP_DEFLATED) as copy_:
+        for name, data in entries.items():
+            copy_.writestr(name, data.replace(b"<v>12345.5</v>", b"<v>" + token + b"</v>"))
+    summary = take(ledger_db, home, hostile.read_bytes(), unit="rsj", name=hostile.name)
+    assert (summary.status, summary.rejected) == ("rejected", 1), summary
+    assert summary.rejections[0].column == column
+    for word in words:
+        assert word in summary.rejections[0].reason, summary.rejections[0].reason
+    assert count(ledger_db, IndicatorReading) == 0
+
+
+def test_a_reading_within_a_year_before_the_start_is_taken(
+    ledger_db: sa.Engine, home: Path
+) -> None:
+    summary = take(ledger_db, home, indicator_json("5.7", "2020-12-31"), unit="rsj", name="a.json")
+    assert (summary.status, summary.imported) == ("imported", 1)
+
+
+@pytest.mark.parametrize("typed", ["2012-03-31", "2012年3月31日", "1900-01-01"])
+def test_a_date_years_before_the_program_is_rejected(
+    ledger_db: sa.Engine, home: Path, tmp_path: Path, typed: str
+) -> None:
+    data, rows = Filled(tmp_path).bytes(
+        {"T-01": GOOD, "T-03": {"进展状态": "推进中", "完成进度": 50, "填报日期": typed}}
+    )
+    summary = take(ledger_db, home, data)
+    assert (summary.status, summary.imported, summary.rejected) == ("partial", 1, 1)
+    assert lines(summary) == [(SHEET, rows["T-03"], "填报日期", typed)]
+    reason = summary.rejections[0].reason
+    assert "早于试点开始日期" in reason and "2021-01-01" in reason and "年份" in reason
+
+    reading = take(ledger_db, home, indicator_json("5.6", typed), unit="rsj", name="a.json")
+    assert reading.status == "rejected"
+    assert reading.rejections[0].column == "统计时点"
+    assert "早于试点开始日期" in reading.rejections[0].reason
+    assert count(ledger_db, IndicatorReading) == 0
+
+
+def test_a_huge_percent_from_an_api_is_rejected_not_a_crash(
+    ledger_db: sa.Engine, home: Path
+) -> None:
+    document = '{"tasks": [{"task": "T-01", "status": "推进中", "percent": 1' + "0" * 400 + "}]}"
+    summary = take(ledger_db, home, document.encode(), name="a.json", source="http")
+    assert (summary.status, summary.rejected) == ("rejected", 1)
+    assert summary.rejections[0].column == "percent"
+    assert "完成进度" in summary.rejections[0].reason
+
+
+def test_control_characters_and_lone_surrogates_are_stored_cleaned(
+    any_ledger_db: sa.Engine, home: Path
+) -> None:
+    document = (
+        b'{"tasks": [{"task": "T-01", "status": "\\u63a8\\u8fdb\\u4e2d", "percent": 40,'
+        b' "progress": "\\u0000\\ud800\\u5df2\\u53ec\\u5f00\\u001b"},'
+        b' {"task": "T-9\\u0000\\udfff", "percent": 40}]}'
+    )
+    summary = take(any_ledger_db, home, document, name="a.json", source="http")
+    assert (summary.status, summary.imported, summary.rejected) == ("partial", 1, 1)
+    (stored,) = reports(any_ledger_db)
+    assert "已召开" in stored["progress"] and "\x00" not in stored["progress"]
+    with db.session(any_ledger_db) as session:
+        rejection = session.exec(select(Rejection)).one()
+        assert "\x00" not in rejection.value and "任务编号不存在" in rejection.reason
+
+
+def test_a_hidden_stale_sheet_is_ignored_and_the_summary_says_so(
+    ledger_db: sa.Engine, home: Path, tmp_path: Path
+) -> None:
+    filled = Filled(tmp_path)
+    data, _ = filled.bytes({"T-01": {"进展状态": "推进中", "完成进度": 10}})
+    path = tmp_path / "copied.xlsx"
+    path.write_bytes(data)
+    workbook = openpyxl.load_workbook(path)
+    fresh = workbook.copy_worksheet(workbook[SHEET])
+    fresh.title = "任务进展（新）"
+    percent = next(cell.column for cell in fresh[2] if cell.value == "完成进度")
+    fresh.cell(row=3, column=percent, value=70)
+    workbook[SHEET].sheet_state = "hidden"
+    workbook.active = workbook.sheetnames.index(fresh.title)
+    workbook.save(path)
+
+    summary = take(ledger_db, home, path.read_bytes())
+    assert [(r["task"], r["percent"]) for r in reports(ledger_db)] == [("T-01", 70.0)]
+    assert any("任务进展（新）" in note and "隐藏" in note for note in summary.notes), summary

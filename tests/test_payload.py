@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import json
 import re
+import resource
+import subprocess
+import sys
 import time
 import zipfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -657,3 +660,318 @@ def test_even_a_small_entity_is_refused_not_expanded(tmp_path: Path, good_workbo
     )
     reason = refused(data, "entity.xlsx")
     assert "工作簿无法读取" in reason and "青青" not in reason
+
+
+# --- every payload ends as rows or a reason, never as an exception ---------------------------
+
+DEEP = 100_000
+
+
+@pytest.mark.parametrize(
+    ("document", "words"),
+    [
+        (b"[" * DEEP + b"]" * DEEP, ("层",)),
+        (b'{"tasks": ' + b"[" * DEEP + b"]" * DEEP + b"}", ("层",)),
+        (
+            b'{"tasks": [{"task": "T-01", "progress": '
+            + b'{"a":' * DEEP
+            + b"1"
+            + b"}" * DEEP
+            + b"}]}",
+            ("层",),
+        ),
+        (b'{"tasks": [{"task": "T-01", "percent": 50, "percent": 60}]}', ("percent", "重复")),
+        (
+            '{"tasks": [{"task": "T-01", "完成进度": 50, "percent": 60}]}'.encode(),
+            ("完成进度", "percent"),
+        ),
+        (b'"tasks"', ("数据格式不符",)),
+        (b"42", ("数据格式不符",)),
+        (b"null", ("数据格式不符",)),
+    ],
+    ids=[
+        "deep-list",
+        "deep-tasks",
+        "deep-value",
+        "duplicate-key",
+        "two-keys-for-one-field",
+        "top-level-string",
+        "top-level-number",
+        "top-level-null",
+    ],
+)
+def test_hostile_json_is_refused_with_a_reason(
+    tmp_path: Path, document: bytes, words: tuple[str, ...]
+) -> None:
+    reason = refused(write(tmp_path / "a.json", document), "a.json")
+    for word in words:
+        assert word in reason, reason
+
+
+@pytest.mark.parametrize(
+    "token",
+    ["NaN", "Infinity", "-Infinity", "1e999", "-1e999", "9" * 5000],
+    ids=["NaN", "Infinity", "-Infinity", "1e999", "-1e999", "5000-digits"],
+)
+def test_json_numbers_that_are_not_finite_reach_the_row_check_as_written(
+    tmp_path: Path, token: str
+) -> None:
+    document = '{"indicators": [{"indicator": "I-01", "value": ' + token + "}]}"
+    read = read_payload(write(tmp_path / "a.json", document.encode()), "a.json")
+    value = read.indicator_rows[0].value("value")
+    # not a float the database cannot hold: the row check names it and rejects the row
+    assert value == token
+
+
+def test_control_characters_and_lone_surrogates_in_json_are_made_storable(
+    tmp_path: Path,
+) -> None:
+    document = (
+        b'{"tasks": [{"task": "T-01", "progress": "\\u0000\\ud800ok\\u001b", "\\u0000x": 1}]}'
+    )
+    read = read_payload(write(tmp_path / "a.json", document), "a.json")
+    progress = read.task_rows[0].value("progress")
+    progress.encode("utf-8")  # storable: no lone surrogate
+    assert "\x00" not in progress and "\x1b" not in progress and "ok" in progress
+
+
+def test_an_oversized_csv_field_is_refused_with_its_line(tmp_path: Path) -> None:
+    data = write(
+        tmp_path / "a.csv", ("任务编号,进展情况\nT-01,短\nT-03," + "长" * 200_000 + "\n").encode()
+    )
+    reason = refused(data, "a.csv")
+    assert "第 3 行" in reason and "过长" in reason, reason
+
+
+def test_a_csv_with_nul_bytes_is_refused_as_not_text(tmp_path: Path) -> None:
+    data = write(tmp_path / "a.csv", "任务编号,完成进度\nT-01,5\x000\n".encode())
+    reason = refused(data, "a.csv")
+    assert "空字符" in reason and "CSV UTF-8" in reason, reason
+
+
+@pytest.mark.parametrize(
+    ("encoding", "bom"),
+    [
+        ("utf-16-le", b"\xff\xfe"),
+        ("utf-16-le", b""),
+        ("utf-16-be", b"\xfe\xff"),
+        ("utf-16-be", b""),
+    ],
+    ids=["le-bom", "le", "be-bom", "be"],
+)
+def test_a_utf16_csv_is_read(tmp_path: Path, encoding: str, bom: bytes) -> None:
+    data = write(tmp_path / "a.csv", bom + csv_bytes(CSV_LINES, delimiter="\t").encode(encoding))
+    read = read_payload(data, "a.csv")
+    assert task_values(read) == CSV_VALUES
+    assert read.task_rows[0].headers["task"] == "任务编号"
+
+
+def test_utf16_that_is_not_text_is_refused_as_an_encoding(tmp_path: Path) -> None:
+    reason = refused(write(tmp_path / "a.csv", b"\xff\xfe" + b"\x00\xd8\x41\x00" * 20), "a.csv")
+    assert "编码" in reason and "UTF-8" in reason
+
+
+# --- two columns for one field ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("headers", "named"),
+    [
+        (
+            ["任务编号", "完成进度", "进展情况", "完成进度"],
+            ("“完成进度”（B列）", "“完成进度”（D列）"),
+        ),
+        (["任务编号", "完成进度", "进度"], ("“完成进度”（B列）", "“进度”（C列）")),
+        (["任务编号", "编号", "完成进度"], ("“任务编号”（A列）", "“编号”（B列）")),
+    ],
+    ids=["same-header", "alias", "task-code"],
+)
+def test_two_columns_for_one_field_in_a_workbook_are_refused_naming_both(
+    tmp_path: Path, headers: list[str], named: tuple[str, str]
+) -> None:
+    data = xlsx(tmp_path / "a.xlsx", [headers, ["T-01", 50, 60, 70]])
+    reason = refused(data, "a.xlsx")
+    for name in named:
+        assert name in reason, reason
+    assert "任务进展" in reason and "第 1 行" in reason and "删除" in reason
+
+
+def test_two_columns_for_one_field_in_a_csv_are_refused_naming_both(tmp_path: Path) -> None:
+    data = write(tmp_path / "a.csv", "说明\n任务编号,完成进度,进度\nT-01,50,60\n".encode())
+    reason = refused(data, "a.csv")
+    assert (
+        "第 2 行" in reason and "“完成进度”（第 2 列）" in reason and "“进度”（第 3 列）" in reason
+    )
+
+
+# --- hidden sheets ------------------------------------------------------------------------------
+
+
+def two_sheets(path: Path, hidden_state: str | None, second_title: str = "任务进展 (2)") -> bytes:
+    """The template's sheet with stale rows, and a copy with the new ones."""
+    workbook = openpyxl.Workbook()
+    stale = workbook.active
+    stale.title = "任务进展"
+    stale.append(["任务编号", "完成进度"])
+    stale.append(["T-01", 10])
+    fresh = workbook.create_sheet(second_title)
+    fresh.append(["任务编号", "完成进度"])
+    fresh.append(["T-01", 80])
+    if hidden_state:
+        stale.sheet_state = hidden_state
+        workbook.active = 1
+    workbook.save(path)
+    return path.read_bytes()
+
+
+@pytest.mark.parametrize("state", ["hidden", "veryHidden"])
+def test_a_hidden_sheet_is_not_read_over_the_visible_one(tmp_path: Path, state: str) -> None:
+    read = read_payload(two_sheets(tmp_path / "a.xlsx", state), "a.xlsx")
+    assert [(row.sheet, row.value("percent")) for row in read.task_rows] == [("任务进展 (2)", 80)]
+    assert any("任务进展" in note and "隐藏" in note for note in read.notes), read.notes
+
+
+def test_two_visible_sheets_that_both_qualify_are_refused_naming_both(tmp_path: Path) -> None:
+    reason = refused(two_sheets(tmp_path / "a.xlsx", None), "a.xlsx")
+    assert "“任务进展”" in reason and "“任务进展 (2)”" in reason and "只保留" in reason, reason
+
+
+@pytest.mark.parametrize("state", ["hidden", "veryHidden"])
+def test_a_workbook_whose_only_progress_sheet_is_hidden_says_so(tmp_path: Path, state: str) -> None:
+    workbook = openpyxl.Workbook()
+    workbook.active.title = "说明"
+    tasks = workbook.create_sheet("任务进展")
+    tasks.append(["任务编号", "完成进度"])
+    tasks.append(["T-01", 10])
+    tasks.sheet_state = state
+    workbook.save(tmp_path / "a.xlsx")
+    reason = refused((tmp_path / "a.xlsx").read_bytes(), "a.xlsx")
+    assert "“任务进展”" in reason and "隐藏" in reason and "取消隐藏" in reason, reason
+
+
+# --- the row cap holds for blank rows too (hostile loads run in a caged child) -----------------
+
+CAGE_SECONDS = 120
+
+
+def caged(script: str, *args: str) -> str:
+    """Run ``script`` in a child with 2 GB of memory and 60 s of CPU; return what it printed.
+
+    A regression then fails the test instead of eating the machine.
+    """
+
+    def limits() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (2 * 1024**3, 2 * 1024**3))
+        resource.setrlimit(resource.RLIMIT_CPU, (60, 60))
+
+    try:
+        done = subprocess.run(
+            [sys.executable, "-c", script, *args],
+            capture_output=True,
+            text=True,
+            timeout=CAGE_SECONDS,
+            preexec_fn=limits,  # the child runs no threads before exec
+            check=False,
+        )
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"the child ran for more than {CAGE_SECONDS} s")
+    assert done.returncode == 0, done.stderr[-2000:]
+    return done.stdout.strip()
+
+
+READ_IN_A_CAGE = """
+import sys, time
+from pathlib import Path
+from pilot_tracker.payload import PayloadError, read_payload
+path = Path(sys.argv[1])
+started = time.perf_counter()
+try:
+    read = read_payload(path.read_bytes(), path.name)
+    print(f"read {len(read.task_rows)} rows")
+except PayloadError as error:
+    print(f"refused: {error}")
+print(f"seconds: {time.perf_counter() - started:.1f}", file=sys.stderr)
+"""
+
+
+def sheet_xml(rows: Iterable[bytes], dimension: str) -> Iterator[bytes]:
+    yield (
+        b'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+        b'<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
+        b'<dimension ref="'
+        + dimension.encode()
+        + b'"/><sheetData>'
+        + '<row r="1"><c r="A1" t="inlineStr"><is><t>任务编号</t></is></c>'
+        '<c r="B1" t="inlineStr"><is><t>完成进度</t></is></c></row>'.encode()
+        + b'<row r="2"><c r="A2" t="inlineStr"><is><t>T-01</t></is></c><c r="B2"><v>50</v></c></row>'
+    )
+    yield from rows
+    yield b"</sheetData></worksheet>"
+
+
+def workbook_with_sheet(tmp_path: Path, name: str, chunks: Iterable[bytes]) -> Path:
+    """A one-sheet workbook whose sheet XML is streamed from ``chunks``."""
+    source = tmp_path / "source.xlsx"
+    openpyxl.Workbook().save(source)
+    target = tmp_path / name
+    with (
+        zipfile.ZipFile(source) as original,
+        zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as copy,
+    ):
+        for info in original.infolist():
+            if info.filename == "xl/worksheets/sheet1.xml":
+                with copy.open(info.filename, "w", force_zip64=True) as stream:
+                    for chunk in chunks:
+                        stream.write(chunk)
+            else:
+                copy.writestr(info.filename, original.read(info.filename))
+    return target
+
+
+def test_a_million_blank_rows_stop_at_the_row_cap(tmp_path: Path) -> None:
+    rows = (
+        b'<row r="%d"><c r="A%d" t="inlineStr"><is><t> </t></is></c><c r="C%d"/></row>'
+        % (number, number, number)
+        for number in range(3, 1_000_001)
+    )
+    path = workbook_with_sheet(tmp_path, "blank.xlsx", sheet_xml(rows, "A1:C1000000"))
+    outcome = caged(READ_IN_A_CAGE, str(path))
+    assert outcome.startswith("refused:") and "20000" in outcome and "空行" in outcome, outcome
+
+
+def test_one_cell_at_the_far_corner_stops_at_the_row_cap(tmp_path: Path) -> None:
+    rows = [b'<row r="1048576"><c r="XFD1048576" t="inlineStr"><is><t>x</t></is></c></row>']
+    path = workbook_with_sheet(tmp_path, "corner.xlsx", sheet_xml(rows, "A1:XFD1048576"))
+    outcome = caged(READ_IN_A_CAGE, str(path))
+    assert outcome.startswith("refused:") and "20000" in outcome, outcome
+
+
+def test_a_csv_of_a_million_blank_lines_stops_at_the_row_cap(tmp_path: Path) -> None:
+    path = tmp_path / "blank.csv"
+    path.write_bytes("任务编号,完成进度\nT-01,50\n".encode() + b",\n" * 1_000_000)
+    outcome = caged(READ_IN_A_CAGE, str(path))
+    assert outcome.startswith("refused:") and "20000" in outcome and "空行" in outcome, outcome
+
+
+@pytest.mark.parametrize("ending", ["\r", "\r\n", "\n"], ids=["cr", "crlf", "lf"])
+def test_a_csv_is_read_with_any_line_ending(tmp_path: Path, ending: str) -> None:
+    text = ending.join(",".join(line) for line in CSV_LINES) + ending
+    read = read_payload(write(tmp_path / "a.csv", text.encode()), "a.csv")
+    assert task_values(read) == CSV_VALUES
+
+
+def test_a_hidden_sheet_of_the_other_kind_is_named_in_the_notes(tmp_path: Path) -> None:
+    workbook = openpyxl.Workbook()
+    tasks = workbook.active
+    tasks.title = "任务进展"
+    tasks.append(["任务编号", "完成进度"])
+    tasks.append(["T-01", 5])
+    indicators = workbook.create_sheet("指标数据")
+    indicators.append(["指标编号", "当前值"])
+    indicators.append(["I-01", 3])
+    indicators.sheet_state = "hidden"
+    workbook.save(tmp_path / "a.xlsx")
+    read = read_payload((tmp_path / "a.xlsx").read_bytes(), "a.xlsx")
+    assert [row.value("task") for row in read.task_rows] == ["T-01"]
+    assert read.indicator_rows == []
+    assert read.notes == ["隐藏的工作表“指标数据”未读取；如需报送其中内容，请取消隐藏后重新报送"]

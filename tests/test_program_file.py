@@ -364,3 +364,30 @@ def test_an_http_source_keeps_its_secrets_in_the_environment() -> None:
 def test_bad_sources_are_refused(source: dict[str, Any], expected: str) -> None:
     problems = problems_of(with_source(source))
     assert any(problem.startswith(expected) for problem in problems), problems
+
+
+@pytest.mark.parametrize(
+    ("edits", "expected"),
+    [
+        ({"indicators__0__baseline__value": float("nan")}, "indicators[0].baseline.value: nan"),
+        (
+            {"indicators__0__target__value": float("inf"), "indicators__0__direction": "increase"},
+            "indicators[0].target.value: inf is not a finite number",
+        ),
+        ({"indicators__0__baseline__value": "1e999"}, "indicators[0].baseline.value: "),
+        (
+            {"indicators__0__baseline__value": 1e308},
+            "indicators[0].baseline.value: 1e+308 is out of range",
+        ),
+        (
+            {"indicators__0__measure": "人", "indicators__0__target__value": -5},
+            "indicators[0].target.value: -5 is negative, but 人 counts",
+        ),
+    ],
+    ids=["nan", "inf", "1e999-text", "1e308", "negative-count"],
+)
+def test_a_baseline_or_target_that_is_not_a_plausible_figure_is_refused(
+    edits: dict[str, Any], expected: str
+) -> None:
+    problems = problems_of(changed(**edits))
+    assert any(problem.startswith(expected) for problem in problems), problems

@@ -9,7 +9,14 @@ import pytest
 
 from pilot_tracker.models import TaskStatus
 from pilot_tracker.submission_workbook import STATUS_CHOICES
-from pilot_tracker.values import parse_day, parse_number, parse_percent, parse_status, text_of
+from pilot_tracker.values import (
+    check_reading,
+    parse_day,
+    parse_number,
+    parse_percent,
+    parse_status,
+    text_of,
+)
 
 # --- percent -----------------------------------------------------------------------------
 
@@ -60,7 +67,7 @@ def test_an_empty_percent_is_none(value: Any) -> None:
         ("120%", ("超出范围", "0-100")),
         (-5, ("超出范围",)),
         ("-10", ("超出范围",)),
-        (float("nan"), ("超出范围",)),
+        (float("nan"), ("无法识别", "0-100")),  # not a number at all, not one out of range
         ("约一半", ("无法识别", "约一半", "0-100")),
         ("八成", ("无法识别", "八成")),
         ("80%以上", ("无法识别",)),
@@ -232,3 +239,75 @@ def test_text_is_trimmed(value: Any, expected: str) -> None:
 def test_text_is_bounded() -> None:
     assert text_of("进" * 5000) == "进" * 4000
     assert text_of("进展情况", limit=2) == "进展"
+
+
+# --- values that are not finite or not plausible ------------------------------------------
+
+NOT_FINITE = [
+    float("nan"),
+    float("inf"),
+    float("-inf"),
+    "NaN",
+    "nan",
+    "inf",
+    "-inf",
+    "Infinity",
+    "-Infinity",
+    "1e999",
+    "1E5",
+    10**400,
+    -(10**400),
+    "9" * 400,
+]
+
+
+@pytest.mark.parametrize("value", NOT_FINITE, ids=repr)
+def test_a_number_that_is_not_finite_is_rejected_in_chinese(value: Any) -> None:
+    with pytest.raises(ValueError) as caught:
+        parse_number(value)
+    reason = str(caught.value)
+    assert "数" in reason and "请填写" in reason, reason
+
+
+@pytest.mark.parametrize("value", NOT_FINITE, ids=repr)
+def test_a_percent_that_is_not_finite_is_rejected_in_chinese(value: Any) -> None:
+    with pytest.raises(ValueError) as caught:
+        parse_percent(value)
+    assert "完成进度" in str(caught.value) and "0-100" in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("measure", "value"),
+    [("%", 55.0), ("%", 0.0), ("%", 100.0), ("人", 30000.0), ("人次", 0.0), ("万元", -12.5)],
+)
+def test_a_plausible_reading_passes(measure: str, value: float) -> None:
+    assert check_reading(value, measure=measure, baseline=5.0, target=8.0) == value
+
+
+@pytest.mark.parametrize(
+    ("measure", "value", "words"),
+    [
+        ("%", 1e308, ("超出", "0-100", "%")),
+        ("%", 120.0, ("超出", "0-100")),
+        ("%", -5.0, ("超出", "0-100")),
+        ("人", -3.0, ("不能为负数",)),
+        ("个", 1e12, ("超出",)),
+        ("万元", 1e15, ("超出",)),
+        ("", -1e308, ("超出",)),
+    ],
+)
+def test_an_implausible_reading_is_rejected_in_chinese(
+    measure: str, value: float, words: tuple[str, ...]
+) -> None:
+    with pytest.raises(ValueError) as caught:
+        check_reading(value, measure=measure, baseline=5.0, target=8.0)
+    for word in words:
+        assert word in str(caught.value), str(caught.value)
+
+
+def test_a_percent_indicator_that_goes_past_100_allows_what_its_target_says() -> None:
+    # a growth rate: its own baseline and target say it is not a share
+    assert check_reading(150.0, measure="%", baseline=-2.0, target=120.0) == 150.0
+    assert check_reading(-20.0, measure="%", baseline=-2.0, target=120.0) == -20.0
+    with pytest.raises(ValueError):
+        check_reading(1e6, measure="%", baseline=-2.0, target=120.0)

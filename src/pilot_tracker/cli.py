@@ -35,6 +35,7 @@ from pilot_tracker import (
     flags,
     holiday_notice,
     ledger,
+    logs,
     outbox,
     progress,
     reports,
@@ -483,27 +484,38 @@ def collect(
 ) -> None:
     """Pull every unit's sources once and take in what they sent.
 
-    Rejected rows are reported, not fatal: the exit code is 0 unless the run itself failed.
+    Rejected rows are reported, not fatal: the exit code is 0 unless the run itself failed
+    or a payload could not be taken in (a fault of pilot-tracker, not of the file: the file
+    is archived and recorded as rejected, the traceback is in DATA_HOME/logs/collect.log).
 
     Example: pilot-tracker collect --program xiangshan --as-of 2021-03-26
     """
     settings = load_settings()
     engine = open_database(settings)
     day = parse_day_option(as_of, program_timezone(engine, program))
-    result = collection.collect(
-        engine=engine,
-        program=program,
-        as_of=day,
-        now=now_utc(),
-        home=settings.home,
-        environ=os.environ,
-        templates=message_templates(settings),
-        inbox_wait=timedelta(minutes=settings.inbox_wait_minutes),
-    )
+    with logs.to_file(settings.home / "logs" / "collect.log") as log_file:
+        result = collection.collect(
+            engine=engine,
+            program=program,
+            as_of=day,
+            now=now_utc(),
+            home=settings.home,
+            environ=os.environ,
+            templates=message_templates(settings),
+            inbox_wait=timedelta(minutes=settings.inbox_wait_minutes),
+        )
     if as_json:
         emit_json(result.as_dict())
-        return
-    print_collection(result)
+    else:
+        print_collection(result)
+    if result.errors:
+        err.print(
+            f"error: {len(result.errors)} payload(s) could not be taken in, a fault of "
+            f"pilot-tracker rather than of the files; see the traceback in {log_file}",
+            markup=False,
+            soft_wrap=True,
+        )
+        raise typer.Exit(1)
 
 
 def print_collection(result: collection.CollectionResult) -> None:
@@ -542,9 +554,19 @@ def print_collection(result: collection.CollectionResult) -> None:
             out.print(
                 f"  {s.unit} {s.file}: {where}{shown}: {line.reason}", markup=False, soft_wrap=True
             )
+    for s in result.submissions:
+        for note in s.notes:
+            out.print(f"  {s.unit} {s.file}: {note}", markup=False, soft_wrap=True)
     for item in result.unavailable:
         out.print(
             f"unavailable: {item.unit} ({item.source}): {item.error}", markup=False, soft_wrap=True
+        )
+    for failure in result.errors:
+        out.print(
+            f"intake failed: {failure['unit']} {failure['file']} ({failure['error']}): "
+            f"{failure['outcome']}",
+            markup=False,
+            soft_wrap=True,
         )
     for item in result.waiting:
         out.print(
@@ -1411,9 +1433,10 @@ def status(
 ) -> None:
     """What an operator checks: last runs per program, the outbox, escalations, sources.
 
-    Exits 1 when messages have failed for good, a source is down, files lie in the inbox
-    where no run takes them (wrong folder, links) or this year's working days are guessed,
-    so a cron job or a systemd unit can act on it. From 1 November
+    Exits 1 when messages have failed for good, a source is down, a last run did not end
+    "ok" (e.g. "intake errors"), files lie in the inbox where no run takes them (wrong
+    folder, links) or this year's working days are guessed, so a cron job or a systemd
+    unit can act on it. From 1 November
     (PILOT_TRACKER_CALENDAR_WARNING_FROM) it warns while next year is not in the calendar.
 
     Example: pilot-tracker status --json
@@ -1494,6 +1517,11 @@ def status(
         or state["inbox_not_taken"]
         or any(
             program["unavailable_sources"] or program["not_taken"] for program in state["programs"]
+        )
+        or any(
+            run["outcome"] != "ok"
+            for program in state["programs"]
+            for run in program["last_runs"].values()
         )
     )
     if unhealthy:

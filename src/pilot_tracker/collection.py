@@ -19,7 +19,14 @@ from sqlalchemy.engine import Engine
 from sqlmodel import select
 
 from pilot_tracker import db, ledger, outbox
-from pilot_tracker.intake import SubmissionSummary, sweep_temporaries, take_payload
+from pilot_tracker.intake import (
+    Payload,
+    SubmissionSummary,
+    display_name,
+    record_failure,
+    sweep_temporaries,
+    take_payload,
+)
 from pilot_tracker.models import Program, Unit
 from pilot_tracker.program_file import FolderSourceSpec, SourceSpec
 from pilot_tracker.sources import (
@@ -59,6 +66,8 @@ class CollectionResult:
     unavailable: list[Unavailable] = field(default_factory=list)
     waiting: list[dict[str, str]] = field(default_factory=list)
     not_taken: list[NotTaken] = field(default_factory=list)
+    # payloads intake failed on (a bug, not the unit's doing): unit, source, file, error
+    errors: list[dict[str, str]] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -68,6 +77,7 @@ class CollectionResult:
             "unavailable": [asdict(item) for item in self.unavailable],
             "waiting": self.waiting,
             "not_taken": [{"path": item.path, "reason": item.reason} for item in self.not_taken],
+            "errors": self.errors,
         }
 
     def lines(self) -> list[str]:
@@ -82,6 +92,10 @@ class CollectionResult:
             f"{w['unit']}: left for the next run: {w['file']} ({w['reason']})" for w in self.waiting
         ]
         lines += [f"not taken: {item.path}: {item.reason}" for item in self.not_taken]
+        lines += [
+            f"{e['unit']}: intake failed on {e['file']} ({e['error']}); {e['outcome']}"
+            for e in self.errors
+        ]
         return lines
 
 
@@ -224,11 +238,18 @@ def take(
                         templates=templates,
                     )
             except Exception as error:  # one payload must not stop the others
-                log.exception("intake of %s for unit %s failed", pulled.payload.name, pull.unit)
-                result.unavailable.append(
-                    Unavailable(pull.unit, pull.source, f"intake failed: {type(error).__name__}")
+                failed = _failed_intake(
+                    engine, program, pull, pulled.payload, error, as_of, now, home, templates
                 )
-                continue
+                result.errors.append(failed.error)
+                if failed.summary is None:
+                    result.unavailable.append(
+                        Unavailable(
+                            pull.unit, pull.source, f"intake failed: {type(error).__name__}"
+                        )
+                    )
+                    continue
+                summary = failed.summary
             result.submissions.append(summary)
             # Stored and archived whole (or, refused by its size, recorded as such): the
             # file leaves the inbox, unless another file has taken its name meanwhile.
@@ -277,6 +298,55 @@ def _warn_office(
             warned += queued is not None
             if warned >= OFFICE_WARNINGS:
                 break
+
+
+@dataclass
+class _Failed:
+    error: dict[str, str]
+    summary: SubmissionSummary | None
+
+
+def _failed_intake(
+    engine: Engine,
+    program: str,
+    pull: Pull,
+    payload: Payload,
+    error: Exception,
+    as_of: date,
+    now: datetime,
+    home: Path,
+    templates: outbox.Templates | None,
+) -> _Failed:
+    """Intake raised: a bug of ours, not the unit's content. Record the payload as rejected
+    (archived; the liaison is told the office will look at it), so the unit stays subject to
+    its flags; the traceback goes to the log only. If even that fails, the file stays for
+    the next run and the unit counts as unavailable for this one."""
+    name = display_name(payload.name)
+    log.error("intake of %s for unit %s failed", name, pull.unit, exc_info=error)
+    failure = {"unit": pull.unit, "source": pull.source, "file": name}
+    failure["error"] = type(error).__name__
+    try:
+        with db.session(engine) as session:
+            record = ledger.get_program(session=session, code=program)
+            unit = session.exec(
+                select(Unit).where(Unit.program_id == record.id, Unit.code == pull.unit)
+            ).one()
+            summary = record_failure(
+                session=session,
+                program=record,
+                unit=unit,
+                payload=payload,
+                as_of=as_of,
+                now=now,
+                home=home,
+                templates=templates,
+            )
+    except Exception:
+        log.exception("recording the failed intake of %s for unit %s failed", name, pull.unit)
+        failure["outcome"] = "not recorded; the file is left for the next run"
+        return _Failed(failure, None)
+    failure["outcome"] = f"archived as {summary.sha256[:12]} and recorded as rejected"
+    return _Failed(failure, summary)
 
 
 def collect(

@@ -16,7 +16,7 @@ import stat as statmodule
 import tempfile
 import unicodedata
 from dataclasses import asdict, dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -47,6 +47,9 @@ from pilot_tracker.payload import (
     read_payload,
 )
 from pilot_tracker.values import (
+    check_reading,
+    figure,
+    finite,
     is_blank,
     parse_day,
     parse_number,
@@ -57,6 +60,12 @@ from pilot_tracker.values import (
 
 NOTICE_TEMPLATE = "alerts/rejection.txt.j2"
 NOTICE_REJECTIONS = 20
+# A date this long before the program starts is a typo (2012 for 2021), not a late report.
+DATE_MARGIN = timedelta(days=366)
+FAILURE_REASON = (
+    "系统处理该文件时出错，文件已存档并转交试点工作专班核查，专班会与您联系；"
+    "在此之前无需修改或重复报送"
+)
 
 
 @dataclass
@@ -98,6 +107,8 @@ class SubmissionSummary:
     ignored: int = 0
     rejected: int = 0
     rejections: list[RejectionLine] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    fault: bool = False  # intake failed on it: our fault, not the unit's
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -260,8 +271,70 @@ def take_payload(
         summary.rejections.append(RejectionLine("", None, "", "", str(error)))
         summary.rejected = 1
     else:
+        summary.notes = list(read.notes)
         _Checker(session, program, unit, submission, summary, as_of).run(read)
+    return _close(session, program, unit, submission, summary, as_of, now, templates)
 
+
+def record_failure(
+    *,
+    session: Session,
+    program: Program,
+    unit: Unit,
+    payload: Payload,
+    as_of: date,
+    now: datetime,
+    home: Path,
+    templates: outbox.Templates | None,
+) -> SubmissionSummary:
+    """Record a payload that intake failed on (a bug of ours, not the unit's) as rejected.
+
+    The bytes are archived, the submission holds one rejection saying the office will look
+    at it, and the liaison is told so; the unit sent something, so it is not "unavailable".
+    """
+    sha256, relative = archive_payload(home, payload.data)
+    summary = SubmissionSummary(
+        unit=unit.code,
+        source=payload.source,
+        file=display_name(payload.name),
+        sha256=sha256,
+        status=SubmissionStatus.REJECTED.value,
+    )
+    seen = session.exec(
+        select(Submission).where(Submission.unit_id == unit.id, Submission.sha256 == sha256)
+    ).first()
+    if seen is not None:
+        summary.status = SubmissionStatus.DUPLICATE.value
+        return summary
+    submission = Submission(
+        program_id=program.id,  # type: ignore[arg-type]
+        unit_id=unit.id,  # type: ignore[arg-type]
+        source=payload.source,
+        filename=summary.file[:255],
+        sha256=sha256,
+        archive_path=relative,
+        received_at=now,
+        status=SubmissionStatus.REJECTED.value,
+    )
+    session.add(submission)
+    session.flush()
+    summary.rejections.append(RejectionLine("", None, "", "", FAILURE_REASON))
+    summary.rejected = 1
+    summary.fault = True
+    return _close(session, program, unit, submission, summary, as_of, now, templates)
+
+
+def _close(
+    session: Session,
+    program: Program,
+    unit: Unit,
+    submission: Submission,
+    summary: SubmissionSummary,
+    as_of: date,
+    now: datetime,
+    templates: outbox.Templates | None,
+) -> SubmissionSummary:
+    """Set the submission's status and counts, store its rejections, tell the liaison."""
     if summary.rejected == 0:
         summary.status = SubmissionStatus.IMPORTED.value
     elif summary.imported or summary.updated:
@@ -405,6 +478,8 @@ class _Checker:
         self.submission = submission
         self.summary = summary
         self.as_of = as_of
+        self.earliest = program.start_date - DATE_MARGIN
+        self.leads: dict[str, str] | None = None
 
     def run(self, read: ReadPayload) -> None:
         self.formulas = read.formula_cells
@@ -482,13 +557,18 @@ class _Checker:
 
     def _not_mine(self, code: str) -> str:
         """Why a task code is not this unit's: another unit leads it, or it does not exist."""
-        for task_code, lead in self.session.exec(
-            select(Task.code, Unit.name)
-            .join(Unit, Task.lead_unit_id == Unit.id)
-            .where(Task.program_id == self.program.id)
-        ).all():
-            if code_key(task_code) == code:
-                return f"该任务不属于本单位（牵头单位：{lead}），请只填报本单位牵头或配合的任务"
+        if self.leads is None:  # read once: a file may hold 20 000 codes that are not ours
+            self.leads = {
+                code_key(task_code): lead
+                for task_code, lead in self.session.exec(
+                    select(Task.code, Unit.name)
+                    .join(Unit, Task.lead_unit_id == Unit.id)
+                    .where(Task.program_id == self.program.id)
+                ).all()
+            }
+        lead = self.leads.get(code)
+        if lead is not None:
+            return f"该任务不属于本单位（牵头单位：{lead}），请只填报本单位牵头或配合的任务"
         return "任务编号不存在，请核对下发填报表中的任务编号"
 
     def _report_values(self, row: Row, problems: list[RejectionLine]) -> dict[str, Any] | None:
@@ -557,6 +637,11 @@ class _Checker:
                 self._line(row, "reported_on", f"填报日期晚于报送当日（{self.as_of.isoformat()}）")
             )
             return None
+        elif reported_on < self.earliest:
+            problems.append(
+                self._line(row, "reported_on", self._too_early("填报日期", reported_on))
+            )
+            return None
         return {"status": status.value, "percent": percent, "reported_on": reported_on, **texts}
 
     def _latest_reports(self, task_ids: list[Any]) -> dict[tuple[int, str], StatusReport]:
@@ -604,10 +689,18 @@ class _Checker:
                 )
                 self._reject([self._line(row, "indicator", reason)])
                 continue
+            indicator = owned[code]
             problems: list[RejectionLine] = []
             value = as_of = None
             try:
                 value = parse_number(row.value("value"))
+                if value is not None:
+                    check_reading(
+                        value,
+                        measure=indicator.measure,
+                        baseline=indicator.baseline_value,
+                        target=indicator.target_value,
+                    )
             except ValueError as error:
                 problems.append(self._line(row, "value", str(error)))
             try:
@@ -630,7 +723,11 @@ class _Checker:
                     [self._line(row, "as_of", f"统计时点晚于报送当日（{self.as_of.isoformat()}）")]
                 )
                 continue
-            indicator = owned[code]
+            # a reading may be as old as its indicator's baseline year
+            earliest = min(self.earliest, date(max(indicator.baseline_year, 1), 1, 1))
+            if as_of < earliest:
+                self._reject([self._line(row, "as_of", self._too_early("统计时点", as_of))])
+                continue
             if (code, as_of) in seen:
                 self._reject([self._line(row, "indicator", "同一指标同一统计时点重复填报")])
                 continue
@@ -661,11 +758,19 @@ class _Checker:
 
     # -- rejections --
 
+    def _too_early(self, what: str, day: date) -> str:
+        start = self.program.start_date.isoformat()
+        return (
+            f"{what}（{day.isoformat()}）早于试点开始日期（{start}）一年以上，"
+            "请核对年份是否填写有误"
+        )
+
     def _line(self, row: Row, key: str, reason: str) -> RejectionLine:
         value = row.value(key)
         cell = row.cells.get(key)
         if cell is not None and cell.percent_format and isinstance(value, int | float):
-            value = f"{value * 100:g}%"  # as the liaison typed it, not as Excel stores it
+            share = finite(value)  # as the liaison typed it, not as Excel stores it
+            value = f"{figure(share * 100)}%" if share is not None else value
         shown = "" if is_blank(value) else " ".join(text_of(value, 200).split())
         return RejectionLine(row.sheet, row.number, row.headers.get(key, ""), shown, reason)
 

@@ -8,7 +8,10 @@ the formatter by name from a logging configuration, so it lives in the installed
 
 from __future__ import annotations
 
+import contextlib
 import logging
+from collections.abc import Iterator
+from pathlib import Path
 
 
 class OneLineFormatter(logging.Formatter):
@@ -34,3 +37,19 @@ class OneLineFormatter(logging.Formatter):
         level = "error" if record.levelno >= logging.ERROR else "warning"
         where = f" (details: {self.log_file})" if self.log_file else ""
         return f"{level}: {record.name}: {first}{where}"
+
+
+@contextlib.contextmanager
+def to_file(path: Path, name: str = "pilot_tracker") -> Iterator[Path]:
+    """For the block, the records of logger ``name`` go in full (tracebacks too) to the end
+    of ``path``; with no other handler configured, none reach the terminal."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handler = logging.FileHandler(path, encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logger = logging.getLogger(name)
+    logger.addHandler(handler)
+    try:
+        yield path
+    finally:
+        logger.removeHandler(handler)
+        handler.close()

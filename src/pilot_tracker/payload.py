@@ -1,9 +1,14 @@
 """A payload as received (a workbook, a CSV, a JSON document) read into rows.
 
 Reading is tolerant of what units really send: title rows above the header, headers
-re-typed with spaces or line breaks, extra columns, blank rows, GBK CSVs, a byte-order
-mark. It is strict about what could hurt: formats it cannot read, zip and XML bombs and
-oversized payloads are refused before they are opened, with a reason in Chinese.
+re-typed with spaces or line breaks, extra columns, blank rows, GBK and UTF-16 CSVs, a
+byte-order mark. It is strict about what could hurt: formats it cannot read, zip and XML
+bombs and oversized payloads are refused before they are opened, with a reason in Chinese.
+
+Reading is total: whatever the bytes, the result is rows or a ``PayloadError`` whose
+message tells the liaison what to do; never another exception. Rows are capped whether
+blank or not, columns are capped, and text comes out storable (no control characters, no
+lone surrogates).
 """
 
 from __future__ import annotations
@@ -11,15 +16,19 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 import re
 import unicodedata
+import warnings
 import zipfile
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
+from itertools import islice
 from typing import Any
 
 import openpyxl
+from openpyxl.utils import get_column_letter
 
 from pilot_tracker.spreadsheet import cell_value
 
@@ -27,7 +36,9 @@ MAX_PAYLOAD_BYTES = 20 * 1024 * 1024
 MAX_UNCOMPRESSED_BYTES = 100 * 1024 * 1024
 MAX_ZIP_ENTRIES = 1_000
 MAX_COMPRESSION_RATIO = 200
-MAX_ROWS = 20_000
+MAX_ROWS = 20_000  # rows of a sheet or lines of a CSV, blank ones included
+MAX_COLUMNS = 200  # columns read; the template has nine
+MAX_META_CHARS = 100
 HEADER_SEARCH_ROWS = 20
 
 TASK_SHEET = "任务进展"
@@ -59,6 +70,32 @@ class PayloadError(Exception):
     """The payload as a whole cannot be read; the message is for the unit's liaison."""
 
 
+def _too_many_rows(where: str = "", counted: str = "空行") -> PayloadError:
+    return PayloadError(
+        f"数据行过多：{where}超过 {MAX_ROWS} 行（{counted}也计算在内），已停止读取。"
+        f"请删除第 {MAX_ROWS} 行以下的多余行（选中后右键“删除”），或拆分后报送"
+    )
+
+
+# C0 and C1 control characters other than tab and line breaks, and lone surrogates: a
+# database cannot store them, and a liaison never typed them.
+_UNPRINTABLE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
+
+
+def clean_text(text: str) -> str:
+    """Text as it can be stored and shown: no control characters, no lone surrogates."""
+    return _SURROGATE.sub("\ufffd", _UNPRINTABLE.sub("", text))
+
+
+def _value(value: Any) -> Any:
+    if isinstance(value, str):
+        return cell_value(clean_text(value))
+    if isinstance(value, float) and abs(value) >= 1e15:
+        return value  # 1e+308 stays a float, not a whole number of 309 digits
+    return cell_value(value)
+
+
 @dataclass
 class Cell:
     value: Any
@@ -88,6 +125,7 @@ class ReadPayload:
     indicator_rows: list[Row] = field(default_factory=list)
     meta: dict[str, str] = field(default_factory=dict)
     formula_cells: set[tuple[str, int, str]] = field(default_factory=set)
+    notes: list[str] = field(default_factory=list)  # for the summary: what was read, or not
 
 
 @lru_cache(maxsize=4096)
@@ -145,6 +183,14 @@ def read_payload(data: bytes, name: str, content_type: str = "") -> ReadPayload:
 
 def _read_xlsx(data: bytes) -> ReadPayload:
     _check_zip(data)
+    with warnings.catch_warnings():
+        # openpyxl warns of what it skips (extensions, dates out of range) on stderr; the
+        # cells it could not read reach the row check and are named there.
+        warnings.simplefilter("ignore")
+        return _read_workbook(data)
+
+
+def _read_workbook(data: bytes) -> ReadPayload:
     try:
         workbook = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except Exception as error:  # openpyxl raises many kinds for a broken or hostile file
@@ -154,12 +200,27 @@ def _read_xlsx(data: bytes) -> ReadPayload:
     try:
         result = ReadPayload(kind="xlsx")
         result.meta = _meta(workbook)
-        task_sheet = _find_sheet(workbook, TASK_SHEET, TASK_ALIASES, "task")
-        indicator_sheet = _find_sheet(workbook, INDICATOR_SHEET, INDICATOR_ALIASES, "indicator")
+        task_sheet, hidden_tasks = _find_sheet(workbook, TASK_SHEET, TASK_ALIASES, "task")
+        indicator_sheet, hidden_indicators = _find_sheet(
+            workbook, INDICATOR_SHEET, INDICATOR_ALIASES, "indicator"
+        )
         if task_sheet is None and indicator_sheet is None:
+            if hidden_tasks or hidden_indicators:
+                names = "、".join(f"“{name}”" for name in hidden_tasks + hidden_indicators)
+                raise PayloadError(
+                    f"填报表所在的工作表{names}已被隐藏，未读取。请在 Excel 或 WPS 中取消隐藏"
+                    "（右键工作表标签→取消隐藏），核对内容后重新报送"
+                )
             raise PayloadError(
                 "未找到填报表：工作簿中没有“任务编号”或“指标编号”表头。请使用下发的填报表填写"
             )
+        for read, hidden in ((task_sheet, hidden_tasks), (indicator_sheet, hidden_indicators)):
+            result.notes += [
+                f"已读取工作表“{read}”；隐藏的工作表“{name}”也是填报表，未读取"
+                if read is not None
+                else f"隐藏的工作表“{name}”未读取；如需报送其中内容，请取消隐藏后重新报送"
+                for name in hidden
+            ]
         if task_sheet is not None:
             result.task_rows = list(_sheet_rows(workbook[task_sheet], task_sheet, TASK_ALIASES))
         if indicator_sheet is not None:
@@ -204,36 +265,63 @@ def _meta(workbook: Any) -> dict[str, str]:
     meta: dict[str, str] = {}
     for row in workbook[META_SHEET].iter_rows(max_row=20, max_col=2, values_only=True):
         if len(row) >= 2 and row[0] is not None and row[1] is not None:
-            meta[str(row[0]).strip()] = str(row[1]).strip()
+            meta[_meta_text(row[0])] = _meta_text(row[1])
     return meta
 
 
-def _find_sheet(workbook: Any, preferred: str, aliases: dict[str, str], key: str) -> str | None:
-    """The sheet with a header row naming ``key``: the template's own name first."""
+def _meta_text(value: Any) -> str:
+    return clean_text(str(value)).strip()[:MAX_META_CHARS]
+
+
+def _find_sheet(
+    workbook: Any, preferred: str, aliases: dict[str, str], key: str
+) -> tuple[str | None, list[str]]:
+    """The visible sheet with a header row naming ``key``, and the hidden ones that have one.
+
+    A liaison sees, fills and checks the visible sheets only: a hidden one (often the
+    template's own sheet, hidden after a copy was made) is never read over a visible one.
+    Two visible sheets that both qualify are refused: which one is meant is not ours to
+    guess.
+    """
     names = [preferred] if preferred in workbook.sheetnames else []
     names += [name for name in workbook.sheetnames if name not in (preferred, META_SHEET)]
+    visible: list[str] = []
+    hidden: list[str] = []
     for name in names:
         sheet = workbook[name]
-        if getattr(sheet, "sheet_state", "visible") != "visible" and name != preferred:
-            continue
-        for row in sheet.iter_rows(max_row=HEADER_SEARCH_ROWS, values_only=True):
-            if any(aliases.get(header_key(value)) == key for value in row):
-                return name
-    return None
+        rows = sheet.iter_rows(max_row=HEADER_SEARCH_ROWS, max_col=_width(sheet), values_only=True)
+        if any(any(aliases.get(header_key(value)) == key for value in row) for row in rows):
+            state = getattr(sheet, "sheet_state", "visible")
+            (visible if state == "visible" else hidden).append(name)
+    if len(visible) > 1:
+        label = {"task": "任务编号", "indicator": "指标编号"}[key]
+        raise PayloadError(
+            f"工作簿中有 {len(visible)} 个工作表都含“{label}”表头："
+            + "、".join(f"“{name}”" for name in visible)
+            + "，无法判断以哪个为准。请只保留一个填报表（删除或清空其余工作表）后重新报送"
+        )
+    return (visible[0] if visible else None), hidden
 
 
 def _sheet_rows(sheet: Any, title: str, aliases: dict[str, str]) -> Iterator[Row]:
-    rows = sheet.iter_rows()
+    # The caps bound the work whatever the sheet declares: openpyxl fills the gaps up to
+    # the last row it finds with empty rows, each as wide as the declared dimension.
+    rows = sheet.iter_rows(max_row=MAX_ROWS + 1, max_col=_width(sheet))
     header: dict[int, tuple[str, str]] | None = None
     for number, cells in enumerate(rows, start=1):
+        if number > MAX_ROWS:
+            raise _too_many_rows(f"工作表“{title}”", "空行和只有格式的行")
         if header is None:
             if number > HEADER_SEARCH_ROWS:
                 return
-            header = _header([getattr(cell, "value", None) for cell in cells], aliases) or None
+            texts = [getattr(cell, "value", None) for cell in cells]
+            header = _header(texts, aliases) or None
+            if header:
+                _no_second_column(texts, aliases, number, f"工作表“{title}”", _letter)
             continue
         values = {
             key: Cell(
-                cell_value(getattr(cells[index], "value", None)),
+                _value(getattr(cells[index], "value", None)),
                 "%" in str(getattr(cells[index], "number_format", "") or ""),
             )
             for index, (key, _) in header.items()
@@ -241,22 +329,58 @@ def _sheet_rows(sheet: Any, title: str, aliases: dict[str, str]) -> Iterator[Row
         }
         if all(_blank(cell.value) for cell in values.values()):
             continue
-        if number > MAX_ROWS:
-            raise PayloadError(f"数据行过多（超过 {MAX_ROWS} 行），请拆分后报送")
         yield Row(title, number, values, {key: text for key, text in header.values()})
+
+
+def _width(sheet: Any) -> int:
+    """The columns to read: as many as the sheet declares, at most ``MAX_COLUMNS``."""
+    declared = getattr(sheet, "max_column", None)
+    return min(declared, MAX_COLUMNS) if isinstance(declared, int) and declared > 0 else MAX_COLUMNS
 
 
 def _header(values: Sequence[Any], aliases: dict[str, str]) -> dict[int, tuple[str, str]]:
     """Column index → (canonical key, header as written), if this row is a header row."""
     found: dict[int, tuple[str, str]] = {}
     seen: set[str] = set()
-    for index, value in enumerate(values):
+    for index, value in enumerate(values[:MAX_COLUMNS]):
         key = aliases.get(header_key(value))
         if key and key not in seen:
             seen.add(key)
-            found[index] = (key, str(value).strip())
+            found[index] = (key, clean_text(str(value)).strip())
     first = next(iter(aliases.values()))
     return found if first in seen else {}
+
+
+def _no_second_column(
+    values: Sequence[Any], aliases: dict[str, str], number: int, where: str, column: Any
+) -> None:
+    """Refuse a header row with two columns for one field: which one counts is a guess."""
+    first: dict[str, int] = {}
+    for index, value in enumerate(values[:MAX_COLUMNS]):
+        key = aliases.get(header_key(value))
+        if not key:
+            continue
+        if key not in first:
+            first[key] = index
+            continue
+        earlier = first[key]
+        raise PayloadError(
+            f"{where}第 {number} 行的表头中，“{_header_text(values[earlier])}”（{column(earlier)}）"
+            f"和“{_header_text(value)}”（{column(index)}）表示同一项内容，无法判断以哪一列为准。"
+            "请删除或改名其中一列后重新报送"
+        )
+
+
+def _header_text(value: Any) -> str:
+    return " ".join(clean_text(str(value)).split())[:40]
+
+
+def _letter(index: int) -> str:
+    return f"{get_column_letter(index + 1)}列"
+
+
+def _ordinal(index: int) -> str:
+    return f"第 {index + 1} 列"
 
 
 def _blank(value: Any) -> bool:
@@ -292,7 +416,9 @@ def _formula_cells(data: bytes, result: ReadPayload) -> set[tuple[str, int, str]
             if sheet_name not in workbook.sheetnames:
                 continue
             header: dict[int, tuple[str, str]] = {}
-            for number, cells in enumerate(workbook[sheet_name].iter_rows(), start=1):
+            sheet = workbook[sheet_name]
+            rows = sheet.iter_rows(max_row=MAX_ROWS, max_col=_width(sheet))
+            for number, cells in enumerate(rows, start=1):
                 values = [getattr(cell, "value", None) for cell in cells]
                 if not header:
                     header = _header(values, aliases) if number <= HEADER_SEARCH_ROWS else {}
@@ -313,11 +439,25 @@ def _formula_cells(data: bytes, result: ReadPayload) -> set[tuple[str, int, str]
 
 # --- csv and json ---------------------------------------------------------------------------
 
+ENCODING_REFUSED = "文件编码无法识别，请另存为 UTF-8 或 GBK 编码的 CSV 文件"
+_NONCHARACTER = re.compile("[\ufdd0-\ufdef\ufffe\uffff]")
+
 
 def decode_text(data: bytes) -> str:
-    """CSV text: UTF-8 (with or without BOM), else GB18030 (which covers GBK)."""
+    """Text: UTF-8 (with or without BOM), UTF-16 (either order, with or without BOM), else
+    GB18030 (which covers GBK)."""
+    utf16 = _utf16(data)
+    if utf16 is not None:
+        encoding, bom = utf16
+        try:
+            text = data[bom:].decode(encoding)
+        except UnicodeDecodeError:
+            raise PayloadError(ENCODING_REFUSED) from None
+        if _NONCHARACTER.search(text, 0, 4096):
+            raise PayloadError(ENCODING_REFUSED)  # binary read as UTF-16, not text
+        return text
     if data.startswith(b"\xef\xbb\xbf"):
-        return data[3:].decode("utf-8", errors="strict")
+        data = data[3:]
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError:
@@ -325,11 +465,37 @@ def decode_text(data: bytes) -> str:
     try:
         return data.decode("gb18030")
     except UnicodeDecodeError:
-        raise PayloadError("文件编码无法识别，请另存为 UTF-8 或 GBK 编码的 CSV 文件") from None
+        raise PayloadError(ENCODING_REFUSED) from None
+
+
+def _utf16(data: bytes) -> tuple[str, int] | None:
+    """(encoding, length of its byte-order mark) if the bytes look like UTF-16.
+
+    Without a mark, the zero bytes tell: the ASCII of a CSV (separators, line breaks,
+    codes, digits) has a zero high byte, on odd offsets in little-endian order and on even
+    ones in big-endian; UTF-8 and GB18030 text never holds a zero byte.
+    """
+    if data.startswith(b"\xff\xfe"):
+        return "utf-16-le", 2
+    if data.startswith(b"\xfe\xff"):
+        return "utf-16-be", 2
+    sample = data[:4096]
+    even, odd = sample[0::2].count(0), sample[1::2].count(0)
+    enough = max(4, len(sample) // 40)
+    if odd >= enough and odd > 10 * even:
+        return "utf-16-le", 0
+    if even >= enough and even > 10 * odd:
+        return "utf-16-be", 0
+    return None
 
 
 def _read_csv(data: bytes) -> ReadPayload:
     text = decode_text(data).lstrip("\ufeff")
+    if "\x00" in text:
+        raise PayloadError(
+            "文件中含有空字符（NUL），不是有效的文本 CSV 文件。"
+            "请用 Excel 或 WPS 另存为“CSV UTF-8”格式后重新报送"
+        )
     lines = _csv_lines(text)
     result = ReadPayload(kind="csv")
     for aliases, target in (
@@ -350,11 +516,29 @@ def _csv_lines(text: str) -> list[list[str]]:
     Counting separators would be fooled by the full-width commas of Chinese prose; a
     header that names its columns is not.
     """
-    head = "\n".join(text.splitlines()[:HEADER_SEARCH_ROWS])
     for delimiter in (",", "\t", ";", "，"):
-        if _has_header(list(csv.reader(io.StringIO(head), delimiter=delimiter))):
-            return list(csv.reader(io.StringIO(text), delimiter=delimiter))
-    return list(csv.reader(io.StringIO(text)))
+        if _has_header(_csv_read(text, delimiter, HEADER_SEARCH_ROWS)):
+            return _csv_read(text, delimiter, MAX_ROWS)
+    return _csv_read(text, ",", MAX_ROWS)
+
+
+def _csv_read(text: str, delimiter: str, limit: int) -> list[list[str]]:
+    """At most ``limit`` rows, each at most ``MAX_COLUMNS`` wide; more rows are refused."""
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    try:
+        rows = [row[:MAX_COLUMNS] for row in islice(reader, limit)]
+        if limit == MAX_ROWS and next(reader, None) is not None:
+            raise _too_many_rows()
+    except csv.Error as error:
+        if "field larger than field limit" in str(error):
+            raise PayloadError(
+                f"第 {reader.line_num} 行有单元格过长（超过 {csv.field_size_limit()} 个字符），"
+                "可能是引号未配对。请检查该行后重新报送"
+            ) from None
+        raise PayloadError(
+            f"第 {reader.line_num} 行无法按 CSV 格式读取，请用 Excel 或 WPS 另存为 CSV 后重新报送"
+        ) from None
+    return rows
 
 
 def _has_header(lines: list[list[str]]) -> bool:
@@ -369,40 +553,91 @@ def _table_rows(
 ) -> Iterator[Row]:
     header: dict[int, tuple[str, str]] = {}
     for number, values in enumerate(lines, start=1):
+        if number > MAX_ROWS:
+            raise _too_many_rows()
         if not header:
             if number > HEADER_SEARCH_ROWS:
                 return
             header = _header(values, aliases)
+            if header:
+                _no_second_column(values, aliases, number, "", _ordinal)
             continue
         if _header(values, TASK_ALIASES) or _header(values, INDICATOR_ALIASES):
             return  # the next table of the file starts here
         cells = {
-            key: Cell(cell_value(values[index]))
+            key: Cell(_value(values[index]))
             for index, (key, _) in header.items()
             if index < len(values)
         }
         if all(_blank(cell.value) for cell in cells.values()):
             continue
-        if number > MAX_ROWS:
-            raise PayloadError(f"数据行过多（超过 {MAX_ROWS} 行），请拆分后报送")
         yield Row(sheet, number, cells, {key: text for key, text in header.values()})
 
 
+class _DuplicateKey(Exception):
+    def __init__(self, key: str):
+        self.key = key
+
+
+def _json_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """An object, refusing a key given twice (JSON would keep the last one silently)."""
+    document: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in document:
+            raise _DuplicateKey(key)
+        document[key] = value
+    return document
+
+
+def _json_number(text: str) -> Any:
+    """A JSON number as Python holds it; one beyond a float stays text for the row check."""
+    if len(text) <= 18 and text.lstrip("-").isdigit():
+        return int(text)
+    number = float(text)
+    return number if math.isfinite(number) else text
+
+
+JSON_SHAPE = '数据格式不符：应为 {"tasks": [...], "indicators": [...]}'
+
+
 def _read_json(data: bytes) -> ReadPayload:
+    text = decode_text(data)
     try:
-        document = json.loads(decode_text(data))
+        # NaN and Infinity are not JSON, but Python's reader takes them; they stay text,
+        # as written, for the row check to name and refuse.
+        document = json.loads(
+            text,
+            parse_constant=str,
+            parse_float=_json_number,
+            parse_int=_json_number,
+            object_pairs_hook=_json_object,
+        )
+        return _json_rows(document)
     except json.JSONDecodeError as error:
         raise PayloadError(
             f"数据不是有效的 JSON（第 {error.lineno} 行第 {error.colno} 列有误），可能传输不完整"
         ) from None
+    except _DuplicateKey as error:
+        raise PayloadError(
+            f"数据中同一对象有重复的字段“{_header_text(error.key)}”，无法判断以哪个为准。"
+            "请删除重复的字段后重新提供"
+        ) from None
+    except RecursionError:
+        raise PayloadError(
+            "数据嵌套层数过多，无法读取。每项应为一层对象，如 "
+            '{"task": "T-01", "percent": 80}，请按约定格式提供'
+        ) from None
+
+
+def _json_rows(document: Any) -> ReadPayload:
     if isinstance(document, list):
         document = {"tasks": document}
     if not isinstance(document, dict):
-        raise PayloadError('数据格式不符：应为 {"tasks": [...], "indicators": [...]}')
+        raise PayloadError(JSON_SHAPE)
     result = ReadPayload(kind="json")
     meta = document.get("meta")
     if isinstance(meta, dict):
-        result.meta = {str(key): str(value) for key, value in meta.items()}
+        result.meta = {_meta_text(key): _meta_text(value) for key, value in meta.items()}
     for section, aliases, target in (
         ("tasks", TASK_ALIASES, result.task_rows),
         ("indicators", INDICATOR_ALIASES, result.indicator_rows),
@@ -419,11 +654,18 @@ def _read_json(data: bytes) -> ReadPayload:
             headers: dict[str, str] = {}
             for name, value in item.items():
                 key = aliases.get(header_key(name))
-                if key and key not in cells:
-                    cells[key] = Cell(
-                        cell_value(value) if not isinstance(value, dict | list) else str(value)
+                if not key:
+                    continue
+                if key in cells:
+                    raise PayloadError(
+                        f"数据中“{section}”第 {number} 项的“{headers[key]}”和"
+                        f"“{_header_text(name)}”表示同一项内容，无法判断以哪个为准。"
+                        "请只保留其中一个后重新提供"
                     )
-                    headers[key] = str(name)
+                cells[key] = Cell(
+                    _value(value if not isinstance(value, dict | list) else str(value))
+                )
+                headers[key] = _header_text(name)
             if cells:
                 target.append(Row(section, number, cells, headers))
     if (
@@ -435,7 +677,5 @@ def _read_json(data: bytes) -> ReadPayload:
             "数据中没有可识别的字段：每项应包含“任务编号”（或 task）等字段，请按填报表的表头命名"
         )
     if not any(key in document for key in ("tasks", "indicators")):
-        raise PayloadError(
-            '数据格式不符：应为 {"tasks": [...], "indicators": [...]}，请按约定格式提供'
-        )
+        raise PayloadError(f"{JSON_SHAPE}，请按约定格式提供")
     return result

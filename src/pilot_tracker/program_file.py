@@ -43,6 +43,7 @@ from pilot_tracker.models import (
     ListKind,
     ProgramLevel,
 )
+from pilot_tracker.values import FIGURE_LIMIT, counts
 
 MAX_PROGRAM_FILE_BYTES = 5 * 1024 * 1024
 CODE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,39}$"
@@ -159,7 +160,8 @@ class TaskSpec(_Spec):
 
 
 class ValueYear(_Spec):
-    value: float
+    # finite and bounded: a typo such as 1e308 or .inf would be printed in every report
+    value: float = Field(allow_inf_nan=False, ge=-FIGURE_LIMIT, le=FIGURE_LIMIT)
     year: Year
 
 
@@ -590,6 +592,8 @@ def describe_error(detail: Any, model: type[BaseModel], loc: tuple[Any, ...]) ->
         return f"{found} is not a number"
     if kind in {"bool_type", "bool_parsing"}:
         return f"{found} is not true or false"
+    if kind == "finite_number":
+        return f"{found} is not a finite number; write the figure itself"
     if kind in {"string_type"}:
         return f"{found} is not text"
     if kind in {"list_type"}:
@@ -842,6 +846,13 @@ def _check_indicator(
     if not _got(indicator, "baseline", "target", "direction"):
         return
     baseline, target = indicator.baseline, indicator.target
+    if counts(indicator.measure):
+        for part, value in (("baseline", baseline.value), ("target", target.value)):
+            if value < 0:
+                add(
+                    (*here, part, "value"),
+                    f"{_number(value)} is negative, but {indicator.measure} counts something",
+                )
     if target.year < baseline.year:
         add((*here, "target", "year"), f"{target.year} is before the baseline year {baseline.year}")
     if indicator.direction is Direction.INCREASE and target.value < baseline.value:

@@ -1,11 +1,13 @@
 """Reading the values people type into submissions: percents, statuses, dates, numbers.
 
 Each parser takes what a cell held and returns a clean value, or raises ``ValueError``
-with a reason in Chinese that a liaison understands.
+with a reason in Chinese that a liaison understands. A number is always finite: NaN,
+infinities and figures too large for a float are refused, never stored.
 """
 
 from __future__ import annotations
 
+import math
 import re
 import unicodedata
 from datetime import date, datetime
@@ -14,6 +16,7 @@ from typing import Any
 from pilot_tracker.models import TaskStatus
 from pilot_tracker.spreadsheet import parse_date
 
+WHOLE_LIMIT = 10**15  # whole numbers beyond this are shown as 1e+20, not in full
 _NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)$")
 
 # What people type for each status, beside its own label (未启动 推进中 已完成 滞后 暂停).
@@ -88,8 +91,11 @@ def parse_percent(value: Any, *, percent_format: bool = False) -> float | None:
         return None
     if isinstance(value, bool):
         raise ValueError(f"无法识别的完成进度“{value}”，请填写 0-100 的数字")
+    unreadable = f"无法识别的完成进度“{_short(value)}”，请填写 0-100 的数字，如 80"
     if isinstance(value, int | float):
-        number = float(value)
+        number = finite(value)
+        if number is None:
+            raise ValueError(unreadable)
         share = percent_format or 0 < number < 1
         if percent_format:
             value = f"{number * 100:g}%"  # name it as typed in the cell
@@ -97,9 +103,9 @@ def parse_percent(value: Any, *, percent_format: bool = False) -> float | None:
         text = normalise(str(value)).replace(" ", "")
         marked = text.endswith("%")
         text = text.removesuffix("%")
-        if not _NUMBER.match(text):
-            raise ValueError(f"无法识别的完成进度“{_short(value)}”，请填写 0-100 的数字，如 80")
-        number = float(text)
+        number = finite(text) if _NUMBER.match(text) else None
+        if number is None:
+            raise ValueError(unreadable)
         share = not marked and 0 < number < 1
     return _in_range(round(number * 100 if share else number, 4), value)
 
@@ -131,11 +137,89 @@ def parse_number(value: Any) -> float | None:
     if isinstance(value, bool):
         raise ValueError(f"“{value}”不是数字")
     if isinstance(value, int | float):
-        return float(value)
-    text = normalise(str(value)).replace(",", "").replace(" ", "").rstrip("%")
-    if not _NUMBER.match(text):
-        raise ValueError(f"“{_short(value)}”不是数字，请填写数值")
-    return float(text)
+        number = finite(value)
+    else:
+        text = normalise(str(value)).replace(",", "").replace(" ", "").rstrip("%")
+        matched = _NUMBER.match(text)
+        if not matched and not _infinite(text):
+            raise ValueError(f"“{_short(value)}”不是数字，请填写数值")
+        number = finite(text) if matched else None
+    if number is None:
+        raise ValueError(f"“{_short(value)}”不是有效的数字（过大或无穷），请填写具体数值")
+    return number
+
+
+def finite(value: Any) -> float | None:
+    """``value`` as a finite float; None for NaN, infinities and figures beyond a float."""
+    try:
+        number = float(value)
+    except (OverflowError, ValueError):
+        return None
+    return number if math.isfinite(number) else None
+
+
+def _infinite(text: str) -> bool:
+    """Whether ``text`` is a float to Python but not a finite one: NaN, inf, 1e999."""
+    try:
+        return not math.isfinite(float(text))
+    except (OverflowError, ValueError):
+        return False
+
+
+# Measure units that count things (人, 个, 套 ...), also with a magnitude (万人, 千人次).
+COUNT_MEASURES = frozenset("人名位个家户所座处间套项件次场期批支只台辆部本册篇门张份单起例") | {
+    "人次"
+}
+PERCENT_MEASURES = frozenset({"%", "百分比", "百分点"})
+COUNT_LIMIT = 1e9  # more than the youth of any district, far below a typo like 1e308
+FIGURE_LIMIT = 1e12
+RATE_LIMIT = 1000.0
+
+
+def counts(measure: str) -> bool:
+    """Whether the measure unit counts things (人, 个, 万人次 ...): never negative."""
+    return normalise(measure).lstrip("十百千万亿") in COUNT_MEASURES
+
+
+def plausible_range(measure: str, baseline: float, target: float) -> tuple[float, float]:
+    """The values a reading of an indicator with this measure unit can plausibly take.
+
+    A percent is a share (0-100) unless the indicator's own baseline or target lies
+    outside that, as a growth rate's may; a count is never negative; any other figure
+    stays within a generous bound. The bounds never exclude the baseline or the target.
+    """
+    unit = normalise(measure)
+    own = (baseline, target)
+    if unit in PERCENT_MEASURES:
+        if all(0 <= value <= 100 for value in own):
+            return 0.0, 100.0
+        return -RATE_LIMIT, max(RATE_LIMIT, *own)
+    if counts(unit):
+        return 0.0, max(COUNT_LIMIT, *(abs(value) * 10 for value in own))
+    bound = max(FIGURE_LIMIT, *(abs(value) * 10 for value in own))
+    return -bound, bound
+
+
+def check_reading(number: float, *, measure: str, baseline: float, target: float) -> float:
+    """``number`` if it is a plausible reading of the indicator, else ``ValueError``."""
+    low, high = plausible_range(measure, baseline, target)
+    if low <= number <= high:
+        return number
+    unit = normalise(measure)
+    if low == 0 and number < 0 and unit not in PERCENT_MEASURES:
+        raise ValueError(f"当前值不能为负数（计量单位：{unit}），请核对数值")
+    raise ValueError(
+        f"当前值 {figure(number)}{unit} 超出合理范围（{figure(low)}-{figure(high)}{unit}），"
+        "请核对数值和计量单位"
+    )
+
+
+def figure(number: float) -> str:
+    """A number as a reader takes it in: 100, 12.5, 10亿, 1e+308."""
+    for name, size in (("万亿", 1e12), ("亿", 1e8)):
+        if size <= abs(number) < size * 1e4 and (number / size).is_integer():
+            return f"{number / size:g}{name}"
+    return f"{number:g}"
 
 
 def text_of(value: Any, limit: int = 4000) -> str:
@@ -144,11 +228,13 @@ def text_of(value: Any, limit: int = 4000) -> str:
         return ""
     if isinstance(value, datetime | date):
         return value.isoformat()[:10]
-    if isinstance(value, float) and value.is_integer():
+    if isinstance(value, float) and value.is_integer() and abs(value) < WHOLE_LIMIT:
         value = int(value)
-    return str(value).strip()[:limit]
+    return _short(value, limit) if isinstance(value, int) else str(value).strip()[:limit]
 
 
-def _short(value: Any) -> str:
+def _short(value: Any, limit: int = 30) -> str:
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= WHOLE_LIMIT:
+        value = finite(value) or "（位数过多的数字）"  # 1e+20, not twenty digits
     text = str(value).replace("\n", " ")
-    return text if len(text) <= 30 else text[:27] + "..."
+    return text if len(text) <= limit else text[: limit - 3] + "..."
