@@ -13,7 +13,6 @@ import io
 import json
 import re
 import unicodedata
-import zipfile
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -21,7 +20,7 @@ from typing import Any
 
 import openpyxl
 
-from pilot_tracker.spreadsheet import cell_value
+from pilot_tracker.spreadsheet import ZipRefused, cell_value, check_zip
 
 MAX_PAYLOAD_BYTES = 20 * 1024 * 1024
 MAX_UNCOMPRESSED_BYTES = 100 * 1024 * 1024
@@ -179,23 +178,26 @@ def _read_xlsx(data: bytes) -> ReadPayload:
     return result
 
 
+# What a liaison is told for each bound of ``spreadsheet.check_zip``.
+ZIP_REFUSALS = {
+    "broken": "工作簿已损坏，无法打开。请用 Excel 或 WPS 重新保存为 .xlsx",
+    "entries": "工作簿结构异常（内部文件过多），已拒收",
+    "uncompressed": "工作簿解压后过大（超过 100 MB），已拒收。请删除无关内容后重新报送",
+    "ratio": "工作簿压缩比异常，疑似恶意文件，已拒收",
+}
+
+
 def _check_zip(data: bytes) -> None:
     """Refuse zip bombs by what the archive declares, before anything is inflated."""
     try:
-        with zipfile.ZipFile(io.BytesIO(data)) as archive:
-            entries = archive.infolist()
-    except (zipfile.BadZipFile, ValueError):
-        raise PayloadError("工作簿已损坏，无法打开。请用 Excel 或 WPS 重新保存为 .xlsx") from None
-    if len(entries) > MAX_ZIP_ENTRIES:
-        raise PayloadError("工作簿结构异常（内部文件过多），已拒收")
-    total = sum(entry.file_size for entry in entries)
-    if total > MAX_UNCOMPRESSED_BYTES:
-        raise PayloadError("工作簿解压后过大（超过 100 MB），已拒收。请删除无关内容后重新报送")
-    for entry in entries:
-        if entry.file_size > 1024 * 1024 and entry.file_size > MAX_COMPRESSION_RATIO * max(
-            entry.compress_size, 1
-        ):
-            raise PayloadError("工作簿压缩比异常，疑似恶意文件，已拒收")
+        check_zip(
+            data,
+            max_entries=MAX_ZIP_ENTRIES,
+            max_uncompressed=MAX_UNCOMPRESSED_BYTES,
+            max_ratio=MAX_COMPRESSION_RATIO,
+        )
+    except ZipRefused as refused:
+        raise PayloadError(ZIP_REFUSALS[refused.bound]) from None
 
 
 def _meta(workbook: Any) -> dict[str, str]:

@@ -3,10 +3,12 @@ where people put them, and a workbook is written whole or not at all."""
 
 from __future__ import annotations
 
+import io
 import os
 import re
 import tempfile
 import unicodedata
+import zipfile
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 from pathlib import Path
@@ -83,21 +85,58 @@ def save_atomically(workbook: Workbook, path: Path) -> None:
         raise
 
 
+class ZipRefused(Exception):
+    """An .xlsx refused by what its zip archive declares; ``bound`` names the check
+    (``broken``, ``entries``, ``uncompressed`` or ``ratio``)."""
+
+    def __init__(self, bound: str):
+        super().__init__(bound)
+        self.bound = bound
+
+
+def check_zip(data: bytes, *, max_entries: int, max_uncompressed: int, max_ratio: int) -> None:
+    """Refuse a zip bomb by what the archive declares, before anything is inflated.
+
+    Inflating cannot exceed what is declared: ``zipfile`` stops at each entry's declared
+    size and fails its CRC check.
+    """
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            entries = archive.infolist()
+    except (zipfile.BadZipFile, ValueError):
+        raise ZipRefused("broken") from None
+    if len(entries) > max_entries:
+        raise ZipRefused("entries")
+    if sum(entry.file_size for entry in entries) > max_uncompressed:
+        raise ZipRefused("uncompressed")
+    for entry in entries:
+        if entry.file_size > 1024 * 1024 and entry.file_size > max_ratio * max(
+            entry.compress_size, 1
+        ):
+            raise ZipRefused("ratio")
+
+
 def normalise_header(text: Any) -> str:
     """A header as typed, without spaces, line breaks or full-width spaces."""
     return _WHITESPACE.sub("", str(text)) if text is not None else ""
 
 
 def find_header_row(
-    sheet: Worksheet, required: Sequence[str], *, search_rows: int = 20
+    sheet: Worksheet,
+    required: Sequence[str],
+    *,
+    search_rows: int = 20,
+    max_col: int | None = None,
 ) -> tuple[int, dict[str, int]] | None:
     """The row (1-based) holding the first required header, and each header's column.
 
-    Only the first ``search_rows`` rows are searched, so title rows above are fine.
+    Only the first ``search_rows`` rows (and ``max_col`` columns) are searched, so title
+    rows above are fine.
     """
     wanted = normalise_header(required[0])
     for row_number, row in enumerate(
-        sheet.iter_rows(min_row=1, max_row=search_rows, values_only=True), start=1
+        sheet.iter_rows(min_row=1, max_row=search_rows, max_col=max_col, values_only=True),
+        start=1,
     ):
         headers = [normalise_header(value) for value in row]
         if wanted in headers:
