@@ -29,6 +29,7 @@ from apprise.plugins.wecombot import NotifyWeComBot
 from sqlmodel import select
 
 from pilot_tracker import alerts, db, ledger, outbox
+from pilot_tracker.errors import ConfigurationError
 from pilot_tracker.intake import RejectionLine, SubmissionSummary
 from pilot_tracker.models import Notification, Program
 from pilot_tracker.program_file import validate_program
@@ -869,3 +870,49 @@ def test_markup_in_a_unit_name_reaches_the_reader_as_plain_characters(
         assert "＜script＞alert(1)＜/script＞＊＊粗体＊＊" in shown
     assert "（填写内容：＜b＞五十＜/b＞）：不是数字" in post["json"]["message"]
     assert "其余 2 条已成功导入" in post["json"]["message"]
+
+
+# --- the Apprise file: an entry Apprise cannot use is named, not dropped ---------------------
+
+
+def test_entries_apprise_cannot_use_are_named_without_their_credentials(tmp_path: Path) -> None:
+    config = write_config(
+        tmp_path,
+        {
+            "json://127.0.0.1:9/office": "role:office",
+            "nosuchservice://user:s3cret@host": "unit:jyj, role:liaison",
+            "wecombot://": "unit:jyj, role:head",
+            "mailtos://user:s3cret@": "role:leader",
+        },
+    )
+    with pytest.raises(ConfigurationError) as caught:
+        alerts.load_targets(config)
+    assert str(caught.value) == (
+        f"PILOT_TRACKER_APPRISE_CONFIG: {config}: Apprise cannot use 3 of its urls, so nothing "
+        "would reach them: entry 2 (nosuchservice://…, tag unit:jyj, role:liaison); "
+        "entry 3 (wecombot://…, tag unit:jyj, role:head); "
+        "entry 4 (mailtos://…, tag role:leader); "
+        "check each against the Apprise documentation for its service"
+    )
+    assert "s3cret" not in str(caught.value)
+
+
+def test_an_entry_that_is_not_a_url_is_named(tmp_path: Path) -> None:
+    config = tmp_path / "apprise.yaml"
+    config.write_text(
+        "version: 1\ntag: role:office\nurls:\n"
+        '  - "json://127.0.0.1:9/office"\n'
+        "  - password s3cret\n"
+        "  - 42\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(ConfigurationError) as caught:
+        alerts.load_targets(config)
+    message = str(caught.value)
+    assert "entry 2 (not a URL, tag role:office); entry 3 (not a URL, tag role:office)" in message
+    assert "s3cret" not in message
+
+
+def test_every_entry_of_the_example_file_is_usable() -> None:
+    targets = alerts.load_targets(ROOT / "examples" / "apprise.yml")
+    assert len(targets) == 4
