@@ -152,7 +152,7 @@ def test_deep_nesting_is_refused_naming_the_depth(tmp_path: Path, nested: str) -
 
 def test_too_many_values_are_refused_naming_the_bound(tmp_path: Path) -> None:
     path = tmp_path / "program.yaml"
-    path.write_text("code: demo\nunits: [" + "1, " * 300_000 + "1]\n", encoding="utf-8")
+    path.write_text("code: demo\nnotes: [" + "1, " * 300_000 + "1]\n", encoding="utf-8")
     problems = refused_fast(path)
     assert "more than 250,000 values" in problems
 
@@ -183,10 +183,10 @@ def many_indicators(count: int) -> list[dict[str, Any]]:
 @pytest.mark.parametrize(
     ("section", "items", "expected"),
     [
-        ("units", many_units(10_000), "10,000 units, more than the 200"),
-        ("units", many_units(201), "201 units, more than the 200"),
-        ("tasks", many_tasks(2_001), "2,001 tasks, more than the 2,000"),
-        ("indicators", many_indicators(501), "501 indicators, more than the 500"),
+        ("units", many_units(10_000), "units[200] (line 410, column 3): more than the 200 units"),
+        ("units", many_units(201), "units[200] (line 410, column 3): more than the 200 units"),
+        ("tasks", many_tasks(2_001), "more than the 2,000 tasks a program may hold"),
+        ("indicators", many_indicators(501), "more than the 500 indicators a program may hold"),
     ],
 )
 def test_too_many_items_are_refused_naming_the_bound(
@@ -345,7 +345,7 @@ def test_too_many_units_in_a_workbook_are_refused_naming_the_bound(tmp_path: Pat
         workbook["成员单位"].append([unit["code"], unit["name"]])
     workbook.save(path)
     problems = refused_fast(path)
-    assert "303 units, more than the 200" in problems
+    assert "303 units, more than the 200 units a program may hold" in problems
 
 
 def test_a_yaml_bomb_in_a_settings_cell_is_refused_naming_the_cell(tmp_path: Path) -> None:

@@ -384,15 +384,22 @@ class YamlBoundError(Exception):
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
-def load_yaml(text: str) -> tuple[Any, yaml.Node | None]:
+def load_yaml(
+    text: str, counted: dict[str, tuple[int, str]] | None = None
+) -> tuple[Any, yaml.Node | None]:
     """The data of a YAML document, and its node tree (for line numbers).
 
     The events are checked first, in one pass that holds nothing, so that aliases
-    (whose expansion can grow a few lines into gigabytes), deep nesting and too many
-    values raise ``YamlBoundError`` before a single object is built. Syntax errors raise
+    (whose expansion can grow a few lines into gigabytes), deep nesting, too many values
+    and, for each top-level key in ``counted``, too many items (``{key: (limit, noun)}``)
+    raise ``YamlBoundError`` before a single object is built. Syntax errors raise
     ``yaml.YAMLError`` as usual.
     """
-    depth = values = 0
+    counted = counted or {}
+    depth = values = items = 0
+    root_is_mapping = key_turn = False
+    key: Any = None
+    section: str | None = None
     try:
         for event in yaml.parse(text, Loader=_Loader):
             if isinstance(event, yaml.AliasEvent):
@@ -401,12 +408,6 @@ def load_yaml(text: str) -> tuple[Any, yaml.Node | None]:
                     "YAML aliases (*name, <<: *name) are not allowed here; "
                     "write the value out in full",
                 )
-            if isinstance(event, yaml.CollectionStartEvent):
-                depth += 1
-                if depth > MAX_YAML_DEPTH:
-                    raise YamlBoundError(_line(event.start_mark), _TOO_DEEP)
-            elif isinstance(event, yaml.CollectionEndEvent):
-                depth -= 1
             if isinstance(event, yaml.NodeEvent):
                 values += 1
                 if values > MAX_YAML_VALUES:
@@ -415,6 +416,31 @@ def load_yaml(text: str) -> tuple[Any, yaml.Node | None]:
                         f"more than {MAX_YAML_VALUES:,} values (keys, values and items); "
                         "a program is far smaller, so check that this is the right file",
                     )
+                if depth == 0:
+                    root_is_mapping = key_turn = isinstance(event, yaml.MappingStartEvent)
+                elif depth == 1 and root_is_mapping:
+                    if key_turn:
+                        key = event.value if isinstance(event, yaml.ScalarEvent) else None
+                    elif isinstance(event, yaml.SequenceStartEvent) and key in counted:
+                        section, items = key, 0
+                    key_turn = not key_turn
+                elif depth == 2 and section is not None:
+                    items += 1
+                    limit, noun = counted[section]
+                    if items > limit:
+                        raise YamlBoundError(
+                            f"{section}[{limit}] ({_line(event.start_mark)})",
+                            f"{_too_many(limit, noun)}; check that this is the right file, "
+                            "or split the pilot into several programs",
+                        )
+            if isinstance(event, yaml.CollectionStartEvent):
+                depth += 1
+                if depth > MAX_YAML_DEPTH:
+                    raise YamlBoundError(_line(event.start_mark), _TOO_DEEP)
+            elif isinstance(event, yaml.CollectionEndEvent):
+                depth -= 1
+                if depth < 2:
+                    section = None
     except yaml.MarkedYAMLError as error:
         # libyaml stops at 1,000 open brackets before our count sees the 21st.
         if "maximum nesting depth" in str(error.problem):
@@ -434,6 +460,10 @@ _TOO_DEEP = (
 )
 
 
+def _too_many(limit: int, noun: str) -> str:
+    return f"more than the {limit:,} {noun} a program may hold"
+
+
 def _line(mark: yaml.Mark | None) -> str:
     return f"line {mark.line + 1}, column {mark.column + 1}" if mark else ""
 
@@ -441,7 +471,7 @@ def _line(mark: yaml.Mark | None) -> str:
 def parse_program_text(text: str, name: str) -> ProgramSpec:
     """Validate the YAML text of a program file."""
     try:
-        raw, root = load_yaml(text)
+        raw, root = load_yaml(text, SECTION_BOUNDS)
     except YamlBoundError as error:
         raise ProgramFileError(name, [Problem(error.where, error.message)]) from None
     except yaml.MarkedYAMLError as error:
@@ -559,8 +589,8 @@ def validate_program(raw: Any, source: str, locate: Locator = format_path) -> Pr
     too_many = [
         Problem(
             locate((section,)),
-            f"{len(value):,} {noun}, more than the {limit:,} a program may hold; check that "
-            "this is the right file, or split the pilot into several programs",
+            f"{len(value):,} {noun}, {_too_many(limit, noun)}; check that this is the right "
+            "file, or split the pilot into several programs",
         )
         for section, (limit, noun) in SECTION_BOUNDS.items()
         if isinstance(value := raw.get(section), list) and len(value) > limit
