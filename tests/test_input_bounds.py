@@ -369,3 +369,46 @@ def test_a_yaml_bomb_in_a_sources_cell_is_refused_naming_the_cell(tmp_path: Path
     workbook.save(path)
     problems = refused_fast(path)
     assert "sheet 成员单位, row 3, column 数据来源: YAML aliases" in problems
+
+
+def with_shared_strings(path: Path, count: int) -> None:
+    """Give the workbook a shared-strings table of ``count`` texts (Excel's usual form)."""
+    archive = zipfile.ZipFile(io.BytesIO(path.read_bytes()))
+    relations = archive.read("xl/_rels/workbook.xml.rels").decode()
+    types = archive.read("[Content_Types].xml").decode()
+    relations = relations.replace(
+        "</Relationships>",
+        '<Relationship Id="rIdStrings" Type="http://schemas.openxmlformats.org/officeDocument/'
+        '2006/relationships/sharedStrings" Target="sharedStrings.xml"/></Relationships>',
+    )
+    types = types.replace(
+        "</Types>",
+        '<Override PartName="/xl/sharedStrings.xml" ContentType="application/'
+        'vnd.openxmlformats-officedocument.spreadsheetml.sharedStrings+xml"/></Types>',
+    )
+    table = (
+        '<?xml version="1.0" encoding="UTF-8"?><sst xmlns="http://schemas.openxmlformats.org/'
+        f'spreadsheetml/2006/main" count="{count}" uniqueCount="{count}">'
+        + "".join(f"<si><t>{n}</t></si>" for n in range(count))
+        + "</sst>"
+    )
+    rewrite_zip(
+        path,
+        {"xl/_rels/workbook.xml.rels": relations.encode(), "[Content_Types].xml": types.encode()},
+        add={"xl/sharedStrings.xml": table.encode()},
+    )
+
+
+def test_a_workbook_of_too_many_texts_is_refused_before_it_is_opened(tmp_path: Path) -> None:
+    path = ledger_workbook(tmp_path / "台账.xlsx")
+    with_shared_strings(path, 1_500_000)
+    assert path.stat().st_size < 5 * 1024**2
+    problems = refused_fast(path)
+    assert "holds more than 100,000 distinct texts" in problems
+
+
+def test_a_workbook_with_a_shared_strings_table_is_read(tmp_path: Path) -> None:
+    path = ledger_workbook(tmp_path / "台账.xlsx")
+    with_shared_strings(path, 1_000)
+    outcome, _, lines = read_in_cage(path)
+    assert (outcome, lines) == ("accepted", ["3 units, 2 tasks"])

@@ -56,6 +56,7 @@ MAX_WORKBOOK_BYTES = 5 * 1024 * 1024
 MAX_UNCOMPRESSED_BYTES = 50 * 1024 * 1024
 MAX_ZIP_ENTRIES = 1_000
 MAX_COMPRESSION_RATIO = 200
+MAX_SHARED_STRINGS = 100_000  # distinct texts; a ledger of 2,000 tasks has some 20,000
 MAX_ROWS = 5_000  # rows read below a sheet's header
 MAX_COLUMNS = 50  # columns read; the widest sheet has 11, beside any notes
 MAX_INFO_ROWS = 200
@@ -67,6 +68,8 @@ ZIP_REFUSALS = {
     "(uncompressed); a ledger is far smaller, so remove pictures and attachments",
     "ratio": f"has a part that unpacks to more than {MAX_COMPRESSION_RATIO} times its "
     "stored size, as a zip bomb does; save the ledger again from Excel or WPS",
+    "shared_strings": f"holds more than {MAX_SHARED_STRINGS:,} distinct texts; a ledger is "
+    "far smaller, so check that this is the right file",
 }
 
 INFO_SHEET = "试点信息"
@@ -215,6 +218,7 @@ def open_workbook(data: bytes, name: str) -> Any:
                 max_entries=MAX_ZIP_ENTRIES,
                 max_uncompressed=MAX_UNCOMPRESSED_BYTES,
                 max_ratio=MAX_COMPRESSION_RATIO,
+                max_shared_strings=MAX_SHARED_STRINGS,
             )
         except ZipRefused as refused:
             raise ProgramFileError(name, [Problem("", ZIP_REFUSALS[refused.bound])]) from None

@@ -87,18 +87,31 @@ def save_atomically(workbook: Workbook, path: Path) -> None:
 
 class ZipRefused(Exception):
     """An .xlsx refused by what its zip archive declares; ``bound`` names the check
-    (``broken``, ``entries``, ``uncompressed`` or ``ratio``)."""
+    (``broken``, ``entries``, ``uncompressed``, ``ratio`` or ``shared_strings``)."""
 
     def __init__(self, bound: str):
         super().__init__(bound)
         self.bound = bound
 
 
-def check_zip(data: bytes, *, max_entries: int, max_uncompressed: int, max_ratio: int) -> None:
+# The end of one entry of a shared-strings table, whatever its namespace prefix.
+_SHARED_STRING_END = re.compile(rb"</(?:[A-Za-z_][\w.-]*:)?si>|<(?:[A-Za-z_][\w.-]*:)?si\s*/>")
+
+
+def check_zip(
+    data: bytes,
+    *,
+    max_entries: int,
+    max_uncompressed: int,
+    max_ratio: int,
+    max_shared_strings: int | None = None,
+) -> None:
     """Refuse a zip bomb by what the archive declares, before anything is inflated.
 
     Inflating cannot exceed what is declared: ``zipfile`` stops at each entry's declared
-    size and fails its CRC check.
+    size and fails its CRC check. With ``max_shared_strings``, the archive is then read
+    through once (within ``max_uncompressed``) counting shared strings: openpyxl loads
+    the whole table when it opens a workbook, at some microseconds a string.
     """
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
@@ -114,6 +127,32 @@ def check_zip(data: bytes, *, max_entries: int, max_uncompressed: int, max_ratio
             entry.compress_size, 1
         ):
             raise ZipRefused("ratio")
+    if max_shared_strings is not None:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            if _shared_strings(archive) > max_shared_strings:
+                raise ZipRefused("shared_strings")
+
+
+def _shared_strings(archive: zipfile.ZipFile) -> int:
+    """How many shared strings the archive's parts hold, whichever part holds them."""
+    count = 0
+    for entry in archive.infolist():
+        tail = b""
+        try:
+            with archive.open(entry) as part:
+                while chunk := part.read(1024 * 1024):
+                    window = tail + chunk
+                    count += _shared_string_ends(window) - _shared_string_ends(tail)
+                    tail = window[-64:]
+        except (zipfile.BadZipFile, NotImplementedError, RuntimeError, OSError):
+            continue  # openpyxl will refuse what it cannot read
+    return count
+
+
+def _shared_string_ends(data: bytes) -> int:
+    if b":si" in data or b"<si " in data:  # a namespace prefix, or a space: the slow way
+        return sum(1 for _ in _SHARED_STRING_END.finditer(data))
+    return data.count(b"</si>") + data.count(b"<si/>")
 
 
 def normalise_header(text: Any) -> str:
