@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 import io
 import os
+import re
 import resource
 import subprocess
 import sys
@@ -401,7 +402,7 @@ def with_shared_strings(path: Path, count: int) -> None:
 
 def test_a_workbook_of_too_many_texts_is_refused_before_it_is_opened(tmp_path: Path) -> None:
     path = ledger_workbook(tmp_path / "台账.xlsx")
-    with_shared_strings(path, 1_500_000)
+    with_shared_strings(path, 500_000)
     assert path.stat().st_size < 5 * 1024**2
     problems = refused_fast(path)
     assert "holds more than 100,000 distinct texts" in problems
@@ -412,3 +413,20 @@ def test_a_workbook_with_a_shared_strings_table_is_read(tmp_path: Path) -> None:
     with_shared_strings(path, 1_000)
     outcome, _, lines = read_in_cage(path)
     assert (outcome, lines) == ("accepted", ["3 units, 2 tasks"])
+
+
+def test_a_workbook_of_too_many_cell_formats_is_refused_before_it_is_opened(
+    tmp_path: Path,
+) -> None:
+    path = ledger_workbook(tmp_path / "台账.xlsx")
+    styles = zipfile.ZipFile(path).read("xl/styles.xml").decode()
+    count = 100_000
+    formats = "".join(
+        f'<xf numFmtId="{n % 150}" fontId="0" fillId="0" borderId="0" xfId="0"/>'
+        for n in range(count)
+    )
+    bloated = re.sub(r'<cellXfs count="\d+">', f'<cellXfs count="{count}">{formats}', styles)
+    assert bloated != styles
+    rewrite_zip(path, {"xl/styles.xml": bloated.encode()})
+    problems = refused_fast(path)
+    assert "holds more than 4 MB of cell formats (xl/styles.xml)" in problems

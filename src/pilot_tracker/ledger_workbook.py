@@ -56,6 +56,8 @@ MAX_WORKBOOK_BYTES = 5 * 1024 * 1024
 MAX_UNCOMPRESSED_BYTES = 50 * 1024 * 1024
 MAX_ZIP_ENTRIES = 1_000
 MAX_COMPRESSION_RATIO = 200
+MAX_PART_BYTES = 20 * 1024 * 1024  # any one part (a sheet of 5,000 full rows is ~8 MB)
+MAX_STYLES_BYTES = 4 * 1024 * 1024  # Excel's most, 64,000 cell formats, fits in this
 MAX_SHARED_STRINGS = 100_000  # distinct texts; a ledger of 2,000 tasks has some 20,000
 MAX_ROWS = 5_000  # rows read below a sheet's header
 MAX_COLUMNS = 50  # columns read; the widest sheet has 11, beside any notes
@@ -68,6 +70,10 @@ ZIP_REFUSALS = {
     "(uncompressed); a ledger is far smaller, so remove pictures and attachments",
     "ratio": f"has a part that unpacks to more than {MAX_COMPRESSION_RATIO} times its "
     "stored size, as a zip bomb does; save the ledger again from Excel or WPS",
+    "part": f"has a part that unpacks to more than {MAX_PART_BYTES // 1024**2} MB; a ledger "
+    "is far smaller, so remove pictures and attachments",
+    "styles": f"holds more than {MAX_STYLES_BYTES // 1024**2} MB of cell formats "
+    "(xl/styles.xml); copy the tables into a new workbook and save that",
     "shared_strings": f"holds more than {MAX_SHARED_STRINGS:,} distinct texts; a ledger is "
     "far smaller, so check that this is the right file",
 }
@@ -218,6 +224,8 @@ def open_workbook(data: bytes, name: str) -> Any:
                 max_entries=MAX_ZIP_ENTRIES,
                 max_uncompressed=MAX_UNCOMPRESSED_BYTES,
                 max_ratio=MAX_COMPRESSION_RATIO,
+                max_part=MAX_PART_BYTES,
+                max_styles=MAX_STYLES_BYTES,
                 max_shared_strings=MAX_SHARED_STRINGS,
             )
         except ZipRefused as refused:

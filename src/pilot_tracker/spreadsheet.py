@@ -87,7 +87,8 @@ def save_atomically(workbook: Workbook, path: Path) -> None:
 
 class ZipRefused(Exception):
     """An .xlsx refused by what its zip archive declares; ``bound`` names the check
-    (``broken``, ``entries``, ``uncompressed``, ``ratio`` or ``shared_strings``)."""
+    (``broken``, ``entries``, ``uncompressed``, ``ratio``, ``part``, ``styles`` or
+    ``shared_strings``)."""
 
     def __init__(self, bound: str):
         super().__init__(bound)
@@ -104,12 +105,16 @@ def check_zip(
     max_entries: int,
     max_uncompressed: int,
     max_ratio: int,
+    max_part: int | None = None,
+    max_styles: int | None = None,
     max_shared_strings: int | None = None,
 ) -> None:
     """Refuse a zip bomb by what the archive declares, before anything is inflated.
 
     Inflating cannot exceed what is declared: ``zipfile`` stops at each entry's declared
-    size and fails its CRC check. With ``max_shared_strings``, the archive is then read
+    size and fails its CRC check. ``max_part`` bounds each part, ``max_styles`` the
+    styles part (which openpyxl parses whole on opening, ~2 µs a byte). With
+    ``max_shared_strings``, the archive is then read
     through once (within ``max_uncompressed``) counting shared strings: openpyxl loads
     the whole table when it opens a workbook, at some microseconds a string.
     """
@@ -127,6 +132,11 @@ def check_zip(
             entry.compress_size, 1
         ):
             raise ZipRefused("ratio")
+        if max_part is not None and entry.file_size > max_part:
+            raise ZipRefused("part")
+        styles = entry.filename == "xl/styles.xml"  # where openpyxl reads them, always
+        if styles and max_styles is not None and entry.file_size > max_styles:
+            raise ZipRefused("styles")
     if max_shared_strings is not None:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
             if _shared_strings(archive) > max_shared_strings:
