@@ -21,7 +21,7 @@ from pilot_tracker.settings import Settings
 
 
 def _last_ended(program: str, settings: Settings, kind: str) -> str:
-    engine = db.make_engine(settings.resolved_database_url)
+    engine = db.make_engine(settings.resolved_database_url, create=False)
     with db.session(engine) as session:
         zone = ledger.get_program(session=session, code=program).timezone
     today = datetime.now(ZoneInfo(zone)).date()
@@ -69,7 +69,7 @@ def _write(kind: str, program: str, period: str, send: bool) -> dict[str, object
 
 def _due_today(program: str, settings: Settings, kind: str) -> bool:
     """Whether today is the day the schedule means: the n-th working day after the period."""
-    engine = db.make_engine(settings.resolved_database_url)
+    engine = db.make_engine(settings.resolved_database_url, create=False)
     with db.session(engine) as session:
         spec = ledger.read_program(session=session, code=program)
         calendar = workdays.calendar_of(session=session, spec=spec)

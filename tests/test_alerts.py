@@ -29,6 +29,7 @@ from apprise.plugins.wecombot import NotifyWeComBot
 from sqlmodel import select
 
 from pilot_tracker import alerts, db, ledger, outbox
+from pilot_tracker.errors import ConfigurationError
 from pilot_tracker.intake import RejectionLine, SubmissionSummary
 from pilot_tracker.models import Notification, Program
 from pilot_tracker.program_file import validate_program
@@ -1060,3 +1061,49 @@ def test_a_chat_answer_that_cannot_be_read_leaves_the_message_pending_and_the_ru
     assert result.as_dict() == {"sent": 1, "failed": 0, "pending": 1, "deduplicated": 0}
     [waiting] = [row for row in rows(sqlite_engine) if row.status == "pending"]
     assert waiting.dedup_key == "office" and "no JSON body" in waiting.last_error
+
+
+# --- the Apprise file: an entry Apprise cannot use is named, not dropped ---------------------
+
+
+def test_entries_apprise_cannot_use_are_named_without_their_credentials(tmp_path: Path) -> None:
+    config = write_config(
+        tmp_path,
+        {
+            "json://127.0.0.1:9/office": "role:office",
+            "nosuchservice://user:s3cret@host": "unit:jyj, role:liaison",
+            "wecombot://": "unit:jyj, role:head",
+            "mailtos://user:s3cret@": "role:leader",
+        },
+    )
+    with pytest.raises(ConfigurationError) as caught:
+        alerts.load_targets(config)
+    assert str(caught.value) == (
+        f"PILOT_TRACKER_APPRISE_CONFIG: {config}: Apprise cannot use 3 of its urls, so nothing "
+        "would reach them: entry 2 (nosuchservice://…, tag unit:jyj, role:liaison); "
+        "entry 3 (wecombot://…, tag unit:jyj, role:head); "
+        "entry 4 (mailtos://…, tag role:leader); "
+        "check each against the Apprise documentation for its service"
+    )
+    assert "s3cret" not in str(caught.value)
+
+
+def test_an_entry_that_is_not_a_url_is_named(tmp_path: Path) -> None:
+    config = tmp_path / "apprise.yaml"
+    config.write_text(
+        "version: 1\ntag: role:office\nurls:\n"
+        '  - "json://127.0.0.1:9/office"\n'
+        "  - password s3cret\n"
+        "  - 42\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(ConfigurationError) as caught:
+        alerts.load_targets(config)
+    message = str(caught.value)
+    assert "entry 2 (not a URL, tag role:office); entry 3 (not a URL, tag role:office)" in message
+    assert "s3cret" not in message
+
+
+def test_every_entry_of_the_example_file_is_usable() -> None:
+    targets = alerts.load_targets(ROOT / "examples" / "apprise.yml")
+    assert len(targets) == 4

@@ -257,9 +257,38 @@ def test_templates_for_one_unit_and_for_all(sqlite_initialised: None, tmp_path: 
     run("template", "--program", "xiangshan", "-o", one, code=2)
 
 
-def test_commands_before_init_say_what_to_do() -> None:
+def test_commands_before_init_say_what_to_do(isolated_environment: Path) -> None:
     result = run("program", "list", code=1)
-    assert "is not initialised; run `pilot-tracker init`" in result.stderr
+    database = isolated_environment.resolve() / "pilot-tracker.db"
+    assert result.stderr.strip() == (f"error: no database at {database}; run `pilot-tracker init`")
+    assert not isolated_environment.exists()  # no empty database, no data home
+
+
+def test_a_database_url_in_a_missing_folder_is_refused_and_nothing_is_created(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    database = tmp_path / "no" / "such" / "dir" / "x.db"
+    monkeypatch.setenv("PILOT_TRACKER_DATABASE_URL", f"sqlite:///{database}")
+    result = run("program", "list", code=1)
+    assert result.stderr.strip() == f"error: no database at {database}; run `pilot-tracker init`"
+    result = run("init", code=1)
+    assert result.stderr.strip() == (
+        f"error: no folder {database.parent} for the database sqlite:///{database}; create the "
+        "folder, or set PILOT_TRACKER_DATABASE_URL to a file in a folder that exists"
+    )
+    assert not (tmp_path / "no").exists()
+
+
+def test_init_creates_a_database_in_a_folder_that_exists(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    database = tmp_path / "x.db"
+    monkeypatch.setenv("PILOT_TRACKER_DATABASE_URL", f"sqlite:///{database}")
+    run("program", "list", code=1)
+    assert not database.exists()
+    run("init")
+    run("program", "list")
+    assert database.is_file()
 
 
 def test_an_unknown_program(sqlite_initialised: None) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
@@ -56,9 +58,34 @@ def test_the_migrations_match_the_models(engine: sa.Engine) -> None:
 
 def test_an_uninitialised_database_is_refused_with_what_to_do(database_url: str) -> None:
     engine = db.make_engine(database_url)
-    with pytest.raises(DatabaseError, match=r"not initialised; run `pilot-tracker init`"):
+    with pytest.raises(
+        DatabaseError, match=r"(not initialised|no database at .*); run `pilot-tracker init`"
+    ):
         db.ensure_current(engine)
     engine.dispose()
+
+
+def test_a_missing_sqlite_file_is_named_and_not_created(tmp_path: Path) -> None:
+    path = tmp_path / "pilot-tracker.db"
+    engine = db.make_engine(f"sqlite:///{path}")
+    with pytest.raises(DatabaseError) as caught:
+        db.ensure_current(engine)
+    assert str(caught.value) == f"no database at {path}; run `pilot-tracker init`"
+    assert not path.exists()
+    engine.dispose()
+
+
+def test_a_sqlite_url_in_a_missing_folder_is_refused_and_nothing_is_created(
+    tmp_path: Path,
+) -> None:
+    folder = tmp_path / "no" / "such" / "dir"
+    with pytest.raises(DatabaseError) as caught:
+        db.make_engine(f"sqlite:///{folder / 'x.db'}")
+    assert str(caught.value) == (
+        f"no folder {folder} for the database sqlite:///{folder / 'x.db'}; create the folder, "
+        "or set PILOT_TRACKER_DATABASE_URL to a file in a folder that exists"
+    )
+    assert not (tmp_path / "no").exists()
 
 
 def test_sqlite_runs_in_wal_mode_with_foreign_keys_and_a_busy_timeout(

@@ -1242,6 +1242,66 @@ def test_a_bad_period_writes_nothing(sqlite_engine: sa.Engine, tmp_path: Path) -
     assert not (tmp_path / "q").exists() and not (tmp_path / "h").exists()
 
 
+@pytest.mark.parametrize(
+    ("kind", "period", "expected"),
+    [
+        (
+            "quarterly",
+            "2015Q1",
+            "2015Q1 is outside the program demo, which runs from 2021-01-01 to 2021-12-31; "
+            "choose a quarter from 2021Q1 to 2021Q3",
+        ),
+        (
+            "half_year",
+            "2022H1",
+            "2022H1 is outside the program demo, which runs from 2021-01-01 to 2021-12-31; "
+            "choose a half year from 2021H1 to 2021H2",
+        ),
+        (
+            "quarterly",
+            "2021Q4",
+            "2021Q4 has not begun: today is 2021-07-05 (Asia/Shanghai); "
+            "choose a quarter from 2021Q1 to 2021Q3",
+        ),
+    ],
+)
+def test_a_period_outside_the_program_or_not_begun_writes_nothing(
+    sqlite_engine: sa.Engine, tmp_path: Path, kind: str, period: str, expected: str
+) -> None:
+    build(sqlite_engine)
+    with db.session(sqlite_engine) as session, pytest.raises(ReportError) as caught:
+        reports.write(
+            session=session,
+            kind=kind,
+            program="demo",
+            period=period,
+            folder=tmp_path / "out",
+            home=tmp_path,
+            templates=TEMPLATES,
+            now=NOW,
+        )
+    assert str(caught.value) == expected
+    assert not (tmp_path / "out").exists()
+    with db.session(sqlite_engine) as session:
+        assert session.exec(select(Report)).all() == []
+        assert session.exec(select(Notification)).all() == []
+
+
+def test_the_command_line_refuses_a_quarter_before_the_program(
+    isolated_environment: Path, tmp_path: Path
+) -> None:
+    program_file = tmp_path / "edge.yaml"
+    program_file.write_text(yaml.safe_dump(edge_document(), allow_unicode=True), encoding="utf-8")
+    cli("init")
+    cli("program", "load", program_file)
+    result = cli("report", "quarterly", "--program", "edge", "--quarter", "2015Q1", code=1)
+    assert result.stderr.strip() == (
+        "error: 2015Q1 is outside the program edge, which runs from 2021-01-01 to 2021-12-31; "
+        "choose a quarter from 2021Q1 to 2021Q4"
+    )
+    assert not (isolated_environment / "reports" / "edge" / "2015Q1").exists()
+
+
 # --- 7. a unit's answer to its statement ----------------------------------------------------
 
 

@@ -40,6 +40,8 @@ from typing import Any
 import apprise
 import regex
 import requests
+import yaml
+from apprise.config import ConfigBase
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
@@ -147,7 +149,53 @@ def load_targets(path: Path | None) -> apprise.Apprise:
             f"PILOT_TRACKER_APPRISE_CONFIG: {path} holds no address Apprise can use; check its "
             "urls (each needs a tag such as unit:jyj, role:liaison)"
         )
+    if dropped := _unusable_entries(path):
+        raise ConfigurationError(
+            f"PILOT_TRACKER_APPRISE_CONFIG: {path}: Apprise cannot use {len(dropped)} of its "
+            f"urls, so nothing would reach them: {'; '.join(dropped)}; check each against the "
+            "Apprise documentation for its service"
+        )
     return targets
+
+
+def _unusable_entries(path: Path) -> list[str]:
+    """The entries of a YAML Apprise file that Apprise skips (it only logs them), each as
+    ``entry 2 (mailtos://…, tag role:leader)``: position, scheme and tag, never the URL."""
+    try:
+        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return []  # Apprise read it; a text-format file is checked by Apprise alone
+    if not isinstance(document, dict) or not isinstance(document.get("urls"), list):
+        return []
+    common = {key: value for key, value in document.items() if key not in ("urls", "include")}
+    dropped = []
+    for number, entry in enumerate(document["urls"], start=1):
+        alone = yaml.safe_dump({**common, "urls": [entry]}, allow_unicode=True)
+        services, _ = ConfigBase.config_parse_yaml(alone)
+        settings = next(iter(entry.values()), None) if isinstance(entry, dict) else None
+        expected = len(settings) if isinstance(settings, list) and settings else 1
+        if len(services) < expected:
+            scheme, tag = _entry_scheme(entry), _entry_tag(entry, common)
+            dropped.append(f"entry {number} ({scheme}, tag {tag})")
+    return dropped
+
+
+def _entry_scheme(entry: Any) -> str:
+    url = next(iter(entry), "") if isinstance(entry, dict) else entry
+    scheme, separator, _ = url.partition("://") if isinstance(url, str) else ("", "", "")
+    if separator and scheme.replace("+", "").replace("-", "").isalnum():
+        return f"{scheme}://…"
+    return "not a URL"
+
+
+def _entry_tag(entry: Any, common: dict[str, Any]) -> str:
+    settings = next(iter(entry.values()), None) if isinstance(entry, dict) else None
+    items = settings if isinstance(settings, list) else [settings]
+    tags = [str(item["tag"]) for item in items if isinstance(item, dict) and item.get("tag")]
+    if isinstance(entry, dict) and entry.get("tag"):
+        tags.append(str(entry["tag"]))
+    tags = tags or ([str(common["tag"])] if common.get("tag") else [])
+    return "; ".join(tags) if tags else "none"
 
 
 def fingerprint(server: Any) -> str:

@@ -127,8 +127,9 @@ def load_settings() -> Settings:
 
 
 def open_database(settings: Settings, *, migrate: bool = False) -> Engine:
-    """An engine on the configured database, checked to be at the current schema."""
-    engine = db.make_engine(settings.resolved_database_url)
+    """An engine on the configured database, checked to be at the current schema; with
+    ``migrate``, a new database may be created."""
+    engine = db.make_engine(settings.resolved_database_url, create=migrate)
     if not migrate:
         db.ensure_current(engine)
     return engine

@@ -30,8 +30,13 @@ def redact(url: str) -> str:
         return "<unparseable database URL>"
 
 
-def make_engine(url: str) -> Engine:
-    """An engine for ``url``; SQLite gets WAL, a busy timeout and foreign keys."""
+def make_engine(url: str, *, create: bool = True) -> Engine:
+    """An engine for ``url``; SQLite gets WAL, a busy timeout and foreign keys.
+
+    A SQLite file's folder must exist: a mistyped URL is an error, not a new empty
+    database somewhere. With ``create`` false the file itself must exist too, so that a
+    command that only reads never leaves an empty database behind.
+    """
     try:
         parsed = make_url(url)
     except ArgumentError:
@@ -40,13 +45,32 @@ def make_engine(url: str) -> Engine:
             "or postgresql+psycopg://USER@HOST:PORT/NAME"
         ) from None
     if parsed.get_backend_name() == "sqlite":
+        path = sqlite_file(parsed)
+        if path is not None and not create and not path.is_file():
+            raise _no_database(path)
+        if path is not None and not path.parent.is_dir():
+            raise DatabaseError(
+                f"no folder {path.parent} for the database {redact(url)}; create the folder, "
+                "or set PILOT_TRACKER_DATABASE_URL to a file in a folder that exists"
+            )
         return _sqlite_engine(parsed)
     return sa.create_engine(parsed, pool_pre_ping=True)
 
 
+def sqlite_file(url: sa.URL) -> Path | None:
+    """The file of a SQLite URL; None for an in-memory database or a URI filename."""
+    if url.get_backend_name() != "sqlite" or url.query.get("uri"):
+        return None
+    if not url.database or url.database == ":memory:":
+        return None
+    return Path(url.database)
+
+
+def _no_database(path: Path) -> DatabaseError:
+    return DatabaseError(f"no database at {path}; run `pilot-tracker init`")
+
+
 def _sqlite_engine(url: sa.URL) -> Engine:
-    if url.database and url.database != ":memory:":
-        Path(url.database).parent.mkdir(parents=True, exist_ok=True)
     engine = sa.create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
 
     @sa.event.listens_for(engine, "connect")
@@ -127,6 +151,9 @@ def _driver(connection: sa.Connection) -> Any:
 
 def ensure_current(engine: Engine) -> None:
     """Refuse to work on a database that is not initialised or not up to date."""
+    path = sqlite_file(engine.url)
+    if path is not None and not path.is_file():
+        raise _no_database(path)  # before connecting, which would create it empty
     revision = current_revision(engine)
     if revision is None:
         raise DatabaseError(

@@ -34,11 +34,15 @@ from pilot_tracker.program_file import (
     SIX_HAS,
     Path_,
     ProgramSpec,
+    YamlBoundError,
+    load_yaml,
     read_bounded,
     validate_program,
 )
 from pilot_tracker.spreadsheet import (
+    ZipRefused,
     cell_value,
+    check_zip,
     find_header_row,
     normalise_header,
     parse_date,
@@ -47,8 +51,34 @@ from pilot_tracker.spreadsheet import (
     write_table,
 )
 
-MAX_WORKBOOK_BYTES = 20 * 1024 * 1024
-MAX_ROWS = 5_000
+# Bounds: a real ledger is a few hundred kilobytes and a few hundred rows a sheet.
+MAX_WORKBOOK_BYTES = 5 * 1024 * 1024
+MAX_UNCOMPRESSED_BYTES = 50 * 1024 * 1024
+MAX_ZIP_ENTRIES = 1_000
+MAX_COMPRESSION_RATIO = 200
+# Any one part: openpyxl parses all but the sheets whole on opening (~0.3 s a MB); a sheet
+# of 5,000 rows of 11 columns is some 2 MB.
+MAX_PART_BYTES = 8 * 1024 * 1024
+MAX_STYLES_BYTES = 4 * 1024 * 1024  # Excel's most, 64,000 cell formats, fits in this
+MAX_SHARED_STRINGS = 100_000  # distinct texts; a ledger of 2,000 tasks has some 20,000
+MAX_ROWS = 5_000  # rows read below a sheet's header
+MAX_COLUMNS = 50  # columns read; the widest sheet has 11, beside any notes
+MAX_INFO_ROWS = 200
+ZIP_REFUSALS = {
+    "broken": "is a damaged .xlsx workbook; open it in Excel or WPS and save it again",
+    "entries": f"holds more than {MAX_ZIP_ENTRIES:,} parts inside; save the ledger again as "
+    "a plain .xlsx without pictures or attachments",
+    "uncompressed": f"would unpack to more than {MAX_UNCOMPRESSED_BYTES // 1024**2} MB "
+    "(uncompressed); a ledger is far smaller, so remove pictures and attachments",
+    "ratio": f"has a part that unpacks to more than {MAX_COMPRESSION_RATIO} times its "
+    "stored size, as a zip bomb does; save the ledger again from Excel or WPS",
+    "part": f"has a part that unpacks to more than {MAX_PART_BYTES // 1024**2} MB; a ledger "
+    "is far smaller, so remove pictures and attachments",
+    "styles": f"holds more than {MAX_STYLES_BYTES // 1024**2} MB of cell formats "
+    "(xl/styles.xml); copy the tables into a new workbook and save that",
+    "shared_strings": f"holds more than {MAX_SHARED_STRINGS:,} distinct texts; a ledger is "
+    "far smaller, so check that this is the right file",
+}
 
 INFO_SHEET = "试点信息"
 UNITS_SHEET = "成员单位"
@@ -189,6 +219,19 @@ def open_workbook(data: bytes, name: str) -> Any:
             "open it in Excel or WPS, remove any password and save it as .xlsx"
         )
         raise ProgramFileError(name, [Problem("", reason)])
+    if data[:4] == b"PK\x03\x04":
+        try:
+            check_zip(
+                data,
+                max_entries=MAX_ZIP_ENTRIES,
+                max_uncompressed=MAX_UNCOMPRESSED_BYTES,
+                max_ratio=MAX_COMPRESSION_RATIO,
+                max_part=MAX_PART_BYTES,
+                max_styles=MAX_STYLES_BYTES,
+                max_shared_strings=MAX_SHARED_STRINGS,
+            )
+        except ZipRefused as refused:
+            raise ProgramFileError(name, [Problem("", ZIP_REFUSALS[refused.bound])]) from None
     try:
         return openpyxl.load_workbook(BytesIO(data), read_only=True, data_only=True)
     except (InvalidFileException, zipfile.BadZipFile, KeyError, OSError, ValueError):
@@ -215,7 +258,9 @@ class _Reader:
             raise ProgramFileError(self.name, self.problems)
 
         unit_codes = _unit_lookup(units or [])
-        document["units"] = [_unit(row) for row in units or []]
+        document["units"] = [self._unit(row) for row in units or []]
+        if self.problems:
+            raise ProgramFileError(self.name, self.problems)
         document["tasks"] = [_task(row, unit_codes) for row in tasks or []]
         self._attach_milestones(document["tasks"], milestones or [])
         document["task_lists"] = (
@@ -226,6 +271,14 @@ class _Reader:
         document["indicators"] = [_indicator(row, unit_codes) for row in indicators or []]
         return validate_program(document, self.name, self._locate)
 
+    def _unit(self, row: dict[str, Any]) -> dict[str, Any]:
+        try:
+            return _unit(row)
+        except YamlBoundError as error:
+            where = f"sheet {UNITS_SHEET}, row {row['_row']}, column 数据来源"
+            self.problems.append(Problem(where, error.message))
+            return {}
+
     def _locate(self, path: Path_) -> str:
         for depth in range(len(path), -1, -1):
             if path[:depth] in self.places:
@@ -234,7 +287,11 @@ class _Reader:
 
     def _sheet(self, title: str, required: bool) -> Worksheet | None:
         if title in self.workbook.sheetnames:
-            return self.workbook[title]
+            sheet = self.workbook[title]
+            # The used range a sheet declares may lie (a stray cell at XFD1048576 makes
+            # every row 16,384 cells wide); rows are read within explicit bounds instead.
+            sheet.reset_dimensions()
+            return sheet
         if required:
             self.problems.append(
                 Problem(f"sheet {title}", "the sheet is missing; add it (see `program export`)")
@@ -248,8 +305,9 @@ class _Reader:
         by_label = {column.header: column for column in INFO_ROWS}
         document: dict[str, Any] = {}
         seen: set[str] = set()
-        for row_number, row in enumerate(sheet.iter_rows(values_only=True), start=1):
-            if row_number > 200 or not row:
+        rows = sheet.iter_rows(max_row=MAX_INFO_ROWS, max_col=2, values_only=True)
+        for row_number, row in enumerate(rows, start=1):
+            if not row:
                 break
             label = normalise_header(row[0])
             column = by_label.get(label)
@@ -281,7 +339,10 @@ class _Reader:
 
     def _rules(self, text: Any, place: str) -> Any:
         try:
-            rules = yaml.safe_load(str(text))
+            rules, _ = load_yaml(str(text))
+        except YamlBoundError as error:
+            self.problems.append(Problem(place, error.message))
+            return None
         except yaml.YAMLError:
             rules = None
         if not isinstance(rules, dict):
@@ -299,7 +360,7 @@ class _Reader:
         sheet = self._sheet(title, required)
         if sheet is None:
             return None
-        found = find_header_row(sheet, [column.header for column in columns])
+        found = find_header_row(sheet, [column.header for column in columns], max_col=MAX_COLUMNS)
         if found is None:
             self.problems.append(
                 Problem(
@@ -323,8 +384,12 @@ class _Reader:
                     )
                 )
         rows: list[dict[str, Any]] = []
+        last = header_row + MAX_ROWS
         for row_number, values in enumerate(
-            sheet.iter_rows(min_row=header_row + 1, values_only=True), start=header_row + 1
+            sheet.iter_rows(
+                min_row=header_row + 1, max_row=last + 1, max_col=MAX_COLUMNS, values_only=True
+            ),
+            start=header_row + 1,
         ):
             record = {
                 column.key: cell_value(values[indexes[column.key]])
@@ -333,9 +398,14 @@ class _Reader:
             }
             if all(value is None for value in record.values()):
                 continue
-            if len(rows) >= MAX_ROWS:
+            if row_number > last:
                 self.problems.append(
-                    Problem(f"sheet {title}", f"more than {MAX_ROWS:,} rows; split the program")
+                    Problem(
+                        f"sheet {title}",
+                        f"more than {MAX_ROWS:,} rows below the header (row {header_row}); "
+                        "a ledger is far smaller, so delete what is below the table or split "
+                        "the program",
+                    )
                 )
                 break
             index = len(rows)
@@ -443,9 +513,12 @@ def _unit(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def _structured(text: Any) -> Any:
-    """A JSON (or YAML) cell as data; unreadable text is left for validation to report."""
+    """A JSON (or YAML) cell as data; unreadable text is left for validation to report.
+
+    YAML past the bounds of ``load_yaml`` raises ``YamlBoundError``.
+    """
     try:
-        return yaml.safe_load(str(text))
+        return load_yaml(str(text))[0]
     except yaml.YAMLError:
         return text
 

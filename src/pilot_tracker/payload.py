@@ -20,7 +20,6 @@ import math
 import re
 import unicodedata
 import warnings
-import zipfile
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -30,12 +29,14 @@ from typing import Any
 import openpyxl
 from openpyxl.utils import get_column_letter
 
-from pilot_tracker.spreadsheet import cell_value
+from pilot_tracker.spreadsheet import ZipRefused, cell_value, check_zip
 
 MAX_PAYLOAD_BYTES = 20 * 1024 * 1024
 MAX_UNCOMPRESSED_BYTES = 100 * 1024 * 1024
 MAX_ZIP_ENTRIES = 1_000
 MAX_COMPRESSION_RATIO = 200
+MAX_STYLES_BYTES = 4 * 1024 * 1024
+MAX_SHARED_STRINGS = 200_000  # 20,000 rows of 8 texts is 160,000 at most
 MAX_ROWS = 20_000  # rows of a sheet or lines of a CSV, blank ones included
 MAX_COLUMNS = 200  # columns read; the template has nine
 MAX_META_CHARS = 100
@@ -240,23 +241,34 @@ def _read_workbook(data: bytes) -> ReadPayload:
     return result
 
 
+# What a liaison is told for each bound of ``spreadsheet.check_zip``.
+ZIP_REFUSALS = {
+    "broken": "工作簿已损坏，无法打开。请用 Excel 或 WPS 重新保存为 .xlsx",
+    "entries": "工作簿结构异常（内部文件过多），已拒收",
+    "uncompressed": "工作簿解压后过大（超过 100 MB），已拒收。请删除无关内容后重新报送",
+    "ratio": "工作簿压缩比异常，疑似恶意文件，已拒收",
+    "styles": "工作簿中的单元格格式过多（超过 4 MB），已拒收。请清除多余格式，或将数据复制到下发的填报表后报送",
+    "shared_strings": (
+        f"工作簿中的文本过多（超过 {MAX_SHARED_STRINGS:,} 条），已拒收。"
+        "请删除无关内容，或将数据复制到下发的填报表后报送"
+    ),
+}
+
+
 def _check_zip(data: bytes) -> None:
     """Refuse zip bombs by what the archive declares, before anything is inflated."""
     try:
-        with zipfile.ZipFile(io.BytesIO(data)) as archive:
-            entries = archive.infolist()
-    except (zipfile.BadZipFile, ValueError):
-        raise PayloadError("工作簿已损坏，无法打开。请用 Excel 或 WPS 重新保存为 .xlsx") from None
-    if len(entries) > MAX_ZIP_ENTRIES:
-        raise PayloadError("工作簿结构异常（内部文件过多），已拒收")
-    total = sum(entry.file_size for entry in entries)
-    if total > MAX_UNCOMPRESSED_BYTES:
-        raise PayloadError("工作簿解压后过大（超过 100 MB），已拒收。请删除无关内容后重新报送")
-    for entry in entries:
-        if entry.file_size > 1024 * 1024 and entry.file_size > MAX_COMPRESSION_RATIO * max(
-            entry.compress_size, 1
-        ):
-            raise PayloadError("工作簿压缩比异常，疑似恶意文件，已拒收")
+        check_zip(
+            data,
+            max_entries=MAX_ZIP_ENTRIES,
+            max_uncompressed=MAX_UNCOMPRESSED_BYTES,
+            max_ratio=MAX_COMPRESSION_RATIO,
+            # openpyxl parses both whole when it opens a workbook: bound them first.
+            max_styles=MAX_STYLES_BYTES,
+            max_shared_strings=MAX_SHARED_STRINGS,
+        )
+    except ZipRefused as refused:
+        raise PayloadError(ZIP_REFUSALS[refused.bound]) from None
 
 
 def _meta(workbook: Any) -> dict[str, str]:

@@ -45,7 +45,19 @@ from pilot_tracker.models import (
 )
 from pilot_tracker.values import FIGURE_LIMIT, counts
 
-MAX_PROGRAM_FILE_BYTES = 5 * 1024 * 1024
+# Bounds on what one program may hold: far above any real pilot (30-37 member units,
+# a few dozen tasks, 13 indicators), far below what could exhaust a machine.
+MAX_PROGRAM_FILE_BYTES = 2 * 1024 * 1024
+MAX_YAML_DEPTH = 20  # a program file nests 6 deep at most
+MAX_YAML_VALUES = 250_000  # every key, value and item; the largest program has ~100,000
+MAX_UNITS = 200
+MAX_TASK_LISTS = 20
+MAX_TASKS = 2_000
+MAX_INDICATORS = 500
+MAX_MILESTONES = 60  # monthly over five years
+MAX_CONTACTS = 10
+MAX_SOURCES = 10
+MAX_CALENDAR_DAYS = 1_000
 CODE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,39}$"
 
 Path_ = tuple[str | int, ...]
@@ -113,8 +125,8 @@ SourceSpec = Annotated[FolderSourceSpec | HttpSourceSpec, Field(discriminator="k
 class UnitSpec(_Spec):
     code: Code
     name: Name
-    contacts: list[ContactSpec] = []
-    sources: list[SourceSpec] = []
+    contacts: Annotated[list[ContactSpec], Field(max_length=MAX_CONTACTS)] = []
+    sources: Annotated[list[SourceSpec], Field(max_length=MAX_SOURCES)] = []
 
     @field_validator("contacts")
     @classmethod
@@ -150,10 +162,10 @@ class TaskSpec(_Spec):
     title: Title
     list_kind: ListKind = Field(validation_alias="list")
     lead_unit: UnitRef
-    co_units: list[UnitRef] = []
+    co_units: Annotated[list[UnitRef], Field(max_length=MAX_UNITS)] = []
     start: date
     due: date
-    milestones: list[MilestoneSpec] = []
+    milestones: Annotated[list[MilestoneSpec], Field(max_length=MAX_MILESTONES)] = []
     weight: float = Field(default=1.0, gt=0, le=100)
     deliverable: Note = ""
     has: SixHas | None = None
@@ -263,8 +275,8 @@ class EvaluationSpec(_Spec):
 class CalendarSpec(_Spec):
     """The program's own days off and working days, over the official calendar."""
 
-    holidays: list[date] = []
-    workdays: list[date] = []
+    holidays: Annotated[list[date], Field(max_length=MAX_CALENDAR_DAYS)] = []
+    workdays: Annotated[list[date], Field(max_length=MAX_CALENDAR_DAYS)] = []
 
 
 class ReportingSpec(_Spec):
@@ -313,6 +325,13 @@ SECTIONS: dict[str, type[_Spec]] = {
     "tasks": TaskSpec,
     "indicators": IndicatorSpec,
 }
+# How many items each section may hold, and what one item is called.
+SECTION_BOUNDS: dict[str, tuple[int, str]] = {
+    "units": (MAX_UNITS, "units"),
+    "task_lists": (MAX_TASK_LISTS, "task lists"),
+    "tasks": (MAX_TASKS, "tasks"),
+    "indicators": (MAX_INDICATORS, "indicators"),
+}
 
 
 # --- reading ------------------------------------------------------------------------------
@@ -332,10 +351,12 @@ def read_bounded(path: Path, limit: int, name: str) -> bytes:
         if not path.is_file():
             raise ProgramFileError(name, [Problem("", "not a regular file")])
         if size > limit:
-            raise ProgramFileError(
-                name,
-                [Problem("", f"the file is {size:,} bytes, more than the {limit:,} allowed")],
+            problem = Problem(
+                "",
+                f"the file is {size:,} bytes, more than the {limit:,} ({limit // 1024**2} MB) "
+                "allowed; a program is far smaller, so check that this is the right file",
             )
+            raise ProgramFileError(name, [problem])
         return path.read_bytes()
     except FileNotFoundError:
         raise ProgramFileError(name, [Problem("", f"no such file: {path}")]) from None
@@ -368,11 +389,109 @@ def decode_text(data: bytes, name: str) -> str:
         ) from None
 
 
+class YamlBoundError(Exception):
+    """YAML that is refused unread: an alias, or more nesting or values than allowed."""
+
+    def __init__(self, where: str, message: str):
+        super().__init__(f"{where}: {message}")
+        self.where = where
+        self.message = message
+
+
+# libyaml where it is installed: it parses without recursion and ten times faster.
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def load_yaml(
+    text: str, counted: dict[str, tuple[int, str]] | None = None
+) -> tuple[Any, yaml.Node | None]:
+    """The data of a YAML document, and its node tree (for line numbers).
+
+    The events are checked first, in one pass that holds nothing, so that aliases
+    (whose expansion can grow a few lines into gigabytes), deep nesting, too many values
+    and, for each top-level key in ``counted``, too many items (``{key: (limit, noun)}``)
+    raise ``YamlBoundError`` before a single object is built. Syntax errors raise
+    ``yaml.YAMLError`` as usual.
+    """
+    counted = counted or {}
+    depth = values = items = 0
+    root_is_mapping = key_turn = False
+    key: Any = None
+    section: str | None = None
+    try:
+        for event in yaml.parse(text, Loader=_Loader):
+            if isinstance(event, yaml.AliasEvent):
+                raise YamlBoundError(
+                    _line(event.start_mark),
+                    "YAML aliases (*name, <<: *name) are not allowed here; "
+                    "write the value out in full",
+                )
+            if isinstance(event, yaml.NodeEvent):
+                values += 1
+                if values > MAX_YAML_VALUES:
+                    raise YamlBoundError(
+                        _line(event.start_mark),
+                        f"more than {MAX_YAML_VALUES:,} values (keys, values and items); "
+                        "a program is far smaller, so check that this is the right file",
+                    )
+                if depth == 0:
+                    root_is_mapping = key_turn = isinstance(event, yaml.MappingStartEvent)
+                elif depth == 1 and root_is_mapping:
+                    if key_turn:
+                        key = event.value if isinstance(event, yaml.ScalarEvent) else None
+                    elif isinstance(event, yaml.SequenceStartEvent) and key in counted:
+                        section, items = key, 0
+                    key_turn = not key_turn
+                elif depth == 2 and section is not None:
+                    items += 1
+                    limit, noun = counted[section]
+                    if items > limit:
+                        raise YamlBoundError(
+                            f"{section}[{limit}] ({_line(event.start_mark)})",
+                            f"{_too_many(limit, noun)}; check that this is the right file, "
+                            "or split the pilot into several programs",
+                        )
+            if isinstance(event, yaml.CollectionStartEvent):
+                depth += 1
+                if depth > MAX_YAML_DEPTH:
+                    raise YamlBoundError(_line(event.start_mark), _TOO_DEEP)
+            elif isinstance(event, yaml.CollectionEndEvent):
+                depth -= 1
+                if depth < 2:
+                    section = None
+    except yaml.MarkedYAMLError as error:
+        # libyaml stops at 1,000 open brackets before our count sees the 21st.
+        if "maximum nesting depth" in str(error.problem):
+            raise YamlBoundError(_line(error.problem_mark), _TOO_DEEP) from None
+        raise
+    loader = _Loader(text)
+    try:
+        root = loader.get_single_node()
+        return (loader.construct_document(root) if root is not None else None), root
+    finally:
+        loader.dispose()
+
+
+_TOO_DEEP = (
+    f"nested more than {MAX_YAML_DEPTH} levels deep; a program file needs 6 at most, "
+    "so check the brackets and indentation"
+)
+
+
+def _too_many(limit: int, noun: str) -> str:
+    return f"more than the {limit:,} {noun} a program may hold"
+
+
+def _line(mark: yaml.Mark | None) -> str:
+    return f"line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+
+
 def parse_program_text(text: str, name: str) -> ProgramSpec:
     """Validate the YAML text of a program file."""
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-        raw = yaml.safe_load(text)
+        raw, root = load_yaml(text, SECTION_BOUNDS)
+    except YamlBoundError as error:
+        raise ProgramFileError(name, [Problem(error.where, error.message)]) from None
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark or error.context_mark
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else ""
@@ -436,9 +555,18 @@ def format_path(path: Path_) -> str:
     return text
 
 
+class _PlainDumper(yaml.SafeDumper):
+    """Writes a value seen twice in full again: reading refuses aliases."""
+
+    def ignore_aliases(self, data: Any) -> bool:
+        return True
+
+
 def write_program_file(spec: ProgramSpec, path: Path) -> None:
     """Write a program file that ``read_program_file`` reads back to the same spec."""
-    text = yaml.safe_dump(spec.to_document(), allow_unicode=True, sort_keys=False, width=100)
+    text = yaml.dump(
+        spec.to_document(), Dumper=_PlainDumper, allow_unicode=True, sort_keys=False, width=100
+    )
     temporary = path.with_name(f".{path.name}.part")
     temporary.write_text(text, encoding="utf-8")
     temporary.replace(path)
@@ -474,6 +602,19 @@ def validate_program(raw: Any, source: str, locate: Locator = format_path) -> Pr
                 )
             ],
         )
+
+    # Too many items: refused before any is checked, with the bound named.
+    too_many = [
+        Problem(
+            locate((section,)),
+            f"{len(value):,} {noun}, {_too_many(limit, noun)}; check that this is the right "
+            "file, or split the pilot into several programs",
+        )
+        for section, (limit, noun) in SECTION_BOUNDS.items()
+        if isinstance(value := raw.get(section), list) and len(value) > limit
+    ]
+    if too_many:
+        raise ProgramFileError(source, too_many)
 
     # Pass 1: the header on its own, then each item of each section on its own.
     header = {key: value for key, value in raw.items() if key not in SECTIONS}
@@ -596,6 +737,9 @@ def describe_error(detail: Any, model: type[BaseModel], loc: tuple[Any, ...]) ->
         return f"{found} is not a finite number; write the figure itself"
     if kind in {"string_type"}:
         return f"{found} is not text"
+    if kind == "too_long":
+        length = context.get("actual_length") or len(detail.get("input") or [])
+        return f"{length:,} items, more than the {context.get('max_length'):,} allowed here"
     if kind in {"list_type"}:
         return f"must be a list, not {found}"
     if kind in {"model_type", "dict_type", "model_attributes_type"}:

@@ -3,10 +3,12 @@ where people put them, and a workbook is written whole or not at all."""
 
 from __future__ import annotations
 
+import io
 import os
 import re
 import tempfile
 import unicodedata
+import zipfile
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 from pathlib import Path
@@ -83,21 +85,107 @@ def save_atomically(workbook: Workbook, path: Path) -> None:
         raise
 
 
+class ZipRefused(Exception):
+    """An .xlsx refused by what its zip archive declares; ``bound`` names the check
+    (``broken``, ``entries``, ``uncompressed``, ``ratio``, ``part``, ``styles`` or
+    ``shared_strings``)."""
+
+    def __init__(self, bound: str):
+        super().__init__(bound)
+        self.bound = bound
+
+
+# The end of one entry of a shared-strings table, whatever its namespace prefix.
+_SHARED_STRING_END = re.compile(rb"</(?:[A-Za-z_][\w.-]*:)?si>|<(?:[A-Za-z_][\w.-]*:)?si\s*/>")
+
+
+def check_zip(
+    data: bytes,
+    *,
+    max_entries: int,
+    max_uncompressed: int,
+    max_ratio: int,
+    max_part: int | None = None,
+    max_styles: int | None = None,
+    max_shared_strings: int | None = None,
+) -> None:
+    """Refuse a zip bomb by what the archive declares, before anything is inflated.
+
+    Inflating cannot exceed what is declared: ``zipfile`` stops at each entry's declared
+    size and fails its CRC check. ``max_part`` bounds each part, ``max_styles`` the
+    styles part (which openpyxl parses whole on opening, ~2 µs a byte). With
+    ``max_shared_strings``, the archive is then read
+    through once (within ``max_uncompressed``) counting shared strings: openpyxl loads
+    the whole table when it opens a workbook, at some microseconds a string.
+    """
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            entries = archive.infolist()
+    except (zipfile.BadZipFile, ValueError):
+        raise ZipRefused("broken") from None
+    if len(entries) > max_entries:
+        raise ZipRefused("entries")
+    if sum(entry.file_size for entry in entries) > max_uncompressed:
+        raise ZipRefused("uncompressed")
+    for entry in entries:
+        if entry.file_size > 1024 * 1024 and entry.file_size > max_ratio * max(
+            entry.compress_size, 1
+        ):
+            raise ZipRefused("ratio")
+        if max_part is not None and entry.file_size > max_part:
+            raise ZipRefused("part")
+        styles = entry.filename == "xl/styles.xml"  # where openpyxl reads them, always
+        if styles and max_styles is not None and entry.file_size > max_styles:
+            raise ZipRefused("styles")
+    if max_shared_strings is not None:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            if _shared_strings(archive) > max_shared_strings:
+                raise ZipRefused("shared_strings")
+
+
+def _shared_strings(archive: zipfile.ZipFile) -> int:
+    """How many shared strings the archive's parts hold, whichever part holds them."""
+    count = 0
+    for entry in archive.infolist():
+        tail = b""
+        try:
+            with archive.open(entry) as part:
+                while chunk := part.read(1024 * 1024):
+                    window = tail + chunk
+                    count += _shared_string_ends(window) - _shared_string_ends(tail)
+                    tail = window[-64:]
+        except (zipfile.BadZipFile, NotImplementedError, RuntimeError, OSError):
+            continue  # openpyxl will refuse what it cannot read
+    return count
+
+
+def _shared_string_ends(data: bytes) -> int:
+    if b":si" in data or b"<si " in data:  # a namespace prefix, or a space: the slow way
+        return sum(1 for _ in _SHARED_STRING_END.finditer(data))
+    return data.count(b"</si>") + data.count(b"<si/>")
+
+
 def normalise_header(text: Any) -> str:
     """A header as typed, without spaces, line breaks or full-width spaces."""
     return _WHITESPACE.sub("", str(text)) if text is not None else ""
 
 
 def find_header_row(
-    sheet: Worksheet, required: Sequence[str], *, search_rows: int = 20
+    sheet: Worksheet,
+    required: Sequence[str],
+    *,
+    search_rows: int = 20,
+    max_col: int | None = None,
 ) -> tuple[int, dict[str, int]] | None:
     """The row (1-based) holding the first required header, and each header's column.
 
-    Only the first ``search_rows`` rows are searched, so title rows above are fine.
+    Only the first ``search_rows`` rows (and ``max_col`` columns) are searched, so title
+    rows above are fine.
     """
     wanted = normalise_header(required[0])
     for row_number, row in enumerate(
-        sheet.iter_rows(min_row=1, max_row=search_rows, values_only=True), start=1
+        sheet.iter_rows(min_row=1, max_row=search_rows, max_col=max_col, values_only=True),
+        start=1,
     ):
         headers = [normalise_header(value) for value in row]
         if wanted in headers:

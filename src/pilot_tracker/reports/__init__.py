@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import openpyxl
 from sqlmodel import Session, select
@@ -111,6 +112,7 @@ def quarterly(
 ) -> Written:
     """Write the reconciliation of a quarter: summary and statements; queue their delivery."""
     quarter = parse_quarter(quarter)
+    check_period(session=session, program=program, period=quarter, now=now)
     end = periods.bounds(quarter)[1]
     snapshot = figures.load(session=session, program=program, as_of=end, quarter=quarter)
     data = figures.quarterly(snapshot, quarter)
@@ -173,6 +175,30 @@ def quarterly(
             )
             written.queued += queued is not None
     return written
+
+
+def check_period(*, session: Session, program: str, period: str, now: datetime) -> None:
+    """Refuse a quarter or half year outside the program's life, or not begun by ``now``."""
+    record = ledger.get_program(session=session, code=program)
+    first, last = periods.bounds(period)
+    today = now.astimezone(ZoneInfo(record.timezone)).date()
+    name, period_of = (
+        ("quarter", periods.quarter_of)
+        if periods.QUARTER.match(period)
+        else ("half year", periods.half_of)
+    )
+    earliest = period_of(record.start_date)
+    latest = period_of(min(record.end_date, today))
+    choose = f"choose a {name} from {earliest} to {latest}"
+    if last < record.start_date or first > record.end_date:
+        raise ReportError(
+            f"{period} is outside the program {program}, which runs from {record.start_date} "
+            f"to {record.end_date}; {choose}"
+        )
+    if first > today:
+        if today < record.start_date:
+            choose = f"the program starts on {record.start_date}"
+        raise ReportError(f"{period} has not begun: today is {today} ({record.timezone}); {choose}")
 
 
 def write(
@@ -292,6 +318,7 @@ def half_year(
 ) -> Written:
     """Write the half-year evaluation in all four formats; queue its delivery."""
     half = parse_half(half)
+    check_period(session=session, program=program, period=half, now=now)
     end = periods.bounds(half)[1]
     snapshot = figures.load(session=session, program=program, as_of=end)
     data = figures.evaluation(snapshot, half)
@@ -520,6 +547,7 @@ def reconcile(
 ) -> dict[str, Any]:
     """Record a unit's answer to its quarterly statement."""
     quarter = parse_quarter(quarter)
+    check_period(session=session, program=program, period=quarter, now=now)
     record = ledger.get_program(session=session, code=program)
     unit_row = session.exec(
         select(Unit).where(Unit.program_id == record.id, Unit.code == unit)
