@@ -251,6 +251,8 @@ def test_text_with_no_arrangement_is_refused() -> None:
     ("name", "data", "message"),
     [
         ("a.yaml", b"a: &a [1]\nb: [*a, *a]\n", "aliases"),
+        ("a.yaml", b"holidays: " + b"[" * 5_000, "levels"),
+        ("a.json", b'{"holidays": ' + b"[" * 5_000 + b"]" * 5_000 + b"}", "levels"),
         ("a.yaml", "year: 2026\nholidays: [{name: 植树节, date: 2026-03-12}]\n".encode(), "植树节"),
         (
             "a.yaml",

@@ -32,6 +32,7 @@ from pathlib import Path
 import yaml
 
 from pilot_tracker.errors import NoticeError, Problem
+from pilot_tracker.program_file import YamlBoundError, load_yaml
 from pilot_tracker.workdays import Arrangement
 
 # A notice is a page of text; anything far larger is not one.
@@ -423,7 +424,10 @@ def from_yaml(text: str, *, name: str, year: int) -> Arrangement:
       - {date: 2027-02-20, name: 春节}
     """
     try:
-        document = yaml.load(text, Loader=_SafeLoader)
+        # Checked as events first: no aliases, no nesting deep enough to crash the parser.
+        document, _ = load_yaml(text, loader=_SafeLoader)
+    except YamlBoundError as error:
+        raise NoticeError(name, [Problem(error.where, error.message)]) from None
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         place = f"line {mark.line + 1}" if mark else ""

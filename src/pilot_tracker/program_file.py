@@ -403,7 +403,10 @@ _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 def load_yaml(
-    text: str, counted: dict[str, tuple[int, str]] | None = None
+    text: str,
+    counted: dict[str, tuple[int, str]] | None = None,
+    *,
+    loader: type[Any] = _Loader,
 ) -> tuple[Any, yaml.Node | None]:
     """The data of a YAML document, and its node tree (for line numbers).
 
@@ -419,7 +422,7 @@ def load_yaml(
     key: Any = None
     section: str | None = None
     try:
-        for event in yaml.parse(text, Loader=_Loader):
+        for event in yaml.parse(text, Loader=loader):
             if isinstance(event, yaml.AliasEvent):
                 raise YamlBoundError(
                     _line(event.start_mark),
@@ -464,12 +467,12 @@ def load_yaml(
         if "maximum nesting depth" in str(error.problem):
             raise YamlBoundError(_line(error.problem_mark), _TOO_DEEP) from None
         raise
-    loader = _Loader(text)
+    reader = loader(text)
     try:
-        root = loader.get_single_node()
-        return (loader.construct_document(root) if root is not None else None), root
+        root = reader.get_single_node()
+        return (reader.construct_document(root) if root is not None else None), root
     finally:
-        loader.dispose()
+        reader.dispose()
 
 
 _TOO_DEEP = (
