@@ -54,8 +54,17 @@ def run(*args: str, timeout: float = 180) -> str:
 def api(url: str, body: dict[str, Any] | None = None) -> Any:
     data = None if body is None else json.dumps(body).encode()
     request = urllib.request.Request(url, data=data, headers={"Content-Type": "application/json"})
-    with LOOPBACK.open(request, timeout=10) as answer:
-        return json.loads(answer.read())
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            with LOOPBACK.open(request, timeout=10) as answer:
+                return json.loads(answer.read())
+        except urllib.error.HTTPError as error:
+            # Prefect's server answers 503 while its SQLite database is busy (a loaded
+            # machine): that is "try again", not a finding of this test.
+            if error.code != 503 or time.monotonic() > deadline:
+                raise
+            time.sleep(1)
 
 
 def serve_once(seconds: float, result: dict[str, Any]) -> None:
