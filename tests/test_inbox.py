@@ -434,6 +434,7 @@ HALF_FILES = {
         ensure_ascii=False,
     ).encode()[:-2],
     "进展.csv": CSV[:-8],
+    "进展-utf16.csv": CSV.decode().encode("utf-16-le")[:-16],
     "空文件.xlsx": b"",
 }
 
@@ -471,6 +472,20 @@ def test_a_complete_young_file_is_taken_at_once(sqlite_engine: sa.Engine, home: 
     (unit_folder(home) / "进展.xlsx").write_bytes(workbook_bytes())
     aged(unit_folder(home) / "进展.xlsx", 1)
     result = run(sqlite_engine, home)
+    assert [(s.status, s.imported) for s in result.submissions] == [("imported", 1)]
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-le", "utf-16-be"])
+def test_a_complete_young_utf16_csv_is_taken_at_once(
+    sqlite_engine: sa.Engine, home: Path, encoding: str
+) -> None:
+    load(sqlite_engine)
+    # Excel's "Unicode text": UTF-16 with CRLF line ends; in LE the last byte is a NUL
+    path = unit_folder(home) / "进展.csv"
+    path.write_bytes(CSV.decode().replace("\n", "\r\n").encode(encoding))
+    aged(path, 1)
+    result = run(sqlite_engine, home)
+    assert result.waiting == []
     assert [(s.status, s.imported) for s in result.submissions] == [("imported", 1)]
 
 

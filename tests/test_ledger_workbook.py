@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import zipfile
 from datetime import date, datetime
 from pathlib import Path
 
@@ -168,6 +169,23 @@ def test_what_is_not_an_xlsx_is_refused(tmp_path: Path, content: bytes, expected
     path = tmp_path / "台账.xlsx"
     path.write_bytes(content)
     assert expected in refused(path)[0]
+
+
+def test_a_sheet_of_broken_xml_is_refused_as_damaged(workbook_path: Path) -> None:
+    # openpyxl opens a workbook read-only without parsing its sheets; the XML of 任务
+    # (sheet4.xml) breaks only when its rows are read
+    with zipfile.ZipFile(workbook_path) as archive:
+        parts = {name: archive.read(name) for name in archive.namelist()}
+    parts["xl/worksheets/sheet4.xml"] = parts["xl/worksheets/sheet4.xml"].replace(
+        b"</sheetData>",
+        b'<row r="99"><c r="A99" t="inlineStr"><is><t>a&b</t></is></c></row></sheetData>',
+    )
+    with zipfile.ZipFile(workbook_path, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, data in parts.items():
+            archive.writestr(name, data)
+    assert refused(workbook_path) == [
+        "is a damaged .xlsx workbook; open it in Excel or WPS and save it again"
+    ]
 
 
 def test_no_cell_becomes_a_formula(tmp_path: Path) -> None:

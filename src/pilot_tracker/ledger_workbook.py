@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from io import BytesIO
 from pathlib import Path
 from typing import Any
+from xml.etree.ElementTree import ParseError
 
 import openpyxl
 import yaml
@@ -207,6 +208,8 @@ def read_ledger_workbook(path: Path) -> ProgramSpec:
     workbook = open_workbook(read_bounded(path, MAX_WORKBOOK_BYTES, name), name)
     try:
         return _Reader(workbook, name).read()
+    except ParseError:  # a read-only sheet's XML is parsed as its rows are read
+        raise ProgramFileError(name, [Problem("", ZIP_REFUSALS["broken"])]) from None
     finally:
         workbook.close()
 

@@ -455,6 +455,11 @@ def _json_closed(data: bytes) -> bool:
     return text.count("{") == text.count("}") and text.count("[") == text.count("]")
 
 
+# A text file's last line break: in UTF-8, GBK or UTF-16 BE, and in UTF-16 LE (Excel's
+# "Unicode text"), where the break's second byte is the NUL.
+_LINE_ENDS = (b"\n", b"\r", b"\n\x00", b"\r\x00")
+
+
 def unfinished(data: bytes, name: str) -> str | None:
     """Why the bytes do not read as a whole file, as a copy cut short would not; or None.
 
@@ -471,7 +476,7 @@ def unfinished(data: bytes, name: str) -> str | None:
         return "the workbook is cut short (its zip directory is missing)"
     if lowered.endswith(".json") or data.lstrip()[:1] in (b"{", b"["):
         return None if _json_closed(data) else "the JSON document is cut short"
-    if lowered.endswith((".csv", ".txt")) and not data.endswith((b"\n", b"\r")):
+    if lowered.endswith((".csv", ".txt")) and not data.endswith(_LINE_ENDS):
         return "the text does not end with a line break"
     return None
 
