@@ -234,36 +234,9 @@ def take_payload(
             home=home,
             templates=templates,
         )
-    sha256, relative = archive_payload(home, payload.data)
-    summary = SubmissionSummary(
-        unit=unit.code,
-        source=payload.source,
-        file=display_name(payload.name),
-        sha256=sha256,
-        status=SubmissionStatus.IMPORTED.value,
-    )
-    seen = session.exec(
-        select(Submission).where(Submission.unit_id == unit.id, Submission.sha256 == sha256)
-    ).first()
-    if seen is not None:
-        summary.status = SubmissionStatus.DUPLICATE.value
+    summary, submission = _open(session, program, unit, payload, home, now)
+    if submission is None:
         return summary
-
-    submission = Submission(
-        program_id=program.id,  # type: ignore[arg-type]
-        unit_id=unit.id,  # type: ignore[arg-type]
-        source=payload.source,
-        filename=summary.file[:255],
-        sha256=sha256,
-        archive_path=relative,
-        received_at=now,
-        status=SubmissionStatus.REJECTED.value,
-        size=len(payload.data),
-        archived=ArchiveExtent.WHOLE.value,
-    )
-    session.add(submission)
-    session.flush()
-
     try:
         read = read_payload(payload.data, payload.name, payload.content_type)
         _check_metadata(session, read, program, unit)
@@ -292,36 +265,105 @@ def record_failure(
     The bytes are archived, the submission holds one rejection saying the office will look
     at it, and the liaison is told so; the unit sent something, so it is not "unavailable".
     """
-    sha256, relative = archive_payload(home, payload.data)
+    summary, submission = _open(session, program, unit, payload, home, now)
+    if submission is None:
+        return summary
+    summary.rejections.append(RejectionLine("", None, "", "", FAILURE_REASON))
+    summary.rejected = 1
+    summary.fault = True
+    return _close(session, program, unit, submission, summary, as_of, now, templates)
+
+
+def _take_oversized(
+    *,
+    session: Session,
+    program: Program,
+    unit: Unit,
+    payload: Payload,
+    as_of: date,
+    now: datetime,
+    home: Path,
+    templates: outbox.Templates | None,
+) -> SubmissionSummary:
+    """Record a payload refused by its size: its name, its size and its first MB.
+
+    Only the first MB is archived. The record's sha256 is not a whole file's: it is taken
+    over a prefix, the size and the first MB, so no whole file can ever be deduplicated
+    against it; the same oversized file sent again is a duplicate of it.
+    """
+    size = payload.size or len(payload.data)
+    sha256 = hashlib.sha256(
+        b"pilot-tracker oversized payload\0%d\0" % size + payload.data
+    ).hexdigest()
+    summary, submission = _open(
+        session, program, unit, payload, home, now, sha256=sha256, size=size
+    )
+    if submission is None:
+        return summary
+    megabytes = math.ceil(size / 1024 / 1024 * 10) / 10
+    shown = f"{megabytes:.0f}" if megabytes >= 100 else f"{megabytes:.1f}"
+    head_sha256 = submission.archive_path.rsplit("/", 1)[-1]
+    summary.rejections.append(
+        RejectionLine(
+            "",
+            None,
+            "",
+            f"{size:,} 字节",
+            f"文件过大（{shown} MB），单个文件不得超过 {MAX_PAYLOAD_BYTES // 1024 // 1024} MB，"
+            "未导入。请删除或压缩其中的图片等附件，或拆分为多个文件后重新报送。"
+            f"系统仅存档了该文件的前 1 MB（SHA-256：{head_sha256}）",
+        )
+    )
+    summary.rejected = 1
+    return _close(session, program, unit, submission, summary, as_of, now, templates)
+
+
+def _open(
+    session: Session,
+    program: Program,
+    unit: Unit,
+    payload: Payload,
+    home: Path,
+    now: datetime,
+    *,
+    sha256: str | None = None,
+    size: int | None = None,
+) -> tuple[SubmissionSummary, Submission | None]:
+    """Archive the payload's bytes and record its submission, or find it a duplicate.
+
+    ``sha256`` and ``size`` are given for a payload refused by its size, whose bytes are
+    only its first MB: the record then names the whole file, the archive holds the head.
+    """
+    archived, relative = archive_payload(home, payload.data)
+    head = sha256 is not None
     summary = SubmissionSummary(
         unit=unit.code,
         source=payload.source,
         file=display_name(payload.name),
-        sha256=sha256,
+        sha256=sha256 or archived,
         status=SubmissionStatus.REJECTED.value,
     )
     seen = session.exec(
-        select(Submission).where(Submission.unit_id == unit.id, Submission.sha256 == sha256)
+        select(Submission).where(Submission.unit_id == unit.id, Submission.sha256 == summary.sha256)
     ).first()
     if seen is not None:
         summary.status = SubmissionStatus.DUPLICATE.value
-        return summary
+        return summary, None
     submission = Submission(
         program_id=program.id,  # type: ignore[arg-type]
         unit_id=unit.id,  # type: ignore[arg-type]
         source=payload.source,
         filename=summary.file[:255],
-        sha256=sha256,
+        sha256=summary.sha256,
         archive_path=relative,
         received_at=now,
         status=SubmissionStatus.REJECTED.value,
+        size=size if head else len(payload.data),
+        archived=(ArchiveExtent.HEAD if head else ArchiveExtent.WHOLE).value,
     )
     session.add(submission)
     session.flush()
-    summary.rejections.append(RejectionLine("", None, "", "", FAILURE_REASON))
-    summary.rejected = 1
-    summary.fault = True
-    return _close(session, program, unit, submission, summary, as_of, now, templates)
+    return summary, submission
 
 
 def _close(
@@ -358,88 +400,6 @@ def _close(
             )
         )
     if summary.rejections and templates is not None:
-        _notify(session, program, unit, summary, as_of, now, templates)
-    session.flush()
-    return summary
-
-
-def _take_oversized(
-    *,
-    session: Session,
-    program: Program,
-    unit: Unit,
-    payload: Payload,
-    as_of: date,
-    now: datetime,
-    home: Path,
-    templates: outbox.Templates | None,
-) -> SubmissionSummary:
-    """Record a payload refused by its size: its name, its size and its first MB.
-
-    Only the first MB is archived. The record's sha256 is not a whole file's: it is taken
-    over a prefix, the size and the first MB, so no whole file can ever be deduplicated
-    against it; the same oversized file sent again is a duplicate of it.
-    """
-    size = payload.size or len(payload.data)
-    head_sha256, relative = archive_payload(home, payload.data)
-    sha256 = hashlib.sha256(
-        b"pilot-tracker oversized payload\0%d\0" % size + payload.data
-    ).hexdigest()
-    summary = SubmissionSummary(
-        unit=unit.code,
-        source=payload.source,
-        file=display_name(payload.name),
-        sha256=sha256,
-        status=SubmissionStatus.REJECTED.value,
-        rejected=1,
-    )
-    seen = session.exec(
-        select(Submission).where(Submission.unit_id == unit.id, Submission.sha256 == sha256)
-    ).first()
-    if seen is not None:
-        summary.status = SubmissionStatus.DUPLICATE.value
-        summary.rejected = 0
-        return summary
-    megabytes = math.ceil(size / 1024 / 1024 * 10) / 10
-    shown = f"{megabytes:.0f}" if megabytes >= 100 else f"{megabytes:.1f}"
-    summary.rejections.append(
-        RejectionLine(
-            "",
-            None,
-            "",
-            f"{size:,} 字节",
-            f"文件过大（{shown} MB），单个文件不得超过 {MAX_PAYLOAD_BYTES // 1024 // 1024} MB，"
-            "未导入。请删除或压缩其中的图片等附件，或拆分为多个文件后重新报送。"
-            f"系统仅存档了该文件的前 1 MB（SHA-256：{head_sha256}）",
-        )
-    )
-    submission = Submission(
-        program_id=program.id,  # type: ignore[arg-type]
-        unit_id=unit.id,  # type: ignore[arg-type]
-        source=payload.source,
-        filename=summary.file[:255],
-        sha256=sha256,
-        archive_path=relative,
-        received_at=now,
-        status=SubmissionStatus.REJECTED.value,
-        rejected=1,
-        size=size,
-        archived=ArchiveExtent.HEAD.value,
-    )
-    session.add(submission)
-    session.flush()
-    for line in summary.rejections:
-        session.add(
-            Rejection(
-                submission_id=submission.id,  # type: ignore[arg-type]
-                sheet="",
-                row=None,
-                column="",
-                value=line.value,
-                reason=line.reason,
-            )
-        )
-    if templates is not None:
         _notify(session, program, unit, summary, as_of, now, templates)
     session.flush()
     return summary
