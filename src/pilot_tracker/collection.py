@@ -222,21 +222,17 @@ def take(
                 )
                 continue
             try:
-                with db.session(engine) as session:
-                    record = ledger.get_program(session=session, code=program)
-                    unit = session.exec(
-                        select(Unit).where(Unit.program_id == record.id, Unit.code == pull.unit)
-                    ).one()
-                    summary = take_payload(
-                        session=session,
-                        program=record,
-                        unit=unit,
-                        payload=pulled.payload,
-                        as_of=as_of,
-                        now=now,
-                        home=home,
-                        templates=templates,
-                    )
+                summary = _in_transaction(
+                    take_payload,
+                    engine,
+                    program,
+                    pull.unit,
+                    pulled.payload,
+                    as_of,
+                    now,
+                    home,
+                    templates,
+                )
             except Exception as error:  # one payload must not stop the others
                 failed = _failed_intake(
                     engine, program, pull, pulled.payload, error, as_of, now, home, templates
@@ -261,6 +257,36 @@ def take(
     if templates is not None:
         _warn_office(engine, program, result.not_taken, now, templates)
     return result
+
+
+def _in_transaction(
+    intake: Callable[..., SubmissionSummary],
+    engine: Engine,
+    program: str,
+    unit: str,
+    payload: Payload,
+    as_of: date,
+    now: datetime,
+    home: Path,
+    templates: outbox.Templates | None,
+) -> SubmissionSummary:
+    """One payload through ``intake`` (taken in, or recorded as failed) in its own
+    transaction."""
+    with db.session(engine) as session:
+        record = ledger.get_program(session=session, code=program)
+        member = session.exec(
+            select(Unit).where(Unit.program_id == record.id, Unit.code == unit)
+        ).one()
+        return intake(
+            session=session,
+            program=record,
+            unit=member,
+            payload=payload,
+            as_of=as_of,
+            now=now,
+            home=home,
+            templates=templates,
+        )
 
 
 def _young(modified: datetime | None, now: datetime, wait: timedelta) -> bool:
@@ -326,21 +352,9 @@ def _failed_intake(
     failure = {"unit": pull.unit, "source": pull.source, "file": name}
     failure["error"] = type(error).__name__
     try:
-        with db.session(engine) as session:
-            record = ledger.get_program(session=session, code=program)
-            unit = session.exec(
-                select(Unit).where(Unit.program_id == record.id, Unit.code == pull.unit)
-            ).one()
-            summary = record_failure(
-                session=session,
-                program=record,
-                unit=unit,
-                payload=payload,
-                as_of=as_of,
-                now=now,
-                home=home,
-                templates=templates,
-            )
+        summary = _in_transaction(
+            record_failure, engine, program, pull.unit, payload, as_of, now, home, templates
+        )
     except Exception:
         log.exception("recording the failed intake of %s for unit %s failed", name, pull.unit)
         failure["outcome"] = "not recorded; the file is left for the next run"
