@@ -8,6 +8,8 @@ import email.policy
 import json
 import logging
 import socket
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -1107,3 +1109,55 @@ def test_an_entry_that_is_not_a_url_is_named(tmp_path: Path) -> None:
 def test_every_entry_of_the_example_file_is_usable() -> None:
     targets = alerts.load_targets(ROOT / "examples" / "apprise.yml")
     assert len(targets) == 4
+
+
+LOAD_TARGETS_IN_A_CAGE = """
+import resource, sys, time
+from pathlib import Path
+resource.setrlimit(resource.RLIMIT_AS, (2 * 1024**3, 2 * 1024**3))
+resource.setrlimit(resource.RLIMIT_CPU, (60, 60))
+from pilot_tracker import alerts
+from pilot_tracker.errors import ConfigurationError
+start = time.monotonic()
+try:
+    alerts.load_targets(Path(sys.argv[1]))
+except ConfigurationError as error:
+    print(f"refused in {time.monotonic() - start:.3f}")
+    print(error)
+else:
+    print("loaded")
+"""
+LAUGHS = "".join(f"l{n}: &l{n} [{', '.join([f'*l{n - 1}'] * 9)}]\n" for n in range(1, 12))
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ('l0: &l0 "json://user:s3cret@127.0.0.1:9/x"\n' + LAUGHS, "YAML aliases"),
+        ("version: 1\nurls:\n  - " + "[" * 5_000 + "\n", "levels deep"),
+    ],
+    ids=["aliases", "deep"],
+)
+def test_an_apprise_file_built_to_exhaust_memory_is_refused_before_apprise_reads_it(
+    tmp_path: Path, text: str, expected: str
+) -> None:
+    config = tmp_path / "apprise.yaml"
+    config.write_text(text, encoding="utf-8")
+    done = subprocess.run(
+        [sys.executable, "-c", LOAD_TARGETS_IN_A_CAGE, str(config)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    lines = done.stdout.splitlines()
+    assert done.returncode == 0 and lines and lines[0].startswith("refused in"), done.stderr[-1500:]
+    assert float(lines[0].split()[-1]) < 5  # generous: it takes milliseconds
+    assert expected in lines[1] and "s3cret" not in done.stdout
+
+
+def test_an_apprise_file_over_its_size_bound_is_refused(tmp_path: Path) -> None:
+    config = tmp_path / "apprise.yaml"
+    with config.open("wb") as handle:
+        handle.truncate(alerts.MAX_CONFIG_BYTES + 1)
+    with pytest.raises(ConfigurationError, match="at most 1,000,000"):
+        alerts.load_targets(config)

@@ -49,6 +49,7 @@ from pilot_tracker import db, outbox
 from pilot_tracker.errors import ConfigurationError, NotFoundError
 from pilot_tracker.models import ChatPause, Notification, NotificationStatus, Program, Unit
 from pilot_tracker.outbox import short_name
+from pilot_tracker.program_file import YamlBoundError, load_yaml
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +64,7 @@ ATTEMPTS = len(BACKOFF) + 1
 CHAT_SCHEMES = {"dingtalk", "wecombot", "feishu", "lark", "json", "form", "xml"}
 EMAIL_SCHEMES = {"mailto", "mailtos"}
 CHAT_PER_MINUTE = 20
+MAX_CONFIG_BYTES = 1_000_000
 
 
 @dataclass(frozen=True)
@@ -141,6 +143,7 @@ def load_targets(path: Path | None) -> apprise.Apprise:
         raise ConfigurationError(
             f"PILOT_TRACKER_APPRISE_CONFIG: no file at {path}; point it at an Apprise YAML file"
         )
+    _check_bounds(path)
     config = apprise.AppriseConfig()
     if not config.add(str(path)) or not targets.add(config):
         raise ConfigurationError(f"PILOT_TRACKER_APPRISE_CONFIG: {path} is not an Apprise file")
@@ -156,6 +159,25 @@ def load_targets(path: Path | None) -> apprise.Apprise:
             "Apprise documentation for its service"
         )
     return targets
+
+
+def _check_bounds(path: Path) -> None:
+    """Refuse a file that would be costly to read (a YAML alias bomb, deep nesting, a huge
+    file) before Apprise reads it; errors name the place, never the file's content."""
+    size = path.stat().st_size
+    if size > MAX_CONFIG_BYTES:
+        raise ConfigurationError(
+            f"PILOT_TRACKER_APPRISE_CONFIG: {path} is {size:,} bytes; an Apprise file of "
+            f"addresses is at most {MAX_CONFIG_BYTES:,}"
+        )
+    try:
+        load_yaml(path.read_text(encoding="utf-8"))
+    except YamlBoundError as error:
+        raise ConfigurationError(
+            f"PILOT_TRACKER_APPRISE_CONFIG: {path}, {error.where}: {error.message}"
+        ) from None
+    except (UnicodeDecodeError, yaml.YAMLError):
+        return  # not YAML: Apprise's text format, which Apprise reads line by line
 
 
 def _unusable_entries(path: Path) -> list[str]:
