@@ -143,7 +143,7 @@ def load_targets(path: Path | None) -> apprise.Apprise:
         raise ConfigurationError(
             f"PILOT_TRACKER_APPRISE_CONFIG: no file at {path}; point it at an Apprise YAML file"
         )
-    _check_bounds(path)
+    document = _read_bounded(path)
     config = apprise.AppriseConfig()
     if not config.add(str(path)) or not targets.add(config):
         raise ConfigurationError(f"PILOT_TRACKER_APPRISE_CONFIG: {path} is not an Apprise file")
@@ -152,7 +152,7 @@ def load_targets(path: Path | None) -> apprise.Apprise:
             f"PILOT_TRACKER_APPRISE_CONFIG: {path} holds no address Apprise can use; check its "
             "urls (each needs a tag such as unit:jyj, role:liaison)"
         )
-    if dropped := _unusable_entries(path):
+    if dropped := _unusable_entries(document):
         raise ConfigurationError(
             f"PILOT_TRACKER_APPRISE_CONFIG: {path}: Apprise cannot use {len(dropped)} of its "
             f"urls, so nothing would reach them: {'; '.join(dropped)}; check each against the "
@@ -161,9 +161,10 @@ def load_targets(path: Path | None) -> apprise.Apprise:
     return targets
 
 
-def _check_bounds(path: Path) -> None:
-    """Refuse a file that would be costly to read (a YAML alias bomb, deep nesting, a huge
-    file) before Apprise reads it; errors name the place, never the file's content."""
+def _read_bounded(path: Path) -> Any:
+    """The file's YAML document (None for Apprise's text format), read once and refused
+    first if it would be costly to read (a YAML alias bomb, deep nesting, a huge file)
+    before Apprise reads it; errors name the place, never the file's content."""
     size = path.stat().st_size
     if size > MAX_CONFIG_BYTES:
         raise ConfigurationError(
@@ -171,22 +172,20 @@ def _check_bounds(path: Path) -> None:
             f"addresses is at most {MAX_CONFIG_BYTES:,}"
         )
     try:
-        load_yaml(path.read_text(encoding="utf-8"))
+        document, _ = load_yaml(path.read_text(encoding="utf-8"))
     except YamlBoundError as error:
         raise ConfigurationError(
             f"PILOT_TRACKER_APPRISE_CONFIG: {path}, {error.where}: {error.message}"
         ) from None
     except (UnicodeDecodeError, yaml.YAMLError):
-        return  # not YAML: Apprise's text format, which Apprise reads line by line
+        return None  # not YAML: Apprise's text format, which Apprise reads line by line
+    return document
 
 
-def _unusable_entries(path: Path) -> list[str]:
+def _unusable_entries(document: Any) -> list[str]:
     """The entries of a YAML Apprise file that Apprise skips (it only logs them), each as
-    ``entry 2 (mailtos://…, tag role:leader)``: position, scheme and tag, never the URL."""
-    try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError):
-        return []  # Apprise read it; a text-format file is checked by Apprise alone
+    ``entry 2 (mailtos://…, tag role:leader)``: position, scheme and tag, never the URL.
+    A text-format file (``document`` None) is checked by Apprise alone."""
     if not isinstance(document, dict) or not isinstance(document.get("urls"), list):
         return []
     common = {key: value for key, value in document.items() if key not in ("urls", "include")}
