@@ -34,6 +34,7 @@ from pilot_tracker.sources import (
     NotTaken,
     Pull,
     Source,
+    inbox_folder,
     sources_of,
     survey_inbox,
 )
@@ -147,7 +148,7 @@ def survey(*, engine: Engine, program: str, inbox: Path) -> list[NotTaken]:
     found = survey_inbox(inbox, program, units)
     for code, reads in units.items():
         if reads:
-            folder = FolderSource(code, inbox / program / code, root=inbox)
+            folder = FolderSource(code, inbox_folder(inbox, program, code), root=inbox)
             found += folder.scan()[1]
     return _unique(found)
 

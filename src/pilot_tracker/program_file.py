@@ -434,8 +434,8 @@ def load_yaml(
                 if values > MAX_YAML_VALUES:
                     raise YamlBoundError(
                         _line(event.start_mark),
-                        f"more than {MAX_YAML_VALUES:,} values (keys, values and items); "
-                        "a program is far smaller, so check that this is the right file",
+                        f"more than {MAX_YAML_VALUES:,} values (keys, values and items), far "
+                        "more than such a file holds; check that this is the right file",
                     )
                 if depth == 0:
                     root_is_mapping = key_turn = isinstance(event, yaml.MappingStartEvent)
@@ -476,8 +476,8 @@ def load_yaml(
 
 
 _TOO_DEEP = (
-    f"nested more than {MAX_YAML_DEPTH} levels deep; a program file needs 6 at most, "
-    "so check the brackets and indentation"
+    f"nested more than {MAX_YAML_DEPTH} levels deep, where a program file needs 6 and a "
+    "notice or an Apprise file fewer; check the brackets and indentation"
 )
 
 
