@@ -204,31 +204,23 @@ class FolderSource:
         found: dict[str, Signature] = {}
         refused: list[NotTaken] = []
         try:
-            with os.scandir(folder) as entries:
-                for count, entry in enumerate(entries):
-                    if count >= MAX_FOLDER_ENTRIES:
-                        refused.append(
-                            NotTaken(
-                                self.where(),
-                                f"more than {MAX_FOLDER_ENTRIES} entries; "
-                                "the rest are read in later runs",
-                            )
-                        )
-                        break
-                    if SKIPPED_NAMES.search(entry.name):
-                        continue
-                    try:
-                        stat = entry.stat(follow_symlinks=False)
-                    except OSError:
-                        continue  # gone since it was listed
-                    problem = _unsafe(stat)
-                    if problem is not None:
-                        refused.append(_refusal(self.where(entry.name), problem))
-                        continue
-                    found[entry.name] = _signature_of(stat)
+            listed, truncated = _entries(folder)
         finally:
             os.close(folder)
-        return dict(sorted(found.items())), refused
+        for name, stat in listed:
+            problem = _unsafe(stat)
+            if problem is not None:
+                refused.append(_refusal(self.where(name), problem))
+            else:
+                found[name] = _signature_of(stat)
+        if truncated:
+            refused.append(
+                NotTaken(
+                    self.where(),
+                    f"more than {MAX_FOLDER_ENTRIES} entries; the rest are read in later runs",
+                )
+            )
+        return found, refused
 
     def snapshot(self) -> dict[str, Signature]:
         """Signature of every candidate file, to compare after a pause."""
@@ -1015,7 +1007,7 @@ def survey_inbox(inbox: Path, program: str, units: Mapping[str, bool]) -> list[N
     and links. The unit folders themselves are the folder sources' to report.
     """
     found: list[NotTaken] = []
-    for name, stat in _entries(inbox):
+    for name, stat in _entries(inbox)[0]:
         if name != program and name.casefold() == program.casefold():
             found.append(
                 NotTaken(
@@ -1034,7 +1026,7 @@ def survey_inbox(inbox: Path, program: str, units: Mapping[str, bool]) -> list[N
         return found
     by_case = {code.casefold(): code for code in units}
     try:
-        for name, stat in _entries(folder):
+        for name, stat in _entries(folder)[0]:
             if len(found) > MAX_REPORTED:
                 break  # enough to act on; the walk stays short however much is there
             where = f"{program}/{name}"
@@ -1085,7 +1077,7 @@ def survey_root(inbox: Path, programs: Iterable[str]) -> list[NotTaken]:
     codes = set(programs)
     folded = {code.casefold() for code in codes}
     found = []
-    for name, stat in _entries(inbox):
+    for name, stat in _entries(inbox)[0]:
         if name in codes or name.casefold() in folded:
             continue
         kind = "folder" if statmodule.S_ISDIR(stat.st_mode) else "file"
@@ -1106,7 +1098,7 @@ def _inside(parent: int, name: str, where: str, reason: str, notice: str) -> lis
         return []
     try:
         found = []
-        for inner, stat in _entries(folder):
+        for inner, stat in _entries(folder)[0]:
             if len(found) > MAX_REPORTED:
                 break
             kind = "" if statmodule.S_ISREG(stat.st_mode) else " (a folder or special file)"
@@ -1116,22 +1108,25 @@ def _inside(parent: int, name: str, where: str, reason: str, notice: str) -> lis
         os.close(folder)
 
 
-def _entries(folder: Path | int) -> Iterator[tuple[str, os.stat_result]]:
-    """Names and lstat of a folder's entries, sorted, bounded, without temporary files."""
+def _entries(folder: Path | int) -> tuple[list[tuple[str, os.stat_result]], bool]:
+    """Names and lstat of a folder's entries, sorted, without temporary files; and whether
+    the listing stopped at ``MAX_FOLDER_ENTRIES`` (the rest wait for a later run)."""
+    listed: list[tuple[str, os.stat_result]] = []
+    truncated = False
     try:
         with os.scandir(folder) as entries:
-            listed = []
             for count, entry in enumerate(entries):
                 if count >= MAX_FOLDER_ENTRIES:
+                    truncated = True
                     break
                 if not SKIPPED_NAMES.search(entry.name):
                     try:
                         listed.append((entry.name, entry.stat(follow_symlinks=False)))
                     except OSError:
-                        continue
+                        continue  # gone since it was listed
     except OSError:
-        return
-    yield from sorted(listed, key=lambda item: item[0])
+        return [], False
+    return sorted(listed, key=lambda item: item[0]), truncated
 
 
 def _shown(path: str) -> str:
