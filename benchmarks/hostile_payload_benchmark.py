@@ -28,7 +28,7 @@ import openpyxl
 READ = """
 import sys
 from pathlib import Path
-from pilot_tracker.payload import PayloadError, read_payload
+from pilot_tracker.collect.payload import PayloadError, read_payload
 path = Path(sys.argv[1])
 try:
     read = read_payload(path.read_bytes(), path.name)

@@ -42,10 +42,11 @@ import openpyxl
 import sqlalchemy as sa
 from sqlmodel import select
 
-from pilot_tracker import db, ledger
-from pilot_tracker.intake import Payload, take_payload
+from pilot_tracker import db
+from pilot_tracker.collect.intake import Payload, take_payload
+from pilot_tracker.ledger import store
+from pilot_tracker.ledger.program_file import ProgramSpec, validate_program
 from pilot_tracker.models import Task, Unit
-from pilot_tracker.program_file import ProgramSpec, validate_program
 
 PROGRAM = "bench"
 HEADERS = [
@@ -187,7 +188,7 @@ def fresh_database(folder: Path, spec: ProgramSpec) -> sa.Engine:
     engine = db.make_engine(f"sqlite:///{folder / 'pilot.db'}")
     db.migrate(engine)
     with db.session(engine) as session:
-        ledger.load_program(
+        store.load_program(
             session=session,
             spec=spec,
             source_name="benchmark.yaml",
@@ -209,7 +210,7 @@ def take_all(engine: sa.Engine, home: Path, payloads: Batch) -> None:
     """Each payload in its own transaction, as ``collection`` takes them."""
     for code, payload, rows in payloads:
         with db.session(engine) as session:
-            program = ledger.get_program(session=session, code=PROGRAM)
+            program = store.get_program(session=session, code=PROGRAM)
             unit = session.exec(
                 select(Unit).where(Unit.program_id == program.id, Unit.code == code)
             ).one()

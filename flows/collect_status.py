@@ -20,10 +20,20 @@ from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from prefect.task_runners import ThreadPoolTaskRunner
 
-from pilot_tracker import collection, db, ledger, outbox, runs
-from pilot_tracker.program_file import MAX_SOURCE_DEADLINE
+from pilot_tracker import db, runs
+from pilot_tracker.alerts import outbox
+from pilot_tracker.collect import collection
+from pilot_tracker.collect.sources import (
+    FolderSource,
+    HttpSource,
+    Pull,
+    Pulled,
+    Source,
+    SourceRefused,
+)
+from pilot_tracker.ledger import store
+from pilot_tracker.ledger.program_file import MAX_SOURCE_DEADLINE
 from pilot_tracker.settings import Settings
-from pilot_tracker.sources import FolderSource, HttpSource, Pull, Pulled, Source, SourceRefused
 
 # A pull ends by its own deadline (at most MAX_SOURCE_DEADLINE s) with a clear reason; the
 # task's limit is the backstop, set per source when it is submitted.
@@ -73,7 +83,7 @@ def collect_status(
     engine = db.make_engine(settings.resolved_database_url)
     db.ensure_current(engine)
     with db.session(engine) as session:
-        zone = ledger.get_program(session=session, code=program).timezone
+        zone = store.get_program(session=session, code=program).timezone
     day = as_of or datetime.now(ZoneInfo(zone)).date()
     started = datetime.now(UTC)
 

@@ -16,14 +16,17 @@ from zoneinfo import ZoneInfo
 from prefect import flow, get_run_logger
 
 from flows.supervise import send_alerts
-from pilot_tracker import db, demo, ledger, periods, reports, workdays
+from pilot_tracker import db, periods, reports
+from pilot_tracker.demo import playthrough
+from pilot_tracker.ledger import store
 from pilot_tracker.settings import Settings
+from pilot_tracker.supervise import workdays
 
 
 def _last_ended(program: str, settings: Settings, kind: str) -> str:
     engine = db.make_engine(settings.resolved_database_url, create=False)
     with db.session(engine) as session:
-        zone = ledger.get_program(session=session, code=program).timezone
+        zone = store.get_program(session=session, code=program).timezone
     today = datetime.now(ZoneInfo(zone)).date()
     day = today.replace(day=1) - timedelta(days=1)
     if kind == "quarter":
@@ -71,12 +74,12 @@ def _due_today(program: str, settings: Settings, kind: str) -> bool:
     """Whether today is the day the schedule means: the n-th working day after the period."""
     engine = db.make_engine(settings.resolved_database_url, create=False)
     with db.session(engine) as session:
-        spec = ledger.read_program(session=session, code=program)
+        spec = store.read_program(session=session, code=program)
         calendar = workdays.calendar_of(session=session, spec=spec)
     today = datetime.now(ZoneInfo(spec.timezone)).date()
     period = _last_ended(program, settings, kind)
-    workday = demo.QUARTERLY_WORKDAY if kind == "quarter" else demo.HALF_YEAR_WORKDAY
-    return demo.report_day(calendar, periods.bounds(period)[1], workday) == today
+    workday = playthrough.QUARTERLY_WORKDAY if kind == "quarter" else playthrough.HALF_YEAR_WORKDAY
+    return playthrough.report_day(calendar, periods.bounds(period)[1], workday) == today
 
 
 # Writing every format of every unit's statement, then sending them.

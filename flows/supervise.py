@@ -20,8 +20,11 @@ from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
 from flows.collect_status import collect_status
-from pilot_tracker import alerts, db, flags, ledger, outbox, runs, workdays
+from pilot_tracker import db, runs
+from pilot_tracker.alerts import delivery, outbox
+from pilot_tracker.ledger import store
 from pilot_tracker.settings import Settings
+from pilot_tracker.supervise import flags, workdays
 
 
 def _engine(settings: Settings):
@@ -33,7 +36,7 @@ def _engine(settings: Settings):
 def _today(settings: Settings, program: str) -> date:
     engine = _engine(settings)
     with db.session(engine) as session:
-        zone = ledger.get_program(session=session, code=program).timezone
+        zone = store.get_program(session=session, code=program).timezone
     return datetime.now(ZoneInfo(zone)).date()
 
 
@@ -89,11 +92,11 @@ def send_alerts(force: bool = False) -> dict[str, int]:
     settings = Settings()
     if settings.apprise_config is None:
         logger.warning("PILOT_TRACKER_APPRISE_CONFIG is not set: messages stay in the outbox")
-        pending = alerts.pending_count(engine=_engine(settings))
+        pending = delivery.pending_count(engine=_engine(settings))
         return {"sent": 0, "failed": 0, "pending": pending, "deduplicated": 0}
-    result = alerts.send(
+    result = delivery.send(
         engine=_engine(settings),
-        targets=alerts.load_targets(settings.apprise_config),
+        targets=delivery.load_targets(settings.apprise_config),
         templates=outbox.Templates(settings.templates),
         home=settings.home,
         now=lambda: datetime.now(UTC),
@@ -142,7 +145,7 @@ def supervise(
     engine = _engine(settings)
     day = as_of or _today(settings, program)
     with db.session(engine) as session:
-        spec = ledger.read_program(session=session, code=program)
+        spec = store.read_program(session=session, code=program)
         calendar = workdays.calendar_of(session=session, spec=spec)
         # A re-run for a day before the latest one on record fails here, writing nothing.
         flags.check_day(session=session, program=program, as_of=day)

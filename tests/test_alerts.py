@@ -30,11 +30,13 @@ from apprise.plugins.feishu import NotifyFeishu
 from apprise.plugins.wecombot import NotifyWeComBot
 from sqlmodel import select
 
-from pilot_tracker import alerts, db, ledger, outbox
+from pilot_tracker import db
+from pilot_tracker.alerts import delivery, outbox
+from pilot_tracker.collect.intake import RejectionLine, SubmissionSummary
 from pilot_tracker.errors import ConfigurationError
-from pilot_tracker.intake import RejectionLine, SubmissionSummary
+from pilot_tracker.ledger import store
+from pilot_tracker.ledger.program_file import validate_program
 from pilot_tracker.models import Notification, Program
-from pilot_tracker.program_file import validate_program
 
 from .conftest import ROOT
 from .http_fixtures import Answer
@@ -209,7 +211,7 @@ def program_id(sqlite_engine: sa.Engine) -> int:
 def load_small(engine: sa.Engine) -> int:
     spec = validate_program(copy.deepcopy(SMALL), "demo.yaml")
     with db.session(engine) as session:
-        ledger.load_program(
+        store.load_program(
             session=session, spec=spec, source_name="demo.yaml", source_sha256="", now=NOW
         )
         program = session.exec(select(Program).where(Program.code == "demo")).one()
@@ -262,12 +264,12 @@ def deliver(
     now: Now,
     fake_time: FakeTime | None = None,
     **extra: Any,
-) -> alerts.SendResult:
+) -> delivery.SendResult:
     """One ``alerts send`` run, with the addresses read afresh as the CLI does each time."""
     fake_time = fake_time or FakeTime()
-    return alerts.send(
+    return delivery.send(
         engine=engine,
-        targets=alerts.load_targets(config),
+        targets=delivery.load_targets(config),
         templates=TEMPLATES,
         home=home,
         now=now,
@@ -375,7 +377,7 @@ def test_messages_for_one_address_in_two_programs_are_not_merged(
 ) -> None:
     other = copy.deepcopy(SMALL) | {"code": "other", "name": "宁海县试点"}
     with db.session(sqlite_engine) as session:
-        ledger.load_program(
+        store.load_program(
             session=session,
             spec=validate_program(other, "other.yaml"),
             source_name="other.yaml",
@@ -446,12 +448,12 @@ def test_after_the_retry_budget_the_message_is_failed_and_listed(
     config = write_config(tmp_path, {mailto(port): "unit:jyj, role:liaison"})
     now = Now()
 
-    for attempt in range(1, alerts.ATTEMPTS + 1):
+    for attempt in range(1, delivery.ATTEMPTS + 1):
         result = deliver(sqlite_engine, config, tmp_path, now)
         assert rows(sqlite_engine)[0].attempts == attempt
-        if attempt < alerts.ATTEMPTS:
+        if attempt < delivery.ATTEMPTS:
             assert result.as_dict() == {"sent": 0, "failed": 0, "pending": 1, "deduplicated": 0}
-            backoff = alerts.BACKOFF[attempt - 1]
+            backoff = delivery.BACKOFF[attempt - 1]
             now.advance(backoff - timedelta(seconds=1))
             assert deliver(sqlite_engine, config, tmp_path, now).as_dict()["pending"] == 1
             assert rows(sqlite_engine)[0].attempts == attempt, "retried before its backoff"
@@ -459,11 +461,11 @@ def test_after_the_retry_budget_the_message_is_failed_and_listed(
 
     assert result.as_dict() == {"sent": 0, "failed": 1, "pending": 0, "deduplicated": 0}
     with db.session(sqlite_engine) as session:
-        [failed] = alerts.list_notifications(session=session, status="failed")
-        assert alerts.list_notifications(session=session, status="pending") == []
+        [failed] = delivery.list_notifications(session=session, status="failed")
+        assert delivery.list_notifications(session=session, status="pending") == []
     assert failed["subject"] == URGE
     assert failed["program"] == "demo"
-    assert failed["attempts"] == alerts.ATTEMPTS
+    assert failed["attempts"] == delivery.ATTEMPTS
     assert f"127.0.0.1:{port}" in failed["last_error"]
     assert deliver(sqlite_engine, config, tmp_path, now, force=True).sent == 0
 
@@ -481,7 +483,7 @@ def test_a_crash_after_delivery_neither_loses_nor_repeats_the_message(
     program = load_small(engine)
     put(engine, program, LIAISON, URGE, "督办正文\n")
     config = write_config(tmp_path, {mailto(port): "unit:jyj, role:liaison"})
-    finish = alerts._finish
+    finish = delivery._finish
     calls: list[int] = []
 
     def crash_once(*args: Any, **kwargs: Any) -> None:
@@ -490,7 +492,7 @@ def test_a_crash_after_delivery_neither_loses_nor_repeats_the_message(
             raise RuntimeError("the process was killed")
         finish(*args, **kwargs)
 
-    monkeypatch.setattr(alerts, "_finish", crash_once)
+    monkeypatch.setattr(delivery, "_finish", crash_once)
 
     with pytest.raises(RuntimeError, match="killed"):
         deliver(engine, config, tmp_path, Now())
@@ -611,15 +613,15 @@ def test_a_chat_bot_that_always_refuses_ends_failed(
 
         results = [
             deliver(sqlite_engine, config, tmp_path, Now(), force=True)
-            for _ in range(alerts.ATTEMPTS)
+            for _ in range(delivery.ATTEMPTS)
         ]
 
-    assert [result.sent for result in results] == [0] * alerts.ATTEMPTS
+    assert [result.sent for result in results] == [0] * delivery.ATTEMPTS
     assert results[-1].failed == 1
     [row] = rows(sqlite_engine)
     assert row.status == "failed"
     assert "error code 310000" in row.last_error
-    assert len(service.posts) == alerts.ATTEMPTS
+    assert len(service.posts) == delivery.ATTEMPTS
 
 
 # --- a role without an address ---------------------------------------------------------------
@@ -709,7 +711,7 @@ def test_one_chat_address_gets_at_most_twenty_messages_a_minute(
     times = [post["at"] for post in chat.posts]
     assert times == [0.0] * 20 + [60.0] * 5
     for start in times:
-        assert sum(start <= at < start + 60 for at in times) <= alerts.CHAT_PER_MINUTE
+        assert sum(start <= at < start + 60 for at in times) <= delivery.CHAT_PER_MINUTE
 
 
 def test_the_limit_holds_across_runs_within_a_minute(
@@ -750,8 +752,8 @@ def test_a_chat_message_over_the_limit_waits_for_the_next_run_when_it_cannot_wai
 
 def test_the_chat_limiter_counts_each_address_on_its_own() -> None:
     fake_time = FakeTime()
-    limiter = alerts._ChatLimiter(fake_time.clock, fake_time.sleep)
-    for _ in range(alerts.CHAT_PER_MINUTE):
+    limiter = delivery._ChatLimiter(fake_time.clock, fake_time.sleep)
+    for _ in range(delivery.CHAT_PER_MINUTE):
         assert limiter.wait("a", budget=60)
         limiter.record("a")
         fake_time.now += 1
@@ -781,7 +783,7 @@ def test_a_long_body_is_cut_to_the_service_limit_with_a_pointer(
     assert result.sent == 1
     message = office.posts[0]["json"]["message"]
     assert len(message) == 32768
-    assert message.endswith(alerts.POINTER)
+    assert message.endswith(delivery.POINTER)
     assert message.startswith("第00000行：任务进展情况说明。\n第00001行")
 
 
@@ -798,7 +800,7 @@ def test_a_long_email_arrives_whole(
 
     [message] = box.messages()
     text = text_of(message)
-    assert alerts.POINTER.strip() not in text
+    assert delivery.POINTER.strip() not in text
     assert text.strip() == body.strip()
 
 
@@ -922,8 +924,8 @@ def test_a_long_chat_message_is_cut_to_the_services_byte_limit_on_a_character_bo
     assert len(text.encode("utf-8")) <= CHAT_BYTES[name]  # a lone surrogate would raise here
     if name != "wecombot":
         assert len(post["raw"]) <= CHAT_BYTES[name]
-    assert text.endswith(alerts.POINTER)
-    kept = text.removesuffix(alerts.POINTER)
+    assert text.endswith(delivery.POINTER)
+    kept = text.removesuffix(delivery.POINTER)
     whole = f"{URGE}\r\n{body}"
     assert whole.startswith(kept) and len(kept) > 200
     boundaries = {match.end() for match in regex.finditer(r"\X", whole)}
@@ -943,7 +945,7 @@ def test_a_short_chat_message_arrives_whole(
         service.answer(bot.accepted)
         deliver(sqlite_engine, config, tmp_path, Now())
     text = CONTENT["wecombot"](service.posts[0])
-    assert text == f"{URGE}\r\n{body.rstrip()}" and alerts.POINTER.strip() not in text
+    assert text == f"{URGE}\r\n{body.rstrip()}" and delivery.POINTER.strip() not in text
 
 
 def test_a_long_subject_is_cut_too_where_the_title_shares_the_limit(
@@ -960,7 +962,7 @@ def test_a_long_subject_is_cut_too_where_the_title_shares_the_limit(
     title, _, rest = text.partition("\r\n")
     assert len(text.encode("utf-8")) <= CHAT_BYTES["wecombot"]
     assert title.endswith("…") and subject.startswith(title[:-1]) and len(title) > 100
-    assert rest.startswith("第0000行") and rest.endswith(alerts.POINTER)
+    assert rest.startswith("第0000行") and rest.endswith(delivery.POINTER)
 
 
 SLOW_DOWN = b'{"errcode": 130101, "errmsg": "send too fast, exceed 20 times per minute"}'
@@ -1019,7 +1021,7 @@ def test_dingtalk_asking_to_slow_down_pauses_that_address_and_keeps_the_message(
         put(sqlite_engine, program_id, HEAD, "第四条", "又一条\n", key="head-2")
         now.advance(timedelta(seconds=pause - 1))
         assert deliver(sqlite_engine, config, tmp_path, now).sent == 0
-        for _ in range(alerts.ATTEMPTS + 1):
+        for _ in range(delivery.ATTEMPTS + 1):
             deliver(sqlite_engine, config, tmp_path, now, force=True)
         assert len(service.posts) == 1
         assert {row.status for row in rows(sqlite_engine)} == {"sent", "pending"}
@@ -1079,7 +1081,7 @@ def test_entries_apprise_cannot_use_are_named_without_their_credentials(tmp_path
         },
     )
     with pytest.raises(ConfigurationError) as caught:
-        alerts.load_targets(config)
+        delivery.load_targets(config)
     assert str(caught.value) == (
         f"PILOT_TRACKER_APPRISE_CONFIG: {config}: Apprise cannot use 3 of its urls, so nothing "
         "would reach them: entry 2 (nosuchservice://…, tag unit:jyj, role:liaison); "
@@ -1100,14 +1102,14 @@ def test_an_entry_that_is_not_a_url_is_named(tmp_path: Path) -> None:
         encoding="utf-8",
     )
     with pytest.raises(ConfigurationError) as caught:
-        alerts.load_targets(config)
+        delivery.load_targets(config)
     message = str(caught.value)
     assert "entry 2 (not a URL, tag role:office); entry 3 (not a URL, tag role:office)" in message
     assert "s3cret" not in message
 
 
 def test_every_entry_of_the_example_file_is_usable() -> None:
-    targets = alerts.load_targets(ROOT / "examples" / "apprise.yml")
+    targets = delivery.load_targets(ROOT / "examples" / "apprise.yml")
     assert len(targets) == 4
 
 
@@ -1116,11 +1118,11 @@ import resource, sys, time
 from pathlib import Path
 resource.setrlimit(resource.RLIMIT_AS, (2 * 1024**3, 2 * 1024**3))
 resource.setrlimit(resource.RLIMIT_CPU, (60, 60))
-from pilot_tracker import alerts
+from pilot_tracker.alerts import delivery
 from pilot_tracker.errors import ConfigurationError
 start = time.monotonic()
 try:
-    alerts.load_targets(Path(sys.argv[1]))
+    delivery.load_targets(Path(sys.argv[1]))
 except ConfigurationError as error:
     print(f"refused in {time.monotonic() - start:.3f}")
     print(error)
@@ -1158,6 +1160,6 @@ def test_an_apprise_file_built_to_exhaust_memory_is_refused_before_apprise_reads
 def test_an_apprise_file_over_its_size_bound_is_refused(tmp_path: Path) -> None:
     config = tmp_path / "apprise.yaml"
     with config.open("wb") as handle:
-        handle.truncate(alerts.MAX_CONFIG_BYTES + 1)
+        handle.truncate(delivery.MAX_CONFIG_BYTES + 1)
     with pytest.raises(ConfigurationError, match="at most 1,000,000"):
-        alerts.load_targets(config)
+        delivery.load_targets(config)

@@ -12,11 +12,13 @@ import sqlalchemy as sa
 from sqlmodel import select
 from typer.testing import CliRunner
 
-from pilot_tracker import db, ledger, workdays
+from pilot_tracker import db
+from pilot_tracker.alerts.outbox import Templates
 from pilot_tracker.cli import app
+from pilot_tracker.ledger import store
 from pilot_tracker.models import Notification, Program
-from pilot_tracker.outbox import Templates
 from pilot_tracker.settings import PROJECT_TEMPLATES
+from pilot_tracker.supervise import workdays
 
 from .conftest import EXAMPLES
 
@@ -37,14 +39,14 @@ def run(*args: str, code: int = 0) -> str:
 def load_examples(engine: sa.Engine) -> None:
     with db.session(engine) as session:
         for path in sorted(EXAMPLES.glob("*.yaml")):
-            spec, sha256 = ledger.read_program_source(path)
-            ledger.load_program(
+            spec, sha256 = store.read_program_source(path)
+            store.load_program(
                 session=session, spec=spec, source_name=path.name, source_sha256=sha256, now=NOW
             )
 
 
 def enter(engine: sa.Engine, path: Path, year: int, **options: bool) -> workdays.Arrangement:
-    from pilot_tracker import holiday_notice
+    from pilot_tracker.supervise import holiday_notice
 
     arrangement = holiday_notice.read(path.read_bytes(), name=path.name, year=year)
     with db.session(engine) as session:
@@ -55,9 +57,9 @@ def program_calendars(engine: sa.Engine) -> dict[str, workdays.WorkCalendar]:
     with db.session(engine) as session:
         return {
             item["code"]: workdays.calendar_of(
-                session=session, spec=ledger.read_program(session=session, code=item["code"])
+                session=session, spec=store.read_program(session=session, code=item["code"])
             )
-            for item in ledger.list_programs(session=session)
+            for item in store.list_programs(session=session)
         }
 
 

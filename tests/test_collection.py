@@ -15,13 +15,17 @@ import sqlalchemy as sa
 from sqlmodel import select
 from typer.testing import CliRunner
 
-from pilot_tracker import collection, db, flags, ledger, outbox, runs
+from pilot_tracker import db, runs
+from pilot_tracker.alerts import outbox
 from pilot_tracker.cli import app
-from pilot_tracker.demo_data import Behaviour, behaviours, deliver
+from pilot_tracker.collect import collection
+from pilot_tracker.collect.sources import inbox_folder
+from pilot_tracker.demo.submissions import Behaviour, behaviours, deliver
+from pilot_tracker.ledger import store
+from pilot_tracker.ledger.program_file import ProgramSpec, read_program_file, validate_program
 from pilot_tracker.models import Notification, StatusReport, Submission
-from pilot_tracker.program_file import ProgramSpec, read_program_file, validate_program
-from pilot_tracker.progress import progress
-from pilot_tracker.sources import inbox_folder
+from pilot_tracker.supervise import flags
+from pilot_tracker.supervise.progress import progress
 
 from .conftest import EXAMPLES, ROOT
 from .http_fixtures import Answer, http_server, no_sleep
@@ -39,7 +43,7 @@ def xiangshan() -> ProgramSpec:
 
 def load(engine: sa.Engine, spec: ProgramSpec) -> None:
     with db.session(engine) as session:
-        ledger.load_program(
+        store.load_program(
             session=session, spec=spec, source_name="x.yaml", source_sha256="", now=NOW
         )
 
@@ -301,7 +305,7 @@ def test_a_payload_that_breaks_intake_is_recorded_rejected_not_unavailable(
     def broken(self: object, read: object) -> None:
         raise RuntimeError("a bug in intake, with a secret: token=abc123")
 
-    monkeypatch.setattr("pilot_tracker.intake._Checker.run", broken)
+    monkeypatch.setattr("pilot_tracker.collect.intake._Checker.run", broken)
     result = run(sqlite_engine, home, "demo")
 
     assert result.unavailable == []  # the unit sent something: it stays subject to its flags
@@ -350,7 +354,7 @@ def test_collect_exits_non_zero_when_intake_broke(
     def broken(self: object, read: object) -> None:
         raise RuntimeError("a bug in intake")
 
-    monkeypatch.setattr("pilot_tracker.intake._Checker.run", broken)
+    monkeypatch.setattr("pilot_tracker.collect.intake._Checker.run", broken)
     result = runner.invoke(app, ["collect", "--program", "xiangshan", "--as-of", "2021-01-31"])
     assert result.exit_code == 1
     assert "could not be taken in" in result.stderr and "Traceback" not in result.output

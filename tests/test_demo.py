@@ -10,7 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from pilot_tracker.cli import app
-from pilot_tracker.demo import clear
+from pilot_tracker.demo.playthrough import clear
 
 pytestmark = pytest.mark.slow
 

@@ -10,9 +10,9 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-from pilot_tracker.demo_data import Behaviour, behaviours, deliver
-from pilot_tracker.payload import read_payload
-from pilot_tracker.program_file import ProgramSpec, read_program_file
+from pilot_tracker.collect.payload import read_payload
+from pilot_tracker.demo.submissions import Behaviour, behaviours, deliver
+from pilot_tracker.ledger.program_file import ProgramSpec, read_program_file
 
 from .conftest import EXAMPLES
 

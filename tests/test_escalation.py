@@ -11,12 +11,16 @@ import pytest
 import sqlalchemy as sa
 from sqlmodel import select
 
-from pilot_tracker import collection, db, escalation, flags, ledger, outbox, periods
-from pilot_tracker.demo_data import Behaviour, behaviours, deliver, recovery_day
+from pilot_tracker import db, periods
+from pilot_tracker.alerts import outbox
+from pilot_tracker.collect import collection
+from pilot_tracker.demo.submissions import Behaviour, behaviours, deliver, recovery_day
 from pilot_tracker.errors import NotFoundError, PilotTrackerError
+from pilot_tracker.ledger import store
+from pilot_tracker.ledger.program_file import ProgramSpec, read_program_file
 from pilot_tracker.models import Escalation, Flag, Notification, Unit
-from pilot_tracker.program_file import ProgramSpec, read_program_file
-from pilot_tracker.workdays import WorkCalendar
+from pilot_tracker.supervise import escalation, flags
+from pilot_tracker.supervise.workdays import WorkCalendar
 
 from .conftest import EXAMPLES, ROOT
 
@@ -61,7 +65,7 @@ def replay(tmp_path_factory: pytest.TempPathFactory) -> Replay:
     db.migrate(engine)
     spec = read_program_file(EXAMPLES / "xiangshan.yaml")
     with db.session(engine) as session:
-        ledger.load_program(
+        store.load_program(
             session=session,
             spec=spec,
             source_name="x",

@@ -6,7 +6,7 @@ from __future__ import annotations
 from flows import collect_status, reports, supervise
 from prefect import Flow, Task
 
-from pilot_tracker.program_file import MAX_SOURCE_DEADLINE
+from pilot_tracker.ledger.program_file import MAX_SOURCE_DEADLINE
 
 
 def declared() -> dict[str, Flow | Task]:

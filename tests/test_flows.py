@@ -12,9 +12,9 @@ from flows.collect_status import collect_status
 from typer.testing import CliRunner
 
 from pilot_tracker.cli import app
-from pilot_tracker.demo_data import Behaviour, behaviours, deliver
-from pilot_tracker.program_file import read_program_file
-from pilot_tracker.sources import HttpSource
+from pilot_tracker.collect.sources import HttpSource
+from pilot_tracker.demo.submissions import Behaviour, behaviours, deliver
+from pilot_tracker.ledger.program_file import read_program_file
 
 from .conftest import EXAMPLES
 from .http_fixtures import Answer, http_server
@@ -185,9 +185,10 @@ def test_supervise_warns_the_office_once_a_week_while_next_year_is_not_in_the_ca
     from flows.supervise import supervise
     from sqlmodel import select
 
-    from pilot_tracker import db, workdays
+    from pilot_tracker import db
     from pilot_tracker.models import Notification
     from pilot_tracker.settings import Settings
+    from pilot_tracker.supervise import workdays
 
     runner = CliRunner()
     assert runner.invoke(app, ["init"]).exit_code == 0
@@ -246,7 +247,7 @@ def test_collect_status_records_a_failed_intake_and_the_run_says_so(
     def broken(self: object, read: object) -> None:
         raise RuntimeError("a bug in intake")
 
-    monkeypatch.setattr("pilot_tracker.intake._Checker.run", broken)
+    monkeypatch.setattr("pilot_tracker.collect.intake._Checker.run", broken)
     result = collect_status("xiangshan", as_of=date(2021, 1, 31), settle_seconds=0)
 
     assert result["unavailable"] == []  # the units sent files: they stay subject to flags

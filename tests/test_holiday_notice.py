@@ -10,9 +10,9 @@ from pathlib import Path
 import chinese_calendar
 import pytest
 
-from pilot_tracker import holiday_notice
 from pilot_tracker.errors import NoticeError
-from pilot_tracker.workdays import Arrangement, WorkCalendar, days_of
+from pilot_tracker.supervise import holiday_notice
+from pilot_tracker.supervise.workdays import Arrangement, WorkCalendar, days_of
 
 NOTICES = Path(__file__).parent / "fixtures" / "notices"
 # Later notices that changed a year: the package's data follows them.

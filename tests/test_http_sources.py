@@ -26,8 +26,8 @@ import httpx
 import pytest
 import trustme
 
-from pilot_tracker.program_file import HttpSourceSpec, validate_program
-from pilot_tracker.sources import RETRY_DELAYS, HttpSource
+from pilot_tracker.collect.sources import RETRY_DELAYS, HttpSource
+from pilot_tracker.ledger.program_file import HttpSourceSpec, validate_program
 
 from .http_fixtures import Answer, http_server, no_sleep, trickling_server
 from .test_program_file import problems_of, with_source
@@ -366,8 +366,8 @@ def test_a_redirect_between_real_servers_does_not_carry_the_token() -> None:
 PULL_IN_A_CAGE = textwrap.dedent(
     """
     import json, sys, time
-    from pilot_tracker.program_file import HttpSourceSpec
-    from pilot_tracker.sources import HttpSource
+    from pilot_tracker.ledger.program_file import HttpSourceSpec
+    from pilot_tracker.collect.sources import HttpSource
 
     spec = HttpSourceSpec(
         kind="http", url=sys.argv[1], internal=True, timeout=5, deadline=float(sys.argv[2])
@@ -454,8 +454,8 @@ PULL_A_BOMB = textwrap.dedent(
     import json, sys
     from pathlib import Path
     import httpx
-    from pilot_tracker.program_file import HttpSourceSpec
-    from pilot_tracker.sources import HttpSource
+    from pilot_tracker.ledger.program_file import HttpSourceSpec
+    from pilot_tracker.collect.sources import HttpSource
 
     bomb = Path(sys.argv[1]).read_bytes()
     asked = []

@@ -19,11 +19,14 @@ import sqlalchemy as sa
 from sqlmodel import col, select
 from typer.testing import CliRunner
 
-from pilot_tracker import collection, db, ledger, outbox
+from pilot_tracker import db
+from pilot_tracker.alerts import outbox
 from pilot_tracker.cli import app
+from pilot_tracker.collect import collection
+from pilot_tracker.collect.sources import FolderSource, inbox_folder
+from pilot_tracker.ledger import store
+from pilot_tracker.ledger.program_file import validate_program
 from pilot_tracker.models import Notification, Rejection, StatusReport, Submission
-from pilot_tracker.program_file import validate_program
-from pilot_tracker.sources import FolderSource, inbox_folder
 
 from .conftest import ROOT
 from .test_program_file import SMALL
@@ -37,7 +40,7 @@ MB = 1024 * 1024
 
 def load(engine: sa.Engine) -> None:
     with db.session(engine) as session:
-        ledger.load_program(
+        store.load_program(
             session=session,
             spec=validate_program(SMALL, "demo.yaml"),
             source_name="demo.yaml",
@@ -200,7 +203,7 @@ def test_a_file_swapped_for_a_fifo_after_the_scan_never_blocks(tmp_path: Path) -
         f"""
         import os, sys
         from pathlib import Path
-        from pilot_tracker.sources import FolderSource
+        from pilot_tracker.collect.sources import FolderSource
         folder = Path({str(tmp_path)!r}) / "inbox" / "demo" / "jyj"
         folder.mkdir(parents=True)
         candidate = folder / "进展.csv"
@@ -297,7 +300,9 @@ COLLECT_IN_A_CHILD = """
 import json
 from datetime import UTC, date, datetime
 from pathlib import Path
-from pilot_tracker import collection, db, outbox
+from pilot_tracker import db
+from pilot_tracker.collect import collection
+from pilot_tracker.alerts import outbox
 engine = db.make_engine({url!r})
 result = collection.collect(
     engine=engine, program="demo", as_of=date(2021, 3, 31),

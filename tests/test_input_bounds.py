@@ -21,8 +21,8 @@ import openpyxl
 import pytest
 import yaml
 
-from pilot_tracker.ledger_workbook import write_ledger_workbook
-from pilot_tracker.program_file import validate_program
+from pilot_tracker.ledger.program_file import validate_program
+from pilot_tracker.ledger.workbook import write_ledger_workbook
 
 from .test_program_file import SMALL
 
@@ -35,8 +35,8 @@ READER = """
 import sys, time
 from pathlib import Path
 from pilot_tracker.errors import Refusal
-from pilot_tracker.ledger_workbook import read_ledger_workbook
-from pilot_tracker.program_file import read_program_file
+from pilot_tracker.ledger.workbook import read_ledger_workbook
+from pilot_tracker.ledger.program_file import read_program_file
 
 path = Path(sys.argv[1])
 read = read_ledger_workbook if path.suffix == ".xlsx" else read_program_file
@@ -436,7 +436,7 @@ def test_a_workbook_of_too_many_cell_formats_is_refused_before_it_is_opened(
 PAYLOAD_READER = """
 import sys, time
 from pathlib import Path
-from pilot_tracker.payload import PayloadError, read_payload
+from pilot_tracker.collect.payload import PayloadError, read_payload
 
 path = Path(sys.argv[1])
 start = time.monotonic()

@@ -23,14 +23,18 @@ import pytest
 import sqlalchemy as sa
 from sqlmodel import col, select
 
-from pilot_tracker import db, ledger
-from pilot_tracker.intake import (
+from pilot_tracker import db
+from pilot_tracker.alerts.outbox import Templates
+from pilot_tracker.collect.intake import (
     Payload,
     SubmissionSummary,
     archive_payload,
     display_name,
     take_payload,
 )
+from pilot_tracker.collect.submission_workbook import write_submission_template
+from pilot_tracker.ledger import store
+from pilot_tracker.ledger.program_file import ProgramSpec, validate_program
 from pilot_tracker.models import (
     IndicatorReading,
     Notification,
@@ -41,9 +45,6 @@ from pilot_tracker.models import (
     Task,
     Unit,
 )
-from pilot_tracker.outbox import Templates
-from pilot_tracker.program_file import ProgramSpec, validate_program
-from pilot_tracker.submission_workbook import write_submission_template
 
 from .conftest import ROOT
 from .test_program_file import SMALL
@@ -77,7 +78,7 @@ TW_TASKS = ["T-01", "T-03", "T-04", "T-05", "T-06", "T-07", "T-08"]
 
 def load(engine: sa.Engine) -> sa.Engine:
     with db.session(engine) as session:
-        ledger.load_program(
+        store.load_program(
             session=session,
             spec=SPEC,
             source_name="demo.yaml",

@@ -12,10 +12,11 @@ import pytest
 import sqlalchemy as sa
 from sqlmodel import select
 
-from pilot_tracker import db, ledger
+from pilot_tracker import db
 from pilot_tracker.errors import NotFoundError, ProgramFileError
+from pilot_tracker.ledger import store
+from pilot_tracker.ledger.program_file import ProgramSpec, read_program_file, validate_program
 from pilot_tracker.models import Program, StatusReport, Submission, Task, Unit
-from pilot_tracker.program_file import ProgramSpec, read_program_file, validate_program
 
 from .conftest import EXAMPLES
 from .test_program_file import SMALL
@@ -23,9 +24,9 @@ from .test_program_file import SMALL
 NOW = datetime(2021, 1, 4, 1, 0, tzinfo=UTC)
 
 
-def load(engine: sa.Engine, spec: ProgramSpec, *, dry_run: bool = False) -> ledger.LoadResult:
+def load(engine: sa.Engine, spec: ProgramSpec, *, dry_run: bool = False) -> store.LoadResult:
     with db.session(engine) as session:
-        return ledger.load_program(
+        return store.load_program(
             session=session,
             spec=spec,
             source_name="demo.yaml",
@@ -37,7 +38,7 @@ def load(engine: sa.Engine, spec: ProgramSpec, *, dry_run: bool = False) -> ledg
 
 def stored(engine: sa.Engine, code: str) -> ProgramSpec:
     with db.session(engine) as session:
-        return ledger.read_program(session=session, code=code)
+        return store.read_program(session=session, code=code)
 
 
 def small(**changes: Any) -> ProgramSpec:
@@ -155,7 +156,7 @@ def test_an_unknown_program_says_what_is_loaded(engine: sa.Engine) -> None:
 def test_list_programs(engine: sa.Engine) -> None:
     load(engine, small())
     with db.session(engine) as session:
-        assert ledger.list_programs(session=session) == [
+        assert store.list_programs(session=session) == [
             {
                 "code": "demo",
                 "name": "演示县试点",
@@ -177,9 +178,9 @@ def test_round_trip_through_the_database_and_back(
     original = read_program_file(EXAMPLES / f"{example}.yaml")
     assert load(engine, original).created
     exported = tmp_path / form
-    ledger.write_program_source(stored(engine, example), exported)
+    store.write_program_source(stored(engine, example), exported)
 
-    again, _ = ledger.read_program_source(exported)
+    again, _ = store.read_program_source(exported)
     assert again == original
     assert load(engine, again).unchanged
 
@@ -188,5 +189,5 @@ def test_an_unsupported_file_type_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "program.json"
     path.write_text("{}")
     with pytest.raises(ProgramFileError) as caught:
-        ledger.read_program_source(path)
+        store.read_program_source(path)
     assert 'unsupported file type ".json"' in str(caught.value.problems[0])

@@ -11,8 +11,8 @@ import openpyxl
 import pytest
 
 from pilot_tracker.errors import ProgramFileError
-from pilot_tracker.ledger_workbook import read_ledger_workbook, write_ledger_workbook
-from pilot_tracker.program_file import ProgramSpec, validate_program
+from pilot_tracker.ledger.program_file import ProgramSpec, validate_program
+from pilot_tracker.ledger.workbook import read_ledger_workbook, write_ledger_workbook
 
 from .test_program_file import SMALL
 

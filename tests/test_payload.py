@@ -21,8 +21,8 @@ from typing import Any
 import openpyxl
 import pytest
 
-from pilot_tracker import payload
-from pilot_tracker.payload import PayloadError, ReadPayload, read_payload
+from pilot_tracker.collect import payload
+from pilot_tracker.collect.payload import PayloadError, ReadPayload, read_payload
 
 TEMPLATE_HEADERS = [
     "任务编号",
@@ -882,7 +882,7 @@ def caged(script: str, *args: str) -> str:
 READ_IN_A_CAGE = """
 import sys, time
 from pathlib import Path
-from pilot_tracker.payload import PayloadError, read_payload
+from pilot_tracker.collect.payload import PayloadError, read_payload
 path = Path(sys.argv[1])
 started = time.perf_counter()
 try:

@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from pilot_tracker.errors import ProgramFileError
-from pilot_tracker.program_file import (
+from pilot_tracker.ledger.program_file import (
     MAX_PROGRAM_FILE_BYTES,
     ProgramSpec,
     read_program_file,

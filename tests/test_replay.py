@@ -16,12 +16,15 @@ import sqlalchemy as sa
 from sqlmodel import select
 from typer.testing import CliRunner
 
-from pilot_tracker import db, escalation, flags, ledger, outbox
+from pilot_tracker import db
+from pilot_tracker.alerts import outbox
 from pilot_tracker.cli import app
 from pilot_tracker.errors import EarlierDayError, PilotTrackerError
+from pilot_tracker.ledger import store
+from pilot_tracker.ledger.program_file import read_program_file
 from pilot_tracker.models import Escalation, Flag, Notification
-from pilot_tracker.program_file import read_program_file
 from pilot_tracker.settings import Settings
+from pilot_tracker.supervise import escalation, flags
 
 from .conftest import EXAMPLES, ROOT
 
@@ -32,7 +35,7 @@ runner = CliRunner()
 
 def load(engine: sa.Engine) -> None:
     with db.session(engine) as session:
-        ledger.load_program(
+        store.load_program(
             session=session,
             spec=read_program_file(EXAMPLES / "xiangshan.yaml"),
             source_name="x",

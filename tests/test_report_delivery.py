@@ -9,9 +9,11 @@ from pathlib import Path
 import sqlalchemy as sa
 from sqlmodel import select
 
-from pilot_tracker import db, intake, ledger, reports
+from pilot_tracker import db, reports
+from pilot_tracker.collect import intake
+from pilot_tracker.ledger import store
+from pilot_tracker.ledger.program_file import validate_program
 from pilot_tracker.models import Program, Unit
-from pilot_tracker.program_file import validate_program
 
 from .conftest import ROOT
 from .test_alerts import Now, deliver, free_port, smtp_server, write_config
@@ -28,7 +30,7 @@ def csv_payload(rows: list[str]) -> intake.Payload:
 def load(engine: sa.Engine, home: Path) -> None:
     spec = validate_program(copy.deepcopy(SMALL), "demo.yaml")
     with db.session(engine) as session:
-        ledger.load_program(
+        store.load_program(
             session=session, spec=spec, source_name="demo.yaml", source_sha256="", now=NOW
         )
     sent = [

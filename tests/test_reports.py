@@ -31,9 +31,11 @@ from pypdf import PdfReader
 from sqlmodel import col, select
 from typer.testing import CliRunner
 
-from pilot_tracker import db, flags, ledger, reports, rules
+from pilot_tracker import db, reports
 from pilot_tracker.cli import app
 from pilot_tracker.errors import ProgramFileError
+from pilot_tracker.ledger import store
+from pilot_tracker.ledger.program_file import validate_program
 from pilot_tracker.models import (
     ConfirmationStatus,
     Escalation,
@@ -48,10 +50,10 @@ from pilot_tracker.models import (
     Task,
     Unit,
 )
-from pilot_tracker.program_file import validate_program
 from pilot_tracker.reports import documents, figures
 from pilot_tracker.reports.figures import ReportError, parse_half, parse_quarter
 from pilot_tracker.settings import Settings
+from pilot_tracker.supervise import flags, rules
 
 from .conftest import ROOT
 from .test_program_file import SMALL
@@ -140,7 +142,7 @@ def sha_of(unit: str, day: date) -> str:
 
 def load_program(engine: sa.Engine, document: dict[str, Any]) -> None:
     with db.session(engine) as session:
-        ledger.load_program(
+        store.load_program(
             session=session,
             spec=validate_program(document, "demo.yaml"),
             source_name="demo.yaml",
@@ -149,7 +151,7 @@ def load_program(engine: sa.Engine, document: dict[str, Any]) -> None:
         )
 
 
-def store(
+def store_reports(
     engine: sa.Engine,
     program: str,
     rows: list[tuple[str, str, str, str, float, date, str]] = REPORTS,
@@ -226,7 +228,7 @@ def store(
 
 def build(engine: sa.Engine) -> None:
     load_program(engine, demo_document())
-    store(engine, "demo")
+    store_reports(engine, "demo")
 
 
 def snapshot(engine: sa.Engine, as_of: date, quarter: str | None = None) -> figures.Snapshot:
@@ -1472,7 +1474,7 @@ def test_an_indicator_owner_that_sends_its_readings_on_time_is_timely(
     """
     load_program(sqlite_engine, edge_document())
     readings = [("tjj", "I-09", 10.0 + month / 2, date(2021, month, 20)) for month in range(1, 7)]
-    store(sqlite_engine, "edge", rows=[], readings=readings, escalations=[])
+    store_reports(sqlite_engine, "edge", rows=[], readings=readings, escalations=[])
     as_of = date(2021, 6, 30)
     with db.session(sqlite_engine) as session:
         e = figures.evaluation(figures.load(session=session, program="edge", as_of=as_of), "2021H1")

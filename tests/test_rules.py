@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
-from pilot_tracker import rules
-from pilot_tracker.plan import planned_percent
-from pilot_tracker.program_file import ProgramSpec, validate_program
-from pilot_tracker.workdays import WorkCalendar
+from pilot_tracker.ledger.plan import planned_percent
+from pilot_tracker.ledger.program_file import ProgramSpec, validate_program
+from pilot_tracker.supervise import rules
+from pilot_tracker.supervise.workdays import WorkCalendar
 
 from .test_program_file import SMALL
 

@@ -12,8 +12,9 @@ from pathlib import Path
 import sqlalchemy as sa
 from typer.testing import CliRunner
 
-from pilot_tracker import runs, workdays
+from pilot_tracker import runs
 from pilot_tracker.cli import app
+from pilot_tracker.supervise import workdays
 
 from .conftest import EXAMPLES
 
@@ -84,7 +85,9 @@ def test_status_says_what_an_operator_needs(isolated_environment: Path) -> None:
 WRITER = """
 import sys
 from datetime import date, datetime, timezone
-from pilot_tracker import db, flags, outbox
+from pilot_tracker import db
+from pilot_tracker.supervise import flags
+from pilot_tracker.alerts import outbox
 from pilot_tracker.errors import EarlierDayError
 from pathlib import Path
 engine = db.make_engine(sys.argv[1])

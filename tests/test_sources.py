@@ -8,14 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from pilot_tracker.program_file import HttpSourceSpec
-from pilot_tracker.sources import (
+from pilot_tracker.collect.sources import (
     FolderSource,
     HttpSource,
     SourceUnavailable,
     inbox_folder,
     redact_url,
 )
+from pilot_tracker.ledger.program_file import HttpSourceSpec
 
 from .http_fixtures import Answer, http_server, no_sleep
 

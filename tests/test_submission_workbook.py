@@ -8,9 +8,9 @@ from pathlib import Path
 import openpyxl
 import pytest
 
+from pilot_tracker.collect.submission_workbook import STATUS_CHOICES, write_submission_template
 from pilot_tracker.errors import NotFoundError
-from pilot_tracker.program_file import read_program_file
-from pilot_tracker.submission_workbook import STATUS_CHOICES, write_submission_template
+from pilot_tracker.ledger.program_file import read_program_file
 
 from .conftest import EXAMPLES
 

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
+from pilot_tracker.collect.submission_workbook import STATUS_CHOICES
 from pilot_tracker.models import TaskStatus
-from pilot_tracker.submission_workbook import STATUS_CHOICES
 from pilot_tracker.values import (
     check_reading,
     parse_day,

@@ -6,7 +6,7 @@ from datetime import date
 
 import pytest
 
-from pilot_tracker.workdays import WorkCalendar
+from pilot_tracker.supervise.workdays import WorkCalendar
 
 
 @pytest.mark.parametrize(

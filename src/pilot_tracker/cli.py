@@ -25,35 +25,22 @@ from rich.text import Text
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from pilot_tracker import (
-    __version__,
-    alerts,
-    collection,
-    db,
-    demo_data,
-    escalation,
-    flags,
-    holiday_notice,
-    ledger,
-    logs,
-    outbox,
-    progress,
-    reports,
-    runs,
-    telemetry,
-    workdays,
-)
-from pilot_tracker import demo as demo_module
+from pilot_tracker import __version__, db, logs, reports, runs, telemetry
+from pilot_tracker.alerts import delivery, outbox
+from pilot_tracker.collect import collection
+from pilot_tracker.collect.submission_workbook import find_unit, write_submission_template
+from pilot_tracker.demo import playthrough, submissions
 from pilot_tracker.errors import (
     ConfigurationError,
     PilotTrackerError,
     ProgramFileError,
     Refusal,
 )
+from pilot_tracker.ledger import store
+from pilot_tracker.ledger.program_file import ProgramSpec
 from pilot_tracker.models import LABELS, ConfirmationStatus, IndicatorLevel, ListKind
-from pilot_tracker.program_file import ProgramSpec
 from pilot_tracker.settings import DATABASE_FILE, Settings
-from pilot_tracker.submission_workbook import find_unit, write_submission_template
+from pilot_tracker.supervise import escalation, flags, holiday_notice, progress, workdays
 
 # Before any command can import Prefect (serve, the flows): its telemetry stays off in this
 # process and in every process it starts, unless PILOT_TRACKER_PREFECT_TELEMETRY=1.
@@ -215,7 +202,7 @@ def program_load(
     refused = False
     for file in files:
         try:
-            spec, sha256 = ledger.read_program_source(file)
+            spec, sha256 = store.read_program_source(file)
         except ProgramFileError as error:
             print_problems(error)
             refused = True
@@ -231,7 +218,7 @@ def program_load(
     engine = open_database(settings)
     with db.session(engine) as session:
         results = [
-            ledger.load_program(
+            store.load_program(
                 session=session,
                 spec=spec,
                 source_name=file.name,
@@ -256,7 +243,7 @@ def print_problems(error: Refusal) -> None:
         err.print(f"  {problem}", markup=False, soft_wrap=True)
 
 
-def describe_load(result: ledger.LoadResult) -> list[str]:
+def describe_load(result: store.LoadResult) -> list[str]:
     """The outcome of a load in a few lines."""
     counts = ", ".join(f"{count} {name.replace('_', ' ')}" for name, count in result.counts.items())
     would = "would be " if result.dry_run else ""
@@ -289,7 +276,7 @@ def program_list(
     """
     engine = open_database(load_settings())
     with db.session(engine) as session:
-        programs = ledger.list_programs(session=session)
+        programs = store.list_programs(session=session)
     if as_json:
         emit_json(programs)
         return
@@ -314,7 +301,7 @@ def program_show(
     """
     engine = open_database(load_settings())
     with db.session(engine) as session:
-        spec = ledger.read_program(session=session, code=code)
+        spec = store.read_program(session=session, code=code)
     if as_json:
         emit_json(program_json(spec))
         return
@@ -401,8 +388,8 @@ def program_export(
     """
     engine = open_database(load_settings())
     with db.session(engine) as session:
-        spec = ledger.read_program(session=session, code=code)
-    ledger.write_program_source(spec, output)
+        spec = store.read_program(session=session, code=code)
+    store.write_program_source(spec, output)
     out.print(f"{code}: written to {output}", markup=False, soft_wrap=True)
 
 
@@ -431,7 +418,7 @@ def template(
         raise typer.BadParameter("give either --unit CODE or --all-units")
     engine = open_database(load_settings())
     with db.session(engine) as session:
-        spec = ledger.read_program(session=session, code=program)
+        spec = store.read_program(session=session, code=program)
     today = today_in(spec.timezone)
     if unit is not None:
         find_unit(spec, unit)
@@ -460,7 +447,7 @@ def parse_day_option(value: str | None, zone: str) -> date:
 
 def program_timezone(engine: Engine, code: str) -> str:
     with db.session(engine) as session:
-        return ledger.get_program(session=session, code=code).timezone
+        return store.get_program(session=session, code=code).timezone
 
 
 def message_templates(settings: Settings) -> outbox.Templates:
@@ -638,20 +625,20 @@ def simulate(
     settings = load_settings()
     engine = open_database(settings)
     with db.session(engine) as session:
-        spec = ledger.read_program(session=session, code=program)
+        spec = store.read_program(session=session, code=program)
     first = parse_day_option(since, spec.timezone) if since else None
-    delivery = demo_data.deliver(
+    landed = submissions.deliver(
         spec=spec, inbox=settings.inbox, since=first, until=parse_day_option(until, spec.timezone)
     )
     out.print(
-        f"{program}: {len(delivery.written)} files written to {settings.inbox / program}",
+        f"{program}: {len(landed.written)} files written to {settings.inbox / program}",
         markup=False,
         soft_wrap=True,
     )
-    if delivery.http:
+    if landed.http:
         out.print(
-            f"HTTP sources would answer for: {', '.join(sorted(delivery.http))}"
-            + (f" (down: {', '.join(delivery.down)})" if delivery.down else ""),
+            f"HTTP sources would answer for: {', '.join(sorted(landed.http))}"
+            + (f" (down: {', '.join(landed.down)})" if landed.down else ""),
             markup=False,
         )
 
@@ -791,7 +778,7 @@ def escalation_list(
     """
     engine = open_database(load_settings())
     with db.session(engine) as session:
-        record = ledger.get_program(session=session, code=program)
+        record = store.get_program(session=session, code=program)
         items = escalation.list_escalations(session=session, program=record)
     if as_json:
         emit_json(items)
@@ -849,9 +836,9 @@ def alerts_send(
             "whose urls are tagged unit:<code>, role:liaison / role:head / role:office"
         )
     engine = open_database(settings)
-    result = alerts.send(
+    result = delivery.send(
         engine=engine,
-        targets=alerts.load_targets(settings.apprise_config),
+        targets=delivery.load_targets(settings.apprise_config),
         templates=message_templates(settings),
         home=settings.home,
         now=now_utc,
@@ -883,7 +870,7 @@ def alerts_list(
         raise typer.BadParameter("--status is pending, sent, failed or merged")
     engine = open_database(load_settings())
     with db.session(engine) as session:
-        items = alerts.list_notifications(session=session, status=status)
+        items = delivery.list_notifications(session=session, status=status)
     if as_json:
         emit_json(items)
         return
@@ -918,7 +905,7 @@ def alerts_show(
     """
     engine = open_database(load_settings())
     with db.session(engine) as session:
-        item = alerts.show_notification(session=session, notification_id=notification_id)
+        item = delivery.show_notification(session=session, notification_id=notification_id)
     if as_json:
         emit_json(item)
         return
@@ -1110,7 +1097,7 @@ def demo(
         def on_day(day: date, index: int, total: int) -> None:
             bar.update(job, description=f"playing {day}", completed=index - 1, total=total)
 
-        result = demo_module.play(
+        result = playthrough.play(
             folder=output, examples=examples, templates=settings.templates, on_day=on_day
         )
     out.print(f"demo played into {output.resolve()}", markup=False)
@@ -1546,8 +1533,8 @@ def serve() -> None:
     engine = open_database(settings)
     with db.session(engine) as session:
         zones = {
-            item["code"]: ledger.get_program(session=session, code=item["code"]).timezone
-            for item in ledger.list_programs(session=session)
+            item["code"]: store.get_program(session=session, code=item["code"]).timezone
+            for item in store.list_programs(session=session)
         }
     if not zones:
         raise ConfigurationError("no program is loaded; load one with `pilot-tracker program load`")

@@ -18,7 +18,10 @@ from zoneinfo import ZoneInfo
 import openpyxl
 from sqlmodel import Session, select
 
-from pilot_tracker import ledger, outbox, periods
+from pilot_tracker import periods
+from pilot_tracker.alerts import outbox
+from pilot_tracker.alerts.outbox import short_name
+from pilot_tracker.ledger import store
 from pilot_tracker.models import (
     ConfirmationStatus,
     Reconciliation,
@@ -26,7 +29,6 @@ from pilot_tracker.models import (
     ReportKind,
     Unit,
 )
-from pilot_tracker.outbox import short_name
 from pilot_tracker.reports import charts, documents, figures
 from pilot_tracker.reports.figures import ReportError, parse_half, parse_quarter
 from pilot_tracker.reports.word import evaluation_document
@@ -179,7 +181,7 @@ def quarterly(
 
 def check_period(*, session: Session, program: str, period: str, now: datetime) -> None:
     """Refuse a quarter or half year outside the program's life, or not begun by ``now``."""
-    record = ledger.get_program(session=session, code=program)
+    record = store.get_program(session=session, code=program)
     first, last = periods.bounds(period)
     today = now.astimezone(ZoneInfo(record.timezone)).date()
     name, period_of = (
@@ -487,7 +489,7 @@ def _write_text(path: Path, text: str) -> Path:
 
 
 def _program_id(session: Session, code: str) -> int | None:
-    return ledger.get_program(session=session, code=code).id
+    return store.get_program(session=session, code=code).id
 
 
 def _record(session: Session, written: Written, home: Path, now: datetime) -> None:
@@ -548,7 +550,7 @@ def reconcile(
     """Record a unit's answer to its quarterly statement."""
     quarter = parse_quarter(quarter)
     check_period(session=session, program=program, period=quarter, now=now)
-    record = ledger.get_program(session=session, code=program)
+    record = store.get_program(session=session, code=program)
     unit_row = session.exec(
         select(Unit).where(Unit.program_id == record.id, Unit.code == unit)
     ).first()

@@ -15,8 +15,11 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from pilot_tracker import ledger, periods, progress, rules, workdays
+from pilot_tracker import periods
 from pilot_tracker.errors import PilotTrackerError
+from pilot_tracker.ledger import store
+from pilot_tracker.ledger.plan import planned_percent
+from pilot_tracker.ledger.program_file import SIX_HAS, ProgramSpec, TaskSpec
 from pilot_tracker.models import (
     LABELS,
     Escalation,
@@ -26,10 +29,9 @@ from pilot_tracker.models import (
     TaskStatus,
     Unit,
 )
-from pilot_tracker.plan import planned_percent
-from pilot_tracker.program_file import SIX_HAS, ProgramSpec, TaskSpec
-from pilot_tracker.rules import expected_value
-from pilot_tracker.workdays import WorkCalendar
+from pilot_tracker.supervise import progress, rules, workdays
+from pilot_tracker.supervise.rules import expected_value
+from pilot_tracker.supervise.workdays import WorkCalendar
 
 COMPLETED = TaskStatus.COMPLETED.value
 LEVEL_ORDER = {"interview": 0, "urge": 1, "reminder": 2}
@@ -116,8 +118,8 @@ class Snapshot:
 
 def load(*, session: Session, program: str, as_of: date, quarter: str | None = None) -> Snapshot:
     """What the reports read, as of a day, from the database."""
-    record = ledger.get_program(session=session, code=program)
-    spec = ledger.read_program(session=session, code=program)
+    record = store.get_program(session=session, code=program)
+    spec = store.read_program(session=session, code=program)
     entries = [
         Entry(
             task=task_code,

@@ -22,6 +22,15 @@ from openpyxl.utils.exceptions import InvalidFileException
 from openpyxl.worksheet.worksheet import Worksheet
 
 from pilot_tracker.errors import Problem, ProgramFileError
+from pilot_tracker.ledger.program_file import (
+    SIX_HAS,
+    Path_,
+    ProgramSpec,
+    YamlBoundError,
+    load_yaml,
+    read_bounded,
+    validate_program,
+)
 from pilot_tracker.models import (
     LABELS,
     Cadence,
@@ -30,15 +39,6 @@ from pilot_tracker.models import (
     IndicatorLevel,
     ListKind,
     ProgramLevel,
-)
-from pilot_tracker.program_file import (
-    SIX_HAS,
-    Path_,
-    ProgramSpec,
-    YamlBoundError,
-    load_yaml,
-    read_bounded,
-    validate_program,
 )
 from pilot_tracker.spreadsheet import (
     ZipRefused,

@@ -29,9 +29,9 @@ from urllib.parse import urlsplit
 import httpcore
 import httpx
 
-from pilot_tracker.intake import Payload, display_name
-from pilot_tracker.payload import MAX_PAYLOAD_BYTES, ZIP_MAGIC, PayloadError, decode_text
-from pilot_tracker.program_file import FolderSourceSpec, HttpSourceSpec
+from pilot_tracker.collect.intake import Payload, display_name
+from pilot_tracker.collect.payload import MAX_PAYLOAD_BYTES, ZIP_MAGIC, PayloadError, decode_text
+from pilot_tracker.ledger.program_file import FolderSourceSpec, HttpSourceSpec
 
 MAX_HTTP_BYTES = 10 * 1024 * 1024
 RETRY_DELAYS = (1.0, 4.0, 15.0)

@@ -18,8 +18,9 @@ from pydantic import TypeAdapter
 from sqlalchemy.engine import Engine
 from sqlmodel import select
 
-from pilot_tracker import db, ledger, outbox
-from pilot_tracker.intake import (
+from pilot_tracker import db
+from pilot_tracker.alerts import outbox
+from pilot_tracker.collect.intake import (
     Payload,
     SubmissionSummary,
     display_name,
@@ -27,9 +28,7 @@ from pilot_tracker.intake import (
     sweep_temporaries,
     take_payload,
 )
-from pilot_tracker.models import Program, Unit
-from pilot_tracker.program_file import FolderSourceSpec, SourceSpec
-from pilot_tracker.sources import (
+from pilot_tracker.collect.sources import (
     FolderSource,
     NotTaken,
     Pull,
@@ -38,7 +37,10 @@ from pilot_tracker.sources import (
     sources_of,
     survey_inbox,
 )
-from pilot_tracker.sources import survey_root as survey_inbox_root
+from pilot_tracker.collect.sources import survey_root as survey_inbox_root
+from pilot_tracker.ledger import store
+from pilot_tracker.ledger.program_file import FolderSourceSpec, SourceSpec
+from pilot_tracker.models import Program, Unit
 
 log = logging.getLogger(__name__)
 _SOURCE_SPECS = TypeAdapter(list[SourceSpec])
@@ -112,7 +114,7 @@ def open_sources(
 ) -> list[Source]:
     """Every source of every unit of the program, in the ledger's order."""
     with db.session(engine) as session:
-        record = ledger.get_program(session=session, code=program)
+        record = store.get_program(session=session, code=program)
         units = session.exec(
             select(Unit).where(Unit.program_id == record.id).order_by(Unit.position)
         ).all()
@@ -140,7 +142,7 @@ def survey(*, engine: Engine, program: str, inbox: Path) -> list[NotTaken]:
     unit folder, links, hard links and special files; read-only, so ``status`` uses it too.
     """
     with db.session(engine) as session:
-        record = ledger.get_program(session=session, code=program)
+        record = store.get_program(session=session, code=program)
         units = {
             unit.code: _reads_inbox(unit.sources)
             for unit in session.exec(select(Unit).where(Unit.program_id == record.id)).all()
@@ -274,7 +276,7 @@ def _in_transaction(
     """One payload through ``intake`` (taken in, or recorded as failed) in its own
     transaction."""
     with db.session(engine) as session:
-        record = ledger.get_program(session=session, code=program)
+        record = store.get_program(session=session, code=program)
         member = session.exec(
             select(Unit).where(Unit.program_id == record.id, Unit.code == unit)
         ).one()
@@ -308,7 +310,7 @@ def _warn_office(
     if not misplaced:
         return
     with db.session(engine) as session:
-        record: Program = ledger.get_program(session=session, code=program)
+        record: Program = store.get_program(session=session, code=program)
         warned = 0
         for item in misplaced:
             key = hashlib.sha256(f"{item.path}\0{item.stamp}".encode()).hexdigest()[:32]

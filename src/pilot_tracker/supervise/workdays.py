@@ -27,12 +27,13 @@ from typing import TYPE_CHECKING, Any
 import chinese_calendar
 from sqlmodel import Session, col, select
 
-from pilot_tracker import ledger, outbox
+from pilot_tracker.alerts import outbox
 from pilot_tracker.errors import CalendarError
+from pilot_tracker.ledger import store
 from pilot_tracker.models import CalendarYear, Notification
 
 if TYPE_CHECKING:
-    from pilot_tracker.program_file import ProgramSpec
+    from pilot_tracker.ledger.program_file import ProgramSpec
 
 OFFICIAL = "official"
 UNOFFICIAL = "unofficial"
@@ -394,7 +395,7 @@ def year_end_warning(
     """Before the year turns: (next year if nothing official covers it, else None; whether
     a warning to the program's office was queued now). The office hears at most once a
     week."""
-    record = ledger.get_program(session=session, code=program)
+    record = store.get_program(session=session, code=program)
     year = uncovered_next_year(
         today=today, calendar=calendar_of(session=session), warn_from=warn_from
     )

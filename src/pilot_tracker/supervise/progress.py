@@ -7,8 +7,8 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from pilot_tracker import ledger, rules
 from pilot_tracker.errors import NotFoundError
+from pilot_tracker.ledger import store
 from pilot_tracker.models import (
     Indicator,
     IndicatorReading,
@@ -17,6 +17,7 @@ from pilot_tracker.models import (
     Task,
     Unit,
 )
+from pilot_tracker.supervise import rules
 
 
 def stored_reports(
@@ -59,7 +60,7 @@ def progress(
 
     A report counts from the day it was filed, so any past day can be looked at again.
     """
-    record = ledger.get_program(session=session, code=program)
+    record = store.get_program(session=session, code=program)
     query = (
         select(StatusReport, Task.code, Unit.code, Submission.sha256)
         .join(Task, StatusReport.task_id == Task.id)

@@ -32,8 +32,8 @@ from pathlib import Path
 import yaml
 
 from pilot_tracker.errors import NoticeError, Problem
-from pilot_tracker.program_file import YamlBoundError, load_yaml
-from pilot_tracker.workdays import Arrangement
+from pilot_tracker.ledger.program_file import YamlBoundError, load_yaml
+from pilot_tracker.supervise.workdays import Arrangement
 
 # A notice is a page of text; anything far larger is not one.
 MAX_BYTES = 1_000_000

@@ -22,24 +22,24 @@ from pathlib import Path
 from openpyxl.worksheet.worksheet import Worksheet
 
 from pilot_tracker import periods
-from pilot_tracker.models import LABELS, TaskStatus
-from pilot_tracker.plan import planned_percent
-from pilot_tracker.program_file import (
-    HttpSourceSpec,
-    IndicatorSpec,
-    ProgramSpec,
-    TaskSpec,
-    UnitSpec,
-)
-from pilot_tracker.sources import inbox_folder
-from pilot_tracker.spreadsheet import save_atomically
-from pilot_tracker.submission_workbook import (
+from pilot_tracker.collect.sources import inbox_folder
+from pilot_tracker.collect.submission_workbook import (
     HEADER_ROW,
     INDICATOR_SHEET,
     TASK_COLUMNS,
     TASK_SHEET,
     build_submission_template,
 )
+from pilot_tracker.ledger.plan import planned_percent
+from pilot_tracker.ledger.program_file import (
+    HttpSourceSpec,
+    IndicatorSpec,
+    ProgramSpec,
+    TaskSpec,
+    UnitSpec,
+)
+from pilot_tracker.models import LABELS, TaskStatus
+from pilot_tracker.spreadsheet import save_atomically
 
 
 class Behaviour(StrEnum):

@@ -24,7 +24,15 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import insert
 from sqlmodel import Session, col, or_, select
 
-from pilot_tracker import outbox, periods
+from pilot_tracker import periods
+from pilot_tracker.alerts import outbox
+from pilot_tracker.collect.payload import (
+    MAX_PAYLOAD_BYTES,
+    PayloadError,
+    ReadPayload,
+    Row,
+    read_payload,
+)
 from pilot_tracker.models import (
     ArchiveExtent,
     Indicator,
@@ -38,13 +46,6 @@ from pilot_tracker.models import (
     TaskCoUnit,
     TaskStatus,
     Unit,
-)
-from pilot_tracker.payload import (
-    MAX_PAYLOAD_BYTES,
-    PayloadError,
-    ReadPayload,
-    Row,
-    read_payload,
 )
 from pilot_tracker.values import (
     check_reading,

@@ -25,8 +25,15 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from pilot_tracker import outbox, periods
+from pilot_tracker import periods
+from pilot_tracker.alerts import outbox
+from pilot_tracker.collect.submission_workbook import (
+    HEADER_ROW,
+    TASK_COLUMNS,
+    build_submission_template,
+)
 from pilot_tracker.errors import EarlierDayError, NotFoundError, PilotTrackerError
+from pilot_tracker.ledger.program_file import ProgramSpec
 from pilot_tracker.models import (
     LABELS,
     Escalation,
@@ -37,12 +44,10 @@ from pilot_tracker.models import (
     TaskStatus,
     Unit,
 )
-from pilot_tracker.program_file import ProgramSpec
-from pilot_tracker.progress import progress
-from pilot_tracker.rules import Finding
 from pilot_tracker.spreadsheet import save_atomically
-from pilot_tracker.submission_workbook import HEADER_ROW, TASK_COLUMNS, build_submission_template
-from pilot_tracker.workdays import WorkCalendar
+from pilot_tracker.supervise.progress import progress
+from pilot_tracker.supervise.rules import Finding
+from pilot_tracker.supervise.workdays import WorkCalendar
 
 LEVEL_ORDER = [EscalationLevel.REMINDER, EscalationLevel.URGE, EscalationLevel.INTERVIEW]
 

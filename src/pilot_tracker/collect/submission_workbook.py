@@ -18,8 +18,8 @@ from openpyxl.worksheet.datavalidation import DataValidation
 from openpyxl.worksheet.worksheet import Worksheet
 
 from pilot_tracker.errors import NotFoundError
+from pilot_tracker.ledger.program_file import ProgramSpec, UnitSpec
 from pilot_tracker.models import LABELS, ListKind, TaskStatus
-from pilot_tracker.program_file import ProgramSpec, UnitSpec
 from pilot_tracker.spreadsheet import PREFILLED_FILL, put, save_atomically, write_table
 
 TEMPLATE_VERSION = "1"

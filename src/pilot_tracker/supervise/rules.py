@@ -21,10 +21,10 @@ from datetime import date, timedelta
 from typing import Any
 
 from pilot_tracker import periods
+from pilot_tracker.ledger.plan import planned_percent
+from pilot_tracker.ledger.program_file import IndicatorSpec, ProgramSpec, TaskSpec
 from pilot_tracker.models import Severity, TaskStatus
-from pilot_tracker.plan import planned_percent
-from pilot_tracker.program_file import IndicatorSpec, ProgramSpec, TaskSpec
-from pilot_tracker.workdays import WorkCalendar
+from pilot_tracker.supervise.workdays import WorkCalendar
 
 
 @dataclass(frozen=True)

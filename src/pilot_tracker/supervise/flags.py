@@ -17,8 +17,10 @@ from typing import Any
 from sqlalchemy import delete, func
 from sqlmodel import Session, col, select
 
-from pilot_tracker import escalation, ledger, outbox, progress, rules, workdays
+from pilot_tracker.alerts import outbox
 from pilot_tracker.errors import EarlierDayError
+from pilot_tracker.ledger import store
+from pilot_tracker.ledger.program_file import ProgramSpec
 from pilot_tracker.models import (
     Escalation,
     Flag,
@@ -27,7 +29,7 @@ from pilot_tracker.models import (
     Task,
     Unit,
 )
-from pilot_tracker.program_file import ProgramSpec
+from pilot_tracker.supervise import escalation, progress, rules, workdays
 
 
 @dataclass
@@ -48,8 +50,8 @@ def situation(
     *, session: Session, program: str, as_of: date, unavailable: frozenset[str] = frozenset()
 ) -> tuple[Program, ProgramSpec, rules.Situation]:
     """What the rules need for a program on a day, read from the database."""
-    record = ledger.get_program(session=session, code=program)
-    spec = ledger.read_program(session=session, code=program)
+    record = store.get_program(session=session, code=program)
+    spec = store.read_program(session=session, code=program)
     reports = [
         rules.Report(
             task=task_code,
@@ -97,7 +99,7 @@ def latest_day(*, session: Session, program_id: int) -> date | None:
 
 def check_day(*, session: Session, program: str, as_of: date) -> None:
     """Refuse a writing run for a day before the latest one on record."""
-    record = ledger.get_program(session=session, code=program)
+    record = store.get_program(session=session, code=program)
     latest = latest_day(session=session, program_id=record.id)  # type: ignore[arg-type]
     if latest is not None and as_of < latest:
         raise EarlierDayError(

@@ -18,7 +18,21 @@ from sqlalchemy import delete, func
 from sqlmodel import Session, select
 
 from pilot_tracker.errors import LedgerError, NotFoundError, Problem, ProgramFileError
-from pilot_tracker.ledger_workbook import read_ledger_workbook, write_ledger_workbook
+from pilot_tracker.ledger.program_file import (
+    ContactSpec,
+    IndicatorSpec,
+    MilestoneSpec,
+    ProgramHeader,
+    ProgramSpec,
+    ReportingSpec,
+    TaskListSpec,
+    TaskSpec,
+    UnitSpec,
+    ValueYear,
+    read_program_file,
+    write_program_file,
+)
+from pilot_tracker.ledger.workbook import read_ledger_workbook, write_ledger_workbook
 from pilot_tracker.models import (
     Contact,
     Escalation,
@@ -33,20 +47,6 @@ from pilot_tracker.models import (
     TaskCoUnit,
     TaskList,
     Unit,
-)
-from pilot_tracker.program_file import (
-    ContactSpec,
-    IndicatorSpec,
-    MilestoneSpec,
-    ProgramHeader,
-    ProgramSpec,
-    ReportingSpec,
-    TaskListSpec,
-    TaskSpec,
-    UnitSpec,
-    ValueYear,
-    read_program_file,
-    write_program_file,
 )
 
 YAML_SUFFIXES = {".yaml", ".yml"}

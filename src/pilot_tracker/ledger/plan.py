@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import date
 from itertools import pairwise
 
-from pilot_tracker.program_file import TaskSpec
+from pilot_tracker.ledger.program_file import TaskSpec
 
 
 def planned_percent(task: TaskSpec, day: date) -> float:

@@ -30,12 +30,17 @@ import yaml
 from sqlalchemy.engine import Engine
 from sqlmodel import select
 
-from pilot_tracker import alerts, collection, db, demo_data, flags, ledger, outbox, periods, reports
-from pilot_tracker import workdays as workdays_module
+from pilot_tracker import db, periods, reports
+from pilot_tracker.alerts import delivery, outbox
+from pilot_tracker.collect import collection
+from pilot_tracker.demo import submissions
 from pilot_tracker.errors import PilotTrackerError
+from pilot_tracker.ledger import store
+from pilot_tracker.ledger.program_file import ProgramSpec
 from pilot_tracker.models import Escalation, Flag, Notification, Program
-from pilot_tracker.program_file import ProgramSpec
-from pilot_tracker.workdays import WorkCalendar
+from pilot_tracker.supervise import flags
+from pilot_tracker.supervise import workdays as workdays_module
+from pilot_tracker.supervise.workdays import WorkCalendar
 
 START = date(2021, 1, 4)
 END = date(2021, 7, 9)
@@ -220,8 +225,8 @@ def play(
     specs = []
     with db.session(engine) as session:
         for path in examples:
-            spec, sha256 = ledger.read_program_source(path)
-            ledger.load_program(
+            spec, sha256 = store.read_program_source(path)
+            store.load_program(
                 session=session,
                 spec=spec,
                 source_name=path.name,
@@ -258,11 +263,11 @@ def play(
                         )
                     result.reports += [str(path) for path in written.files.values()]
                     result.problems += written.problems
-            sent = alerts.send(
+            sent = delivery.send(
                 engine=engine,
                 # Read afresh each day, as each scheduled run does: Apprise spaces out
                 # the mails one address object sends, which would idle the demo.
-                targets=alerts.load_targets(config),
+                targets=delivery.load_targets(config),
                 templates=message_templates,
                 home=home,
                 now=lambda day=day: _moment(day, specs[0].timezone),
@@ -291,9 +296,9 @@ def _supervise(
     templates: outbox.Templates,
 ) -> None:
     """One program's supervise run on one day: submissions land, collect, flag, escalate."""
-    delivery = demo_data.deliver(spec=spec, inbox=home / "inbox", since=previous, until=day)
-    for unit, body in delivery.http.items():
-        answers[unit] = None if unit in delivery.down else body
+    landed = submissions.deliver(spec=spec, inbox=home / "inbox", since=previous, until=day)
+    for unit, body in landed.http.items():
+        answers[unit] = None if unit in landed.down else body
     now = _moment(day, spec.timezone)
     result = collection.collect(
         engine=engine,

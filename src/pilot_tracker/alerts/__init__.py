@@ -1,0 +1,1 @@
+"""Alerts: the outbox written with each change, and its delivery through Apprise."""

@@ -1,0 +1,1 @@
+"""Collecting: where units' submissions come from, how they are read and taken in."""

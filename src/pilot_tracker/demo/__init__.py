@@ -1,0 +1,1 @@
+"""The demo: half a year of supervision of the example programs, played on loopback."""
