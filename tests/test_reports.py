@@ -407,6 +407,31 @@ def test_the_half_year_evaluation_by_hand(engine: sa.Engine) -> None:
     ]
 
 
+def test_the_evaluation_lists_escalations_from_the_highest_rung_down() -> None:
+    spec = validate_program(demo_document(), "demo.yaml")
+    escalations = [
+        {"id": n, "unit": unit, "level": level, "opened": date(2021, 2, n), "closed": closed}
+        for n, (unit, level, closed) in enumerate(
+            [
+                ("tw", "reminder", None),
+                ("jyj", "urge", date(2021, 5, 1)),
+                ("rsj", "interview", None),
+                ("jyj", "urge", None),
+            ],
+            start=1,
+        )
+    ]
+    snapshot = figures.Snapshot(spec, date(2021, 6, 30), [], [], escalations)
+    e = figures.evaluation(snapshot, "2021H1")
+    # Interviews first, then urges (the open one before the closed one), then reminders.
+    assert [(x["level_label"], x["id"]) for x in e.escalations] == [
+        ("约谈建议", 3),
+        ("督办", 4),
+        ("督办", 2),
+        ("提醒", 1),
+    ]
+
+
 # The first quarter (01-01 to 03-31), as of 03-31:
 #   tw  leads T-01 (40%, in progress) and T-04 (completed 02-20, due 03-31: on time)
 #   jyj leads T-03 (completed 03-05, due 02-26: late) and T-05; co-unit of T-01

@@ -79,9 +79,16 @@ class Severity(StrEnum):
 
 
 class EscalationLevel(StrEnum):
+    """The rungs of the escalation ladder, lowest first: the order they are climbed in."""
+
     REMINDER = "reminder"
     URGE = "urge"
     INTERVIEW = "interview"
+
+    @property
+    def rank(self) -> int:
+        """How far up the ladder: 0 for a reminder, 2 for an interview."""
+        return list(EscalationLevel).index(self)
 
 
 class EscalationStatus(StrEnum):

@@ -34,7 +34,6 @@ from pilot_tracker.supervise.rules import expected_value
 from pilot_tracker.supervise.workdays import WorkCalendar
 
 COMPLETED = TaskStatus.COMPLETED.value
-LEVEL_ORDER = {"interview": 0, "urge": 1, "reminder": 2}
 
 
 class ReportError(PilotTrackerError):
@@ -537,7 +536,8 @@ def evaluation(snapshot: Snapshot, half: str) -> Evaluation:
             for e in snapshot.escalations
             if e["opened"] <= end and (e["closed"] is None or e["closed"] >= start)
         ),
-        key=lambda e: (LEVEL_ORDER[e["level"]], e["closed"] is not None, e["opened"]),
+        # The highest rung first, then the open ones, then the oldest.
+        key=lambda e: (-EscalationLevel(e["level"]).rank, e["closed"] is not None, e["opened"]),
     )
     six_has = []
     for key, label in SIX_HAS.items():

@@ -49,8 +49,6 @@ from pilot_tracker.supervise.progress import progress
 from pilot_tracker.supervise.rules import Finding
 from pilot_tracker.supervise.workdays import WorkCalendar
 
-LEVEL_ORDER = [EscalationLevel.REMINDER, EscalationLevel.URGE, EscalationLevel.INTERVIEW]
-
 
 @dataclass
 class Change:
@@ -153,8 +151,8 @@ def advance(
         if distance >= settings.interview_after_periods:
             target = EscalationLevel.INTERVIEW
         elif distance >= settings.urge_after_periods:
-            target = max(level, EscalationLevel.URGE, key=LEVEL_ORDER.index)
-        if LEVEL_ORDER.index(target) > LEVEL_ORDER.index(level):
+            target = max(level, EscalationLevel.URGE, key=lambda rung: rung.rank)
+        if target.rank > level.rank:
             current.level = target.value
             current.raised_on = as_of
             session.add(current)
