@@ -27,8 +27,8 @@ SPEC = program()
 
 def report(
     task: str, unit: str, day: date, percent: float, status: str = "in_progress", **extra: Any
-) -> rules.Report:
-    return rules.Report(
+) -> rules.StatusReport:
+    return rules.StatusReport(
         task=task,
         unit=unit,
         period=f"{day.year}-{day.month:02d}",
@@ -40,13 +40,13 @@ def report(
 
 
 def situation(
-    as_of: date, reports=(), readings=(), spec: ProgramSpec = SPEC, **extra: Any
+    as_of: date, status_reports=(), readings=(), spec: ProgramSpec = SPEC, **extra: Any
 ) -> rules.Situation:
     return rules.Situation(
         spec=spec,
         as_of=as_of,
         calendar=WorkCalendar(),
-        reports=list(reports),
+        status_reports=list(status_reports),
         readings=list(readings),
         **extra,
     )

@@ -440,9 +440,9 @@ def _evaluation_workbook(
         widths=[10, 24, *[8] * len(data.months)],
     )
     by_unit: dict[str, set[str]] = {}
-    for entry in snapshot.entries:
-        if data.start <= entry.reported_on <= data.end:
-            by_unit.setdefault(entry.unit, set()).add(entry.sha256)
+    for report in snapshot.status_reports:
+        if data.start <= report.reported_on <= data.end:
+            by_unit.setdefault(report.unit, set()).add(report.submission)
     _sources(
         workbook,
         [

@@ -52,26 +52,11 @@ def parse_half(text: str) -> str:
     return text
 
 
-@dataclass(frozen=True)
-class Entry:
-    """A stored report, with the submission it came from."""
-
-    task: str
-    unit: str
-    period: str
-    status: str
-    percent: float
-    reported_on: date
-    evidence: str
-    order: int
-    sha256: str
-
-
 @dataclass
 class Snapshot:
     spec: ProgramSpec
     as_of: date
-    entries: list[Entry]
+    status_reports: list[rules.StatusReport]
     readings: list[rules.Reading]
     escalations: list[dict[str, Any]]
     confirmations: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -86,30 +71,18 @@ class Snapshot:
             spec=self.spec,
             as_of=day,
             calendar=self.calendar,
-            reports=[
-                rules.Report(
-                    task=e.task,
-                    unit=e.unit,
-                    period=e.period,
-                    status=e.status,
-                    percent=e.percent,
-                    reported_on=e.reported_on,
-                    evidence=e.evidence,
-                    order=e.order,
-                )
-                for e in self.entries
-            ],
+            status_reports=self.status_reports,
             readings=self.readings,
         )
 
     def latest(
         self, task: TaskSpec, unit: str | None = None, day: date | None = None
-    ) -> Entry | None:
+    ) -> rules.StatusReport | None:
         day = day or self.as_of
         unit = unit or task.lead_unit
         mine = [
             e
-            for e in self.entries
+            for e in self.status_reports
             if e.task == task.code and e.unit == unit and e.reported_on <= day
         ]
         return max(mine, key=lambda e: (e.reported_on, e.order), default=None)
@@ -119,22 +92,9 @@ def load(*, session: Session, program: str, as_of: date, quarter: str | None = N
     """What the reports read, as of a day, from the database."""
     record = store.get_program(session=session, code=program)
     spec = store.read_program(session=session, code=program)
-    entries = [
-        Entry(
-            task=task_code,
-            unit=unit_code,
-            period=report.period,
-            status=report.status,
-            percent=report.percent,
-            reported_on=report.reported_on,
-            evidence=report.evidence,
-            order=report.submission_id,
-            sha256=sha256,
-        )
-        for report, task_code, unit_code, sha256 in progress.stored_reports(
-            session=session, program_id=record.id, as_of=as_of
-        )
-    ]
+    status_reports = progress.stored_status_reports(
+        session=session, program_id=record.id, as_of=as_of
+    )
     readings = progress.stored_readings(session=session, program_id=record.id, as_of=as_of)
     escalations = [
         {
@@ -167,7 +127,7 @@ def load(*, session: Session, program: str, as_of: date, quarter: str | None = N
                 "recorded_at": answer.recorded_at,
             }
     calendar = workdays.calendar_of(session=session, spec=spec)
-    return Snapshot(spec, as_of, entries, readings, escalations, confirmations, calendar)
+    return Snapshot(spec, as_of, status_reports, readings, escalations, confirmations, calendar)
 
 
 # --- the quarterly reconciliation ----------------------------------------------------------
@@ -253,16 +213,16 @@ def quarterly(snapshot: Snapshot, quarter: str) -> Quarterly:
             role = "牵头" if task in led else "配合"
             mine = [
                 e
-                for e in snapshot.entries
+                for e in snapshot.status_reports
                 if e.task == task.code and e.unit == unit.code and start <= e.reported_on <= end
             ]
-            shas.update(e.sha256 for e in mine)
+            shas.update(e.submission for e in mine)
             latest = snapshot.latest(task, unit.code, end)
             if role == "牵头" and latest and latest.status == COMPLETED:
                 done += 1
                 first_done = min(
                     e.reported_on
-                    for e in snapshot.entries
+                    for e in snapshot.status_reports
                     if e.task == task.code and e.unit == unit.code and e.status == COMPLETED
                 )
                 on_time += first_done <= task.due
@@ -347,7 +307,7 @@ def _discrepancies(
     snapshot: Snapshot,
     task: TaskSpec,
     unit: str,
-    mine: list[Entry],
+    mine: list[rules.StatusReport],
     months: list[str],
     start: date,
     end: date,
@@ -389,7 +349,7 @@ def _discrepancies(
             done_before
             and any(
                 e.status == COMPLETED and e.reported_on < periods.bounds(month)[0]
-                for e in snapshot.entries
+                for e in snapshot.status_reports
                 if e.task == task.code and e.unit == unit
             )
         )
@@ -681,7 +641,9 @@ def _score(
         if deadline > day or not rules._has_work(situation, unit, month):
             continue
         owed += 1
-        sent = [e.reported_on for e in snapshot.entries if e.unit == unit and e.period == month]
+        sent = [
+            e.reported_on for e in snapshot.status_reports if e.unit == unit and e.period == month
+        ]
         sent += [
             r.as_of
             for r in snapshot.readings

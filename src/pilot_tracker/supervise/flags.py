@@ -52,21 +52,9 @@ def situation(
     """What the rules need for a program on a day, read from the database."""
     record = store.get_program(session=session, code=program)
     spec = store.read_program(session=session, code=program)
-    reports = [
-        rules.Report(
-            task=task_code,
-            unit=unit_code,
-            period=report.period,
-            status=report.status,
-            percent=report.percent,
-            reported_on=report.reported_on,
-            evidence=report.evidence,
-            order=report.submission_id,
-        )
-        for report, task_code, unit_code, _ in progress.stored_reports(
-            session=session, program_id=record.id, as_of=as_of
-        )
-    ]
+    status_reports = progress.stored_status_reports(
+        session=session, program_id=record.id, as_of=as_of
+    )
     readings = progress.stored_readings(session=session, program_id=record.id, as_of=as_of)
     return (
         record,
@@ -75,7 +63,7 @@ def situation(
             spec=spec,
             as_of=as_of,
             calendar=workdays.calendar_of(session=session, spec=spec),
-            reports=reports,
+            status_reports=status_reports,
             readings=readings,
             unavailable=unavailable,
         ),

@@ -1,4 +1,5 @@
-"""Where each task stands as of a day: the latest report of each unit on each task."""
+"""Where each task stands as of a day: the units' status reports (填报) as stored, read
+back once for every reader (the rules, the figures, ``progress``)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from datetime import date
 from typing import Any
 
 from sqlmodel import Session, col, select
+from sqlmodel.sql.expression import Select
 
 from pilot_tracker.errors import NotFoundError
 from pilot_tracker.ledger import store
@@ -20,21 +22,41 @@ from pilot_tracker.models import (
 from pilot_tracker.supervise import rules
 
 
-def stored_reports(
-    *, session: Session, program_id: int | None, as_of: date
-) -> list[tuple[StatusReport, str, str, str]]:
-    """Every report filed by a day: (report, task code, unit code, submission sha256),
-    in the order they were filed."""
-    return list(
-        session.exec(
-            select(StatusReport, Task.code, Unit.code, Submission.sha256)
-            .join(Task, StatusReport.task_id == Task.id)
-            .join(Unit, StatusReport.unit_id == Unit.id)
-            .join(Submission, StatusReport.submission_id == Submission.id)
-            .where(Task.program_id == program_id, StatusReport.reported_on <= as_of)
-            .order_by(col(StatusReport.reported_on), col(StatusReport.submission_id))
-        ).all()
+def _filed_by(program_id: int | None, as_of: date) -> Select[Any]:
+    """Every status report of a program filed by a day, with the codes and the submission
+    that say what it is about and where it came from."""
+    return (
+        select(StatusReport, Task.code, Unit.code, Submission.sha256)
+        .join(Task, StatusReport.task_id == Task.id)
+        .join(Unit, StatusReport.unit_id == Unit.id)
+        .join(Submission, StatusReport.submission_id == Submission.id)
+        .where(Task.program_id == program_id, StatusReport.reported_on <= as_of)
     )
+
+
+def _status_report(row: StatusReport, task: str, unit: str, sha256: str) -> rules.StatusReport:
+    """A stored status report as the rules and the figures read it."""
+    return rules.StatusReport(
+        task=task,
+        unit=unit,
+        period=row.period,
+        status=row.status,
+        percent=row.percent,
+        reported_on=row.reported_on,
+        evidence=row.evidence,
+        order=row.submission_id,
+        submission=sha256,
+    )
+
+
+def stored_status_reports(
+    *, session: Session, program_id: int | None, as_of: date
+) -> list[rules.StatusReport]:
+    """Every status report filed by a day, in the order they were filed."""
+    query = _filed_by(program_id, as_of).order_by(
+        col(StatusReport.reported_on), col(StatusReport.submission_id)
+    )
+    return [_status_report(*row) for row in session.exec(query).all()]
 
 
 def stored_readings(
@@ -56,23 +78,17 @@ def stored_readings(
 def progress(
     *, session: Session, program: str, as_of: date, unit: str | None = None
 ) -> list[dict[str, Any]]:
-    """The latest report (by report date, then by submission) per task and unit, as of a day.
+    """The latest status report (by report date, then by submission) per task and unit, as
+    of a day, in the ledger's order.
 
-    A report counts from the day it was filed, so any past day can be looked at again.
+    A status report counts from the day it was filed, so any past day can be looked at again.
     """
     record = store.get_program(session=session, code=program)
-    query = (
-        select(StatusReport, Task.code, Unit.code, Submission.sha256)
-        .join(Task, StatusReport.task_id == Task.id)
-        .join(Unit, StatusReport.unit_id == Unit.id)
-        .join(Submission, StatusReport.submission_id == Submission.id)
-        .where(Task.program_id == record.id, StatusReport.reported_on <= as_of)
-        .order_by(
-            col(Task.position),
-            col(Unit.position),
-            col(StatusReport.reported_on),
-            col(StatusReport.submission_id),
-        )
+    query = _filed_by(record.id, as_of).order_by(
+        col(Task.position),
+        col(Unit.position),
+        col(StatusReport.reported_on),
+        col(StatusReport.submission_id),
     )
     if unit is not None:
         unit_id = session.exec(
@@ -82,14 +98,14 @@ def progress(
             raise NotFoundError(f'no unit "{unit}" in program {program}')
         query = query.where(StatusReport.unit_id == unit_id)
     latest: dict[tuple[str, str], dict[str, Any]] = {}
-    for report, task_code, unit_code, sha256 in session.exec(query).all():
-        latest[(task_code, unit_code)] = {
-            "task": task_code,
-            "unit": unit_code,
+    for report in (_status_report(*row) for row in session.exec(query).all()):
+        latest[(report.task, report.unit)] = {
+            "task": report.task,
+            "unit": report.unit,
             "period": report.period,
             "status": report.status,
             "percent": report.percent,
             "reported_at": report.reported_on.isoformat(),
-            "submission": sha256,
+            "submission": report.submission,
         }
     return list(latest.values())

@@ -1,5 +1,5 @@
-"""The lag rules. Each is a pure function of the ledger, the reports and a day, and each
-finding states its numbers, so a coordinator can check it by hand.
+"""The lag rules. Each is a pure function of the ledger, the units' status reports and a
+day, and each finding states its numbers, so a coordinator can check it by hand.
 
 | rule | finds |
 |---|---|
@@ -28,8 +28,12 @@ from pilot_tracker.supervise.workdays import WorkCalendar
 
 
 @dataclass(frozen=True)
-class Report:
-    """A unit's word on a task, as the rules need it."""
+class StatusReport:
+    """A unit's status report (填报) on a task, as the rules and the figures read it.
+
+    The stored row is ``models.StatusReport``; ``progress.stored_status_reports`` turns
+    rows into these, for every reader.
+    """
 
     task: str
     unit: str
@@ -39,6 +43,7 @@ class Report:
     reported_on: date
     evidence: str = ""
     order: int = 0  # later submissions win on the same day
+    submission: str = ""  # the sha256 of the file it came in
 
 
 @dataclass(frozen=True)
@@ -70,24 +75,24 @@ class Situation:
     spec: ProgramSpec
     as_of: date
     calendar: WorkCalendar
-    reports: list[Report] = field(default_factory=list)
+    status_reports: list[StatusReport] = field(default_factory=list)
     readings: list[Reading] = field(default_factory=list)
     unavailable: frozenset[str] = frozenset()
 
     def __post_init__(self) -> None:
-        self.reports = [r for r in self.reports if r.reported_on <= self.as_of]
+        self.status_reports = [r for r in self.status_reports if r.reported_on <= self.as_of]
         self.readings = [r for r in self.readings if r.as_of <= self.as_of]
         self.period = periods.period_of(self.as_of, self.spec.reporting.cadence)
 
-    def latest(self, task: TaskSpec) -> Report | None:
-        """The lead unit's latest report on a task."""
-        mine = [r for r in self.reports if r.task == task.code and r.unit == task.lead_unit]
+    def latest(self, task: TaskSpec) -> StatusReport | None:
+        """The lead unit's latest status report on a task."""
+        mine = [r for r in self.status_reports if r.task == task.code and r.unit == task.lead_unit]
         return max(mine, key=lambda r: (r.reported_on, r.order), default=None)
 
-    def by_period(self, task: TaskSpec) -> dict[str, Report]:
-        """The lead unit's last report on a task in each period."""
-        latest: dict[str, Report] = {}
-        for report in sorted(self.reports, key=lambda r: (r.reported_on, r.order)):
+    def by_period(self, task: TaskSpec) -> dict[str, StatusReport]:
+        """The lead unit's last status report on a task in each period."""
+        latest: dict[str, StatusReport] = {}
+        for report in sorted(self.status_reports, key=lambda r: (r.reported_on, r.order)):
             if report.task == task.code and report.unit == task.lead_unit:
                 latest[report.period] = report
         return latest
@@ -119,7 +124,7 @@ def missing_report(situation: Situation) -> list[Finding]:
         return []
 
     reported: dict[str, set[str]] = defaultdict(set)
-    for report in situation.reports:
+    for report in situation.status_reports:
         reported[report.unit].add(report.period)
     owners = {indicator.code: indicator.owner for indicator in spec.indicators}
     for reading in situation.readings:
@@ -171,7 +176,7 @@ def _has_work(situation: Situation, unit: str, period: str) -> bool:
     for task in situation.spec.tasks:
         if task.lead_unit != unit or task.start > last:
             continue
-        earlier = [r for r in situation.reports if r.task == task.code and r.unit == unit]
+        earlier = [r for r in situation.status_reports if r.task == task.code and r.unit == unit]
         done = any(
             r.status == TaskStatus.COMPLETED.value and r.reported_on < first for r in earlier
         )
