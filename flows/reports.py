@@ -17,8 +17,8 @@ from prefect import flow, get_run_logger
 
 from flows.supervise import send_alerts
 from pilot_tracker import db, periods, reports
-from pilot_tracker.demo import playthrough
 from pilot_tracker.ledger import store
+from pilot_tracker.reports import schedule
 from pilot_tracker.settings import Settings
 from pilot_tracker.supervise import workdays
 
@@ -78,8 +78,7 @@ def _due_today(program: str, settings: Settings, kind: str) -> bool:
         calendar = workdays.calendar_of(session=session, spec=spec)
     today = datetime.now(ZoneInfo(spec.timezone)).date()
     period = _last_ended(program, settings, kind)
-    workday = playthrough.QUARTERLY_WORKDAY if kind == "quarter" else playthrough.HALF_YEAR_WORKDAY
-    return playthrough.report_day(calendar, periods.bounds(period)[1], workday) == today
+    return schedule.writing_day(calendar, period) == today
 
 
 # Writing every format of every unit's statement, then sending them.

@@ -250,9 +250,3 @@ def test_closing_by_hand_records_the_outcome(replay: Replay, tmp_path: Path) -> 
         with pytest.raises(NotFoundError, match="no escalation 99999"):
             escalation.close(session=session, escalation_id=99999, outcome="x", on=date(2021, 7, 3))
         session.rollback()
-
-
-def test_short_names() -> None:
-    assert outbox.short_name("象山县中长期青年发展规划省级试点") == "象山县试点"
-    assert outbox.short_name("鄞州区中长期青年发展规划全国县级实施试点") == "鄞州区试点"
-    assert outbox.short_name("Demo") == "Demo"

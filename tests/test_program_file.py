@@ -15,6 +15,7 @@ from pilot_tracker.ledger.program_file import (
     MAX_PROGRAM_FILE_BYTES,
     ProgramSpec,
     read_program_file,
+    short_name,
     validate_program,
     write_program_file,
 )
@@ -391,3 +392,9 @@ def test_a_baseline_or_target_that_is_not_a_plausible_figure_is_refused(
 ) -> None:
     problems = problems_of(changed(**edits))
     assert any(problem.startswith(expected) for problem in problems), problems
+
+
+def test_short_names() -> None:
+    assert short_name("象山县中长期青年发展规划省级试点") == "象山县试点"
+    assert short_name("鄞州区中长期青年发展规划全国县级实施试点") == "鄞州区试点"
+    assert short_name("Demo") == "Demo"

@@ -6,6 +6,7 @@ from datetime import date
 
 import pytest
 
+from pilot_tracker.reports import schedule
 from pilot_tracker.supervise.workdays import WorkCalendar
 
 
@@ -76,3 +77,26 @@ def test_a_year_the_calendar_does_not_cover_is_monday_to_friday_and_says_so() ->
 def test_counting_needs_a_direction() -> None:
     with pytest.raises(ValueError):
         WorkCalendar().add_workdays(date(2021, 3, 1), -1)
+
+
+@pytest.mark.parametrize(
+    ("period", "day"),
+    [
+        # Q1 ends on Wednesday 03-31; 04-03 to 04-05 are the Qingming holiday:
+        # 04-01, 04-02, 04-06, 04-07, 04-08.
+        ("2021Q1", date(2021, 4, 8)),
+        ("2021Q2", date(2021, 7, 7)),  # 07-01, 02, 05, 06, 07
+        ("2021H1", date(2021, 7, 9)),  # two working days more: 07-08, 09
+        ("2020Q4", date(2021, 1, 8)),  # 01-01 is New Year's Day: 01-04 to 01-08
+    ],
+)
+def test_each_document_is_written_on_its_working_day(period: str, day: date) -> None:
+    assert schedule.writing_day(WorkCalendar(), period) == day
+
+
+def test_the_documents_written_between_two_days() -> None:
+    assert schedule.writing_days(WorkCalendar(), date(2021, 1, 4), date(2021, 7, 9)) == {
+        date(2021, 4, 8): [("quarterly", "2021Q1")],
+        date(2021, 7, 7): [("quarterly", "2021Q2")],
+        date(2021, 7, 9): [("half_year", "2021H1")],
+    }

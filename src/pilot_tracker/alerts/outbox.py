@@ -7,7 +7,6 @@ the first line, a blank line, then the body. HTML templates are autoescaped.
 
 from __future__ import annotations
 
-import re
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -36,12 +35,6 @@ _MARKUP = str.maketrans(
 def neutralise(value: Any) -> Any:
     """Text that no HTML or Markdown renderer will read as markup, still readable."""
     return value.translate(_MARKUP) if isinstance(value, str) else value
-
-
-def short_name(program_name: str) -> str:
-    """象山县中长期青年发展规划省级试点 → 象山县试点: how offices name a pilot in a subject."""
-    match = re.match(r"^(.{1,8}?[省市县区])", program_name)
-    return f"{match.group(1)}试点" if match else program_name
 
 
 def liaison_of(unit_code: str) -> str:

@@ -30,7 +30,7 @@ import yaml
 from sqlalchemy.engine import Engine
 from sqlmodel import select
 
-from pilot_tracker import db, periods, reports
+from pilot_tracker import db, reports
 from pilot_tracker.alerts import delivery, outbox
 from pilot_tracker.collect import collection
 from pilot_tracker.demo import submissions
@@ -38,42 +38,14 @@ from pilot_tracker.errors import PilotTrackerError
 from pilot_tracker.ledger import store
 from pilot_tracker.ledger.program_file import ProgramSpec
 from pilot_tracker.models import Escalation, Flag, Notification, Program
+from pilot_tracker.reports import schedule
 from pilot_tracker.supervise import flags
 from pilot_tracker.supervise import workdays as workdays_module
-from pilot_tracker.supervise.workdays import WorkCalendar
 
 START = date(2021, 1, 4)
 END = date(2021, 7, 9)
 SUPERVISE_AT = time(9, 0)
-QUARTERLY_WORKDAY = 5  # the 5th working day after a quarter ends
-HALF_YEAR_WORKDAY = 7  # the 7th working day after a half year ends
 HTTP_PORT = 8765
-
-
-def report_day(calendar: WorkCalendar, period_end: date, workday: int) -> date:
-    """The day a report for a period is due: the n-th working day after the period ends."""
-    return calendar.add_workdays(period_end, workday)
-
-
-def report_days(
-    calendar: WorkCalendar, start: date, end: date
-) -> dict[date, list[tuple[str, str]]]:
-    """Which reports fall due on which days between two days: (kind, period)."""
-    due: dict[date, list[tuple[str, str]]] = {}
-    day = date(start.year - 1, 12, 31)
-    while day <= end:
-        quarter = periods.quarter_of(day)
-        last = periods.bounds(quarter)[1]
-        when = report_day(calendar, last, QUARTERLY_WORKDAY)
-        if start <= when <= end and last >= start - timedelta(days=1):
-            due.setdefault(when, []).append(("quarterly", quarter))
-        if last.month in (6, 12):
-            half = periods.half_of(last)
-            when = report_day(calendar, last, HALF_YEAR_WORKDAY)
-            if start <= when <= end and last >= start - timedelta(days=1):
-                due.setdefault(when, []).append(("half_year", half))
-        day = periods.bounds(periods.quarter_of(last + timedelta(days=1)))[1]
-    return due
 
 
 @dataclass
@@ -238,7 +210,7 @@ def play(
     message_templates = outbox.Templates(templates)
     with db.session(engine) as session:
         calendar = workdays_module.calendar_of(session=session)
-    due = report_days(calendar, start, end)
+    due = schedule.writing_days(calendar, start, end)
     days = [start + timedelta(days=n) for n in range((end - start).days + 1)]
     workdays = [day for day in days if calendar.is_workday(day)]
     answers: dict[str, bytes | None] = {}

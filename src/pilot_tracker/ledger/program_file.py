@@ -318,6 +318,12 @@ class ProgramSpec(ProgramHeader):
         return document
 
 
+def short_name(program_name: str) -> str:
+    """象山县中长期青年发展规划省级试点 → 象山县试点: how offices name a pilot in a subject."""
+    match = re.match(r"^(.{1,8}?[省市县区])", program_name)
+    return f"{match.group(1)}试点" if match else program_name
+
+
 # Sections of the file that are lists of items, each item validated on its own.
 SECTIONS: dict[str, type[_Spec]] = {
     "units": UnitSpec,

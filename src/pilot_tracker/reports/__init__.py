@@ -20,8 +20,8 @@ from sqlmodel import Session, select
 
 from pilot_tracker import periods
 from pilot_tracker.alerts import outbox
-from pilot_tracker.alerts.outbox import short_name
 from pilot_tracker.ledger import store
+from pilot_tracker.ledger.program_file import short_name
 from pilot_tracker.models import (
     ConfirmationStatus,
     Reconciliation,

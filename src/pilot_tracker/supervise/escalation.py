@@ -33,7 +33,7 @@ from pilot_tracker.collect.submission_workbook import (
     build_submission_template,
 )
 from pilot_tracker.errors import EarlierDayError, NotFoundError, PilotTrackerError
-from pilot_tracker.ledger.program_file import ProgramSpec
+from pilot_tracker.ledger.program_file import ProgramSpec, short_name
 from pilot_tracker.models import (
     LABELS,
     Escalation,
@@ -205,7 +205,7 @@ class _Context:
         tasks = {task.code: task for task in self.spec.tasks}
         return {
             "program": self.program,
-            "short": outbox.short_name(self.program.name),
+            "short": short_name(self.program.name),
             "calendar_note": self.calendar.note(),
             "unit": unit,
             "findings": found,

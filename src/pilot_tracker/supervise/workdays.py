@@ -30,6 +30,7 @@ from sqlmodel import Session, col, select
 from pilot_tracker.alerts import outbox
 from pilot_tracker.errors import CalendarError
 from pilot_tracker.ledger import store
+from pilot_tracker.ledger.program_file import short_name
 from pilot_tracker.models import CalendarYear, Notification
 
 if TYPE_CHECKING:
@@ -413,7 +414,7 @@ def year_end_warning(
     subject, body = templates.render(
         "alerts/calendar.txt.j2",
         program=record,
-        short=outbox.short_name(record.name),
+        short=short_name(record.name),
         year=year,
         today=today,
     )
