@@ -16,9 +16,9 @@ from zoneinfo import ZoneInfo
 from prefect import flow, get_run_logger
 
 from flows.supervise import send_alerts
-from pilot_tracker import db, periods, reports
+from pilot_tracker import db, periods
 from pilot_tracker.ledger import store
-from pilot_tracker.reports import schedule
+from pilot_tracker.reports import schedule, writing
 from pilot_tracker.settings import Settings
 from pilot_tracker.supervise import workdays
 
@@ -44,7 +44,7 @@ def _write(kind: str, program: str, period: str, send: bool) -> dict[str, object
     engine = db.make_engine(settings.resolved_database_url)
     db.ensure_current(engine)
     with db.session(engine) as session:
-        written = reports.write(
+        written = writing.write(
             session=session,
             kind="quarterly" if kind == "quarter" else "half_year",
             program=program,

@@ -9,11 +9,12 @@ from pathlib import Path
 import sqlalchemy as sa
 from sqlmodel import select
 
-from pilot_tracker import db, reports
+from pilot_tracker import db
 from pilot_tracker.collect import intake
 from pilot_tracker.ledger import store
 from pilot_tracker.ledger.program_file import validate_program
 from pilot_tracker.models import Program, Unit
+from pilot_tracker.reports import evaluation, reconciliation
 
 from .conftest import ROOT
 from .test_alerts import Now, deliver, free_port, smtp_server, write_config
@@ -61,8 +62,8 @@ def test_leaders_get_the_evaluation_and_liaisons_their_statements_once(
     load(sqlite_engine, tmp_path)
     with db.session(sqlite_engine) as session:
         for write, period in (
-            (reports.quarterly, {"quarter": "2021Q2"}),
-            (reports.half_year, {"half": "2021H1"}),
+            (reconciliation.write, {"quarter": "2021Q2"}),
+            (evaluation.write, {"half": "2021H1"}),
         ):
             written = write(
                 session=session,
@@ -104,10 +105,10 @@ def test_leaders_get_the_evaluation_and_liaisons_their_statements_once(
     names = {part.get_filename() for part in leader.iter_attachments()}
     assert "demo-2021H1-半年度评估.pdf" in names
     assert {"demo-2021H1-半年度评估.xlsx", "demo-2021H1-半年度评估.docx"} <= names
-    evaluation = next(
+    attached = next(
         p for p in leader.iter_attachments() if p.get_filename() == "demo-2021H1-半年度评估.pdf"
     )
-    assert evaluation.get_content().startswith(b"%PDF")
+    assert attached.get_content().startswith(b"%PDF")
     assert "【半年度评估】演示县试点" in leader.get_body(preferencelist=("plain",)).get_content()
     for unit in ("tw", "rsj"):
         (mail,) = by_recipient[f"{unit}@example.org"]

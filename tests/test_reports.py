@@ -31,7 +31,7 @@ from pypdf import PdfReader
 from sqlmodel import col, select
 from typer.testing import CliRunner
 
-from pilot_tracker import db, reports
+from pilot_tracker import db
 from pilot_tracker.cli import app
 from pilot_tracker.errors import ProgramFileError
 from pilot_tracker.ledger import store
@@ -50,7 +50,7 @@ from pilot_tracker.models import (
     Task,
     Unit,
 )
-from pilot_tracker.reports import documents, figures
+from pilot_tracker.reports import documents, evaluation, figures, reconciliation, writing
 from pilot_tracker.reports.figures import ReportError, parse_half, parse_quarter
 from pilot_tracker.settings import Settings
 from pilot_tracker.supervise import flags, rules
@@ -546,10 +546,10 @@ def test_the_second_quarter_by_hand(sqlite_engine: sa.Engine) -> None:
 class Run:
     engine: sa.Engine
     home: Path
-    quarterly: reports.Written
-    quarterly_again: reports.Written
-    half: reports.Written
-    half_again: reports.Written
+    quarterly: writing.Written
+    quarterly_again: writing.Written
+    half: writing.Written
+    half_again: writing.Written
     html: dict[str, bytes]
 
 
@@ -562,14 +562,14 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
     engine = db.make_engine(f"sqlite:///{home / 'ledger.db'}")
     db.migrate(engine)
     build(engine)
-    written: dict[str, reports.Written] = {}
+    written: dict[str, writing.Written] = {}
     html: dict[str, bytes] = {}
     with pytest.MonkeyPatch.context() as patch:
         for run in ("first", "again"):
             if run == "again":
                 patch.setattr(documents, "cjk_font", lambda: None)
             with db.session(engine) as session:
-                written[f"q-{run}"] = reports.quarterly(
+                written[f"q-{run}"] = reconciliation.write(
                     session=session,
                     program="demo",
                     quarter="2021Q1",
@@ -580,7 +580,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
                     send=True,
                 )
             with db.session(engine) as session:
-                written[f"h-{run}"] = reports.half_year(
+                written[f"h-{run}"] = evaluation.write(
                     session=session,
                     program="demo",
                     half="2021H1",
@@ -1247,7 +1247,7 @@ def test_a_bad_period_writes_nothing(sqlite_engine: sa.Engine, tmp_path: Path) -
     build(sqlite_engine)
     with db.session(sqlite_engine) as session:
         with pytest.raises(ReportError, match="2021Q5"):
-            reports.quarterly(
+            reconciliation.write(
                 session=session,
                 program="demo",
                 quarter="2021Q5",
@@ -1257,7 +1257,7 @@ def test_a_bad_period_writes_nothing(sqlite_engine: sa.Engine, tmp_path: Path) -
                 now=NOW,
             )
         with pytest.raises(ReportError, match="2021H3"):
-            reports.half_year(
+            evaluation.write(
                 session=session,
                 program="demo",
                 half="2021H3",
@@ -1297,7 +1297,7 @@ def test_a_period_outside_the_program_or_not_begun_writes_nothing(
 ) -> None:
     build(sqlite_engine)
     with db.session(sqlite_engine) as session, pytest.raises(ReportError) as caught:
-        reports.write(
+        writing.write(
             session=session,
             kind=kind,
             program="demo",
@@ -1337,7 +1337,7 @@ def test_confirmations_and_disputes_are_recorded_and_shown(sqlite_engine: sa.Eng
 
     def answer(unit: str, status: ConfirmationStatus, note: str = "") -> dict[str, Any]:
         with db.session(sqlite_engine) as session:
-            return reports.reconcile(
+            return reconciliation.reconcile(
                 session=session,
                 program="demo",
                 quarter="2021Q1",
@@ -1359,7 +1359,7 @@ def test_confirmations_and_disputes_are_recorded_and_shown(sqlite_engine: sa.Eng
     with pytest.raises(ReportError, match='no unit "nope" in program demo'):
         answer("nope", ConfirmationStatus.CONFIRMED)
     with pytest.raises(ReportError, match="2021Q5"), db.session(sqlite_engine) as session:
-        reports.reconcile(
+        reconciliation.reconcile(
             session=session,
             program="demo",
             quarter="2021Q5",

@@ -25,7 +25,7 @@ from rich.text import Text
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from pilot_tracker import __version__, db, logs, reports, runs, telemetry
+from pilot_tracker import __version__, db, logs, runs, telemetry
 from pilot_tracker.alerts import delivery, outbox
 from pilot_tracker.collect import collection
 from pilot_tracker.collect.submission_workbook import find_unit, write_submission_template
@@ -39,6 +39,7 @@ from pilot_tracker.errors import (
 from pilot_tracker.ledger import store
 from pilot_tracker.ledger.program_file import ProgramSpec
 from pilot_tracker.models import LABELS, ConfirmationStatus, IndicatorLevel, ListKind
+from pilot_tracker.reports import figures, reconciliation, writing
 from pilot_tracker.settings import DATABASE_FILE, Settings
 from pilot_tracker.supervise import escalation, flags, holiday_notice, progress, workdays
 
@@ -932,7 +933,7 @@ app.add_typer(report_app, name="report")
 app.add_typer(reconcile_app, name="reconcile")
 
 
-def print_written(written: reports.Written, as_json: bool) -> None:
+def print_written(written: writing.Written, as_json: bool) -> None:
     if as_json:
         emit_json(written.as_dict())
     else:
@@ -969,7 +970,7 @@ def report_quarterly(
 
     Example: pilot-tracker report quarterly --program xiangshan --quarter 2021Q1
     """
-    write_report("quarterly", program, reports.parse_quarter(quarter), output, no_send, as_json)
+    write_report("quarterly", program, figures.parse_quarter(quarter), output, no_send, as_json)
 
 
 def write_report(
@@ -978,7 +979,7 @@ def write_report(
     settings = load_settings()
     engine = open_database(settings)
     with db.session(engine) as session:
-        written = reports.write(
+        written = writing.write(
             session=session,
             kind=kind,
             program=program,
@@ -1009,7 +1010,7 @@ def report_half_year(
 
     Example: pilot-tracker report half-year --program yinzhou --half 2021H1 -o reports/
     """
-    write_report("half_year", program, reports.parse_half(half), output, no_send, as_json)
+    write_report("half_year", program, figures.parse_half(half), output, no_send, as_json)
 
 
 def _reconcile(
@@ -1018,7 +1019,7 @@ def _reconcile(
     settings = load_settings()
     engine = open_database(settings)
     with db.session(engine) as session:
-        answer = reports.reconcile(
+        answer = reconciliation.reconcile(
             session=session,
             program=program,
             quarter=quarter,

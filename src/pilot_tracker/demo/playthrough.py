@@ -30,7 +30,7 @@ import yaml
 from sqlalchemy.engine import Engine
 from sqlmodel import select
 
-from pilot_tracker import db, reports
+from pilot_tracker import db
 from pilot_tracker.alerts import delivery, outbox
 from pilot_tracker.collect import collection
 from pilot_tracker.demo import submissions
@@ -38,7 +38,7 @@ from pilot_tracker.errors import PilotTrackerError
 from pilot_tracker.ledger import store
 from pilot_tracker.ledger.program_file import ProgramSpec
 from pilot_tracker.models import Escalation, Flag, Notification, Program
-from pilot_tracker.reports import schedule
+from pilot_tracker.reports import schedule, writing
 from pilot_tracker.supervise import flags
 from pilot_tracker.supervise import workdays as workdays_module
 
@@ -223,7 +223,7 @@ def play(
                 _supervise(engine, spec, home, day, previous, answers, message_templates)
                 for kind, period in due.get(day, []):
                     with db.session(engine) as session:
-                        written = reports.write(
+                        written = writing.write(
                             session=session,
                             kind=kind,
                             program=spec.code,

@@ -1,0 +1,225 @@
+"""The quarterly reconciliation (季度对账): the office's summary and each unit's statement
+(对账单), written and sent; and a unit's answer to its statement (confirmed or disputed).
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+import openpyxl
+from sqlmodel import Session, select
+
+from pilot_tracker import periods
+from pilot_tracker.alerts import outbox
+from pilot_tracker.ledger import store
+from pilot_tracker.ledger.program_file import short_name
+from pilot_tracker.models import ConfirmationStatus, Reconciliation, ReportKind, Unit
+from pilot_tracker.reports import documents, figures
+from pilot_tracker.reports.figures import ReportError, parse_quarter
+from pilot_tracker.reports.writing import (
+    Written,
+    announce,
+    check_period,
+    fix_dates,
+    note_under,
+    program_id,
+    record_document,
+    relative,
+    sources_sheet,
+    write_pdf,
+    write_text,
+)
+from pilot_tracker.spreadsheet import save_atomically, write_table
+
+
+def write(
+    *,
+    session: Session,
+    program: str,
+    quarter: str,
+    folder: Path,
+    home: Path,
+    templates: Path,
+    now: datetime,
+    send: bool = True,
+) -> Written:
+    """Write the reconciliation of a quarter: summary and statements; queue their delivery."""
+    quarter = parse_quarter(quarter)
+    check_period(session=session, program=program, period=quarter, now=now)
+    end = periods.bounds(quarter)[1]
+    snapshot = figures.load(session=session, program=program, as_of=end, quarter=quarter)
+    data = figures.quarterly(snapshot, quarter)
+    written = Written(ReportKind.QUARTERLY.value, program, quarter, folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    base = f"{program}-{quarter}-季度对账"
+    context = {"q": data, "generated": documents.stamp(end)}
+    page = documents.html(templates, "reports/quarterly.html.j2", **context)
+    written.files["html"] = write_text(folder / f"{base}.html", page)
+    anchors = [f"statement-{statement.unit}" for statement in data.statements]
+    ranges = write_pdf(page, folder / f"{base}.pdf", written, "pdf", anchors, templates)
+    written.files["xlsx"] = _quarterly_workbook(data, folder / f"{base}.xlsx", end)
+    for statement in data.statements:
+        # Each unit's statement is cut out of the whole, not printed again.
+        name = f"{program}-{quarter}-对账单-{statement.unit}"
+        pages = ranges.get(f"statement-{statement.unit}")
+        if pages is not None:
+            path = folder / f"{name}.pdf"
+            documents.split_pdf(written.files["pdf"], pages, path)
+        else:
+            single = documents.html(
+                templates,
+                "reports/statement_only.html.j2",
+                q=data,
+                s=statement,
+                **{"generated": context["generated"]},
+            )
+            path = write_text(folder / f"{name}.html", single)
+        written.statements[statement.unit] = path
+    record_document(session, written, home, now)
+    if send:
+        subject_base = f"【季度对账】{short_name(data.name)} · {quarter[:4]}年第{quarter[-1]}季度"
+        summary = (
+            f"{data.name}{quarter[:4]}年第{quarter[-1]}季度对账汇总已生成：牵头任务{data.totals['tasks']}项，"
+            f"报送完成{data.totals['done']}项，按期完成{data.totals['on_time']}项，"
+            f"需核实问题{data.totals['discrepancies']}处，{data.totals['confirmed']}个单位已确认。"
+        )
+        written.queued += announce(session, written, home, now, subject_base, summary)
+        for statement in data.statements:
+            if not statement.rows:
+                continue
+            body = (
+                f"{statement.name}联络员：\n\n附件为贵单位{quarter[:4]}年第{quarter[-1]}季度任务对账单，"
+                f"列有{len(statement.rows)}项任务的报送情况和{len(statement.discrepancies)}处需核实的问题。"
+                "请核对后回复确认或提出异议。\n\n"
+                + "\n".join(
+                    f"{n}. {d.text}" for n, d in enumerate(statement.discrepancies, start=1)
+                )
+                + f"\n\n{data.name}工作专班"
+            )
+            queued = outbox.enqueue(
+                session=session,
+                program_id=program_id(session, program),
+                dedup_key=f"statement:{program}:{quarter}:{statement.unit}",
+                target=f"unit:{statement.unit} role:liaison",
+                subject=f"【对账单】{short_name(data.name)} · {statement.name} · {quarter}",
+                body=outbox.neutralise(body),
+                now=now,
+                attachments=[relative(written.statements[statement.unit], home)],
+            )
+            written.queued += queued is not None
+    return written
+
+
+def _quarterly_workbook(data: figures.Quarterly, path: Path, day: date) -> Path:
+    workbook = openpyxl.Workbook()
+    summary = workbook.active
+    summary.title = "对账汇总"
+    write_table(
+        summary,
+        [
+            "单位编号",
+            "成员单位",
+            "牵头任务",
+            "报送完成",
+            "按期完成",
+            "预警",
+            "未结督办",
+            "对账确认",
+            "备注",
+        ],
+        [
+            [
+                line.unit,
+                line.name,
+                line.tasks,
+                line.done,
+                line.on_time,
+                line.flags,
+                line.open_escalations,
+                line.confirmation,
+                line.note,
+            ]
+            for line in data.lines
+        ],
+        widths=[10, 24, 10, 10, 10, 8, 10, 10, 30],
+    )
+    note_under(summary, data.calendar_note)
+    details = workbook.create_sheet("任务明细")
+    write_table(
+        details,
+        [
+            "单位编号",
+            "成员单位",
+            "任务编号",
+            "任务名称",
+            "承担",
+            "完成时限",
+            "最新状态",
+            "进度%",
+            "本季度报送",
+        ],
+        [
+            [s.unit, s.name, r.task, r.title, r.role, r.due, r.status, r.percent, r.history]
+            for s in data.statements
+            for r in s.rows
+        ],
+        widths=[10, 20, 12, 44, 6, 12, 10, 8, 40],
+    )
+    issues = workbook.create_sheet("需核实问题")
+    write_table(
+        issues,
+        ["单位编号", "成员单位", "任务编号", "问题类型", "说明"],
+        [
+            [s.unit, s.name, d.task, d.kind, d.text]
+            for s in data.statements
+            for d in s.discrepancies
+        ],
+        widths=[10, 20, 12, 12, 70],
+    )
+    sources_sheet(workbook, [(s.unit, s.name, s.submissions) for s in data.statements])
+    fix_dates(workbook, day)
+    save_atomically(workbook, path)
+    return path
+
+
+def reconcile(
+    *,
+    session: Session,
+    program: str,
+    quarter: str,
+    unit: str,
+    status: ConfirmationStatus,
+    note: str,
+    now: datetime,
+) -> dict[str, Any]:
+    """Record a unit's answer to its quarterly statement."""
+    quarter = parse_quarter(quarter)
+    check_period(session=session, program=program, period=quarter, now=now)
+    record = store.get_program(session=session, code=program)
+    unit_row = session.exec(
+        select(Unit).where(Unit.program_id == record.id, Unit.code == unit)
+    ).first()
+    if unit_row is None:
+        raise ReportError(f'no unit "{unit}" in program {program}')
+    note = " ".join(note.split())[:2000]
+    if status is ConfirmationStatus.DISPUTED and not note:
+        raise ReportError('say what is disputed: --note "..."')
+    session.add(
+        Reconciliation(
+            program_id=record.id,  # type: ignore[arg-type]
+            unit_id=unit_row.id,  # type: ignore[arg-type]
+            quarter=quarter,
+            status=status.value,
+            note=note,
+            recorded_at=now,
+        )
+    )
+    return {
+        "program": program,
+        "quarter": quarter,
+        "unit": unit,
+        "status": status.value,
+        "note": note,
+    }

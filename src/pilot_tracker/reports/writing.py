@@ -1,0 +1,224 @@
+"""Writing a document's files: the ``Written`` record of a run, the PDF, the workbook
+helpers both documents use, the document's row in the database, and its announcement to
+the office and the leaders.
+
+``write`` writes either document by its kind: the quarterly reconciliation
+(``reconciliation``) or the half-year evaluation (``evaluation``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlmodel import Session
+
+from pilot_tracker import periods
+from pilot_tracker.alerts import outbox
+from pilot_tracker.ledger import store
+from pilot_tracker.models import Report, ReportKind
+from pilot_tracker.reports import documents
+from pilot_tracker.reports.figures import ReportError
+from pilot_tracker.spreadsheet import put, write_table
+
+
+@dataclass
+class Written:
+    """What writing one document wrote, and where."""
+
+    kind: str
+    program: str
+    period: str
+    folder: Path
+    files: dict[str, Path] = field(default_factory=dict)
+    statements: dict[str, Path] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)
+    queued: int = 0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "program": self.program,
+            "period": self.period,
+            "files": {kind: str(path) for kind, path in self.files.items()},
+            "statements": {unit: str(path) for unit, path in self.statements.items()},
+            "problems": self.problems,
+            "queued": self.queued,
+        }
+
+
+def sha256_of(path: Path) -> str:
+    """The sha256 of a written file, as the record keeps it."""
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def relative(path: Path, home: Path) -> str:
+    """A path as the record and the outbox keep it: under the data home where it is."""
+    try:
+        return str(path.resolve().relative_to(home.resolve()))
+    except ValueError:
+        return str(path.resolve())
+
+
+def write_pdf(
+    document: str,
+    path: Path,
+    written: Written,
+    key: str,
+    sections: list[str] | None = None,
+    templates: Path | None = None,
+) -> dict[str, tuple[int, int]]:
+    """Write the PDF, or note the problem; the pages of each section, by its anchor."""
+    try:
+        ranges = documents.pdf(document, path, sections or [], assets=templates)
+    except ReportError as error:
+        written.problems.append(f"PDF not written: {error}")
+        return {}
+    written.files[key] = path
+    return ranges
+
+
+def check_period(*, session: Session, program: str, period: str, now: datetime) -> None:
+    """Refuse a quarter or half year outside the program's life, or not begun by ``now``."""
+    record = store.get_program(session=session, code=program)
+    first, last = periods.bounds(period)
+    today = now.astimezone(ZoneInfo(record.timezone)).date()
+    name, period_of = (
+        ("quarter", periods.quarter_of)
+        if periods.QUARTER.match(period)
+        else ("half year", periods.half_of)
+    )
+    earliest = period_of(record.start_date)
+    latest = period_of(min(record.end_date, today))
+    choose = f"choose a {name} from {earliest} to {latest}"
+    if last < record.start_date or first > record.end_date:
+        raise ReportError(
+            f"{period} is outside the program {program}, which runs from {record.start_date} "
+            f"to {record.end_date}; {choose}"
+        )
+    if first > today:
+        if today < record.start_date:
+            choose = f"the program starts on {record.start_date}"
+        raise ReportError(f"{period} has not begun: today is {today} ({record.timezone}); {choose}")
+
+
+def write(
+    *,
+    session: Session,
+    kind: str,
+    program: str,
+    period: str,
+    folder: Path,
+    home: Path,
+    templates: Path,
+    now: datetime,
+    send: bool = True,
+) -> Written:
+    """Write either document by its kind (``quarterly`` or ``half_year``) and period."""
+    common = {
+        "session": session,
+        "program": program,
+        "folder": folder,
+        "home": home,
+        "templates": templates,
+        "now": now,
+        "send": send,
+    }
+    # The two documents build on this module, so they are imported here, not above.
+    from pilot_tracker.reports import evaluation, reconciliation
+
+    if kind == ReportKind.QUARTERLY.value:
+        return reconciliation.write(quarter=period, **common)
+    if kind == ReportKind.HALF_YEAR.value:
+        return evaluation.write(half=period, **common)
+    raise ReportError(f'no report of the kind "{kind}"; the kinds are quarterly and half_year')
+
+
+# --- shared by both documents ------------------------------------------------------------
+
+
+def note_under(sheet: Any, note: str) -> None:
+    """A note under a sheet's table (text, never a formula)."""
+    if note:
+        put(sheet, sheet.max_row + 2, 1, note)
+
+
+def sources_sheet(workbook: Any, rows: list[tuple[str, str, list[str]]]) -> None:
+    """Every unit's line traced to the submissions behind it, by their sha256."""
+    write_table(
+        workbook.create_sheet("数据来源"),
+        ["单位编号", "成员单位", "报送文件 SHA-256"],
+        [[unit, name, sha] for unit, name, shas in rows for sha in shas],
+        widths=[10, 24, 70],
+    )
+
+
+def fix_dates(workbook: Any, day: date) -> None:
+    """The same workbook properties for the same period, run after run."""
+    stamp = datetime(day.year, day.month, day.day)
+    workbook.properties.created = stamp
+    workbook.properties.modified = stamp
+    workbook.properties.creator = "pilot-tracker"
+
+
+def write_text(path: Path, text: str) -> Path:
+    """Write a page whole or not at all."""
+    temporary = path.with_name(f".{path.name}.part")
+    temporary.write_text(text, encoding="utf-8")
+    temporary.replace(path)
+    return path
+
+
+def program_id(session: Session, code: str) -> int | None:
+    """The database id of a program."""
+    return store.get_program(session=session, code=code).id
+
+
+def record_document(session: Session, written: Written, home: Path, now: datetime) -> None:
+    """Keep what was written: its kind, period, files and their sha256."""
+    session.add(
+        Report(
+            program_id=program_id(session, written.program),  # type: ignore[arg-type]
+            kind=written.kind,
+            period=written.period,
+            formats=sorted(written.files),
+            paths={kind: relative(path, home) for kind, path in written.files.items()},
+            sha256={kind: sha256_of(path) for kind, path in written.files.items()},
+            generated_at=now,
+        )
+    )
+    session.flush()
+
+
+def announce(
+    session: Session, written: Written, home: Path, now: datetime, subject: str, summary: str
+) -> int:
+    """The document for the office and the leaders: once per period and recipient."""
+    attachments = [
+        relative(written.files[kind], home)
+        for kind in ("pdf", "xlsx", "docx")
+        if kind in written.files
+    ]
+    where = "、".join(Path(path).name for path in attachments) or written.files["html"].name
+    body = (
+        f"{summary}\n\n报告文件：{where}\n存放位置：{written.folder}\n"
+        "（邮件附有报告文件；其他渠道请到上述位置查阅。）"
+    )
+    queued = 0
+    for role in ("office", "leader"):
+        item = outbox.enqueue(
+            session=session,
+            program_id=program_id(session, written.program),
+            dedup_key=f"report:{written.program}:{written.kind}:{written.period}:{role}",
+            target=f"role:{role}",
+            subject=subject,
+            body=outbox.neutralise(body),
+            now=now,
+            attachments=attachments,
+        )
+        queued += item is not None
+    return queued
