@@ -37,6 +37,7 @@ from pilot_tracker.errors import ProgramFileError
 from pilot_tracker.ledger import store
 from pilot_tracker.ledger.program_file import validate_program
 from pilot_tracker.models import (
+    LABELS,
     ConfirmationStatus,
     Escalation,
     Indicator,
@@ -359,15 +360,19 @@ def test_the_half_year_evaluation_by_hand(engine: sa.Engine) -> None:
         5.77,
         8.3,
     )
-    assert line.status == "正常推进"
+    assert (line.status, line.status_label) == ("on_track", "正常推进")
 
     assert [(h.key, h.state, h.tasks) for h in e.six_has] == [
-        ("plan", "已落实", [("T-04", "编制县青年发展规划", "已完成")]),
-        ("mechanism", "推进中", [("T-01", "建立青年工作联席会议制度", "推进中")]),
-        ("policy", "已落实", [("T-03", "出台中小学课后服务实施办法", "已完成")]),
-        ("project", "推进中", [("T-02", "实施高校毕业生就业见习计划", "推进中")]),
-        ("support", "推进中", [("T-05", "保障青少年校外活动场所运行经费", "推进中")]),
-        ("delivery", "未对应任务", []),
+        ("plan", "done", [("T-04", "编制县青年发展规划", "completed")]),
+        ("mechanism", "in_progress", [("T-01", "建立青年工作联席会议制度", "in_progress")]),
+        ("policy", "done", [("T-03", "出台中小学课后服务实施办法", "completed")]),
+        ("project", "in_progress", [("T-02", "实施高校毕业生就业见习计划", "in_progress")]),
+        ("support", "in_progress", [("T-05", "保障青少年校外活动场所运行经费", "in_progress")]),
+        ("delivery", "unmapped", []),
+    ]
+    assert [(h.state_label, h.shown_tasks) for h in e.six_has[:2]] == [
+        ("已落实", [("T-04", "编制县青年发展规划", "已完成")]),
+        ("推进中", [("T-01", "建立青年工作联席会议制度", "推进中")]),
     ]
 
     assert e.months == ["2021-01", "2021-02", "2021-03", "2021-04", "2021-05", "2021-06"]
@@ -430,6 +435,49 @@ def test_the_evaluation_lists_escalations_from_the_highest_rung_down() -> None:
         ("督办", 2),
         ("提醒", 1),
     ]
+
+
+def test_the_figures_count_codes_whatever_the_labels_say(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    spec = validate_program(demo_document(), "demo.yaml")
+    # The demo pilot's reports, and T-02 reported as not started at the end of June.
+    rows = [*REPORTS, ("rsj", "T-02", "2021-06", "not_started", 0, date(2021, 6, 29), "")]
+    status_reports = [
+        rules.StatusReport(task, unit, period, status, percent, day, evidence, order=n)
+        for n, (unit, task, period, status, percent, day, evidence) in enumerate(rows)
+    ]
+    readings = [rules.Reading(code, value, day) for _, code, value, day in READINGS]
+    escalations = [
+        {"id": 1, "unit": unit, "level": level, "opened": day, "closed": None}
+        for unit, level, day in ESCALATIONS
+    ]
+    answers = {"tw": {"status": "confirmed", "note": "", "recorded_at": None}}
+
+    def worked_out() -> tuple[Any, ...]:
+        snapshot = figures.Snapshot(
+            spec, date(2021, 6, 30), status_reports, readings, escalations, answers
+        )
+        e = figures.evaluation(snapshot, "2021H1")
+        q = figures.quarterly(snapshot, "2021Q2")
+        return (
+            e.totals,
+            [h.state for h in e.six_has],
+            [i.status for i in e.indicators],
+            q.totals,
+            [line.done for line in q.lines],
+        )
+
+    before = worked_out()
+    totals, states, statuses, quarter, _ = before
+    assert states == ["done", "in_progress", "done", "not_started", "in_progress", "unmapped"]
+    assert statuses == ["on_track"] and totals["indicators_on_track"] == 1
+    assert (totals["urges"], quarter["confirmed"]) == (1, 1)
+
+    # Every name a reader sees changes; no figure does.
+    for vocabulary, names in list(LABELS.items()):
+        monkeypatch.setitem(LABELS, vocabulary, {code: f"〈{code}〉" for code in names})
+    assert worked_out() == before
 
 
 # The first quarter (01-01 to 03-31), as of 03-31:
@@ -497,15 +545,16 @@ def test_the_quarterly_reconciliation_by_hand(engine: sa.Engine) -> None:
             line.on_time,
             line.flags,
             line.open_escalations,
-            line.confirmation,
+            line.confirmation_label,
         )
         for line in q.lines
     ] == Q1_LINES
+    assert {line.confirmation for line in q.lines} == {None}
     assert {s.unit: [(d.task, d.kind, d.text) for d in s.discrepancies] for s in q.statements} == (
         Q1_DISCREPANCIES
     )
     assert {
-        s.unit: [(r.task, r.role, r.status, r.percent, r.history) for r in s.rows]
+        s.unit: [(r.task, r.role, r.status_label, r.percent, r.history) for r in s.rows]
         for s in q.statements
     } == Q1_ROWS
     assert {s.unit: s.submissions for s in q.statements} == Q1_SOURCES
@@ -730,7 +779,7 @@ def test_the_evaluation_workbook_matches_the_figures(demo: Run) -> None:
         ["发展任务", 3, 1, 66.7, 81.6],
     ]
     [indicator] = rows_of(workbook["主要指标"])
-    assert indicator[:2] == ["I-01", "城镇青年调查失业率"]
+    assert indicator[:3] == ["I-01", "城镇青年调查失业率", "国家指标"]  # the level's name
     assert (indicator[6], indicator[10], indicator[11], indicator[12]) == (
         5.775,
         5.77,
@@ -1157,7 +1206,7 @@ def test_a_quarter_without_reports_says_so(edge: Edge) -> None:
         ("tjj", 0, 0, 0),
     ]
     [row] = q.statements[0].rows
-    assert (row.status, row.percent, row.history) == ("未报送", None, "")
+    assert (row.status, row.status_label, row.percent, row.history) == (None, "未报送", None, "")
     assert [(d.kind, d.text) for d in q.statements[0].discrepancies] == [
         ("未报送", "X-01 2021-07、2021-08、2021-09 未报送进展")
     ]
@@ -1187,7 +1236,7 @@ def test_a_half_year_with_nothing_under_way_says_so(edge: Edge) -> None:
         None,
         None,
         None,
-        "暂无数据",
+        "no_data",
     )
     assert [(i.kind, i.tasks, i.completed, i.average, i.planned) for i in e.lists] == [
         ("development", 0, 0, 0.0, 0.0)
@@ -1203,7 +1252,11 @@ def test_a_half_year_with_nothing_under_way_says_so(edge: Edge) -> None:
         ("xss", None, None, None, None, None, None),
         ("dde", None, None, None, None, None, None),
     ]
-    assert [(h.key, h.state) for h in e.six_has][-1] == ("delivery", "未启动")
+    assert [(h.key, h.state, h.state_label) for h in e.six_has][-1] == (
+        "delivery",
+        "not_started",
+        "未启动",
+    )
     assert e.heat == [("xss", XSS, [(None, None)] * 6)]
     page = edge.file("half", "html").read_text(encoding="utf-8")
     assert "暂无应推进的任务" in page and "暂无数据" in page and "无评分任务" in page
@@ -1389,15 +1442,15 @@ def test_confirmations_and_disputes_are_recorded_and_shown(sqlite_engine: sa.Eng
 
     q = figures.quarterly(snapshot(sqlite_engine, date(2021, 3, 31), "2021Q1"), "2021Q1")
     assert [(line.unit, line.confirmation, line.note) for line in q.lines] == [
-        ("tw", "已确认", ""),
-        ("jyj", "有异议", "T-03 已于2月26日完成， 佐证另报"),
-        ("rsj", "有异议", "T-02 二月已报送"),
+        ("tw", "confirmed", ""),
+        ("jyj", "disputed", "T-03 已于2月26日完成， 佐证另报"),
+        ("rsj", "disputed", "T-02 二月已报送"),
     ]
     assert q.totals["confirmed"] == 1
-    assert [s.confirmation for s in q.statements] == ["已确认", "有异议", "有异议"]
+    assert [s.confirmation_label for s in q.statements] == ["已确认", "有异议", "有异议"]
     # Another quarter knows nothing of these answers.
     q2 = figures.quarterly(snapshot(sqlite_engine, date(2021, 6, 30), "2021Q2"), "2021Q2")
-    assert {line.confirmation for line in q2.lines} == {"未确认"}
+    assert {line.confirmation_label for line in q2.lines} == {"未确认"}
 
     page = squeeze(documents.html(TEMPLATES, "reports/quarterly.html.j2", q=q, generated="x"))
     assert "<td>团县委</td>" in page and "<td>已确认</td>" in page

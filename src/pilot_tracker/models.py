@@ -117,12 +117,36 @@ class ArchiveExtent(StrEnum):
     HEAD = "head"  # the first MB of a payload refused by its size
 
 
+class ConfirmationStatus(StrEnum):
+    CONFIRMED = "confirmed"
+    DISPUTED = "disputed"
+
+
 class ReportKind(StrEnum):
     QUARTERLY = "quarterly"
     HALF_YEAR = "half_year"
 
 
+class IndicatorState(StrEnum):
+    """Where an indicator stands in the half-year evaluation (worked out, not stored)."""
+
+    REACHED = "reached"
+    ON_TRACK = "on_track"
+    BEHIND = "behind"
+    NO_DATA = "no_data"
+
+
+class HasState(StrEnum):
+    """How far one of the six "has" (六有) is carried out (worked out, not stored)."""
+
+    DONE = "done"
+    IN_PROGRESS = "in_progress"
+    NOT_STARTED = "not_started"
+    UNMAPPED = "unmapped"
+
+
 # What users read: the Chinese names of each vocabulary (workbooks, reports, alerts).
+# Figures are worked out on the codes; these names are put in only when a page is written.
 LABELS: dict[type[StrEnum], dict[str, str]] = {
     ProgramLevel: {"national": "国家级", "provincial": "省级", "municipal": "市级"},
     Cadence: {"monthly": "按月", "quarterly": "按季"},
@@ -142,6 +166,19 @@ LABELS: dict[type[StrEnum], dict[str, str]] = {
         "completed": "已完成",
         "delayed": "滞后",
         "suspended": "暂停",
+    },
+    ConfirmationStatus: {"confirmed": "已确认", "disputed": "有异议"},
+    IndicatorState: {
+        "reached": "已达目标",
+        "on_track": "正常推进",
+        "behind": "滞后",
+        "no_data": "暂无数据",
+    },
+    HasState: {
+        "done": "已落实",
+        "in_progress": "推进中",
+        "not_started": "未启动",
+        "unmapped": "未对应任务",
     },
 }
 
@@ -475,11 +512,6 @@ class ChatPause(SQLModel, table=True):
     address: str = Field(primary_key=True, sa_type=String(64))
     until: datetime | None = _timestamp()
     reason: str = Field(default="", sa_type=Text)
-
-
-class ConfirmationStatus(StrEnum):
-    CONFIRMED = "confirmed"
-    DISPUTED = "disputed"
 
 
 class Reconciliation(SQLModel, table=True):

@@ -120,7 +120,7 @@ def _evaluation_workbook(
             [
                 i.code,
                 i.name,
-                i.level,
+                i.level_label,
                 i.measure,
                 i.baseline,
                 i.baseline_year,
@@ -130,7 +130,7 @@ def _evaluation_workbook(
                 i.target_year,
                 i.expected,
                 i.progress,
-                i.status,
+                i.status_label,
             ]
             for i in data.indicators
         ],
@@ -149,7 +149,11 @@ def _evaluation_workbook(
         workbook.create_sheet("六有"),
         ["要求", "情况", "对应任务"],
         [
-            [item.label, item.state, "；".join(f"{c} {t}（{s}）" for c, t, s in item.tasks)]
+            [
+                item.label,
+                item.state_label,
+                "；".join(f"{c} {t}（{s}）" for c, t, s in item.shown_tasks),
+            ]
             for item in data.six_has
         ],
         widths=[10, 10, 90],

@@ -22,8 +22,12 @@ from pilot_tracker.ledger.plan import planned_percent
 from pilot_tracker.ledger.program_file import SIX_HAS, ProgramSpec, TaskSpec
 from pilot_tracker.models import (
     LABELS,
+    ConfirmationStatus,
     Escalation,
     EscalationLevel,
+    HasState,
+    IndicatorLevel,
+    IndicatorState,
     ListKind,
     Reconciliation,
     TaskStatus,
@@ -34,6 +38,8 @@ from pilot_tracker.supervise.rules import expected_value
 from pilot_tracker.supervise.workdays import WorkCalendar
 
 COMPLETED = TaskStatus.COMPLETED.value
+NOT_REPORTED = "未报送"  # shown for a task nobody has reported on
+NOT_CONFIRMED = "未确认"  # shown for a statement its unit has not answered
 
 
 class ReportError(PilotTrackerError):
@@ -142,20 +148,32 @@ class UnitLine:
     on_time: int
     flags: int
     open_escalations: int
-    confirmation: str
+    confirmation: str | None  # a ConfirmationStatus, None before the unit answers
     note: str
     submissions: list[str]
+
+    @property
+    def confirmation_label(self) -> str:
+        return _confirmation_label(self.confirmation)
 
 
 @dataclass
 class StatementRow:
     task: str
     title: str
-    role: str
+    lead: bool  # the unit leads the task, or is a co-unit of it
     due: date
-    status: str
+    status: str | None  # a TaskStatus, None if the unit has not reported on the task
     percent: float | None
     history: str
+
+    @property
+    def role(self) -> str:
+        return "牵头" if self.lead else "配合"
+
+    @property
+    def status_label(self) -> str:
+        return LABELS[TaskStatus][self.status] if self.status else NOT_REPORTED
 
 
 @dataclass
@@ -172,7 +190,11 @@ class Statement:
     rows: list[StatementRow]
     discrepancies: list[Discrepancy]
     submissions: list[str]
-    confirmation: str
+    confirmation: str | None  # a ConfirmationStatus, None before the unit answers
+
+    @property
+    def confirmation_label(self) -> str:
+        return _confirmation_label(self.confirmation)
 
 
 @dataclass
@@ -188,7 +210,8 @@ class Quarterly:
     calendar_note: str = ""
 
 
-CONFIRMATION_LABELS = {"confirmed": "已确认", "disputed": "有异议"}
+def _confirmation_label(status: str | None) -> str:
+    return LABELS[ConfirmationStatus][status] if status else NOT_CONFIRMED
 
 
 def quarterly(snapshot: Snapshot, quarter: str) -> Quarterly:
@@ -210,7 +233,7 @@ def quarterly(snapshot: Snapshot, quarter: str) -> Quarterly:
         rows, problems, shas = [], [], set()
         done = on_time = 0
         for task in led + co:
-            role = "牵头" if task in led else "配合"
+            lead = task in led
             mine = [
                 e
                 for e in snapshot.status_reports
@@ -218,7 +241,7 @@ def quarterly(snapshot: Snapshot, quarter: str) -> Quarterly:
             ]
             shas.update(e.submission for e in mine)
             latest = snapshot.latest(task, unit.code, end)
-            if role == "牵头" and latest and latest.status == COMPLETED:
+            if lead and latest and latest.status == COMPLETED:
                 done += 1
                 first_done = min(
                     e.reported_on
@@ -230,19 +253,19 @@ def quarterly(snapshot: Snapshot, quarter: str) -> Quarterly:
                 StatementRow(
                     task=task.code,
                     title=task.title,
-                    role=role,
+                    lead=lead,
                     due=task.due,
-                    status=LABELS[TaskStatus][latest.status] if latest else "未报送",
+                    status=latest.status if latest else None,
                     percent=latest.percent if latest else None,
                     history="；".join(
                         f"{e.reported_on.month}月{e.reported_on.day}日 {e.percent:g}%" for e in mine
                     ),
                 )
             )
-            if role == "牵头":
+            if lead:
                 problems += _discrepancies(snapshot, task, unit.code, mine, months, start, end)
         answer = snapshot.confirmations.get(unit.code)
-        confirmation = CONFIRMATION_LABELS[answer["status"]] if answer else "未确认"
+        confirmation = answer["status"] if answer else None
         open_escalations = sum(
             1
             for e in snapshot.escalations
@@ -274,7 +297,7 @@ def quarterly(snapshot: Snapshot, quarter: str) -> Quarterly:
         "on_time": sum(line.on_time for line in lines),
         "flags": sum(line.flags for line in lines),
         "open_escalations": sum(line.open_escalations for line in lines),
-        "confirmed": sum(line.confirmation == "已确认" for line in lines),
+        "confirmed": sum(line.confirmation == ConfirmationStatus.CONFIRMED for line in lines),
         "discrepancies": sum(len(s.discrepancies) for s in statements),
     }
     return Quarterly(
@@ -405,7 +428,15 @@ class IndicatorLine:
     target_year: int
     expected: float | None
     progress: float | None
-    status: str
+    status: IndicatorState
+
+    @property
+    def status_label(self) -> str:
+        return LABELS[IndicatorState][self.status]
+
+    @property
+    def level_label(self) -> str:
+        return LABELS[IndicatorLevel][self.level]
 
 
 @dataclass
@@ -424,8 +455,20 @@ class UnitScore:
 class HasItem:
     key: str
     label: str
-    tasks: list[tuple[str, str, str]]
-    state: str
+    tasks: list[tuple[str, str, str | None]]  # code, title, TaskStatus (None: not reported)
+    state: HasState
+
+    @property
+    def state_label(self) -> str:
+        return LABELS[HasState][self.state]
+
+    @property
+    def shown_tasks(self) -> list[tuple[str, str, str]]:
+        """The tasks with their status as a reader sees it."""
+        return [
+            (code, title, LABELS[TaskStatus][status] if status else NOT_REPORTED)
+            for code, title, status in self.tasks
+        ]
 
 
 @dataclass
@@ -446,6 +489,15 @@ class Evaluation:
     narrative: list[str]
     totals: dict[str, Any]
     calendar_note: str = ""
+
+    @property
+    def indicators_by_level(self) -> list[tuple[str, list[IndicatorLine]]]:
+        """The indicators under the name of their level, national first; no empty level."""
+        grouped = [
+            (LABELS[IndicatorLevel][level], [i for i in self.indicators if i.level == level])
+            for level in IndicatorLevel
+        ]
+        return [(name, lines) for name, lines in grouped if lines]
 
 
 def _mean(values: list[float], weights: list[float] | None = None) -> float | None:
@@ -502,20 +554,19 @@ def evaluation(snapshot: Snapshot, half: str) -> Evaluation:
     six_has = []
     for key, label in SIX_HAS.items():
         mapped = [t for t in spec.tasks if t.has == key]
-        states = []
+        states: list[tuple[str, str, str | None]] = []
         for task in mapped:
             latest = snapshot.latest(task, day=day)
-            states.append(
-                (task.code, task.title, LABELS[TaskStatus][latest.status] if latest else "未报送")
-            )
+            states.append((task.code, task.title, latest.status if latest else None))
+        statuses = [status for _, _, status in states]
         if not mapped:
-            state = "未对应任务"
-        elif all(s == LABELS[TaskStatus][COMPLETED] for _, _, s in states):
-            state = "已落实"
-        elif any(s not in ("未报送", "未启动") for _, _, s in states):
-            state = "推进中"
+            state = HasState.UNMAPPED
+        elif all(status == COMPLETED for status in statuses):
+            state = HasState.DONE
+        elif any(status not in (None, TaskStatus.NOT_STARTED.value) for status in statuses):
+            state = HasState.IN_PROGRESS
         else:
-            state = "未启动"
+            state = HasState.NOT_STARTED
         six_has.append(HasItem(key, label, states, state))
 
     months = _months(start, end)
@@ -550,12 +601,12 @@ def evaluation(snapshot: Snapshot, half: str) -> Evaluation:
         "average": _mean([e.percent if e else 0.0 for e in latest_all]) or 0.0,
         "planned": _mean([planned_percent(t, day) for t in active]) or 0.0,
         "indicators_on_track": sum(
-            1 for i in indicators if i.status == "正常推进" or i.status == "已达目标"
+            1 for i in indicators if i.status in (IndicatorState.ON_TRACK, IndicatorState.REACHED)
         ),
-        "indicators_behind": sum(1 for i in indicators if i.status == "滞后"),
-        "indicators_without_data": sum(1 for i in indicators if i.status == "暂无数据"),
-        "interviews": sum(1 for e in escalations if e["level"] == "interview"),
-        "urges": sum(1 for e in escalations if e["level"] == "urge"),
+        "indicators_behind": sum(1 for i in indicators if i.status is IndicatorState.BEHIND),
+        "indicators_without_data": sum(1 for i in indicators if i.status is IndicatorState.NO_DATA),
+        "interviews": sum(1 for e in escalations if e["level"] == EscalationLevel.INTERVIEW),
+        "urges": sum(1 for e in escalations if e["level"] == EscalationLevel.URGE),
     }
     evaluation = Evaluation(
         spec.code,
@@ -584,8 +635,9 @@ def _indicator_line(snapshot: Snapshot, indicator: Any, day: date) -> IndicatorL
     latest = max(readings, key=lambda r: (r.as_of, r.order), default=None)
     distance = indicator.target.value - indicator.baseline.value
     expected = progress = None
+    status: IndicatorState
     if latest is None:
-        status = "暂无数据"
+        status = IndicatorState.NO_DATA
     else:
         expected = round(expected_value(indicator, latest.as_of), 2)
         progress = (
@@ -596,7 +648,10 @@ def _indicator_line(snapshot: Snapshot, indicator: Any, day: date) -> IndicatorL
         reached = (latest.value - indicator.target.value) * (1 if distance >= 0 else -1) >= 0
         gap = (expected - latest.value) / distance * 100 if distance else 0
         tolerance = snapshot.spec.rules.indicator_off_track.tolerance
-        status = "已达目标" if reached else ("滞后" if gap > tolerance else "正常推进")
+        if reached:
+            status = IndicatorState.REACHED
+        else:
+            status = IndicatorState.BEHIND if gap > tolerance else IndicatorState.ON_TRACK
     return IndicatorLine(
         code=indicator.code,
         name=indicator.name,

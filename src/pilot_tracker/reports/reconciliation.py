@@ -138,7 +138,7 @@ def _quarterly_workbook(data: figures.Quarterly, path: Path, day: date) -> Path:
                 line.on_time,
                 line.flags,
                 line.open_escalations,
-                line.confirmation,
+                line.confirmation_label,
                 line.note,
             ]
             for line in data.lines
@@ -161,7 +161,7 @@ def _quarterly_workbook(data: figures.Quarterly, path: Path, day: date) -> Path:
             "本季度报送",
         ],
         [
-            [s.unit, s.name, r.task, r.title, r.role, r.due, r.status, r.percent, r.history]
+            [s.unit, s.name, r.task, r.title, r.role, r.due, r.status_label, r.percent, r.history]
             for s in data.statements
             for r in s.rows
         ],

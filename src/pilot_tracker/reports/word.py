@@ -110,11 +110,11 @@ def evaluation_document(data: Evaluation, path: Path, day: date) -> Path:
                 [
                     i.code,
                     i.name,
-                    {"national": "国家", "provincial": "省级", "self_set": "自设"}[i.level],
+                    i.level_label,
                     i.baseline,
                     i.latest,
                     i.target,
-                    i.status,
+                    i.status_label,
                 ]
                 for i in data.indicators
             ],
@@ -163,8 +163,8 @@ def evaluation_document(data: Evaluation, path: Path, day: date) -> Path:
         [
             [
                 item.label,
-                item.state,
-                "；".join(f"{c} {t}（{s}）" for c, t, s in item.tasks) or "暂无对应任务",
+                item.state_label,
+                "；".join(f"{c} {t}（{s}）" for c, t, s in item.shown_tasks) or "暂无对应任务",
             ]
             for item in data.six_has
         ],
