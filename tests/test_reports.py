@@ -21,11 +21,11 @@ from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
+import docx
 import openpyxl
 import pytest
 import sqlalchemy as sa
 import yaml
-from docx import Document
 from docx.oxml.ns import qn
 from pypdf import PdfReader
 from sqlmodel import col, select
@@ -39,13 +39,13 @@ from pilot_tracker.ledger.program_file import validate_program
 from pilot_tracker.models import (
     LABELS,
     ConfirmationStatus,
+    Document,
     Escalation,
     Indicator,
     IndicatorReading,
     Notification,
     Program,
     Reconciliation,
-    Report,
     StatusReport,
     Submission,
     Task,
@@ -819,7 +819,7 @@ def test_the_evaluation_workbook_matches_the_figures(demo: Run) -> None:
 
 
 def test_the_word_document_has_headings_tables_and_official_fonts(demo: Run) -> None:
-    document = Document(str(demo.half.files["docx"]))
+    document = docx.Document(str(demo.half.files["docx"]))
     paragraphs = [p for p in document.paragraphs if p.text.strip()]
     assert [p.text for p in paragraphs[:2]] == ["演示县试点", "2021年上半年评估报告"]
     assert {east_asia(run) for p in paragraphs[:2] for run in p.runs} == {"方正小标宋简体"}
@@ -963,7 +963,7 @@ def test_without_a_chinese_font_the_pdf_is_refused_and_the_rest_written(demo: Ru
 
 def test_each_run_is_recorded_with_checksums(demo: Run) -> None:
     with db.session(demo.engine) as session:
-        rows = session.exec(select(Report).order_by(col(Report.id))).all()
+        rows = session.exec(select(Document).order_by(col(Document.id))).all()
         assert [(r.kind, r.period, r.formats) for r in rows] == [
             ("quarterly", "2021Q1", ["html", "pdf", "xlsx"]),
             ("half_year", "2021H1", ["docx", "html", "pdf", "xlsx"]),
@@ -1001,8 +1001,8 @@ def test_the_figures_are_the_same_when_done_again(demo: Run) -> None:
         for name in before.sheetnames:
             assert rows_of(before[name]) == rows_of(after[name])
         if "docx" in first_run.files:
-            assert [p.text for p in Document(str(first_run.files["docx"])).paragraphs] == [
-                p.text for p in Document(str(second_run.files["docx"])).paragraphs
+            assert [p.text for p in docx.Document(str(first_run.files["docx"])).paragraphs] == [
+                p.text for p in docx.Document(str(second_run.files["docx"])).paragraphs
             ]
 
 
@@ -1263,7 +1263,7 @@ def test_a_half_year_with_nothing_under_way_says_so(edge: Edge) -> None:
     assert "本半年没有督办事项。" in page
     text = pdf_text(edge.file("half", "pdf"))
     assert "暂无应推进的任务" in text and "暂无数据" in text
-    document = Document(str(edge.file("half", "docx")))
+    document = docx.Document(str(edge.file("half", "docx")))
     assert "本半年没有督办事项。" in [p.text for p in document.paragraphs]
 
 
@@ -1271,7 +1271,7 @@ def test_no_send_queues_nothing(edge: Edge) -> None:
     assert edge.quarterly["queued"] == edge.half["queued"] == 0
     with db.session(edge.engine) as session:
         assert session.exec(select(Notification)).all() == []
-        assert len(session.exec(select(Report)).all()) == 2
+        assert len(session.exec(select(Document)).all()) == 2
 
 
 @pytest.mark.parametrize(
@@ -1363,7 +1363,7 @@ def test_a_period_outside_the_program_or_not_begun_writes_nothing(
     assert str(caught.value) == expected
     assert not (tmp_path / "out").exists()
     with db.session(sqlite_engine) as session:
-        assert session.exec(select(Report)).all() == []
+        assert session.exec(select(Document)).all() == []
         assert session.exec(select(Notification)).all() == []
 
 
@@ -1531,7 +1531,7 @@ def test_bad_periods_and_answers_on_the_command_line(tmp_path: Path) -> None:
             .join(Unit, Reconciliation.unit_id == Unit.id)
             .order_by(col(Reconciliation.id))
         ).all()
-        assert session.exec(select(Report)).all() == []  # nothing written for a bad period
+        assert session.exec(select(Document)).all() == []  # nothing written for a bad period
     engine.dispose()
     assert [tuple(r) for r in recorded] == [
         ("tw", "confirmed", ""),

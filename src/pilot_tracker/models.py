@@ -122,7 +122,10 @@ class ConfirmationStatus(StrEnum):
     DISPUTED = "disputed"
 
 
-class ReportKind(StrEnum):
+class DocumentKind(StrEnum):
+    """The documents pilot-tracker writes: the quarterly reconciliation, the half-year
+    evaluation."""
+
     QUARTERLY = "quarterly"
     HALF_YEAR = "half_year"
 
@@ -528,10 +531,12 @@ class Reconciliation(SQLModel, table=True):
     recorded_at: datetime | None = _timestamp()
 
 
-class Report(SQLModel, table=True):
-    """A generated document: which kind, for which period, where, and its checksum."""
+class Document(SQLModel, table=True):
+    """A written document (a reconciliation or an evaluation): which kind, for which
+    period, where, and the checksum of each file."""
 
-    __table_args__ = (_one_of("kind", ReportKind),)
+    __tablename__ = "report"
+    __table_args__ = (_one_of("kind", DocumentKind),)
 
     id: int | None = Field(default=None, primary_key=True)
     program_id: int = Field(foreign_key="program.id", index=True)

@@ -10,7 +10,7 @@ from sqlmodel import Session
 
 from pilot_tracker import periods
 from pilot_tracker.ledger.program_file import short_name
-from pilot_tracker.models import ReportKind
+from pilot_tracker.models import DocumentKind
 from pilot_tracker.reports import charts, documents, figures
 from pilot_tracker.reports.figures import parse_half
 from pilot_tracker.reports.word import evaluation_document
@@ -45,7 +45,7 @@ def write(
     end = periods.bounds(half)[1]
     snapshot = figures.load(session=session, program=program, as_of=end)
     data = figures.evaluation(snapshot, half)
-    written = Written(ReportKind.HALF_YEAR.value, program, half, folder)
+    written = Written(DocumentKind.HALF_YEAR.value, program, half, folder)
     folder.mkdir(parents=True, exist_ok=True)
     base = f"{program}-{half}-半年度评估"
     page = documents.html(

@@ -1,4 +1,4 @@
-"""The figures of the reports, computed from stored reports only.
+"""The figures of the documents, computed from stored status reports only.
 
 A ``Snapshot`` is everything a report reads, as of the last day of its period; the
 quarterly reconciliation and the half-year evaluation are pure functions of it, so the
@@ -95,7 +95,7 @@ class Snapshot:
 
 
 def load(*, session: Session, program: str, as_of: date, quarter: str | None = None) -> Snapshot:
-    """What the reports read, as of a day, from the database."""
+    """What the documents read, as of a day, from the database."""
     record = store.get_program(session=session, code=program)
     spec = store.read_program(session=session, code=program)
     status_reports = progress.stored_status_reports(

@@ -15,7 +15,7 @@ from pilot_tracker import periods
 from pilot_tracker.alerts import outbox
 from pilot_tracker.ledger import store
 from pilot_tracker.ledger.program_file import short_name
-from pilot_tracker.models import ConfirmationStatus, Reconciliation, ReportKind, Unit
+from pilot_tracker.models import ConfirmationStatus, DocumentKind, Reconciliation, Unit
 from pilot_tracker.reports import documents, figures
 from pilot_tracker.reports.figures import ReportError, parse_quarter
 from pilot_tracker.reports.writing import (
@@ -51,7 +51,7 @@ def write(
     end = periods.bounds(quarter)[1]
     snapshot = figures.load(session=session, program=program, as_of=end, quarter=quarter)
     data = figures.quarterly(snapshot, quarter)
-    written = Written(ReportKind.QUARTERLY.value, program, quarter, folder)
+    written = Written(DocumentKind.QUARTERLY.value, program, quarter, folder)
     folder.mkdir(parents=True, exist_ok=True)
     base = f"{program}-{quarter}-季度对账"
     context = {"q": data, "generated": documents.stamp(end)}

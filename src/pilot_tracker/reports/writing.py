@@ -20,7 +20,7 @@ from sqlmodel import Session
 from pilot_tracker import periods
 from pilot_tracker.alerts import outbox
 from pilot_tracker.ledger import store
-from pilot_tracker.models import Report, ReportKind
+from pilot_tracker.models import Document, DocumentKind
 from pilot_tracker.reports import documents
 from pilot_tracker.reports.figures import ReportError
 from pilot_tracker.spreadsheet import put, write_table
@@ -131,9 +131,9 @@ def write(
     # The two documents build on this module, so they are imported here, not above.
     from pilot_tracker.reports import evaluation, reconciliation
 
-    if kind == ReportKind.QUARTERLY.value:
+    if kind == DocumentKind.QUARTERLY.value:
         return reconciliation.write(quarter=period, **common)
-    if kind == ReportKind.HALF_YEAR.value:
+    if kind == DocumentKind.HALF_YEAR.value:
         return evaluation.write(half=period, **common)
     raise ReportError(f'no report of the kind "{kind}"; the kinds are quarterly and half_year')
 
@@ -181,7 +181,7 @@ def program_id(session: Session, code: str) -> int | None:
 def record_document(session: Session, written: Written, home: Path, now: datetime) -> None:
     """Keep what was written: its kind, period, files and their sha256."""
     session.add(
-        Report(
+        Document(
             program_id=program_id(session, written.program),  # type: ignore[arg-type]
             kind=written.kind,
             period=written.period,
