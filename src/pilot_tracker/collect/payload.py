@@ -1,4 +1,5 @@
-"""A payload as received (a workbook, a CSV, a JSON document) read into rows.
+"""A payload: the bytes a source received (a workbook, a CSV, a JSON document) with their
+name, and reading them into rows.
 
 Reading is tolerant of what units really send: title rows above the header, headers
 re-typed with spaces or line breaks, extra columns, blank rows, GBK and UTF-16 CSVs, a
@@ -69,6 +70,32 @@ ZIP_MAGIC = b"PK\x03\x04"
 
 class PayloadError(Exception):
     """The payload as a whole cannot be read; the message is for the unit's liaison."""
+
+
+@dataclass
+class Payload:
+    """Bytes received from a source, with the name and type they came with.
+
+    ``oversized``: the source held ``size`` bytes, over the limit, and ``data`` is only
+    its first MB; the payload is refused by its size, and only that head is archived.
+    """
+
+    name: str
+    data: bytes
+    source: str
+    content_type: str = ""
+    size: int | None = None
+    oversized: bool = False
+
+
+def display_name(name: str, limit: int = 120) -> str:
+    """A file name safe to show and store: no control characters, bounded length."""
+    cleaned = "".join(
+        " " if unicodedata.category(char).startswith("C") else char
+        for char in unicodedata.normalize("NFC", name)
+    )
+    cleaned = " ".join(cleaned.split()) or "unnamed"
+    return cleaned if len(cleaned) <= limit else cleaned[: limit - 1] + "…"
 
 
 def _too_many_rows(where: str = "", counted: str = "空行") -> PayloadError:
