@@ -142,8 +142,10 @@ def test_html_saved_from_the_web_page() -> None:
     assert same_days(arrangement)
 
 
-def test_gbk_text_from_a_windows_desktop() -> None:
-    data = notice("2026.txt").encode("gb18030")
+@pytest.mark.parametrize("encoding", ["gb18030", "gbk", "utf-8-sig", "utf-16", "utf-16-le"])
+def test_text_as_a_windows_desktop_saves_it(encoding: str) -> None:
+    # UTF-16 (Notepad's "Unicode") was refused before the one decoding policy (text.py).
+    data = notice("2026.txt").encode(encoding)
     assert same_days(holiday_notice.read(data, name="通知.txt", year=2026))
 
 

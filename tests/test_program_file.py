@@ -251,11 +251,23 @@ def test_an_empty_file_is_refused(tmp_path: Path) -> None:
     assert "the file is empty" in str(error.problems[0])
 
 
-def test_a_gbk_file_is_refused_with_what_to_do(tmp_path: Path) -> None:
+# Program files read as submissions and holiday notices do (pilot_tracker.text); until the
+# policy was one, a program file saved as GBK or UTF-16 (Notepad's "ANSI" and "Unicode" on
+# a Chinese desktop) was refused.
+@pytest.mark.parametrize("encoding", ["gbk", "gb18030", "utf-16", "utf-16-le", "utf-16-be"])
+def test_a_file_saved_as_gbk_or_utf16_is_read(tmp_path: Path, encoding: str) -> None:
     text = yaml.safe_dump(SMALL, allow_unicode=True)
-    error = refused(write(tmp_path, text.encode("gbk")))
-    assert "encoded as GBK/GB18030, not UTF-8" in str(error.problems[0])
-    assert "save it as UTF-8" in str(error.problems[0])
+    spec = read_program_file(write(tmp_path, text.encode(encoding)))
+    assert (spec.code, spec.name) == (SMALL["code"], SMALL["name"])
+    assert [unit.name for unit in spec.units] == [unit["name"] for unit in SMALL["units"]]
+
+
+def test_a_file_that_is_not_text_is_refused_with_what_to_do(tmp_path: Path) -> None:
+    error = refused(write(tmp_path, b"code: demo\nname: \xff\xfe\xfd\n"))
+    assert str(error.problems[0]) == (
+        "byte 17: the file is not UTF-8, UTF-16 or GBK text; save it as UTF-8 "
+        "(for example 另存为 → 编码 UTF-8) and load it again"
+    )
 
 
 def test_a_utf8_byte_order_mark_is_fine(tmp_path: Path) -> None:

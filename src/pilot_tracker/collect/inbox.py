@@ -19,15 +19,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from pilot_tracker.collect.payload import (
-    MAX_PAYLOAD_BYTES,
-    ZIP_MAGIC,
-    Payload,
-    PayloadError,
-    decode_text,
-    display_name,
-)
+from pilot_tracker.collect.payload import MAX_PAYLOAD_BYTES, ZIP_MAGIC, Payload, display_name
 from pilot_tracker.collect.sources import NotTaken, Pull, Pulled
+from pilot_tracker.text import UndecodableText, decode_text
 
 MAX_INBOX_BYTES = MAX_PAYLOAD_BYTES
 HEAD_BYTES = 1024 * 1024  # what is kept of a file over the limit
@@ -370,7 +364,7 @@ def _json_closed(data: bytes) -> bool:
     make a whole document wait, never a cut one pass)."""
     try:
         text = decode_text(data).strip().lstrip("\ufeff")
-    except PayloadError:
+    except UndecodableText:
         return False  # cut inside a character
     if not text or (text[0], text[-1]) not in (("{", "}"), ("[", "]")):
         return False

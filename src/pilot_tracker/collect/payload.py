@@ -31,6 +31,7 @@ import openpyxl
 from openpyxl.utils import get_column_letter
 
 from pilot_tracker.spreadsheet import ZipRefused, cell_value, check_zip
+from pilot_tracker.text import UndecodableText, decode_text
 
 MAX_PAYLOAD_BYTES = 20 * 1024 * 1024
 MAX_UNCOMPRESSED_BYTES = 100 * 1024 * 1024
@@ -484,57 +485,18 @@ def _formula_cells(data: bytes, result: ReadPayload) -> set[tuple[str, int, str]
 # --- csv and json ---------------------------------------------------------------------------
 
 ENCODING_REFUSED = "文件编码无法识别，请另存为 UTF-8 或 GBK 编码的 CSV 文件"
-_NONCHARACTER = re.compile("[\ufdd0-\ufdef\ufffe\uffff]")
 
 
-def decode_text(data: bytes) -> str:
-    """Text: UTF-8 (with or without BOM), UTF-16 (either order, with or without BOM), else
-    GB18030 (which covers GBK)."""
-    utf16 = _utf16(data)
-    if utf16 is not None:
-        encoding, bom = utf16
-        try:
-            text = data[bom:].decode(encoding)
-        except UnicodeDecodeError:
-            raise PayloadError(ENCODING_REFUSED) from None
-        if _NONCHARACTER.search(text, 0, 4096):
-            raise PayloadError(ENCODING_REFUSED)  # binary read as UTF-16, not text
-        return text
-    if data.startswith(b"\xef\xbb\xbf"):
-        data = data[3:]
+def _decoded(data: bytes) -> str:
+    """The payload's text, by the one decoding policy (``pilot_tracker.text``)."""
     try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError:
-        pass
-    try:
-        return data.decode("gb18030")
-    except UnicodeDecodeError:
+        return decode_text(data)
+    except UndecodableText:
         raise PayloadError(ENCODING_REFUSED) from None
 
 
-def _utf16(data: bytes) -> tuple[str, int] | None:
-    """(encoding, length of its byte-order mark) if the bytes look like UTF-16.
-
-    Without a mark, the zero bytes tell: the ASCII of a CSV (separators, line breaks,
-    codes, digits) has a zero high byte, on odd offsets in little-endian order and on even
-    ones in big-endian; UTF-8 and GB18030 text never holds a zero byte.
-    """
-    if data.startswith(b"\xff\xfe"):
-        return "utf-16-le", 2
-    if data.startswith(b"\xfe\xff"):
-        return "utf-16-be", 2
-    sample = data[:4096]
-    even, odd = sample[0::2].count(0), sample[1::2].count(0)
-    enough = max(4, len(sample) // 40)
-    if odd >= enough and odd > 10 * even:
-        return "utf-16-le", 0
-    if even >= enough and even > 10 * odd:
-        return "utf-16-be", 0
-    return None
-
-
 def _read_csv(data: bytes) -> ReadPayload:
-    text = decode_text(data).lstrip("\ufeff")
+    text = _decoded(data).lstrip("\ufeff")
     if "\x00" in text:
         raise PayloadError(
             "文件中含有空字符（NUL），不是有效的文本 CSV 文件。"
@@ -645,7 +607,7 @@ JSON_SHAPE = '数据格式不符：应为 {"tasks": [...], "indicators": [...]}'
 
 
 def _read_json(data: bytes) -> ReadPayload:
-    text = decode_text(data)
+    text = _decoded(data)
     try:
         # NaN and Infinity are not JSON, but Python's reader takes them; they stay text,
         # as written, for the row check to name and refuse.

@@ -43,6 +43,7 @@ from pilot_tracker.models import (
     ListKind,
     ProgramLevel,
 )
+from pilot_tracker.text import UndecodableText, decode_text
 from pilot_tracker.values import FIGURE_LIMIT, counts
 
 # Bounds on what one program may hold: far above any real pilot (30-37 member units,
@@ -340,7 +341,7 @@ SECTION_BOUNDS: dict[str, tuple[int, str]] = {
 def read_program_file(path: Path) -> ProgramSpec:
     """Read and validate a YAML program file; raise ``ProgramFileError`` with every problem."""
     name = path.name
-    text = decode_text(read_bounded(path, MAX_PROGRAM_FILE_BYTES, name), name)
+    text = _decoded(read_bounded(path, MAX_PROGRAM_FILE_BYTES, name), name)
     return parse_program_text(text, name)
 
 
@@ -365,28 +366,18 @@ def read_bounded(path: Path, limit: int, name: str) -> bytes:
         raise ProgramFileError(name, [problem]) from None
 
 
-def decode_text(data: bytes, name: str) -> str:
-    """UTF-8 text (a byte-order mark is fine); GBK and other encodings are refused clearly."""
-    if data.startswith(b"\xef\xbb\xbf"):
-        data = data[3:]
+def _decoded(data: bytes, name: str) -> str:
+    """The file's text by the one decoding policy (``pilot_tracker.text``): UTF-8 with or
+    without a byte-order mark, UTF-16, GBK; anything else is refused with what to do."""
     try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as error:
-        try:
-            data.decode("gb18030")
-        except UnicodeDecodeError:
-            hint = "the file is not UTF-8 text"
-        else:
-            hint = "the file is encoded as GBK/GB18030, not UTF-8"
-        raise ProgramFileError(
-            name,
-            [
-                Problem(
-                    f"byte {error.start}",
-                    f"{hint}; save it as UTF-8 (for example 另存为 → 编码 UTF-8) and load it again",
-                )
-            ],
-        ) from None
+        return decode_text(data)
+    except UndecodableText as error:
+        problem = Problem(
+            f"byte {error.start}",
+            "the file is not UTF-8, UTF-16 or GBK text; save it as UTF-8 "
+            "(for example 另存为 → 编码 UTF-8) and load it again",
+        )
+        raise ProgramFileError(name, [problem]) from None
 
 
 class YamlBoundError(Exception):

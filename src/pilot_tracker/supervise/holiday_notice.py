@@ -34,6 +34,7 @@ import yaml
 from pilot_tracker.errors import NoticeError, Problem
 from pilot_tracker.ledger.program_file import YamlBoundError, load_yaml
 from pilot_tracker.supervise.workdays import Arrangement
+from pilot_tracker.text import UndecodableText, decode_text
 
 # A notice is a page of text; anything far larger is not one.
 MAX_BYTES = 1_000_000
@@ -111,15 +112,15 @@ def read(data: bytes, *, name: str, year: int) -> Arrangement:
 
 
 def _decode(data: bytes, name: str) -> str:
-    if data.startswith(b"\xef\xbb\xbf"):
-        data = data[3:]
-    for encoding in ("utf-8", "gb18030"):
-        try:
-            return data.decode(encoding)
-        except UnicodeDecodeError:
-            continue
-    problem = Problem("", "not UTF-8 or GBK text; save the notice as UTF-8 text and try again")
-    raise NoticeError(name, [problem])
+    """The notice's text by the one decoding policy (``pilot_tracker.text``)."""
+    try:
+        return decode_text(data)
+    except UndecodableText as error:
+        problem = Problem(
+            f"byte {error.start}",
+            "not UTF-8 or GBK text; save the notice as UTF-8 text and try again",
+        )
+        raise NoticeError(name, [problem]) from None
 
 
 class _TextOfHtml(HTMLParser):
