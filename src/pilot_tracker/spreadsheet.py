@@ -20,13 +20,14 @@ from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
+from pilot_tracker.text import header_key
+
 # Text starting with one of these is a formula (or DDE payload) to a spreadsheet program.
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r", "\n")
 HEADER_FONT = Font(bold=True)
 HEADER_FILL = PatternFill("solid", fgColor="DDEBF7")
 PREFILLED_FILL = PatternFill("solid", fgColor="F2F2F2")
 DATE_FORMAT = "yyyy-mm-dd"
-_WHITESPACE = re.compile(r"[\s\u3000]+")
 _DATE_TEXT = re.compile(r"^(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?$")
 
 
@@ -165,11 +166,6 @@ def _shared_string_ends(data: bytes) -> int:
     return data.count(b"</si>") + data.count(b"<si/>")
 
 
-def normalise_header(text: Any) -> str:
-    """A header as typed, without spaces, line breaks or full-width spaces."""
-    return _WHITESPACE.sub("", str(text)) if text is not None else ""
-
-
 def find_header_row(
     sheet: Worksheet,
     required: Sequence[str],
@@ -182,12 +178,12 @@ def find_header_row(
     Only the first ``search_rows`` rows (and ``max_col`` columns) are searched, so title
     rows above are fine.
     """
-    wanted = normalise_header(required[0])
+    wanted = header_key(required[0])
     for row_number, row in enumerate(
         sheet.iter_rows(min_row=1, max_row=search_rows, max_col=max_col, values_only=True),
         start=1,
     ):
-        headers = [normalise_header(value) for value in row]
+        headers = [header_key(value) for value in row]
         if wanted in headers:
             columns: dict[str, int] = {}
             for column, header in enumerate(headers):

@@ -1,5 +1,5 @@
-"""Text from the bytes people send: one decoding policy for submissions, program files and
-holiday notices.
+"""Text as people send it: one decoding policy for the bytes of submissions, program files
+and holiday notices, and one way to compare the headers they type.
 
 What Chinese desktops save: UTF-8 (with or without a byte-order mark), UTF-16 in either
 byte order (Excel's "Unicode text", with or without a mark), and GBK, read as GB18030,
@@ -10,10 +10,14 @@ in its own words, and where (``start``, the first byte that does not read).
 from __future__ import annotations
 
 import re
+import unicodedata
+from functools import lru_cache
+from typing import Any
 
 UTF8_BOM = b"\xef\xbb\xbf"
 # Unicode noncharacters: never in text, common when binary bytes are read as UTF-16.
 _NONCHARACTER = re.compile("[\ufdd0-\ufdef\ufffe\uffff]")
+_WHITESPACE = re.compile(r"\s+")
 _SNIFFED = 4096  # bytes looked at for UTF-16, characters for noncharacters
 
 
@@ -69,3 +73,15 @@ def _utf16(data: bytes) -> tuple[str, int] | None:
     if even >= enough and even > 10 * odd:
         return "utf-16-be", 0
     return None
+
+
+def header_key(text: Any) -> str:
+    """A header as compared, wherever it was typed (a submission, a ledger workbook, a
+    holiday CSV): full-width as half-width (NFKC: （） as (), ： as :), no spaces or line
+    breaks, no trailing colon, lower case. Written any of these ways, it is one header."""
+    return _header_key(str(text)) if text is not None and text != "" else ""
+
+
+@lru_cache(maxsize=4096)
+def _header_key(text: str) -> str:
+    return _WHITESPACE.sub("", unicodedata.normalize("NFKC", text)).rstrip(":").lower()

@@ -23,7 +23,6 @@ import unicodedata
 import warnings
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from functools import lru_cache
 from itertools import islice
 from typing import Any
 
@@ -31,7 +30,7 @@ import openpyxl
 from openpyxl.utils import get_column_letter
 
 from pilot_tracker.spreadsheet import ZipRefused, cell_value, check_zip
-from pilot_tracker.text import UndecodableText, decode_text
+from pilot_tracker.text import UndecodableText, decode_text, header_key
 
 MAX_PAYLOAD_BYTES = 20 * 1024 * 1024
 MAX_UNCOMPRESSED_BYTES = 100 * 1024 * 1024
@@ -48,7 +47,7 @@ TASK_SHEET = "任务进展"
 INDICATOR_SHEET = "指标数据"
 META_SHEET = "_meta"
 
-# Canonical key → the headers people write for it (compared without spaces, NFKC, lower case).
+# Canonical key → the headers people write for it (compared by ``text.header_key``).
 TASK_HEADERS: dict[str, tuple[str, ...]] = {
     "task": ("任务编号", "任务代码", "编号", "task", "task_code"),
     "status": ("进展状态", "状态", "完成状态", "status"),
@@ -155,16 +154,6 @@ class ReadPayload:
     meta: dict[str, str] = field(default_factory=dict)
     formula_cells: set[tuple[str, int, str]] = field(default_factory=set)
     notes: list[str] = field(default_factory=list)  # for the summary: what was read, or not
-
-
-@lru_cache(maxsize=4096)
-def _header_key(text: str) -> str:
-    return re.sub(r"\s+", "", unicodedata.normalize("NFKC", text)).lower()
-
-
-def header_key(text: Any) -> str:
-    """A header as compared: no spaces or line breaks, full-width as half-width, lower case."""
-    return _header_key(str(text)) if text else ""
 
 
 def _aliases(table: dict[str, tuple[str, ...]]) -> dict[str, str]:

@@ -34,7 +34,7 @@ import yaml
 from pilot_tracker.errors import NoticeError, Problem
 from pilot_tracker.ledger.program_file import YamlBoundError, load_yaml
 from pilot_tracker.supervise.workdays import Arrangement
-from pilot_tracker.text import UndecodableText, decode_text
+from pilot_tracker.text import UndecodableText, decode_text, header_key
 
 # A notice is a page of text; anything far larger is not one.
 MAX_BYTES = 1_000_000
@@ -481,7 +481,7 @@ def from_csv(text: str, *, name: str, year: int) -> Arrangement:
     problems: list[Problem] = []
     if not rows:
         raise NoticeError(name, [Problem("", "empty; expected a header row 日期,类型,名称")])
-    header = [cell.strip().lower() for cell in rows[0]]
+    header = [header_key(cell) for cell in rows[0]]
     columns = {}
     for key, spellings in (
         ("date", ("日期", "date")),
