@@ -172,6 +172,14 @@ workdays:
     assert set(again.workdays) == set(reference().workdays)
 
 
+def test_csv_dates_as_a_spreadsheet_writes_them() -> None:
+    # Read by the one date parser (values.parse_day); until then only 2026-02-15 was taken.
+    text = "日期：,类型,名称\n2026/2/15,放假,春节\n2026年2月16日,放假,春节\n2026.2.14,上班,春节\n"
+    arrangement = holiday_notice.read(text.encode(), name="2026.csv", year=2026)
+    assert arrangement.holidays == {date(2026, 2, 15): "春节", date(2026, 2, 16): "春节"}
+    assert arrangement.workdays == {date(2026, 2, 14): "春节"}
+
+
 def test_csv_with_chinese_headers() -> None:
     text = "日期,类型,名称\n2026-02-15,放假,春节\n2026-02-16,放假,春节\n2026-02-14,上班,春节\n"
     arrangement = holiday_notice.read(text.encode("gbk"), name="2026.csv", year=2026)

@@ -96,6 +96,7 @@ def test_an_office_may_retype_things_the_way_people_do(workbook_path: Path) -> N
     tasks["D2"] = "tw"  # a unit code instead of its name
     tasks["E2"] = "县教育局，县人力社保局"  # a full-width comma
     tasks["F2"] = "2021/1/4"  # a date typed as text
+    tasks["G2"] = 44377  # a date cell formatted as a number (refused before one date parser)
     tasks["J1"] = "备注"  # an extra column
     tasks["J2"] = "随便写点什么"
     tasks.insert_rows(3)  # a blank row in the middle
@@ -105,6 +106,7 @@ def test_an_office_may_retype_things_the_way_people_do(workbook_path: Path) -> N
     spec = read_ledger_workbook(workbook_path)
     assert spec.tasks[0].co_units == ["jyj", "rsj"]
     assert spec.tasks[0].start == date(2021, 1, 4)
+    assert spec.tasks[0].due == date(2021, 6, 30)
     assert spec.tasks[0].lead_unit == "tw"
     assert len(spec.tasks) == 2
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 from collections import Counter
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -148,7 +149,8 @@ def test_the_small_program_is_valid() -> None:
             'tasks[0].list: task list "key_project" is not declared',
         ),
         ({"tasks__0__list": "misc"}, "tasks[0].list: 'misc' is not one of"),
-        ({"tasks__0__start": "2021/3/1"}, "tasks[0].start: not a date: '2021/3/1'"),
+        ({"tasks__0__start": "2021/2/30"}, "tasks[0].start: not a date: '2021/2/30'"),
+        ({"tasks__0__start": "下月初"}, "tasks[0].start: not a date: '下月初'"),
         ({"tasks__0__weight": 0}, "tasks[0].weight: 0 is out of range; it must be more than 0"),
         (
             {"tasks__0__colour": "red"},
@@ -193,6 +195,16 @@ def test_the_small_program_is_valid() -> None:
 def test_each_mistake_is_refused_with_its_place(edits: dict[str, Any], expected: str) -> None:
     problems = problems_of(changed(**edits))
     assert any(problem.startswith(expected) for problem in problems), problems
+
+
+# Dates are read by the one date parser (values.parse_day) as in a ledger workbook or a
+# submission; a program file refused "2021/3/1" until the parsers were one.
+@pytest.mark.parametrize("written", ["2021/1/4", "2021年1月4日", "2021.1.4", "20210104", 44200])
+def test_a_date_is_read_however_it_is_written(written: Any) -> None:
+    spec = validate_program(
+        changed(tasks__0__start=written, tasks__0__milestones__0__date=written), "demo.yaml"
+    )
+    assert spec.tasks[0].start == spec.tasks[0].milestones[0].planned_on == date(2021, 1, 4)
 
 
 def test_every_problem_is_listed_at_once() -> None:

@@ -7,7 +7,6 @@ import io
 import os
 import re
 import tempfile
-import unicodedata
 import zipfile
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime
@@ -28,7 +27,6 @@ HEADER_FONT = Font(bold=True)
 HEADER_FILL = PatternFill("solid", fgColor="DDEBF7")
 PREFILLED_FILL = PatternFill("solid", fgColor="F2F2F2")
 DATE_FORMAT = "yyyy-mm-dd"
-_DATE_TEXT = re.compile(r"^(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?$")
 
 
 def put(sheet: Worksheet, row: int, column: int, value: Any) -> Cell:
@@ -202,22 +200,4 @@ def cell_value(value: Any) -> Any:
         return value.date() if value.time() == datetime.min.time() else value
     if isinstance(value, float) and value.is_integer():
         return int(value)
-    return value
-
-
-def parse_date(value: Any) -> Any:
-    """A date from a cell: Excel dates, 2021-03-31, 2021/3/31, 2021.3.31, 2021年3月31日.
-
-    Anything else comes back as it was, for validation to report with its place.
-    """
-    if isinstance(value, datetime):
-        return value.date()
-    if isinstance(value, date) or not isinstance(value, str):
-        return value
-    match = _DATE_TEXT.match(unicodedata.normalize("NFKC", value).strip())
-    if match:
-        try:
-            return date(*(int(part) for part in match.groups()))
-        except ValueError:
-            return value
     return value

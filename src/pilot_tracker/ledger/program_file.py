@@ -24,6 +24,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 from pydantic import (
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     StrictBool,
@@ -44,7 +45,7 @@ from pilot_tracker.models import (
     ProgramLevel,
 )
 from pilot_tracker.text import UndecodableText, decode_text
-from pilot_tracker.values import FIGURE_LIMIT, counts
+from pilot_tracker.values import FIGURE_LIMIT, counts, parse_day
 
 # Bounds on what one program may hold: far above any real pilot (30-37 member units,
 # a few dozen tasks, 13 indicators), far below what could exhaust a machine.
@@ -73,6 +74,20 @@ Note = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)]
 UnitRef = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 Short = Annotated[str, StringConstraints(strip_whitespace=True, max_length=100)]
 Year = Annotated[int, Field(ge=1949, le=2100)]
+
+
+def _day(value: Any) -> Any:
+    """A date as ``values.parse_day`` reads it (2021/3/31, 2021年3月31日, an Excel serial ...);
+    anything else as it was, for validation to name with its place."""
+    try:
+        day = parse_day(value)
+    except ValueError:
+        return value
+    return value if day is None else day
+
+
+# A date in a program file or a ledger workbook, read by the one date parser.
+Day = Annotated[date, BeforeValidator(_day)]
 
 
 class _Spec(BaseModel):
@@ -142,7 +157,7 @@ class TaskListSpec(_Spec):
 
 
 class MilestoneSpec(_Spec):
-    planned_on: date = Field(alias="date")
+    planned_on: Day = Field(alias="date")
     percent: float = Field(ge=0, le=100)
 
 
@@ -164,8 +179,8 @@ class TaskSpec(_Spec):
     list_kind: ListKind = Field(validation_alias="list")
     lead_unit: UnitRef
     co_units: Annotated[list[UnitRef], Field(max_length=MAX_UNITS)] = []
-    start: date
-    due: date
+    start: Day
+    due: Day
     milestones: Annotated[list[MilestoneSpec], Field(max_length=MAX_MILESTONES)] = []
     weight: float = Field(default=1.0, gt=0, le=100)
     deliverable: Note = ""
@@ -276,8 +291,8 @@ class EvaluationSpec(_Spec):
 class CalendarSpec(_Spec):
     """The program's own days off and working days, over the official calendar."""
 
-    holidays: Annotated[list[date], Field(max_length=MAX_CALENDAR_DAYS)] = []
-    workdays: Annotated[list[date], Field(max_length=MAX_CALENDAR_DAYS)] = []
+    holidays: Annotated[list[Day], Field(max_length=MAX_CALENDAR_DAYS)] = []
+    workdays: Annotated[list[Day], Field(max_length=MAX_CALENDAR_DAYS)] = []
 
 
 class ReportingSpec(_Spec):
@@ -291,8 +306,8 @@ class ProgramHeader(_Spec):
     code: Code
     name: Name
     level: ProgramLevel
-    start: date
-    end: date
+    start: Day
+    end: Day
     timezone: str = "Asia/Shanghai"
     reporting: ReportingSpec = ReportingSpec()
     calendar: CalendarSpec = CalendarSpec()

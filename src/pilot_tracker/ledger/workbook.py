@@ -45,7 +45,6 @@ from pilot_tracker.spreadsheet import (
     cell_value,
     check_zip,
     find_header_row,
-    parse_date,
     put,
     save_atomically,
     write_table,
@@ -327,8 +326,6 @@ class _Reader:
                 continue
             if column.vocabulary is not None:
                 value = _vocabulary_value(column.vocabulary, value)
-            if column.key in ("start", "end"):
-                value = parse_date(value)
             if column.key in ("rules", "calendar", "evaluation"):
                 value = self._rules(value, place)
             _assign(document, path, value)
@@ -418,8 +415,6 @@ class _Reader:
                 value = record.get(column.key)
                 if column.vocabulary is not None:
                     record[column.key] = _vocabulary_value(column.vocabulary, value)
-                elif column.key in ("start", "due", "date"):
-                    record[column.key] = parse_date(value)
             record["_row"] = row_number
             rows.append(record)
             self._record_places(title, section, index, row_number, columns, record)

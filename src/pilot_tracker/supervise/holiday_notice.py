@@ -35,6 +35,7 @@ from pilot_tracker.errors import NoticeError, Problem
 from pilot_tracker.ledger.program_file import YamlBoundError, load_yaml
 from pilot_tracker.supervise.workdays import Arrangement
 from pilot_tracker.text import UndecodableText, decode_text, header_key
+from pilot_tracker.values import parse_day
 
 # A notice is a page of text; anything far larger is not one.
 MAX_BYTES = 1_000_000
@@ -535,13 +536,14 @@ def _checked(arrangement: Arrangement, problems: list[Problem], name: str) -> Ar
 
 
 def _as_date(value: object, place: str, problems: list[Problem]) -> date | None:
-    if isinstance(value, date):
-        return value
+    """The day ``values.parse_day`` reads in ``value``; else a problem at ``place``."""
     try:
-        return date.fromisoformat(str(value).strip())
+        day = parse_day(value)
     except ValueError:
+        day = None
+    if day is None:
         problems.append(Problem(place, f"“{value}” is not a date (YYYY-MM-DD)"))
-        return None
+    return day
 
 
 class _SafeLoader(yaml.SafeLoader):
