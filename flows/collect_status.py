@@ -23,14 +23,9 @@ from prefect.task_runners import ThreadPoolTaskRunner
 from pilot_tracker import db, runs
 from pilot_tracker.alerts import outbox
 from pilot_tracker.collect import collection
-from pilot_tracker.collect.sources import (
-    FolderSource,
-    HttpSource,
-    Pull,
-    Pulled,
-    Source,
-    SourceRefused,
-)
+from pilot_tracker.collect.http import HttpSource
+from pilot_tracker.collect.inbox import FolderSource
+from pilot_tracker.collect.sources import Pull, Pulled, Source, SourceRefused
 from pilot_tracker.ledger import store
 from pilot_tracker.ledger.program_file import MAX_SOURCE_DEADLINE
 from pilot_tracker.settings import Settings

@@ -195,12 +195,20 @@ def test_bad_input_is_refused_whole(sqlite_initialised: None, tmp_path: Path, ca
     assert show("demo") == before
 
 
-def test_a_gbk_file_is_refused(sqlite_initialised: None, tmp_path: Path) -> None:
+def test_a_file_that_is_not_text_is_refused(sqlite_initialised: None, tmp_path: Path) -> None:
+    path = tmp_path / "demo.yaml"
+    path.write_bytes(b"code: demo\nname: \xff\xfe\xfd\n")
+    result = run("program", "load", path, code=1)
+    assert "byte 17: the file is not UTF-8, UTF-16 or GBK text; save it as UTF-8" in result.stderr
+    assert json.loads(run("program", "list", "--json").stdout) == []
+
+
+def test_a_gbk_file_is_loaded(sqlite_initialised: None, tmp_path: Path) -> None:
     path = tmp_path / "demo.yaml"
     path.write_bytes(yaml.safe_dump(SMALL, allow_unicode=True).encode("gbk"))
-    result = run("program", "load", path, code=1)
-    assert "encoded as GBK/GB18030, not UTF-8" in result.stderr
-    assert json.loads(run("program", "list", "--json").stdout) == []
+    run("program", "load", path)
+    listed = json.loads(run("program", "list", "--json").stdout)
+    assert [(item["code"], item["name"]) for item in listed] == [(SMALL["code"], SMALL["name"])]
 
 
 def test_several_faults_are_all_reported_and_nothing_is_written(

@@ -19,7 +19,7 @@ from pilot_tracker import db, runs
 from pilot_tracker.alerts import outbox
 from pilot_tracker.cli import app
 from pilot_tracker.collect import collection
-from pilot_tracker.collect.sources import inbox_folder
+from pilot_tracker.collect.inbox import inbox_folder
 from pilot_tracker.demo.submissions import Behaviour, behaviours, deliver
 from pilot_tracker.ledger import store
 from pilot_tracker.ledger.program_file import ProgramSpec, read_program_file, validate_program

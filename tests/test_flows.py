@@ -12,7 +12,7 @@ from flows.collect_status import collect_status
 from typer.testing import CliRunner
 
 from pilot_tracker.cli import app
-from pilot_tracker.collect.sources import HttpSource
+from pilot_tracker.collect.http import HttpSource
 from pilot_tracker.demo.submissions import Behaviour, behaviours, deliver
 from pilot_tracker.ledger.program_file import read_program_file
 

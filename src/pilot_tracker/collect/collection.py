@@ -20,24 +20,16 @@ from sqlmodel import select
 
 from pilot_tracker import db
 from pilot_tracker.alerts import outbox
+from pilot_tracker.collect.inbox import FolderSource, inbox_folder, survey_inbox
+from pilot_tracker.collect.inbox import survey_root as survey_inbox_root
 from pilot_tracker.collect.intake import (
-    Payload,
     SubmissionSummary,
-    display_name,
     record_failure,
     sweep_temporaries,
     take_payload,
 )
-from pilot_tracker.collect.sources import (
-    FolderSource,
-    NotTaken,
-    Pull,
-    Source,
-    inbox_folder,
-    sources_of,
-    survey_inbox,
-)
-from pilot_tracker.collect.sources import survey_root as survey_inbox_root
+from pilot_tracker.collect.payload import Payload, display_name
+from pilot_tracker.collect.sources import NotTaken, Pull, Source, sources_of
 from pilot_tracker.ledger import store
 from pilot_tracker.ledger.program_file import FolderSourceSpec, SourceSpec
 from pilot_tracker.models import Program, Unit
