@@ -29,8 +29,8 @@ from pilot_tracker.collect.sources import (
     Pull,
     Pulled,
     Source,
-    SourceRefused,
 )
+from pilot_tracker.errors import SourceRefused
 from pilot_tracker.ledger import store
 from pilot_tracker.ledger.program_file import MAX_SOURCE_DEADLINE
 from pilot_tracker.settings import Settings

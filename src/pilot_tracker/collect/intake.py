@@ -28,11 +28,11 @@ from pilot_tracker import periods
 from pilot_tracker.alerts import outbox
 from pilot_tracker.collect.payload import (
     MAX_PAYLOAD_BYTES,
-    PayloadError,
     ReadPayload,
     Row,
     read_payload,
 )
+from pilot_tracker.errors import PayloadError
 from pilot_tracker.models import (
     ArchiveExtent,
     Indicator,

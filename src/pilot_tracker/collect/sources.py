@@ -30,7 +30,8 @@ import httpcore
 import httpx
 
 from pilot_tracker.collect.intake import Payload, display_name
-from pilot_tracker.collect.payload import MAX_PAYLOAD_BYTES, ZIP_MAGIC, PayloadError, decode_text
+from pilot_tracker.collect.payload import MAX_PAYLOAD_BYTES, ZIP_MAGIC, decode_text
+from pilot_tracker.errors import PayloadError, SourceRefused, SourceUnavailable
 from pilot_tracker.ledger.program_file import FolderSourceSpec, HttpSourceSpec
 
 MAX_HTTP_BYTES = 10 * 1024 * 1024
@@ -47,15 +48,6 @@ MAX_FOLDER_ENTRIES = 10_000
 # Files a desktop leaves while a document is open or being copied: not submissions yet.
 SKIPPED_NAMES = re.compile(r"^(~\$|\.|~)|\.(tmp|part|crdownload|swp)$", re.IGNORECASE)
 _ENVIRONMENT_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
-
-
-class SourceUnavailable(Exception):
-    """The source could not be read this time (down, timing out, refusing); try next run."""
-
-
-class SourceRefused(SourceUnavailable):
-    """The source leads where the program file does not allow (an address off the public
-    internet, a redirect to another origin); retrying will not help, the file must change."""
 
 
 @dataclass(frozen=True)

@@ -33,7 +33,7 @@ from pydantic import (
     field_validator,
 )
 
-from pilot_tracker.errors import Problem, ProgramFileError
+from pilot_tracker.errors import Problem, ProgramFileError, YamlBoundError
 from pilot_tracker.models import (
     LABELS,
     Cadence,
@@ -387,15 +387,6 @@ def decode_text(data: bytes, name: str) -> str:
                 )
             ],
         ) from None
-
-
-class YamlBoundError(Exception):
-    """YAML that is refused unread: an alias, or more nesting or values than allowed."""
-
-    def __init__(self, where: str, message: str):
-        super().__init__(f"{where}: {message}")
-        self.where = where
-        self.message = message
 
 
 # libyaml where it is installed: it parses without recursion and ten times faster.

@@ -31,8 +31,8 @@ from pathlib import Path
 
 import yaml
 
-from pilot_tracker.errors import NoticeError, Problem
-from pilot_tracker.ledger.program_file import YamlBoundError, load_yaml
+from pilot_tracker.errors import NoticeError, Problem, YamlBoundError
+from pilot_tracker.ledger.program_file import load_yaml
 from pilot_tracker.supervise.workdays import Arrangement
 
 # A notice is a page of text; anything far larger is not one.
