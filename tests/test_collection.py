@@ -196,6 +196,26 @@ def test_an_http_source_that_is_down_marks_its_unit_unavailable(
     )
 
 
+def test_a_bug_in_a_source_is_an_error_of_the_run_not_a_source_down(
+    sqlite_engine: sa.Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pilot_tracker.collect.sources import HttpSource
+
+    def broken(source: HttpSource) -> object:
+        raise KeyError("a bug in the source")
+
+    monkeypatch.setattr(HttpSource, "pull", broken)
+    load(sqlite_engine, http_program("http://127.0.0.1:9/rsj.json"))
+    result = run(sqlite_engine, tmp_path, "demo")
+
+    assert result.unavailable == []
+    assert [(e["unit"], e["source"], e["error"]) for e in result.errors] == [
+        ("rsj", "http", "KeyError")
+    ]
+    assert result.outcome == "source errors" and result.excused() == {"rsj"}
+    assert "rsj: pulling its http source failed (KeyError)" in "\n".join(result.lines())
+
+
 @pytest.mark.parametrize(
     ("answer", "reason"),
     [

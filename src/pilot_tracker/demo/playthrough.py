@@ -320,7 +320,7 @@ def _supervise(
             now=now,
             templates=templates,
             home=home,
-            unavailable=frozenset(item.unit for item in result.unavailable),
+            unavailable=result.excused(),
         )
 
 
