@@ -24,7 +24,8 @@ import openpyxl
 import pytest
 
 from pilot_tracker.collect import payload
-from pilot_tracker.collect.payload import PayloadError, ReadPayload, read_payload
+from pilot_tracker.collect.payload import ReadPayload, read_payload
+from pilot_tracker.errors import PayloadError
 
 TEMPLATE_HEADERS = [
     "任务编号",
@@ -917,7 +918,8 @@ def caged(script: str, *args: str) -> str:
 READ_IN_A_CAGE = """
 import sys, time
 from pathlib import Path
-from pilot_tracker.collect.payload import PayloadError, read_payload
+from pilot_tracker.collect.payload import read_payload
+from pilot_tracker.errors import PayloadError
 path = Path(sys.argv[1])
 started = time.perf_counter()
 try:

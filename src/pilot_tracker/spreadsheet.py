@@ -19,6 +19,7 @@ from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
+from pilot_tracker.errors import ZipRefused
 from pilot_tracker.text import header_key
 
 # Text starting with one of these is a formula (or DDE payload) to a spreadsheet program.
@@ -82,16 +83,6 @@ def save_atomically(workbook: Workbook, path: Path) -> None:
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
-
-
-class ZipRefused(Exception):
-    """An .xlsx refused by what its zip archive declares; ``bound`` names the check
-    (``broken``, ``entries``, ``uncompressed``, ``ratio``, ``part``, ``styles`` or
-    ``shared_strings``)."""
-
-    def __init__(self, bound: str):
-        super().__init__(bound)
-        self.bound = bound
 
 
 # The end of one entry of a shared-strings table, whatever its namespace prefix.

@@ -14,19 +14,13 @@ import unicodedata
 from functools import lru_cache
 from typing import Any
 
+from pilot_tracker.errors import UndecodableText
+
 UTF8_BOM = b"\xef\xbb\xbf"
 # Unicode noncharacters: never in text, common when binary bytes are read as UTF-16.
 _NONCHARACTER = re.compile("[\ufdd0-\ufdef\ufffe\uffff]")
 _WHITESPACE = re.compile(r"\s+")
 _SNIFFED = 4096  # bytes looked at for UTF-16, characters for noncharacters
-
-
-class UndecodableText(ValueError):
-    """The bytes are not text in any encoding the policy reads."""
-
-    def __init__(self, start: int):
-        super().__init__(f"not UTF-8, UTF-16 or GBK text (byte {start})")
-        self.start = start
 
 
 def decode_text(data: bytes) -> str:

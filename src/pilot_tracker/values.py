@@ -13,6 +13,7 @@ import unicodedata
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from pilot_tracker.errors import CellError
 from pilot_tracker.models import TaskStatus
 
 WHOLE_LIMIT = 10**15  # whole numbers beyond this are shown as 1e+20, not in full
@@ -82,7 +83,7 @@ def parse_status(value: Any) -> TaskStatus | None:
     key = re.sub(r"\s+", " ", normalise(str(value)).lower())
     status = STATUS_WORDS.get(key) or STATUS_WORDS.get(key.replace(" ", ""))
     if status is None:
-        raise ValueError(
+        raise CellError(
             f"无法识别的进展状态“{_short(value)}”，请从未启动、推进中、已完成、滞后、暂停中选择"
         )
     return status
@@ -96,12 +97,12 @@ def parse_percent(value: Any, *, percent_format: bool = False) -> float | None:
     if is_blank(value):
         return None
     if isinstance(value, bool):
-        raise ValueError(f"无法识别的完成进度“{value}”，请填写 0-100 的数字")
+        raise CellError(f"无法识别的完成进度“{value}”，请填写 0-100 的数字")
     unreadable = f"无法识别的完成进度“{_short(value)}”，请填写 0-100 的数字，如 80"
     if isinstance(value, int | float):
         number = finite(value)
         if number is None:
-            raise ValueError(unreadable)
+            raise CellError(unreadable)
         share = percent_format or 0 < number < 1
         if percent_format:
             value = f"{number * 100:g}%"  # name it as typed in the cell
@@ -111,14 +112,14 @@ def parse_percent(value: Any, *, percent_format: bool = False) -> float | None:
         text = text.removesuffix("%")
         number = finite(text) if _NUMBER.match(text) else None
         if number is None:
-            raise ValueError(unreadable)
+            raise CellError(unreadable)
         share = not marked and 0 < number < 1
     return _in_range(round(number * 100 if share else number, 4), value)
 
 
 def _in_range(number: float, value: Any) -> float:
     if not 0 <= number <= 100:
-        raise ValueError(f"完成进度“{_short(value)}”超出范围，应在 0-100 之间")
+        raise CellError(f"完成进度“{_short(value)}”超出范围，应在 0-100 之间")
     return number
 
 
@@ -141,7 +142,7 @@ def parse_day(value: Any) -> date | None:
     else:
         day = _text_day(normalise(str(value)))
     if day is None:
-        raise ValueError(f"日期“{_short(value)}”无效，请按 2021-03-31 的格式填写")
+        raise CellError(f"日期“{_short(value)}”无效，请按 2021-03-31 的格式填写")
     return day
 
 
@@ -170,17 +171,17 @@ def parse_number(value: Any) -> float | None:
     if is_blank(value):
         return None
     if isinstance(value, bool):
-        raise ValueError(f"“{value}”不是数字")
+        raise CellError(f"“{value}”不是数字")
     if isinstance(value, int | float):
         number = finite(value)
     else:
         text = normalise(str(value)).replace(",", "").replace(" ", "").rstrip("%")
         matched = _NUMBER.match(text)
         if not matched and not _infinite(text):
-            raise ValueError(f"“{_short(value)}”不是数字，请填写数值")
+            raise CellError(f"“{_short(value)}”不是数字，请填写数值")
         number = finite(text) if matched else None
     if number is None:
-        raise ValueError(f"“{_short(value)}”不是有效的数字（过大或无穷），请填写具体数值")
+        raise CellError(f"“{_short(value)}”不是有效的数字（过大或无穷），请填写具体数值")
     return number
 
 
@@ -242,8 +243,8 @@ def check_reading(number: float, *, measure: str, baseline: float, target: float
         return number
     unit = normalise(measure)
     if low == 0 and number < 0 and unit not in PERCENT_MEASURES:
-        raise ValueError(f"当前值不能为负数（计量单位：{unit}），请核对数值")
-    raise ValueError(
+        raise CellError(f"当前值不能为负数（计量单位：{unit}），请核对数值")
+    raise CellError(
         f"当前值 {figure(number)}{unit} 超出合理范围（{figure(low)}-{figure(high)}{unit}），"
         "请核对数值和计量单位"
     )

@@ -24,13 +24,8 @@ import httpcore
 import httpx
 
 from pilot_tracker.collect.payload import Payload
-from pilot_tracker.collect.sources import (
-    Pull,
-    Pulled,
-    SourceRefused,
-    SourceUnavailable,
-    redact_url,
-)
+from pilot_tracker.collect.sources import Pull, Pulled, redact_url
+from pilot_tracker.errors import SourceRefused, SourceUnavailable
 from pilot_tracker.ledger.program_file import HttpSourceSpec
 
 MAX_HTTP_BYTES = 10 * 1024 * 1024

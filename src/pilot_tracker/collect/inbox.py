@@ -21,7 +21,8 @@ from pathlib import Path
 
 from pilot_tracker.collect.payload import MAX_PAYLOAD_BYTES, ZIP_MAGIC, Payload, display_name
 from pilot_tracker.collect.sources import NotTaken, Pull, Pulled
-from pilot_tracker.text import UndecodableText, decode_text
+from pilot_tracker.errors import UndecodableText
+from pilot_tracker.text import decode_text
 
 MAX_INBOX_BYTES = MAX_PAYLOAD_BYTES
 HEAD_BYTES = 1024 * 1024  # what is kept of a file over the limit

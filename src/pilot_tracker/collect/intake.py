@@ -29,12 +29,12 @@ from pilot_tracker.alerts import outbox
 from pilot_tracker.collect.payload import (
     MAX_PAYLOAD_BYTES,
     Payload,
-    PayloadError,
     ReadPayload,
     Row,
     display_name,
     read_payload,
 )
+from pilot_tracker.errors import PayloadError
 from pilot_tracker.models import (
     ArchiveExtent,
     Indicator,

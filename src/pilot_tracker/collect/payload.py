@@ -29,8 +29,9 @@ from typing import Any
 import openpyxl
 from openpyxl.utils import get_column_letter
 
-from pilot_tracker.spreadsheet import ZipRefused, cell_value, check_zip
-from pilot_tracker.text import UndecodableText, decode_text, header_key
+from pilot_tracker.errors import PayloadError, UndecodableText, ZipRefused
+from pilot_tracker.spreadsheet import cell_value, check_zip
+from pilot_tracker.text import decode_text, header_key
 
 MAX_PAYLOAD_BYTES = 20 * 1024 * 1024
 MAX_UNCOMPRESSED_BYTES = 100 * 1024 * 1024
@@ -66,10 +67,6 @@ INDICATOR_HEADERS: dict[str, tuple[str, ...]] = {
 
 OLE2_MAGIC = bytes.fromhex("d0cf11e0a1b11ae1")
 ZIP_MAGIC = b"PK\x03\x04"
-
-
-class PayloadError(Exception):
-    """The payload as a whole cannot be read; the message is for the unit's liaison."""
 
 
 @dataclass

@@ -23,15 +23,6 @@ if TYPE_CHECKING:
     from pilot_tracker.collect.inbox import InboxFile
 
 
-class SourceUnavailable(Exception):
-    """The source could not be read this time (down, timing out, refusing); try next run."""
-
-
-class SourceRefused(SourceUnavailable):
-    """The source leads where the program file does not allow (an address off the public
-    internet, a redirect to another origin); retrying will not help, the file must change."""
-
-
 @dataclass(frozen=True)
 class NotTaken:
     """Something in the inbox a run will not take: a link, a hard link, a file in the wrong

@@ -34,7 +34,7 @@ from pydantic import (
     field_validator,
 )
 
-from pilot_tracker.errors import Problem, ProgramFileError
+from pilot_tracker.errors import Problem, ProgramFileError, UndecodableText, YamlBoundError
 from pilot_tracker.models import (
     LABELS,
     Cadence,
@@ -44,7 +44,7 @@ from pilot_tracker.models import (
     ListKind,
     ProgramLevel,
 )
-from pilot_tracker.text import UndecodableText, decode_text
+from pilot_tracker.text import decode_text
 from pilot_tracker.values import FIGURE_LIMIT, counts, parse_day
 
 # Bounds on what one program may hold: far above any real pilot (30-37 member units,
@@ -393,15 +393,6 @@ def _decoded(data: bytes, name: str) -> str:
             "(for example 另存为 → 编码 UTF-8) and load it again",
         )
         raise ProgramFileError(name, [problem]) from None
-
-
-class YamlBoundError(Exception):
-    """YAML that is refused unread: an alias, or more nesting or values than allowed."""
-
-    def __init__(self, where: str, message: str):
-        super().__init__(f"{where}: {message}")
-        self.where = where
-        self.message = message
 
 
 # libyaml where it is installed: it parses without recursion and ten times faster.

@@ -21,12 +21,11 @@ import yaml
 from openpyxl.utils.exceptions import InvalidFileException
 from openpyxl.worksheet.worksheet import Worksheet
 
-from pilot_tracker.errors import Problem, ProgramFileError
+from pilot_tracker.errors import Problem, ProgramFileError, YamlBoundError, ZipRefused
 from pilot_tracker.ledger.program_file import (
     SIX_HAS,
     Path_,
     ProgramSpec,
-    YamlBoundError,
     load_yaml,
     read_bounded,
     validate_program,
@@ -41,7 +40,6 @@ from pilot_tracker.models import (
     ProgramLevel,
 )
 from pilot_tracker.spreadsheet import (
-    ZipRefused,
     cell_value,
     check_zip,
     find_header_row,

@@ -21,6 +21,7 @@ from sqlmodel import Session, select
 from pilot_tracker import periods
 from pilot_tracker.alerts import outbox
 from pilot_tracker.alerts.outbox import short_name
+from pilot_tracker.errors import ReportError
 from pilot_tracker.ledger import store
 from pilot_tracker.models import (
     ConfirmationStatus,
@@ -30,7 +31,7 @@ from pilot_tracker.models import (
     Unit,
 )
 from pilot_tracker.reports import charts, documents, figures
-from pilot_tracker.reports.figures import ReportError, parse_half, parse_quarter
+from pilot_tracker.reports.figures import parse_half, parse_quarter
 from pilot_tracker.reports.word import evaluation_document
 from pilot_tracker.spreadsheet import put, save_atomically, write_table
 

@@ -31,10 +31,10 @@ from pathlib import Path
 
 import yaml
 
-from pilot_tracker.errors import NoticeError, Problem
-from pilot_tracker.ledger.program_file import YamlBoundError, load_yaml
+from pilot_tracker.errors import NoticeError, Problem, UndecodableText, YamlBoundError
+from pilot_tracker.ledger.program_file import load_yaml
 from pilot_tracker.supervise.workdays import Arrangement
-from pilot_tracker.text import UndecodableText, decode_text, header_key
+from pilot_tracker.text import decode_text, header_key
 from pilot_tracker.values import parse_day
 
 # A notice is a page of text; anything far larger is not one.
