@@ -43,7 +43,8 @@ import sqlalchemy as sa
 from sqlmodel import select
 
 from pilot_tracker import db
-from pilot_tracker.collect.intake import Payload, take_payload
+from pilot_tracker.collect.intake import take_payload
+from pilot_tracker.collect.payload import Payload
 from pilot_tracker.ledger import store
 from pilot_tracker.ledger.program_file import ProgramSpec, validate_program
 from pilot_tracker.models import Task, Unit

@@ -14,26 +14,21 @@ import flows  # noqa: F401  first: Prefect's telemetry off before Prefect loads
 import os
 import time
 from datetime import UTC, date, datetime, timedelta
-from zoneinfo import ZoneInfo
 
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from prefect.task_runners import ThreadPoolTaskRunner
 
-from pilot_tracker import db, runs
+from flows.common import opened, retry_on
+from pilot_tracker import runs
 from pilot_tracker.alerts import outbox
 from pilot_tracker.collect import collection
-from pilot_tracker.collect.sources import (
-    FolderSource,
-    HttpSource,
-    Pull,
-    Pulled,
-    Source,
-    SourceRefused,
-)
-from pilot_tracker.ledger import store
+from pilot_tracker.collect.collection import Broken, CollectionResult
+from pilot_tracker.collect.http import HttpSource
+from pilot_tracker.collect.inbox import FolderSource
+from pilot_tracker.collect.sources import Pull, Pulled, Source
+from pilot_tracker.errors import SourceRefused
 from pilot_tracker.ledger.program_file import MAX_SOURCE_DEADLINE
-from pilot_tracker.settings import Settings
 
 # A pull ends by its own deadline (at most MAX_SOURCE_DEADLINE s) with a clear reason; the
 # task's limit is the backstop, set per source when it is submitted.
@@ -45,6 +40,7 @@ PULL_MARGIN_SECONDS = 30
     retries=2,
     retry_delay_seconds=[5, 30],
     retry_jitter_factor=0.5,  # sources that failed together do not come back in step
+    retry_condition_fn=retry_on(*collection.SOURCE_FAILURES),  # a bug fails at once
     timeout_seconds=MAX_SOURCE_DEADLINE + PULL_MARGIN_SECONDS,
     tags=["http-source"],
     cache_policy=NO_CACHE,
@@ -76,83 +72,83 @@ def _pull_within(source: HttpSource):
 )
 def collect_status(
     program: str, as_of: date | None = None, settle_seconds: float = 1.0
-) -> dict[str, object]:
+) -> CollectionResult:
     """Collect once for every unit of ``program``; return the import summary."""
     logger = get_run_logger()
-    settings = Settings()
-    engine = db.make_engine(settings.resolved_database_url)
-    db.ensure_current(engine)
-    with db.session(engine) as session:
-        zone = store.get_program(session=session, code=program).timezone
-    day = as_of or datetime.now(ZoneInfo(zone)).date()
-    started = datetime.now(UTC)
-
-    sources = collection.open_sources(
-        engine=engine,
-        program=program,
-        inbox=settings.inbox,
-        environ=os.environ,
-        settle_seconds=settle_seconds,
-        attempts=1,  # Prefect retries the task instead
-    )
-    http = [
-        (source, _pull_within(source).submit(source))
-        for source in sources
-        if isinstance(source, HttpSource)
-    ]
-    pulls = pull_folders([s for s in sources if isinstance(s, FolderSource)], settle_seconds)
-    for source, future in http:
-        try:
-            pulls.append(future.result())
-        except Exception as error:  # the source stayed down: the unit is unavailable
-            pulls.append(Pull(source.unit, source.kind, error=str(error) or type(error).__name__))
-
-    result = collection.take(
-        engine=engine,
-        program=program,
-        pulls=pulls,
-        as_of=day,
-        now=datetime.now(UTC),
-        home=settings.home,
-        templates=outbox.Templates(settings.templates),
-        not_taken=collection.survey(engine=engine, program=program, inbox=settings.inbox),
-        inbox_wait=timedelta(minutes=settings.inbox_wait_minutes),
-    )
-    for line in result.lines():
-        logger.info(line)
-    for failure in result.errors:  # a fault of ours, not the unit's; traceback in the log
-        logger.error(
-            "%s: intake failed on %s (%s); %s",
-            failure["unit"],
-            failure["file"],
-            failure["error"],
-            failure["outcome"],
+    with opened() as run:
+        settings, engine = run.settings, run.engine
+        day = as_of or run.today(program)
+        started = datetime.now(UTC)
+        sources = collection.open_sources(
+            engine=engine,
+            program=program,
+            inbox=settings.inbox,
+            environ=os.environ,
+            settle_seconds=settle_seconds,
+            attempts=1,  # Prefect retries the task instead
         )
-    logger.info(
-        "%s: %d submissions, %d units unavailable, %d files left for the next run, "
-        "%d not taken from the inbox",
-        program,
-        len(result.submissions),
-        len(result.unavailable),
-        len(result.waiting),
-        len(result.not_taken),
-    )
-    runs.record(
-        engine=engine,
-        program=program,
-        flow="collect-status",
-        as_of=day,
-        started=started,
-        finished=datetime.now(UTC),
-        outcome="intake errors" if result.errors else "ok",
-        summary={
-            "submissions": len(result.submissions),
-            "unavailable": [item.unit for item in result.unavailable],
-            "errors": result.errors,
-        },
-    )
-    engine.dispose()
-    return result.as_dict()
+        http = [
+            (source, _pull_within(source).submit(source))
+            for source in sources
+            if isinstance(source, HttpSource)
+        ]
+        pulls = pull_folders([s for s in sources if isinstance(s, FolderSource)], settle_seconds)
+        broken: list[Broken] = []
+        for source, future in http:
+            try:
+                pulls.append(future.result())
+            except collection.SOURCE_FAILURES as error:  # down after the retries, or too slow
+                pulls.append(collection.down(source, error))
+            except Exception as error:  # a bug of ours: the run's error, not the unit's
+                broken.append(Broken(source.unit, source.kind, error))
+
+        result = collection.take(
+            engine=engine,
+            program=program,
+            pulls=pulls,
+            as_of=day,
+            now=datetime.now(UTC),
+            home=settings.home,
+            templates=outbox.Templates(settings.templates),
+            not_taken=collection.survey(engine=engine, program=program, inbox=settings.inbox),
+            inbox_wait=timedelta(minutes=settings.inbox_wait_minutes),
+            broken=broken,
+        )
+        for line in result.lines():
+            logger.info(line)
+        for failure in result.errors:  # a fault of ours, not the unit's; traceback in the log
+            logger.error(
+                "%s: %s failed on %s (%s); %s",
+                failure["unit"],
+                "intake" if failure["file"] else "pulling",
+                failure["file"] or f"its {failure['source']} source",
+                failure["error"],
+                failure["outcome"],
+            )
+        logger.info(
+            "%s: %d submissions, %d units unavailable, %d files left for the next run, "
+            "%d not taken from the inbox",
+            program,
+            len(result.submissions),
+            len(result.unavailable),
+            len(result.waiting),
+            len(result.not_taken),
+        )
+        runs.record(
+            engine=engine,
+            program=program,
+            flow="collect-status",
+            as_of=day,
+            started=started,
+            finished=datetime.now(UTC),
+            outcome=result.outcome,
+            summary={
+                "submissions": len(result.submissions),
+                "unavailable": [item.unit for item in result.unavailable],
+                "errors": result.errors,
+            },
+        )
+    return result
 
 
 if __name__ == "__main__":

@@ -10,24 +10,35 @@ from __future__ import annotations
 import flows  # noqa: F401  first: Prefect's telemetry off before Prefect loads
 
 # isort: split
-from datetime import UTC, datetime, timedelta
-from zoneinfo import ZoneInfo
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
 
-from prefect import flow, get_run_logger
+from prefect import flow, get_run_logger, task
+from prefect.cache_policies import NO_CACHE
+from sqlalchemy.exc import OperationalError
 
+from flows.common import Opened, opened, retry_on
 from flows.supervise import send_alerts
-from pilot_tracker import db, periods
+from pilot_tracker import periods
+from pilot_tracker.alerts.delivery import SendResult
 from pilot_tracker.ledger import store
 from pilot_tracker.reports import schedule, writing
-from pilot_tracker.settings import Settings
 from pilot_tracker.supervise import workdays
 
 
-def _last_ended(program: str, settings: Settings, kind: str) -> str:
-    engine = db.make_engine(settings.resolved_database_url, create=False)
-    with db.session(engine) as session:
-        zone = store.get_program(session=session, code=program).timezone
-    today = datetime.now(ZoneInfo(zone)).date()
+@dataclass
+class Reported:
+    """One report run: what was written and sent, or why it was skipped."""
+
+    program: str
+    period: str
+    written: writing.Written | None = None
+    sent: SendResult | None = None
+    skipped: str = ""
+
+
+def _last_ended(today: date, kind: str) -> str:
+    """The last quarter (or half year) that ended before ``today``."""
     day = today.replace(day=1) - timedelta(days=1)
     if kind == "quarter":
         while day.month % 3:
@@ -38,23 +49,35 @@ def _last_ended(program: str, settings: Settings, kind: str) -> str:
     return periods.half_of(day)
 
 
-def _write(kind: str, program: str, period: str, send: bool) -> dict[str, object]:
-    logger = get_run_logger()
-    settings = Settings()
-    engine = db.make_engine(settings.resolved_database_url)
-    db.ensure_current(engine)
-    with db.session(engine) as session:
-        written = writing.write(
+# A locked SQLite file or a full disk may pass; a bug or a refusal would fail the same way.
+@task(
+    name="write-report",
+    retries=2,
+    retry_delay_seconds=[10, 60],
+    retry_condition_fn=retry_on(OSError, OperationalError),
+    timeout_seconds=600,
+    cache_policy=NO_CACHE,
+)
+def write_report(kind: str, program: str, period: str, send: bool) -> writing.Written:
+    """Write every format of the report (and each unit's statement), record it, and queue
+    it for delivery with ``send``."""
+    with opened() as run, run.session() as session:
+        return writing.write(
             session=session,
             kind="quarterly" if kind == "quarter" else "half_year",
             program=program,
             period=period,
-            folder=settings.reports / program / period,
-            home=settings.home,
-            templates=settings.templates,
+            folder=run.settings.reports / program / period,
+            home=run.settings.home,
+            templates=run.settings.templates,
             now=datetime.now(UTC),
             send=send,
         )
+
+
+def _report(kind: str, program: str, period: str, send: bool) -> Reported:
+    logger = get_run_logger()
+    written = write_report(kind, program, period, send)
     for problem in written.problems:
         logger.error("%s %s: %s", program, period, problem)
     logger.info(
@@ -64,46 +87,53 @@ def _write(kind: str, program: str, period: str, send: bool) -> dict[str, object
         ", ".join(sorted(written.files)),
         written.queued,
     )
-    result: dict[str, object] = written.as_dict()
-    if send:
-        result["sent"] = send_alerts()
-    return result
+    return Reported(program, period, written=written, sent=send_alerts() if send else None)
 
 
-def _due_today(program: str, settings: Settings, kind: str) -> bool:
-    """Whether today is the day the schedule means: the n-th working day after the period."""
-    engine = db.make_engine(settings.resolved_database_url, create=False)
-    with db.session(engine) as session:
+def _due(run: Opened, program: str, kind: str) -> str | None:
+    """The period whose report is due today, the n-th working day after it ended; or None
+    (the schedule runs on the first days of the month, cron cannot count working days)."""
+    with run.session() as session:
         spec = store.read_program(session=session, code=program)
         calendar = workdays.calendar_of(session=session, spec=spec)
-    today = datetime.now(ZoneInfo(spec.timezone)).date()
-    period = _last_ended(program, settings, kind)
-    return schedule.writing_day(calendar, period) == today
+    today = run.today(program)
+    period = _last_ended(today, kind)
+    return period if schedule.writing_day(calendar, period) == today else None
+
+
+def _period(program: str, period: str | None, scheduled: bool, kind: str) -> str | None:
+    """The period asked for; else the last one that ended (on schedule: only on its day)."""
+    if period is not None:
+        return period
+    with opened() as run:
+        if scheduled:
+            return _due(run, program, kind)
+        return _last_ended(run.today(program), kind)
 
 
 # Writing every format of every unit's statement, then sending them.
 @flow(name="quarterly-reconciliation", timeout_seconds=3600)
 def quarterly_reconciliation(
     program: str, quarter: str | None = None, send: bool = True, scheduled: bool = False
-) -> dict[str, object]:
+) -> Reported:
     """The quarterly reconciliation (季度对账) of ``program``.
 
     ``scheduled``: run daily early in each quarter by cron, it writes only on the 5th
     working day after the quarter ended (cron cannot count working days).
     """
-    settings = Settings()
-    if scheduled and quarter is None and not _due_today(program, settings, "quarter"):
-        return {"skipped": "not the 5th working day after the quarter"}
-    return _write("quarter", program, quarter or _last_ended(program, settings, "quarter"), send)
+    period = _period(program, quarter, scheduled, "quarter")
+    if period is None:
+        return Reported(program, "", skipped="not the 5th working day after the quarter")
+    return _report("quarter", program, period, send)
 
 
 @flow(name="half-year-evaluation", timeout_seconds=3600)
 def half_year_evaluation(
     program: str, half: str | None = None, send: bool = True, scheduled: bool = False
-) -> dict[str, object]:
+) -> Reported:
     """The half-year evaluation (半年度评估) of ``program``; on schedule, the 7th working day
     after the half year ended."""
-    settings = Settings()
-    if scheduled and half is None and not _due_today(program, settings, "half"):
-        return {"skipped": "not the 7th working day after the half year"}
-    return _write("half", program, half or _last_ended(program, settings, "half"), send)
+    period = _period(program, half, scheduled, "half")
+    if period is None:
+        return Reported(program, "", skipped="not the 7th working day after the half year")
+    return _report("half", program, period, send)

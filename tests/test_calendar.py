@@ -215,7 +215,7 @@ def test_calendar_add_refuses_a_bad_notice_and_stores_nothing(
     assert years()[2026]["status"] == "official"  # not entered
     assert "Traceback" not in output
 
-    missing = run("calendar", "add", "2026", str(tmp_path / "nowhere.txt"), code=1)
+    missing = run("calendar", "add", "2026", str(tmp_path / "nowhere.txt"), code=3)
     assert "no such file" in missing
 
 
@@ -288,7 +288,7 @@ def test_status_warns_before_the_year_turns(
 
 def test_a_warning_day_that_is_not_a_day_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PILOT_TRACKER_CALENDAR_WARNING_FROM", "11-31")
-    output = run("status", code=1)
+    output = run("status", code=3)
     assert "PILOT_TRACKER_CALENDAR_WARNING_FROM" in output and "MM-DD" in output
 
 

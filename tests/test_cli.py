@@ -195,12 +195,20 @@ def test_bad_input_is_refused_whole(sqlite_initialised: None, tmp_path: Path, ca
     assert show("demo") == before
 
 
-def test_a_gbk_file_is_refused(sqlite_initialised: None, tmp_path: Path) -> None:
+def test_a_file_that_is_not_text_is_refused(sqlite_initialised: None, tmp_path: Path) -> None:
+    path = tmp_path / "demo.yaml"
+    path.write_bytes(b"code: demo\nname: \xff\xfe\xfd\n")
+    result = run("program", "load", path, code=1)
+    assert "byte 17: the file is not UTF-8, UTF-16 or GBK text; save it as UTF-8" in result.stderr
+    assert json.loads(run("program", "list", "--json").stdout) == []
+
+
+def test_a_gbk_file_is_loaded(sqlite_initialised: None, tmp_path: Path) -> None:
     path = tmp_path / "demo.yaml"
     path.write_bytes(yaml.safe_dump(SMALL, allow_unicode=True).encode("gbk"))
-    result = run("program", "load", path, code=1)
-    assert "encoded as GBK/GB18030, not UTF-8" in result.stderr
-    assert json.loads(run("program", "list", "--json").stdout) == []
+    run("program", "load", path)
+    listed = json.loads(run("program", "list", "--json").stdout)
+    assert [(item["code"], item["name"]) for item in listed] == [(SMALL["code"], SMALL["name"])]
 
 
 def test_several_faults_are_all_reported_and_nothing_is_written(
@@ -258,7 +266,7 @@ def test_templates_for_one_unit_and_for_all(sqlite_initialised: None, tmp_path: 
 
 
 def test_commands_before_init_say_what_to_do(isolated_environment: Path) -> None:
-    result = run("program", "list", code=1)
+    result = run("program", "list", code=4)
     database = isolated_environment.resolve() / "pilot-tracker.db"
     assert result.stderr.strip() == (f"error: no database at {database}; run `pilot-tracker init`")
     assert not isolated_environment.exists()  # no empty database, no data home
@@ -269,9 +277,9 @@ def test_a_database_url_in_a_missing_folder_is_refused_and_nothing_is_created(
 ) -> None:
     database = tmp_path / "no" / "such" / "dir" / "x.db"
     monkeypatch.setenv("PILOT_TRACKER_DATABASE_URL", f"sqlite:///{database}")
-    result = run("program", "list", code=1)
+    result = run("program", "list", code=4)
     assert result.stderr.strip() == f"error: no database at {database}; run `pilot-tracker init`"
-    result = run("init", code=1)
+    result = run("init", code=4)
     assert result.stderr.strip() == (
         f"error: no folder {database.parent} for the database sqlite:///{database}; create the "
         "folder, or set PILOT_TRACKER_DATABASE_URL to a file in a folder that exists"
@@ -284,7 +292,7 @@ def test_init_creates_a_database_in_a_folder_that_exists(
 ) -> None:
     database = tmp_path / "x.db"
     monkeypatch.setenv("PILOT_TRACKER_DATABASE_URL", f"sqlite:///{database}")
-    run("program", "list", code=1)
+    run("program", "list", code=4)
     assert not database.exists()
     run("init")
     run("program", "list")
@@ -304,9 +312,40 @@ def test_usage_errors_exit_2() -> None:
     assert runner.invoke(app, ["no-such-command"]).exit_code == 2
 
 
+def test_a_bug_is_one_line_that_names_the_log_and_exits_70(
+    isolated_environment: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    run("init")
+
+    def broken(*, session: object) -> None:
+        raise KeyError("a bug in the ledger")
+
+    monkeypatch.setattr("pilot_tracker.ledger.store.list_programs", broken)
+    result = run("program", "list", code=70)
+    log = isolated_environment / "logs" / "errors.log"
+    assert result.stderr.strip() == (
+        "error: a bug in pilot-tracker: KeyError: 'a bug in the ledger' "
+        f"(the traceback is in {log}; please report it)"
+    )
+    logged = log.read_text(encoding="utf-8")
+    assert "program_list {'as_json': False} failed" in logged
+    assert "Traceback" in logged and "KeyError: 'a bug in the ledger'" in logged
+
+
+def test_a_file_the_system_refuses_is_named_and_exits_3(
+    isolated_environment: Path, tmp_path: Path
+) -> None:
+    run("init")
+    run("program", "load", EXAMPLES / "xiangshan.yaml")
+    taken = tmp_path / "taken"
+    taken.write_text("a file where the folder should be", encoding="utf-8")
+    result = run("template", "--program", "xiangshan", "--all-units", "-o", taken / "sub", code=3)
+    assert result.stderr.startswith(f"error: {taken / 'sub'}")
+
+
 def test_a_bad_setting_is_one_clear_line(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PILOT_TRACKER_TIMEZONE", "Mars/Olympus")
-    result = run("init", code=1)
+    result = run("init", code=3)
     assert result.stderr.startswith("error: PILOT_TRACKER_TIMEZONE:")
 
 

@@ -19,7 +19,7 @@ from pilot_tracker import db, runs
 from pilot_tracker.alerts import outbox
 from pilot_tracker.cli import app
 from pilot_tracker.collect import collection
-from pilot_tracker.collect.sources import inbox_folder
+from pilot_tracker.collect.inbox import inbox_folder
 from pilot_tracker.demo.submissions import Behaviour, behaviours, deliver
 from pilot_tracker.ledger import store
 from pilot_tracker.ledger.program_file import ProgramSpec, read_program_file, validate_program
@@ -196,6 +196,26 @@ def test_an_http_source_that_is_down_marks_its_unit_unavailable(
     )
 
 
+def test_a_bug_in_a_source_is_an_error_of_the_run_not_a_source_down(
+    sqlite_engine: sa.Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pilot_tracker.collect.http import HttpSource
+
+    def broken(source: HttpSource) -> object:
+        raise KeyError("a bug in the source")
+
+    monkeypatch.setattr(HttpSource, "pull", broken)
+    load(sqlite_engine, http_program("http://127.0.0.1:9/rsj.json"))
+    result = run(sqlite_engine, tmp_path, "demo")
+
+    assert result.unavailable == []
+    assert [(e["unit"], e["source"], e["error"]) for e in result.errors] == [
+        ("rsj", "http", "KeyError")
+    ]
+    assert result.outcome == "source errors" and result.excused() == {"rsj"}
+    assert "rsj: pulling its http source failed (KeyError)" in "\n".join(result.lines())
+
+
 @pytest.mark.parametrize(
     ("answer", "reason"),
     [
@@ -356,7 +376,7 @@ def test_collect_exits_non_zero_when_intake_broke(
 
     monkeypatch.setattr("pilot_tracker.collect.intake._Checker.run", broken)
     result = runner.invoke(app, ["collect", "--program", "xiangshan", "--as-of", "2021-01-31"])
-    assert result.exit_code == 1
+    assert result.exit_code == 70  # a bug of ours, not a refused file
     assert "could not be taken in" in result.stderr and "Traceback" not in result.output
     assert "unavailable" not in result.stdout
 

@@ -31,6 +31,7 @@ def test_every_flow_and_task_has_a_timeout() -> None:
         "supervise",
         "quarterly-reconciliation",
         "half-year-evaluation",
+        "write-report",
     }
     limits = {name: item.timeout_seconds for name, item in found.items()}
     assert all(limits.values()), limits
@@ -40,6 +41,9 @@ def test_every_flow_and_task_has_a_timeout() -> None:
     assert limits["supervise"] >= (
         limits["collect-status"] + limits["flag-laggards"] + limits["send-alerts"]
     )
+    writing = found["write-report"]
+    assert isinstance(writing, Task) and writing.retries
+    assert limits["quarterly-reconciliation"] >= limits["write-report"] + limits["send-alerts"]
 
 
 def test_http_pulls_are_retried_with_jitter() -> None:

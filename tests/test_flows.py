@@ -12,7 +12,7 @@ from flows.collect_status import collect_status
 from typer.testing import CliRunner
 
 from pilot_tracker.cli import app
-from pilot_tracker.collect.sources import HttpSource
+from pilot_tracker.collect.http import HttpSource
 from pilot_tracker.demo.submissions import Behaviour, behaviours, deliver
 from pilot_tracker.ledger.program_file import read_program_file
 
@@ -46,21 +46,29 @@ def test_collect_status_takes_in_every_unit_and_reports_the_unavailable(
 
         result = collect_status("yinzhou", as_of=date(2021, 1, 31), settle_seconds=0)
 
-    units = {summary["unit"]: summary for summary in result["submissions"]}
+    units = {summary.unit: summary for summary in result.submissions}
     plan = behaviours(spec)
-    assert units["dsj"]["source"] == "http" and units["dsj"]["status"] == "imported"
+    assert units["dsj"].source == "http" and units["dsj"].status == "imported"
     for unit, kind in plan.items():
         if kind is Behaviour.SILENT:
             assert unit not in units
         else:
             assert unit in units, unit
-    assert result["unavailable"] == []
-    json.dumps(result)  # the flow's return value is plain data
+    assert result.unavailable == [] and result.errors == [] and result.outcome == "ok"
+    json.dumps(result.as_dict())  # what the run records is plain data
 
 
 def test_a_source_that_stays_down_does_not_fail_the_flow(
     isolated_environment: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    tries: list[str] = []
+    fetch = HttpSource.fetch
+
+    def counted(source: HttpSource) -> object:
+        tries.append(source.unit)
+        return fetch(source)
+
+    monkeypatch.setattr(HttpSource, "fetch", counted)
     # Retried as in production, without the production waits between tries.
     fast = collect_module.pull_http.with_options(retry_delay_seconds=0.01)
     monkeypatch.setattr(collect_module, "pull_http", fast)
@@ -78,9 +86,39 @@ def test_a_source_that_stays_down_does_not_fail_the_flow(
 
     result = collect_status("yinzhou", as_of=date(2021, 1, 31), settle_seconds=0)
 
-    assert [(u["unit"], u["source"]) for u in result["unavailable"]] == [("dsj", "http")]
-    assert "could not be reached" in result["unavailable"][0]["error"]
-    assert result["submissions"] == []
+    assert [(u.unit, u.source) for u in result.unavailable] == [("dsj", "http")]
+    assert "could not be reached" in result.unavailable[0].error
+    assert result.submissions == [] and result.errors == []
+    assert tries == ["dsj"] * 3  # a source that is down is retried twice
+
+
+def test_a_bug_in_a_source_is_the_run_s_error_not_the_unit_s_source_down(
+    isolated_environment: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tries: list[str] = []
+
+    def broken(source: HttpSource) -> object:
+        tries.append(source.unit)
+        raise KeyError("a bug in the source")
+
+    monkeypatch.setattr(HttpSource, "fetch", broken)
+    fast = collect_module.pull_http.with_options(retry_delay_seconds=0.01)
+    monkeypatch.setattr(collect_module, "pull_http", fast)
+    runner = CliRunner()
+    assert runner.invoke(app, ["init"]).exit_code == 0
+    assert runner.invoke(app, ["program", "load", str(EXAMPLES / "yinzhou.yaml")]).exit_code == 0
+
+    result = collect_status("yinzhou", as_of=date(2021, 1, 31), settle_seconds=0)
+
+    assert result.unavailable == []  # not "unavailable": the unit's source is not down
+    (error,) = result.errors
+    assert (error["unit"], error["source"], error["error"]) == ("dsj", "http", "KeyError")
+    assert result.unread == ["dsj"] and result.excused() == {"dsj"}  # not flagged on it
+    assert tries == ["dsj"]  # a bug is not retried: it would fail the same way
+    shown = runner.invoke(app, ["status"])
+    assert "collect-status: source errors for 2021-01-31" in shown.stdout
+    assert "sources down" not in shown.stdout
+    assert shown.exit_code == 1
 
 
 def test_a_source_on_loopback_not_marked_internal_is_refused_at_once(
@@ -115,12 +153,12 @@ def test_a_source_on_loopback_not_marked_internal_is_refused_at_once(
         result = collect_status("yinzhou", as_of=date(2021, 1, 31), settle_seconds=0)
         assert server.requests == []
 
-    (unavailable,) = result["unavailable"]
-    assert (unavailable["unit"], unavailable["source"]) == ("dsj", "http")
-    assert "refused: 127.0.0.1 is not a public address (loopback)" in unavailable["error"]
-    assert "internal: true" in unavailable["error"]
+    (unavailable,) = result.unavailable
+    assert (unavailable.unit, unavailable.source) == ("dsj", "http")
+    assert "refused: 127.0.0.1 is not a public address (loopback)" in unavailable.error
+    assert "internal: true" in unavailable.error
     assert tries == ["dsj"]  # a refusal is not retried: the program file must change
-    assert result["submissions"] == []
+    assert result.submissions == []
 
 
 def test_supervise_collects_flags_and_sends_once(
@@ -147,10 +185,10 @@ def test_supervise_collects_flags_and_sends_once(
         delivered = len(server.bodies)
         again = send_alerts()
 
-    assert len(result["collected"]["submissions"]) > 10
-    assert result["flagged"]["flags"] and result["flagged"]["calendar"] == "official"
-    assert result["sent"]["sent"] == delivered > 0 and result["sent"]["pending"] == 0
-    assert again["sent"] == 0 and len(server.bodies) == delivered  # a second run sends nothing
+    assert result.collected and len(result.collected.submissions) > 10
+    assert result.flagged and result.flagged.flags and result.flagged.calendar == "official"
+    assert result.sent and result.sent.sent == delivered > 0 and result.sent.pending == 0
+    assert again.sent == 0 and len(server.bodies) == delivered  # a second run sends nothing
     titles = [json.loads(body)["title"] for body in server.bodies]
     assert any(title.startswith("【进度提醒】象山县试点") for title in titles)
 
@@ -171,12 +209,14 @@ def test_the_report_flows_write_record_and_queue(isolated_environment: Path) -> 
     quarter = quarterly_reconciliation("xiangshan", quarter="2021Q1")
     half = half_year_evaluation("xiangshan", half="2021H1", send=False)
 
-    assert set(quarter["files"]) == {"html", "pdf", "xlsx"} and quarter["problems"] == []
-    assert all(Path(path).is_file() for path in quarter["files"].values())
-    assert quarter["queued"] > 2  # office, leaders, and the units' statements
-    assert quarter["sent"]["pending"] >= quarter["queued"]  # no Apprise file: they wait
-    assert set(half["files"]) == {"html", "pdf", "xlsx", "docx"} and half["queued"] == 0
-    assert "2021H1" in half["files"]["pdf"]
+    assert quarter.written and half.written and quarter.sent and half.sent is None
+    assert set(quarter.written.files) == {"html", "pdf", "xlsx"}
+    assert quarter.written.problems == []
+    assert all(Path(path).is_file() for path in quarter.written.files.values())
+    assert quarter.written.queued > 2  # office, leaders, and the units' statements
+    assert quarter.sent.pending >= quarter.written.queued  # no Apprise file: they wait
+    assert set(half.written.files) == {"html", "pdf", "xlsx", "docx"}
+    assert half.written.queued == 0 and "2021H1" in str(half.written.files["pdf"])
 
 
 def test_supervise_warns_the_office_once_a_week_while_next_year_is_not_in_the_calendar(
@@ -211,7 +251,8 @@ def test_supervise_warns_the_office_once_a_week_while_next_year_is_not_in_the_ca
         ]
     engine.dispose()
     assert warnings == [("role:office", f"【工作日历提醒】{year}年节假日安排尚未录入 · 象山县试点")]
-    assert first["flagged"]["calendar"] == second["flagged"]["calendar"] == "official"
+    assert first.flagged and second.flagged
+    assert first.flagged.calendar == second.flagged.calendar == "official"
 
 
 def test_a_rerun_for_an_earlier_day_fails_and_rewrites_nothing(isolated_environment: Path) -> None:
@@ -250,8 +291,9 @@ def test_collect_status_records_a_failed_intake_and_the_run_says_so(
     monkeypatch.setattr("pilot_tracker.collect.intake._Checker.run", broken)
     result = collect_status("xiangshan", as_of=date(2021, 1, 31), settle_seconds=0)
 
-    assert result["unavailable"] == []  # the units sent files: they stay subject to flags
-    assert result["errors"] and {s["status"] for s in result["submissions"]} == {"rejected"}
+    assert result.unavailable == []  # the units sent files: they stay subject to flags
+    assert result.errors and {s.status for s in result.submissions} == {"rejected"}
+    assert result.unread == [] and result.outcome == "intake errors"
     shown = runner.invoke(app, ["status"])
     assert "collect-status: intake errors for 2021-01-31" in shown.stdout
     assert shown.exit_code == 1

@@ -142,8 +142,10 @@ def test_html_saved_from_the_web_page() -> None:
     assert same_days(arrangement)
 
 
-def test_gbk_text_from_a_windows_desktop() -> None:
-    data = notice("2026.txt").encode("gb18030")
+@pytest.mark.parametrize("encoding", ["gb18030", "gbk", "utf-8-sig", "utf-16", "utf-16-le"])
+def test_text_as_a_windows_desktop_saves_it(encoding: str) -> None:
+    # UTF-16 (Notepad's "Unicode") was refused before the one decoding policy (text.py).
+    data = notice("2026.txt").encode(encoding)
     assert same_days(holiday_notice.read(data, name="通知.txt", year=2026))
 
 
@@ -168,6 +170,14 @@ workdays:
     again = holiday_notice.read(shown.encode(), name="2026.json", year=2026)
     assert again.holidays == reference().holidays
     assert set(again.workdays) == set(reference().workdays)
+
+
+def test_csv_dates_as_a_spreadsheet_writes_them() -> None:
+    # Read by the one date parser (values.parse_day); until then only 2026-02-15 was taken.
+    text = "日期：,类型,名称\n2026/2/15,放假,春节\n2026年2月16日,放假,春节\n2026.2.14,上班,春节\n"
+    arrangement = holiday_notice.read(text.encode(), name="2026.csv", year=2026)
+    assert arrangement.holidays == {date(2026, 2, 15): "春节", date(2026, 2, 16): "春节"}
+    assert arrangement.workdays == {date(2026, 2, 14): "春节"}
 
 
 def test_csv_with_chinese_headers() -> None:

@@ -26,7 +26,7 @@ import httpx
 import pytest
 import trustme
 
-from pilot_tracker.collect.sources import RETRY_DELAYS, HttpSource
+from pilot_tracker.collect.http import RETRY_DELAYS, HttpSource
 from pilot_tracker.ledger.program_file import HttpSourceSpec, validate_program
 
 from .http_fixtures import Answer, http_server, no_sleep, trickling_server
@@ -367,7 +367,7 @@ PULL_IN_A_CAGE = textwrap.dedent(
     """
     import json, sys, time
     from pilot_tracker.ledger.program_file import HttpSourceSpec
-    from pilot_tracker.collect.sources import HttpSource
+    from pilot_tracker.collect.http import HttpSource
 
     spec = HttpSourceSpec(
         kind="http", url=sys.argv[1], internal=True, timeout=5, deadline=float(sys.argv[2])
@@ -455,7 +455,7 @@ PULL_A_BOMB = textwrap.dedent(
     from pathlib import Path
     import httpx
     from pilot_tracker.ledger.program_file import HttpSourceSpec
-    from pilot_tracker.collect.sources import HttpSource
+    from pilot_tracker.collect.http import HttpSource
 
     bomb = Path(sys.argv[1]).read_bytes()
     asked = []

@@ -23,7 +23,7 @@ from pilot_tracker import db
 from pilot_tracker.alerts import outbox
 from pilot_tracker.cli import app
 from pilot_tracker.collect import collection
-from pilot_tracker.collect.sources import FolderSource, inbox_folder
+from pilot_tracker.collect.inbox import FolderSource, inbox_folder
 from pilot_tracker.ledger import store
 from pilot_tracker.ledger.program_file import validate_program
 from pilot_tracker.models import Notification, Rejection, StatusReport, Submission
@@ -203,7 +203,7 @@ def test_a_file_swapped_for_a_fifo_after_the_scan_never_blocks(tmp_path: Path) -
         f"""
         import os, sys
         from pathlib import Path
-        from pilot_tracker.collect.sources import FolderSource
+        from pilot_tracker.collect.inbox import FolderSource
         folder = Path({str(tmp_path)!r}) / "inbox" / "demo" / "jyj"
         folder.mkdir(parents=True)
         candidate = folder / "进展.csv"

@@ -436,7 +436,8 @@ def test_a_workbook_of_too_many_cell_formats_is_refused_before_it_is_opened(
 PAYLOAD_READER = """
 import sys, time
 from pathlib import Path
-from pilot_tracker.collect.payload import PayloadError, read_payload
+from pilot_tracker.collect.payload import read_payload
+from pilot_tracker.errors import PayloadError
 
 path = Path(sys.argv[1])
 start = time.monotonic()

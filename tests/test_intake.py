@@ -25,13 +25,8 @@ from sqlmodel import col, select
 
 from pilot_tracker import db
 from pilot_tracker.alerts.outbox import Templates
-from pilot_tracker.collect.intake import (
-    Payload,
-    SubmissionSummary,
-    archive_payload,
-    display_name,
-    take_payload,
-)
+from pilot_tracker.collect.intake import SubmissionSummary, archive_payload, take_payload
+from pilot_tracker.collect.payload import Payload, display_name
 from pilot_tracker.collect.submission_workbook import write_submission_template
 from pilot_tracker.ledger import store
 from pilot_tracker.ledger.program_file import ProgramSpec, validate_program

@@ -1,5 +1,7 @@
 """The layout rules: the domain never imports Prefect, Typer or a web framework, and never
-reads the clock or the settings; entry points (cli.py, flows/) do."""
+reads the clock or the settings; entry points (cli.py, flows/) do. Import arrows point one
+way, down the pipeline: entry points → demo → reports → supervise → collect → alerts →
+ledger → the core (models, db, errors, periods, spreadsheet, values ...)."""
 
 from __future__ import annotations
 
@@ -12,7 +14,8 @@ import pytest
 
 from .conftest import ROOT
 
-DOMAIN = sorted((ROOT / "src" / "pilot_tracker").rglob("*.py"))
+PACKAGE = ROOT / "src" / "pilot_tracker"
+DOMAIN = sorted(PACKAGE.rglob("*.py"))
 ENTRY_POINTS = {"cli.py", "settings.py"}
 FORBIDDEN_IMPORTS = ("prefect", "typer", "click", "fastapi", "flask", "starlette")
 CLOCK_CALLS = {("datetime", "now"), ("datetime", "utcnow"), ("date", "today"), ("time", "time")}
@@ -49,3 +52,60 @@ def test_the_command_line_starts_without_prefect() -> None:
     code = "import sys, pilot_tracker.cli; print('prefect' in sys.modules)"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "False"
+
+
+# Lowest first: a module may import its own package and the layers below it, never above.
+LAYERS = ("core", "ledger", "alerts", "collect", "supervise", "reports", "demo")
+
+
+def layer_of(module: str) -> str:
+    """The layer of ``pilot_tracker.x.y``: its subpackage, or ``core`` for a top-level module."""
+    parts = module.split(".")
+    if len(parts) > 1 and (PACKAGE / parts[1]).is_dir() and parts[1] != "migrations":
+        return parts[1]
+    return "core"
+
+
+def imported_modules(path: Path) -> list[tuple[int, str]]:
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            found += [(node.lineno, alias.name) for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            if node.module == "pilot_tracker":
+                found += [(node.lineno, f"pilot_tracker.{alias.name}") for alias in node.names]
+            else:
+                found.append((node.lineno, node.module))
+    return found
+
+
+def test_every_subpackage_has_its_place_in_the_layers() -> None:
+    packages = {path.name for path in PACKAGE.iterdir() if (path / "__init__.py").is_file()} - {
+        "migrations"
+    }
+    assert packages == set(LAYERS) - {"core"}
+
+
+@pytest.mark.parametrize("path", domain_modules(), ids=lambda path: str(path.relative_to(PACKAGE)))
+def test_imports_point_down_the_pipeline(path: Path) -> None:
+    module = ".".join(("pilot_tracker", *path.relative_to(PACKAGE).with_suffix("").parts))
+    own = LAYERS.index(layer_of(module))
+    for line, name in imported_modules(path):
+        assert name.split(".")[0] != "flows", f"{path.name}:{line} imports the flows"
+        if name.split(".")[0] != "pilot_tracker":
+            continue
+        assert LAYERS.index(layer_of(name)) <= own, (
+            f"{module}:{line} imports {name}, a layer above it ({' → '.join(LAYERS)})"
+        )
+
+
+@pytest.mark.parametrize(
+    "path", sorted(PACKAGE.glob("*/__init__.py")), ids=lambda path: path.parent.name
+)
+def test_a_subpackage_init_only_says_what_the_package_is(path: Path) -> None:
+    """Importing ``pilot_tracker.collect.sources`` must not drag in the rest of ``collect``."""
+    if path.parent.name == "migrations":
+        return
+    body = ast.parse(path.read_text(encoding="utf-8")).body
+    assert body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant)
+    assert len(body) == 1, f"{path.parent.name}/__init__.py holds code; put it in a named module"

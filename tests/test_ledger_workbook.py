@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import zipfile
+from collections.abc import Callable
 from datetime import date, datetime
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from pilot_tracker.errors import ProgramFileError
 from pilot_tracker.ledger.program_file import ProgramSpec, validate_program
 from pilot_tracker.ledger.workbook import read_ledger_workbook, write_ledger_workbook
 
+from .test_payload import RETYPED_HEADERS
 from .test_program_file import SMALL
 
 
@@ -94,6 +96,7 @@ def test_an_office_may_retype_things_the_way_people_do(workbook_path: Path) -> N
     tasks["D2"] = "tw"  # a unit code instead of its name
     tasks["E2"] = "县教育局，县人力社保局"  # a full-width comma
     tasks["F2"] = "2021/1/4"  # a date typed as text
+    tasks["G2"] = 44377  # a date cell formatted as a number (refused before one date parser)
     tasks["J1"] = "备注"  # an extra column
     tasks["J2"] = "随便写点什么"
     tasks.insert_rows(3)  # a blank row in the middle
@@ -103,8 +106,25 @@ def test_an_office_may_retype_things_the_way_people_do(workbook_path: Path) -> N
     spec = read_ledger_workbook(workbook_path)
     assert spec.tasks[0].co_units == ["jyj", "rsj"]
     assert spec.tasks[0].start == date(2021, 1, 4)
+    assert spec.tasks[0].due == date(2021, 6, 30)
     assert spec.tasks[0].lead_unit == "tw"
     assert len(spec.tasks) == 2
+
+
+@pytest.mark.parametrize("retype", RETYPED_HEADERS.values(), ids=RETYPED_HEADERS)
+def test_every_header_spelling_a_submission_accepts_is_read(
+    workbook_path: Path, retype: Callable[[str], str]
+) -> None:
+    # Before one header normaliser, "计划进度（％）" or "任务编号：" made a column missing here
+    # while a submission took them.
+    workbook = openpyxl.load_workbook(workbook_path)
+    for sheet in workbook.worksheets:
+        labels = [row[0] for row in sheet.iter_rows()] if sheet.title == "试点信息" else []
+        for cell in [*sheet[1], *labels]:
+            if isinstance(cell.value, str):
+                cell.value = retype(cell.value)
+    workbook.save(workbook_path)
+    assert read_ledger_workbook(workbook_path) == small_spec()
 
 
 def test_a_missing_column_is_named(workbook_path: Path) -> None:

@@ -6,6 +6,8 @@ rewritten with zipfile); every CSV and JSON is real bytes on disk.
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import re
 import resource
@@ -13,7 +15,7 @@ import subprocess
 import sys
 import time
 import zipfile
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -22,7 +24,8 @@ import openpyxl
 import pytest
 
 from pilot_tracker.collect import payload
-from pilot_tracker.collect.payload import PayloadError, ReadPayload, read_payload
+from pilot_tracker.collect.payload import ReadPayload, read_payload
+from pilot_tracker.errors import PayloadError
 
 TEMPLATE_HEADERS = [
     "任务编号",
@@ -198,6 +201,39 @@ def test_retyped_headers_extra_columns_and_blank_rows_are_tolerated(tmp_path: Pa
     assert headers["task"] == "任务\n编号"
     assert headers["status"] == "进展 状态"
     assert "remark" not in headers and "备注" not in headers.values()
+
+
+# How people retype a header. The ledger workbook accepts each of these spellings too
+# (test_ledger_workbook), both by ``spreadsheet.header_key``.
+RETYPED_HEADERS: dict[str, Callable[[str], str]] = {
+    "spaces and a line break": lambda header: f" {header[:2]}\n{header[2:]} ",
+    "a full-width space": lambda header: f"{header[:2]}\u3000{header[2:]}",
+    "full-width brackets and percent": lambda header: header.translate(
+        str.maketrans("()%", "（）％")
+    ),
+    "a full-width colon after it": lambda header: f"{header}：",
+    "a colon and a space after it": lambda header: f"{header}: ",
+}
+
+
+@pytest.mark.parametrize("retype", RETYPED_HEADERS.values(), ids=RETYPED_HEADERS)
+@pytest.mark.parametrize("kind", ["xlsx", "csv"])
+def test_a_retyped_header_is_the_same_header(
+    tmp_path: Path, kind: str, retype: Callable[[str], str]
+) -> None:
+    headers = [retype(header) for header in ("任务编号", "进展状态", "完成进度(%)", "填报日期")]
+    values = ["T-01", "推进中", "50", "2021-03-31"]
+    if kind == "xlsx":
+        data = xlsx(tmp_path / "进展.xlsx", [headers, values])
+    else:
+        text = io.StringIO()
+        csv.writer(text).writerows([headers, values])  # quotes a header with a line break
+        data = write(tmp_path / "进展.csv", text.getvalue().encode())
+    read = read_payload(data, f"进展.{kind}")
+    assert task_values(read) == [
+        {"task": "T-01", "status": "推进中", "percent": "50", "reported_on": "2021-03-31"}
+    ]
+    assert read.task_rows[0].headers["task"] == headers[0].strip()
 
 
 def test_a_cell_formatted_as_percent_is_marked(tmp_path: Path) -> None:
@@ -882,7 +918,8 @@ def caged(script: str, *args: str) -> str:
 READ_IN_A_CAGE = """
 import sys, time
 from pathlib import Path
-from pilot_tracker.collect.payload import PayloadError, read_payload
+from pilot_tracker.collect.payload import read_payload
+from pilot_tracker.errors import PayloadError
 path = Path(sys.argv[1])
 started = time.perf_counter()
 try:

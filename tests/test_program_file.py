@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 from collections import Counter
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -149,7 +150,8 @@ def test_the_small_program_is_valid() -> None:
             'tasks[0].list: task list "key_project" is not declared',
         ),
         ({"tasks__0__list": "misc"}, "tasks[0].list: 'misc' is not one of"),
-        ({"tasks__0__start": "2021/3/1"}, "tasks[0].start: not a date: '2021/3/1'"),
+        ({"tasks__0__start": "2021/2/30"}, "tasks[0].start: not a date: '2021/2/30'"),
+        ({"tasks__0__start": "下月初"}, "tasks[0].start: not a date: '下月初'"),
         ({"tasks__0__weight": 0}, "tasks[0].weight: 0 is out of range; it must be more than 0"),
         (
             {"tasks__0__colour": "red"},
@@ -194,6 +196,16 @@ def test_the_small_program_is_valid() -> None:
 def test_each_mistake_is_refused_with_its_place(edits: dict[str, Any], expected: str) -> None:
     problems = problems_of(changed(**edits))
     assert any(problem.startswith(expected) for problem in problems), problems
+
+
+# Dates are read by the one date parser (values.parse_day) as in a ledger workbook or a
+# submission; a program file refused "2021/3/1" until the parsers were one.
+@pytest.mark.parametrize("written", ["2021/1/4", "2021年1月4日", "2021.1.4", "20210104", 44200])
+def test_a_date_is_read_however_it_is_written(written: Any) -> None:
+    spec = validate_program(
+        changed(tasks__0__start=written, tasks__0__milestones__0__date=written), "demo.yaml"
+    )
+    assert spec.tasks[0].start == spec.tasks[0].milestones[0].planned_on == date(2021, 1, 4)
 
 
 def test_every_problem_is_listed_at_once() -> None:
@@ -252,11 +264,23 @@ def test_an_empty_file_is_refused(tmp_path: Path) -> None:
     assert "the file is empty" in str(error.problems[0])
 
 
-def test_a_gbk_file_is_refused_with_what_to_do(tmp_path: Path) -> None:
+# Program files read as submissions and holiday notices do (pilot_tracker.text); until the
+# policy was one, a program file saved as GBK or UTF-16 (Notepad's "ANSI" and "Unicode" on
+# a Chinese desktop) was refused.
+@pytest.mark.parametrize("encoding", ["gbk", "gb18030", "utf-16", "utf-16-le", "utf-16-be"])
+def test_a_file_saved_as_gbk_or_utf16_is_read(tmp_path: Path, encoding: str) -> None:
     text = yaml.safe_dump(SMALL, allow_unicode=True)
-    error = refused(write(tmp_path, text.encode("gbk")))
-    assert "encoded as GBK/GB18030, not UTF-8" in str(error.problems[0])
-    assert "save it as UTF-8" in str(error.problems[0])
+    spec = read_program_file(write(tmp_path, text.encode(encoding)))
+    assert (spec.code, spec.name) == (SMALL["code"], SMALL["name"])
+    assert [unit.name for unit in spec.units] == [unit["name"] for unit in SMALL["units"]]
+
+
+def test_a_file_that_is_not_text_is_refused_with_what_to_do(tmp_path: Path) -> None:
+    error = refused(write(tmp_path, b"code: demo\nname: \xff\xfe\xfd\n"))
+    assert str(error.problems[0]) == (
+        "byte 17: the file is not UTF-8, UTF-16 or GBK text; save it as UTF-8 "
+        "(for example 另存为 → 编码 UTF-8) and load it again"
+    )
 
 
 def test_a_utf8_byte_order_mark_is_fine(tmp_path: Path) -> None:

@@ -11,6 +11,7 @@ from sqlmodel import select
 
 from pilot_tracker import db
 from pilot_tracker.collect import intake
+from pilot_tracker.collect.payload import Payload
 from pilot_tracker.ledger import store
 from pilot_tracker.ledger.program_file import validate_program
 from pilot_tracker.models import Program, Unit
@@ -23,9 +24,9 @@ from .test_program_file import SMALL
 NOW = datetime(2021, 7, 5, 1, 0, tzinfo=UTC)
 
 
-def csv_payload(rows: list[str]) -> intake.Payload:
+def csv_payload(rows: list[str]) -> Payload:
     text = "任务编号,进展状态,完成进度,进展情况,佐证材料,填报日期\n" + "\n".join(rows) + "\n"
-    return intake.Payload("进展.csv", text.encode("utf-8"), "folder")
+    return Payload("进展.csv", text.encode("utf-8"), "folder")
 
 
 def load(engine: sa.Engine, home: Path) -> None:

@@ -33,7 +33,7 @@ from typer.testing import CliRunner
 
 from pilot_tracker import db
 from pilot_tracker.cli import app
-from pilot_tracker.errors import ProgramFileError
+from pilot_tracker.errors import ProgramFileError, ReportError
 from pilot_tracker.ledger import store
 from pilot_tracker.ledger.program_file import validate_program
 from pilot_tracker.models import (
@@ -52,7 +52,7 @@ from pilot_tracker.models import (
     Unit,
 )
 from pilot_tracker.reports import documents, evaluation, figures, reconciliation, writing
-from pilot_tracker.reports.figures import ReportError, parse_half, parse_quarter
+from pilot_tracker.reports.figures import parse_half, parse_quarter
 from pilot_tracker.settings import Settings
 from pilot_tracker.supervise import flags, rules
 

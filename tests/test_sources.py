@@ -8,13 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from pilot_tracker.collect.sources import (
-    FolderSource,
-    HttpSource,
-    SourceUnavailable,
-    inbox_folder,
-    redact_url,
-)
+from pilot_tracker.collect.http import HttpSource
+from pilot_tracker.collect.inbox import FolderSource, inbox_folder
+from pilot_tracker.collect.sources import redact_url
+from pilot_tracker.errors import SourceUnavailable
 from pilot_tracker.ledger.program_file import HttpSourceSpec
 
 from .http_fixtures import Answer, http_server, no_sleep

@@ -58,7 +58,7 @@ def test_flag_escalate_and_send(isolated_environment: Path, tmp_path: Path, monk
 
     pending = json.loads(run("alerts", "list", "--status", "pending", "--json"))
     assert {item["target"] for item in pending} >= {f"unit:{unit} role:liaison" for unit in units}
-    assert "PILOT_TRACKER_APPRISE_CONFIG is not set" in run("alerts", "send", code=1)
+    assert "PILOT_TRACKER_APPRISE_CONFIG is not set" in run("alerts", "send", code=3)
 
     with http_server() as server:
         server.answer("/inbox", Answer(body=b"{}"))

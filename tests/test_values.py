@@ -167,6 +167,10 @@ def test_an_unknown_status_is_rejected_with_the_choices(value: str) -> None:
         ("２０２１年３月３１日", date(2021, 3, 31)),
         ("２０２１－０３－３１", date(2021, 3, 31)),
         ("２０２１/３/３１", date(2021, 3, 31)),
+        ("20210331", date(2021, 3, 31)),
+        (20210331, date(2021, 3, 31)),
+        (44286, date(2021, 3, 31)),  # an Excel serial: a date cell formatted as a number
+        (44286.75, date(2021, 3, 31)),
     ],
 )
 def test_a_date_is_read_as_people_write_it(value: Any, expected: date) -> None:
@@ -188,6 +192,14 @@ def test_a_date_that_is_not_one_is_rejected_in_chinese(value: str) -> None:
     reason = str(caught.value)
     assert "日期" in reason and "无效" in reason and value in reason
     assert "2021-03-31" in reason  # the format to use
+
+
+@pytest.mark.parametrize("value", [50, 2021, 0.8, -44286, 1e308, float("nan"), True, 20211331])
+def test_a_number_that_is_no_day_is_rejected(value: Any) -> None:
+    # Serials are days in 1990-2100: a percent or a year typed in a date cell is named.
+    with pytest.raises(ValueError) as caught:
+        parse_day(value)
+    assert "日期" in str(caught.value) and "无效" in str(caught.value)
 
 
 # --- numbers and text --------------------------------------------------------------------

@@ -1,15 +1,19 @@
 """The ``pilot-tracker`` command: parses arguments, calls the library, prints the outcome.
 
-This is an entry point: it reads the settings and the clock and hands them down. A domain
-error becomes one clear line on stderr and exit code 1; usage errors exit 2.
+This is an entry point: it reads the settings and the clock and hands them down. An error
+becomes one clear line on stderr and the exit code of its class (:func:`fail`, errors.py,
+the table in docs/operations.md); usage errors exit 2; a bug exits 70 and names the log
+that holds its traceback.
 """
 
 from __future__ import annotations
 
 import functools
 import json
+import logging
 import os
 import sys
+import tempfile
 import traceback
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
@@ -25,7 +29,7 @@ from rich.text import Text
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from pilot_tracker import __version__, db, logs, runs, telemetry
+from pilot_tracker import __version__, db, errors, logs, runs, telemetry
 from pilot_tracker.alerts import delivery, outbox
 from pilot_tracker.collect import collection
 from pilot_tracker.collect.submission_workbook import find_unit, write_submission_template
@@ -72,7 +76,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def handles_errors(command: F) -> F:
-    """Turn every error into one clear line and exit code 1; never a traceback."""
+    """Run the command; an error ends it as :func:`fail` says, never with a traceback."""
 
     @functools.wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -80,25 +84,63 @@ def handles_errors(command: F) -> F:
             return command(*args, **kwargs)
         except (typer.Exit, typer.Abort, typer.BadParameter):
             raise
-        except Refusal as error:
-            print_problems(error)
-        except PilotTrackerError as error:
-            err.print(f"error: {error}", markup=False, soft_wrap=True)
-        except SQLAlchemyError as error:
-            reason = str(getattr(error, "orig", None) or error).strip().splitlines()[0]
-            err.print(f"error: database error: {reason}", markup=False, soft_wrap=True)
-        except Exception as error:  # the last line of defence: no traceback reaches a user
-            if os.environ.get("PILOT_TRACKER_DEBUG"):
-                traceback.print_exc()
-            err.print(
-                f"error: unexpected {type(error).__name__}: {error} "
-                "(set PILOT_TRACKER_DEBUG=1 to see the traceback)",
-                markup=False,
-                soft_wrap=True,
-            )
-        raise typer.Exit(1)
+        except Exception as error:
+            raise typer.Exit(fail(error, f"{command.__name__} {kwargs}")) from None
 
     return wrapper  # type: ignore[return-value]
+
+
+def fail(error: Exception, doing: str = "pilot-tracker") -> int:
+    """Say what went wrong on stderr and give the exit code: the one place the command
+    maps the error tree (errors.py) to messages and exit codes (docs/operations.md).
+
+    A domain error is one clear line (a refused file, one more per problem); the operating
+    system refusing a file or folder says which; anything else is a bug: one line naming
+    the log that holds its traceback and ``doing`` (the command and its arguments).
+    """
+    if isinstance(error, Refusal):
+        print_problems(error)
+    elif isinstance(error, PilotTrackerError):
+        say_error(str(error))
+    elif isinstance(error, OSError):
+        where = f"{error.filename}: " if error.filename else ""
+        say_error(f"{where}{error.strerror or error}")
+    elif isinstance(error, SQLAlchemyError):
+        reason = str(getattr(error, "orig", None) or error).strip().splitlines()[0]
+        say_error(f"database error: {reason}")
+        return errors.EXIT_DATABASE
+    else:
+        reason = (str(error).strip().splitlines() or [""])[0]
+        say_error(
+            f"a bug in pilot-tracker: {type(error).__name__}: {reason} "
+            f"(the traceback is in {record_bug(error, doing)}; please report it)"
+        )
+        if os.environ.get("PILOT_TRACKER_DEBUG"):
+            traceback.print_exception(error)
+    return errors.exit_code(error)
+
+
+def say_error(message: str) -> None:
+    err.print(f"error: {message}", markup=False, soft_wrap=True)
+
+
+def record_bug(error: Exception, doing: str) -> Path | str:
+    """Write the traceback of ``error`` to DATA_HOME/logs/errors.log (or, with no usable
+    data home, the temporary folder's pilot-tracker-errors.log); the file written."""
+    try:
+        folder = Settings().home / "logs"
+        candidates = [folder / "errors.log"]
+    except Exception:  # the settings are wrong too: the bug still leaves its traceback
+        candidates = []
+    candidates.append(Path(tempfile.gettempdir()) / "pilot-tracker-errors.log")
+    for path in candidates:
+        try:
+            with logs.to_file(path, "pilot_tracker.cli") as written:
+                logging.getLogger("pilot_tracker.cli").error("%s failed", doing, exc_info=error)
+            return written
+        except OSError:
+            continue
+    return "no log: set PILOT_TRACKER_DEBUG=1 to see it here"
 
 
 # --- plumbing -----------------------------------------------------------------------------
@@ -214,7 +256,7 @@ def program_load(
         sources.append((file, spec, sha256))
     if refused:
         err.print("nothing was written", markup=False)
-        raise typer.Exit(1)
+        raise typer.Exit(errors.EXIT_ERROR)
 
     engine = open_database(settings)
     with db.session(engine) as session:
@@ -239,7 +281,7 @@ def program_load(
 
 def print_problems(error: Refusal) -> None:
     """A refused file: one line saying so, then each problem with its place."""
-    err.print(f"error: {error}", markup=False, soft_wrap=True)
+    say_error(str(error))
     for problem in error.problems:
         err.print(f"  {problem}", markup=False, soft_wrap=True)
 
@@ -473,9 +515,10 @@ def collect(
 ) -> None:
     """Pull every unit's sources once and take in what they sent.
 
-    Rejected rows are reported, not fatal: the exit code is 0 unless the run itself failed
-    or a payload could not be taken in (a fault of pilot-tracker, not of the file: the file
-    is archived and recorded as rejected, the traceback is in DATA_HOME/logs/collect.log).
+    Rejected rows are reported, not fatal: the exit code is 0 unless the run itself failed,
+    or 70 when a payload could not be taken in (a fault of pilot-tracker, not of the file:
+    the file is archived and recorded as rejected, the traceback is in
+    DATA_HOME/logs/collect.log).
 
     Example: pilot-tracker collect --program xiangshan --as-of 2021-03-26
     """
@@ -504,7 +547,7 @@ def collect(
             markup=False,
             soft_wrap=True,
         )
-        raise typer.Exit(1)
+        raise typer.Exit(errors.EXIT_BUG)
 
 
 def print_collection(result: collection.CollectionResult) -> None:
@@ -945,7 +988,7 @@ def print_written(written: writing.Written, as_json: bool) -> None:
     for problem in written.problems:
         err.print(f"warning: {problem}", markup=False, soft_wrap=True)
     if written.problems:
-        raise typer.Exit(1)
+        raise typer.Exit(errors.EXIT_ERROR)
 
 
 def report_folder(settings: Settings, program: str, period: str, output: Path | None) -> Path:
@@ -1125,7 +1168,7 @@ def demo(
     for problem in result.problems:
         err.print(f"warning: {problem}", markup=False)
     if result.problems:
-        raise typer.Exit(1)
+        raise typer.Exit(errors.EXIT_ERROR)
 
 
 # --- the calendar ---------------------------------------------------------------------------
@@ -1514,7 +1557,7 @@ def status(
         )
     )
     if unhealthy:
-        raise typer.Exit(1)
+        raise typer.Exit(errors.EXIT_ERROR)
 
 
 @app.command()

@@ -1,29 +1,62 @@
 """The exception tree. Every error a user can see is one of these.
 
-    PilotTrackerError                 anything the user can act on; one clear line
-    ├── ConfigurationError            settings or environment are wrong
+    PilotTrackerError                 anything the user can act on; one clear line, exit 1
+    ├── ConfigurationError            settings, the environment, or a file or folder they
+    │                                 name is wrong or cannot be used (exit 3)
     ├── DatabaseError                 the database cannot be reached or is not initialised
+    │                                 (exit 4)
+    ├── BoundError                    a file refused unread by its bounds, before it is
+    │   │                             parsed; the caller reports it as a Problem of its own
+    │   ├── YamlBoundError            YAML with an alias, too deep, or too many values
+    │   ├── ZipRefused                an .xlsx whose zip archive declares too much
+    │   └── UndecodableText           bytes that are not UTF-8, UTF-16 or GB18030 text
+    ├── LedgerError                   the ledger (programs, units, tasks, indicators)
+    │   └── ProgramFileError          a program file or ledger workbook is invalid;
+    │                                 carries every problem found, each with its place
+    ├── NotFoundError                 a code or number that is not on record: a program,
+    │                                 a unit, a message, an escalation
+    ├── SourceError                   a unit's source (inbox folder, HTTP address)
+    │   └── SourceUnavailable         could not be read this time: the unit is unavailable
+    │       └── SourceRefused         leads where the program file does not allow; no
+    │                                 retry helps, the program file must change
+    ├── SubmissionError               what a unit sent cannot be taken in; the message
+    │   │                             (Chinese) is for the unit's liaison
+    │   ├── PayloadError              the file as a whole
+    │   └── CellError                 one cell (also a ValueError, for validators)
+    ├── EscalationError               an escalation cannot be closed as asked
     ├── CalendarError                 the installation's calendar: a year cannot be
     │   │                             entered, replaced or retired
     │   └── NoticeError               a holiday notice was not understood; names the
     │                                 sentence, and nothing is stored
-    ├── ServeError                    `serve` could not start or reach its Prefect server
     ├── EarlierDayError               a run for a day before the latest one on record
     │                                 (flags, escalations) would rewrite later history;
     │                                 nothing was written
-    └── LedgerError                   the ledger (programs, units, tasks, indicators)
-        ├── ProgramFileError          a program file or ledger workbook is invalid;
-        │                             carries every problem found, each with its place
-        └── NotFoundError             a program or unit code that is not in the ledger
+    ├── ReportError                   a report cannot be made as asked (a period that
+    │                                 does not exist, no Chinese font for the PDF)
+    ├── DemoError                     the demo cannot be played into the folder given
+    └── ServeError                    `serve` could not start or reach its Prefect server
 
 A message says what was wrong, where (file, sheet, row, column, key) and what to do.
 An input refused whole (ProgramFileError, NoticeError) is also a ``Refusal``: it carries
 every ``Problem`` found, each with its place, and the CLI prints one line per problem.
+
+Entry points map the tree to what a user sees in one place each: :func:`exit_code` gives
+the command's exit code (the table in docs/operations.md); anything else is a bug, shown
+as one line that names the log holding its traceback, with exit code ``EXIT_BUG``.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
+
+# Exit codes of the ``pilot-tracker`` command (docs/operations.md).
+EXIT_OK = 0
+EXIT_ERROR = 1  # a PilotTrackerError, or a finding that needs someone (status, collect)
+EXIT_USAGE = 2  # a command line that does not parse (click's own)
+EXIT_CONFIGURATION = 3  # settings, environment, files or folders they name
+EXIT_DATABASE = 4  # the database cannot be reached, or is not at this version's schema
+EXIT_BUG = 70  # a fault of pilot-tracker itself (sysexits' EX_SOFTWARE)
 
 
 @dataclass(frozen=True)
@@ -40,17 +73,51 @@ class Problem:
 class PilotTrackerError(Exception):
     """Base class of every error a user can act on."""
 
+    exit_code: ClassVar[int] = EXIT_ERROR
+
 
 class ConfigurationError(PilotTrackerError):
     """A setting or the environment is wrong."""
+
+    exit_code = EXIT_CONFIGURATION
 
 
 class DatabaseError(PilotTrackerError):
     """The database cannot be reached, or its schema is not the one this version needs."""
 
+    exit_code = EXIT_DATABASE
 
-class CalendarError(PilotTrackerError):
-    """A year of the calendar cannot be entered, replaced or retired as asked."""
+
+class BoundError(PilotTrackerError):
+    """A file refused unread by its bounds (size, nesting, what its archive declares)."""
+
+
+class YamlBoundError(BoundError):
+    """YAML that is refused unread: an alias, or more nesting or values than allowed."""
+
+    def __init__(self, where: str, message: str):
+        super().__init__(f"{where}: {message}")
+        self.where = where
+        self.message = message
+
+
+class UndecodableText(BoundError, ValueError):
+    """The bytes are not text in any encoding the text policy reads (``text.py``);
+    ``start`` is the first byte that is not."""
+
+    def __init__(self, start: int):
+        super().__init__(f"not UTF-8, UTF-16 or GBK text (byte {start})")
+        self.start = start
+
+
+class ZipRefused(BoundError):
+    """An .xlsx refused by what its zip archive declares; ``bound`` names the check
+    (``broken``, ``entries``, ``uncompressed``, ``ratio``, ``part``, ``styles`` or
+    ``shared_strings``)."""
+
+    def __init__(self, bound: str):
+        super().__init__(bound)
+        self.bound = bound
 
 
 class Refusal(PilotTrackerError):
@@ -66,27 +133,80 @@ class Refusal(PilotTrackerError):
         super().__init__(f"{source}: refused, {count} {noun}; {self.outcome}")
 
 
+class LedgerError(PilotTrackerError):
+    """Something about the ledger itself is wrong."""
+
+
+class ProgramFileError(Refusal, LedgerError):
+    """A program file or ledger workbook was refused; ``problems`` lists every reason."""
+
+
+class NotFoundError(PilotTrackerError):
+    """A code or number that is not on record."""
+
+
+class SourceError(PilotTrackerError):
+    """A unit's source could not be read as declared."""
+
+
+class SourceUnavailable(SourceError):
+    """The source could not be read this time (down, timing out, refusing); try next run."""
+
+
+class SourceRefused(SourceUnavailable):
+    """The source leads where the program file does not allow (an address off the public
+    internet, a redirect to another origin); retrying will not help, the file must change."""
+
+
+class SubmissionError(PilotTrackerError):
+    """What a unit sent cannot be taken in; the message is for the unit's liaison."""
+
+
+class PayloadError(SubmissionError):
+    """The payload as a whole cannot be read; the message is for the unit's liaison."""
+
+
+class CellError(SubmissionError, ValueError):
+    """One cell cannot be read; the message (for the liaison) says what to write instead.
+    A ``ValueError`` too, so a pydantic validator that reads a cell may let it through."""
+
+
+class EscalationError(PilotTrackerError):
+    """An escalation cannot be closed as asked (already closed, no outcome given)."""
+
+
+class CalendarError(PilotTrackerError):
+    """A year of the calendar cannot be entered, replaced or retired as asked."""
+
+
 class NoticeError(Refusal, CalendarError):
     """A holiday notice (or its YAML/CSV form) was refused; ``problems`` lists why."""
 
     outcome = "nothing was stored"
 
 
-class ServeError(PilotTrackerError):
-    """``serve`` could not start its Prefect server, or the server stopped under it."""
-
-
 class EarlierDayError(PilotTrackerError):
     """A writing run, or a hand-made close, dated before what the record already holds."""
 
 
-class LedgerError(PilotTrackerError):
-    """Something about the ledger itself is wrong."""
+class ReportError(PilotTrackerError):
+    """A report cannot be made as asked (a period that does not exist, a missing font)."""
 
 
-class NotFoundError(LedgerError):
-    """A code that the ledger does not hold."""
+class DemoError(PilotTrackerError):
+    """The demo cannot be played into the folder given."""
 
 
-class ProgramFileError(Refusal, LedgerError):
-    """A program file or ledger workbook was refused; ``problems`` lists every reason."""
+class ServeError(PilotTrackerError):
+    """``serve`` could not start its Prefect server, or the server stopped under it."""
+
+
+def exit_code(error: BaseException) -> int:
+    """The exit code of a command that ended with ``error``: the class's own for the tree,
+    ``EXIT_CONFIGURATION`` for the operating system refusing (a file, a folder, a
+    permission), ``EXIT_BUG`` for anything else."""
+    if isinstance(error, PilotTrackerError):
+        return error.exit_code
+    if isinstance(error, OSError):
+        return EXIT_CONFIGURATION
+    return EXIT_BUG

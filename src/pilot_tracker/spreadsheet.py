@@ -7,7 +7,6 @@ import io
 import os
 import re
 import tempfile
-import unicodedata
 import zipfile
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime
@@ -20,14 +19,15 @@ from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
+from pilot_tracker.errors import ZipRefused
+from pilot_tracker.text import header_key
+
 # Text starting with one of these is a formula (or DDE payload) to a spreadsheet program.
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r", "\n")
 HEADER_FONT = Font(bold=True)
 HEADER_FILL = PatternFill("solid", fgColor="DDEBF7")
 PREFILLED_FILL = PatternFill("solid", fgColor="F2F2F2")
 DATE_FORMAT = "yyyy-mm-dd"
-_WHITESPACE = re.compile(r"[\s\u3000]+")
-_DATE_TEXT = re.compile(r"^(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?$")
 
 
 def put(sheet: Worksheet, row: int, column: int, value: Any) -> Cell:
@@ -83,16 +83,6 @@ def save_atomically(workbook: Workbook, path: Path) -> None:
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
-
-
-class ZipRefused(Exception):
-    """An .xlsx refused by what its zip archive declares; ``bound`` names the check
-    (``broken``, ``entries``, ``uncompressed``, ``ratio``, ``part``, ``styles`` or
-    ``shared_strings``)."""
-
-    def __init__(self, bound: str):
-        super().__init__(bound)
-        self.bound = bound
 
 
 # The end of one entry of a shared-strings table, whatever its namespace prefix.
@@ -165,11 +155,6 @@ def _shared_string_ends(data: bytes) -> int:
     return data.count(b"</si>") + data.count(b"<si/>")
 
 
-def normalise_header(text: Any) -> str:
-    """A header as typed, without spaces, line breaks or full-width spaces."""
-    return _WHITESPACE.sub("", str(text)) if text is not None else ""
-
-
 def find_header_row(
     sheet: Worksheet,
     required: Sequence[str],
@@ -182,12 +167,12 @@ def find_header_row(
     Only the first ``search_rows`` rows (and ``max_col`` columns) are searched, so title
     rows above are fine.
     """
-    wanted = normalise_header(required[0])
+    wanted = header_key(required[0])
     for row_number, row in enumerate(
         sheet.iter_rows(min_row=1, max_row=search_rows, max_col=max_col, values_only=True),
         start=1,
     ):
-        headers = [normalise_header(value) for value in row]
+        headers = [header_key(value) for value in row]
         if wanted in headers:
             columns: dict[str, int] = {}
             for column, header in enumerate(headers):
@@ -206,22 +191,4 @@ def cell_value(value: Any) -> Any:
         return value.date() if value.time() == datetime.min.time() else value
     if isinstance(value, float) and value.is_integer():
         return int(value)
-    return value
-
-
-def parse_date(value: Any) -> Any:
-    """A date from a cell: Excel dates, 2021-03-31, 2021/3/31, 2021.3.31, 2021年3月31日.
-
-    Anything else comes back as it was, for validation to report with its place.
-    """
-    if isinstance(value, datetime):
-        return value.date()
-    if isinstance(value, date) or not isinstance(value, str):
-        return value
-    match = _DATE_TEXT.match(unicodedata.normalize("NFKC", value).strip())
-    if match:
-        try:
-            return date(*(int(part) for part in match.groups()))
-        except ValueError:
-            return value
     return value

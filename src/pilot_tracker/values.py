@@ -10,14 +10,21 @@ from __future__ import annotations
 import math
 import re
 import unicodedata
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
+from pilot_tracker.errors import CellError
 from pilot_tracker.models import TaskStatus
-from pilot_tracker.spreadsheet import parse_date
 
 WHOLE_LIMIT = 10**15  # whole numbers beyond this are shown as 1e+20, not in full
 _NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)$")
+_DATE_TEXT = re.compile(r"^(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?$")
+_COMPACT_DATE = re.compile(r"^(\d{4})(\d{2})(\d{2})$")
+# Excel counts days from 1899-12-30 (its 1900 leap-year bug makes that the zero for every
+# serial from 1 March 1900). Serials are taken for days in 1990-2100 only: a small number
+# in a date cell (a percent, a year) is a mistake to name, not a day in 1900.
+EXCEL_EPOCH = date(1899, 12, 30)
+EXCEL_SERIALS = range((date(1990, 1, 1) - EXCEL_EPOCH).days, (date(2101, 1, 1) - EXCEL_EPOCH).days)
 
 # What people type for each status, beside its own label (未启动 推进中 已完成 滞后 暂停).
 STATUS_WORDS: dict[str, TaskStatus] = {
@@ -76,7 +83,7 @@ def parse_status(value: Any) -> TaskStatus | None:
     key = re.sub(r"\s+", " ", normalise(str(value)).lower())
     status = STATUS_WORDS.get(key) or STATUS_WORDS.get(key.replace(" ", ""))
     if status is None:
-        raise ValueError(
+        raise CellError(
             f"无法识别的进展状态“{_short(value)}”，请从未启动、推进中、已完成、滞后、暂停中选择"
         )
     return status
@@ -90,12 +97,12 @@ def parse_percent(value: Any, *, percent_format: bool = False) -> float | None:
     if is_blank(value):
         return None
     if isinstance(value, bool):
-        raise ValueError(f"无法识别的完成进度“{value}”，请填写 0-100 的数字")
+        raise CellError(f"无法识别的完成进度“{value}”，请填写 0-100 的数字")
     unreadable = f"无法识别的完成进度“{_short(value)}”，请填写 0-100 的数字，如 80"
     if isinstance(value, int | float):
         number = finite(value)
         if number is None:
-            raise ValueError(unreadable)
+            raise CellError(unreadable)
         share = percent_format or 0 < number < 1
         if percent_format:
             value = f"{number * 100:g}%"  # name it as typed in the cell
@@ -105,29 +112,58 @@ def parse_percent(value: Any, *, percent_format: bool = False) -> float | None:
         text = text.removesuffix("%")
         number = finite(text) if _NUMBER.match(text) else None
         if number is None:
-            raise ValueError(unreadable)
+            raise CellError(unreadable)
         share = not marked and 0 < number < 1
     return _in_range(round(number * 100 if share else number, 4), value)
 
 
 def _in_range(number: float, value: Any) -> float:
     if not 0 <= number <= 100:
-        raise ValueError(f"完成进度“{_short(value)}”超出范围，应在 0-100 之间")
+        raise CellError(f"完成进度“{_short(value)}”超出范围，应在 0-100 之间")
     return number
 
 
 def parse_day(value: Any) -> date | None:
-    """A date: an Excel date, 2021-03-31, 2021/3/31, 2021.3.31 or 2021年3月31日."""
+    """A date from a cell, however it was written: an Excel date or datetime, an Excel serial
+    number (44286), 2021-03-31, 2021/3/31, 2021.3.31, 2021年3月31日, 20210331, also in
+    full-width digits. None for a blank; ``ValueError`` (in Chinese) for anything else.
+
+    The one date parser: submissions, the ledger workbook, program files and holiday
+    notices all read dates with it, each wrapping the error in its own words.
+    """
     if is_blank(value):
         return None
     if isinstance(value, datetime):
         return value.date()
     if isinstance(value, date):
         return value
-    parsed = parse_date(normalise(str(value)))
-    if isinstance(parsed, date):
-        return parsed
-    raise ValueError(f"日期“{_short(value)}”无效，请按 2021-03-31 的格式填写")
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        day = _excel_day(value)
+    else:
+        day = _text_day(normalise(str(value)))
+    if day is None:
+        raise CellError(f"日期“{_short(value)}”无效，请按 2021-03-31 的格式填写")
+    return day
+
+
+def _excel_day(number: float) -> date | None:
+    """The day of an Excel serial number (its time of day dropped), or of 20210331."""
+    if not math.isfinite(number):
+        return None
+    whole = math.floor(number)
+    if whole in EXCEL_SERIALS:
+        return EXCEL_EPOCH + timedelta(days=whole)
+    return _text_day(str(whole)) if whole == number else None
+
+
+def _text_day(text: str) -> date | None:
+    match = _DATE_TEXT.match(text) or _COMPACT_DATE.match(text)
+    if match is None:
+        return None
+    try:
+        return date(*(int(part) for part in match.groups()))
+    except ValueError:
+        return None
 
 
 def parse_number(value: Any) -> float | None:
@@ -135,17 +171,17 @@ def parse_number(value: Any) -> float | None:
     if is_blank(value):
         return None
     if isinstance(value, bool):
-        raise ValueError(f"“{value}”不是数字")
+        raise CellError(f"“{value}”不是数字")
     if isinstance(value, int | float):
         number = finite(value)
     else:
         text = normalise(str(value)).replace(",", "").replace(" ", "").rstrip("%")
         matched = _NUMBER.match(text)
         if not matched and not _infinite(text):
-            raise ValueError(f"“{_short(value)}”不是数字，请填写数值")
+            raise CellError(f"“{_short(value)}”不是数字，请填写数值")
         number = finite(text) if matched else None
     if number is None:
-        raise ValueError(f"“{_short(value)}”不是有效的数字（过大或无穷），请填写具体数值")
+        raise CellError(f"“{_short(value)}”不是有效的数字（过大或无穷），请填写具体数值")
     return number
 
 
@@ -207,8 +243,8 @@ def check_reading(number: float, *, measure: str, baseline: float, target: float
         return number
     unit = normalise(measure)
     if low == 0 and number < 0 and unit not in PERCENT_MEASURES:
-        raise ValueError(f"当前值不能为负数（计量单位：{unit}），请核对数值")
-    raise ValueError(
+        raise CellError(f"当前值不能为负数（计量单位：{unit}），请核对数值")
+    raise CellError(
         f"当前值 {figure(number)}{unit} 超出合理范围（{figure(low)}-{figure(high)}{unit}），"
         "请核对数值和计量单位"
     )

@@ -47,8 +47,8 @@ from sqlmodel import Session, col, select
 
 from pilot_tracker import db
 from pilot_tracker.alerts import outbox
-from pilot_tracker.errors import ConfigurationError, NotFoundError
-from pilot_tracker.ledger.program_file import YamlBoundError, load_yaml, short_name
+from pilot_tracker.errors import ConfigurationError, NotFoundError, YamlBoundError
+from pilot_tracker.ledger.program_file import load_yaml, short_name
 from pilot_tracker.models import ChatPause, Notification, NotificationStatus, Program, Unit
 
 log = logging.getLogger(__name__)

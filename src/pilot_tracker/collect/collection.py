@@ -1,6 +1,11 @@
 """A collection run: every source of every unit of a program pulled once, every payload
 taken in. One unit's broken source never stops the others; a source that is down marks
 its unit unavailable (not lagging), and its files stay where they are for the next run.
+
+A bug is not a source down: what a source raises beyond ``SOURCE_FAILURES``, or intake
+beyond what it records as a rejection, is a fault of pilot-tracker. It is logged with its
+traceback and recorded in the run's ``errors``, never reported as the unit's source being
+unavailable; the unit is only spared flags on this run's evidence (``excused``).
 """
 
 from __future__ import annotations
@@ -14,30 +19,24 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
 from pydantic import TypeAdapter
 from sqlalchemy.engine import Engine
 from sqlmodel import select
 
 from pilot_tracker import db
 from pilot_tracker.alerts import outbox
+from pilot_tracker.collect.inbox import FolderSource, inbox_folder, survey_inbox
+from pilot_tracker.collect.inbox import survey_root as survey_inbox_root
 from pilot_tracker.collect.intake import (
-    Payload,
     SubmissionSummary,
-    display_name,
     record_failure,
     sweep_temporaries,
     take_payload,
 )
-from pilot_tracker.collect.sources import (
-    FolderSource,
-    NotTaken,
-    Pull,
-    Source,
-    inbox_folder,
-    sources_of,
-    survey_inbox,
-)
-from pilot_tracker.collect.sources import survey_root as survey_inbox_root
+from pilot_tracker.collect.payload import Payload, display_name
+from pilot_tracker.collect.sources import NotTaken, Pull, Source, sources_of
+from pilot_tracker.errors import SourceError
 from pilot_tracker.ledger import store
 from pilot_tracker.ledger.program_file import FolderSourceSpec, SourceSpec
 from pilot_tracker.models import Program, Unit
@@ -50,6 +49,9 @@ INBOX_WAIT = timedelta(minutes=15)
 TEMPORARY_AGE = timedelta(hours=1)
 MISPLACED_TEMPLATE = "alerts/misplaced.txt.j2"
 OFFICE_WARNINGS = 20
+# What a source raises when it cannot be read this time (a TimeoutError, such as a task's
+# time limit, is an OSError); anything else a pull raises is a bug of ours.
+SOURCE_FAILURES: tuple[type[Exception], ...] = (SourceError, OSError, httpx.HTTPError)
 
 
 @dataclass
@@ -57,6 +59,15 @@ class Unavailable:
     unit: str
     source: str
     error: str
+
+
+@dataclass(frozen=True)
+class Broken:
+    """A source whose pull raised what no source should: a bug of ours, not the unit's."""
+
+    unit: str
+    source: str
+    error: Exception
 
 
 @dataclass
@@ -69,8 +80,21 @@ class CollectionResult:
     unavailable: list[Unavailable] = field(default_factory=list)
     waiting: list[dict[str, str]] = field(default_factory=list)
     not_taken: list[NotTaken] = field(default_factory=list)
-    # payloads intake failed on (a bug, not the unit's doing): unit, source, file, error
+    # sources and payloads a bug of ours failed on: unit, source, file, error, outcome
     errors: list[dict[str, str]] = field(default_factory=list)
+    # units whose sources a bug left unread, or whose payload it left unrecorded
+    unread: list[str] = field(default_factory=list)
+
+    def excused(self) -> frozenset[str]:
+        """The units this run cannot judge: their source was down, or a bug of ours kept
+        what they sent from the record; they are not flagged on this run's evidence."""
+        return frozenset([item.unit for item in self.unavailable] + self.unread)
+
+    @property
+    def outcome(self) -> str:
+        """What the run records: ``ok``, or which of our faults it met."""
+        kinds = {"source" if not error["file"] else "intake" for error in self.errors}
+        return ", ".join(f"{kind} errors" for kind in sorted(kinds, reverse=True)) or "ok"
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -81,6 +105,7 @@ class CollectionResult:
             "waiting": self.waiting,
             "not_taken": [{"path": item.path, "reason": item.reason} for item in self.not_taken],
             "errors": self.errors,
+            "unread": self.unread,
         }
 
     def lines(self) -> list[str]:
@@ -97,6 +122,9 @@ class CollectionResult:
         lines += [f"not taken: {item.path}: {item.reason}" for item in self.not_taken]
         lines += [
             f"{e['unit']}: intake failed on {e['file']} ({e['error']}); {e['outcome']}"
+            if e["file"]
+            else f"{e['unit']}: pulling its {e['source']} source failed ({e['error']}); "
+            f"{e['outcome']}"
             for e in self.errors
         ]
         return lines
@@ -180,6 +208,11 @@ def pull_folders(
     return [folder.pull(snapshot) for folder, snapshot in zip(folders, snapshots, strict=True)]
 
 
+def down(source: Source, error: Exception) -> Pull:
+    """The pull of a source that raised one of ``SOURCE_FAILURES``: its unit is unavailable."""
+    return Pull(source.unit, source.kind, error=str(error) or type(error).__name__)
+
+
 def take(
     *,
     engine: Engine,
@@ -191,8 +224,10 @@ def take(
     templates: outbox.Templates | None,
     not_taken: Iterable[NotTaken] = (),
     inbox_wait: timedelta = INBOX_WAIT,
+    broken: Iterable[Broken] = (),
 ) -> CollectionResult:
-    """Take in what was pulled, each payload in its own transaction.
+    """Take in what was pulled, each payload in its own transaction; record the ``broken``
+    pulls as errors of the run.
 
     A pulled file that does not read as a whole file and was written less than
     ``inbox_wait`` before ``now`` is left for the next run. An inbox file leaves the inbox
@@ -201,6 +236,21 @@ def take(
     file it should have moved.
     """
     result = CollectionResult(as_of=as_of, program=program)
+    for item in broken:
+        log.error(
+            "pulling the %s source of unit %s failed", item.source, item.unit, exc_info=item.error
+        )
+        outcome = "not read: a fault of pilot-tracker (traceback in the log); tried next run"
+        result.errors.append(
+            {
+                "unit": item.unit,
+                "source": item.source,
+                "file": "",
+                "error": type(item.error).__name__,
+                "outcome": outcome,
+            }
+        )
+        result.unread.append(item.unit)
     swept = sweep_temporaries(home / "archive", before=now - TEMPORARY_AGE)
     if swept:
         log.info("removed %d archive temporaries left by an interrupted run", len(swept))
@@ -236,17 +286,13 @@ def take(
                     home,
                     templates,
                 )
-            except Exception as error:  # one payload must not stop the others
+            except Exception as error:  # a bug: intake records what a unit sent wrong itself
                 failed = _failed_intake(
                     engine, program, pull, pulled.payload, error, as_of, now, home, templates
                 )
                 result.errors.append(failed.error)
                 if failed.summary is None:
-                    result.unavailable.append(
-                        Unavailable(
-                            pull.unit, pull.source, f"intake failed: {type(error).__name__}"
-                        )
-                    )
+                    result.unread.append(pull.unit)
                     continue
                 summary = failed.summary
             result.submissions.append(summary)
@@ -349,7 +395,7 @@ def _failed_intake(
     """Intake raised: a bug of ours, not the unit's content. Record the payload as rejected
     (archived; the liaison is told the office will look at it), so the unit stays subject to
     its flags; the traceback goes to the log only. If even that fails, the file stays for
-    the next run and the unit counts as unavailable for this one."""
+    the next run and the unit is not judged on this run (``unread``), though not unavailable."""
     name = display_name(payload.name)
     log.error("intake of %s for unit %s failed", name, pull.unit, exc_info=error)
     failure = {"unit": pull.unit, "source": pull.source, "file": name}
@@ -391,7 +437,16 @@ def collect(
         sleep=sleep,
     )
     pulls = pull_folders(sources, settle_seconds=settle_seconds, sleep=sleep)
-    pulls += [source.pull() for source in sources if not isinstance(source, FolderSource)]
+    broken: list[Broken] = []
+    for source in sources:
+        if isinstance(source, FolderSource):
+            continue
+        try:
+            pulls.append(source.pull())
+        except SOURCE_FAILURES as error:
+            pulls.append(down(source, error))
+        except Exception as error:  # a bug of ours: the run's error, not the unit's
+            broken.append(Broken(source.unit, source.kind, error))
     return take(
         engine=engine,
         program=program,
@@ -402,4 +457,5 @@ def collect(
         templates=templates,
         not_taken=survey(engine=engine, program=program, inbox=home / "inbox"),
         inbox_wait=inbox_wait,
+        broken=broken,
     )

@@ -28,11 +28,13 @@ from pilot_tracker import periods
 from pilot_tracker.alerts import outbox
 from pilot_tracker.collect.payload import (
     MAX_PAYLOAD_BYTES,
-    PayloadError,
+    Payload,
     ReadPayload,
     Row,
+    display_name,
     read_payload,
 )
+from pilot_tracker.errors import PayloadError
 from pilot_tracker.models import (
     ArchiveExtent,
     Indicator,
@@ -70,22 +72,6 @@ FAILURE_REASON = (
 
 
 @dataclass
-class Payload:
-    """Bytes received from a source, with the name and type they came with.
-
-    ``oversized``: the source held ``size`` bytes, over the limit, and ``data`` is only
-    its first MB; the payload is refused by its size, and only that head is archived.
-    """
-
-    name: str
-    data: bytes
-    source: str
-    content_type: str = ""
-    size: int | None = None
-    oversized: bool = False
-
-
-@dataclass
 class RejectionLine:
     sheet: str
     row: int | None
@@ -118,16 +104,6 @@ class SubmissionSummary:
 def code_key(code: str) -> str:
     """A code as compared: full-width characters as half-width, case ignored."""
     return unicodedata.normalize("NFKC", code).strip().upper()
-
-
-def display_name(name: str, limit: int = 120) -> str:
-    """A file name safe to show and store: no control characters, bounded length."""
-    cleaned = "".join(
-        " " if unicodedata.category(char).startswith("C") else char
-        for char in unicodedata.normalize("NFC", name)
-    )
-    cleaned = " ".join(cleaned.split()) or "unnamed"
-    return cleaned if len(cleaned) <= limit else cleaned[: limit - 1] + "…"
 
 
 def archive_payload(home: Path, data: bytes) -> tuple[str, str]:

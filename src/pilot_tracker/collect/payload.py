@@ -1,4 +1,5 @@
-"""A payload as received (a workbook, a CSV, a JSON document) read into rows.
+"""A payload: the bytes a source received (a workbook, a CSV, a JSON document) with their
+name, and reading them into rows.
 
 Reading is tolerant of what units really send: title rows above the header, headers
 re-typed with spaces or line breaks, extra columns, blank rows, GBK and UTF-16 CSVs, a
@@ -22,14 +23,15 @@ import unicodedata
 import warnings
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from functools import lru_cache
 from itertools import islice
 from typing import Any
 
 import openpyxl
 from openpyxl.utils import get_column_letter
 
-from pilot_tracker.spreadsheet import ZipRefused, cell_value, check_zip
+from pilot_tracker.errors import PayloadError, UndecodableText, ZipRefused
+from pilot_tracker.spreadsheet import cell_value, check_zip
+from pilot_tracker.text import decode_text, header_key
 
 MAX_PAYLOAD_BYTES = 20 * 1024 * 1024
 MAX_UNCOMPRESSED_BYTES = 100 * 1024 * 1024
@@ -46,7 +48,7 @@ TASK_SHEET = "任务进展"
 INDICATOR_SHEET = "指标数据"
 META_SHEET = "_meta"
 
-# Canonical key → the headers people write for it (compared without spaces, NFKC, lower case).
+# Canonical key → the headers people write for it (compared by ``text.header_key``).
 TASK_HEADERS: dict[str, tuple[str, ...]] = {
     "task": ("任务编号", "任务代码", "编号", "task", "task_code"),
     "status": ("进展状态", "状态", "完成状态", "status"),
@@ -67,8 +69,30 @@ OLE2_MAGIC = bytes.fromhex("d0cf11e0a1b11ae1")
 ZIP_MAGIC = b"PK\x03\x04"
 
 
-class PayloadError(Exception):
-    """The payload as a whole cannot be read; the message is for the unit's liaison."""
+@dataclass
+class Payload:
+    """Bytes received from a source, with the name and type they came with.
+
+    ``oversized``: the source held ``size`` bytes, over the limit, and ``data`` is only
+    its first MB; the payload is refused by its size, and only that head is archived.
+    """
+
+    name: str
+    data: bytes
+    source: str
+    content_type: str = ""
+    size: int | None = None
+    oversized: bool = False
+
+
+def display_name(name: str, limit: int = 120) -> str:
+    """A file name safe to show and store: no control characters, bounded length."""
+    cleaned = "".join(
+        " " if unicodedata.category(char).startswith("C") else char
+        for char in unicodedata.normalize("NFC", name)
+    )
+    cleaned = " ".join(cleaned.split()) or "unnamed"
+    return cleaned if len(cleaned) <= limit else cleaned[: limit - 1] + "…"
 
 
 def _too_many_rows(where: str = "", counted: str = "空行") -> PayloadError:
@@ -127,16 +151,6 @@ class ReadPayload:
     meta: dict[str, str] = field(default_factory=dict)
     formula_cells: set[tuple[str, int, str]] = field(default_factory=set)
     notes: list[str] = field(default_factory=list)  # for the summary: what was read, or not
-
-
-@lru_cache(maxsize=4096)
-def _header_key(text: str) -> str:
-    return re.sub(r"\s+", "", unicodedata.normalize("NFKC", text)).lower()
-
-
-def header_key(text: Any) -> str:
-    """A header as compared: no spaces or line breaks, full-width as half-width, lower case."""
-    return _header_key(str(text)) if text else ""
 
 
 def _aliases(table: dict[str, tuple[str, ...]]) -> dict[str, str]:
@@ -457,57 +471,18 @@ def _formula_cells(data: bytes, result: ReadPayload) -> set[tuple[str, int, str]
 # --- csv and json ---------------------------------------------------------------------------
 
 ENCODING_REFUSED = "文件编码无法识别，请另存为 UTF-8 或 GBK 编码的 CSV 文件"
-_NONCHARACTER = re.compile("[\ufdd0-\ufdef\ufffe\uffff]")
 
 
-def decode_text(data: bytes) -> str:
-    """Text: UTF-8 (with or without BOM), UTF-16 (either order, with or without BOM), else
-    GB18030 (which covers GBK)."""
-    utf16 = _utf16(data)
-    if utf16 is not None:
-        encoding, bom = utf16
-        try:
-            text = data[bom:].decode(encoding)
-        except UnicodeDecodeError:
-            raise PayloadError(ENCODING_REFUSED) from None
-        if _NONCHARACTER.search(text, 0, 4096):
-            raise PayloadError(ENCODING_REFUSED)  # binary read as UTF-16, not text
-        return text
-    if data.startswith(b"\xef\xbb\xbf"):
-        data = data[3:]
+def _decoded(data: bytes) -> str:
+    """The payload's text, by the one decoding policy (``pilot_tracker.text``)."""
     try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError:
-        pass
-    try:
-        return data.decode("gb18030")
-    except UnicodeDecodeError:
+        return decode_text(data)
+    except UndecodableText:
         raise PayloadError(ENCODING_REFUSED) from None
 
 
-def _utf16(data: bytes) -> tuple[str, int] | None:
-    """(encoding, length of its byte-order mark) if the bytes look like UTF-16.
-
-    Without a mark, the zero bytes tell: the ASCII of a CSV (separators, line breaks,
-    codes, digits) has a zero high byte, on odd offsets in little-endian order and on even
-    ones in big-endian; UTF-8 and GB18030 text never holds a zero byte.
-    """
-    if data.startswith(b"\xff\xfe"):
-        return "utf-16-le", 2
-    if data.startswith(b"\xfe\xff"):
-        return "utf-16-be", 2
-    sample = data[:4096]
-    even, odd = sample[0::2].count(0), sample[1::2].count(0)
-    enough = max(4, len(sample) // 40)
-    if odd >= enough and odd > 10 * even:
-        return "utf-16-le", 0
-    if even >= enough and even > 10 * odd:
-        return "utf-16-be", 0
-    return None
-
-
 def _read_csv(data: bytes) -> ReadPayload:
-    text = decode_text(data).lstrip("\ufeff")
+    text = _decoded(data).lstrip("\ufeff")
     if "\x00" in text:
         raise PayloadError(
             "文件中含有空字符（NUL），不是有效的文本 CSV 文件。"
@@ -618,7 +593,7 @@ JSON_SHAPE = '数据格式不符：应为 {"tasks": [...], "indicators": [...]}'
 
 
 def _read_json(data: bytes) -> ReadPayload:
-    text = decode_text(data)
+    text = _decoded(data)
     try:
         # NaN and Infinity are not JSON, but Python's reader takes them; they stay text,
         # as written, for the row check to name and refuse.

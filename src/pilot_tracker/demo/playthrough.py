@@ -34,7 +34,7 @@ from pilot_tracker import db
 from pilot_tracker.alerts import delivery, outbox
 from pilot_tracker.collect import collection
 from pilot_tracker.demo import submissions
-from pilot_tracker.errors import PilotTrackerError
+from pilot_tracker.errors import DemoError
 from pilot_tracker.ledger import store
 from pilot_tracker.ledger.program_file import ProgramSpec
 from pilot_tracker.models import Escalation, Flag, Notification, Program
@@ -164,10 +164,10 @@ def clear(folder: Path) -> None:
     if not folder.exists():
         return
     if not folder.is_dir():
-        raise PilotTrackerError(f"{folder} is not a folder; name another with -o")
+        raise DemoError(f"{folder} is not a folder; name another with -o")
     others = [entry.name for entry in folder.iterdir() if entry.name not in DEMO_PARTS]
     if others:
-        raise PilotTrackerError(
+        raise DemoError(
             f"{folder} holds other files ({', '.join(sorted(others)[:3])}); "
             "name an empty or new folder with -o"
         )
@@ -292,7 +292,7 @@ def _supervise(
             now=now,
             templates=templates,
             home=home,
-            unavailable=frozenset(item.unit for item in result.unavailable),
+            unavailable=result.excused(),
         )
 
 

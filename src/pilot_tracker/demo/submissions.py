@@ -22,7 +22,7 @@ from pathlib import Path
 from openpyxl.worksheet.worksheet import Worksheet
 
 from pilot_tracker import periods
-from pilot_tracker.collect.sources import inbox_folder
+from pilot_tracker.collect.inbox import inbox_folder
 from pilot_tracker.collect.submission_workbook import (
     HEADER_ROW,
     INDICATOR_SHEET,

@@ -24,6 +24,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 from pydantic import (
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     StrictBool,
@@ -33,7 +34,7 @@ from pydantic import (
     field_validator,
 )
 
-from pilot_tracker.errors import Problem, ProgramFileError
+from pilot_tracker.errors import Problem, ProgramFileError, UndecodableText, YamlBoundError
 from pilot_tracker.models import (
     LABELS,
     Cadence,
@@ -43,7 +44,8 @@ from pilot_tracker.models import (
     ListKind,
     ProgramLevel,
 )
-from pilot_tracker.values import FIGURE_LIMIT, counts
+from pilot_tracker.text import decode_text
+from pilot_tracker.values import FIGURE_LIMIT, counts, parse_day
 
 # Bounds on what one program may hold: far above any real pilot (30-37 member units,
 # a few dozen tasks, 13 indicators), far below what could exhaust a machine.
@@ -72,6 +74,20 @@ Note = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)]
 UnitRef = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 Short = Annotated[str, StringConstraints(strip_whitespace=True, max_length=100)]
 Year = Annotated[int, Field(ge=1949, le=2100)]
+
+
+def _day(value: Any) -> Any:
+    """A date as ``values.parse_day`` reads it (2021/3/31, 2021年3月31日, an Excel serial ...);
+    anything else as it was, for validation to name with its place."""
+    try:
+        day = parse_day(value)
+    except ValueError:
+        return value
+    return value if day is None else day
+
+
+# A date in a program file or a ledger workbook, read by the one date parser.
+Day = Annotated[date, BeforeValidator(_day)]
 
 
 class _Spec(BaseModel):
@@ -141,7 +157,7 @@ class TaskListSpec(_Spec):
 
 
 class MilestoneSpec(_Spec):
-    planned_on: date = Field(alias="date")
+    planned_on: Day = Field(alias="date")
     percent: float = Field(ge=0, le=100)
 
 
@@ -163,8 +179,8 @@ class TaskSpec(_Spec):
     list_kind: ListKind = Field(validation_alias="list")
     lead_unit: UnitRef
     co_units: Annotated[list[UnitRef], Field(max_length=MAX_UNITS)] = []
-    start: date
-    due: date
+    start: Day
+    due: Day
     milestones: Annotated[list[MilestoneSpec], Field(max_length=MAX_MILESTONES)] = []
     weight: float = Field(default=1.0, gt=0, le=100)
     deliverable: Note = ""
@@ -275,8 +291,8 @@ class EvaluationSpec(_Spec):
 class CalendarSpec(_Spec):
     """The program's own days off and working days, over the official calendar."""
 
-    holidays: Annotated[list[date], Field(max_length=MAX_CALENDAR_DAYS)] = []
-    workdays: Annotated[list[date], Field(max_length=MAX_CALENDAR_DAYS)] = []
+    holidays: Annotated[list[Day], Field(max_length=MAX_CALENDAR_DAYS)] = []
+    workdays: Annotated[list[Day], Field(max_length=MAX_CALENDAR_DAYS)] = []
 
 
 class ReportingSpec(_Spec):
@@ -290,8 +306,8 @@ class ProgramHeader(_Spec):
     code: Code
     name: Name
     level: ProgramLevel
-    start: date
-    end: date
+    start: Day
+    end: Day
     timezone: str = "Asia/Shanghai"
     reporting: ReportingSpec = ReportingSpec()
     calendar: CalendarSpec = CalendarSpec()
@@ -346,7 +362,7 @@ SECTION_BOUNDS: dict[str, tuple[int, str]] = {
 def read_program_file(path: Path) -> ProgramSpec:
     """Read and validate a YAML program file; raise ``ProgramFileError`` with every problem."""
     name = path.name
-    text = decode_text(read_bounded(path, MAX_PROGRAM_FILE_BYTES, name), name)
+    text = _decoded(read_bounded(path, MAX_PROGRAM_FILE_BYTES, name), name)
     return parse_program_text(text, name)
 
 
@@ -371,37 +387,18 @@ def read_bounded(path: Path, limit: int, name: str) -> bytes:
         raise ProgramFileError(name, [problem]) from None
 
 
-def decode_text(data: bytes, name: str) -> str:
-    """UTF-8 text (a byte-order mark is fine); GBK and other encodings are refused clearly."""
-    if data.startswith(b"\xef\xbb\xbf"):
-        data = data[3:]
+def _decoded(data: bytes, name: str) -> str:
+    """The file's text by the one decoding policy (``pilot_tracker.text``): UTF-8 with or
+    without a byte-order mark, UTF-16, GBK; anything else is refused with what to do."""
     try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as error:
-        try:
-            data.decode("gb18030")
-        except UnicodeDecodeError:
-            hint = "the file is not UTF-8 text"
-        else:
-            hint = "the file is encoded as GBK/GB18030, not UTF-8"
-        raise ProgramFileError(
-            name,
-            [
-                Problem(
-                    f"byte {error.start}",
-                    f"{hint}; save it as UTF-8 (for example 另存为 → 编码 UTF-8) and load it again",
-                )
-            ],
-        ) from None
-
-
-class YamlBoundError(Exception):
-    """YAML that is refused unread: an alias, or more nesting or values than allowed."""
-
-    def __init__(self, where: str, message: str):
-        super().__init__(f"{where}: {message}")
-        self.where = where
-        self.message = message
+        return decode_text(data)
+    except UndecodableText as error:
+        problem = Problem(
+            f"byte {error.start}",
+            "the file is not UTF-8, UTF-16 or GBK text; save it as UTF-8 "
+            "(for example 另存为 → 编码 UTF-8) and load it again",
+        )
+        raise ProgramFileError(name, [problem]) from None
 
 
 # libyaml where it is installed: it parses without recursion and ten times faster.

@@ -21,12 +21,11 @@ import yaml
 from openpyxl.utils.exceptions import InvalidFileException
 from openpyxl.worksheet.worksheet import Worksheet
 
-from pilot_tracker.errors import Problem, ProgramFileError
+from pilot_tracker.errors import Problem, ProgramFileError, YamlBoundError, ZipRefused
 from pilot_tracker.ledger.program_file import (
     SIX_HAS,
     Path_,
     ProgramSpec,
-    YamlBoundError,
     load_yaml,
     read_bounded,
     validate_program,
@@ -41,16 +40,14 @@ from pilot_tracker.models import (
     ProgramLevel,
 )
 from pilot_tracker.spreadsheet import (
-    ZipRefused,
     cell_value,
     check_zip,
     find_header_row,
-    normalise_header,
-    parse_date,
     put,
     save_atomically,
     write_table,
 )
+from pilot_tracker.text import header_key
 
 # Bounds: a real ledger is a few hundred kilobytes and a few hundred rows a sheet.
 MAX_WORKBOOK_BYTES = 5 * 1024 * 1024
@@ -191,12 +188,15 @@ def _vocabulary_value(vocabulary: Any, text: Any) -> Any:
     """The English value for a label, synonym or value; anything else is left for validation."""
     if text is None:
         return None
-    key = normalise_header(text)
+    key = header_key(text)
     labels = vocabulary if isinstance(vocabulary, dict) else LABELS[vocabulary]
     for value, label in labels.items():
-        if key in (value, label):
+        if key in (header_key(value), header_key(label)):
             return value
-    return SYNONYMS.get(vocabulary, {}).get(key, text)
+    for synonym, value in SYNONYMS.get(vocabulary, {}).items():
+        if key == header_key(synonym):
+            return value
+    return text
 
 
 # --- reading ------------------------------------------------------------------------------
@@ -305,28 +305,25 @@ class _Reader:
         sheet = self._sheet(INFO_SHEET, required=True)
         if sheet is None:
             return {}
-        by_label = {column.header: column for column in INFO_ROWS}
+        by_label = {header_key(column.header): column for column in INFO_ROWS}
         document: dict[str, Any] = {}
         seen: set[str] = set()
         rows = sheet.iter_rows(max_row=MAX_INFO_ROWS, max_col=2, values_only=True)
         for row_number, row in enumerate(rows, start=1):
             if not row:
                 break
-            label = normalise_header(row[0])
-            column = by_label.get(label)
+            column = by_label.get(header_key(row[0]))
             if column is None:
                 continue
-            seen.add(label)
+            seen.add(column.header)
             value = cell_value(row[1]) if len(row) > 1 else None
-            place = f"sheet {INFO_SHEET}, row {row_number} ({label})"
+            place = f"sheet {INFO_SHEET}, row {row_number} ({column.header})"
             path = tuple(column.key.split("."))
             self.places[path] = place
             if value is None:
                 continue
             if column.vocabulary is not None:
                 value = _vocabulary_value(column.vocabulary, value)
-            if column.key in ("start", "end"):
-                value = parse_date(value)
             if column.key in ("rules", "calendar", "evaluation"):
                 value = self._rules(value, place)
             _assign(document, path, value)
@@ -416,8 +413,6 @@ class _Reader:
                 value = record.get(column.key)
                 if column.vocabulary is not None:
                     record[column.key] = _vocabulary_value(column.vocabulary, value)
-                elif column.key in ("start", "due", "date"):
-                    record[column.key] = parse_date(value)
             record["_row"] = row_number
             rows.append(record)
             self._record_places(title, section, index, row_number, columns, record)
@@ -465,9 +460,10 @@ class _Reader:
 
 
 def _position(positions: dict[str, int], header: str) -> int | None:
-    wanted = normalise_header(header)
-    plain = re.sub(r"[(（]%[)）]", "", wanted)
-    for candidate in (wanted, plain, f"{plain}（%）", f"{plain}(%)"):
+    """The column of ``header``, also when it is written with or without its "(%)"."""
+    wanted = header_key(header)
+    plain = wanted.removesuffix("(%)")
+    for candidate in (wanted, plain, f"{plain}(%)"):
         if candidate in positions:
             return positions[candidate]
     return None
@@ -486,18 +482,23 @@ def _assign(document: dict[str, Any], path: tuple[str, ...], value: Any) -> None
 
 
 def _unit_lookup(units: list[dict[str, Any]]) -> dict[str, str]:
+    """A unit's code by its name or code as compared (``header_key``), and by its code as
+    written, which wins: codes may differ only in case."""
     lookup: dict[str, str] = {}
+    codes = [str(unit["code"]) for unit in units if unit.get("code") is not None]
     for unit in units:
-        if unit.get("code") is not None:
-            code = str(unit["code"])
-            if unit.get("name"):
-                lookup.setdefault(normalise_header(unit["name"]), code)
-            lookup[normalise_header(code)] = code
+        if unit.get("code") is not None and unit.get("name"):
+            lookup.setdefault(header_key(unit["name"]), str(unit["code"]))
+    for code in codes:
+        lookup[header_key(code)] = code
+    lookup.update({code: code for code in codes})
     return lookup
 
 
 def _unit_code(value: Any, lookup: dict[str, str]) -> Any:
-    return lookup.get(normalise_header(value), value) if value is not None else None
+    if value is None:
+        return None
+    return lookup.get(str(value)) or lookup.get(header_key(value), value)
 
 
 def _unit(row: dict[str, Any]) -> dict[str, Any]:

@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
-from pilot_tracker.reports.figures import ReportError
+from pilot_tracker.errors import ReportError
 
 log = logging.getLogger(__name__)
 

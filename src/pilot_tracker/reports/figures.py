@@ -16,7 +16,7 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from pilot_tracker import periods
-from pilot_tracker.errors import PilotTrackerError
+from pilot_tracker.errors import ReportError
 from pilot_tracker.ledger import store
 from pilot_tracker.ledger.plan import planned_percent
 from pilot_tracker.ledger.program_file import SIX_HAS, ProgramSpec, TaskSpec
@@ -40,10 +40,6 @@ from pilot_tracker.supervise.workdays import WorkCalendar
 COMPLETED = TaskStatus.COMPLETED.value
 NOT_REPORTED = "未报送"  # shown for a task nobody has reported on
 NOT_CONFIRMED = "未确认"  # shown for a statement its unit has not answered
-
-
-class ReportError(PilotTrackerError):
-    """A report cannot be made as asked (a period that does not exist, a missing font)."""
 
 
 def parse_quarter(text: str) -> str:

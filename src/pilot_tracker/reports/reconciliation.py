@@ -13,11 +13,12 @@ from sqlmodel import Session, select
 
 from pilot_tracker import periods
 from pilot_tracker.alerts import outbox
+from pilot_tracker.errors import ReportError
 from pilot_tracker.ledger import store
 from pilot_tracker.ledger.program_file import short_name
 from pilot_tracker.models import ConfirmationStatus, DocumentKind, Reconciliation, Unit
 from pilot_tracker.reports import documents, figures
-from pilot_tracker.reports.figures import ReportError, parse_quarter
+from pilot_tracker.reports.figures import parse_quarter
 from pilot_tracker.reports.writing import (
     Written,
     announce,

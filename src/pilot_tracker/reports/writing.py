@@ -19,10 +19,10 @@ from sqlmodel import Session
 
 from pilot_tracker import periods
 from pilot_tracker.alerts import outbox
+from pilot_tracker.errors import ReportError
 from pilot_tracker.ledger import store
 from pilot_tracker.models import Document, DocumentKind
 from pilot_tracker.reports import documents
-from pilot_tracker.reports.figures import ReportError
 from pilot_tracker.spreadsheet import put, write_table
 
 

@@ -32,7 +32,7 @@ from pilot_tracker.collect.submission_workbook import (
     TASK_COLUMNS,
     build_submission_template,
 )
-from pilot_tracker.errors import EarlierDayError, NotFoundError, PilotTrackerError
+from pilot_tracker.errors import EarlierDayError, EscalationError, NotFoundError
 from pilot_tracker.ledger.program_file import ProgramSpec, short_name
 from pilot_tracker.models import (
     LABELS,
@@ -307,7 +307,7 @@ def close(*, session: Session, escalation_id: int, outcome: str, on: date) -> di
             f"no escalation {escalation_id}; see `pilot-tracker escalation list --program CODE`"
         )
     if escalation.status == EscalationStatus.CLOSED.value:
-        raise PilotTrackerError(
+        raise EscalationError(
             f"escalation {escalation_id} was already closed on {escalation.closed_on}"
         )
     last = max(escalation.opened_on, escalation.raised_on or escalation.opened_on)
@@ -319,7 +319,7 @@ def close(*, session: Session, escalation_id: int, outcome: str, on: date) -> di
         )
     outcome = " ".join(outcome.split())
     if not outcome:
-        raise PilotTrackerError('say what came of it: --outcome "..."')
+        raise EscalationError('say what came of it: --outcome "..."')
     escalation.status = EscalationStatus.CLOSED.value
     escalation.closed_on = on
     escalation.outcome = outcome[:2000]

@@ -31,9 +31,11 @@ from pathlib import Path
 
 import yaml
 
-from pilot_tracker.errors import NoticeError, Problem
-from pilot_tracker.ledger.program_file import YamlBoundError, load_yaml
+from pilot_tracker.errors import NoticeError, Problem, UndecodableText, YamlBoundError
+from pilot_tracker.ledger.program_file import load_yaml
 from pilot_tracker.supervise.workdays import Arrangement
+from pilot_tracker.text import decode_text, header_key
+from pilot_tracker.values import parse_day
 
 # A notice is a page of text; anything far larger is not one.
 MAX_BYTES = 1_000_000
@@ -111,15 +113,15 @@ def read(data: bytes, *, name: str, year: int) -> Arrangement:
 
 
 def _decode(data: bytes, name: str) -> str:
-    if data.startswith(b"\xef\xbb\xbf"):
-        data = data[3:]
-    for encoding in ("utf-8", "gb18030"):
-        try:
-            return data.decode(encoding)
-        except UnicodeDecodeError:
-            continue
-    problem = Problem("", "not UTF-8 or GBK text; save the notice as UTF-8 text and try again")
-    raise NoticeError(name, [problem])
+    """The notice's text by the one decoding policy (``pilot_tracker.text``)."""
+    try:
+        return decode_text(data)
+    except UndecodableText as error:
+        problem = Problem(
+            f"byte {error.start}",
+            "not UTF-8 or GBK text; save the notice as UTF-8 text and try again",
+        )
+        raise NoticeError(name, [problem]) from None
 
 
 class _TextOfHtml(HTMLParser):
@@ -480,7 +482,7 @@ def from_csv(text: str, *, name: str, year: int) -> Arrangement:
     problems: list[Problem] = []
     if not rows:
         raise NoticeError(name, [Problem("", "empty; expected a header row 日期,类型,名称")])
-    header = [cell.strip().lower() for cell in rows[0]]
+    header = [header_key(cell) for cell in rows[0]]
     columns = {}
     for key, spellings in (
         ("date", ("日期", "date")),
@@ -534,13 +536,14 @@ def _checked(arrangement: Arrangement, problems: list[Problem], name: str) -> Ar
 
 
 def _as_date(value: object, place: str, problems: list[Problem]) -> date | None:
-    if isinstance(value, date):
-        return value
+    """The day ``values.parse_day`` reads in ``value``; else a problem at ``place``."""
     try:
-        return date.fromisoformat(str(value).strip())
+        day = parse_day(value)
     except ValueError:
+        day = None
+    if day is None:
         problems.append(Problem(place, f"“{value}” is not a date (YYYY-MM-DD)"))
-        return None
+    return day
 
 
 class _SafeLoader(yaml.SafeLoader):

@@ -1,0 +1,62 @@
+"""What every flow does first, in one place: the settings, an engine on the database at the
+current schema (disposed when the run ends), and a program's today; and which failures a
+task may retry."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from pilot_tracker import db
+from pilot_tracker.ledger import store
+from pilot_tracker.settings import Settings
+
+
+@dataclass(frozen=True)
+class Opened:
+    """The settings and the database a run works with."""
+
+    settings: Settings
+    engine: Engine
+
+    def session(self) -> contextlib.AbstractContextManager[Session]:
+        """A session whose transaction commits when the block ends (``db.session``)."""
+        return db.session(self.engine)
+
+    def timezone(self, program: str) -> str:
+        with self.session() as session:
+            return store.get_program(session=session, code=program).timezone
+
+    def today(self, program: str) -> date:
+        """Today in the program's time zone."""
+        return datetime.now(ZoneInfo(self.timezone(program))).date()
+
+
+@contextlib.contextmanager
+def opened() -> Iterator[Opened]:
+    """The settings and an engine on the database at the current schema; the engine's
+    connections are closed when the block ends, however it ends."""
+    settings = Settings()
+    engine = db.make_engine(settings.resolved_database_url)
+    try:
+        db.ensure_current(engine)
+        yield Opened(settings, engine)
+    finally:
+        engine.dispose()
+
+
+def retry_on(*kinds: type[BaseException]) -> Callable[[Any, Any, Any], bool]:
+    """A task's ``retry_condition_fn``: retry only what ``kinds`` names (a source that is
+    down); a bug or a refusal would fail the same way again, so it fails at once."""
+
+    def condition(task: Any, task_run: Any, state: Any) -> bool:
+        return isinstance(getattr(state, "data", None), kinds)
+
+    return condition
