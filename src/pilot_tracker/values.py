@@ -14,7 +14,6 @@ from datetime import date, datetime
 from typing import Any
 
 from pilot_tracker.models import TaskStatus
-from pilot_tracker.spreadsheet import parse_date
 
 WHOLE_LIMIT = 10**15  # whole numbers beyond this are shown as 1e+20, not in full
 _NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)$")
@@ -124,6 +123,9 @@ def parse_day(value: Any) -> date | None:
         return value.date()
     if isinstance(value, date):
         return value
+    # imported here: spreadsheet loads openpyxl, which reading a program file never needs
+    from pilot_tracker.spreadsheet import parse_date
+
     parsed = parse_date(normalise(str(value)))
     if isinstance(parsed, date):
         return parsed
