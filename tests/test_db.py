@@ -49,6 +49,22 @@ def test_migrating_again_changes_nothing(database_url: str) -> None:
     engine.dispose()
 
 
+def test_the_head_read_from_the_migration_files_is_alembics() -> None:
+    from alembic.script import ScriptDirectory
+
+    alembic_head = ScriptDirectory.from_config(db._alembic_config()).get_current_head()
+    assert db.head_revision() == alembic_head
+
+
+def test_the_stored_revision_is_read_as_alembic_reads_it(database_url: str) -> None:
+    engine = db.make_engine(database_url)
+    db.migrate(engine, "0004")
+    with engine.connect() as connection:
+        alembic_sees = MigrationContext.configure(connection).get_current_revision()
+    assert db.current_revision(engine) == alembic_sees == "0004"
+    engine.dispose()
+
+
 def test_the_migrations_match_the_models(engine: sa.Engine) -> None:
     with engine.connect() as connection:
         context = MigrationContext.configure(connection, opts={"compare_type": True})

@@ -4,6 +4,11 @@ This is an entry point: it reads the settings and the clock and hands them down.
 becomes one clear line on stderr and the exit code of its class (:func:`fail`, errors.py,
 the table in docs/operations.md); usage errors exit 2; a bug exits 70 and names the log
 that holds its traceback.
+
+A command imports what it uses: the modules behind Apprise, WeasyPrint, python-docx,
+openpyxl, httpx and Prefect are imported inside the commands that need them, so that
+``--help`` and the commands that only read start in a fraction of a second
+(tests/test_layout.py holds the list; benchmarks/cli_startup.py the timings).
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ import traceback
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 from zoneinfo import ZoneInfo
 
 import typer
@@ -26,26 +31,26 @@ from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
-from sqlalchemy.engine import Engine
-from sqlalchemy.exc import SQLAlchemyError
 
-from pilot_tracker import __version__, db, errors, logs, runs, telemetry
-from pilot_tracker.alerts import delivery, outbox
-from pilot_tracker.collect import collection
-from pilot_tracker.collect.submission_workbook import find_unit, write_submission_template
-from pilot_tracker.demo import playthrough, submissions
+from pilot_tracker import __version__, errors, logs, telemetry
 from pilot_tracker.errors import (
     ConfigurationError,
     PilotTrackerError,
     ProgramFileError,
     Refusal,
 )
-from pilot_tracker.ledger import store
-from pilot_tracker.ledger.program_file import ProgramSpec
-from pilot_tracker.models import LABELS, ConfirmationStatus, IndicatorLevel, ListKind
-from pilot_tracker.reports import figures, reconciliation, writing
 from pilot_tracker.settings import DATABASE_FILE, Settings
-from pilot_tracker.supervise import escalation, flags, holiday_notice, progress, workdays
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
+
+    from pilot_tracker.alerts import outbox
+    from pilot_tracker.collect import collection
+    from pilot_tracker.ledger import store
+    from pilot_tracker.ledger.program_file import ProgramSpec
+    from pilot_tracker.models import ConfirmationStatus
+    from pilot_tracker.reports import writing
+    from pilot_tracker.supervise import workdays
 
 # Before any command can import Prefect (serve, the flows): its telemetry stays off in this
 # process and in every process it starts, unless PILOT_TRACKER_PREFECT_TELEMETRY=1.
@@ -105,7 +110,7 @@ def fail(error: Exception, doing: str = "pilot-tracker") -> int:
     elif isinstance(error, OSError):
         where = f"{error.filename}: " if error.filename else ""
         say_error(f"{where}{error.strerror or error}")
-    elif isinstance(error, SQLAlchemyError):
+    elif isinstance(error, database_errors()):
         reason = str(getattr(error, "orig", None) or error).strip().splitlines()[0]
         say_error(f"database error: {reason}")
         return errors.EXIT_DATABASE
@@ -143,6 +148,14 @@ def record_bug(error: Exception, doing: str) -> Path | str:
     return "no log: set PILOT_TRACKER_DEBUG=1 to see it here"
 
 
+def database_errors() -> type[Exception]:
+    """SQLAlchemy's errors; imported when an error is being handled (an ``except`` clause
+    is evaluated only then), so that ``--help`` starts without SQLAlchemy."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    return SQLAlchemyError
+
+
 # --- plumbing -----------------------------------------------------------------------------
 
 
@@ -159,6 +172,8 @@ def load_settings() -> Settings:
 def open_database(settings: Settings, *, migrate: bool = False) -> Engine:
     """An engine on the configured database, checked to be at the current schema; with
     ``migrate``, a new database may be created."""
+    from pilot_tracker import db
+
     engine = db.make_engine(settings.resolved_database_url, create=migrate)
     if not migrate:
         db.ensure_current(engine)
@@ -168,6 +183,8 @@ def open_database(settings: Settings, *, migrate: bool = False) -> Engine:
 def create_database(settings: Settings) -> tuple[Engine, tuple[str | None, str | None]]:
     """The data home's folders and the database at the current schema (created or
     migrated); the engine, and the schema revisions before and after."""
+    from pilot_tracker import db
+
     for folder in (settings.home, settings.inbox, settings.archive, settings.reports):
         folder.mkdir(parents=True, exist_ok=True)
     engine = open_database(settings, migrate=True)
@@ -207,6 +224,8 @@ def init() -> None:
 
     Example: pilot-tracker init
     """
+    from pilot_tracker import db
+
     settings = load_settings()
     engine, (before, after) = create_database(settings)
     if before == after:
@@ -240,6 +259,9 @@ def program_load(
 
     Example: pilot-tracker program load examples/programs/*.yaml --dry-run
     """
+    from pilot_tracker import db
+    from pilot_tracker.ledger import store
+
     settings = load_settings()
     sources: list[tuple[Path, ProgramSpec, str]] = []
     refused = False
@@ -317,6 +339,9 @@ def program_list(
 
     Example: pilot-tracker program list --json
     """
+    from pilot_tracker import db
+    from pilot_tracker.ledger import store
+
     engine = open_database(load_settings())
     with db.session(engine) as session:
         programs = store.list_programs(session=session)
@@ -342,6 +367,9 @@ def program_show(
 
     Example: pilot-tracker program show yinzhou --json
     """
+    from pilot_tracker import db
+    from pilot_tracker.ledger import store
+
     engine = open_database(load_settings())
     with db.session(engine) as session:
         spec = store.read_program(session=session, code=code)
@@ -359,6 +387,8 @@ def program_json(spec: ProgramSpec) -> dict[str, Any]:
 
 
 def print_program(spec: ProgramSpec) -> None:
+    from pilot_tracker.models import LABELS, IndicatorLevel, ListKind
+
     unit_names = {unit.code: unit.name for unit in spec.units}
     out.print(Text(f"{spec.name} ({spec.code})", style="bold"))
     out.print(
@@ -429,6 +459,9 @@ def program_export(
 
     Example: pilot-tracker program export xiangshan -o xiangshan-ledger.xlsx
     """
+    from pilot_tracker import db
+    from pilot_tracker.ledger import store
+
     engine = open_database(load_settings())
     with db.session(engine) as session:
         spec = store.read_program(session=session, code=code)
@@ -457,6 +490,10 @@ def template(
 
     Example: pilot-tracker template --program xiangshan --unit jyj -o jyj.xlsx
     """
+    from pilot_tracker import db
+    from pilot_tracker.collect.submission_workbook import find_unit, write_submission_template
+    from pilot_tracker.ledger import store
+
     if (unit is None) == (not all_units):
         raise typer.BadParameter("give either --unit CODE or --all-units")
     engine = open_database(load_settings())
@@ -489,11 +526,16 @@ def parse_day_option(value: str | None, zone: str) -> date:
 
 
 def program_timezone(engine: Engine, code: str) -> str:
+    from pilot_tracker import db
+    from pilot_tracker.ledger import store
+
     with db.session(engine) as session:
         return store.get_program(session=session, code=code).timezone
 
 
 def message_templates(settings: Settings) -> outbox.Templates:
+    from pilot_tracker.alerts import outbox
+
     if not (settings.templates / "alerts").is_dir():
         raise ConfigurationError(
             f"no message templates in {settings.templates}; set PILOT_TRACKER_TEMPLATES "
@@ -522,6 +564,8 @@ def collect(
 
     Example: pilot-tracker collect --program xiangshan --as-of 2021-03-26
     """
+    from pilot_tracker.collect import collection
+
     settings = load_settings()
     engine = open_database(settings)
     day = parse_day_option(as_of, program_timezone(engine, program))
@@ -624,6 +668,9 @@ def progress_command(
 
     Example: pilot-tracker progress --program xiangshan --unit jyj --as-of 2021-03-31
     """
+    from pilot_tracker import db
+    from pilot_tracker.supervise import progress
+
     engine = open_database(load_settings())
     day = parse_day_option(as_of, program_timezone(engine, program))
     with db.session(engine) as session:
@@ -666,6 +713,10 @@ def simulate(
 
     Example: pilot-tracker simulate --program xiangshan --until 2021-03-31
     """
+    from pilot_tracker import db
+    from pilot_tracker.demo import submissions
+    from pilot_tracker.ledger import store
+
     settings = load_settings()
     engine = open_database(settings)
     with db.session(engine) as session:
@@ -727,6 +778,9 @@ def flag(
 
     Example: pilot-tracker flag --program xiangshan --as-of 2021-04-06
     """
+    from pilot_tracker import db
+    from pilot_tracker.supervise import escalation, flags
+
     settings = load_settings()
     engine = open_database(settings)
     day = parse_day_option(as_of, program_timezone(engine, program))
@@ -779,6 +833,8 @@ def _print_flags(
     as_json: bool,
     dry_run: bool = False,
 ) -> None:
+    from pilot_tracker.supervise import flags
+
     if as_json:
         emit_json(
             {
@@ -820,6 +876,10 @@ def escalation_list(
 
     Example: pilot-tracker escalation list --program xiangshan --json
     """
+    from pilot_tracker import db
+    from pilot_tracker.ledger import store
+    from pilot_tracker.supervise import escalation
+
     engine = open_database(load_settings())
     with db.session(engine) as session:
         record = store.get_program(session=session, code=program)
@@ -849,6 +909,9 @@ def escalation_close(
 
     Example: pilot-tracker escalation close 12 --outcome "已约谈主要负责人，明确整改时限"
     """
+    from pilot_tracker import db
+    from pilot_tracker.supervise import escalation
+
     settings = load_settings()
     engine = open_database(settings)
     day = parse_day_option(on, settings.timezone)
@@ -873,6 +936,8 @@ def alerts_send(
 
     Example: pilot-tracker alerts send --json
     """
+    from pilot_tracker.alerts import delivery  # imports Apprise
+
     settings = load_settings()
     if settings.apprise_config is None:
         raise ConfigurationError(
@@ -910,6 +975,9 @@ def alerts_list(
 
     Example: pilot-tracker alerts list --status failed
     """
+    from pilot_tracker import db
+    from pilot_tracker.alerts import delivery
+
     if status is not None and status not in ("pending", "sent", "failed", "merged"):
         raise typer.BadParameter("--status is pending, sent, failed or merged")
     engine = open_database(load_settings())
@@ -947,6 +1015,9 @@ def alerts_show(
 
     Example: pilot-tracker alerts show 12
     """
+    from pilot_tracker import db
+    from pilot_tracker.alerts import delivery
+
     engine = open_database(load_settings())
     with db.session(engine) as session:
         item = delivery.show_notification(session=session, notification_id=notification_id)
@@ -1013,12 +1084,17 @@ def report_quarterly(
 
     Example: pilot-tracker report quarterly --program xiangshan --quarter 2021Q1
     """
+    from pilot_tracker.reports import figures
+
     write_report("quarterly", program, figures.parse_quarter(quarter), output, no_send, as_json)
 
 
 def write_report(
     kind: str, program: str, period: str, output: Path | None, no_send: bool, as_json: bool
 ) -> None:
+    from pilot_tracker import db
+    from pilot_tracker.reports import writing  # openpyxl, python-docx; WeasyPrint for the PDF
+
     settings = load_settings()
     engine = open_database(settings)
     with db.session(engine) as session:
@@ -1053,12 +1129,17 @@ def report_half_year(
 
     Example: pilot-tracker report half-year --program yinzhou --half 2021H1 -o reports/
     """
+    from pilot_tracker.reports import figures
+
     write_report("half_year", program, figures.parse_half(half), output, no_send, as_json)
 
 
 def _reconcile(
     program: str, quarter: str, unit: str, note: str, status: ConfirmationStatus
 ) -> None:
+    from pilot_tracker import db
+    from pilot_tracker.reports import reconciliation
+
     settings = load_settings()
     engine = open_database(settings)
     with db.session(engine) as session:
@@ -1086,6 +1167,8 @@ def reconcile_confirm(
 
     Example: pilot-tracker reconcile confirm --program xiangshan --quarter 2021Q1 --unit jyj
     """
+    from pilot_tracker.models import ConfirmationStatus
+
     _reconcile(program, quarter, unit, note, ConfirmationStatus.CONFIRMED)
 
 
@@ -1102,6 +1185,8 @@ def reconcile_dispute(
     Example: pilot-tracker reconcile dispute --program xiangshan --quarter 2021Q1 --unit jyj
     --note "XS-FZ-01 已于3月完成"
     """
+    from pilot_tracker.models import ConfirmationStatus
+
     _reconcile(program, quarter, unit, note, ConfirmationStatus.DISPUTED)
 
 
@@ -1121,6 +1206,8 @@ def demo(
     Example: pilot-tracker demo -o demo
     """
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from pilot_tracker.demo import playthrough
 
     settings = load_settings()
     examples = sorted((settings.templates.parent / "examples" / "programs").glob("*.yaml"))
@@ -1189,6 +1276,9 @@ YearArgument = Annotated[int, typer.Argument(min=2000, max=2100, help="The year,
 def installation_calendar(settings: Settings) -> tuple[workdays.WorkCalendar, str]:
     """The calendar with the entered years, and a note when there is no database to hold
     any yet (the package's years are still shown)."""
+    from pilot_tracker import db
+    from pilot_tracker.supervise import workdays
+
     if not settings.database_url and not (settings.home / DATABASE_FILE).exists():
         return workdays.WorkCalendar(), "no database yet: `pilot-tracker init` creates it"
     engine = open_database(settings)
@@ -1197,6 +1287,8 @@ def installation_calendar(settings: Settings) -> tuple[workdays.WorkCalendar, st
 
 
 def years_to_list(calendar: workdays.WorkCalendar, today: date, everything: bool) -> list[int]:
+    from pilot_tracker.supervise import workdays
+
     years = {today.year - 1, today.year, today.year + 1, *calendar.entered}
     if everything:
         years |= set(workdays.package_years())
@@ -1205,6 +1297,8 @@ def years_to_list(calendar: workdays.WorkCalendar, today: date, everything: bool
 
 def year_line(calendar: workdays.WorkCalendar, year: int) -> dict[str, Any]:
     """A year as ``calendar list`` shows it."""
+    from pilot_tracker.supervise import workdays
+
     status = calendar.source_of(year)
     arrangement = calendar.year(year)
     note = ""
@@ -1276,6 +1370,8 @@ def calendar_show(
 
     Example: pilot-tracker calendar show 2027
     """
+    from pilot_tracker.supervise import workdays
+
     calendar, _ = installation_calendar(load_settings())
     arrangement = calendar.year(year)
     status = calendar.source_of(year)
@@ -1388,6 +1484,9 @@ def calendar_add(
 
     Example: pilot-tracker calendar add 2027 国务院办公厅关于2027年部分节假日安排的通知.txt
     """
+    from pilot_tracker import db
+    from pilot_tracker.supervise import holiday_notice, workdays
+
     if replace and amend:
         raise typer.BadParameter("--replace and --amend exclude each other; choose one")
     settings = load_settings()
@@ -1427,6 +1526,8 @@ def calendar_add(
 
 def read_notice(notice: str) -> tuple[str, bytes]:
     """The notice's name and bytes, from a regular file or standard input, bounded."""
+    from pilot_tracker.supervise import holiday_notice
+
     limit = holiday_notice.MAX_BYTES + 1
     if notice == "-":
         return "standard input", sys.stdin.buffer.read(limit)
@@ -1445,6 +1546,9 @@ def calendar_retire(year: YearArgument) -> None:
 
     Example: pilot-tracker calendar retire 2027
     """
+    from pilot_tracker import db
+    from pilot_tracker.supervise import workdays
+
     engine = open_database(load_settings())
     with db.session(engine) as session:
         retired = workdays.retire_year(session=session, year=year)
@@ -1473,6 +1577,10 @@ def status(
 
     Example: pilot-tracker status --json
     """
+    from pilot_tracker import db, runs
+    from pilot_tracker.collect import collection
+    from pilot_tracker.supervise import workdays
+
     settings = load_settings()
     engine = open_database(settings)
     state = runs.status(engine=engine)
@@ -1573,6 +1681,9 @@ def serve() -> None:
 
     Example: pilot-tracker serve
     """
+    from pilot_tracker import db
+    from pilot_tracker.ledger import store
+
     settings = load_settings()
     engine = open_database(settings)
     with db.session(engine) as session:

@@ -1,25 +1,36 @@
-"""The database: engines for SQLite and PostgreSQL, schema migrations, sessions."""
+"""The database: engines for SQLite and PostgreSQL, schema migrations, sessions.
+
+Alembic is imported only to migrate: checking that a database is at the current schema
+reads the revision Alembic stored and the migration files' own ``revision`` lines, so a
+command that only reads starts without it.
+"""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import ArgumentError, OperationalError
 from sqlmodel import Session
 
 from pilot_tracker.errors import DatabaseError
 
+if TYPE_CHECKING:
+    from alembic.config import Config
+
 MIGRATIONS = Path(__file__).parent / "migrations"
+VERSION_TABLE = "alembic_version"  # Alembic's default, which migrations/env.py keeps
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+# A migration file's own identity, as Alembic reads it: revision = "0009", down_revision = ...
+_REVISION_LINE = re.compile(
+    r"^(revision|down_revision)\s*(?::[^=]*)?=\s*(?:['\"]([^'\"]+)['\"]|None)\s*$", re.MULTILINE
+)
 
 
 def redact(url: str) -> str:
@@ -96,23 +107,52 @@ def _sqlite_engine(url: sa.URL) -> Engine:
 
 
 def _alembic_config(connection: sa.Connection | None = None) -> Config:
+    from alembic.config import Config  # imported here: only a migration needs Alembic
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     config.attributes["connection"] = connection
     return config
 
 
+@cache
 def head_revision() -> str:
-    """The newest schema revision this version of pilot-tracker knows."""
-    head = ScriptDirectory.from_config(_alembic_config()).get_current_head()
-    assert head is not None
-    return head
+    """The newest schema revision this version of pilot-tracker knows: the one revision
+    of the migration files that no other file revises.
+
+    Read from the files' ``revision`` and ``down_revision`` lines rather than through
+    Alembic, which takes longer to import than a read-only command takes to run; a test
+    checks that Alembic finds the same head.
+    """
+    revisions: set[str] = set()
+    revised: set[str] = set()
+    for path in sorted((MIGRATIONS / "versions").glob("*.py")):
+        found = dict(
+            match.group(1, 2) for match in _REVISION_LINE.finditer(path.read_text("utf-8"))
+        )
+        if not found.get("revision"):
+            raise DatabaseError(f"the migration {path.name} names no revision")
+        revisions.add(found["revision"])
+        if found.get("down_revision"):
+            revised.add(found["down_revision"])
+    heads = revisions - revised
+    if len(heads) != 1:
+        raise DatabaseError(f"the migrations have {len(heads)} heads, not one: {sorted(heads)}")
+    return heads.pop()
 
 
 def current_revision(engine: Engine) -> str | None:
     """The schema revision the database is at, or None when it was never initialised."""
     with _connect(engine) as connection:
-        return MigrationContext.configure(connection).get_current_revision()
+        if not sa.inspect(connection).has_table(VERSION_TABLE):
+            return None
+        stored = connection.execute(sa.text(f"SELECT version_num FROM {VERSION_TABLE}")).all()
+    if len(stored) > 1:
+        raise DatabaseError(
+            f"the database {redact(str(engine.url))} is at {len(stored)} schema revisions at "
+            "once; it was migrated by something other than pilot-tracker"
+        )
+    return stored[0][0] if stored else None
 
 
 def migrate(engine: Engine, revision: str = "head") -> tuple[str | None, str | None]:
@@ -129,6 +169,8 @@ def migrate(engine: Engine, revision: str = "head") -> tuple[str | None, str | N
             # only works outside a transaction, so it is set on the driver's connection.
             _driver(connection).execute("PRAGMA foreign_keys=OFF")
         try:
+            from alembic import command  # imported here: only a migration needs Alembic
+
             with connection.begin():
                 command.upgrade(_alembic_config(connection), revision)
                 if sqlite:

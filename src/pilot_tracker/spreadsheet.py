@@ -1,5 +1,9 @@
 """Writing and reading .xlsx cells safely: no cell ever becomes a formula, headers are found
-where people put them, and a workbook is written whole or not at all."""
+where people put them, and a workbook is written whole or not at all.
+
+openpyxl is imported by the functions that write, not here: reading a cell's value or
+checking an archive must not cost a read-only command openpyxl's import.
+"""
 
 from __future__ import annotations
 
@@ -11,22 +15,22 @@ import zipfile
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from openpyxl import Workbook
-from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE, Cell
-from openpyxl.styles import Alignment, Font, PatternFill
-from openpyxl.utils import get_column_letter
-from openpyxl.worksheet.worksheet import Worksheet
+if TYPE_CHECKING:
+    from openpyxl import Workbook
+    from openpyxl.cell.cell import Cell
+    from openpyxl.worksheet.worksheet import Worksheet
 
 from pilot_tracker.errors import ZipRefused
 from pilot_tracker.text import header_key
 
 # Text starting with one of these is a formula (or DDE payload) to a spreadsheet program.
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r", "\n")
-HEADER_FONT = Font(bold=True)
-HEADER_FILL = PatternFill("solid", fgColor="DDEBF7")
-PREFILLED_FILL = PatternFill("solid", fgColor="F2F2F2")
+# The control characters XML 1.0 forbids: openpyxl's own ILLEGAL_CHARACTERS_RE, written out
+# so that importing this module does not import openpyxl (a test checks that they agree).
+ILLEGAL_CHARACTERS_RE = re.compile(r"[\000-\010]|[\013-\014]|[\016-\037]")
+HEADER_COLOUR = "DDEBF7"
 DATE_FORMAT = "yyyy-mm-dd"
 
 
@@ -57,10 +61,13 @@ def write_table(
     first_row: int = 1,
 ) -> int:
     """Write a header row and data rows; return the number of data rows."""
+    from openpyxl.styles import Alignment, Font, PatternFill
+    from openpyxl.utils import get_column_letter
+
     for column, header in enumerate(headers, start=1):
         cell = put(sheet, first_row, column, header)
-        cell.font = HEADER_FONT
-        cell.fill = HEADER_FILL
+        cell.font = Font(bold=True)
+        cell.fill = PatternFill("solid", fgColor=HEADER_COLOUR)
         cell.alignment = Alignment(horizontal="center", vertical="center", wrap_text=True)
     count = 0
     for count, values in enumerate(rows, start=1):

@@ -11,7 +11,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from sqlmodel import Session, select
 
 from pilot_tracker.models import Notification
@@ -46,6 +45,9 @@ class Templates:
     """The message templates of a ``templates/`` folder."""
 
     def __init__(self, folder: Path):
+        # imported here: the commands that only read reach this module, never a template
+        from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+
         self.environment = Environment(
             loader=FileSystemLoader(folder),
             autoescape=select_autoescape(

@@ -19,7 +19,6 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import httpx
 from pydantic import TypeAdapter
 from sqlalchemy.engine import Engine
 from sqlmodel import select
@@ -51,7 +50,8 @@ MISPLACED_TEMPLATE = "alerts/misplaced.txt.j2"
 OFFICE_WARNINGS = 20
 # What a source raises when it cannot be read this time (a TimeoutError, such as a task's
 # time limit, is an OSError); anything else a pull raises is a bug of ours.
-SOURCE_FAILURES: tuple[type[Exception], ...] = (SourceError, OSError, httpx.HTTPError)
+# The HTTP source turns every httpx error into SourceUnavailable; a folder raises OSError.
+SOURCE_FAILURES: tuple[type[Exception], ...] = (SourceError, OSError)
 
 
 @dataclass

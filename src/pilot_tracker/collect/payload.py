@@ -26,9 +26,6 @@ from dataclasses import dataclass, field
 from itertools import islice
 from typing import Any
 
-import openpyxl
-from openpyxl.utils import get_column_letter
-
 from pilot_tracker.errors import PayloadError, UndecodableText, ZipRefused
 from pilot_tracker.spreadsheet import cell_value, check_zip
 from pilot_tracker.text import decode_text, header_key
@@ -208,6 +205,8 @@ def _read_xlsx(data: bytes) -> ReadPayload:
 
 
 def _read_workbook(data: bytes) -> ReadPayload:
+    import openpyxl  # imported here: reading a CSV or JSON payload never needs it
+
     try:
         workbook = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except Exception as error:  # openpyxl raises many kinds for a broken or hostile file
@@ -407,6 +406,8 @@ def _header_text(value: Any) -> str:
 
 
 def _letter(index: int) -> str:
+    from openpyxl.utils import get_column_letter
+
     return f"{get_column_letter(index + 1)}列"
 
 
@@ -439,6 +440,8 @@ def _formula_cells(data: bytes, result: ReadPayload) -> set[tuple[str, int, str]
         if any(_blank(row.value(key)) for key in FORMULA_KEYS if key in row.cells)
     }
     formulas: set[tuple[str, int, str]] = set()
+    import openpyxl
+
     workbook = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=False)
     try:
         for title, aliases in ((TASK_SHEET, TASK_ALIASES), (INDICATOR_SHEET, INDICATOR_ALIASES)):

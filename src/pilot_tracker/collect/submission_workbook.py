@@ -13,20 +13,21 @@ from pathlib import Path
 
 import openpyxl
 from openpyxl.comments import Comment
-from openpyxl.styles import Alignment, Font
+from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.worksheet.datavalidation import DataValidation
 from openpyxl.worksheet.worksheet import Worksheet
 
 from pilot_tracker.errors import NotFoundError
 from pilot_tracker.ledger.program_file import ProgramSpec, UnitSpec
 from pilot_tracker.models import LABELS, ListKind, TaskStatus
-from pilot_tracker.spreadsheet import PREFILLED_FILL, put, save_atomically, write_table
+from pilot_tracker.spreadsheet import put, save_atomically, write_table
 
 TEMPLATE_VERSION = "1"
 TASK_SHEET = "任务进展"
 INDICATOR_SHEET = "指标数据"
 GUIDE_SHEET = "填报说明"
 META_SHEET = "_meta"
+PREFILLED_FILL = PatternFill("solid", fgColor="F2F2F2")
 
 # (header, width, prefilled by us)
 TASK_COLUMNS: list[tuple[str, int, bool]] = [

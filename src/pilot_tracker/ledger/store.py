@@ -32,7 +32,6 @@ from pilot_tracker.ledger.program_file import (
     read_program_file,
     write_program_file,
 )
-from pilot_tracker.ledger.workbook import read_ledger_workbook, write_ledger_workbook
 from pilot_tracker.models import (
     Contact,
     Escalation,
@@ -239,7 +238,9 @@ def read_program_source(path: Path) -> tuple[ProgramSpec, str]:
     if suffix in YAML_SUFFIXES:
         spec = read_program_file(path)
     elif suffix in WORKBOOK_SUFFIXES:
-        spec = read_ledger_workbook(path)
+        from pilot_tracker.ledger import workbook  # imported here: it loads openpyxl
+
+        spec = workbook.read_ledger_workbook(path)
     else:
         reason = (
             f'unsupported file type "{path.suffix}"; '
@@ -253,7 +254,9 @@ def write_program_source(spec: ProgramSpec, path: Path) -> None:
     """Write a program as a ledger workbook (.xlsx) or a program file (.yaml)."""
     suffix = path.suffix.lower()
     if suffix in WORKBOOK_SUFFIXES:
-        write_ledger_workbook(spec, path)
+        from pilot_tracker.ledger import workbook  # imported here: it loads openpyxl
+
+        workbook.write_ledger_workbook(spec, path)
     elif suffix in YAML_SUFFIXES:
         write_program_file(spec, path)
     else:
