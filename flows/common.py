@@ -15,6 +15,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from pilot_tracker import db
+from pilot_tracker.alerts import outbox
 from pilot_tracker.ledger import store
 from pilot_tracker.settings import Settings
 
@@ -29,6 +30,11 @@ class Opened:
     def session(self) -> contextlib.AbstractContextManager[Session]:
         """A session whose transaction commits when the block ends (``db.session``)."""
         return db.session(self.engine)
+
+    @property
+    def templates(self) -> outbox.Templates:
+        """The message templates (templates/alerts) of this installation."""
+        return outbox.Templates(self.settings.templates)
 
     def timezone(self, program: str) -> str:
         with self.session() as session:

@@ -23,7 +23,7 @@ from prefect.cache_policies import NO_CACHE
 from flows.collect_status import collect_status
 from flows.common import opened
 from pilot_tracker import runs
-from pilot_tracker.alerts import delivery, outbox
+from pilot_tracker.alerts import delivery
 from pilot_tracker.alerts.delivery import SendResult
 from pilot_tracker.collect.collection import CollectionResult
 from pilot_tracker.ledger import store
@@ -61,7 +61,7 @@ def flag_and_escalate(program: str, as_of: date, unavailable: list[str]) -> Flag
             program=program,
             as_of=as_of,
             now=datetime.now(UTC),
-            templates=outbox.Templates(run.settings.templates),
+            templates=run.templates,
             home=run.settings.home,
             unavailable=frozenset(unavailable),
         )
@@ -104,7 +104,7 @@ def send_alerts(force: bool = False) -> SendResult:
         result = delivery.send(
             engine=run.engine,
             targets=delivery.load_targets(run.settings.apprise_config),
-            templates=outbox.Templates(run.settings.templates),
+            templates=run.templates,
             home=run.settings.home,
             now=lambda: datetime.now(UTC),
             force=force,
@@ -124,7 +124,7 @@ def check_calendar(program: str, day: date) -> int | None:
             program=program,
             today=day,
             now=datetime.now(UTC),
-            templates=outbox.Templates(run.settings.templates),
+            templates=run.templates,
             warn_from=run.settings.calendar_warning_day,
         )
     if year is not None:
