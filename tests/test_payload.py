@@ -7,6 +7,7 @@ rewritten with zipfile); every CSV and JSON is real bytes on disk.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import json
 import re
@@ -577,7 +578,8 @@ def good_workbook(tmp_path: Path) -> Path:
 def test_a_zip_bomb_is_refused_by_its_declared_size(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, good_workbook: Path, big: tuple[str, int]
 ) -> None:
-    monkeypatch.setattr(payload, "MAX_UNCOMPRESSED_BYTES", 4 * MB)
+    bounds = dataclasses.replace(payload.XLSX_BOUNDS, uncompressed=4 * MB)
+    monkeypatch.setattr(payload, "XLSX_BOUNDS", bounds)
     with zipfile.ZipFile(good_workbook) as archive:
         sheet = archive.read("xl/worksheets/sheet1.xml")
     head, tail = sheet.split(b"</sheetData>")

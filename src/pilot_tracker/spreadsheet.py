@@ -13,6 +13,7 @@ import re
 import tempfile
 import zipfile
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -96,23 +97,28 @@ def save_atomically(workbook: Workbook, path: Path) -> None:
 _SHARED_STRING_END = re.compile(rb"</(?:[A-Za-z_][\w.-]*:)?si>|<(?:[A-Za-z_][\w.-]*:)?si\s*/>")
 
 
-def check_zip(
-    data: bytes,
-    *,
-    max_entries: int,
-    max_uncompressed: int,
-    max_ratio: int,
-    max_part: int | None = None,
-    max_styles: int | None = None,
-    max_shared_strings: int | None = None,
-) -> None:
+@dataclass(frozen=True)
+class ZipBounds:
+    """What an .xlsx archive may declare before it is opened: ``entries`` inside it, bytes
+    ``uncompressed`` in all, a compression ``ratio`` per part; optionally bytes per ``part``,
+    bytes of ``styles`` and a count of ``shared_strings``."""
+
+    entries: int
+    uncompressed: int
+    ratio: int
+    part: int | None = None
+    styles: int | None = None
+    shared_strings: int | None = None
+
+
+def check_zip(data: bytes, bounds: ZipBounds) -> None:
     """Refuse a zip bomb by what the archive declares, before anything is inflated.
 
     Inflating cannot exceed what is declared: ``zipfile`` stops at each entry's declared
-    size and fails its CRC check. ``max_part`` bounds each part, ``max_styles`` the
+    size and fails its CRC check. ``bounds.part`` bounds each part, ``bounds.styles`` the
     styles part (which openpyxl parses whole on opening, ~2 µs a byte). With
-    ``max_shared_strings``, the archive is then read
-    through once (within ``max_uncompressed``) counting shared strings: openpyxl loads
+    ``bounds.shared_strings``, the archive is then read
+    through once (within ``bounds.uncompressed``) counting shared strings: openpyxl loads
     the whole table when it opens a workbook, at some microseconds a string.
     """
     try:
@@ -120,23 +126,23 @@ def check_zip(
             entries = archive.infolist()
     except (zipfile.BadZipFile, ValueError):
         raise ZipRefused("broken") from None
-    if len(entries) > max_entries:
+    if len(entries) > bounds.entries:
         raise ZipRefused("entries")
-    if sum(entry.file_size for entry in entries) > max_uncompressed:
+    if sum(entry.file_size for entry in entries) > bounds.uncompressed:
         raise ZipRefused("uncompressed")
     for entry in entries:
-        if entry.file_size > 1024 * 1024 and entry.file_size > max_ratio * max(
+        if entry.file_size > 1024 * 1024 and entry.file_size > bounds.ratio * max(
             entry.compress_size, 1
         ):
             raise ZipRefused("ratio")
-        if max_part is not None and entry.file_size > max_part:
+        if bounds.part is not None and entry.file_size > bounds.part:
             raise ZipRefused("part")
         styles = entry.filename == "xl/styles.xml"  # where openpyxl reads them, always
-        if styles and max_styles is not None and entry.file_size > max_styles:
+        if styles and bounds.styles is not None and entry.file_size > bounds.styles:
             raise ZipRefused("styles")
-    if max_shared_strings is not None:
+    if bounds.shared_strings is not None:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
-            if _shared_strings(archive) > max_shared_strings:
+            if _shared_strings(archive) > bounds.shared_strings:
                 raise ZipRefused("shared_strings")
 
 

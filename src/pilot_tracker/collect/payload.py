@@ -27,7 +27,7 @@ from itertools import islice
 from typing import Any
 
 from pilot_tracker.errors import PayloadError, UndecodableText, ZipRefused
-from pilot_tracker.spreadsheet import cell_value, check_zip
+from pilot_tracker.spreadsheet import ZipBounds, cell_value, check_zip
 from pilot_tracker.text import decode_text, header_key
 
 MAX_PAYLOAD_BYTES = 20 * 1024 * 1024
@@ -256,6 +256,14 @@ def _read_workbook(data: bytes) -> ReadPayload:
     return result
 
 
+# openpyxl parses styles and shared strings whole when it opens a workbook: bound them first.
+XLSX_BOUNDS = ZipBounds(
+    entries=MAX_ZIP_ENTRIES,
+    uncompressed=MAX_UNCOMPRESSED_BYTES,
+    ratio=MAX_COMPRESSION_RATIO,
+    styles=MAX_STYLES_BYTES,
+    shared_strings=MAX_SHARED_STRINGS,
+)
 # What a liaison is told for each bound of ``spreadsheet.check_zip``.
 ZIP_REFUSALS = {
     "broken": "工作簿已损坏，无法打开。请用 Excel 或 WPS 重新保存为 .xlsx",
@@ -276,15 +284,7 @@ ZIP_REFUSALS = {
 def _check_zip(data: bytes) -> None:
     """Refuse zip bombs by what the archive declares, before anything is inflated."""
     try:
-        check_zip(
-            data,
-            max_entries=MAX_ZIP_ENTRIES,
-            max_uncompressed=MAX_UNCOMPRESSED_BYTES,
-            max_ratio=MAX_COMPRESSION_RATIO,
-            # openpyxl parses both whole when it opens a workbook: bound them first.
-            max_styles=MAX_STYLES_BYTES,
-            max_shared_strings=MAX_SHARED_STRINGS,
-        )
+        check_zip(data, XLSX_BOUNDS)
     except ZipRefused as refused:
         raise PayloadError(ZIP_REFUSALS[refused.bound]) from None
 

@@ -40,6 +40,7 @@ from pilot_tracker.models import (
     ProgramLevel,
 )
 from pilot_tracker.spreadsheet import (
+    ZipBounds,
     cell_value,
     check_zip,
     find_header_row,
@@ -62,6 +63,14 @@ MAX_SHARED_STRINGS = 100_000  # distinct texts; a ledger of 2,000 tasks has some
 MAX_ROWS = 5_000  # rows read below a sheet's header
 MAX_COLUMNS = 50  # columns read; the widest sheet has 11, beside any notes
 MAX_INFO_ROWS = 200
+XLSX_BOUNDS = ZipBounds(
+    entries=MAX_ZIP_ENTRIES,
+    uncompressed=MAX_UNCOMPRESSED_BYTES,
+    ratio=MAX_COMPRESSION_RATIO,
+    part=MAX_PART_BYTES,
+    styles=MAX_STYLES_BYTES,
+    shared_strings=MAX_SHARED_STRINGS,
+)
 ZIP_REFUSALS = {
     "broken": "is a damaged .xlsx workbook; open it in Excel or WPS and save it again",
     "entries": f"holds more than {MAX_ZIP_ENTRIES:,} parts inside; save the ledger again as "
@@ -224,15 +233,7 @@ def open_workbook(data: bytes, name: str) -> Any:
         raise ProgramFileError(name, [Problem("", reason)])
     if data[:4] == b"PK\x03\x04":
         try:
-            check_zip(
-                data,
-                max_entries=MAX_ZIP_ENTRIES,
-                max_uncompressed=MAX_UNCOMPRESSED_BYTES,
-                max_ratio=MAX_COMPRESSION_RATIO,
-                max_part=MAX_PART_BYTES,
-                max_styles=MAX_STYLES_BYTES,
-                max_shared_strings=MAX_SHARED_STRINGS,
-            )
+            check_zip(data, XLSX_BOUNDS)
         except ZipRefused as refused:
             raise ProgramFileError(name, [Problem("", ZIP_REFUSALS[refused.bound])]) from None
     try:
