@@ -79,6 +79,16 @@ err = Console(stderr=True, highlight=False)
 
 F = TypeVar("F", bound=Callable[..., Any])
 
+# The options several commands share, declared once.
+ProgramOption = Annotated[str, typer.Option("--program", help="The program code.")]
+QuarterOption = Annotated[str, typer.Option("--quarter", help="The quarter, e.g. 2021Q1.")]
+UnitOption = Annotated[str, typer.Option("--unit", help="The unit code.")]
+ReportFolderOption = Annotated[
+    Path | None, typer.Option("-o", "--output", help="Folder (default: data home/reports).")
+]
+NoSendOption = Annotated[bool, typer.Option("--no-send", help="Do not queue delivery.")]
+WrittenJsonOption = Annotated[bool, typer.Option("--json", help="Print what was written as JSON.")]
+
 
 def handles_errors(command: F) -> F:
     """Run the command; an error ends it as :func:`fail` says, never with a traceback."""
@@ -472,7 +482,7 @@ def program_export(
 @app.command()
 @handles_errors
 def template(
-    program: Annotated[str, typer.Option("--program", help="The program code.")],
+    program: ProgramOption,
     output: Annotated[
         Path,
         typer.Option(
@@ -547,7 +557,7 @@ def message_templates(settings: Settings) -> outbox.Templates:
 @app.command()
 @handles_errors
 def collect(
-    program: Annotated[str, typer.Option("--program", help="The program code.")],
+    program: ProgramOption,
     as_of: Annotated[
         str | None, typer.Option("--as-of", help="The day to collect for (default: today).")
     ] = None,
@@ -657,7 +667,7 @@ def print_collection(result: collection.CollectionResult) -> None:
 @app.command("progress")
 @handles_errors
 def progress_command(
-    program: Annotated[str, typer.Option("--program", help="The program code.")],
+    program: ProgramOption,
     unit: Annotated[str | None, typer.Option("--unit", help="Only this unit's tasks.")] = None,
     as_of: Annotated[
         str | None, typer.Option("--as-of", help="The day to look at (default: today).")
@@ -699,7 +709,7 @@ def progress_command(
 @app.command()
 @handles_errors
 def simulate(
-    program: Annotated[str, typer.Option("--program", help="The program code.")],
+    program: ProgramOption,
     until: Annotated[str, typer.Option("--until", help="The last day of submissions to write.")],
     since: Annotated[
         str | None, typer.Option("--since", help="Write only what was sent after this day.")
@@ -757,7 +767,7 @@ app.add_typer(alerts_app, name="alerts")
 @app.command()
 @handles_errors
 def flag(
-    program: Annotated[str, typer.Option("--program", help="The program code.")],
+    program: ProgramOption,
     as_of: Annotated[
         str | None, typer.Option("--as-of", help="The day to flag for (default: today).")
     ] = None,
@@ -869,7 +879,7 @@ def _print_flags(
 @escalation_app.command("list")
 @handles_errors
 def escalation_list(
-    program: Annotated[str, typer.Option("--program", help="The program code.")],
+    program: ProgramOption,
     as_json: Annotated[bool, typer.Option("--json", help="Print the escalations as JSON.")] = False,
 ) -> None:
     """List the escalations of a program, open and closed.
@@ -1070,15 +1080,11 @@ def report_folder(settings: Settings, program: str, period: str, output: Path | 
 @report_app.command("quarterly")
 @handles_errors
 def report_quarterly(
-    program: Annotated[str, typer.Option("--program", help="The program code.")],
-    quarter: Annotated[str, typer.Option("--quarter", help="The quarter, e.g. 2021Q1.")],
-    output: Annotated[
-        Path | None, typer.Option("-o", "--output", help="Folder (default: data home/reports).")
-    ] = None,
-    no_send: Annotated[bool, typer.Option("--no-send", help="Do not queue delivery.")] = False,
-    as_json: Annotated[
-        bool, typer.Option("--json", help="Print what was written as JSON.")
-    ] = False,
+    program: ProgramOption,
+    quarter: QuarterOption,
+    output: ReportFolderOption = None,
+    no_send: NoSendOption = False,
+    as_json: WrittenJsonOption = False,
 ) -> None:
     """Write the quarterly reconciliation: the office summary and each unit's statement.
 
@@ -1115,15 +1121,11 @@ def write_report(
 @report_app.command("half-year")
 @handles_errors
 def report_half_year(
-    program: Annotated[str, typer.Option("--program", help="The program code.")],
+    program: ProgramOption,
     half: Annotated[str, typer.Option("--half", help="The half year, e.g. 2021H1.")],
-    output: Annotated[
-        Path | None, typer.Option("-o", "--output", help="Folder (default: data home/reports).")
-    ] = None,
-    no_send: Annotated[bool, typer.Option("--no-send", help="Do not queue delivery.")] = False,
-    as_json: Annotated[
-        bool, typer.Option("--json", help="Print what was written as JSON.")
-    ] = False,
+    output: ReportFolderOption = None,
+    no_send: NoSendOption = False,
+    as_json: WrittenJsonOption = False,
 ) -> None:
     """Write the half-year evaluation as HTML, PDF, XLSX and DOCX.
 
@@ -1158,9 +1160,9 @@ def _reconcile(
 @reconcile_app.command("confirm")
 @handles_errors
 def reconcile_confirm(
-    program: Annotated[str, typer.Option("--program", help="The program code.")],
-    quarter: Annotated[str, typer.Option("--quarter", help="The quarter, e.g. 2021Q1.")],
-    unit: Annotated[str, typer.Option("--unit", help="The unit code.")],
+    program: ProgramOption,
+    quarter: QuarterOption,
+    unit: UnitOption,
     note: Annotated[str, typer.Option("--note", help="Anything the unit adds.")] = "",
 ) -> None:
     """Record that a unit confirmed its quarterly statement.
@@ -1175,9 +1177,9 @@ def reconcile_confirm(
 @reconcile_app.command("dispute")
 @handles_errors
 def reconcile_dispute(
-    program: Annotated[str, typer.Option("--program", help="The program code.")],
-    quarter: Annotated[str, typer.Option("--quarter", help="The quarter, e.g. 2021Q1.")],
-    unit: Annotated[str, typer.Option("--unit", help="The unit code.")],
+    program: ProgramOption,
+    quarter: QuarterOption,
+    unit: UnitOption,
     note: Annotated[str, typer.Option("--note", help="What the unit disputes.")] = "",
 ) -> None:
     """Record that a unit disputed its quarterly statement, and why.
