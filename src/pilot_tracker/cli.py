@@ -13,6 +13,7 @@ openpyxl, httpx and Prefect are imported inside the commands that need them, so 
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import logging
@@ -20,7 +21,7 @@ import os
 import sys
 import tempfile
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
@@ -43,6 +44,7 @@ from pilot_tracker.settings import DATABASE_FILE, Settings
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
+    from sqlmodel import Session
 
     from pilot_tracker.alerts import outbox
     from pilot_tracker.collect import collection
@@ -190,6 +192,20 @@ def open_database(settings: Settings, *, migrate: bool = False) -> Engine:
     return engine
 
 
+@contextlib.contextmanager
+def database_session(settings: Settings) -> Iterator[Session]:
+    """A session on the configured database, at the current schema, whose transaction
+    commits when the block ends; the engine's connections are closed after it."""
+    from pilot_tracker import db
+
+    engine = open_database(settings)
+    try:
+        with db.session(engine) as session:
+            yield session
+    finally:
+        engine.dispose()
+
+
 def create_database(settings: Settings) -> tuple[Engine, tuple[str | None, str | None]]:
     """The data home's folders and the database at the current schema (created or
     migrated); the engine, and the schema revisions before and after."""
@@ -269,7 +285,6 @@ def program_load(
 
     Example: pilot-tracker program load examples/programs/*.yaml --dry-run
     """
-    from pilot_tracker import db
     from pilot_tracker.ledger import store
 
     settings = load_settings()
@@ -290,8 +305,7 @@ def program_load(
         err.print("nothing was written", markup=False)
         raise typer.Exit(errors.EXIT_ERROR)
 
-    engine = open_database(settings)
-    with db.session(engine) as session:
+    with database_session(settings) as session:
         results = [
             store.load_program(
                 session=session,
@@ -349,11 +363,9 @@ def program_list(
 
     Example: pilot-tracker program list --json
     """
-    from pilot_tracker import db
     from pilot_tracker.ledger import store
 
-    engine = open_database(load_settings())
-    with db.session(engine) as session:
+    with database_session(load_settings()) as session:
         programs = store.list_programs(session=session)
     if as_json:
         emit_json(programs)
@@ -377,11 +389,9 @@ def program_show(
 
     Example: pilot-tracker program show yinzhou --json
     """
-    from pilot_tracker import db
     from pilot_tracker.ledger import store
 
-    engine = open_database(load_settings())
-    with db.session(engine) as session:
+    with database_session(load_settings()) as session:
         spec = store.read_program(session=session, code=code)
     if as_json:
         emit_json(program_json(spec))
@@ -469,11 +479,9 @@ def program_export(
 
     Example: pilot-tracker program export xiangshan -o xiangshan-ledger.xlsx
     """
-    from pilot_tracker import db
     from pilot_tracker.ledger import store
 
-    engine = open_database(load_settings())
-    with db.session(engine) as session:
+    with database_session(load_settings()) as session:
         spec = store.read_program(session=session, code=code)
     store.write_program_source(spec, output)
     out.print(f"{code}: written to {output}", markup=False, soft_wrap=True)
@@ -500,14 +508,12 @@ def template(
 
     Example: pilot-tracker template --program xiangshan --unit jyj -o jyj.xlsx
     """
-    from pilot_tracker import db
     from pilot_tracker.collect.submission_workbook import find_unit, write_submission_template
     from pilot_tracker.ledger import store
 
     if (unit is None) == (not all_units):
         raise typer.BadParameter("give either --unit CODE or --all-units")
-    engine = open_database(load_settings())
-    with db.session(engine) as session:
+    with database_session(load_settings()) as session:
         spec = store.read_program(session=session, code=program)
     today = today_in(spec.timezone)
     if unit is not None:
@@ -723,13 +729,11 @@ def simulate(
 
     Example: pilot-tracker simulate --program xiangshan --until 2021-03-31
     """
-    from pilot_tracker import db
     from pilot_tracker.demo import submissions
     from pilot_tracker.ledger import store
 
     settings = load_settings()
-    engine = open_database(settings)
-    with db.session(engine) as session:
+    with database_session(settings) as session:
         spec = store.read_program(session=session, code=program)
     first = parse_day_option(since, spec.timezone) if since else None
     landed = submissions.deliver(
@@ -886,12 +890,10 @@ def escalation_list(
 
     Example: pilot-tracker escalation list --program xiangshan --json
     """
-    from pilot_tracker import db
     from pilot_tracker.ledger import store
     from pilot_tracker.supervise import escalation
 
-    engine = open_database(load_settings())
-    with db.session(engine) as session:
+    with database_session(load_settings()) as session:
         record = store.get_program(session=session, code=program)
         items = escalation.list_escalations(session=session, program=record)
     if as_json:
@@ -985,13 +987,11 @@ def alerts_list(
 
     Example: pilot-tracker alerts list --status failed
     """
-    from pilot_tracker import db
     from pilot_tracker.alerts import delivery
 
     if status is not None and status not in ("pending", "sent", "failed", "merged"):
         raise typer.BadParameter("--status is pending, sent, failed or merged")
-    engine = open_database(load_settings())
-    with db.session(engine) as session:
+    with database_session(load_settings()) as session:
         items = delivery.list_notifications(session=session, status=status)
     if as_json:
         emit_json(items)
@@ -1025,11 +1025,9 @@ def alerts_show(
 
     Example: pilot-tracker alerts show 12
     """
-    from pilot_tracker import db
     from pilot_tracker.alerts import delivery
 
-    engine = open_database(load_settings())
-    with db.session(engine) as session:
+    with database_session(load_settings()) as session:
         item = delivery.show_notification(session=session, notification_id=notification_id)
     if as_json:
         emit_json(item)
@@ -1098,12 +1096,10 @@ def report_quarterly(
 def write_report(
     kind: str, program: str, period: str, output: Path | None, no_send: bool, as_json: bool
 ) -> None:
-    from pilot_tracker import db
     from pilot_tracker.reports import writing  # openpyxl, python-docx; WeasyPrint for the PDF
 
     settings = load_settings()
-    engine = open_database(settings)
-    with db.session(engine) as session:
+    with database_session(settings) as session:
         written = writing.write(
             session=session,
             kind=kind,
@@ -1139,12 +1135,10 @@ def report_half_year(
 def _reconcile(
     program: str, quarter: str, unit: str, note: str, status: ConfirmationStatus
 ) -> None:
-    from pilot_tracker import db
     from pilot_tracker.reports import reconciliation
 
     settings = load_settings()
-    engine = open_database(settings)
-    with db.session(engine) as session:
+    with database_session(settings) as session:
         answer = reconciliation.reconcile(
             session=session,
             program=program,
@@ -1278,13 +1272,11 @@ YearArgument = Annotated[int, typer.Argument(min=2000, max=2100, help="The year,
 def installation_calendar(settings: Settings) -> tuple[workdays.WorkCalendar, str]:
     """The calendar with the entered years, and a note when there is no database to hold
     any yet (the package's years are still shown)."""
-    from pilot_tracker import db
     from pilot_tracker.supervise import workdays
 
     if not settings.database_url and not (settings.home / DATABASE_FILE).exists():
         return workdays.WorkCalendar(), "no database yet: `pilot-tracker init` creates it"
-    engine = open_database(settings)
-    with db.session(engine) as session:
+    with database_session(settings) as session:
         return workdays.calendar_of(session=session), ""
 
 
@@ -1548,11 +1540,9 @@ def calendar_retire(year: YearArgument) -> None:
 
     Example: pilot-tracker calendar retire 2027
     """
-    from pilot_tracker import db
     from pilot_tracker.supervise import workdays
 
-    engine = open_database(load_settings())
-    with db.session(engine) as session:
+    with database_session(load_settings()) as session:
         retired = workdays.retire_year(session=session, year=year)
     after = (
         workdays.package_version()
@@ -1683,12 +1673,10 @@ def serve() -> None:
 
     Example: pilot-tracker serve
     """
-    from pilot_tracker import db
     from pilot_tracker.ledger import store
 
     settings = load_settings()
-    engine = open_database(settings)
-    with db.session(engine) as session:
+    with database_session(settings) as session:
         zones = {
             item["code"]: store.get_program(session=session, code=item["code"]).timezone
             for item in store.list_programs(session=session)
