@@ -125,15 +125,17 @@ def logging_config(log_file: Path) -> dict[str, object]:
     }
 
 
-def prepare(home: Path, project: Path) -> Layout:
+def prepare(home: Path, project: Path | None) -> Layout:
     """Set the environment Prefect reads when it loads (its home, its logging), and let the
-    flow runs it starts import ``flows`` from ``project`` wherever ``serve`` runs."""
+    flow runs it starts import ``flows`` from ``project`` (a checkout) wherever ``serve`` runs;
+    ``None`` where ``flows`` is installed."""
     layout = Layout(home.resolve())
-    paths = [
-        str(project.resolve()),
-        *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep)),
-    ]
-    os.environ["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(paths))
+    if project is not None:
+        paths = [
+            str(project.resolve()),
+            *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep)),
+        ]
+        os.environ["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(paths))
     layout.prefect_home.mkdir(parents=True, exist_ok=True)
     layout.log_file.parent.mkdir(parents=True, exist_ok=True)
     layout.logging_config.write_text(
@@ -275,10 +277,11 @@ def summary(since: datetime) -> list[str]:
 
 
 def serve(
-    *, zones: dict[str, str], home: Path, project: Path, say: Callable[[str], None]
+    *, zones: dict[str, str], home: Path, project: Path | None, say: Callable[[str], None]
 ) -> list[str]:
     """Serve every schedule of ``zones`` (program code → time zone) until Ctrl-C or SIGTERM;
-    the summary of the runs that started meanwhile. ``project``: the folder with ``flows/``."""
+    the summary of the runs that started meanwhile. ``project``: the folder with ``flows/``
+    where it is not installed."""
     # Ctrl-C stops serve at any moment, even when it was started with SIGINT ignored
     # (``nohup ... &``); so does SIGTERM until Prefect's runner takes it over.
     signal.signal(signal.SIGINT, signal.default_int_handler)

@@ -7,6 +7,7 @@ error becomes one clear line on stderr and exit code 1; usage errors exit 2.
 from __future__ import annotations
 
 import functools
+import importlib.util
 import json
 import os
 import sys
@@ -39,7 +40,7 @@ from pilot_tracker.errors import (
 from pilot_tracker.ledger import store
 from pilot_tracker.ledger.program_file import ProgramSpec
 from pilot_tracker.models import LABELS, ConfirmationStatus, IndicatorLevel, ListKind
-from pilot_tracker.settings import DATABASE_FILE, Settings
+from pilot_tracker.settings import CHECKOUT, DATABASE_FILE, EXAMPLE_PROGRAMS, Settings
 from pilot_tracker.supervise import escalation, flags, holiday_notice, progress, workdays
 
 # Before any command can import Prefect (serve, the flows): its telemetry stays off in this
@@ -1079,10 +1080,10 @@ def demo(
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
     settings = load_settings()
-    examples = sorted((settings.templates.parent / "examples" / "programs").glob("*.yaml"))
+    examples = sorted(EXAMPLE_PROGRAMS.glob("*.yaml"))
     if not examples:
         raise ConfigurationError(
-            f"no example programs beside {settings.templates}; run the demo from a checkout"
+            f"no example programs in {EXAMPLE_PROGRAMS}; reinstall pilot-tracker"
         )
     with Progress(
         TextColumn("{task.description}"),
@@ -1538,15 +1539,19 @@ def serve() -> None:
         }
     if not zones:
         raise ConfigurationError("no program is loaded; load one with `pilot-tracker program load`")
-    # The flows live in the project's flows/ folder, beside templates/; Prefect is loaded
-    # only there, so the other commands start without it.
-    sys.path.insert(0, str(settings.templates.parent))
+    # The flows are the package ``flows``, installed with the wheel (or an editable install);
+    # a checkout installed without it has them in its flows/ folder, which the flow runs serve
+    # starts must then find too. Prefect is loaded only there, so the other commands start
+    # without it.
+    project = None if importlib.util.find_spec("flows") else CHECKOUT
+    if project is not None:
+        sys.path.insert(0, str(project))
     from flows import serving
 
     ran = serving.serve(
         zones=zones,
         home=settings.home,
-        project=settings.templates.parent,
+        project=project,
         say=lambda line: out.print(line, markup=False, soft_wrap=True),
     )
     out.print(f"{len(ran)} flow runs started while serving", markup=False)
