@@ -40,6 +40,8 @@ from pilot_tracker.errors import ServeError
 SERVER_START_SECONDS = 90.0
 SERVER_STOP_SECONDS = 5.0
 LOGGER = "pilot_tracker.serve"
+# What ``serve`` says when a signal stops it.
+STOP_SIGNALS = {"SIGINT": "Ctrl-C (SIGINT)", "SIGTERM": "SIGTERM"}
 
 
 @dataclass(frozen=True)
@@ -283,9 +285,16 @@ def serve(
     the summary of the runs that started meanwhile. ``project``: the folder with ``flows/``
     where it is not installed."""
     # Ctrl-C stops serve at any moment, even when it was started with SIGINT ignored
-    # (``nohup ... &``); so does SIGTERM until Prefect's runner takes it over.
+    # (``nohup ... &``, a background job); so does SIGTERM until Prefect's runner takes it
+    # over (the runner notes it).
+    stopped_by = ["SIGINT"]
+
+    def on_sigterm(signum: int, frame: object) -> None:
+        stopped_by[0] = "SIGTERM"
+        raise KeyboardInterrupt
+
     signal.signal(signal.SIGINT, signal.default_int_handler)
-    signal.signal(signal.SIGTERM, _interrupt)
+    signal.signal(signal.SIGTERM, on_sigterm)
     layout = prepare(home, project)
     since = datetime.now(UTC)
     server = None if os.environ.get("PREFECT_API_URL") else LocalServer(layout)
@@ -302,12 +311,13 @@ def serve(
             found = schedules.deployments(zones)
             names = ", ".join(deployment.name for deployment in found)
             say(f"serving {len(found)} schedules: {names}")
-            say(f"log: {layout.log_file}; Ctrl-C stops")
-            schedules.serve(found)
+            say(f"log: {layout.log_file}; Ctrl-C or SIGTERM stops")
+            stopped_by[0] = schedules.serve(found)
         except KeyboardInterrupt:
             pass
         # Stopping: a second Ctrl-C must not break the summary or leave the server behind.
         _ignore_stop_signals()
+        say(f"{STOP_SIGNALS[stopped_by[0]]}: stopping")
         if not started:
             return []
         try:
@@ -321,10 +331,6 @@ def serve(
             server.stop()
         signal.signal(signal.SIGINT, signal.default_int_handler)
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
-
-
-def _interrupt(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt
 
 
 def _ignore_stop_signals() -> None:
