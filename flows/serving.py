@@ -287,10 +287,11 @@ def serve(
     # Ctrl-C stops serve at any moment, even when it was started with SIGINT ignored
     # (``nohup ... &``, a background job); so does SIGTERM until Prefect's runner takes it
     # over (the runner notes it).
-    stopped_by = ["SIGINT"]
+    stopped_by = "SIGINT"
 
     def on_sigterm(signum: int, frame: object) -> None:
-        stopped_by[0] = "SIGTERM"
+        nonlocal stopped_by
+        stopped_by = "SIGTERM"
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGINT, signal.default_int_handler)
@@ -312,12 +313,13 @@ def serve(
             names = ", ".join(deployment.name for deployment in found)
             say(f"serving {len(found)} schedules: {names}")
             say(f"log: {layout.log_file}; Ctrl-C or SIGTERM stops")
-            stopped_by[0] = schedules.serve(found)
+            if schedules.serve(found) == "SIGTERM":
+                stopped_by = "SIGTERM"
         except KeyboardInterrupt:
             pass
         # Stopping: a second Ctrl-C must not break the summary or leave the server behind.
         _ignore_stop_signals()
-        say(f"{STOP_SIGNALS[stopped_by[0]]}: stopping")
+        say(f"{STOP_SIGNALS[stopped_by]}: stopping")
         if not started:
             return []
         try:
