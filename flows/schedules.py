@@ -10,9 +10,10 @@ from __future__ import annotations
 import flows  # noqa: F401  first: Prefect's telemetry off before Prefect loads
 
 # isort: split
+import asyncio
 from typing import Any
 
-from prefect import serve as prefect_serve
+from prefect.runner import Runner
 from prefect.schedules import Cron
 
 from flows.reports import half_year_evaluation, quarterly_reconciliation
@@ -52,6 +53,27 @@ def deployments(zones: dict[str, str]) -> list[Any]:
     return found
 
 
-def serve(found: list[Any]) -> None:
-    """Run the schedules until Ctrl-C or SIGTERM; the schedules are paused on the way out."""
-    prefect_serve(*found, print_starting_message=False)
+class _Runner(Runner):
+    """Prefect's runner, which notes that SIGTERM stopped it (it handles SIGTERM itself)."""
+
+    sigterm = False
+
+    def handle_sigterm(self, *args: Any, **kwargs: Any) -> None:
+        self.sigterm = True
+        super().handle_sigterm(*args, **kwargs)
+
+
+def serve(found: list[Any]) -> str:
+    """Run the schedules until Ctrl-C or SIGTERM, as ``prefect.serve`` does; the schedules
+    are paused on the way out. The signal that stopped it: ``"SIGINT"`` or ``"SIGTERM"``."""
+    runner = _Runner(pause_on_shutdown=True)
+    for deployment in found:
+        runner.add_deployment(deployment)
+    try:
+        asyncio.run(runner.start())
+    except KeyboardInterrupt:
+        return "SIGINT"
+    except SystemExit:  # SIGTERM while the runner was starting: it exits at once
+        if not runner.sigterm:
+            raise
+    return "SIGTERM" if runner.sigterm else "SIGINT"

@@ -40,6 +40,8 @@ from pilot_tracker.errors import ServeError
 SERVER_START_SECONDS = 90.0
 SERVER_STOP_SECONDS = 5.0
 LOGGER = "pilot_tracker.serve"
+# What ``serve`` says when a signal stops it.
+STOP_SIGNALS = {"SIGINT": "Ctrl-C (SIGINT)", "SIGTERM": "SIGTERM"}
 
 
 @dataclass(frozen=True)
@@ -125,15 +127,17 @@ def logging_config(log_file: Path) -> dict[str, object]:
     }
 
 
-def prepare(home: Path, project: Path) -> Layout:
+def prepare(home: Path, project: Path | None) -> Layout:
     """Set the environment Prefect reads when it loads (its home, its logging), and let the
-    flow runs it starts import ``flows`` from ``project`` wherever ``serve`` runs."""
+    flow runs it starts import ``flows`` from ``project`` (a checkout) wherever ``serve`` runs;
+    ``None`` where ``flows`` is installed."""
     layout = Layout(home.resolve())
-    paths = [
-        str(project.resolve()),
-        *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep)),
-    ]
-    os.environ["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(paths))
+    if project is not None:
+        paths = [
+            str(project.resolve()),
+            *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep)),
+        ]
+        os.environ["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(paths))
     layout.prefect_home.mkdir(parents=True, exist_ok=True)
     layout.log_file.parent.mkdir(parents=True, exist_ok=True)
     layout.logging_config.write_text(
@@ -275,14 +279,23 @@ def summary(since: datetime) -> list[str]:
 
 
 def serve(
-    *, zones: dict[str, str], home: Path, project: Path, say: Callable[[str], None]
+    *, zones: dict[str, str], home: Path, project: Path | None, say: Callable[[str], None]
 ) -> list[str]:
     """Serve every schedule of ``zones`` (program code → time zone) until Ctrl-C or SIGTERM;
-    the summary of the runs that started meanwhile. ``project``: the folder with ``flows/``."""
+    the summary of the runs that started meanwhile. ``project``: the folder with ``flows/``
+    where it is not installed."""
     # Ctrl-C stops serve at any moment, even when it was started with SIGINT ignored
-    # (``nohup ... &``); so does SIGTERM until Prefect's runner takes it over.
+    # (``nohup ... &``, a background job); so does SIGTERM until Prefect's runner takes it
+    # over (the runner notes it).
+    stopped_by = "SIGINT"
+
+    def on_sigterm(signum: int, frame: object) -> None:
+        nonlocal stopped_by
+        stopped_by = "SIGTERM"
+        raise KeyboardInterrupt
+
     signal.signal(signal.SIGINT, signal.default_int_handler)
-    signal.signal(signal.SIGTERM, _interrupt)
+    signal.signal(signal.SIGTERM, on_sigterm)
     layout = prepare(home, project)
     since = datetime.now(UTC)
     server = None if os.environ.get("PREFECT_API_URL") else LocalServer(layout)
@@ -299,12 +312,14 @@ def serve(
             found = schedules.deployments(zones)
             names = ", ".join(deployment.name for deployment in found)
             say(f"serving {len(found)} schedules: {names}")
-            say(f"log: {layout.log_file}; Ctrl-C stops")
-            schedules.serve(found)
+            say(f"log: {layout.log_file}; Ctrl-C or SIGTERM stops")
+            if schedules.serve(found) == "SIGTERM":
+                stopped_by = "SIGTERM"
         except KeyboardInterrupt:
             pass
         # Stopping: a second Ctrl-C must not break the summary or leave the server behind.
         _ignore_stop_signals()
+        say(f"{STOP_SIGNALS[stopped_by]}: stopping")
         if not started:
             return []
         try:
@@ -318,10 +333,6 @@ def serve(
             server.stop()
         signal.signal(signal.SIGINT, signal.default_int_handler)
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
-
-
-def _interrupt(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt
 
 
 def _ignore_stop_signals() -> None:

@@ -10,6 +10,7 @@ environment (the recorder on PYTHONPATH, and the network namespace it runs in).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import re
@@ -22,6 +23,8 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 from typing import Any
+
+from processes import Output, stop, wait_until  # beside this script
 
 COMMAND = str(Path(sys.executable).parent / "pilot-tracker")
 LOOPBACK = urllib.request.build_opener(urllib.request.ProxyHandler({}))
@@ -77,55 +80,48 @@ def serve_once(seconds: float, result: dict[str, Any]) -> None:
         text=True,
         start_new_session=True,  # its own process group, as a terminal's foreground job
     )
-    assert served.stdout is not None
-    lines: list[str] = []
+    output = Output(served)
     try:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            line = served.stdout.readline()
-            if not line:
-                break
-            lines.append(line)
-            if "Ctrl-C stops" in line:
-                break
-        found = re.search(r"Prefect server on (http://127\.0\.0\.1:(\d+)/api)", "".join(lines))
+        line = output.wait_for("Prefect server on", timeout=120)
+        output.wait_for("Ctrl-C or SIGTERM stops", timeout=120)
+        found = re.search(r"Prefect server on (http://127\.0\.0\.1:(\d+)/api)", line)
         if not found:
-            raise RuntimeError("serve did not start: " + "".join(lines)[-2000:])
+            raise RuntimeError("serve did not start: " + output.text[-2000:])
         url, result["prefect_port"] = found.group(1), int(found.group(2))
-        deployment = None
-        deadline = time.monotonic() + 60  # the runner registers the deployments at start
-        while deployment is None and time.monotonic() < deadline:
+
+        def registered() -> Any:
             try:
-                deployment = api(f"{url}/deployments/name/supervise/supervise-xiangshan")
+                return api(f"{url}/deployments/name/supervise/supervise-xiangshan")
             except urllib.error.HTTPError:
-                time.sleep(0.5)
-        if deployment is None:
-            raise RuntimeError("serve registered no supervise-xiangshan deployment")
+                return None
+
+        # The runner registers the deployments as it starts.
+        deployment = wait_until(registered, timeout=60, what="supervise-xiangshan registered")
         run_id = api(
             f"{url}/deployments/{deployment['id']}/create_flow_run",
             {"parameters": {"program": "xiangshan", "as_of": "2021-04-07"}},
         )["id"]
-        state = ""
-        deadline = time.monotonic() + 180
-        while time.monotonic() < deadline:
+
+        def final_state() -> str:
             state = api(f"{url}/flow_runs/{run_id}")["state_type"]
-            if state in ("COMPLETED", "FAILED", "CRASHED", "CANCELLED"):
-                break
-            time.sleep(1)
-        result["flow_run_state"] = state
+            return state if state in ("COMPLETED", "FAILED", "CRASHED", "CANCELLED") else ""
+
+        result["flow_run_state"] = wait_until(
+            final_state, timeout=180, every=1, what="the supervise run ending"
+        )
+        # Not a wait for something: serve runs this long for its background traffic (the
+        # runner's polls, the server's services) to be recorded too.
         time.sleep(max(0.0, seconds - (time.monotonic() - started)))
         result["served_seconds"] = round(time.monotonic() - started, 1)
     finally:
-        stop = time.monotonic()
+        stopping = time.monotonic()
         os.killpg(served.pid, signal.SIGINT)  # Ctrl-C reaches the whole foreground group
-        try:
-            rest, _ = served.communicate(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(served.pid, signal.SIGKILL)
-            rest, _ = served.communicate()
-        result["stop_seconds"] = round(time.monotonic() - stop, 1)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            served.wait(timeout=60)
+        result["stop_seconds"] = round(time.monotonic() - stopping, 1)
+        result["stop_escalated"] = stop(served, group=True)
         result["serve_exit"] = served.returncode
-        result["serve_output"] = "".join(lines) + rest
+        result["serve_output"] = output.wait_ended(timeout=30)
 
 
 def main() -> None:

@@ -110,7 +110,8 @@ def test_serve_a_flow_run_and_alerts_send_call_only_loopback_and_the_configured_
     assert result["mails_after_alerts_send"] > 0
     assert result["flow_run_state"] == "COMPLETED"
     assert result["served_seconds"] >= 30
-    assert result["serve_exit"] == 0 and result["stop_seconds"] <= 10
+    # One Ctrl-C stopped serve, cleanly (the scenario waits up to 60 s before it escalates).
+    assert result["serve_exit"] == 0 and result["stop_escalated"] == []
     assert "Traceback" not in result["serve_output"], result["serve_output"]
 
     # Every process was recorded: serve, Prefect's server, the flow run, alerts send.

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import importlib.util
 import json
 import logging
 import os
@@ -40,7 +41,7 @@ from pilot_tracker.errors import (
     ProgramFileError,
     Refusal,
 )
-from pilot_tracker.settings import DATABASE_FILE, Settings
+from pilot_tracker.settings import CHECKOUT, DATABASE_FILE, EXAMPLE_PROGRAMS, Settings
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
@@ -1206,10 +1207,10 @@ def demo(
     from pilot_tracker.demo import playthrough
 
     settings = load_settings()
-    examples = sorted((settings.templates.parent / "examples" / "programs").glob("*.yaml"))
+    examples = sorted(EXAMPLE_PROGRAMS.glob("*.yaml"))
     if not examples:
         raise ConfigurationError(
-            f"no example programs beside {settings.templates}; run the demo from a checkout"
+            f"no example programs in {EXAMPLE_PROGRAMS}; reinstall pilot-tracker"
         )
     with Progress(
         TextColumn("{task.description}"),
@@ -1683,15 +1684,19 @@ def serve() -> None:
         }
     if not zones:
         raise ConfigurationError("no program is loaded; load one with `pilot-tracker program load`")
-    # The flows live in the project's flows/ folder, beside templates/; Prefect is loaded
-    # only there, so the other commands start without it.
-    sys.path.insert(0, str(settings.templates.parent))
+    # The flows are the package ``flows``, installed with the wheel (or an editable install);
+    # a checkout installed without it has them in its flows/ folder, which the flow runs serve
+    # starts must then find too. Prefect is loaded only there, so the other commands start
+    # without it.
+    project = None if importlib.util.find_spec("flows") else CHECKOUT
+    if project is not None:
+        sys.path.insert(0, str(project))
     from flows import serving
 
     ran = serving.serve(
         zones=zones,
         home=settings.home,
-        project=settings.templates.parent,
+        project=project,
         say=lambda line: out.print(line, markup=False, soft_wrap=True),
     )
     out.print(f"{len(ran)} flow runs started while serving", markup=False)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from importlib import resources
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -10,8 +11,22 @@ from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DATABASE_FILE = "pilot-tracker.db"
-# The project's templates/ folder, beside src/ in a checkout or an editable install.
-PROJECT_TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
+# The project's folder in a checkout (an editable install): templates/, examples/ and flows/
+# beside src/.
+CHECKOUT = Path(__file__).resolve().parents[2]
+
+
+def project_folder(name: str) -> Path:
+    """The project's folder ``name`` (templates, examples): inside the installed package,
+    where the wheel puts it, or beside ``src/`` in a checkout."""
+    packaged = resources.files(__package__) / name
+    if isinstance(packaged, Path) and packaged.is_dir():
+        return packaged
+    return CHECKOUT / name
+
+
+PROJECT_TEMPLATES = project_folder("templates")
+EXAMPLE_PROGRAMS = project_folder("examples") / "programs"
 
 
 class Settings(BaseSettings):

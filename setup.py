@@ -1,0 +1,36 @@
+"""What goes into the wheel; everything else about the project is in pyproject.toml.
+
+Besides ``src/pilot_tracker`` (with its migrations), the wheel carries what an installed
+pilot-tracker needs to run without a checkout, from the folders where the checkout keeps
+them (prefect.yaml and the README name them there):
+
+- ``flows/``: the Prefect flows, as the top-level package ``flows`` (the name prefect.yaml's
+  entry points and the flows' own imports use; ``pilot_tracker`` never imports Prefect);
+- ``templates/``: the message and report templates, as ``pilot_tracker/templates``;
+- ``examples/``: the example programs the demo plays, as ``pilot_tracker/examples``.
+
+pyproject.toml cannot both find the packages under ``src/`` and map folders from beside it
+into them; this file does only that.
+"""
+
+from setuptools import find_packages, setup
+
+setup(
+    packages=[
+        *find_packages("src"),
+        "flows",
+        "pilot_tracker.templates",
+        "pilot_tracker.examples",
+    ],
+    package_dir={
+        "": "src",
+        "flows": "flows",
+        "pilot_tracker.templates": "templates",
+        "pilot_tracker.examples": "examples",
+    },
+    package_data={
+        "pilot_tracker": ["migrations/*.py", "migrations/versions/*.py", "migrations/*.mako"],
+        "pilot_tracker.templates": ["*.md", "alerts/*.j2", "reports/*.j2"],
+        "pilot_tracker.examples": ["*.yml", "programs/*.yaml"],
+    },
+)
