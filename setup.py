@@ -13,14 +13,18 @@ pyproject.toml cannot both find the packages under ``src/`` and map folders from
 into them; this file does only that.
 """
 
-from setuptools import find_packages, setup
+from setuptools import find_namespace_packages, setup
 
 setup(
     packages=[
-        *find_packages("src"),
+        *find_namespace_packages("src"),  # migrations/ has no __init__.py
         "flows",
+        # data folders, named as packages so that setuptools ships them (and says nothing)
         "pilot_tracker.templates",
+        "pilot_tracker.templates.alerts",
+        "pilot_tracker.templates.reports",
         "pilot_tracker.examples",
+        "pilot_tracker.examples.programs",
     ],
     package_dir={
         "": "src",
@@ -29,8 +33,11 @@ setup(
         "pilot_tracker.examples": "examples",
     },
     package_data={
-        "pilot_tracker": ["migrations/*.py", "migrations/versions/*.py", "migrations/*.mako"],
-        "pilot_tracker.templates": ["*.md", "alerts/*.j2", "reports/*.j2"],
-        "pilot_tracker.examples": ["*.yml", "programs/*.yaml"],
+        "pilot_tracker.migrations": ["*.mako"],
+        "pilot_tracker.templates": ["*.md"],
+        "pilot_tracker.templates.alerts": ["*.j2"],
+        "pilot_tracker.templates.reports": ["*.j2"],
+        "pilot_tracker.examples": ["*.yml"],
+        "pilot_tracker.examples.programs": ["*.yaml"],
     },
 )
