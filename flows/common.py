@@ -1,10 +1,11 @@
-"""What every flow does first, in one place: the settings, an engine on the database at the
-current schema (disposed when the run ends), and a program's today; and which failures a
-task may retry."""
+"""What every flow does, in one place: the settings, an engine on the database at the
+current schema (disposed when the run ends), and a program's today; which failures a task
+may retry; and how a run logs an error of the tree (errors.py) and a bug."""
 
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -16,8 +17,26 @@ from sqlmodel import Session
 
 from pilot_tracker import db
 from pilot_tracker.alerts import outbox
+from pilot_tracker.errors import PilotTrackerError
 from pilot_tracker.ledger import store
 from pilot_tracker.settings import Settings
+
+
+class OneLineForTheTree(logging.Filter):
+    """An error of the tree (a refused day, a program not on record) is a message for the
+    office, not a fault: the run logs it as one line, without its traceback, and ends
+    Failed with that line. Anything else is a bug, logged with its traceback."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and isinstance(record.exc_info[1], PilotTrackerError):
+            record.exc_info = None
+            record.exc_text = None
+        return True
+
+
+# Where Prefect logs what a flow or task run raised (to the terminal and to the API).
+for _name in ("prefect.flow_runs", "prefect.task_runs"):
+    logging.getLogger(_name).addFilter(OneLineForTheTree())
 
 
 @dataclass(frozen=True)

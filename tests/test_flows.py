@@ -297,3 +297,42 @@ def test_collect_status_records_a_failed_intake_and_the_run_says_so(
     shown = runner.invoke(app, ["status"])
     assert "collect-status: intake errors for 2021-01-31" in shown.stdout
     assert shown.exit_code == 1
+
+
+def test_an_error_of_the_tree_fails_the_run_with_its_line_and_no_traceback(
+    isolated_environment: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from flows.supervise import flag_laggards
+
+    from pilot_tracker.errors import NotFoundError
+
+    assert CliRunner().invoke(app, ["init"]).exit_code == 0
+    with caplog.at_level("INFO"):
+        state = flag_laggards("nowhere", as_of=date(2021, 4, 7), return_state=True)
+    assert state.is_failed()
+    assert 'no program "nowhere"' in state.message
+    with pytest.raises(NotFoundError):
+        state.result()
+    errors = [r for r in caplog.records if r.levelname == "ERROR"]
+    assert {r.name for r in errors} >= {"prefect.flow_runs", "prefect.task_runs"}
+    assert all('no program "nowhere"' in r.getMessage() for r in errors)
+    assert all(r.exc_info is None for r in errors)
+    assert "Traceback" not in caplog.text
+
+
+def test_a_bug_in_a_run_keeps_its_traceback(
+    isolated_environment: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from flows.supervise import flag_laggards
+
+    from pilot_tracker.supervise import flags
+
+    def broken(**kwargs: object) -> None:
+        raise KeyError("a bug")
+
+    monkeypatch.setattr(flags, "flag_and_escalate", broken)
+    assert CliRunner().invoke(app, ["init"]).exit_code == 0
+    with caplog.at_level("INFO"):
+        state = flag_laggards("nowhere", as_of=date(2021, 4, 7), return_state=True)
+    assert state.is_failed() and "KeyError" in state.message
+    assert "Traceback" in caplog.text
