@@ -100,6 +100,11 @@ class SubmissionSummary:
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+    def refuse(self, reason: str, value: str = "") -> None:
+        """Reject the payload as a whole, for ``reason`` (a line for the unit's liaison)."""
+        self.rejections.append(RejectionLine("", None, "", value, reason))
+        self.rejected = 1
+
 
 def code_key(code: str) -> str:
     """A code as compared: full-width characters as half-width, case ignored."""
@@ -218,8 +223,7 @@ def take_payload(
         read = read_payload(payload.data, payload.name, payload.content_type)
         _check_metadata(session, read, program, unit)
     except PayloadError as error:
-        summary.rejections.append(RejectionLine("", None, "", "", str(error)))
-        summary.rejected = 1
+        summary.refuse(str(error))
     else:
         summary.notes = list(read.notes)
         _Checker(session, program, unit, submission, summary, as_of).run(read)
@@ -245,8 +249,7 @@ def record_failure(
     summary, submission = _open(session, program, unit, payload, home, now)
     if submission is None:
         return summary
-    summary.rejections.append(RejectionLine("", None, "", "", FAILURE_REASON))
-    summary.rejected = 1
+    summary.refuse(FAILURE_REASON)
     summary.fault = True
     return _close(session, program, unit, submission, summary, as_of, now, templates)
 
@@ -280,18 +283,12 @@ def _take_oversized(
     megabytes = math.ceil(size / 1024 / 1024 * 10) / 10
     shown = f"{megabytes:.0f}" if megabytes >= 100 else f"{megabytes:.1f}"
     head_sha256 = submission.archive_path.rsplit("/", 1)[-1]
-    summary.rejections.append(
-        RejectionLine(
-            "",
-            None,
-            "",
-            f"{size:,} 字节",
-            f"文件过大（{shown} MB），单个文件不得超过 {MAX_PAYLOAD_BYTES // 1024 // 1024} MB，"
-            "未导入。请删除或压缩其中的图片等附件，或拆分为多个文件后重新报送。"
-            f"系统仅存档了该文件的前 1 MB（SHA-256：{head_sha256}）",
-        )
+    summary.refuse(
+        f"文件过大（{shown} MB），单个文件不得超过 {MAX_PAYLOAD_BYTES // 1024 // 1024} MB，"
+        "未导入。请删除或压缩其中的图片等附件，或拆分为多个文件后重新报送。"
+        f"系统仅存档了该文件的前 1 MB（SHA-256：{head_sha256}）",
+        value=f"{size:,} 字节",
     )
-    summary.rejected = 1
     return _close(session, program, unit, submission, summary, as_of, now, templates)
 
 
