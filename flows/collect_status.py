@@ -21,7 +21,6 @@ from prefect.task_runners import ThreadPoolTaskRunner
 
 from flows.common import opened, retry_on
 from pilot_tracker import runs
-from pilot_tracker.alerts import outbox
 from pilot_tracker.collect import collection
 from pilot_tracker.collect.collection import Broken, CollectionResult
 from pilot_tracker.collect.http import HttpSource
@@ -109,22 +108,17 @@ def collect_status(
             as_of=day,
             now=datetime.now(UTC),
             home=settings.home,
-            templates=outbox.Templates(settings.templates),
+            templates=run.templates,
             not_taken=collection.survey(engine=engine, program=program, inbox=settings.inbox),
             inbox_wait=timedelta(minutes=settings.inbox_wait_minutes),
             broken=broken,
         )
+        faults = set(result.error_lines())  # a fault of ours, not the unit's; traceback logged
         for line in result.lines():
-            logger.info(line)
-        for failure in result.errors:  # a fault of ours, not the unit's; traceback in the log
-            logger.error(
-                "%s: %s failed on %s (%s); %s",
-                failure["unit"],
-                "intake" if failure["file"] else "pulling",
-                failure["file"] or f"its {failure['source']} source",
-                failure["error"],
-                failure["outcome"],
-            )
+            if line in faults:
+                logger.error(line)
+            else:
+                logger.info(line)
         logger.info(
             "%s: %d submissions, %d units unavailable, %d files left for the next run, "
             "%d not taken from the inbox",

@@ -603,8 +603,8 @@ def collect(
         print_collection(result)
     if result.errors:
         err.print(
-            f"error: {len(result.errors)} payload(s) could not be taken in, a fault of "
-            f"pilot-tracker rather than of the files; see the traceback in {log_file}",
+            f"error: {len(result.errors)} payload(s) or source(s) could not be taken in, a "
+            f"fault of pilot-tracker rather than of the units; see the traceback in {log_file}",
             markup=False,
             soft_wrap=True,
         )
@@ -654,13 +654,8 @@ def print_collection(result: collection.CollectionResult) -> None:
         out.print(
             f"unavailable: {item.unit} ({item.source}): {item.error}", markup=False, soft_wrap=True
         )
-    for failure in result.errors:
-        out.print(
-            f"intake failed: {failure['unit']} {failure['file']} ({failure['error']}): "
-            f"{failure['outcome']}",
-            markup=False,
-            soft_wrap=True,
-        )
+    for line in result.error_lines():
+        out.print(line, markup=False, soft_wrap=True)
     for item in result.waiting:
         out.print(
             f"left for the next run: {item['unit']}/{item['file']} ({item['reason']})",

@@ -120,14 +120,18 @@ class CollectionResult:
             f"{w['unit']}: left for the next run: {w['file']} ({w['reason']})" for w in self.waiting
         ]
         lines += [f"not taken: {item.path}: {item.reason}" for item in self.not_taken]
-        lines += [
+        return lines + self.error_lines()
+
+    def error_lines(self) -> list[str]:
+        """One line per fault of ours: a payload intake failed on, or a source whose pull
+        raised what no source should."""
+        return [
             f"{e['unit']}: intake failed on {e['file']} ({e['error']}); {e['outcome']}"
             if e["file"]
             else f"{e['unit']}: pulling its {e['source']} source failed ({e['error']}); "
             f"{e['outcome']}"
             for e in self.errors
         ]
-        return lines
 
 
 def open_sources(
