@@ -123,6 +123,8 @@ def test_the_wheel_holds_the_package_its_flows_templates_and_examples(
     assert len(paths) == 5 and all(path.is_relative_to(venv) for path in paths), found
     assert (paths[2] / "alerts" / "reminder.txt.j2").is_file()
     assert (paths[2] / "reports" / "half_year.html.j2").is_file()
+    assert (paths[2] / "portal" / "unit.html.j2").is_file()
+    assert (paths[2] / "portal" / "static" / "portal.css").is_file()
     assert sorted(path.name for path in paths[3].glob("*.yaml")) == [
         "xiangshan.yaml",
         "yinzhou.yaml",

@@ -1700,6 +1700,93 @@ def serve() -> None:
     out.print("stopped", markup=False)
 
 
+links_app = typer.Typer(
+    help="Each unit's personal link (专属链接) to its page on the portal.\n\n"
+    "Example: pilot-tracker links --program xiangshan --unit jyj",
+    invoke_without_command=True,
+    rich_markup_mode=None,
+)
+app.add_typer(links_app, name="links")
+
+
+@links_app.callback()
+@handles_errors
+def links_print(
+    context: typer.Context,
+    program: Annotated[str | None, typer.Option("--program", help="The program code.")] = None,
+    unit: Annotated[str | None, typer.Option("--unit", help="Only this unit.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the links as JSON.")] = False,
+) -> None:
+    """Print each unit's link, valid PILOT_TRACKER_LINK_DAYS days (90) from now, at
+    PILOT_TRACKER_PUBLIC_URL.
+
+    Example: pilot-tracker links --program xiangshan --json
+    """
+    if context.invoked_subcommand is not None:
+        return
+    if program is None:
+        raise typer.BadParameter("give the program: --program CODE", param_hint="--program")
+    from pilot_tracker.ledger import store
+    from pilot_tracker.ledger.links import Links
+
+    settings = load_settings()
+    issuer = Links(settings.link_secret(), settings.public_url, settings.link_days)
+    with database_session(settings) as session:
+        record = store.get_program(session=session, code=program)
+        issued = issuer.for_units(session=session, program=record, now=now_utc(), unit=unit)
+    if as_json:
+        emit_json([link.as_dict() for link in issued])
+        return
+    for link in issued:
+        typer.echo(f"{link.unit}\t{link.url}\t(until {link.expires.date()})")
+
+
+@links_app.command("revoke")
+@handles_errors
+def links_revoke(program: ProgramOption, unit: UnitOption) -> None:
+    """Stop every link of a unit issued so far, at once (a lost phone, a liaison who left);
+    the next message, or `pilot-tracker links`, gives the unit a new one.
+
+    Example: pilot-tracker links revoke --program xiangshan --unit jyj
+    """
+    from pilot_tracker.ledger import links, store
+
+    settings = load_settings()
+    with database_session(settings) as session:
+        record = store.get_program(session=session, code=program)
+        links.revoke(session=session, program=record, unit=unit)
+    out.print(
+        f"{program} {unit}: every link issued so far is revoked; "
+        f"`pilot-tracker links --program {program} --unit {unit}` prints a new one",
+        markup=False,
+    )
+
+
+@app.command()
+@handles_errors
+def web(
+    host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", min=1, max=65535, help="Port.")] = 8000,
+) -> None:
+    """Run the unit portal: each unit's page behind its personal link, until Ctrl-C.
+
+    Put it behind the office's HTTPS reverse proxy and set PILOT_TRACKER_PUBLIC_URL to the
+    address units reach it at; links printed and sent carry that address.
+
+    Example: pilot-tracker web --port 8000
+    """
+    import uvicorn
+
+    from pilot_tracker.web.app import create_app
+
+    settings = load_settings()
+    application = create_app(settings)
+    out.print(f"portal on http://{host}:{port} (links point to {settings.public_url})")
+    uvicorn.run(
+        application, host=host, port=port, access_log=False, server_header=False, log_level="info"
+    )
+
+
 @app.command()
 def version() -> None:
     """Print the version.

@@ -33,6 +33,14 @@
     │                                 nothing was written
     ├── ReportError                   a report cannot be made as asked (a period that
     │                                 does not exist, no Chinese font for the PDF)
+    ├── LinkError                     a unit's personal link does not open its page
+    │   ├── LinkInvalid               not a link we signed (tampered, cut short, forged)
+    │   ├── LinkExpired               signed, but past its expiry day
+    │   └── LinkRevoked               signed, but the unit's links were revoked since
+    ├── AnswerError                   a unit's answer through its page cannot be taken
+    │                                 (a dispute without a reason, a notice of another
+    │                                 unit, an extension to an earlier day); the message
+    │                                 (Chinese) is for the liaison
     ├── DemoError                     the demo cannot be played into the folder given
     └── ServeError                    `serve` could not start or reach its Prefect server
 
@@ -191,6 +199,31 @@ class EarlierDayError(PilotTrackerError):
 
 class ReportError(PilotTrackerError):
     """A report cannot be made as asked (a period that does not exist, a missing font)."""
+
+
+class LinkError(PilotTrackerError):
+    """A unit's personal link does not open its page; the message (Chinese) says why."""
+
+
+class LinkInvalid(LinkError):
+    """Not a link pilot-tracker signed: tampered with, cut short, or made up."""
+
+
+class LinkExpired(LinkError):
+    """A link pilot-tracker signed, past its expiry day."""
+
+
+class LinkRevoked(LinkError):
+    """A link pilot-tracker signed, of a unit whose links were revoked since."""
+
+
+class AnswerError(PilotTrackerError):
+    """A unit's answer through its page cannot be taken; the message (Chinese) is for the
+    liaison, and ``field`` names the form field it belongs to, if one."""
+
+    def __init__(self, message: str, field: str = ""):
+        super().__init__(message)
+        self.field = field
 
 
 class DemoError(PilotTrackerError):

@@ -122,6 +122,21 @@ class ConfirmationStatus(StrEnum):
     DISPUTED = "disputed"
 
 
+class ExtensionStatus(StrEnum):
+    """Where a unit's request to move a task's due date (延期申请) stands."""
+
+    PENDING = "pending"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+
+
+class Channel(StrEnum):
+    """How an answer of a unit reached pilot-tracker."""
+
+    CLI = "cli"  # the office typed it in for the unit
+    PORTAL = "portal"  # the unit, through its personal link
+
+
 class DocumentKind(StrEnum):
     """The documents pilot-tracker writes: the quarterly reconciliation, the half-year
     evaluation."""
@@ -171,6 +186,8 @@ LABELS: dict[type[StrEnum], dict[str, str]] = {
         "suspended": "暂停",
     },
     ConfirmationStatus: {"confirmed": "已确认", "disputed": "有异议"},
+    ExtensionStatus: {"pending": "待审批", "approved": "已批准", "rejected": "未批准"},
+    Channel: {"cli": "专班录入", "portal": "单位在线提交"},
     IndicatorState: {
         "reached": "已达目标",
         "on_track": "正常推进",
@@ -250,6 +267,10 @@ class Unit(SQLModel, table=True):
     name: str = Field(sa_type=String(200))
     sources: list[dict[str, Any]] = Field(default_factory=list, sa_type=JSON)
     position: int = 0
+    # The version of the unit's personal links (ledger/links.py): a link carries the version
+    # it was issued under, and revoking the unit's links raises this, so every older link
+    # stops working at once. No secret is stored.
+    link_version: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
 
 
 class Contact(SQLModel, table=True):
@@ -529,6 +550,52 @@ class Reconciliation(SQLModel, table=True):
     status: str = Field(sa_type=String(10))
     note: str = Field(default="", sa_type=Text)
     recorded_at: datetime | None = _timestamp()
+    via: str = Field(
+        default=Channel.CLI.value, sa_type=String(10), sa_column_kwargs={"server_default": "cli"}
+    )
+
+
+class Acknowledgement(SQLModel, table=True):
+    """A unit's receipt (签收) of a notice: a rung of one of its escalations, read through
+    its personal link."""
+
+    __table_args__ = (
+        UniqueConstraint("escalation_id", "level"),
+        _one_of("level", EscalationLevel),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    escalation_id: int = Field(foreign_key="escalation.id", ondelete="CASCADE", index=True)
+    level: str = Field(sa_type=String(20))
+    acknowledged_at: datetime | None = _timestamp()
+
+
+class Extension(SQLModel, table=True):
+    """A unit's request to move a task's due date (延期申请), and the office's decision.
+
+    An approved extension moves the due date the rules use from its decision on; the task's
+    planned date (``previous_due``) stays in the ledger and both show in reports.
+    """
+
+    __table_args__ = (
+        _one_of("status", ExtensionStatus),
+        _one_of("via", Channel),
+        CheckConstraint("proposed_due > previous_due", name="later"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    program_id: int = Field(foreign_key="program.id", index=True)
+    unit_id: int = Field(foreign_key="unit.id", index=True)
+    task_id: int = Field(foreign_key="task.id", index=True)
+    reason: str = Field(sa_type=Text)
+    previous_due: date
+    proposed_due: date
+    status: str = Field(default=ExtensionStatus.PENDING.value, sa_type=String(10))
+    via: str = Field(default=Channel.PORTAL.value, sa_type=String(10))
+    requested_at: datetime | None = _timestamp()
+    decided_at: datetime | None = _timestamp(nullable=True)
+    decided_on: date | None = None
+    decision_note: str = Field(default="", sa_type=Text)
 
 
 class Document(SQLModel, table=True):

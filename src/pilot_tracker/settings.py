@@ -49,6 +49,33 @@ class Settings(BaseSettings):
     # An inbox file that does not read as a whole file (a copy cut short) is left this
     # many minutes after its last change for its writer to finish, then taken as it is.
     inbox_wait_minutes: int = Field(default=15, ge=0, le=24 * 60)
+    # The unit portal (pilot-tracker web): the address units reach it at, printed in their
+    # personal links; how long a link works; the key links are signed with (by default a
+    # random key kept in DATA_HOME/secret.key, made on first use).
+    public_url: str = "http://127.0.0.1:8000"
+    link_days: int = Field(default=90, ge=1, le=3660)
+    secret_key: str = Field(default="", repr=False)
+
+    @field_validator("public_url")
+    @classmethod
+    def _web_address(cls, value: str) -> str:
+        from urllib.parse import urlsplit
+
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(
+                f"{value!r} is not a web address; write it as https://pilot.example.org"
+            )
+        if parts.query or parts.fragment or parts.username or parts.password:
+            raise ValueError(f"{value!r}: give the portal's address without ?, # or a login")
+        return value.rstrip("/")
+
+    @field_validator("secret_key")
+    @classmethod
+    def _long_enough(cls, value: str) -> str:
+        if value and len(value) < 32:
+            raise ValueError("the secret key is too short: give at least 32 characters")
+        return value
 
     @field_validator("timezone")
     @classmethod
@@ -96,3 +123,26 @@ class Settings(BaseSettings):
     @property
     def reports(self) -> Path:
         return self.home / "reports"
+
+    def link_secret(self) -> str:
+        """The key personal links are signed with: PILOT_TRACKER_SECRET_KEY, else a random
+        key kept (owner-readable only) in DATA_HOME/secret.key, made on first use."""
+        if self.secret_key:
+            return self.secret_key
+        import os
+        import secrets
+
+        path = self.home / "secret.key"
+        try:
+            return path.read_text(encoding="ascii").strip()
+        except FileNotFoundError:
+            pass
+        self.home.mkdir(parents=True, exist_ok=True)
+        key = secrets.token_urlsafe(48)
+        try:
+            descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:  # another process made it first: use theirs
+            return path.read_text(encoding="ascii").strip()
+        with os.fdopen(descriptor, "w", encoding="ascii") as file:
+            file.write(key + "\n")
+        return key

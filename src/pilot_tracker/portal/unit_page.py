@@ -1,0 +1,129 @@
+"""What a unit's page shows: its tasks and indicators for the current period, each with
+the last values it reported and the plan."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+
+from sqlmodel import Session
+
+from pilot_tracker import periods
+from pilot_tracker.ledger import store
+from pilot_tracker.ledger.plan import planned_percent
+from pilot_tracker.ledger.program_file import ProgramSpec
+from pilot_tracker.models import LABELS, ListKind, Program, TaskStatus, Unit
+from pilot_tracker.supervise.progress import progress, stored_readings
+from pilot_tracker.supervise.rules import expected_value
+
+
+@dataclass
+class TaskLine:
+    code: str
+    title: str
+    list_name: str
+    lead: bool  # the unit leads it (and reports it); else it is a co-unit
+    start: date
+    due: date
+    planned_percent: float
+    status: str = ""  # the last reported status code, "" if never reported
+    status_label: str = ""
+    percent: float | None = None
+    reported_on: str = ""
+    period: str = ""
+
+    @property
+    def gap(self) -> float | None:
+        """Points behind plan (negative: ahead), if reported."""
+        return None if self.percent is None else round(self.planned_percent - self.percent, 1)
+
+
+@dataclass
+class IndicatorLine:
+    code: str
+    name: str
+    measure: str
+    baseline: float
+    baseline_year: int
+    target: float
+    target_year: int
+    expected: float
+    value: float | None = None
+    as_of: str = ""
+
+
+@dataclass
+class UnitPage:
+    program: Program
+    unit: Unit
+    spec: ProgramSpec
+    today: date
+    period: str
+    tasks: list[TaskLine] = field(default_factory=list)
+    indicators: list[IndicatorLine] = field(default_factory=list)
+
+    @property
+    def reported_tasks(self) -> list[TaskLine]:
+        return [task for task in self.tasks if task.lead]
+
+
+def unit_page(*, session: Session, program: Program, unit: Unit, today: date) -> UnitPage:
+    """The page of ``unit`` as of ``today`` (the program's own day)."""
+    spec = store.read_program(session=session, code=program.code)
+    page = UnitPage(
+        program=program,
+        unit=unit,
+        spec=spec,
+        today=today,
+        period=periods.period_of(today, spec.reporting.cadence),
+    )
+    lists = {task_list.kind: task_list.name for task_list in spec.task_lists}
+    latest = {
+        row["task"]: row
+        for row in progress(session=session, program=program.code, as_of=today, unit=unit.code)
+    }
+    for task in spec.tasks:
+        lead = task.lead_unit == unit.code
+        if not lead and unit.code not in task.co_units:
+            continue
+        line = TaskLine(
+            code=task.code,
+            title=task.title,
+            list_name=lists.get(task.list_kind, LABELS[ListKind][task.list_kind]),
+            lead=lead,
+            start=task.start,
+            due=task.due,
+            planned_percent=planned_percent(task, today),
+        )
+        reported = latest.get(task.code)
+        if reported is not None:
+            line.status = reported["status"]
+            line.status_label = LABELS[TaskStatus][reported["status"]]
+            line.percent = reported["percent"]
+            line.reported_on = reported["reported_at"]
+            line.period = reported["period"]
+        page.tasks.append(line)
+    readings: dict[str, tuple[date, int, float]] = {}
+    for reading in stored_readings(session=session, program_id=program.id, as_of=today):
+        key = (reading.as_of, reading.order, reading.value)
+        if reading.indicator not in readings or key[:2] > readings[reading.indicator][:2]:
+            readings[reading.indicator] = key
+    for indicator in spec.indicators:
+        if indicator.owner != unit.code:
+            continue
+        latest_reading = readings.get(indicator.code)
+        page.indicators.append(
+            IndicatorLine(
+                code=indicator.code,
+                name=indicator.name,
+                measure=indicator.measure,
+                baseline=indicator.baseline.value,
+                baseline_year=indicator.baseline.year,
+                target=indicator.target.value,
+                target_year=indicator.target.year,
+                expected=expected_value(indicator, today),
+                value=latest_reading[2] if latest_reading else None,
+                as_of=latest_reading[0].isoformat() if latest_reading else "",
+            )
+        )
+    return page

@@ -1,0 +1,181 @@
+"""The portal's FastAPI app: ``create_app(settings)`` is what ``pilot-tracker web`` and
+``serve`` run, and what the tests drive (over httpx, and in Chromium)."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, Response
+from fastapi.staticfiles import StaticFiles
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from pilot_tracker import db
+from pilot_tracker.alerts import outbox
+from pilot_tracker.errors import (
+    AnswerError,
+    LinkError,
+    LinkExpired,
+    LinkRevoked,
+)
+from pilot_tracker.ledger.links import Links, Opened
+from pilot_tracker.models import LABELS
+from pilot_tracker.settings import Settings
+from pilot_tracker.web import security
+
+
+@dataclass
+class Portal:
+    """What every route needs, made once per app."""
+
+    settings: Settings
+    engine: Engine
+    links: Links
+    pages: Environment
+    messages: outbox.Templates
+    secret: str
+    clock: Callable[[], datetime]
+    limiter: security.BadLinkLimiter
+
+    def now(self) -> datetime:
+        return self.clock()
+
+    def today(self, zone: str) -> date:
+        return self.now().astimezone(ZoneInfo(zone)).date()
+
+    @contextlib.contextmanager
+    def session(self) -> Iterator[Session]:
+        with db.session(self.engine) as session:
+            yield session
+
+    def render(self, name: str, status: int = 200, **context: Any) -> HTMLResponse:
+        html = self.pages.get_template(name).render(labels=LABELS, **context)
+        return HTMLResponse(html, status_code=status)
+
+
+def portal_of(request: Request) -> Portal:
+    return request.app.state.portal
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def create_app(
+    settings: Settings,
+    *,
+    engine: Engine | None = None,
+    clock: Callable[[], datetime] = _utc_now,
+    limiter: security.BadLinkLimiter | None = None,
+) -> FastAPI:
+    """The portal on the configured database (at the current schema)."""
+    if engine is None:
+        engine = db.make_engine(settings.resolved_database_url, create=False)
+        db.ensure_current(engine)
+    secret = settings.link_secret()
+    folder: Path = settings.templates
+    pages = Environment(
+        loader=FileSystemLoader(folder),
+        autoescape=select_autoescape(default=True, default_for_string=True),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    portal = Portal(
+        settings=settings,
+        engine=engine,
+        links=Links(secret, settings.public_url, settings.link_days),
+        pages=pages,
+        messages=outbox.Templates(folder),
+        secret=secret,
+        clock=clock,
+        limiter=limiter or security.BadLinkLimiter(),
+    )
+    app = FastAPI(
+        title="pilot-tracker portal",
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+    )
+    app.state.portal = portal
+    app.mount("/static", StaticFiles(directory=folder / "portal" / "static"), name="static")
+
+    from pilot_tracker.web import pages as page_routes
+
+    app.include_router(page_routes.router)
+    _error_pages(app, portal)
+    app.add_middleware(security.Guard)  # type: ignore[arg-type]
+    return app
+
+
+_STATUS_TEXT = {
+    400: ("请求有误", "提交的内容无法识别，请返回页面重新填写。"),
+    403: ("无法提交", "页面已过期或不是从本页面提交的。请刷新页面后重新提交。"),
+    404: ("页面不存在", "没有这个页面。请使用通知中的专属链接访问。"),
+    405: ("无法操作", "该页面不接受这种操作。请返回页面重新操作。"),
+    413: ("提交的内容过大", "请删去多余的工作表或图片后重新提交。"),
+    429: ("尝试次数过多", "无效链接尝试次数过多，请稍后再试，或与试点工作专班联系。"),
+    500: ("系统繁忙", "系统暂时无法处理，请稍后再试；如仍有问题，请与试点工作专班联系。"),
+}
+
+
+def error_page(portal: Portal, status: int, message: str = "") -> HTMLResponse:
+    title, default = _STATUS_TEXT.get(status, _STATUS_TEXT[400])
+    return portal.render(
+        "portal/error.html.j2", status=status, title=title, message=message or default
+    )
+
+
+def _error_pages(app: FastAPI, portal: Portal) -> None:
+    """Every refusal is a page in Chinese with its status code; never a traceback."""
+
+    @app.exception_handler(LinkError)
+    async def link_error(request: Request, error: LinkError) -> Response:
+        gone = isinstance(error, LinkExpired | LinkRevoked)  # signed by us, no longer valid
+        return error_page(portal, 410 if gone else 404, str(error))
+
+    @app.exception_handler(AnswerError)
+    async def answer_error(request: Request, error: AnswerError) -> Response:
+        return error_page(portal, 400, str(error))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, error: StarletteHTTPException) -> Response:
+        detail = error.detail if isinstance(error.detail, str) and error.status_code < 500 else ""
+        known = detail if any(ord(c) > 127 for c in detail) else ""
+        return error_page(portal, error.status_code, known)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, error: RequestValidationError) -> Response:
+        return error_page(portal, 400)
+
+    @app.exception_handler(Exception)
+    async def bug(request: Request, error: Exception) -> Response:
+        where = security.redacted(request.url.path)
+        security.log.exception("portal: %s %s failed", request.method, where)
+        return error_page(portal, 500)
+
+
+def opened(request: Request, token: str) -> Opened:
+    """The program and unit of a link token; bad links count against the client."""
+    portal = portal_of(request)
+    client = request.client.host if request.client else "?"
+    if portal.limiter.blocked(client):
+        raise StarletteHTTPException(429)
+    try:
+        with portal.session() as session:
+            found = portal.links.read(session=session, token=token, now=portal.now())
+            session.expunge_all()
+            return found
+    except LinkError:
+        portal.limiter.failed(client)
+        raise

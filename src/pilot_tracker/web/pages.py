@@ -1,0 +1,50 @@
+"""The unit's page, behind its personal link."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, Response
+
+from pilot_tracker.portal.unit_page import unit_page
+from pilot_tracker.web import security
+from pilot_tracker.web.app import opened, portal_of
+
+router = APIRouter()
+
+
+@router.get("/", response_class=HTMLResponse)
+def home(request: Request) -> Response:
+    portal = portal_of(request)
+    return portal.render("portal/home.html.j2")
+
+
+@router.get("/u/{token}", response_class=HTMLResponse)
+def unit(request: Request, token: str) -> Response:
+    portal = portal_of(request)
+    link = opened(request, token)
+    cookie = request.cookies.get(security.CSRF_COOKIE) or security.new_csrf_cookie()
+    with portal.session() as session:
+        program = session.merge(link.program)
+        unit_row = session.merge(link.unit)
+        page = unit_page(
+            session=session,
+            program=program,
+            unit=unit_row,
+            today=portal.today(program.timezone),
+        )
+        response = portal.render(
+            "portal/unit.html.j2",
+            page=page,
+            link=link,
+            action=request.url.path,
+            csrf=security.csrf_token(portal.secret, cookie, unit_row.id, unit_row.link_version),
+        )
+    response.set_cookie(
+        security.CSRF_COOKIE,
+        cookie,
+        httponly=True,
+        samesite="strict",
+        secure=portal.settings.public_url.startswith("https://"),
+        path="/u/",
+    )
+    return response
