@@ -18,6 +18,7 @@ from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
+from starlette.datastructures import FormData
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from pilot_tracker import db
@@ -110,9 +111,10 @@ def create_app(
     app.state.portal = portal
     app.mount("/static", StaticFiles(directory=folder / "portal" / "static"), name="static")
 
-    from pilot_tracker.web import pages as page_routes
+    from pilot_tracker.web import answers, pages, report_form
 
-    app.include_router(page_routes.router)
+    for module in (pages, report_form, answers):
+        app.include_router(module.router)
     _error_pages(app, portal)
     app.add_middleware(security.Guard)  # type: ignore[arg-type]
     return app
@@ -179,3 +181,29 @@ def opened(request: Request, token: str) -> Opened:
     except LinkError:
         portal.limiter.failed(client)
         raise
+
+
+async def posted(request: Request, token: str, *, files: int = 0) -> tuple[Opened, FormData]:
+    """The link and the form of a POST to a unit's page: the link checked first (a bad one
+    costs the client, as on GET), the form read within its bounds (fields, files, part
+    size; the body's size is bounded by security.Guard before this), its CSRF token checked
+    against the browser's cookie and the unit's link version. 403 if the token is missing
+    or stale: nothing is written."""
+    portal = portal_of(request)
+    link = opened(request, token)
+    form = await request.form(
+        max_files=files,
+        max_fields=security.MAX_FIELDS,
+        max_part_size=security.FORM_BYTES if not files else security.UPLOAD_BYTES,
+    )
+    valid = security.csrf_valid(
+        portal.secret,
+        request.cookies.get(security.CSRF_COOKIE),
+        form.get(security.CSRF_FIELD),
+        link.unit.id or 0,
+        link.unit.link_version,
+    )
+    if not valid:
+        await form.close()
+        raise StarletteHTTPException(403)
+    return link, form
