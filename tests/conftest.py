@@ -6,6 +6,7 @@ import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -84,3 +85,11 @@ def prefect_harness(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
 
     with prefect_test_harness(server_startup_timeout=60):
         yield
+
+
+@pytest.fixture
+def portal(tmp_path: Path) -> Iterator[Any]:
+    """The portal on the example programs, on a fixed clock (tests/portal_fixtures.py)."""
+    from .portal_fixtures import portal_under_test
+
+    yield from portal_under_test(tmp_path)
