@@ -169,8 +169,24 @@ def test_the_database_refuses_an_escalation_closed_or_raised_before_it_opened(
 def test_the_migration_repairs_rows_closed_before_they_opened(database_url: str) -> None:
     engine = db.make_engine(database_url)
     db.migrate(engine, "0007")
-    load(engine)
-    with engine.begin() as connection:
+    with engine.begin() as connection:  # the rows as revision 0007 holds them, not the ORM's
+        connection.execute(
+            sa.text(
+                "INSERT INTO program (code, name, level, start_date, end_date, timezone, cadence,"
+                " deadline_day, rules, calendar, evaluation, source_name, source_sha256,"
+                " loaded_at, updated_at) VALUES ('xiangshan', '象山', 'provincial', '2021-01-01',"
+                " '2025-12-31', 'Asia/Shanghai', 'monthly', 25, '{}', '{}', '{}', '', '',"
+                " '2021-01-01 00:00:00+00', '2021-01-01 00:00:00+00')"
+            )
+        )
+        for position, code in enumerate(("tw", "jyj")):
+            connection.execute(
+                sa.text(
+                    "INSERT INTO unit (program_id, code, name, sources, position)"
+                    " SELECT id, :code, :code, '[]', :position FROM program"
+                ),
+                {"code": code, "position": position},
+            )
         ids = connection.execute(sa.text("SELECT id, program_id FROM unit LIMIT 2")).all()
         for (unit_id, program_id), closed in zip(ids, ("2021-01-05", "2021-04-08"), strict=True):
             connection.execute(

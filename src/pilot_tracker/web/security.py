@@ -60,7 +60,7 @@ def body_limit(path: str) -> int:
     return UPLOAD_BYTES if path.endswith("/upload") else FORM_BYTES
 
 
-class TooLarge(Exception):
+class _TooLarge(Exception):
     pass
 
 
@@ -108,12 +108,12 @@ class Guard:
                 if message["type"] == "http.request":
                     seen += len(message.get("body", b""))
                     if seen > limit:
-                        raise TooLarge
+                        raise _TooLarge
                 return message
 
             try:
                 await self.app(scope, counted, send_with_headers)
-            except TooLarge:
+            except _TooLarge:
                 if not status:
                     await self._refuse(send_with_headers, limit)
         log.info(
