@@ -10,6 +10,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from pilot_tracker.errors import ConfigurationError
+
 DATABASE_FILE = "pilot-tracker.db"
 # The project's folder in a checkout (an editable install): templates/, examples/ and flows/
 # beside src/.
@@ -126,23 +128,38 @@ class Settings(BaseSettings):
 
     def link_secret(self) -> str:
         """The key personal links are signed with: PILOT_TRACKER_SECRET_KEY, else a random
-        key kept (owner-readable only) in DATA_HOME/secret.key, made on first use."""
+        key kept (owner-readable only) in DATA_HOME/secret.key, made on first use.
+
+        The file appears whole or not at all (written aside, then linked into place, which
+        fails if it exists): processes starting together all read the one key that won."""
         if self.secret_key:
             return self.secret_key
         import os
         import secrets
+        import tempfile
 
         path = self.home / "secret.key"
+        if not path.exists():
+            self.home.mkdir(parents=True, exist_ok=True)
+            descriptor, aside = tempfile.mkstemp(prefix=".secret.", dir=self.home)  # mode 0600
+            try:
+                with os.fdopen(descriptor, "w", encoding="ascii") as file:
+                    file.write(secrets.token_urlsafe(48) + "\n")
+                    file.flush()
+                    os.fsync(file.fileno())
+                os.link(aside, path)
+            except FileExistsError:  # another process made it first: theirs is the key
+                pass
+            finally:
+                os.unlink(aside)
         try:
-            return path.read_text(encoding="ascii").strip()
-        except FileNotFoundError:
-            pass
-        self.home.mkdir(parents=True, exist_ok=True)
-        key = secrets.token_urlsafe(48)
-        try:
-            descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:  # another process made it first: use theirs
-            return path.read_text(encoding="ascii").strip()
-        with os.fdopen(descriptor, "w", encoding="ascii") as file:
-            file.write(key + "\n")
+            key = path.read_text(encoding="ascii").strip()
+        except UnicodeDecodeError:
+            key = ""
+        if len(key) < 32:
+            raise ConfigurationError(
+                f"{path} holds no key of 32 characters or more; remove it to have a new key "
+                "made (every personal link sent so far stops working), or set "
+                "PILOT_TRACKER_SECRET_KEY"
+            )
         return key

@@ -68,6 +68,14 @@ def portal_of(request: Request) -> Portal:
     return request.app.state.portal
 
 
+class PortalApp(FastAPI):
+    """FastAPI with the guard outside everything, Starlette's error layer included, so that
+    its headers are on the 500 page too (``add_middleware`` would put it inside)."""
+
+    def build_middleware_stack(self) -> Any:
+        return security.Guard(super().build_middleware_stack())
+
+
 def _utc_now() -> datetime:
     return datetime.now(UTC)
 
@@ -102,11 +110,23 @@ def create_app(
         clock=clock,
         limiter=limiter or security.BadLinkLimiter(),
     )
-    app = FastAPI(
+    app = PortalApp(
         title="pilot-tracker portal",
         docs_url=None,
         redoc_url=None,
         openapi_url=None,
+        # No redirect from /u/<token>/ to /u/<token>: Starlette would build its address from
+        # the request's Host header, which is not trusted for anything.
+        redirect_slashes=False,
+        # No OpenTelemetry spans, metrics or logs of requests (FastAPI makes them when a
+        # process has a tracer provider, as Prefect's may): they would carry the link.
+        telemetry={
+            "tracing": False,
+            "metrics": False,
+            "logs": False,
+            "operation_spans": False,
+            "auto_configure": False,
+        },
     )
     app.state.portal = portal
     app.mount("/static", StaticFiles(directory=folder / "portal" / "static"), name="static")
@@ -116,7 +136,6 @@ def create_app(
     for module in (pages, report_form, answers):
         app.include_router(module.router)
     _error_pages(app, portal)
-    app.add_middleware(security.Guard)  # type: ignore[arg-type]
     return app
 
 
@@ -154,7 +173,13 @@ def _error_pages(app: FastAPI, portal: Portal) -> None:
     async def http_error(request: Request, error: StarletteHTTPException) -> Response:
         detail = error.detail if isinstance(error.detail, str) and error.status_code < 500 else ""
         known = detail if any(ord(c) > 127 for c in detail) else ""
-        return error_page(portal, error.status_code, known)
+        page = error_page(portal, error.status_code, known)
+        page.headers.update(error.headers or {})  # Allow of a 405, Retry-After of a 429
+        return page
+
+    @app.exception_handler(security.TooLarge)
+    async def too_large(request: Request, error: security.TooLarge) -> Response:
+        return error_page(portal, 413, security.too_large_text(error.limit))
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, error: RequestValidationError) -> Response:
@@ -162,8 +187,7 @@ def _error_pages(app: FastAPI, portal: Portal) -> None:
 
     @app.exception_handler(Exception)
     async def bug(request: Request, error: Exception) -> Response:
-        where = security.redacted(request.url.path)
-        security.log.exception("portal: %s %s failed", request.method, where)
+        security.log_bug(request.method, request.url.path, error)
         return error_page(portal, 500)
 
 
@@ -172,7 +196,8 @@ def opened(request: Request, token: str) -> Opened:
     portal = portal_of(request)
     client = request.client.host if request.client else "?"
     if portal.limiter.blocked(client):
-        raise StarletteHTTPException(429)
+        wait = str(int(portal.limiter.window))
+        raise StarletteHTTPException(429, headers={"Retry-After": wait})
     try:
         with portal.session() as session:
             found = portal.links.read(session=session, token=token, now=portal.now())
@@ -191,11 +216,12 @@ async def posted(request: Request, token: str, *, files: int = 0) -> tuple[Opene
     or stale: nothing is written."""
     portal = portal_of(request)
     link = opened(request, token)
-    form = await request.form(
-        max_files=files,
-        max_fields=security.MAX_FIELDS,
-        max_part_size=security.FORM_BYTES if not files else security.UPLOAD_BYTES,
-    )
+    try:
+        form = await request.form(
+            max_files=files, max_fields=security.MAX_FIELDS, max_part_size=security.FIELD_BYTES
+        )
+    except StarletteHTTPException as error:  # Starlette's words on a form out of bounds
+        raise StarletteHTTPException(400, _form_refusal(str(error.detail), files)) from None
     valid = security.csrf_valid(
         portal.secret,
         request.cookies.get(security.CSRF_COOKIE),
@@ -207,3 +233,22 @@ async def posted(request: Request, token: str, *, files: int = 0) -> tuple[Opene
         await form.close()
         raise StarletteHTTPException(403)
     return link, form
+
+
+def _form_refusal(reason: str, files: int) -> str:
+    """What the liaison reads when a form is refused by its bounds (Starlette says it in
+    English)."""
+    if reason.startswith("Too many fields"):
+        return (
+            f"提交的表单栏目过多（最多{security.MAX_FIELDS}项），无法受理。请从本单位页面重新填写。"
+        )
+    if reason.startswith("Too many files"):
+        return (
+            f"一次最多上传{files}个文件。"
+            if files
+            else "此处不接受上传文件，请使用页面上的上传栏。"
+        )
+    if "exceeded maximum size" in reason:
+        size = security.size_text(security.FIELD_BYTES)
+        return f"有一栏填写的内容过长（每栏不超过{size}），请精简后重新提交。"
+    return "提交的内容无法识别，请从本单位页面重新填写。"

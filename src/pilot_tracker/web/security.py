@@ -3,12 +3,17 @@
 - **Security headers** on every answer: a CSP without inline script or style, no framing,
   no referrer (the page's address holds the unit's link), no caching, no sniffing.
 - **Bounded bodies**: a request body larger than its route allows is refused with 413
-  before it is read (by its Content-Length, and by counting what arrives when it has none).
+  before it is read (by its Content-Length, and by counting what arrives when it has none);
+  a form's fields are bounded in number and size as it is parsed (``posted``).
 - **CSRF**: every form carries a token bound to a random HttpOnly, SameSite=Strict cookie
   and to the unit's link version; a POST without it, or with another cookie's, is refused.
 - **Bad links slowed down**: a client that keeps trying links that open nothing is
   answered 429 for a while, before any link of it is even checked.
-- **No secret in the log**: the access log shows ``/u/…`` for a unit's link.
+- **No secret in the log**: the access log shows ``/u/…`` for a unit's link; so does the
+  log of a bug (its traceback too).
+
+The guard is the outermost layer of the app (``app.PortalApp``): its headers are on every
+answer, the 500 page of a bug included.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ import logging
 import re
 import secrets
 import time
+import traceback
 from collections import deque
 from collections.abc import Callable
 from typing import Any
@@ -43,6 +49,9 @@ FORM_BYTES = 256 * 1024
 # Fields of one form (a report has 7 per task and 1 per indicator; the busiest unit of the
 # examples has fewer than 20 tasks).
 MAX_FIELDS = 1000
+# One text field of a form (a report's longest text is 2,000 characters, 6 KB in UTF-8); an
+# uploaded file is bounded by UPLOAD_BYTES only.
+FIELD_BYTES = 64 * 1024
 
 CSRF_COOKIE = "pt_csrf"
 CSRF_FIELD = "csrf"
@@ -51,27 +60,55 @@ _LINK = re.compile(r"^/u/[^/]+")
 log = logging.getLogger("pilot_tracker.web")
 
 
+_LINK_ANYWHERE = re.compile(r"/u/[^/\s\"'<>?#]+")
+
+
 def redacted(path: str) -> str:
     """A request path as the log may show it: a unit's link token becomes …."""
     return _LINK.sub("/u/…", path)
+
+
+def redacted_text(text: str, *secrets_: str) -> str:
+    """Any text for the log (a traceback): every ``/u/<token>`` and each of ``secrets_``
+    becomes …."""
+    for secret in secrets_:
+        if secret:
+            text = text.replace(secret, "…")
+    return _LINK_ANYWHERE.sub("/u/…", text)
 
 
 def body_limit(path: str) -> int:
     return UPLOAD_BYTES if path.endswith("/upload") else FORM_BYTES
 
 
-class _TooLarge(Exception):
-    pass
+class TooLarge(Exception):
+    """A body without a Content-Length grew past its route's bound while it was read; the
+    app answers it with its 413 page."""
+
+    def __init__(self, limit: int):
+        super().__init__(f"the request body is over {limit} bytes")
+        self.limit = limit
 
 
-_TOO_LARGE = (
-    "<!doctype html><html lang=zh-CN><meta charset=utf-8><title>文件过大</title>"
-    "<h1>提交的内容过大</h1><p>单次提交不能超过{limit}。请删去多余的工作表或图片后重新提交。</p>"
+def size_text(limit: int) -> str:
+    return f"{limit // (1024 * 1024)} MB" if limit >= 1024 * 1024 else f"{limit // 1024} KB"
+
+
+def too_large_text(limit: int) -> str:
+    return f"单次提交不能超过{size_text(limit)}。请删去多余的工作表或图片后重新提交。"
+
+
+# What the guard answers itself, before the app (a declared size over the bound) or when
+# the app could not (a bug before its error page): short pages in Chinese, no stylesheet.
+_PLAIN = (
+    "<!doctype html><html lang=zh-CN><meta charset=utf-8><title>{title}</title>"
+    "<h1>{title}</h1><p>{text}</p>"
 )
 
 
 class Guard:
-    """ASGI middleware: security headers, bounded bodies, a redacted access log."""
+    """ASGI middleware, the app's outermost layer: security headers on every answer, bounded
+    bodies, a redacted access log."""
 
     def __init__(self, app: Any):
         self.app = app
@@ -98,7 +135,7 @@ class Guard:
 
         declared = dict(scope.get("headers", [])).get(b"content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > limit):
-            await self._refuse(send_with_headers, limit)
+            await _plain(send_with_headers, 413, "提交的内容过大", too_large_text(limit))
         else:
             seen = 0
 
@@ -108,14 +145,24 @@ class Guard:
                 if message["type"] == "http.request":
                     seen += len(message.get("body", b""))
                     if seen > limit:
-                        raise _TooLarge
+                        raise TooLarge(limit)
                 return message
 
             try:
                 await self.app(scope, counted, send_with_headers)
-            except _TooLarge:
+            except Exception as error:
+                # The app's own handler has sent a bug's 500 page and logged it (redacted), then
+                # raised it again for the server to log: it ends here, so it is logged once.
                 if not status:
-                    await self._refuse(send_with_headers, limit)
+                    if isinstance(error, TooLarge):
+                        await _plain(
+                            send_with_headers, 413, "提交的内容过大", too_large_text(limit)
+                        )
+                    else:
+                        log_bug(scope.get("method", ""), scope["path"], error)
+                        await _plain(
+                            send_with_headers, 500, "系统繁忙", "系统暂时无法处理，请稍后再试。"
+                        )
         log.info(
             "%s %s %s %.0f ms",
             scope.get("method", ""),
@@ -124,22 +171,29 @@ class Guard:
             (time.perf_counter() - started) * 1000,
         )
 
-    @staticmethod
-    async def _refuse(send: Any, limit: int) -> None:
-        size = f"{limit // (1024 * 1024)} MB" if limit >= 1024 * 1024 else f"{limit // 1024} KB"
-        body = _TOO_LARGE.format(limit=size).encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 413,
-                "headers": [
-                    (b"content-type", b"text/html; charset=utf-8"),
-                    (b"content-length", str(len(body)).encode()),
-                    (b"connection", b"close"),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
+
+async def _plain(send: Any, status: int, title: str, text: str) -> None:
+    body = _PLAIN.format(title=title, text=text).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"text/html; charset=utf-8"),
+                (b"content-length", str(len(body)).encode()),
+                (b"connection", b"close"),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+def log_bug(method: str, path: str, error: BaseException) -> None:
+    """A bug's traceback in the log, with the link token (the path's, and anywhere in the
+    error's text) replaced by …."""
+    token = path.removeprefix("/u/").split("/")[0] if path.startswith("/u/") else ""
+    trace = "".join(traceback.format_exception(error)).rstrip()
+    log.error("portal: %s %s failed\n%s", method, redacted(path), redacted_text(trace, token))
 
 
 def new_csrf_cookie() -> str:
