@@ -11,7 +11,10 @@ needs:
   server of your own instead.
 - Every log record, Prefect's and the flows', in full in ``<home>/logs/serve.log``; a warning
   or an error also as one line on the terminal that names the log.
-- Ctrl-C or SIGTERM stops it within 10 seconds, with a summary of the runs.
+- The unit portal beside the schedules, in a thread of its own (``pilot_tracker.web.server``),
+  its requests in the same log; given bound to its address, so a port in use stopped
+  ``serve`` before anything started.
+- Ctrl-C or SIGTERM stops it (the portal too) within 10 seconds, with a summary of the runs.
 
 Prefect is imported only after the environment is set (telemetry off, its home, logging).
 """
@@ -32,6 +35,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Protocol
 
 import yaml
 
@@ -278,12 +282,25 @@ def summary(since: datetime) -> list[str]:
     return lines
 
 
+class Portal(Protocol):
+    """The portal's server (``pilot_tracker.web.server.PortalServer``), already bound."""
+
+    def start(self) -> str: ...
+
+    def stop(self) -> None: ...
+
+
 def serve(
-    *, zones: dict[str, str], home: Path, project: Path | None, say: Callable[[str], None]
+    *,
+    zones: dict[str, str],
+    home: Path,
+    project: Path | None,
+    say: Callable[[str], None],
+    portal: Portal | None = None,
 ) -> list[str]:
-    """Serve every schedule of ``zones`` (program code → time zone) until Ctrl-C or SIGTERM;
-    the summary of the runs that started meanwhile. ``project``: the folder with ``flows/``
-    where it is not installed."""
+    """Serve every schedule of ``zones`` (program code → time zone), and ``portal`` if
+    given, until Ctrl-C or SIGTERM; the summary of the runs that started meanwhile.
+    ``project``: the folder with ``flows/`` where it is not installed."""
     # Ctrl-C stops serve at any moment, even when it was started with SIGINT ignored
     # (``nohup ... &``, a background job); so does SIGTERM until Prefect's runner takes it
     # over (the runner notes it).
@@ -309,6 +326,8 @@ def serve(
             from flows import schedules  # Prefect loads now, with the environment above
 
             _log_stray_errors()
+            if portal is not None:
+                say(f"portal on {portal.start()}")
             found = schedules.deployments(zones)
             names = ", ".join(deployment.name for deployment in found)
             say(f"serving {len(found)} schedules: {names}")
@@ -329,6 +348,8 @@ def serve(
             return []
     finally:
         _ignore_stop_signals()
+        if portal is not None:
+            portal.stop()
         if server is not None:
             server.stop()
         signal.signal(signal.SIGINT, signal.default_int_handler)

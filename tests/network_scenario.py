@@ -74,7 +74,7 @@ def serve_once(seconds: float, result: dict[str, Any]) -> None:
     """serve for at least ``seconds`` with one supervise run through it, then Ctrl-C."""
     started = time.monotonic()
     served = subprocess.Popen(
-        [COMMAND, "serve"],
+        [COMMAND, "serve", "--port", str(free_port())],  # the portal on a port of its own
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,

@@ -15,6 +15,7 @@ import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any, TypeVar
 
 T = TypeVar("T")
@@ -75,6 +76,14 @@ class Output:
             while not self.ended and time.monotonic() < deadline:
                 self._changed.wait(max(0.0, deadline - time.monotonic()))
             return "".join(self.lines)
+
+
+def child_environment() -> dict[str, str]:
+    """This process's environment for a command it starts elsewhere: PYTHONPATH made
+    absolute, so that the child runs this checkout's code from any folder."""
+    paths = filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))
+    absolute = os.pathsep.join(str(Path(path).resolve()) for path in paths)
+    return {**os.environ, "PYTHONPATH": absolute, "PYTHONUNBUFFERED": "1"}
 
 
 def stop(*processes: subprocess.Popen[Any], group: bool = False) -> list[str]:

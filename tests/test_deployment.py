@@ -16,6 +16,7 @@ import sys
 import urllib.request
 from pathlib import Path
 
+import httpx
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
@@ -24,7 +25,7 @@ from typer.testing import CliRunner
 from pilot_tracker.cli import app
 
 from .conftest import EXAMPLES, POSTGRES_URL, ROOT
-from .processes import Output, sigint_ignored, stop, wait_until
+from .processes import Output, child_environment, sigint_ignored, stop, wait_until
 
 pytestmark = pytest.mark.slow
 PREFECT = str(Path(sys.executable).parent / "prefect")
@@ -188,11 +189,14 @@ def test_serve_runs_the_schedules_until_ctrl_c_or_sigterm(
     runner = CliRunner()
     assert runner.invoke(app, ["init"]).exit_code == 0
     assert runner.invoke(app, ["program", "load", str(EXAMPLES / "yinzhou.yaml")]).exit_code == 0
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
+    printed = runner.invoke(app, ["links", "--program", "yinzhou", "--unit", "tqw", "--json"])
+    link = json.loads(printed.stdout)[0]["url"].removeprefix("http://127.0.0.1:8000")
+    env = {k: v for k, v in child_environment().items() if not k.startswith("PREFECT_")}
     script = str(Path(sys.executable).parent / "pilot-tracker")
+    web = free_port()
     with sigint_ignored():
         served = subprocess.Popen(
-            [script, "serve"],
+            [script, "serve", "--port", str(web)],
             cwd=tmp_path,
             env=env,
             stdout=subprocess.PIPE,
@@ -205,6 +209,10 @@ def test_serve_runs_the_schedules_until_ctrl_c_or_sigterm(
     try:
         started = output.wait_for("Prefect server on http://127.0.0.1:", timeout=180)
         output.wait_for("Ctrl-C or SIGTERM stops", timeout=120)
+        # The portal answers a unit's link while the schedules are served.
+        assert f"portal on http://127.0.0.1:{web}" in output.text
+        page = httpx.get(f"http://127.0.0.1:{web}{link}", timeout=10, trust_env=False)
+        assert page.status_code == 200 and "团区委" in page.text
         if signum == signal.SIGINT:
             os.killpg(served.pid, signum)
         else:
@@ -225,6 +233,11 @@ def test_serve_runs_the_schedules_until_ctrl_c_or_sigterm(
     port = int(re.search(r"127\.0\.0\.1:(\d+)/api", started).group(1))
     with pytest.raises(OSError), socket.create_connection(("127.0.0.1", port), timeout=5):
         pass  # its Prefect server stopped with it
+    with pytest.raises(OSError), socket.create_connection(("127.0.0.1", web), timeout=5):
+        pass  # and the portal
+    assert link.removeprefix("/u/") not in text
+    serve_log = (isolated_environment / "logs" / "serve.log").read_text(encoding="utf-8")
+    assert "GET /u/… 200" in serve_log and link.removeprefix("/u/") not in serve_log
     assert (isolated_environment / "prefect" / "prefect.db").exists()
     assert (isolated_environment / "logs" / "serve.log").exists()
 

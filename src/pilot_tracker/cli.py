@@ -91,6 +91,10 @@ ReportFolderOption = Annotated[
 ]
 NoSendOption = Annotated[bool, typer.Option("--no-send", help="Do not queue delivery.")]
 WrittenJsonOption = Annotated[bool, typer.Option("--json", help="Print what was written as JSON.")]
+HostOption = Annotated[
+    str, typer.Option("--host", help="Address the portal listens on (0.0.0.0: every one).")
+]
+PortOption = Annotated[int, typer.Option("--port", min=1, max=65535, help="The portal's port.")]
 
 
 def handles_errors(command: F) -> F:
@@ -1658,16 +1662,23 @@ def status(
 
 @app.command()
 @handles_errors
-def serve() -> None:
-    """Run the schedules of every loaded program on this machine until Ctrl-C.
+def serve(
+    host: HostOption = "127.0.0.1",
+    port: PortOption = 8000,
+    no_web: Annotated[bool, typer.Option("--no-web", help="Do not run the portal.")] = False,
+) -> None:
+    """Run the schedules of every loaded program, and the unit portal, on this machine
+    until Ctrl-C.
 
     supervise every day at 09:00 (it works on working days only), the quarterly
     reconciliation and the half-year evaluation on their days, and delivery retries every
     30 minutes, all in the programs' time zone, through Prefect's serve and a Prefect server
-    of its own on 127.0.0.1: nothing else to install. Prefect's home is DATA_HOME/prefect/,
-    the log DATA_HOME/logs/serve.log; Ctrl-C or SIGTERM stops it with a summary of the runs.
+    of its own on 127.0.0.1: nothing else to install. Beside them, the portal (as
+    `pilot-tracker web`) on --host and --port, unless --no-web. Prefect's home is
+    DATA_HOME/prefect/, the log (the portal's requests too) DATA_HOME/logs/serve.log;
+    Ctrl-C or SIGTERM stops both with a summary of the runs.
 
-    Example: pilot-tracker serve
+    Example: pilot-tracker serve --port 8000
     """
     from pilot_tracker.ledger import store
 
@@ -1686,6 +1697,12 @@ def serve() -> None:
     project = None if importlib.util.find_spec("flows") else CHECKOUT
     if project is not None:
         sys.path.insert(0, str(project))
+    # The portal's address is taken now: a port in use stops serve before anything starts.
+    portal = None
+    if not no_web:
+        from pilot_tracker.web.server import PortalServer
+
+        portal = PortalServer(settings, host, port)
     from flows import serving
 
     ran = serving.serve(
@@ -1693,6 +1710,7 @@ def serve() -> None:
         home=settings.home,
         project=project,
         say=lambda line: out.print(line, markup=False, soft_wrap=True),
+        portal=portal,
     )
     out.print(f"{len(ran)} flow runs started while serving", markup=False)
     for line in ran:
@@ -1764,27 +1782,25 @@ def links_revoke(program: ProgramOption, unit: UnitOption) -> None:
 
 @app.command()
 @handles_errors
-def web(
-    host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option("--port", min=1, max=65535, help="Port.")] = 8000,
-) -> None:
+def web(host: HostOption = "127.0.0.1", port: PortOption = 8000) -> None:
     """Run the unit portal: each unit's page behind its personal link, until Ctrl-C.
 
     Put it behind the office's HTTPS reverse proxy and set PILOT_TRACKER_PUBLIC_URL to the
-    address units reach it at; links printed and sent carry that address.
+    address units reach it at; links printed and sent carry that address. Each request is
+    logged on stderr with the link token left out.
 
     Example: pilot-tracker web --port 8000
     """
-    import uvicorn
-
-    from pilot_tracker.web.app import create_app
+    from pilot_tracker.web.server import PortalServer, web_logging
 
     settings = load_settings()
-    application = create_app(settings)
-    out.print(f"portal on http://{host}:{port} (links point to {settings.public_url})")
-    uvicorn.run(
-        application, host=host, port=port, access_log=False, server_header=False, log_level="info"
+    portal = PortalServer(settings, host, port, log_config=web_logging())
+    out.print(
+        f"portal on {portal.url} (links point to {settings.public_url}); Ctrl-C stops",
+        markup=False,
+        soft_wrap=True,
     )
+    portal.run()
 
 
 @app.command()
