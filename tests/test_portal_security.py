@@ -20,6 +20,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
+from enum import Enum
 from pathlib import Path
 from typing import Any
 
@@ -52,7 +53,7 @@ from pilot_tracker.models import (
 )
 from pilot_tracker.settings import PROJECT_TEMPLATES, Settings
 from pilot_tracker.web import security
-from pilot_tracker.web.app import create_app, posted
+from pilot_tracker.web.app import create_app, opened, posted
 
 from .portal_fixtures import NOW, SECRET, PortalUnderTest
 
@@ -142,6 +143,29 @@ def fill(path: str, token: str, value: str = "1") -> str:
     return re.sub(r"\{[^}]+\}", value, path.replace("{token}", token, 1))
 
 
+def plausible(route: APIRoute, token: str, given: str | None = None) -> str:
+    """A route's path with the link's token and a value each other parameter accepts (the
+    first of an enumeration; else ``given``, or a quarter, a task of the link's unit, 1),
+    so the request reaches the route's own checks."""
+    path = route.path.replace("{token}", token, 1)
+    for parameter in route.dependant.path_params:
+        if parameter.name == "token":
+            continue
+        annotation = parameter.field_info.annotation
+        if isinstance(annotation, type) and issubclass(annotation, Enum):
+            value = str(next(iter(annotation)).value)
+        elif given is not None:
+            value = given
+        elif "quarter" in parameter.name or "period" in parameter.name:
+            value = "2021Q1"
+        elif "task" in parameter.name and annotation is str:
+            value = "YZ-FZ-01"  # a task yinzhou/jyj leads
+        else:
+            value = "1"
+        path = re.sub(r"\{" + parameter.name + r"(:[^}]*)?\}", value, path)
+    return path
+
+
 def table_counts(engine: sa.Engine) -> dict[str, int]:
     """The number of rows of every table."""
     with engine.connect() as connection:
@@ -189,7 +213,7 @@ def test_every_form_refuses_a_post_without_a_valid_csrf_token_and_writes_nothing
         "a made-up token": {"csrf": "0" * 64},
     }
     for route in routes:
-        url = fill(route.path, token_of(mine))
+        url = plausible(route, token_of(mine))
         for case, form in cases.items():
             before = table_counts(portal.engine)
             answer = portal.client.post(url, data={**form, "note": "测试"})
@@ -327,7 +351,7 @@ def test_a_body_without_a_length_is_cut_off_where_it_grows_past_the_bound(
     app = portal.client.app
     mine = portal.link("yinzhou", "jyj")
     for route in unit_routes(app, "POST"):  # type: ignore[arg-type]
-        path = fill(route.path, token_of(mine))
+        path = plausible(route, token_of(mine))
         before = table_counts(portal.engine)
         answer = call(app, "POST", path, {"content-type": FORM}, endless())
         limit = security.body_limit(path)
@@ -360,7 +384,7 @@ def test_too_many_fields_or_too_large_a_field_is_a_400_page_on_every_form(
     big_body, big_type = multipart([("csrf", csrf), ("note", "长" * 30_000)])  # 90 KB
     assert len(many_body) < security.FORM_BYTES and len(big_body) < security.FORM_BYTES
     for route in unit_routes(portal.client.app, "POST"):  # type: ignore[arg-type]
-        url = fill(route.path, token_of(mine))
+        url = plausible(route, token_of(mine))
         before = table_counts(portal.engine)
         fields = {f"f{i}": "1" for i in range(10_000)} | {"csrf": csrf}
         answers = {
@@ -550,6 +574,42 @@ def generic_form(csrf: str, value: str, other: Other) -> dict[str, Any]:
     return form
 
 
+def trespasses(portal: PortalUnderTest, others: list[Other]) -> tuple[int, list[Any]]:
+    """Ask every route of yinzhou/jyj's link with each id of ``others``' rows where it
+    takes one (in its path, or any field of a form); how many requests, and each one that
+    showed another unit's data or changed one of its rows."""
+    mine = portal.link("yinzhou", "jyj")
+    csrf = form_token(portal, mine)
+    app = portal.client.app
+    walked, found = 0, []
+    for method in ("GET", "POST"):
+        for route in unit_routes(app, method):  # type: ignore[arg-type]
+            takes_ids = route.path.count("{") > 1
+            for other in others:
+                values = sorted(other.ids) if takes_ids or method == "POST" else ["-"]
+                for value in values:
+                    url = plausible(route, token_of(mine), value)
+                    before = snapshot(portal.engine)
+                    if method == "GET":
+                        answer = portal.client.get(url)
+                    else:
+                        answer = portal.client.post(url, data=generic_form(csrf, value, other))
+                    walked += 1
+                    where = (method, route.path, other.program, other.code, value)
+                    # A refusal may name the id it was asked for; nothing else of the unit.
+                    shown = answer.text.replace(value, "")
+                    if other.marker in shown or any(code in shown for code in other.codes):
+                        found.append(("shows", *where))
+                    touched = [
+                        (table, row)
+                        for table, row in changed(before, snapshot(portal.engine))
+                        if touches(others, table, row)
+                    ]
+                    if touched:
+                        found.append(("changes", *where, touched))
+    return walked, found
+
+
 def test_a_units_link_never_reads_or_writes_another_units_data_on_any_route(
     portal: PortalUnderTest,
 ) -> None:
@@ -560,33 +620,39 @@ def test_a_units_link_never_reads_or_writes_another_units_data_on_any_route(
         plant(portal, "yinzhou", "tqw", mine="jyj"),
         plant(portal, "xiangshan", "jyj", mine="jyj"),
     ]
-    mine = portal.link("yinzhou", "jyj")
-    csrf = form_token(portal, mine)
-    app = portal.client.app
-    walked = 0
-    for method in ("GET", "POST"):
-        for route in unit_routes(app, method):  # type: ignore[arg-type]
-            takes_ids = route.path.count("{") > 1
-            for other in others:
-                values = sorted(other.ids) if takes_ids or method == "POST" else ["-"]
-                for value in values:
-                    url = fill(route.path, token_of(mine), value)
-                    before = snapshot(portal.engine)
-                    if method == "GET":
-                        answer = portal.client.get(url)
-                    else:
-                        answer = portal.client.post(url, data=generic_form(csrf, value, other))
-                    walked += 1
-                    where = (method, route.path, other.code, value, answer.status_code)
-                    assert other.marker not in answer.text, where
-                    assert not [c for c in other.codes if c in answer.text], where
-                    touched = [
-                        (table, row)
-                        for table, row in changed(before, snapshot(portal.engine))
-                        if touches(others, table, row)
-                    ]
-                    assert touched == [], (where, touched)
+    walked, found = trespasses(portal, others)
+    assert found == []
     assert walked > 2 * len(others)
+
+
+def test_the_walk_finds_a_route_that_trusts_an_id(portal: PortalUnderTest) -> None:
+    """Two routes that take a row by its id without asking whose it is: the walk above
+    catches the one that shows it and the one that changes it."""
+    app: Any = portal.client.app
+    engine = portal.engine
+
+    async def show(request: Request, token: str, number: int) -> Response:
+        opened(request, token)
+        with db.session(engine) as session:
+            row = session.get(Reconciliation, number)
+            return HTMLResponse(row.note if row else "无")
+
+    async def change(request: Request, token: str) -> Response:
+        _, form = await posted(request, token)
+        with db.session(engine) as session:
+            row = session.get(Reconciliation, int(str(form.get("id", "0"))))
+            if row is not None:
+                row.note = "改了"
+        return HTMLResponse("已收到")
+
+    app.add_api_route("/u/{token}/statement/{number}", show, methods=["GET"])
+    app.add_api_route("/u/{token}/statement", change, methods=["POST"])
+    others = [plant(portal, "yinzhou", "tqw", mine="jyj")]
+    _, found = trespasses(portal, others)
+    (reconciliation,) = others[0].row_ids["reconciliation"]
+    shows = ("shows", "GET", "/u/{token}/statement/{number}", "yinzhou", "tqw")
+    assert (*shows, str(reconciliation)) in found
+    assert any(f[:3] == ("changes", "POST", "/u/{token}/statement") for f in found)
 
 
 def test_a_units_page_shows_nothing_of_another_unit(portal: PortalUnderTest) -> None:
