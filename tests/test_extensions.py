@@ -30,8 +30,9 @@ TASK = "XS-JZ-01"
 
 
 @pytest.fixture
-def ledger(sqlite_engine: sa.Engine) -> Iterator[sa.Engine]:
-    with db.session(sqlite_engine) as session:
+def ledger(engine: sa.Engine) -> Iterator[sa.Engine]:
+    """The Xiangshan example on record, on SQLite (and PostgreSQL where configured)."""
+    with db.session(engine) as session:
         store.load_program(
             session=session,
             spec=read_program_file(EXAMPLES / "xiangshan.yaml"),
@@ -39,7 +40,7 @@ def ledger(sqlite_engine: sa.Engine) -> Iterator[sa.Engine]:
             source_sha256="",
             now=datetime(2021, 1, 1, tzinfo=UTC),
         )
-    yield sqlite_engine
+    yield engine
 
 
 def ask(engine: sa.Engine, unit: str = "tw", now: datetime = NOW, **sent: Any) -> Any:

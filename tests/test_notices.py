@@ -56,8 +56,10 @@ def message(session: Session, key: str, target: str, subject: str, day: date) ->
 
 
 @pytest.fixture
-def ladder(sqlite_engine: sa.Engine) -> Iterator[Ladder]:
-    with db.session(sqlite_engine) as session:
+def ladder(engine: sa.Engine) -> Iterator[Ladder]:
+    """The Xiangshan example with three escalations, on SQLite (and PostgreSQL where
+    configured)."""
+    with db.session(engine) as session:
         store.load_program(
             session=session,
             spec=read_program_file(EXAMPLES / "xiangshan.yaml"),
@@ -118,7 +120,7 @@ def ladder(sqlite_engine: sa.Engine) -> Iterator[Ladder]:
             "【约谈建议】县委组织部",
             date(2021, 4, 1),
         )
-    yield Ladder(sqlite_engine, urged, jumped, closed)
+    yield Ladder(engine, urged, jumped, closed)
 
 
 def unit_of(session: Session, code: str) -> tuple[Program, Unit]:

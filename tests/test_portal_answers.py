@@ -214,6 +214,8 @@ def test_a_dispute_needs_a_reason_and_a_later_answer_supersedes(
     assert "已提交对2021年第1季度对账单的异议" in disputed.text
     assert "异议内容：XS-JZ-07 已于3月印发&lt;script&gt;" in disputed.text
     assert "<script>" not in disputed.text
+    assert "此前的答复（1次，以最新一次为准）" in disputed.text
+    assert "<li>已确认（2021-04-20 09:00，单位在线提交）</li>" in disputed.text
     assert [(r.status, r.note) for r in rows(statement, Reconciliation)] == [
         ("confirmed", ""),
         ("disputed", reason),
