@@ -131,10 +131,10 @@ def unit_of(session: Session, code: str) -> tuple[Program, Unit]:
 
 def listed(engine: sa.Engine, unit: str) -> list[tuple[object, ...]]:
     with Session(engine) as session:
-        program, row = unit_of(session, unit)
+        _, row = unit_of(session, unit)
         return [
             (n.escalation_id, n.label, n.raised_on, n.subject, n.open, n.acknowledged_at)
-            for n in notices.notices(session=session, program=program, unit=row)
+            for n in notices.notices(session=session, unit=row)
         ]
 
 
@@ -142,9 +142,9 @@ def acknowledge(
     engine: sa.Engine, unit: str, number: object, level: str, now: datetime = NOW
 ) -> notices.Acknowledged:
     with db.session(engine) as session:
-        program, row = unit_of(session, unit)
+        _, row = unit_of(session, unit)
         return notices.acknowledge(
-            session=session, program=program, unit=row, escalation_id=number, level=level, now=now
+            session=session, unit=row, escalation_id=number, level=level, now=now
         )
 
 

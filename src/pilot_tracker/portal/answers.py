@@ -259,7 +259,7 @@ def answers_view(*, session: Session, program: Program, unit: Unit, today: date)
     ).all()
     return AnswersView(
         statement=latest_statement(session=session, program=program, unit=unit),
-        notices=notices.notices(session=session, program=program, unit=unit),
+        notices=notices.notices(session=session, unit=unit),
         extensions=requests,
         extendable=[
             TaskChoice(

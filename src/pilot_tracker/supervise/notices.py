@@ -101,9 +101,11 @@ def _rung_messages(
     return found
 
 
-def notices(*, session: Session, program: Program, unit: Unit) -> list[Notice]:
+def notices(*, session: Session, unit: Unit) -> list[Notice]:
     """The notices the unit has received, newest first: each rung of each of its
     escalations, with its day, its message's subject and its acknowledgement."""
+    program = session.get(Program, unit.program_id)
+    assert program is not None  # a foreign key
     escalations = session.exec(
         select(Escalation)
         .where(Escalation.program_id == program.id, Escalation.unit_id == unit.id)
@@ -153,7 +155,6 @@ def notices(*, session: Session, program: Program, unit: Unit) -> list[Notice]:
 def acknowledge(
     *,
     session: Session,
-    program: Program,
     unit: Unit,
     escalation_id: int | str,
     level: str,
@@ -172,7 +173,7 @@ def acknowledge(
     notice = next(
         (
             n
-            for n in notices(session=session, program=program, unit=unit)
+            for n in notices(session=session, unit=unit)
             if n.escalation_id == number and n.level == str(level).strip()
         ),
         None,

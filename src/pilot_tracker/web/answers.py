@@ -121,7 +121,6 @@ async def notice(request: Request, token: str) -> Response:
     def take(session: Any, program: Program, unit: Unit, form: FormData) -> str:
         taken = notices.acknowledge(
             session=session,
-            program=program,
             unit=unit,
             escalation_id=_text(form, "escalation"),
             level=_text(form, "level"),
