@@ -974,8 +974,14 @@ def test_each_run_is_recorded_with_checksums(demo: Run) -> None:
             rows, [demo.quarterly, demo.half, demo.quarterly_again, demo.half_again], strict=True
         ):
             assert row.generated_at is not None
-            assert set(row.paths) == set(row.sha256) == set(written.files)
-            for kind, path in written.files.items():
+            assert set(row.paths) == set(row.sha256)
+            assert set(row.paths) == set(written.files) | {
+                f"statement:{unit}" for unit in written.statements
+            }
+            for kind, path in [
+                *written.files.items(),
+                *((f"statement:{unit}", path) for unit, path in written.statements.items()),
+            ]:
                 assert row.paths[kind] == str(path.relative_to(demo.home))
                 assert row.sha256[kind] == hashlib.sha256(path.read_bytes()).hexdigest()
         # The same data give the same page, byte for byte.

@@ -1046,7 +1046,8 @@ report_app = typer.Typer(
     rich_markup_mode=None,
 )
 reconcile_app = typer.Typer(
-    help="A unit's answer to its quarterly statement (对账单): confirm or dispute.\n\n"
+    help="A unit's answer to its quarterly statement (对账单): confirm or dispute for a unit, "
+    "list the answers (units answer through their links too).\n\n"
     "Example: pilot-tracker reconcile confirm --program xiangshan --quarter 2021Q1 --unit jyj",
     no_args_is_help=True,
     rich_markup_mode=None,
@@ -1184,6 +1185,174 @@ def reconcile_dispute(
     from pilot_tracker.models import ConfirmationStatus
 
     _reconcile(program, quarter, unit, note, ConfirmationStatus.DISPUTED)
+
+
+@reconcile_app.command("list")
+@handles_errors
+def reconcile_list(
+    program: ProgramOption,
+    quarter: QuarterOption,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the answers as JSON.")] = False,
+) -> None:
+    """List each unit's answer to its statement of a quarter: confirmed or disputed, when,
+    how (typed in by the office, or sent by the unit through its link) and its note; a unit
+    that has not answered is listed as such.
+
+    Example: pilot-tracker reconcile list --program xiangshan --quarter 2021Q1
+    """
+    from pilot_tracker.reports import reconciliation
+
+    with database_session(load_settings()) as session:
+        items = reconciliation.answers(session=session, program=program, quarter=quarter)
+    if as_json:
+        emit_json(items)
+        return
+    grid = table("unit", "name", "answer", "when", "via", "note")
+    for item in items:
+        row(
+            grid,
+            item["unit"],
+            item["name"],
+            item["status"] or "not answered",
+            item["recorded_at"] or "",
+            item["via"] or "",
+            item["note"],
+        )
+    out.print(grid)
+    answered = sum(1 for item in items if item["status"])
+    out.print(f"{program} {quarter}: {answered} of {len(items)} units answered", markup=False)
+
+
+extension_app = typer.Typer(
+    help="Units' requests to move a task's due date (延期申请), sent through their links: "
+    "list them, approve or reject them.\n\n"
+    "Example: pilot-tracker extension list --program xiangshan --status pending",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+)
+app.add_typer(extension_app, name="extension")
+ExtensionIdArgument = Annotated[int, typer.Argument(help="The request's id (see `list`).")]
+DecidedOnOption = Annotated[
+    str | None,
+    typer.Option("--on", help="The day of the decision (default: today in the program's zone)."),
+]
+
+
+@extension_app.command("list")
+@handles_errors
+def extension_list(
+    program: Annotated[str | None, typer.Option("--program", help="Only this program.")] = None,
+    status: Annotated[
+        str | None, typer.Option("--status", help="Only pending, approved or rejected ones.")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the requests as JSON.")] = False,
+) -> None:
+    """List the extension requests, oldest first.
+
+    Example: pilot-tracker extension list --program xiangshan --status pending --json
+    """
+    from pilot_tracker.ledger import store
+    from pilot_tracker.models import ExtensionStatus
+    from pilot_tracker.supervise import extensions
+
+    wanted = None
+    if status is not None:
+        try:
+            wanted = ExtensionStatus(status)
+        except ValueError:
+            raise typer.BadParameter(
+                f'"{status}" is not a status; write pending, approved or rejected',
+                param_hint="--status",
+            ) from None
+    with database_session(load_settings()) as session:
+        record = store.get_program(session=session, code=program) if program else None
+        items = extensions.list_extensions(session=session, program=record, status=wanted)
+    if as_json:
+        emit_json([item.as_dict() for item in items])
+        return
+    if not items:
+        out.print("no extension requests", markup=False)
+        return
+    grid = table("id", "program", "unit", "task", "due", "asked", "status", "reason", "note")
+    for item in items:
+        row(
+            grid,
+            item.id,
+            item.program,
+            item.unit,
+            item.task,
+            item.previous_due,
+            item.proposed_due,
+            item.status,
+            item.reason,
+            item.note,
+        )
+    out.print(grid)
+
+
+def _decide(extension_id: int, approve: bool, note: str, day: date | None) -> None:
+    from pilot_tracker.models import ExtensionStatus
+    from pilot_tracker.supervise import extensions
+
+    with database_session(load_settings()) as session:
+        item = extensions.decide(
+            session=session,
+            extension_id=extension_id,
+            approve=approve,
+            note=note,
+            now=now_utc(),
+            on=day,
+        )
+    if item.status == ExtensionStatus.APPROVED.value:
+        said = f"approved: due {item.proposed_due} (was {item.previous_due}) from {item.decided_on}"
+    else:
+        said = f"rejected on {item.decided_on}: {item.task} stays due {item.previous_due}"
+    out.print(
+        f"extension {item.id} ({item.program} {item.unit} {item.task}) {said}",
+        markup=False,
+        soft_wrap=True,
+    )
+
+
+def _day_option(value: str | None) -> date | None:
+    """``--on``: a date as 2021-03-31, or None for the default."""
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise typer.BadParameter(
+            f'"{value}" is not a date; write it as 2021-03-31', param_hint="--on"
+        ) from None
+
+
+@extension_app.command("approve")
+@handles_errors
+def extension_approve(
+    extension_id: ExtensionIdArgument,
+    note: Annotated[str, typer.Option("--note", help="Anything the office adds.")] = "",
+    on: DecidedOnOption = None,
+) -> None:
+    """Approve an extension request: the task's due date moves to the one asked for, for
+    the rules from the day of the decision on; reports show both dates.
+
+    Example: pilot-tracker extension approve 3 --note "同意延期，请按新时限推进"
+    """
+    _decide(extension_id, True, note, _day_option(on))
+
+
+@extension_app.command("reject")
+@handles_errors
+def extension_reject(
+    extension_id: ExtensionIdArgument,
+    note: Annotated[str, typer.Option("--note", help="Why, for the unit (required).")] = "",
+    on: DecidedOnOption = None,
+) -> None:
+    """Reject an extension request, saying why; the task keeps its due date.
+
+    Example: pilot-tracker extension reject 3 --note "该任务为年度重点，请按原定时限完成"
+    """
+    _decide(extension_id, False, note, _day_option(on))
 
 
 @app.command()

@@ -38,9 +38,13 @@
     │   ├── LinkExpired               signed, but past its expiry day
     │   └── LinkRevoked               signed, but the unit's links were revoked since
     ├── AnswerError                   a unit's answer through its page cannot be taken
-    │                                 (a dispute without a reason, a notice of another
-    │                                 unit, an extension to an earlier day); the message
-    │                                 (Chinese) is for the liaison
+    │   │                             (a dispute without a reason, a notice of another
+    │   │                             unit, an extension to an earlier day); the message
+    │   │                             (Chinese) is for the liaison
+    │   └── AnswerNotFound            it names what is not the unit's own (another unit's
+    │                                 notice, a statement never written): a 404 page
+    ├── ExtensionError                an extension request cannot be decided as asked
+    │                                 (already decided, a rejection without a note)
     ├── DemoError                     the demo cannot be played into the folder given
     └── ServeError                    `serve` could not start or reach its Prefect server
 
@@ -224,6 +228,17 @@ class AnswerError(PilotTrackerError):
     def __init__(self, message: str, field: str = ""):
         super().__init__(message)
         self.field = field
+
+
+class AnswerNotFound(AnswerError, NotFoundError):
+    """What a unit's answer names is not its own, or not on record (another unit's notice,
+    a quarter whose statement was never written); the portal answers 404, nothing is
+    written."""
+
+
+class ExtensionError(PilotTrackerError):
+    """An extension request (延期申请) cannot be decided as asked: already decided, or a
+    rejection without a note for the unit."""
 
 
 class DemoError(PilotTrackerError):

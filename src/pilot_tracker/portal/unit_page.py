@@ -13,6 +13,7 @@ from pilot_tracker.ledger import store
 from pilot_tracker.ledger.plan import planned_percent
 from pilot_tracker.ledger.program_file import ProgramSpec
 from pilot_tracker.models import LABELS, ListKind, Program, TaskStatus, Unit
+from pilot_tracker.supervise import extensions
 from pilot_tracker.supervise.progress import progress, stored_readings
 from pilot_tracker.supervise.rules import expected_value
 
@@ -31,6 +32,7 @@ class TaskLine:
     percent: float | None = None
     reported_on: str = ""
     period: str = ""
+    original_due: date | None = None  # the ledger's, when an approved extension moved it
 
     @property
     def gap(self) -> float | None:
@@ -68,8 +70,14 @@ class UnitPage:
 
 
 def unit_page(*, session: Session, program: Program, unit: Unit, today: date) -> UnitPage:
-    """The page of ``unit`` as of ``today`` (the program's own day)."""
-    spec = store.read_program(session=session, code=program.code)
+    """The page of ``unit`` as of ``today`` (the program's own day); a task's due date and
+    plan are the ones in effect today (an approved extension moves them)."""
+    spec, original_dues = extensions.effective(
+        session=session,
+        program_id=program.id,
+        spec=store.read_program(session=session, code=program.code),
+        as_of=today,
+    )
     page = UnitPage(
         program=program,
         unit=unit,
@@ -94,6 +102,7 @@ def unit_page(*, session: Session, program: Program, unit: Unit, today: date) ->
             start=task.start,
             due=task.due,
             planned_percent=planned_percent(task, today),
+            original_due=original_dues.get(task.code),
         )
         reported = latest.get(task.code)
         if reported is not None:

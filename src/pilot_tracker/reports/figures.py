@@ -33,7 +33,7 @@ from pilot_tracker.models import (
     TaskStatus,
     Unit,
 )
-from pilot_tracker.supervise import progress, rules, workdays
+from pilot_tracker.supervise import extensions, progress, rules, workdays
 from pilot_tracker.supervise.rules import expected_value
 from pilot_tracker.supervise.workdays import WorkCalendar
 
@@ -63,6 +63,9 @@ class Snapshot:
     escalations: list[dict[str, Any]]
     confirmations: dict[str, dict[str, Any]] = field(default_factory=dict)
     calendar: WorkCalendar = field(default_factory=WorkCalendar)
+    # The ledger's due date of each task whose due date an approved extension moved by
+    # ``as_of`` (``spec`` holds the moved one).
+    original_dues: dict[str, date] = field(default_factory=dict)
 
     @property
     def names(self) -> dict[str, str]:
@@ -91,9 +94,15 @@ class Snapshot:
 
 
 def load(*, session: Session, program: str, as_of: date, quarter: str | None = None) -> Snapshot:
-    """What the documents read, as of a day, from the database."""
+    """What the documents read, as of a day, from the database; a task's due date is the
+    one in effect that day (an approved extension moves it)."""
     record = store.get_program(session=session, code=program)
-    spec = store.read_program(session=session, code=program)
+    spec, original_dues = extensions.effective(
+        session=session,
+        program_id=record.id,
+        spec=store.read_program(session=session, code=program),
+        as_of=as_of,
+    )
     status_reports = progress.stored_status_reports(
         session=session, program_id=record.id, as_of=as_of
     )
@@ -127,9 +136,12 @@ def load(*, session: Session, program: str, as_of: date, quarter: str | None = N
                 "status": answer.status,
                 "note": answer.note,
                 "recorded_at": answer.recorded_at,
+                "via": answer.via,
             }
     calendar = workdays.calendar_of(session=session, spec=spec)
-    return Snapshot(spec, as_of, status_reports, readings, escalations, confirmations, calendar)
+    return Snapshot(
+        spec, as_of, status_reports, readings, escalations, confirmations, calendar, original_dues
+    )
 
 
 # --- the quarterly reconciliation ----------------------------------------------------------
@@ -162,6 +174,7 @@ class StatementRow:
     status: str | None  # a TaskStatus, None if the unit has not reported on the task
     percent: float | None
     history: str
+    original_due: date | None = None  # the ledger's, when an approved extension moved it
 
     @property
     def role(self) -> str:
@@ -220,48 +233,8 @@ def quarterly(snapshot: Snapshot, quarter: str) -> Quarterly:
     months = _months(start, end)
     lines, statements = [], []
     for unit in spec.units:
-        led = [
-            t for t in spec.tasks if t.lead_unit == unit.code and t.start <= end and t.due >= start
-        ]
-        co = [
-            t for t in spec.tasks if unit.code in t.co_units and t.start <= end and t.due >= start
-        ]
-        rows, problems, shas = [], [], set()
-        done = on_time = 0
-        for task in led + co:
-            lead = task in led
-            mine = [
-                e
-                for e in snapshot.status_reports
-                if e.task == task.code and e.unit == unit.code and start <= e.reported_on <= end
-            ]
-            shas.update(e.submission for e in mine)
-            latest = snapshot.latest(task, unit.code, end)
-            if lead and latest and latest.status == COMPLETED:
-                done += 1
-                first_done = min(
-                    e.reported_on
-                    for e in snapshot.status_reports
-                    if e.task == task.code and e.unit == unit.code and e.status == COMPLETED
-                )
-                on_time += first_done <= task.due
-            rows.append(
-                StatementRow(
-                    task=task.code,
-                    title=task.title,
-                    lead=lead,
-                    due=task.due,
-                    status=latest.status if latest else None,
-                    percent=latest.percent if latest else None,
-                    history="；".join(
-                        f"{e.reported_on.month}月{e.reported_on.day}日 {e.percent:g}%" for e in mine
-                    ),
-                )
-            )
-            if lead:
-                problems += _discrepancies(snapshot, task, unit.code, mine, months, start, end)
+        statement, done, on_time = _statement(snapshot, unit.code, unit.name, months, start, end)
         answer = snapshot.confirmations.get(unit.code)
-        confirmation = answer["status"] if answer else None
         open_escalations = sum(
             1
             for e in snapshot.escalations
@@ -273,19 +246,17 @@ def quarterly(snapshot: Snapshot, quarter: str) -> Quarterly:
             UnitLine(
                 unit=unit.code,
                 name=unit.name,
-                tasks=len(led),
+                tasks=sum(row.lead for row in statement.rows),
                 done=done,
                 on_time=on_time,
                 flags=flags_by_unit[unit.code],
                 open_escalations=open_escalations,
-                confirmation=confirmation,
+                confirmation=statement.confirmation,
                 note=answer["note"] if answer else "",
-                submissions=sorted(shas),
+                submissions=statement.submissions,
             )
         )
-        statements.append(
-            Statement(unit.code, unit.name, rows, problems, sorted(shas), confirmation)
-        )
+        statements.append(statement)
     totals = {
         "units": len(lines),
         "tasks": sum(line.tasks for line in lines),
@@ -307,6 +278,61 @@ def quarterly(snapshot: Snapshot, quarter: str) -> Quarterly:
         totals,
         snapshot.calendar.note(),
     )
+
+
+def statement(snapshot: Snapshot, quarter: str, unit: str) -> Statement:
+    """One unit's statement (对账单) of a quarter, as the quarterly reconciliation has it."""
+    start, end = periods.bounds(quarter)
+    name = snapshot.names.get(unit, unit)
+    return _statement(snapshot, unit, name, _months(start, end), start, end)[0]
+
+
+def _statement(
+    snapshot: Snapshot, unit: str, name: str, months: list[str], start: date, end: date
+) -> tuple[Statement, int, int]:
+    """A unit's statement of a quarter, and how many of its tasks it reported done, and
+    done on time."""
+    tasks = snapshot.spec.tasks
+    led = [t for t in tasks if t.lead_unit == unit and t.start <= end and t.due >= start]
+    co = [t for t in tasks if unit in t.co_units and t.start <= end and t.due >= start]
+    rows, problems, shas = [], [], set()
+    done = on_time = 0
+    for task in led + co:
+        lead = task in led
+        mine = [
+            e
+            for e in snapshot.status_reports
+            if e.task == task.code and e.unit == unit and start <= e.reported_on <= end
+        ]
+        shas.update(e.submission for e in mine)
+        latest = snapshot.latest(task, unit, end)
+        if lead and latest and latest.status == COMPLETED:
+            done += 1
+            first_done = min(
+                e.reported_on
+                for e in snapshot.status_reports
+                if e.task == task.code and e.unit == unit and e.status == COMPLETED
+            )
+            on_time += first_done <= task.due
+        rows.append(
+            StatementRow(
+                task=task.code,
+                title=task.title,
+                lead=lead,
+                due=task.due,
+                status=latest.status if latest else None,
+                percent=latest.percent if latest else None,
+                history="；".join(
+                    f"{e.reported_on.month}月{e.reported_on.day}日 {e.percent:g}%" for e in mine
+                ),
+                original_due=snapshot.original_dues.get(task.code),
+            )
+        )
+        if lead:
+            problems += _discrepancies(snapshot, task, unit, mine, months, start, end)
+    answer = snapshot.confirmations.get(unit)
+    confirmation = answer["status"] if answer else None
+    return Statement(unit, name, rows, problems, sorted(shas), confirmation), done, on_time
 
 
 def _md(day: date) -> str:
@@ -468,6 +494,17 @@ class HasItem:
 
 
 @dataclass
+class ExtendedTask:
+    """A task whose due date an approved extension (延期) moved."""
+
+    task: str
+    title: str
+    unit: str  # the lead unit's name
+    original_due: date
+    due: date
+
+
+@dataclass
 class Evaluation:
     program: str
     name: str
@@ -485,6 +522,7 @@ class Evaluation:
     narrative: list[str]
     totals: dict[str, Any]
     calendar_note: str = ""
+    extensions: list[ExtendedTask] = field(default_factory=list)
 
     @property
     def indicators_by_level(self) -> list[tuple[str, list[IndicatorLine]]]:
@@ -623,6 +661,17 @@ def evaluation(snapshot: Snapshot, half: str) -> Evaluation:
     )
     evaluation.narrative = narrative(evaluation, day)
     evaluation.calendar_note = snapshot.calendar.note()
+    evaluation.extensions = [
+        ExtendedTask(
+            t.code,
+            t.title,
+            snapshot.names.get(t.lead_unit, t.lead_unit),
+            snapshot.original_dues[t.code],
+            t.due,
+        )
+        for t in spec.tasks
+        if t.code in snapshot.original_dues
+    ]
     return evaluation
 
 

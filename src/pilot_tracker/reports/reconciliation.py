@@ -4,21 +4,28 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
 import openpyxl
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from pilot_tracker import periods
 from pilot_tracker.alerts import outbox
 from pilot_tracker.errors import ReportError
 from pilot_tracker.ledger import store
 from pilot_tracker.ledger.program_file import short_name
-from pilot_tracker.models import ConfirmationStatus, DocumentKind, Reconciliation, Unit
+from pilot_tracker.models import (
+    LABELS,
+    Channel,
+    ConfirmationStatus,
+    DocumentKind,
+    Reconciliation,
+    Unit,
+)
 from pilot_tracker.reports import documents, figures
-from pilot_tracker.reports.figures import parse_quarter
+from pilot_tracker.reports.figures import NOT_CONFIRMED, parse_quarter
 from pilot_tracker.reports.writing import (
     Written,
     announce,
@@ -194,8 +201,11 @@ def reconcile(
     status: ConfirmationStatus,
     note: str,
     now: datetime,
+    via: Channel = Channel.CLI,
 ) -> dict[str, Any]:
-    """Record a unit's answer to its quarterly statement."""
+    """Record a unit's answer to its quarterly statement, and how it came (typed in by the
+    office, or sent by the unit through its page). A later answer supersedes an earlier
+    one; both are kept."""
     quarter = parse_quarter(quarter)
     check_period(session=session, program=program, period=quarter, now=now)
     record = store.get_program(session=session, code=program)
@@ -215,8 +225,10 @@ def reconcile(
             status=status.value,
             note=note,
             recorded_at=now,
+            via=via.value,
         )
     )
+    session.flush()
     return {
         "program": program,
         "quarter": quarter,
@@ -224,3 +236,44 @@ def reconcile(
         "status": status.value,
         "note": note,
     }
+
+
+def answers(*, session: Session, program: str, quarter: str) -> list[dict[str, Any]]:
+    """Each unit's answer to its statement of a quarter, in the ledger's order: the one that
+    stands (the latest: status, when, how, note) and how many it superseded; a unit that
+    has not answered has status None."""
+    quarter = parse_quarter(quarter)
+    record = store.get_program(session=session, code=program)
+    latest: dict[int, tuple[Reconciliation, int]] = {}
+    for answer in session.exec(
+        select(Reconciliation)
+        .where(Reconciliation.program_id == record.id, Reconciliation.quarter == quarter)
+        .order_by(col(Reconciliation.id))
+    ).all():
+        before = latest.get(answer.unit_id, (answer, -1))[1]
+        latest[answer.unit_id] = (answer, before + 1)
+    found = []
+    for unit in session.exec(
+        select(Unit).where(Unit.program_id == record.id).order_by(col(Unit.position), col(Unit.id))
+    ).all():
+        answer, superseded = latest.get(unit.id, (None, 0))  # type: ignore[arg-type]
+        found.append(
+            {
+                "unit": unit.code,
+                "name": unit.name,
+                "status": answer.status if answer else None,
+                "label": LABELS[ConfirmationStatus][answer.status] if answer else NOT_CONFIRMED,
+                "recorded_at": _stored(answer.recorded_at).isoformat()
+                if answer and answer.recorded_at
+                else None,
+                "via": answer.via if answer else None,
+                "note": answer.note if answer else "",
+                "superseded": superseded,
+            }
+        )
+    return found
+
+
+def _stored(moment: datetime) -> datetime:
+    """A stored moment with its zone (SQLite gives it back without one; it was UTC)."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)

@@ -100,6 +100,19 @@ def evaluation_document(data: Evaluation, path: Path, day: date) -> Path:
         ["任务清单", "任务数", "已完成", "平均进度%", "计划进度%"],
         [[i.label, i.tasks, i.completed, i.average, i.planned] for i in data.lists],
     )
+    if data.extensions:
+        _paragraph(
+            document,
+            f"经批准延期的任务{len(data.extensions)}项，以下按延期后的完成时限评估：",
+        )
+        _table(
+            document,
+            ["任务编号", "任务名称", "牵头单位", "原定完成时限", "延期至"],
+            [
+                [x.task, x.title, x.unit, x.original_due.isoformat(), x.due.isoformat()]
+                for x in data.extensions
+            ],
+        )
 
     _heading(document, "三、主要发展指标完成情况")
     if data.indicators:

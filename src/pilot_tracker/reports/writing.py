@@ -179,15 +179,20 @@ def program_id(session: Session, code: str) -> int | None:
 
 
 def record_document(session: Session, written: Written, home: Path, now: datetime) -> None:
-    """Keep what was written: its kind, period, files and their sha256."""
+    """Keep what was written: its kind, period, files and their sha256; each unit's
+    statement too, as ``statement:<unit>`` (the portal serves a unit its own from there)."""
+    files = {
+        **written.files,
+        **{f"statement:{unit}": path for unit, path in written.statements.items()},
+    }
     session.add(
         Document(
             program_id=program_id(session, written.program),  # type: ignore[arg-type]
             kind=written.kind,
             period=written.period,
             formats=sorted(written.files),
-            paths={kind: relative(path, home) for kind, path in written.files.items()},
-            sha256={kind: sha256_of(path) for kind, path in written.files.items()},
+            paths={kind: relative(path, home) for kind, path in files.items()},
+            sha256={kind: sha256_of(path) for kind, path in files.items()},
             generated_at=now,
         )
     )

@@ -29,7 +29,7 @@ from pilot_tracker.models import (
     Task,
     Unit,
 )
-from pilot_tracker.supervise import escalation, progress, rules, workdays
+from pilot_tracker.supervise import escalation, extensions, progress, rules, workdays
 
 
 @dataclass
@@ -49,9 +49,15 @@ class Flagged:
 def situation(
     *, session: Session, program: str, as_of: date, unavailable: frozenset[str] = frozenset()
 ) -> tuple[Program, ProgramSpec, rules.Situation]:
-    """What the rules need for a program on a day, read from the database."""
+    """What the rules need for a program on a day, read from the database; a task's due
+    date is the one in effect that day (an approved extension moves it)."""
     record = store.get_program(session=session, code=program)
-    spec = store.read_program(session=session, code=program)
+    spec, _ = extensions.effective(
+        session=session,
+        program_id=record.id,
+        spec=store.read_program(session=session, code=program),
+        as_of=as_of,
+    )
     status_reports = progress.stored_status_reports(
         session=session, program_id=record.id, as_of=as_of
     )

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
+from pilot_tracker.ledger.links import PATH, Opened
+from pilot_tracker.portal.answers import answers_view
 from pilot_tracker.portal.unit_page import unit_page
 from pilot_tracker.web import security
 from pilot_tracker.web.app import opened, portal_of
@@ -20,24 +24,31 @@ def home(request: Request) -> Response:
 
 @router.get("/u/{token}", response_class=HTMLResponse)
 def unit(request: Request, token: str) -> Response:
+    return unit_response(request, opened(request, token))
+
+
+def unit_response(
+    request: Request, link: Opened, *, status: int = 200, **context: Any
+) -> HTMLResponse:
+    """The unit's page: on GET, and again after a POST, with what the POST's route adds to
+    its context (a message at the top, an error at its field, the values sent)."""
     portal = portal_of(request)
-    link = opened(request, token)
     cookie = request.cookies.get(security.CSRF_COOKIE) or security.new_csrf_cookie()
     with portal.session() as session:
         program = session.merge(link.program)
         unit_row = session.merge(link.unit)
-        page = unit_page(
-            session=session,
-            program=program,
-            unit=unit_row,
-            today=portal.today(program.timezone),
-        )
+        today = portal.today(program.timezone)
+        page = unit_page(session=session, program=program, unit=unit_row, today=today)
+        answers = answers_view(session=session, program=program, unit=unit_row, today=today)
         response = portal.render(
             "portal/unit.html.j2",
+            status=status,
             page=page,
+            answers=answers,
             link=link,
-            action=request.url.path,
+            action=f"{PATH}{request.path_params['token']}",
             csrf=security.csrf_token(portal.secret, cookie, unit_row.id, unit_row.link_version),
+            **context,
         )
     response.set_cookie(
         security.CSRF_COOKIE,

@@ -1,0 +1,327 @@
+"""Extension requests (延期申请): a unit asks, through its page, to move the due date of a
+task it leads; the office approves or rejects (``pilot-tracker extension ...``).
+
+An approved extension moves the task's due date *for the rules from the day it was
+approved on*: :func:`effective` gives the rules, the plan and the figures the program with
+every extension in effect on a day. A flag found before the approval stays in the record,
+and any day before it is still judged by the planned date. The ledger keeps the planned
+date; reports and the unit's page show both (原定 / 延期至).
+
+How the plan follows: with no milestones it runs straight to the new due date; a milestone
+set on the planned due date (the plan's last point, as a rule 100%) moves to the new one.
+Earlier milestones stay where they were.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlmodel import Session, col, select
+
+from pilot_tracker import values
+from pilot_tracker.errors import AnswerError, CellError, ExtensionError, NotFoundError
+from pilot_tracker.ledger.program_file import ProgramSpec, TaskSpec
+from pilot_tracker.models import (
+    LABELS,
+    Channel,
+    Extension,
+    ExtensionStatus,
+    Program,
+    Task,
+    Unit,
+)
+
+# A reason is a few sentences for the office, not a document.
+MAX_REASON = 1000
+
+
+@dataclass(frozen=True)
+class Requested:
+    """A request as taken: the stored row, and whether it was already on record (the same
+    request sent twice is taken once)."""
+
+    extension: Extension
+    already: bool = False
+
+
+@dataclass(frozen=True)
+class ExtensionLine:
+    """One request as the unit's page and the office's list show it."""
+
+    id: int
+    program: str
+    unit: str
+    task: str
+    title: str
+    previous_due: date
+    proposed_due: date
+    reason: str
+    status: str
+    via: str
+    requested_on: date
+    decided_on: date | None
+    note: str
+
+    @property
+    def status_label(self) -> str:
+        return LABELS[ExtensionStatus][self.status]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "program": self.program,
+            "unit": self.unit,
+            "task": self.task,
+            "title": self.title,
+            "previous_due": self.previous_due.isoformat(),
+            "proposed_due": self.proposed_due.isoformat(),
+            "reason": self.reason,
+            "status": self.status,
+            "via": self.via,
+            "requested_on": self.requested_on.isoformat(),
+            "decided_on": self.decided_on.isoformat() if self.decided_on else None,
+            "note": self.note,
+        }
+
+
+def _day(moment: datetime | None, zone: str) -> date:
+    """The program's own day of a stored moment (SQLite gives it back without its zone)."""
+    if moment is None:
+        raise ValueError("a stored extension has no time")
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(ZoneInfo(zone)).date()
+
+
+# --- what is in effect --------------------------------------------------------------------
+
+
+def in_effect(*, session: Session, program_id: int | None, as_of: date) -> dict[str, date]:
+    """The due date of every task with an extension approved on or before ``as_of``, by
+    task code; of several, the one approved last."""
+    rows = session.exec(
+        select(Task.code, Extension.proposed_due)
+        .join(Task, Extension.task_id == Task.id)
+        .where(
+            Extension.program_id == program_id,
+            Extension.status == ExtensionStatus.APPROVED.value,
+            col(Extension.decided_on) <= as_of,
+        )
+        .order_by(col(Extension.decided_on), col(Extension.id))
+    ).all()
+    return dict(rows)
+
+
+def moved(task: TaskSpec, due: date) -> TaskSpec:
+    """The task with its due date moved to ``due``, and the plan with it."""
+    milestones = [
+        milestone.model_copy(update={"planned_on": due})
+        if milestone.planned_on == task.due
+        else milestone
+        for milestone in task.milestones
+    ]
+    return task.model_copy(update={"due": due, "milestones": milestones})
+
+
+def effective(
+    *, session: Session, program_id: int | None, spec: ProgramSpec, as_of: date
+) -> tuple[ProgramSpec, dict[str, date]]:
+    """The program as the rules see it on ``as_of``: each approved extension in effect moves
+    its task's due date. Also the planned (ledger) date of every task so moved."""
+    dues = in_effect(session=session, program_id=program_id, as_of=as_of)
+    if not dues:
+        return spec, {}
+    planned = {task.code: task.due for task in spec.tasks if task.code in dues}
+    tasks = [moved(task, dues[task.code]) if task.code in dues else task for task in spec.tasks]
+    return spec.model_copy(update={"tasks": tasks}), planned
+
+
+# --- a unit asks ---------------------------------------------------------------------------
+
+
+def request(
+    *,
+    session: Session,
+    program: Program,
+    unit: Unit,
+    task: str,
+    proposed: Any,
+    reason: str,
+    now: datetime,
+    via: Channel = Channel.PORTAL,
+) -> Requested:
+    """Take a unit's request to move the due date of a task it leads.
+
+    Refused with ``AnswerError`` (in Chinese, naming the form field): a task the unit does
+    not lead, a date that is not later than the task's current due date or is after the
+    program's end, a missing or overlong reason, a second request while one is pending.
+    The same request sent again is taken once.
+    """
+    today = now.astimezone(ZoneInfo(program.timezone)).date()
+    code = values.normalise(str(task or ""))[:40]
+    row = session.exec(select(Task).where(Task.program_id == program.id, Task.code == code)).first()
+    if row is None or row.lead_unit_id != unit.id:
+        raise AnswerError(
+            f"“{code or '（未选择）'}”不是本单位牵头的任务。延期只能由牵头单位申请，"
+            "请从列表中选择本单位牵头的任务。",
+            field="task",
+        )
+    current = in_effect(session=session, program_id=program.id, as_of=today).get(
+        row.code, row.due_date
+    )
+    try:
+        day = values.parse_day(proposed)
+    except CellError as error:
+        raise AnswerError(f"{error}。", field="proposed") from None
+    if day is None:
+        raise AnswerError("请填写申请延期至的日期，如 2021-06-30。", field="proposed")
+    if day <= current:
+        raise AnswerError(
+            f"申请延期至的日期应晚于现在的完成时限（{current.isoformat()}）。", field="proposed"
+        )
+    if day < today:
+        raise AnswerError(
+            f"申请延期至的日期不能早于今天（{today.isoformat()}）。", field="proposed"
+        )
+    if day > program.end_date:
+        raise AnswerError(
+            f"申请延期至的日期不能晚于试点结束日期（{program.end_date.isoformat()}）。",
+            field="proposed",
+        )
+    text = " ".join(str(reason or "").split())
+    if not text:
+        raise AnswerError("请写明申请延期的理由。", field="reason")
+    if len(text) > MAX_REASON:
+        raise AnswerError(
+            f"延期理由不能超过{MAX_REASON}字（现有{len(text)}字），请精简后再提交。",
+            field="reason",
+        )
+    pending = session.exec(
+        select(Extension).where(
+            Extension.task_id == row.id, Extension.status == ExtensionStatus.PENDING.value
+        )
+    ).first()
+    if pending is not None:
+        if pending.proposed_due == day and pending.reason == text:
+            return Requested(pending, already=True)
+        raise AnswerError(
+            f"任务{row.code}已有一项待审批的延期申请（申请延期至{pending.proposed_due.isoformat()}），"
+            "请等待专班审批后再提出新的申请。",
+            field="task",
+        )
+    extension = Extension(
+        program_id=program.id,  # type: ignore[arg-type]
+        unit_id=unit.id,  # type: ignore[arg-type]
+        task_id=row.id,  # type: ignore[arg-type]
+        reason=text,
+        previous_due=current,
+        proposed_due=day,
+        status=ExtensionStatus.PENDING.value,
+        via=via.value,
+        requested_at=now,
+    )
+    session.add(extension)
+    session.flush()
+    return Requested(extension)
+
+
+# --- the office decides --------------------------------------------------------------------
+
+
+def _lines(session: Session, query: Any) -> list[ExtensionLine]:
+    found = []
+    for extension, program, unit, task, title in session.exec(query).all():
+        found.append(
+            ExtensionLine(
+                id=extension.id,
+                program=program.code,
+                unit=unit,
+                task=task,
+                title=title,
+                previous_due=extension.previous_due,
+                proposed_due=extension.proposed_due,
+                reason=extension.reason,
+                status=extension.status,
+                via=extension.via,
+                requested_on=_day(extension.requested_at, program.timezone),
+                decided_on=extension.decided_on,
+                note=extension.decision_note,
+            )
+        )
+    return found
+
+
+def _query() -> Any:
+    return (
+        select(Extension, Program, Unit.code, Task.code, Task.title)
+        .join(Program, Extension.program_id == Program.id)
+        .join(Unit, Extension.unit_id == Unit.id)
+        .join(Task, Extension.task_id == Task.id)
+        .order_by(col(Extension.id))
+    )
+
+
+def list_extensions(
+    *, session: Session, program: Program | None = None, status: ExtensionStatus | None = None
+) -> list[ExtensionLine]:
+    """The requests, oldest first: of one program or all, of one status or all."""
+    query = _query()
+    if program is not None:
+        query = query.where(Extension.program_id == program.id)
+    if status is not None:
+        query = query.where(Extension.status == status.value)
+    return _lines(session, query)
+
+
+def of_unit(*, session: Session, unit: Unit) -> list[ExtensionLine]:
+    """A unit's requests, newest first, for its page."""
+    return _lines(session, _query().where(Extension.unit_id == unit.id))[::-1]
+
+
+def decide(
+    *,
+    session: Session,
+    extension_id: int,
+    approve: bool,
+    note: str,
+    now: datetime,
+    on: date | None = None,
+) -> ExtensionLine:
+    """Approve or reject a pending request; a rejection says why (``note``), for the unit.
+    An approval moves the due date for the rules from the day of the decision on: ``on``,
+    by default the program's day of ``now``."""
+    extension = session.get(Extension, extension_id)
+    if extension is None:
+        raise NotFoundError(
+            f"no extension request {extension_id}; see `pilot-tracker extension list`"
+        )
+    program = session.get(Program, extension.program_id)
+    assert program is not None  # a foreign key
+    if extension.status != ExtensionStatus.PENDING.value:
+        raise ExtensionError(
+            f"extension request {extension_id} was already {extension.status} on "
+            f"{extension.decided_on}; nothing was changed"
+        )
+    note = " ".join(note.split())
+    if not approve and not note:
+        raise ExtensionError('say why, for the unit: --note "..."')
+    if len(note) > MAX_REASON:
+        raise ExtensionError(f"the note is {len(note)} characters; keep it to {MAX_REASON}")
+    day = on or now.astimezone(ZoneInfo(program.timezone)).date()
+    requested = _day(extension.requested_at, program.timezone)
+    if day < requested:
+        raise ExtensionError(
+            f"extension request {extension_id} was made on {requested}; it cannot be decided "
+            f"on {day}, before that: give --on {requested} or later"
+        )
+    extension.status = (ExtensionStatus.APPROVED if approve else ExtensionStatus.REJECTED).value
+    extension.decided_at = now
+    extension.decided_on = day
+    extension.decision_note = note
+    session.add(extension)
+    session.flush()
+    (line,) = _lines(session, _query().where(Extension.id == extension.id))
+    return line
