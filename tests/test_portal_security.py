@@ -645,14 +645,14 @@ def test_the_walk_finds_a_route_that_trusts_an_id(portal: PortalUnderTest) -> No
                 row.note = "改了"
         return HTMLResponse("已收到")
 
-    app.add_api_route("/u/{token}/statement/{number}", show, methods=["GET"])
-    app.add_api_route("/u/{token}/statement", change, methods=["POST"])
+    app.add_api_route("/u/{token}/peek/{number}", show, methods=["GET"])
+    app.add_api_route("/u/{token}/poke", change, methods=["POST"])
     others = [plant(portal, "yinzhou", "tqw", mine="jyj")]
     _, found = trespasses(portal, others)
     (reconciliation,) = others[0].row_ids["reconciliation"]
-    shows = ("shows", "GET", "/u/{token}/statement/{number}", "yinzhou", "tqw")
+    shows = ("shows", "GET", "/u/{token}/peek/{number}", "yinzhou", "tqw")
     assert (*shows, str(reconciliation)) in found
-    assert any(f[:3] == ("changes", "POST", "/u/{token}/statement") for f in found)
+    assert any(f[:3] == ("changes", "POST", "/u/{token}/poke") for f in found)
 
 
 def test_a_units_page_shows_nothing_of_another_unit(portal: PortalUnderTest) -> None:

@@ -9,6 +9,8 @@
     │   │                             parsed; the caller reports it as a Problem of its own
     │   ├── YamlBoundError            YAML with an alias, too deep, or too many values
     │   ├── ZipRefused                an .xlsx whose zip archive declares too much
+    │   ├── BodyTooLarge              a request to the portal grew past its route's bound
+    │   │                             while it was read (answered 413)
     │   └── UndecodableText           bytes that are not UTF-8, UTF-16 or GB18030 text
     ├── LedgerError                   the ledger (programs, units, tasks, indicators)
     │   └── ProgramFileError          a program file or ledger workbook is invalid;
@@ -130,6 +132,15 @@ class ZipRefused(BoundError):
     def __init__(self, bound: str):
         super().__init__(bound)
         self.bound = bound
+
+
+class BodyTooLarge(BoundError):
+    """A request body without a Content-Length grew past its route's bound while it was
+    read; the portal answers it with its 413 page."""
+
+    def __init__(self, limit: int):
+        super().__init__(f"the request body is over {limit} bytes")
+        self.limit = limit
 
 
 class Refusal(PilotTrackerError):

@@ -25,6 +25,7 @@ from pilot_tracker import db
 from pilot_tracker.alerts import outbox
 from pilot_tracker.errors import (
     AnswerError,
+    BodyTooLarge,
     LinkError,
     LinkExpired,
     LinkRevoked,
@@ -177,8 +178,8 @@ def _error_pages(app: FastAPI, portal: Portal) -> None:
         page.headers.update(error.headers or {})  # Allow of a 405, Retry-After of a 429
         return page
 
-    @app.exception_handler(security.TooLarge)
-    async def too_large(request: Request, error: security.TooLarge) -> Response:
+    @app.exception_handler(BodyTooLarge)
+    async def too_large(request: Request, error: BodyTooLarge) -> Response:
         return error_page(portal, 413, security.too_large_text(error.limit))
 
     @app.exception_handler(RequestValidationError)

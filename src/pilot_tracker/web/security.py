@@ -29,6 +29,8 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
+from pilot_tracker.errors import BodyTooLarge
+
 SECURITY_HEADERS = {
     "content-security-policy": (
         "default-src 'none'; style-src 'self'; img-src 'self' data:; script-src 'self'; "
@@ -79,15 +81,6 @@ def redacted_text(text: str, *secrets_: str) -> str:
 
 def body_limit(path: str) -> int:
     return UPLOAD_BYTES if path.endswith("/upload") else FORM_BYTES
-
-
-class TooLarge(Exception):
-    """A body without a Content-Length grew past its route's bound while it was read; the
-    app answers it with its 413 page."""
-
-    def __init__(self, limit: int):
-        super().__init__(f"the request body is over {limit} bytes")
-        self.limit = limit
 
 
 def size_text(limit: int) -> str:
@@ -145,7 +138,7 @@ class Guard:
                 if message["type"] == "http.request":
                     seen += len(message.get("body", b""))
                     if seen > limit:
-                        raise TooLarge(limit)
+                        raise BodyTooLarge(limit)
                 return message
 
             try:
@@ -154,7 +147,7 @@ class Guard:
                 # The app's own handler has sent a bug's 500 page and logged it (redacted), then
                 # raised it again for the server to log: it ends here, so it is logged once.
                 if not status:
-                    if isinstance(error, TooLarge):
+                    if isinstance(error, BodyTooLarge):
                         await _plain(
                             send_with_headers, 413, "提交的内容过大", too_large_text(limit)
                         )
