@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
-from pilot_tracker.portal.unit_page import unit_page
+from pilot_tracker.ledger.links import Opened
+from pilot_tracker.portal.unit_page import UnitPage, unit_page
 from pilot_tracker.web import security
 from pilot_tracker.web.app import opened, portal_of
 
@@ -22,7 +25,6 @@ def home(request: Request) -> Response:
 def unit(request: Request, token: str) -> Response:
     portal = portal_of(request)
     link = opened(request, token)
-    cookie = request.cookies.get(security.CSRF_COOKIE) or security.new_csrf_cookie()
     with portal.session() as session:
         program = session.merge(link.program)
         unit_row = session.merge(link.unit)
@@ -32,13 +34,32 @@ def unit(request: Request, token: str) -> Response:
             unit=unit_row,
             today=portal.today(program.timezone),
         )
-        response = portal.render(
-            "portal/unit.html.j2",
-            page=page,
-            link=link,
-            action=request.url.path,
-            csrf=security.csrf_token(portal.secret, cookie, unit_row.id, unit_row.link_version),
-        )
+        return unit_response(request, token, link, page)
+
+
+def unit_response(
+    request: Request,
+    token: str,
+    link: Opened,
+    page: UnitPage,
+    *,
+    status: int = 200,
+    **context: Any,
+) -> Response:
+    """The unit's page (after a POST too, with what it says at the top in ``context``), and
+    the browser's CSRF cookie its forms are bound to."""
+    portal = portal_of(request)
+    cookie = request.cookies.get(security.CSRF_COOKIE) or security.new_csrf_cookie()
+    unit_row = page.unit
+    response = portal.render(
+        "portal/unit.html.j2",
+        status=status,
+        page=page,
+        link=link,
+        action=f"/u/{token}",
+        csrf=security.csrf_token(portal.secret, cookie, unit_row.id or 0, unit_row.link_version),
+        **context,
+    )
     response.set_cookie(
         security.CSRF_COOKIE,
         cookie,
