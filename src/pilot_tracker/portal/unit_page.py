@@ -13,6 +13,7 @@ from pilot_tracker.ledger import store
 from pilot_tracker.ledger.plan import planned_percent
 from pilot_tracker.ledger.program_file import ProgramSpec
 from pilot_tracker.models import LABELS, ListKind, Program, TaskStatus, Unit
+from pilot_tracker.portal.report_form import ReportForm, prefilled
 from pilot_tracker.supervise import extensions
 from pilot_tracker.supervise.progress import progress, stored_readings
 from pilot_tracker.supervise.rules import expected_value
@@ -63,6 +64,9 @@ class UnitPage:
     period: str
     tasks: list[TaskLine] = field(default_factory=list)
     indicators: list[IndicatorLine] = field(default_factory=list)
+    # The online form, prefilled with what the unit last reported; after a post that intake
+    # rejected, the form as posted, with the reasons at its fields.
+    report: ReportForm = field(default_factory=ReportForm)
 
     @property
     def reported_tasks(self) -> list[TaskLine]:
@@ -135,4 +139,5 @@ def unit_page(*, session: Session, program: Program, unit: Unit, today: date) ->
                 as_of=latest_reading[0].isoformat() if latest_reading else "",
             )
         )
+    page.report = prefilled(session=session, page=page)
     return page
