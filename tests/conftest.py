@@ -87,9 +87,17 @@ def prefect_harness(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
         yield
 
 
+@pytest.fixture(scope="session")
+def portal_examples(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The example programs in a SQLite file, loaded once per test process."""
+    from .portal_fixtures import examples_database
+
+    return examples_database(tmp_path_factory.mktemp("portal-examples") / "examples.db")
+
+
 @pytest.fixture
-def portal(tmp_path: Path) -> Iterator[Any]:
+def portal(tmp_path: Path, portal_examples: Path) -> Iterator[Any]:
     """The portal on the example programs, on a fixed clock (tests/portal_fixtures.py)."""
     from .portal_fixtures import portal_under_test
 
-    yield from portal_under_test(tmp_path)
+    yield from portal_under_test(tmp_path, portal_examples)

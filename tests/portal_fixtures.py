@@ -4,6 +4,7 @@ fixed clock, and a client that opens a unit's page as its liaison's browser woul
 from __future__ import annotations
 
 import re
+import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -55,8 +56,9 @@ class PortalUnderTest:
         return found.group(1)
 
 
-def portal_under_test(home: Path) -> Iterator[PortalUnderTest]:
-    engine = db.make_engine(f"sqlite:///{home / 'portal.db'}")
+def examples_database(path: Path) -> Path:
+    """A SQLite database at ``path`` holding the example programs, as loaded on 2021-01-01."""
+    engine = db.make_engine(f"sqlite:///{path}")
     db.migrate(engine)
     with db.session(engine) as session:
         for name in ("xiangshan.yaml", "yinzhou.yaml"):
@@ -67,6 +69,20 @@ def portal_under_test(home: Path) -> Iterator[PortalUnderTest]:
                 source_sha256="",
                 now=datetime(2021, 1, 1, tzinfo=UTC),
             )
+    engine.dispose()
+    return path
+
+
+def portal_under_test(home: Path, loaded: Path | None = None) -> Iterator[PortalUnderTest]:
+    """The portal on a copy of ``loaded`` (an examples_database, made once per test
+    session: loading the examples takes most of a second), or on a database made here."""
+    home.mkdir(parents=True, exist_ok=True)
+    path = home / "portal.db"
+    if loaded is None:
+        examples_database(path)
+    else:
+        shutil.copyfile(loaded, path)
+    engine = db.make_engine(f"sqlite:///{path}")
     settings = Settings(home=home, secret_key=SECRET, templates=PROJECT_TEMPLATES)
     clock = [NOW]
     app = create_app(settings, engine=engine, clock=lambda: clock[0])
