@@ -101,3 +101,76 @@ def portal(tmp_path: Path, portal_examples: Path) -> Iterator[Any]:
     from .portal_fixtures import portal_under_test
 
     yield from portal_under_test(tmp_path, portal_examples)
+
+
+# --- the browser tests: pytest-playwright's fixtures on Debian's Chromium (tests/browser.py)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A test that drives the browser is marked ``browser`` (``-m "not browser"``)."""
+    for item in items:
+        if "browser" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.browser)
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args: dict[str, Any]) -> dict[str, Any]:
+    """Debian's Chromium, kept off the network; where it is missing, a browser test skips,
+    and fails in CI (CI=true)."""
+    from . import browser
+
+    reason = browser.missing()
+    if reason and os.environ.get("CI", "").lower() in ("true", "1"):
+        pytest.fail(f"CI needs the browser: {reason}", pytrace=False)
+    if reason:
+        pytest.skip(reason)
+    return {**browser_type_launch_args, **browser.launch_options()}
+
+
+@pytest.fixture(scope="session")
+def browser_context_args(browser_context_args: dict[str, Any]) -> dict[str, Any]:
+    from . import browser
+
+    return {**browser_context_args, **browser.CONTEXT}
+
+
+@pytest.fixture
+def console() -> Iterator[Any]:
+    """What the test's pages print on their console; a test fails if the Content Security
+    Policy blocked anything or a script failed."""
+    from .browser import Console
+
+    seen = Console()
+    yield seen
+    assert not seen.blocked, f"the CSP blocked: {seen.blocked}"
+    assert not [line for line in seen.errors if line.startswith("uncaught")], seen.errors
+
+
+@pytest.fixture
+def page(new_context: Any, console: Any) -> Any:
+    """A page in a desktop browser window (1280 × 800)."""
+    from .browser import DESKTOP
+
+    return console.watch(new_context(**DESKTOP).new_page())
+
+
+@pytest.fixture
+def phone_page(new_context: Any, console: Any) -> Any:
+    """A page on a phone's screen (390 × 844, touch, twice the pixels)."""
+    from .browser import PHONE
+
+    return console.watch(new_context(**PHONE).new_page())
+
+
+@pytest.fixture(scope="module")
+def portal_server(tmp_path_factory: pytest.TempPathFactory, portal_examples: Path) -> Iterator[Any]:
+    """The portal on the example programs, served on 127.0.0.1 for the module's browser
+    tests (tests/portal_fixtures.py: ``url``, ``link(program, unit)``, ``engine``,
+    ``clock``)."""
+    from .portal_fixtures import portal_server
+
+    with pytest.MonkeyPatch.context() as environment:
+        for name in list(os.environ):
+            if name.startswith("PILOT_TRACKER_") and name != "PILOT_TRACKER_TEST_DATABASE_URL":
+                environment.delenv(name)
+        yield from portal_server(tmp_path_factory.mktemp("portal-server"), portal_examples)

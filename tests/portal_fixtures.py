@@ -1,5 +1,6 @@
 """The portal under test: the example programs in a fresh SQLite database, the app on a
-fixed clock, and a client that opens a unit's page as its liaison's browser would."""
+fixed clock, and a client that opens a unit's page as its liaison's browser would; for the
+browser tests, the same portal served on loopback (:func:`portal_server`)."""
 
 from __future__ import annotations
 
@@ -9,12 +10,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
 from pilot_tracker import db
-from pilot_tracker.ledger import store
+from pilot_tracker.ledger import links, store
 from pilot_tracker.ledger.links import Links
 from pilot_tracker.ledger.program_file import read_program_file
 from pilot_tracker.models import Program, Unit
@@ -39,12 +41,7 @@ class PortalUnderTest:
 
     def link(self, program: str, unit: str) -> str:
         """The path of a unit's personal link, issued now."""
-        with db.session(self.engine) as session:
-            record = session.exec(sa.select(Program).where(Program.code == program)).scalar_one()
-            row = session.exec(
-                sa.select(Unit).where(Unit.program_id == record.id, Unit.code == unit)
-            ).scalar_one()
-            url = self.links.issue(program=record, unit=row, now=self.clock[0]).url
+        url = issue_link(self.engine, self.links, program, unit, self.clock[0])
         return url.removeprefix(self.settings.public_url)
 
     def csrf(self, path: str) -> str:
@@ -54,6 +51,16 @@ class PortalUnderTest:
         found = _CSRF.search(page.text)
         assert found, "the page has no form token"
         return found.group(1)
+
+
+def issue_link(engine: sa.Engine, links: Links, program: str, unit: str, now: datetime) -> str:
+    """The URL of a unit's personal link, issued at ``now``."""
+    with db.session(engine) as session:
+        record = session.exec(sa.select(Program).where(Program.code == program)).scalar_one()
+        row = session.exec(
+            sa.select(Unit).where(Unit.program_id == record.id, Unit.code == unit)
+        ).scalar_one()
+        return links.issue(program=record, unit=row, now=now).url
 
 
 def examples_database(path: Path) -> Path:
@@ -73,16 +80,22 @@ def examples_database(path: Path) -> Path:
     return path
 
 
-def portal_under_test(home: Path, loaded: Path | None = None) -> Iterator[PortalUnderTest]:
-    """The portal on a copy of ``loaded`` (an examples_database, made once per test
-    session: loading the examples takes most of a second), or on a database made here."""
+def examples_engine(home: Path, loaded: Path | None = None) -> sa.Engine:
+    """An engine on a copy of ``loaded`` in ``home`` (an examples_database, made once per
+    test session: loading the examples takes most of a second), or on a database made
+    there."""
     home.mkdir(parents=True, exist_ok=True)
     path = home / "portal.db"
     if loaded is None:
         examples_database(path)
     else:
         shutil.copyfile(loaded, path)
-    engine = db.make_engine(f"sqlite:///{path}")
+    return db.make_engine(f"sqlite:///{path}")
+
+
+def portal_under_test(home: Path, loaded: Path | None = None) -> Iterator[PortalUnderTest]:
+    """The portal on the example programs (:func:`examples_engine`)."""
+    engine = examples_engine(home, loaded)
     settings = Settings(home=home, secret_key=SECRET, templates=PROJECT_TEMPLATES)
     clock = [NOW]
     app = create_app(settings, engine=engine, clock=lambda: clock[0])
@@ -95,3 +108,55 @@ def portal_under_test(home: Path, loaded: Path | None = None) -> Iterator[Portal
             clock=clock,
         )
     engine.dispose()
+
+
+@dataclass
+class PortalServer:
+    """The portal served on loopback for a browser, on the example programs: its address
+    (PILOT_TRACKER_PUBLIC_URL, what links carry), its database and its clock."""
+
+    url: str
+    engine: sa.Engine
+    settings: Settings
+    links: Links
+    clock: list[datetime]
+
+    def link(self, program: str, unit: str) -> str:
+        """A unit's personal link, issued now: the URL a message carries."""
+        return issue_link(self.engine, self.links, program, unit, self.clock[0])
+
+    def revoke(self, program: str, unit: str) -> None:
+        """What `pilot-tracker links revoke` does: every link of the unit so far stops."""
+        with db.session(self.engine) as session:
+            record = session.exec(sa.select(Program).where(Program.code == program)).scalar_one()
+            links.revoke(session=session, program=record, unit=unit)
+
+
+def portal_server(home: Path, loaded: Path | None = None) -> Iterator[PortalServer]:
+    """The examples' portal (:func:`examples_engine`) on 127.0.0.1 (tests/browser.py serves
+    it), on a clock the tests may move; stopped when the generator ends."""
+    from .browser import serving
+
+    engine = examples_engine(home, loaded)
+    clock = [NOW]
+    made: list[Settings] = []
+
+    def make_app(url: str) -> Any:
+        settings = Settings(
+            home=home, secret_key=SECRET, templates=PROJECT_TEMPLATES, public_url=url
+        )
+        made.append(settings)
+        return create_app(settings, engine=engine, clock=lambda: clock[0])
+
+    try:
+        with serving(make_app) as url:
+            (settings,) = made
+            yield PortalServer(
+                url=url,
+                engine=engine,
+                settings=settings,
+                links=Links(SECRET, url, settings.link_days),
+                clock=clock,
+            )
+    finally:
+        engine.dispose()
