@@ -44,12 +44,15 @@ from pilot_tracker.errors import (
 from pilot_tracker.settings import CHECKOUT, DATABASE_FILE, EXAMPLE_PROGRAMS, Settings
 
 if TYPE_CHECKING:
+    import socket
+
     from sqlalchemy.engine import Engine
     from sqlmodel import Session
 
     from pilot_tracker.alerts import outbox
     from pilot_tracker.collect import collection
     from pilot_tracker.ledger import store
+    from pilot_tracker.ledger.links import Link
     from pilot_tracker.ledger.program_file import ProgramSpec
     from pilot_tracker.models import ConfirmationStatus
     from pilot_tracker.reports import writing
@@ -1361,14 +1364,25 @@ def demo(
     output: Annotated[
         Path, typer.Option("-o", "--output", help="The folder to play the demo into.")
     ] = Path("demo"),
+    web: Annotated[
+        bool,
+        typer.Option("--web", help="Then keep the unit portal running on its data, until Ctrl-C."),
+    ] = False,
+    host: Annotated[
+        str, typer.Option("--host", help="With --web: address to listen on.")
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", min=1, max=65535, help="With --web: port.")] = 8000,
 ) -> None:
     """Play half a year (2021-01-04 to 2021-07-09) of supervising the example programs.
 
     Submissions land, collect, flag, escalate and send run on every working day, and the
     reports are written on their days; alerts go by email to an SMTP server on loopback,
-    each kept as an .eml file under DIR/mail/.
+    each kept as an .eml file under DIR/mail/. At the end it prints the personal link of
+    one unit (the one with the most tasks and indicators) to its page on the portal. With
+    --web, the portal then runs on the demo's data, its clock starting on the half-year's
+    last day, until Ctrl-C.
 
-    Example: pilot-tracker demo -o demo
+    Example: pilot-tracker demo -o demo --web
     """
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -1380,6 +1394,8 @@ def demo(
         raise ConfigurationError(
             f"no example programs in {EXAMPLE_PROGRAMS}; reinstall pilot-tracker"
         )
+    if web:  # a port in use is said before the half-year is played, not after it
+        portal_listener(host, port).close()
     with Progress(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -1417,10 +1433,102 @@ def demo(
         "--program xiangshan",
         markup=False,
     )
+    # Links and the portal on the demo's data home: its database, its key (or
+    # PILOT_TRACKER_SECRET_KEY), at PILOT_TRACKER_PUBLIC_URL, else where --web listens.
+    address = settings.public_url
+    if web and "public_url" not in settings.model_fields_set:
+        address = web_address(host, port)
+    portal = settings.model_copy(
+        update={"home": output / "data", "database_url": "", "public_url": address}
+    )
+    clock = demo_clock(playthrough.finished_at()) if web else now_utc
+    link = demo_link(portal, clock())
+    # Whole lines, however narrow the terminal: a link is copied or clicked as printed.
+    say = functools.partial(out.print, markup=False, soft_wrap=True)
+    say(f"  a unit's page ({link.program} {link.unit}): {link.url}")
+    if not web:
+        say(f"  open it while `PILOT_TRACKER_HOME={portal.home} pilot-tracker web` runs")
     for problem in result.problems:
         err.print(f"warning: {problem}", markup=False)
+    if web:
+        serve_demo_portal(portal, host, port, clock)
     if result.problems:
         raise typer.Exit(errors.EXIT_ERROR)
+
+
+def portal_listener(host: str, port: int) -> socket.socket:
+    """A socket bound to ``host:port`` for the portal (it listens once served), or a
+    ``DemoError`` saying why not."""
+    import socket
+
+    try:
+        family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
+        listener = socket.socket(family, socket.SOCK_STREAM)
+    except OSError as error:
+        raise errors.DemoError(
+            f"cannot listen on {host}: {error}; name another with --host"
+        ) from None
+    try:
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind((host, port))
+    except OSError as error:
+        listener.close()
+        reason = error.strerror or str(error)
+        raise errors.DemoError(
+            f"cannot listen on {web_address(host, port)}: {reason}; name another with --port"
+        ) from None
+    return listener
+
+
+def web_address(host: str, port: int) -> str:
+    """The portal's address as a browser writes it (an IPv6 host in brackets; a wildcard
+    host as the loopback address)."""
+    if host in ("0.0.0.0", "", "::"):
+        host = "127.0.0.1"
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
+def demo_clock(start: datetime) -> Callable[[], datetime]:
+    """A clock that starts at ``start`` now and runs on."""
+    began = now_utc()
+    return lambda: start + (now_utc() - began)
+
+
+def demo_link(settings: Settings, now: datetime) -> Link:
+    """The personal link of the demo's busiest unit (most tasks and indicators), issued
+    at ``now``."""
+    from pilot_tracker.ledger.links import Links
+    from pilot_tracker.portal.unit_page import busiest_unit
+
+    issuer = Links(settings.link_secret(), settings.public_url, settings.link_days)
+    with database_session(settings) as session:
+        program, unit = busiest_unit(session=session)
+        return issuer.issue(program=program, unit=unit, now=now)
+
+
+def serve_demo_portal(
+    settings: Settings, host: str, port: int, clock: Callable[[], datetime]
+) -> None:
+    """The portal on the demo's data until Ctrl-C (SIGTERM ends the process as usual)."""
+    import uvicorn
+
+    from pilot_tracker.web.app import create_app
+
+    with portal_listener(host, port) as listener:
+        application = create_app(settings, clock=clock)
+        today = clock().astimezone(ZoneInfo(settings.timezone)).date()
+        out.print(
+            f"portal on {web_address(host, port)} (today is {today} there); Ctrl-C stops it",
+            markup=False,
+            soft_wrap=True,
+        )
+        server = uvicorn.Server(
+            uvicorn.Config(application, access_log=False, server_header=False, log_level="warning")
+        )
+        # uvicorn stops on Ctrl-C, then raises it again for whoever started it: us.
+        with contextlib.suppress(KeyboardInterrupt):
+            server.run(sockets=[listener])
+    out.print("portal stopped", markup=False)
 
 
 # --- the calendar ---------------------------------------------------------------------------

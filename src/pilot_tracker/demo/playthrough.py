@@ -258,6 +258,12 @@ def _moment(day: date, zone: str) -> datetime:
     return datetime.combine(day, SUPERVISE_AT, tzinfo=ZoneInfo(zone)).astimezone(UTC)
 
 
+def finished_at(zone: str = "Asia/Shanghai") -> datetime:
+    """When the demo's last supervise run began: the half-year's last day at 09:00. The
+    portal on the demo's data (``pilot-tracker demo --web``) starts its clock there."""
+    return _moment(END, zone)
+
+
 def _supervise(
     engine: Engine,
     spec: ProgramSpec,

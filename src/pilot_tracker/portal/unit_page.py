@@ -3,13 +3,16 @@ the last values it reported and the plan."""
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date
 
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from pilot_tracker import periods
+from pilot_tracker.errors import NotFoundError
 from pilot_tracker.ledger import store
+from pilot_tracker.ledger.links import program_units
 from pilot_tracker.ledger.plan import planned_percent
 from pilot_tracker.ledger.program_file import ProgramSpec
 from pilot_tracker.models import LABELS, ListKind, Program, TaskStatus, Unit
@@ -141,3 +144,23 @@ def unit_page(*, session: Session, program: Program, unit: Unit, today: date) ->
         )
     page.report = prefilled(session=session, page=page)
     return page
+
+
+def busiest_unit(*, session: Session) -> tuple[Program, Unit]:
+    """The unit whose page shows the most lines (the tasks it leads or shares, the
+    indicators it owns) of all loaded programs; on a tie, the first program by code and the
+    first unit in the ledger's order. The demo prints its link; benchmarks/portal_page.py
+    times its page."""
+    busiest: tuple[int, Program, Unit] | None = None
+    for program in session.exec(select(Program).order_by(Program.code)).all():
+        spec = store.read_program(session=session, code=program.code)
+        lines: Counter[str] = Counter()
+        for task in spec.tasks:
+            lines.update({task.lead_unit, *task.co_units})
+        lines.update(indicator.owner for indicator in spec.indicators)
+        for unit in program_units(session=session, program=program):
+            if busiest is None or lines[unit.code] > busiest[0]:
+                busiest = (lines[unit.code], program, unit)
+    if busiest is None:
+        raise NotFoundError("no program is loaded; load one with `pilot-tracker program load`")
+    return busiest[1], busiest[2]
