@@ -111,7 +111,7 @@ def portal_under_test(home: Path, loaded: Path | None = None) -> Iterator[Portal
 
 
 @dataclass
-class PortalServer:
+class ServedPortal:
     """The portal served on loopback for a browser, on the example programs: its address
     (PILOT_TRACKER_PUBLIC_URL, what links carry), its database and its clock."""
 
@@ -132,7 +132,7 @@ class PortalServer:
             links.revoke(session=session, program=record, unit=unit)
 
 
-def portal_server(home: Path, loaded: Path | None = None) -> Iterator[PortalServer]:
+def portal_server(home: Path, loaded: Path | None = None) -> Iterator[ServedPortal]:
     """The examples' portal (:func:`examples_engine`) on 127.0.0.1 (tests/browser.py serves
     it), on a clock the tests may move; stopped when the generator ends."""
     from .browser import serving
@@ -151,7 +151,7 @@ def portal_server(home: Path, loaded: Path | None = None) -> Iterator[PortalServ
     try:
         with serving(make_app) as url:
             (settings,) = made
-            yield PortalServer(
+            yield ServedPortal(
                 url=url,
                 engine=engine,
                 settings=settings,

@@ -13,7 +13,7 @@ from pilot_tracker.ledger.program_file import read_program_file
 
 from .browser import PHONE, Console, png_size
 from .conftest import EXAMPLES
-from .portal_fixtures import PortalServer
+from .portal_fixtures import ServedPortal
 
 
 def task_codes(program: str, unit: str) -> list[str]:
@@ -23,7 +23,7 @@ def task_codes(program: str, unit: str) -> list[str]:
 
 
 def test_a_liaison_opens_the_link_and_sees_the_units_tasks(
-    portal_server: PortalServer, page: Any, console: Console, tmp_path: Path
+    portal_server: ServedPortal, page: Any, console: Console, tmp_path: Path
 ) -> None:
     answer = page.goto(portal_server.link("xiangshan", "tw"))
     assert answer is not None and answer.status == 200
@@ -49,7 +49,7 @@ def test_a_liaison_opens_the_link_and_sees_the_units_tasks(
 
 
 def test_a_revoked_link_shows_the_gone_page_and_a_new_link_works(
-    portal_server: PortalServer, page: Any
+    portal_server: ServedPortal, page: Any
 ) -> None:
     old = portal_server.link("xiangshan", "jyj")
     portal_server.revoke("xiangshan", "jyj")
@@ -73,7 +73,7 @@ def test_a_revoked_link_shows_the_gone_page_and_a_new_link_works(
     ids=["most-tasks", "with-indicators"],
 )
 def test_the_page_fits_a_phones_screen(
-    portal_server: PortalServer, phone_page: Any, tmp_path: Path, program: str, unit: str
+    portal_server: ServedPortal, phone_page: Any, tmp_path: Path, program: str, unit: str
 ) -> None:
     answer = phone_page.goto(portal_server.link(program, unit))
     assert answer is not None and answer.status == 200
@@ -102,7 +102,7 @@ def test_the_page_fits_a_phones_screen(
 
 
 def test_the_csp_refuses_a_script_written_into_the_page(
-    portal_server: PortalServer, page: Any, console: Console
+    portal_server: ServedPortal, page: Any, console: Console
 ) -> None:
     """What the console check of every browser test relies on: an inline script, as an
     injected ``<script>`` would be, is refused, and the refusal shows on the console."""

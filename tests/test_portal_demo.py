@@ -85,9 +85,9 @@ def test_demo_web_on_a_port_in_use_says_so_before_playing(tmp_path: Path) -> Non
         result = CliRunner().invoke(
             app, ["demo", "-o", str(tmp_path / "demo"), "--web", "--port", str(port)]
         )
-    assert result.exit_code == 1
-    assert f"cannot listen on http://127.0.0.1:{port}" in result.stderr
-    assert "name another with --port" in result.stderr
+    assert result.exit_code == 3
+    assert f"127.0.0.1:{port} is already in use" in result.stderr
+    assert "another port with --port" in result.stderr
     assert not (tmp_path / "demo").exists()
 
 

@@ -44,8 +44,6 @@ from pilot_tracker.errors import (
 from pilot_tracker.settings import CHECKOUT, DATABASE_FILE, EXAMPLE_PROGRAMS, Settings
 
 if TYPE_CHECKING:
-    import socket
-
     from sqlalchemy.engine import Engine
     from sqlmodel import Session
 
@@ -1368,10 +1366,8 @@ def demo(
         bool,
         typer.Option("--web", help="Then keep the unit portal running on its data, until Ctrl-C."),
     ] = False,
-    host: Annotated[
-        str, typer.Option("--host", help="With --web: address to listen on.")
-    ] = "127.0.0.1",
-    port: Annotated[int, typer.Option("--port", min=1, max=65535, help="With --web: port.")] = 8000,
+    host: HostOption = "127.0.0.1",
+    port: PortOption = 8000,
 ) -> None:
     """Play half a year (2021-01-04 to 2021-07-09) of supervising the example programs.
 
@@ -1395,7 +1391,9 @@ def demo(
             f"no example programs in {EXAMPLE_PROGRAMS}; reinstall pilot-tracker"
         )
     if web:  # a port in use is said before the half-year is played, not after it
-        portal_listener(host, port).close()
+        from pilot_tracker.web.server import listening_socket
+
+        listening_socket(host, port).close()
     with Progress(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -1451,33 +1449,15 @@ def demo(
     for problem in result.problems:
         err.print(f"warning: {problem}", markup=False)
     if web:
-        serve_demo_portal(portal, host, port, clock)
+        from pilot_tracker.web.server import PortalServer, web_logging
+
+        server = PortalServer(portal, host, port, log_config=web_logging(), clock=clock)
+        today = clock().astimezone(ZoneInfo(portal.timezone)).date()
+        say(f"portal on {server.url} (today is {today} there); Ctrl-C stops it")
+        server.run()
+        say("portal stopped")
     if result.problems:
         raise typer.Exit(errors.EXIT_ERROR)
-
-
-def portal_listener(host: str, port: int) -> socket.socket:
-    """A socket bound to ``host:port`` for the portal (it listens once served), or a
-    ``DemoError`` saying why not."""
-    import socket
-
-    try:
-        family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
-        listener = socket.socket(family, socket.SOCK_STREAM)
-    except OSError as error:
-        raise errors.DemoError(
-            f"cannot listen on {host}: {error}; name another with --host"
-        ) from None
-    try:
-        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        listener.bind((host, port))
-    except OSError as error:
-        listener.close()
-        reason = error.strerror or str(error)
-        raise errors.DemoError(
-            f"cannot listen on {web_address(host, port)}: {reason}; name another with --port"
-        ) from None
-    return listener
 
 
 def web_address(host: str, port: int) -> str:
@@ -1504,31 +1484,6 @@ def demo_link(settings: Settings, now: datetime) -> Link:
     with database_session(settings) as session:
         program, unit = busiest_unit(session=session)
         return issuer.issue(program=program, unit=unit, now=now)
-
-
-def serve_demo_portal(
-    settings: Settings, host: str, port: int, clock: Callable[[], datetime]
-) -> None:
-    """The portal on the demo's data until Ctrl-C (SIGTERM ends the process as usual)."""
-    import uvicorn
-
-    from pilot_tracker.web.app import create_app
-
-    with portal_listener(host, port) as listener:
-        application = create_app(settings, clock=clock)
-        today = clock().astimezone(ZoneInfo(settings.timezone)).date()
-        out.print(
-            f"portal on {web_address(host, port)} (today is {today} there); Ctrl-C stops it",
-            markup=False,
-            soft_wrap=True,
-        )
-        server = uvicorn.Server(
-            uvicorn.Config(application, access_log=False, server_header=False, log_level="warning")
-        )
-        # uvicorn stops on Ctrl-C, then raises it again for whoever started it: us.
-        with contextlib.suppress(KeyboardInterrupt):
-            server.run(sockets=[listener])
-    out.print("portal stopped", markup=False)
 
 
 # --- the calendar ---------------------------------------------------------------------------

@@ -14,6 +14,8 @@ import errno
 import socket
 import threading
 import time
+from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 import uvicorn
@@ -71,13 +73,24 @@ def web_logging() -> dict[str, Any]:
 class PortalServer:
     """The portal on one address; made before it runs, so a taken port fails early."""
 
-    def __init__(self, settings: Settings, host: str, port: int, *, log_config: Any = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        host: str,
+        port: int,
+        *,
+        log_config: Any = None,
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
         from pilot_tracker.web.app import create_app
 
         self.host, self.port = host, port
         self.socket = listening_socket(host, port)
         try:
-            application = create_app(settings)
+            # The demo's portal runs on the demo's days (`pilot-tracker demo --web`).
+            application = (
+                create_app(settings) if clock is None else create_app(settings, clock=clock)
+            )
         except BaseException:
             self.socket.close()
             raise
