@@ -3,8 +3,8 @@
 On the data of a demo played before (``pilot-tracker demo -o DIR``: the example programs
 and half a year of reports), the portal's app (``create_app``, on a clock fixed at the
 demo's last day) answers ``GET /u/<token>`` in this process through Starlette's
-TestClient: link checked, page data read (``portal.unit_page``), template rendered,
-security headers added. Nothing else runs: no network, no browser.
+TestClient: link checked, page data read (``portal.unit_page``, ``portal.answers``),
+template rendered, security headers added. Nothing else runs: no network, no browser.
 
 The unit is the busiest of the examples (``portal.unit_page.busiest_unit``: the most tasks
 and indicators on its page), or ``--unit PROGRAM/UNIT``. Its page is fetched N times (200
