@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pilot_tracker import db
 from pilot_tracker.ledger import links
-from pilot_tracker.models import Program
+from pilot_tracker.models import Program, StatusReport, Submission, Task, Unit
 
-from .portal_fixtures import PortalUnderTest
+from .portal_fixtures import NOW, PortalUnderTest
 
 
 def test_a_units_link_opens_its_own_page_with_its_tasks_and_plan(portal: PortalUnderTest) -> None:
@@ -49,3 +49,50 @@ def test_an_expired_link_is_gone(portal: PortalUnderTest) -> None:
     answer = portal.client.get(path)
     assert answer.status_code == 410
     assert "已于2021-07-19过期" in answer.text
+
+
+def test_a_co_unit_sees_the_lead_units_last_report_of_a_shared_task(
+    portal: PortalUnderTest,
+) -> None:
+    with db.session(portal.engine) as session:
+        program = session.exec(
+            db.sa.select(Program).where(Program.code == "xiangshan")
+        ).scalar_one()
+        units = {
+            unit.code: unit
+            for unit in session.exec(
+                db.sa.select(Unit).where(Unit.program_id == program.id)
+            ).scalars()
+        }
+        task = session.exec(
+            db.sa.select(Task).where(Task.program_id == program.id, Task.code == "XS-JZ-01")
+        ).scalar_one()
+        submission = Submission(
+            program_id=program.id,
+            unit_id=units["tw"].id,
+            source="form",
+            sha256="0" * 64,
+            archive_path="archive/x",
+            received_at=NOW,
+            status="imported",
+        )
+        session.add(submission)
+        session.flush()
+        session.add(
+            StatusReport(
+                submission_id=submission.id,
+                task_id=task.id,
+                unit_id=units["tw"].id,
+                period="2021-04",
+                status="in_progress",
+                percent=60,
+                reported_on=NOW.date(),
+            )
+        )
+    shared = portal.client.get(portal.link("xiangshan", "zzb"))
+    task_card = shared.text.split('id="task-XS-JZ-01"')[1].split("</li>")[0]
+    assert "配合" in task_card
+    assert "牵头单位上次报送 <b>60%</b>" in task_card
+    assert "由牵头单位报送进展" in task_card
+    lead = portal.client.get(portal.link("xiangshan", "tw"))
+    assert "上次报送 <b>60%</b>" in lead.text.split('id="task-XS-JZ-01"')[1].split("</li>")[0]

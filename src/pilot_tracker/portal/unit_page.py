@@ -93,14 +93,17 @@ def unit_page(*, session: Session, program: Program, unit: Unit, today: date) ->
         period=periods.period_of(today, spec.reporting.cadence),
     )
     lists = {task_list.kind: task_list.name for task_list in spec.task_lists}
+    shown = [
+        task for task in spec.tasks if unit.code == task.lead_unit or unit.code in task.co_units
+    ]
+    # A task is reported by its lead unit: a co-unit's page shows the lead's last report.
     latest = {
-        row["task"]: row
-        for row in progress(session=session, program=program.code, as_of=today, unit=unit.code)
+        (row["task"], row["unit"]): row
+        for lead_unit in sorted({task.lead_unit for task in shown})
+        for row in progress(session=session, program=program.code, as_of=today, unit=lead_unit)
     }
-    for task in spec.tasks:
+    for task in shown:
         lead = task.lead_unit == unit.code
-        if not lead and unit.code not in task.co_units:
-            continue
         line = TaskLine(
             code=task.code,
             title=task.title,
@@ -111,7 +114,7 @@ def unit_page(*, session: Session, program: Program, unit: Unit, today: date) ->
             planned_percent=planned_percent(task, today),
             original_due=original_dues.get(task.code),
         )
-        reported = latest.get(task.code)
+        reported = latest.get((task.code, task.lead_unit))
         if reported is not None:
             line.status = reported["status"]
             line.status_label = LABELS[TaskStatus][reported["status"]]
