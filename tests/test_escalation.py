@@ -412,9 +412,8 @@ def moment(day: date, hour: int = 1) -> datetime:
 
 
 @pytest.fixture
-def small(tmp_path: Path) -> Iterator[Small]:
-    engine = db.make_engine(f"sqlite:///{tmp_path / 'small.db'}")
-    db.migrate(engine)
+def small(engine: sa.Engine, tmp_path: Path) -> Iterator[Small]:
+    """The small pilot on SQLite and, where configured, PostgreSQL."""
     spec = validate_program(copy.deepcopy(SMALL), "demo.yaml")
     with db.session(engine) as session:
         store.load_program(
@@ -425,7 +424,6 @@ def small(tmp_path: Path) -> Iterator[Small]:
             now=moment(date(2021, 1, 1)),
         )
     yield Small(engine, spec, tmp_path)
-    engine.dispose()
 
 
 def test_the_liaison_hears_once_per_period_over_many_runs(small: Small) -> None:
