@@ -7,6 +7,8 @@ the first line, a blank line, then the body. HTML templates are autoescaped.
 A message to a unit's liaison or head carries the unit's personal link (``Templates.link``,
 given to the template as ``link``); the link is a bearer secret for that one unit, so it
 goes only into messages whose target is that unit, never into a copy for the office.
+A body is markup-free when it is written (its values ``neutralise``d), so a digest takes
+the bodies as they are: the link's token keeps its ``_``.
 """
 
 from __future__ import annotations
