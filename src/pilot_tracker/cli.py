@@ -1596,7 +1596,8 @@ def calendar_retire(year: YearArgument) -> None:
 def status(
     as_json: Annotated[bool, typer.Option("--json", help="Print the status as JSON.")] = False,
 ) -> None:
-    """What an operator checks: last runs per program, the outbox, escalations, sources.
+    """What an operator checks: last runs per program, the outbox, escalations (and the
+    urge or interview notices a unit's head has not acknowledged in time), sources.
 
     Exits 1 when messages have failed for good, a source is down, a last run did not end
     "ok" (e.g. "intake errors"), files lie in the inbox where no run takes them (wrong
