@@ -19,6 +19,7 @@ from pilot_tracker import db
 from pilot_tracker.alerts import outbox
 from pilot_tracker.errors import PilotTrackerError
 from pilot_tracker.ledger import store
+from pilot_tracker.ledger.links import Links
 from pilot_tracker.settings import Settings
 
 
@@ -51,9 +52,14 @@ class Opened:
         return db.session(self.engine)
 
     @property
+    def links(self) -> Links:
+        """The issuer of the units' personal links, which their messages carry."""
+        return Links(self.settings.link_secret(), self.settings.public_url, self.settings.link_days)
+
+    @property
     def templates(self) -> outbox.Templates:
-        """The message templates (templates/alerts) of this installation."""
-        return outbox.Templates(self.settings.templates)
+        """The message templates (templates/alerts) of this installation, with the links."""
+        return outbox.Templates(self.settings.templates, links=self.links)
 
     def timezone(self, program: str) -> str:
         with self.session() as session:

@@ -72,6 +72,7 @@ def write_report(kind: str, program: str, period: str, send: bool) -> writing.Wr
             templates=run.settings.templates,
             now=datetime.now(UTC),
             send=send,
+            links=run.links,
         )
 
 

@@ -300,6 +300,28 @@ def text_of(message: EmailMessage) -> str:
 # --- one digest per recipient, over real SMTP and a real webhook -----------------------------
 
 
+def test_a_digest_keeps_each_message_s_link_as_it_was_written(
+    engine: sa.Engine, tmp_path: Path, mailbox: tuple[Mailbox, int]
+) -> None:
+    """The messages in the outbox were made markup-free when written; the digest takes
+    them as they are, so a link's token (``_`` and all) still opens the unit's page."""
+    box, port = mailbox
+    program = load_small(engine)
+    link = "https://pilot.example.org/u/WzEsMiwxXQ_x-y.Ab_c-D"
+    for subject in (
+        "【进度提醒】演示县试点 · 县教育局 · 1项预警",
+        "【对账单】演示县试点 · 县教育局",
+    ):
+        put(engine, program, LIAISON, subject, f"县教育局联络员：\n\n贵单位专属链接：\n{link}\n")
+    with receiver() as office:
+        config = write_config(
+            tmp_path, {mailto(port): "unit:jyj, role:liaison", json_url(office): "role:office"}
+        )
+        assert deliver(engine, config, tmp_path, Now()).as_dict()["deduplicated"] == 1
+    [message] = box.messages()
+    assert text_of(message).count(f"\n{link}\n") == 2
+
+
 def test_a_liaison_gets_one_digest_and_the_office_one_post(
     engine: sa.Engine, tmp_path: Path, mailbox: tuple[Mailbox, int]
 ) -> None:

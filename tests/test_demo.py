@@ -2,17 +2,25 @@
 
 from __future__ import annotations
 
+import email
+import email.policy
 import json
 import os
+import re
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
+from pilot_tracker import db
 from pilot_tracker.cli import app
 from pilot_tracker.demo.playthrough import clear
+from pilot_tracker.ledger.links import Links
+from pilot_tracker.settings import Settings
 
 pytestmark = pytest.mark.slow
+SENT_BY = datetime(2021, 1, 5, tzinfo=UTC)  # before any link the demo issued expired
 
 
 def test_the_demo_plays_half_a_year(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -34,6 +42,29 @@ def test_the_demo_plays_half_a_year(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     sent = json.loads(runner.invoke(app, ["alerts", "list", "--status", "sent", "--json"]).stdout)
     mails = sorted((folder / "mail").glob("*.eml"))
     assert len(mails) == len(sent) > 50
+
+    # Each mail to a unit's liaison or head carries that unit's link, which opens its page
+    # with the demo's key (kept in its data home, where a portal on that home finds it);
+    # the office's and the leaders' mails carry none.
+    settings = Settings()
+    issuer = Links(settings.link_secret(), settings.public_url, settings.link_days)
+    engine = db.make_engine(settings.resolved_database_url)
+    carried = 0
+    for path in mails:
+        mail = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+        body = mail.get_body(preferencelist=("plain",)).get_content()
+        tokens = re.findall(r"http://127\.0\.0\.1:8000/u/([A-Za-z0-9_.\-]+)", body)
+        mailbox = str(mail["To"]).split("@")[0]
+        if mailbox.endswith(("-office", "-leader")):
+            assert tokens == [], path.name
+            continue
+        [token] = tokens
+        with db.session(engine) as session:
+            unit = issuer.read(session=session, token=token, now=SENT_BY).unit.code
+        assert mailbox.split("-")[1] == unit, path.name
+        carried += 1
+    engine.dispose()
+    assert carried > len(mails) / 2
     escalations = json.loads(
         runner.invoke(app, ["escalation", "list", "--program", "xiangshan", "--json"]).stdout
     )

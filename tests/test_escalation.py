@@ -1,28 +1,42 @@
-"""The escalation ladder, replayed over half a year of demo submissions to Xiangshan."""
+"""The escalation ladder, replayed over half a year of demo submissions to Xiangshan; then
+each rule of it on a small pilot, day by day, with the findings given."""
 
 from __future__ import annotations
 
+import copy
 from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from sqlmodel import select
+from sqlmodel import col, select
 
 from pilot_tracker import db, periods
 from pilot_tracker.alerts import outbox
 from pilot_tracker.collect import collection
-from pilot_tracker.demo.submissions import Behaviour, behaviours, deliver, recovery_day
+from pilot_tracker.demo.playthrough import acknowledge_notices
+from pilot_tracker.demo.submissions import (
+    Behaviour,
+    acknowledging,
+    behaviours,
+    deliver,
+    recovery_day,
+)
 from pilot_tracker.errors import NotFoundError, PilotTrackerError
 from pilot_tracker.ledger import store
-from pilot_tracker.ledger.program_file import ProgramSpec, read_program_file
-from pilot_tracker.models import Escalation, Flag, Notification, Unit
-from pilot_tracker.supervise import escalation, flags
+from pilot_tracker.ledger.program_file import ProgramSpec, read_program_file, validate_program
+from pilot_tracker.models import Acknowledgement, Escalation, Flag, Notification, Severity, Unit
+from pilot_tracker.reports import figures
+from pilot_tracker.supervise import escalation, flags, rules
 from pilot_tracker.supervise.workdays import WorkCalendar
 
 from .conftest import EXAMPLES, ROOT
+from .message_links import LINKS, links_in, opened_by
+from .test_program_file import SMALL
 
 TEMPLATES = outbox.Templates(ROOT / "templates")
 
@@ -78,6 +92,14 @@ def replay(tmp_path_factory: pytest.TempPathFactory) -> Replay:
     while day <= date(2021, 6, 30):
         if calendar.is_workday(day):
             now = datetime.combine(day, time(1, 0), tzinfo=UTC)
+            with db.session(engine) as session:  # as the demo's units do
+                acknowledge_notices(
+                    session=session,
+                    program="xiangshan",
+                    units=acknowledging(spec),
+                    before=day,
+                    now=now - timedelta(minutes=30),
+                )
             deliver(spec=spec, inbox=home / "inbox", since=previous, until=day)
             collection.collect(
                 engine=engine,
@@ -108,16 +130,20 @@ def replay(tmp_path_factory: pytest.TempPathFactory) -> Replay:
 
 
 def expected_ladder(replay: Replay, unit: str) -> list[tuple[date, str, str]]:
-    """The ladder as the rules say, worked out from the flags of each day alone."""
+    """The ladder as the rules say, worked out from the flags of each day alone, and
+    whether the unit's head acknowledges its notices (the next working day) or never."""
     settings = replay.spec.rules.escalation
     cadence = replay.spec.reporting.cadence
+    calendar = WorkCalendar()
+    answers = unit in acknowledging(replay.spec)
     moves: list[tuple[date, str, str]] = []
     opened: date | None = None
+    raised = date.min
     level = ""
     for day, severities in replay.flags_of(unit).items():
         if opened is None:
             if severities:
-                opened, level = day, "reminder"
+                opened, raised, level = day, day, "reminder"
                 moves.append((day, "opened", "reminder"))
             continue
         ends = not severities if level == "reminder" else "red" not in severities
@@ -130,13 +156,16 @@ def expected_ladder(replay: Replay, unit: str) -> list[tuple[date, str, str]]:
         distance = periods.ordinal(periods.period_of(day, cadence)) - periods.ordinal(
             periods.period_of(opened, cadence)
         )
+        # An urge not acknowledged within N working days counts one period more.
+        due = calendar.add_workdays(raised, settings.acknowledge_within_workdays)
+        distance += level == "urge" and not answers and day > due
         target = level
         if distance >= settings.interview_after_periods:
             target = "interview"
         elif distance >= settings.urge_after_periods and level == "reminder":
             target = "urge"
         if target != level:
-            level = target
+            level, raised = target, day
             moves.append((day, "raised", level))
     return moves
 
@@ -164,7 +193,11 @@ def test_a_unit_that_keeps_lagging_climbs_to_an_interview(replay: Replay) -> Non
     opened, urged, interviewed = (day for day, _, _ in moves[:3])
     cadence = replay.spec.reporting.cadence
     assert escalation.period_distance(cadence, opened, urged) == 2
-    assert escalation.period_distance(cadence, opened, interviewed) == 3
+    # Its head never acknowledged the urge: the interview came a period sooner, on the
+    # first run after the 3 working days to acknowledge it.
+    assert escalation.period_distance(cadence, opened, interviewed) == 2
+    calendar = WorkCalendar()
+    assert interviewed == calendar.add_workdays(calendar.add_workdays(urged, 3), 1)
 
     with db.session(replay.engine) as session:
         record = session.exec(
@@ -180,11 +213,16 @@ def test_a_unit_that_keeps_lagging_climbs_to_an_interview(replay: Replay) -> Non
         head = sent[f"escalation:{record.id}:urge:head"]
         assert head.target == f"unit:{unit} role:head" and head.created_at.date() == urged
         assert head.subject.startswith("【督办提醒】象山县试点 · ")
+        assert "主要负责人" not in head.subject
         assert sent[f"escalation:{record.id}:urge:office"].target == "role:office"
         interview = sent[f"escalation:{record.id}:interview"]
         assert interview.target == "role:office" and interview.created_at.date() == interviewed
         assert interview.subject.startswith("【约谈建议】象山县试点 · ")
-        assert "约谈" in interview.body
+        assert "约谈" in interview.body and "督办通知也未在规定时限内签收" in interview.body
+        notice = sent[f"escalation:{record.id}:interview:head"]
+        assert notice.target == f"unit:{unit} role:head"
+        assert notice.subject.startswith("【约谈通知】象山县试点 · ")
+        assert notice.created_at.date() == interviewed
 
 
 def test_a_unit_that_recovers_is_closed_on_the_day_it_has_no_red_flag(replay: Replay) -> None:
@@ -194,7 +232,8 @@ def test_a_unit_that_recovers_is_closed_on_the_day_it_has_no_red_flag(replay: Re
     closed = [(day, level) for day, change, level in moves if change == "closed"]
     assert closed, moves
     day, level = closed[0]
-    assert level in ("urge", "interview") and day >= recovery_day(replay.spec)
+    # Its head acknowledged the urge: no interview came before it caught up.
+    assert level == "urge" and day >= recovery_day(replay.spec)
     with db.session(replay.engine) as session:
         record = session.exec(
             select(Escalation)
@@ -207,6 +246,34 @@ def test_a_unit_that_recovers_is_closed_on_the_day_it_has_no_red_flag(replay: Re
 def test_every_ladder_follows_the_rules(replay: Replay) -> None:
     for unit in (unit.code for unit in replay.spec.units):
         assert replay.moves(unit) == expected_ladder(replay, unit), unit
+
+
+def test_a_lagging_unit_s_liaison_hears_once_in_each_period(replay: Replay) -> None:
+    """Not once ever, not on every run: one reminder in each period an escalation stays
+    open, from the one it opened with, over every working day's run."""
+    cadence = replay.spec.reporting.cadence
+    with db.session(replay.engine) as session:
+        records = session.exec(
+            select(Escalation, Unit.code).join(Unit, Escalation.unit_id == Unit.id)
+        ).all()
+        reminders = {
+            n.dedup_key: n
+            for n in session.exec(select(Notification)).all()
+            if ":reminder" in n.dedup_key
+        }
+        session.expunge_all()
+    long_ones = 0
+    for record, unit in records:
+        last = record.closed_on or date.max
+        expected = {
+            periods.period_of(day, cadence) for day in replay.days if record.opened_on <= day < last
+        }
+        mine = [n for key, n in reminders.items() if key.startswith(f"escalation:{record.id}:")]
+        heard = [periods.period_of(n.created_at.date(), cadence) for n in mine]
+        assert sorted(heard) == sorted(expected), (unit, record.opened_on, record.closed_on)
+        assert all(n.target == f"unit:{unit} role:liaison" for n in mine)
+        long_ones += len(expected) > 1
+    assert long_ones  # some stayed open over several periods
 
 
 def test_running_a_day_again_changes_nothing(replay: Replay) -> None:
@@ -250,3 +317,267 @@ def test_closing_by_hand_records_the_outcome(replay: Replay, tmp_path: Path) -> 
         with pytest.raises(NotFoundError, match="no escalation 99999"):
             escalation.close(session=session, escalation_id=99999, outcome="x", on=date(2021, 7, 3))
         session.rollback()
+
+
+# --- each rule on a small pilot -------------------------------------------------------------
+
+
+@dataclass
+class Small:
+    """The small pilot (团县委 tw, 县教育局 jyj, 县人力社保局 rsj), its ladder moved by hand."""
+
+    engine: sa.Engine
+    spec: ProgramSpec
+    home: Path
+
+    def run(self, day: date, found: dict[str, str]) -> list[escalation.Change]:
+        """Move the ladder on a day with these units flagged (unit → severity)."""
+        findings = [
+            rules.Finding(
+                rule="behind_plan",
+                severity=Severity(severity),
+                unit=unit,
+                period=periods.period_of(day, "monthly"),
+                message=f"{unit} 落后于计划",
+            )
+            for unit, severity in found.items()
+        ]
+        with db.session(self.engine) as session:
+            return escalation.advance(
+                session=session,
+                program=store.get_program(session=session, code="demo"),
+                spec=self.spec,
+                findings=findings,
+                as_of=day,
+                now=moment(day),
+                calendar=WorkCalendar(),
+                templates=LINKED,
+                home=self.home,
+            )
+
+    def every_workday(self, first: date, last: date, found: dict[str, str]) -> list[date]:
+        days = [
+            first + timedelta(days=n)
+            for n in range((last - first).days + 1)
+            if WorkCalendar().is_workday(first + timedelta(days=n))
+        ]
+        for day in days:
+            self.run(day, found)
+        return days
+
+    def acknowledge(self, unit: str, when: datetime) -> None:
+        """The unit's head acknowledges its escalation's current notice."""
+        with db.session(self.engine) as session:
+            record = session.exec(
+                select(Escalation)
+                .join(Unit, Escalation.unit_id == Unit.id)
+                .where(Unit.code == unit, Escalation.status == "open")
+            ).one()
+            session.add(
+                Acknowledgement(escalation_id=record.id, level=record.level, acknowledged_at=when)
+            )
+
+    def listed(self, as_of: date) -> dict[str, dict[str, Any]]:
+        with db.session(self.engine) as session:
+            items = escalation.list_escalations(
+                session=session,
+                program=store.get_program(session=session, code="demo"),
+                spec=self.spec,
+                as_of=as_of,
+            )
+        return {item["unit"]: item for item in items if item["status"] == "open"}
+
+    def messages(self) -> list[Notification]:
+        with db.session(self.engine) as session:
+            found = session.exec(select(Notification).order_by(col(Notification.id))).all()
+            session.expunge_all()
+        return list(found)
+
+    def moves(self, unit: str) -> list[tuple[str, date | None, date | None]]:
+        with db.session(self.engine) as session:
+            rows = session.exec(
+                select(Escalation)
+                .join(Unit, Escalation.unit_id == Unit.id)
+                .where(Unit.code == unit)
+                .order_by(col(Escalation.id))
+            ).all()
+            return [(row.level, row.raised_on, row.closed_on) for row in rows]
+
+
+LINKED = outbox.Templates(ROOT / "templates", links=LINKS)
+
+
+def moment(day: date, hour: int = 1) -> datetime:
+    return datetime.combine(day, time(hour), tzinfo=UTC)  # 09:00 in Beijing at hour 1
+
+
+@pytest.fixture
+def small(engine: sa.Engine, tmp_path: Path) -> Iterator[Small]:
+    """The small pilot on SQLite and, where configured, PostgreSQL."""
+    spec = validate_program(copy.deepcopy(SMALL), "demo.yaml")
+    with db.session(engine) as session:
+        store.load_program(
+            session=session,
+            spec=spec,
+            source_name="demo.yaml",
+            source_sha256="",
+            now=moment(date(2021, 1, 1)),
+        )
+    yield Small(engine, spec, tmp_path)
+
+
+def test_the_liaison_hears_once_per_period_over_many_runs(small: Small) -> None:
+    # Flagged on every working day from 10 March to 12 May, each day run twice.
+    days = small.every_workday(date(2021, 3, 10), date(2021, 5, 12), {"tw": "yellow"})
+    for day in days[-3:]:
+        small.run(day, {"tw": "yellow"})
+    reminders = [m for m in small.messages() if m.subject.startswith("【进度提醒】")]
+    assert [(m.target, m.created_at.date()) for m in reminders] == [
+        ("unit:tw role:liaison", date(2021, 3, 10)),  # opened
+        ("unit:tw role:liaison", date(2021, 4, 1)),  # the first run of each later period
+        ("unit:tw role:liaison", date(2021, 5, 6)),  # (May 1-5: the Labour Day holiday)
+    ]
+    assert [m.dedup_key.split(":", 2)[2] for m in reminders] == [
+        "reminder",
+        "reminder:2021-04",
+        "reminder:2021-05",
+    ]
+    assert "自2021年3月10日首次提醒以来" in reminders[1].body
+    assert "首次提醒" not in reminders[0].body
+    # Closed when the flags go, then flagged again: a new escalation, a new reminder.
+    small.run(date(2021, 5, 13), {})
+    small.run(date(2021, 5, 14), {"tw": "yellow"})
+    assert len([m for m in small.messages() if m.subject.startswith("【进度提醒】")]) == 4
+
+
+@pytest.mark.parametrize(
+    ("acknowledged", "runs", "interviewed"),
+    [
+        # Urged on 1 March; 3 working days to acknowledge: by 4 March.
+        pytest.param(None, "every", date(2021, 3, 5), id="never: a period sooner"),
+        pytest.param(date(2021, 3, 3), "every", date(2021, 4, 1), id="in time: on the rule"),
+        pytest.param(date(2021, 3, 4), "every", date(2021, 4, 1), id="on the last day"),
+        pytest.param(date(2021, 3, 8), "sparse", date(2021, 3, 9), id="late: a period sooner"),
+    ],
+)
+def test_an_urge_not_acknowledged_in_time_brings_the_interview_a_period_sooner(
+    small: Small, acknowledged: date | None, runs: str, interviewed: date
+) -> None:
+    small.every_workday(date(2021, 1, 11), date(2021, 3, 1), {"rsj": "red"})
+    assert small.moves("rsj") == [("urge", date(2021, 3, 1), None)]
+    item = small.listed(date(2021, 3, 2))["rsj"]
+    assert (item["notice"], item["acknowledge_by"], item["unacknowledged_since"]) == (
+        "urge",
+        "2021-03-04",
+        None,
+    )
+    if acknowledged is not None:
+        small.acknowledge("rsj", moment(acknowledged, hour=8))  # 16:00 in Beijing
+    if runs == "every":
+        small.every_workday(date(2021, 3, 2), date(2021, 4, 2), {"rsj": "red"})
+    else:
+        small.run(date(2021, 3, 9), {"rsj": "red"})
+    assert small.moves("rsj") == [("interview", interviewed, None)]
+    urge = small.listed(date(2021, 3, 8))
+    assert urge["rsj"]["notice"] == "interview"
+    office = next(m for m in small.messages() if m.subject.startswith("【约谈建议】"))
+    assert ("督办通知也未在规定时限内签收" in office.body) == (interviewed.month == 3)
+
+
+def test_an_unacknowledged_notice_is_shown_as_such(small: Small) -> None:
+    small.every_workday(date(2021, 1, 11), date(2021, 3, 1), {"rsj": "red", "tw": "red"})
+    small.acknowledge("tw", moment(date(2021, 3, 2)))
+    on_time, overdue = small.listed(date(2021, 3, 8))["tw"], small.listed(date(2021, 3, 8))["rsj"]
+    assert on_time["acknowledged_on"] == "2021-03-02" and on_time["unacknowledged_since"] is None
+    assert overdue["acknowledged"] is None and overdue["unacknowledged_since"] == "2021-03-05"
+    assert escalation.unacknowledged(list(small.listed(date(2021, 3, 8)).values())) == [overdue]
+    # Not yet overdue on its last day.
+    assert small.listed(date(2021, 3, 4))["rsj"]["unacknowledged_since"] is None
+
+
+def test_the_unit_s_messages_carry_its_link_and_the_office_s_copies_do_not(
+    small: Small,
+) -> None:
+    small.every_workday(date(2021, 1, 11), date(2021, 3, 5), {"rsj": "red"})
+    messages = small.messages()
+    kinds = {(m.subject[:6], m.target) for m in messages}
+    assert kinds == {
+        ("【进度提醒】", "unit:rsj role:liaison"),
+        ("【督办提醒】", "unit:rsj role:head"),
+        ("【督办提醒】", "role:office"),
+        ("【约谈建议】", "role:office"),
+        ("【约谈通知】", "unit:rsj role:head"),
+    }
+    for message in messages:
+        if message.target.startswith("unit:rsj"):
+            assert opened_by(small.engine, message.body, moment(date(2021, 3, 5))) == ["rsj"]
+            until = message.created_at.date() + timedelta(days=90)
+            assert f"{until.year}年{until.month}月{until.day}日前有效" in message.body
+        else:
+            assert links_in(message.body) == [] and "/u/" not in message.body
+    notice = next(m for m in messages if m.subject.startswith("【约谈通知】"))
+    assert "签收" in notice.body and "2021年3月10日前" in notice.body  # 3 working days
+    # Without an issuer, the same messages carry no link.
+    plain = outbox.Templates(ROOT / "templates")
+    assert plain.link(program=None, unit=None, now=moment(date(2021, 3, 5))) is None  # type: ignore[arg-type]
+
+
+# --- recovery after a skipped period --------------------------------------------------------
+
+
+def report(task: str, unit: str, day: date, percent: float) -> rules.StatusReport:
+    return rules.StatusReport(
+        task=task,
+        unit=unit,
+        period=periods.period_of(day, "monthly"),
+        status="in_progress",
+        percent=percent,
+        reported_on=day,
+    )
+
+
+# 团县委 reports T-01 in January and February, skips March, and reports April on plan
+# (planned on 6 April: 40 + 60 × 6/91 = 44%).
+SKIPPED_MARCH = [
+    report("T-01", "tw", date(2021, 1, 22), 10),
+    report("T-01", "tw", date(2021, 2, 23), 25),
+    report("T-01", "tw", date(2021, 4, 6), 45),
+]
+
+
+def test_a_unit_that_catches_up_after_a_skipped_period_recovers(small: Small) -> None:
+    def findings(day: date) -> dict[str, str]:
+        found = rules.evaluate(
+            rules.Situation(
+                spec=small.spec,
+                as_of=day,
+                calendar=WorkCalendar(),
+                status_reports=[r for r in SKIPPED_MARCH if r.reported_on <= day],
+            )
+        )
+        return {f.unit: f.severity.value for f in found if f.unit == "tw"}
+
+    # March's report was due by 30 March (25th, plus 3 working days).
+    assert findings(date(2021, 3, 31)) == {"tw": "yellow"}
+    small.run(date(2021, 3, 31), findings(date(2021, 3, 31)))
+    assert findings(date(2021, 4, 2)) == {"tw": "yellow"}
+    # Its April report covers its one task and is on plan: March no longer flags it, though
+    # April's deadline has not come; its escalation closes that day.
+    assert findings(date(2021, 4, 6)) == {}
+    changes = small.run(date(2021, 4, 6), findings(date(2021, 4, 6)))
+    assert [(c.unit, c.change) for c in changes] == [("tw", "closed")]
+    assert small.moves("tw") == [("reminder", date(2021, 3, 31), date(2021, 4, 6))]
+
+    # The half-year figures still count March as missed: 3 of 4 months on time by 30 April.
+    snapshot = figures.Snapshot(
+        spec=small.spec,
+        as_of=date(2021, 4, 30),
+        status_reports=SKIPPED_MARCH,
+        readings=[],
+        escalations=[],
+    )
+    [score] = [s for s in figures.evaluation(snapshot, "2021H1").scores if s.unit == "tw"]
+    assert score.timeliness == 75.0
+    quarter = figures.quarterly(snapshot, "2021Q1")
+    [statement] = [s for s in quarter.statements if s.unit == "tw"]
+    assert any(d.kind == "未报送" and "2021-03" in d.text for d in statement.discrepancies)

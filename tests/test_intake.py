@@ -42,6 +42,7 @@ from pilot_tracker.models import (
 )
 
 from .conftest import ROOT
+from .message_links import LINKS, opened_by
 from .test_program_file import SMALL
 
 AS_OF = date(2021, 4, 2)
@@ -635,6 +636,19 @@ def test_a_workbook_of_another_unit_is_refused_whole(
     assert reports(ledger_db) == []
     [notice] = notices(ledger_db)
     assert reason in notice.body
+
+
+def test_the_rejection_notice_carries_the_unit_s_link(
+    ledger_db: sa.Engine, home: Path, tmp_path: Path
+) -> None:
+    data, _ = Filled(tmp_path).bytes({"T-03": {"进展状态": "推进中", "完成进度": "约一半"}})
+    take(ledger_db, home, data, templates=Templates(ROOT / "templates", links=LINKS))
+    [notice] = notices(ledger_db)
+    assert notice.target == "unit:tw role:liaison"
+    assert opened_by(ledger_db, notice.body, NOW) == ["tw"]
+    assert "也可通过下方专属链接在线填报或上传填报表" in notice.body
+    assert "2021年7月1日前有效" in notice.body  # 90 days from 2 April, 09:30 in Beijing
+    assert "无法识别的完成进度“约一半”" in notice.body
 
 
 def test_a_workbook_of_another_program_is_refused_whole(

@@ -186,6 +186,14 @@ def test_the_small_program_is_valid() -> None:
             "rules.escalation.interview_after_periods: 2 must be more than urge_after_periods (3)",
         ),
         (
+            {"rules": {"escalation": {"acknowledge_within_workdays": 0}}},
+            "rules.escalation.acknowledge_within_workdays: 0 is out of range",
+        ),
+        (
+            {"rules": {"escalation": {"acknowledge_within_workdays": "三天"}}},
+            "rules.escalation.acknowledge_within_workdays: '三天' is not a whole number",
+        ),
+        (
             {"calendar": {"holidays": ["2021-05-06"], "workdays": ["2021-05-06"]}},
             "calendar.workdays: 2021-05-06 is also listed under holidays",
         ),

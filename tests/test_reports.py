@@ -57,6 +57,7 @@ from pilot_tracker.settings import Settings
 from pilot_tracker.supervise import flags, rules
 
 from .conftest import ROOT
+from .message_links import LINKS, PUBLIC_URL, links_in, opened_by
 from .test_program_file import SMALL
 
 TEMPLATES = ROOT / "templates"
@@ -627,6 +628,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
                     templates=TEMPLATES,
                     now=NOW,
                     send=True,
+                    links=LINKS,
                 )
             with db.session(engine) as session:
                 written[f"h-{run}"] = evaluation.write(
@@ -786,8 +788,9 @@ def test_the_evaluation_workbook_matches_the_figures(demo: Run) -> None:
         8.3,
         "正常推进",
     )
+    # Urged on 15 April, never acknowledged by its head: overdue after 3 working days.
     assert rows_of(workbook["督办情况"]) == [
-        ["督办", "jyj", "县教育局", datetime(2021, 4, 15), None]
+        ["督办", "jyj", "县教育局", datetime(2021, 4, 15), None, "未签收（4月21日起逾期）"]
     ]
     assert [r[:2] for r in rows_of(workbook["六有"])] == [
         ["有规划", "已落实"],
@@ -857,6 +860,7 @@ def test_the_word_document_has_headings_tables_and_official_fonts(demo: Run) -> 
         "县教育局",
         "2021-04-15",
         "未结",
+        "未签收（4月21日起逾期）",
     ]
 
 
@@ -897,6 +901,7 @@ def test_the_half_year_html_is_self_contained_with_inline_charts(demo: Run) -> N
         "各清单完成进度",
         "挂图作战",
     ]
+    assert "<th>签收</th>" in page and '<td class="red">未签收（4月21日起逾期）</td>' in page
     assert_self_contained(page)
 
 
@@ -919,10 +924,37 @@ def test_each_unit_gets_its_own_statement(demo: Run) -> None:
         assert "二、分单位对账情况" not in text
         others = [NAMES[other] for other in NAMES if other != unit]
         assert not any(f"任务对账单·{name}" in text for name in others)
-    # Cut from the whole: together they are the whole minus the summary pages.
+    # Cut from one print of the statements: fewer pages than the summary with them.
     whole = len(PdfReader(demo.quarterly.files["pdf"]).pages)
     parts = sum(len(PdfReader(path).pages) for path in statements.values())
     assert 0 < parts < whole
+
+
+def test_each_unit_s_statement_carries_its_own_link_and_the_summary_none(demo: Run) -> None:
+    """A link opens one unit's page, so it is printed in that unit's statement only: never
+    in the summary, which holds every statement and goes to the office and the leaders."""
+    for written, read in (
+        (demo.quarterly, pdf_text),
+        (demo.quarterly_again, lambda path: path.read_text(encoding="utf-8")),
+    ):
+        for unit, path in written.statements.items():
+            text = read(path)
+            assert opened_by(demo.engine, text, NOW) == [unit]
+            assert "在线确认本对账单，或提出异议并写明理由" in squeeze(text)
+            assert "reconcile" not in text  # not a command a liaison cannot run
+        for kind, path in written.files.items():
+            if kind in ("pdf", "html"):
+                text = pdf_text(path) if kind == "pdf" else path.read_text(encoding="utf-8")
+                assert PUBLIC_URL not in text and "专属链接" in text, kind
+            elif kind == "xlsx":
+                assert not any(
+                    PUBLIC_URL in str(cell)
+                    for sheet in openpyxl.load_workbook(path).worksheets
+                    for row in sheet.iter_rows(values_only=True)
+                    for cell in row
+                )
+        # The statements printed with their links to be cut apart leave nothing behind.
+        assert not [entry.name for entry in written.folder.iterdir() if entry.name.startswith(".")]
 
 
 def test_the_pdf_is_set_in_the_report_font_only(demo: Run) -> None:
@@ -1054,6 +1086,10 @@ def test_delivery_is_queued_once(demo: Run) -> None:
             assert f"{len(Q1_DISCREPANCIES[unit])}处需核实的问题" in message.body
             for _, _, explanation in Q1_DISCREPANCIES[unit]:
                 assert explanation in message.body
+            assert opened_by(demo.engine, message.body, NOW) == [unit]
+            assert "通过下方专属链接在线确认，或提出异议" in message.body
+        if message.target.startswith("role:"):
+            assert links_in(message.body) == [] and PUBLIC_URL not in message.body
 
 
 # --- 6. bad input ---------------------------------------------------------------------------

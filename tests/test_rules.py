@@ -149,6 +149,57 @@ def test_missing_report() -> None:
     }
 
 
+def two_tasks_for_tw() -> ProgramSpec:
+    """SMALL, with a second task led by 团县委 (tw)."""
+    document = copy.deepcopy(SMALL)
+    document["tasks"].append(
+        {
+            "code": "T-03",
+            "title": "建设青年之家",
+            "list": "development",
+            "lead_unit": "tw",
+            "start": "2021-01-04",
+            "due": "2021-12-31",
+        }
+    )
+    return validate_program(document, "demo.yaml")
+
+
+# tw skipped March; on 6 April (before April's deadline) March is the period checked.
+BEFORE_MARCH = [
+    report("T-01", "tw", date(2021, 1, 20), 5),
+    report("T-01", "tw", date(2021, 2, 20), 20),
+]
+
+
+@pytest.mark.parametrize(
+    ("april", "spec", "flagged"),
+    [
+        # planned on 6 April: T-01 40 + 60 × 6/91 = 44%, T-03 (Jan 4 → Dec 31) 25.8%
+        pytest.param([("T-01", 45)], SPEC, False, id="caught up: all its tasks, on plan"),
+        pytest.param([("T-01", 25)], SPEC, True, id="still behind plan (44 - 25 > 15)"),
+        pytest.param([("T-01", 45)], two_tasks_for_tw(), True, id="one of its two tasks"),
+        pytest.param([("T-01", 45), ("T-03", 20)], two_tasks_for_tw(), False, id="both, on plan"),
+        pytest.param([], SPEC, True, id="nothing since"),
+    ],
+)
+def test_a_skipped_period_stops_flagging_once_the_unit_has_caught_up(
+    april: list[tuple[str, float]], spec: ProgramSpec, flagged: bool
+) -> None:
+    reports = BEFORE_MARCH + [report(task, "tw", date(2021, 4, 6), p) for task, p in april]
+    found = [
+        f
+        for f in rules.missing_report(situation(date(2021, 4, 6), reports, spec=spec))
+        if f.unit == "tw"
+    ]
+    assert bool(found) is flagged
+    assert rules.caught_up(situation(date(2021, 4, 6), reports, spec=spec), "tw", "2021-03") is (
+        not flagged
+    )
+    if flagged:
+        assert found[0].details["period"] == "2021-03"
+
+
 def test_a_unit_whose_source_is_down_is_not_lagging() -> None:
     found = rules.missing_report(situation(date(2021, 3, 31), unavailable=frozenset({"rsj", "tw"})))
     assert found == []

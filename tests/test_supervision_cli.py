@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 import json
+import re
+from datetime import UTC, date, datetime
 from pathlib import Path
 
+from sqlmodel import select
 from typer.testing import CliRunner
 
+from pilot_tracker import db
 from pilot_tracker.cli import app
+from pilot_tracker.ledger.links import Links
+from pilot_tracker.models import Acknowledgement, Escalation, Program, Unit
+from pilot_tracker.settings import Settings
 
 from .conftest import EXAMPLES
 from .http_fixtures import Answer, http_server
@@ -51,13 +58,32 @@ def test_flag_escalate_and_send(isolated_environment: Path, tmp_path: Path, monk
         "status",
         "opened",
         "closed",
+        "notice",
+        "acknowledge_by",
+        "acknowledged",
+        "acknowledged_on",
+        "unacknowledged_since",
     }
+    assert listed[0]["notice"] is None  # a reminder: no 签收 is asked of it
     again = json.loads(run("flag", "--program", "xiangshan", "--as-of", "2021-04-06", "--json"))
     assert again["flags"] == flagged["flags"]
     assert json.loads(run("escalation", "list", "--program", "xiangshan", "--json")) == listed
 
     pending = json.loads(run("alerts", "list", "--status", "pending", "--json"))
     assert {item["target"] for item in pending} >= {f"unit:{unit} role:liaison" for unit in units}
+    # Each reminder carries its unit's personal link, issued with the installation's key.
+    settings = Settings()
+    issuer = Links(settings.link_secret(), settings.public_url, settings.link_days)
+    engine = db.make_engine(settings.resolved_database_url)
+    for item in pending:
+        body = json.loads(run("alerts", "show", str(item["id"]), "--json"))["body"]
+        [token] = re.findall(r"http://127\.0\.0\.1:8000/u/([A-Za-z0-9_.\-]+)", body)
+        with db.session(engine) as session:
+            opened = issuer.read(session=session, token=token, now=datetime.now(UTC))
+            assert f"unit:{opened.unit.code} role:liaison" == item["target"]
+    engine.dispose()
+    status = json.loads(runner.invoke(app, ["status", "--json"]).stdout)
+    assert [p["unacknowledged"] for p in status["programs"]] == [[]]
     assert "PILOT_TRACKER_APPRISE_CONFIG is not set" in run("alerts", "send", code=3)
 
     with http_server() as server:
@@ -139,3 +165,63 @@ def test_flag_on_a_holiday_a_make_up_saturday_and_an_uncovered_year(
         ).all()
     engine.dispose()
     assert bodies and all("注：2027年的法定节假日安排尚未录入系统" in body for body in bodies)
+
+
+def test_an_urge_not_acknowledged_in_time_shows_in_the_list_and_the_status(
+    isolated_environment: Path,
+) -> None:
+    run("init")
+    run("program", "load", str(EXAMPLES / "xiangshan.yaml"))
+    settings = Settings()
+    engine = db.make_engine(settings.resolved_database_url)
+    with db.session(engine) as session:
+        program = session.exec(select(Program).where(Program.code == "xiangshan")).one()
+        units = session.exec(select(Unit).where(Unit.program_id == program.id)).all()
+        for unit, raised in zip(units[:2], (date(2021, 5, 6), date(2021, 5, 7)), strict=True):
+            session.add(
+                Escalation(
+                    program_id=program.id,
+                    unit_id=unit.id,
+                    level="urge",
+                    status="open",
+                    opened_on=date(2021, 3, 10),
+                    raised_on=raised,
+                )
+            )
+        session.flush()
+        acknowledged = session.exec(
+            select(Escalation).where(Escalation.unit_id == units[1].id)
+        ).one()
+        # 8 May 2021 was a make-up working day; 10:00 in Beijing.
+        session.add(
+            Acknowledgement(
+                escalation_id=acknowledged.id,
+                level="urge",
+                acknowledged_at=datetime(2021, 5, 8, 2, tzinfo=UTC),
+            )
+        )
+    engine.dispose()
+    ignored, answered = json.loads(run("escalation", "list", "--program", "xiangshan", "--json"))
+    # 6 May + 3 working days (7, 8 (a make-up Saturday), 10 May) = 10 May
+    assert (ignored["notice"], ignored["acknowledge_by"], ignored["unacknowledged_since"]) == (
+        "urge",
+        "2021-05-10",
+        "2021-05-11",
+    )
+    assert answered["acknowledged_on"] == "2021-05-08" and answered["unacknowledged_since"] is None
+    table = run("escalation", "list", "--program", "xiangshan")
+    assert "unacknowledged" in table and "2021-05-11" in table and "2021-05-08" in table
+    result = runner.invoke(app, ["status", "--json"])
+    [program_status] = json.loads(result.stdout)["programs"]
+    assert program_status["unacknowledged"] == [
+        {
+            "id": ignored["id"],
+            "unit": ignored["unit"],
+            "notice": "urge",
+            "unacknowledged_since": "2021-05-11",
+        }
+    ]
+    shown = runner.invoke(app, ["status"]).stdout
+    assert (
+        f"escalation {ignored['id']} ({ignored['unit']}): urge notice unacknowledged since" in shown
+    )

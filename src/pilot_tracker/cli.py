@@ -50,7 +50,7 @@ if TYPE_CHECKING:
     from pilot_tracker.alerts import outbox
     from pilot_tracker.collect import collection
     from pilot_tracker.ledger import store
-    from pilot_tracker.ledger.links import Link
+    from pilot_tracker.ledger.links import Link, Links
     from pilot_tracker.ledger.program_file import ProgramSpec
     from pilot_tracker.models import ConfirmationStatus
     from pilot_tracker.reports import writing
@@ -556,6 +556,7 @@ def program_timezone(engine: Engine, code: str) -> str:
 
 
 def message_templates(settings: Settings) -> outbox.Templates:
+    """The message templates, with the issuer of the units' links the messages carry."""
     from pilot_tracker.alerts import outbox
 
     if not (settings.templates / "alerts").is_dir():
@@ -563,7 +564,14 @@ def message_templates(settings: Settings) -> outbox.Templates:
             f"no message templates in {settings.templates}; set PILOT_TRACKER_TEMPLATES "
             "to the project's templates/ folder"
         )
-    return outbox.Templates(settings.templates)
+    return outbox.Templates(settings.templates, links=link_issuer(settings))
+
+
+def link_issuer(settings: Settings) -> Links:
+    """The issuer of the units' personal links, from the settings."""
+    from pilot_tracker.ledger.links import Links
+
+    return Links(settings.link_secret(), settings.public_url, settings.link_days)
 
 
 @app.command()
@@ -813,10 +821,11 @@ def flag(
             templates=message_templates(settings),
             home=settings.home,
         )
+        listed = escalation.list_escalations(
+            session=session, program=flagged.program, spec=flagged.spec, as_of=day
+        )
         shown = [
-            item
-            for item in escalation.list_escalations(session=session, program=flagged.program)
-            if item["status"] == "open" or item["closed"] == day.isoformat()
+            item for item in listed if item["status"] == "open" or item["closed"] == day.isoformat()
         ]
         moved = [
             (change.change, escalation.escalation_dict(change.escalation, change.unit))
@@ -889,6 +898,10 @@ def escalation_list(
 ) -> None:
     """List the escalations of a program, open and closed.
 
+    An urge or interview notice the unit's head has not acknowledged (签收) through its
+    link within the program's acknowledge_within_workdays (3) working days shows as
+    "unacknowledged since" the day after.
+
     Example: pilot-tracker escalation list --program xiangshan --json
     """
     from pilot_tracker.ledger import store
@@ -896,17 +909,38 @@ def escalation_list(
 
     with database_session(load_settings()) as session:
         record = store.get_program(session=session, code=program)
-        items = escalation.list_escalations(session=session, program=record)
+        items = escalation.list_escalations(
+            session=session,
+            program=record,
+            spec=store.read_program(session=session, code=program),
+            as_of=today_in(record.timezone),
+        )
     if as_json:
         emit_json(items)
         return
     if not items:
         out.print(f"{program}: no escalations", markup=False)
         return
-    grid = table("id", "unit", "level", "status", "opened", "closed")
+    grid = table("id", "unit", "level", "status", "opened", "closed", "acknowledged")
     for item in items:
-        row(grid, *item.values())
+        row(
+            grid,
+            *(item[key] for key in ("id", "unit", "level", "status", "opened", "closed")),
+            receipt_text(item),
+        )
     out.print(grid)
+
+
+def receipt_text(item: dict[str, Any]) -> str:
+    """An escalation's 签收 as the table shows it."""
+    if item["notice"] is None:
+        return ""
+    if item["acknowledged_on"]:
+        late = " (late)" if item["acknowledged_on"] > item["acknowledge_by"] else ""
+        return f"{item['notice']} acknowledged {item['acknowledged_on']}{late}"
+    if item["unacknowledged_since"]:
+        return f"{item['notice']} unacknowledged since {item['unacknowledged_since']}"
+    return f"{item['notice']} due by {item['acknowledge_by']}"
 
 
 @escalation_app.command("close")
@@ -1112,6 +1146,7 @@ def write_report(
             templates=settings.templates,
             now=now_utc(),
             send=not no_send,
+            links=link_issuer(settings),
         )
     print_written(written, as_json)
 
@@ -1408,7 +1443,12 @@ def demo(
             bar.update(job, description=f"playing {day}", completed=index - 1, total=total)
 
         result = playthrough.play(
-            folder=output, examples=examples, templates=settings.templates, on_day=on_day
+            folder=output,
+            examples=examples,
+            templates=settings.templates,
+            on_day=on_day,
+            # The demo's key lives in its own data home, where a portal on it finds it.
+            links=lambda home: link_issuer(settings.model_copy(update={"home": home})),
         )
     out.print(f"demo played into {output.resolve()}", markup=False)
     out.print(f"  {result.days} working days, {len(result.reports)} report files", markup=False)
@@ -1791,7 +1831,8 @@ def calendar_retire(year: YearArgument) -> None:
 def status(
     as_json: Annotated[bool, typer.Option("--json", help="Print the status as JSON.")] = False,
 ) -> None:
-    """What an operator checks: last runs per program, the outbox, escalations, sources.
+    """What an operator checks: last runs per program, the outbox, escalations (and the
+    urge or interview notices a unit's head has not acknowledged in time), sources.
 
     Exits 1 when messages have failed for good, a source is down, a last run did not end
     "ok" (e.g. "intake errors"), files lie in the inbox where no run takes them (wrong
@@ -1803,7 +1844,8 @@ def status(
     """
     from pilot_tracker import db, runs
     from pilot_tracker.collect import collection
-    from pilot_tracker.supervise import workdays
+    from pilot_tracker.ledger import store
+    from pilot_tracker.supervise import escalation, workdays
 
     settings = load_settings()
     engine = open_database(settings)
@@ -1814,6 +1856,18 @@ def status(
             for item in collection.survey(
                 engine=engine, program=program["program"], inbox=settings.inbox
             )
+        ]
+        with db.session(engine) as session:
+            record = store.get_program(session=session, code=program["program"])
+            listed = escalation.list_escalations(
+                session=session,
+                program=record,
+                spec=store.read_program(session=session, code=record.code),
+                as_of=today_in(record.timezone),
+            )
+        program["unacknowledged"] = [
+            {key: item[key] for key in ("id", "unit", "notice", "unacknowledged_since")}
+            for item in escalation.unacknowledged(listed)
         ]
     with db.session(engine) as session:
         calendar = workdays.calendar_of(session=session)
@@ -1854,6 +1908,12 @@ def status(
                 + ", ".join(f"{n} {level}" for level, n in levels.items()),
                 markup=False,
             )
+            for item in program["unacknowledged"]:
+                out.print(
+                    f"  escalation {item['id']} ({item['unit']}): {item['notice']} notice "
+                    f"unacknowledged since {item['unacknowledged_since']}",
+                    markup=False,
+                )
             for flow, run in program["last_runs"].items():
                 out.print(
                     f"  {flow}: {run['outcome']} for {run['as_of']} (finished {run['finished']})",
@@ -1977,10 +2037,9 @@ def links_print(
     if program is None:
         raise typer.BadParameter("give the program: --program CODE", param_hint="--program")
     from pilot_tracker.ledger import store
-    from pilot_tracker.ledger.links import Links
 
     settings = load_settings()
-    issuer = Links(settings.link_secret(), settings.public_url, settings.link_days)
+    issuer = link_issuer(settings)
     with database_session(settings) as session:
         record = store.get_program(session=session, code=program)
         issued = issuer.for_units(session=session, program=record, now=now_utc(), unit=unit)

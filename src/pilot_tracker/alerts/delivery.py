@@ -525,11 +525,16 @@ def _compose(message: _Message, templates: outbox.Templates, note: str) -> tuple
         return message.items[0].subject, message.items[0].body
     if len(message.items) == 1:
         return message.items[0].subject, f"{note}\n\n{message.items[0].body}"
+    # Each body was made markup-free when it was written; neutralised again, its link's
+    # token would lose its "_" and open nothing.
+    items = [
+        {"subject": item.subject, "body": outbox.Verbatim(item.body)} for item in message.items
+    ]
     return templates.render(
         "alerts/digest.txt.j2",
         short=short_name(message.program.name) if message.program else "",
         unit=message.unit_name,
-        items=message.items,
+        items=items,
         note=note,
     )
 

@@ -3,6 +3,12 @@ as the change that causes it; delivery reads the outbox later.
 
 Messages are Jinja2 templates in ``templates/alerts/``. A template renders its subject on
 the first line, a blank line, then the body. HTML templates are autoescaped.
+
+A message to a unit's liaison or head carries the unit's personal link (``Templates.link``,
+given to the template as ``link``); the link is a bearer secret for that one unit, so it
+goes only into messages whose target is that unit, never into a copy for the office.
+A body is markup-free when it is written (its values ``neutralise``d), so a digest takes
+the bodies as they are: the link's token keeps its ``_``.
 """
 
 from __future__ import annotations
@@ -10,10 +16,12 @@ from __future__ import annotations
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, select
 
-from pilot_tracker.models import Notification
+from pilot_tracker.ledger.links import Link, Links
+from pilot_tracker.models import Notification, Program, Unit
 
 _MARKUP = str.maketrans(
     {
@@ -31,9 +39,16 @@ _MARKUP = str.maketrans(
 )
 
 
+class Verbatim(str):
+    """Text of our own making that must reach the reader exactly as it is (a link's
+    address, whose token may hold ``_``): ``neutralise`` leaves it alone."""
+
+
 def neutralise(value: Any) -> Any:
     """Text that no HTML or Markdown renderer will read as markup, still readable."""
-    return value.translate(_MARKUP) if isinstance(value, str) else value
+    if isinstance(value, Verbatim) or not isinstance(value, str):
+        return value
+    return value.translate(_MARKUP)
 
 
 def liaison_of(unit_code: str) -> str:
@@ -42,9 +57,11 @@ def liaison_of(unit_code: str) -> str:
 
 
 class Templates:
-    """The message templates of a ``templates/`` folder."""
+    """The message templates of a ``templates/`` folder, and the issuer of the units'
+    personal links the messages carry (``None``: messages without a link)."""
 
-    def __init__(self, folder: Path):
+    def __init__(self, folder: Path, links: Links | None = None):
+        self.links = links
         # imported here: the commands that only read reach this module, never a template
         from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
@@ -70,6 +87,29 @@ class Templates:
         subject, _, body = text.partition("\n\n")
         return " ".join(subject.split()), body.strip() + "\n"
 
+    def link(self, *, program: Program, unit: Unit, now: datetime) -> dict[str, str] | None:
+        """The unit's personal link for a message to it, as its templates show it: the
+        address and the day it stops working (in the program's time zone); ``None`` without
+        an issuer. Only for a message whose target is that unit."""
+        if self.links is None:
+            return None
+        return link_context(self.links.issue(program=program, unit=unit, now=now), program)
+
+
+def link_context(link: Link, program: Program) -> dict[str, str]:
+    """A link as a template shows it: ``url`` (verbatim) and ``expires``
+    (2021年6月2日, the day it stops working, in the program's time zone)."""
+    day = link.expires.astimezone(ZoneInfo(program.timezone)).date()
+    return {"url": Verbatim(link.url), "expires": f"{day.year}年{day.month}月{day.day}日"}
+
+
+def queued(*, session: Session, dedup_key: str) -> bool:
+    """Whether a message with this dedup key is in the outbox already."""
+    return (
+        session.exec(select(Notification.id).where(Notification.dedup_key == dedup_key)).first()
+        is not None
+    )
+
 
 def enqueue(
     *,
@@ -83,8 +123,7 @@ def enqueue(
     attachments: list[str] | None = None,
 ) -> Notification | None:
     """Add a message to the outbox unless one with the same dedup key is already there."""
-    existing = session.exec(select(Notification).where(Notification.dedup_key == dedup_key)).first()
-    if existing is not None:
+    if queued(session=session, dedup_key=dedup_key):
         return None
     notification = Notification(
         program_id=program_id,

@@ -722,7 +722,7 @@ def _notify(
     now: datetime,
     templates: outbox.Templates,
 ) -> None:
-    """Put a rejection notice for the unit's liaison into the outbox."""
+    """Put a rejection notice for the unit's liaison into the outbox, with its link."""
     local = now.astimezone(ZoneInfo(program.timezone))
     deadline = periods.deadline(periods.period_of(as_of, program.cadence), program.deadline_day)
     subject, body = templates.render(
@@ -736,6 +736,7 @@ def _notify(
         deadline=f"{deadline.year}年{deadline.month}月{deadline.day}日"
         if deadline >= as_of
         else "",
+        link=templates.link(program=program, unit=unit, now=now),
     )
     outbox.enqueue(
         session=session,

@@ -28,7 +28,7 @@ from zoneinfo import ZoneInfo
 
 import yaml
 from sqlalchemy.engine import Engine
-from sqlmodel import select
+from sqlmodel import Session, col, select
 
 from pilot_tracker import db
 from pilot_tracker.alerts import delivery, outbox
@@ -36,10 +36,19 @@ from pilot_tracker.collect import collection
 from pilot_tracker.demo import submissions
 from pilot_tracker.errors import DemoError
 from pilot_tracker.ledger import store
+from pilot_tracker.ledger.links import Links
 from pilot_tracker.ledger.program_file import ProgramSpec
-from pilot_tracker.models import Escalation, Flag, Notification, Program
+from pilot_tracker.models import (
+    Acknowledgement,
+    Escalation,
+    EscalationStatus,
+    Flag,
+    Notification,
+    Program,
+    Unit,
+)
 from pilot_tracker.reports import schedule, writing
-from pilot_tracker.supervise import flags
+from pilot_tracker.supervise import escalation, flags
 from pilot_tracker.supervise import workdays as workdays_module
 
 START = date(2021, 1, 4)
@@ -187,11 +196,17 @@ def play(
     on_day: Callable[[date, int, int], None] = lambda day, index, total: None,
     start: date = START,
     end: date = END,
+    links: Callable[[Path], Links] | None = None,
 ) -> DemoResult:
-    """Play the demo into ``folder``; a demo played there before is replaced."""
+    """Play the demo into ``folder``; a demo played there before is replaced.
+
+    ``links`` gives the issuer of the units' personal links for the demo's data home (its
+    key kept there, so that a portal on that home opens them); the messages carry them.
+    """
     home = folder / "data"
     clear(folder)
     home.mkdir(parents=True)
+    issuer = links(home) if links is not None else None
     engine = db.make_engine(f"sqlite:///{(home / 'pilot-tracker.db').resolve()}")
     db.migrate(engine)
     specs = []
@@ -207,7 +222,7 @@ def play(
             )
             specs.append(spec)
     result = DemoResult(folder=folder)
-    message_templates = outbox.Templates(templates)
+    message_templates = outbox.Templates(templates, links=issuer)
     with db.session(engine) as session:
         calendar = workdays_module.calendar_of(session=session)
     due = schedule.writing_days(calendar, start, end)
@@ -232,6 +247,7 @@ def play(
                             home=home,
                             templates=templates,
                             now=_moment(day, spec.timezone),
+                            links=issuer,
                         )
                     result.reports += [str(path) for path in written.files.values()]
                     result.problems += written.problems
@@ -278,6 +294,14 @@ def _supervise(
     for unit, body in landed.http.items():
         answers[unit] = None if unit in landed.down else body
     now = _moment(day, spec.timezone)
+    with db.session(engine) as session:
+        acknowledge_notices(
+            session=session,
+            program=spec.code,
+            units=submissions.acknowledging(spec),
+            before=day,
+            now=now - timedelta(minutes=30),
+        )
     result = collection.collect(
         engine=engine,
         program=spec.code,
@@ -300,6 +324,42 @@ def _supervise(
             home=home,
             unavailable=result.excused(),
         )
+
+
+def acknowledge_notices(
+    *, session: Session, program: str, units: set[str], before: date, now: datetime
+) -> int:
+    """The heads of ``units`` acknowledge (签收) every open urge or interview notice of
+    theirs raised before ``before``, as they would through their link; how many."""
+    rows = session.exec(
+        select(Escalation)
+        .join(Unit, Escalation.unit_id == Unit.id)
+        .join(Program, Escalation.program_id == Program.id)
+        .where(
+            Program.code == program,
+            col(Unit.code).in_(sorted(units)),
+            Escalation.status == EscalationStatus.OPEN.value,
+            col(Escalation.level).in_(escalation.ACKNOWLEDGED),
+            col(Escalation.raised_on) < before,
+        )
+    ).all()
+    done = 0
+    for row in rows:
+        known = session.exec(
+            select(Acknowledgement.id).where(
+                Acknowledgement.escalation_id == row.id, Acknowledgement.level == row.level
+            )
+        ).first()
+        if known is None:
+            session.add(
+                Acknowledgement(
+                    escalation_id=row.id,  # type: ignore[arg-type]
+                    level=row.level,
+                    acknowledged_at=now,
+                )
+            )
+            done += 1
+    return done
 
 
 def _summarise(engine: Engine, result: DemoResult) -> None:

@@ -1,7 +1,8 @@
 """Demo submissions: what a program's units would send, day by day, written into the inbox.
 
 Deterministic for a seed. Most units report on time and on track; some report late, some
-fall behind plan, one falls far behind and then catches up; a few send messy files (title
+fall behind plan, one falls far behind and then catches up (its head acknowledges its
+notices, the others' never do); a few send messy files (title
 rows, re-typed headers, percent as text, a GBK CSV, a row that cannot be read); one unit
 never reports; a unit with an HTTP source has its answers returned for a server to
 publish, and that server is down for a while.
@@ -96,6 +97,12 @@ def behaviours(spec: ProgramSpec, seed: int = 2021) -> dict[str, Behaviour]:
     for code in others:
         plan[code] = special.pop(0) if special else Behaviour.ON_TRACK
     return {unit.code: plan[unit.code] for unit in reporting}
+
+
+def acknowledging(spec: ProgramSpec, seed: int = 2021) -> set[str]:
+    """The units whose heads acknowledge (签收) their urge and interview notices through
+    their link, the working day after: the one that catches up. The others never do."""
+    return {unit for unit, kind in behaviours(spec, seed).items() if kind is Behaviour.RECOVERING}
 
 
 def deliver(

@@ -9,6 +9,7 @@ raises it, and every link issued before stops working at once.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -56,7 +57,9 @@ class Links:
     """Issues and reads personal links with one key, for one public address."""
 
     def __init__(self, secret: str, public_url: str, days: int = 90):
-        self._serializer = URLSafeSerializer(secret, salt=_SALT)
+        self._serializer = URLSafeSerializer(
+            secret, salt=_SALT, signer_kwargs={"digest_method": hashlib.sha256}
+        )
         self.public_url = public_url.rstrip("/")
         self.days = days
 

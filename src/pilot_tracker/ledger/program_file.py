@@ -259,10 +259,13 @@ class NoEvidenceRule(_Spec):
 class EscalationRule(_Spec):
     """The ladder: a reminder on the first flag, an urge (督办) to the head while a red flag
     persists ``urge_after_periods`` later, an interview (约谈) ``interview_after_periods``
-    after the first reminder."""
+    after the first reminder. An urge or interview notice the head has not acknowledged
+    (签收) within ``acknowledge_within_workdays`` working days of its raise is shown as
+    unacknowledged, and an unacknowledged urge counts one period more toward the interview."""
 
     urge_after_periods: Periods = 2
     interview_after_periods: Periods = 3
+    acknowledge_within_workdays: int = Field(default=3, ge=1, le=30)
 
 
 class RulesSpec(_Spec):

@@ -138,12 +138,19 @@ def _evaluation_workbook(
     )
     write_table(
         workbook.create_sheet("督办情况"),
-        ["事项", "单位编号", "成员单位", "启动日期", "关闭日期"],
+        ["事项", "单位编号", "成员单位", "启动日期", "关闭日期", "签收"],
         [
-            [e["level_label"], e["unit"], e["name"], e["opened"], e["closed"]]
+            [
+                e["level_label"],
+                e["unit"],
+                e["name"],
+                e["opened"],
+                e["closed"],
+                e.get("receipt") or "—",
+            ]
             for e in data.escalations
         ],
-        widths=[10, 10, 24, 12, 12],
+        widths=[10, 10, 24, 12, 12, 24],
     )
     write_table(
         workbook.create_sheet("六有"),

@@ -33,6 +33,7 @@ from pilot_tracker.models import (
     TaskStatus,
     Unit,
 )
+from pilot_tracker.supervise import escalation as ladder
 from pilot_tracker.supervise import extensions, progress, rules, workdays
 from pilot_tracker.supervise.rules import expected_value
 from pilot_tracker.supervise.workdays import WorkCalendar
@@ -107,23 +108,38 @@ def load(*, session: Session, program: str, as_of: date, quarter: str | None = N
         session=session, program_id=record.id, as_of=as_of
     )
     readings = progress.stored_readings(session=session, program_id=record.id, as_of=as_of)
-    escalations = [
-        {
-            "id": escalation.id,
-            "unit": code,
-            "level": escalation.level,
-            "opened": escalation.opened_on,
-            "closed": escalation.closed_on
-            if escalation.closed_on and escalation.closed_on <= as_of
-            else None,
-        }
-        for escalation, code in session.exec(
-            select(Escalation, Unit.code)
-            .join(Unit, Escalation.unit_id == Unit.id)
-            .where(Escalation.program_id == record.id, Escalation.opened_on <= as_of)
-            .order_by(col(Escalation.id))
-        ).all()
-    ]
+    calendar = workdays.calendar_of(session=session, spec=spec)
+    rows = session.exec(
+        select(Escalation, Unit.code)
+        .join(Unit, Escalation.unit_id == Unit.id)
+        .where(Escalation.program_id == record.id, Escalation.opened_on <= as_of)
+        .order_by(col(Escalation.id))
+    ).all()
+    receipts = ladder.receipts(
+        session=session,
+        program=record,
+        spec=spec,
+        calendar=calendar,
+        escalations=[escalation for escalation, _ in rows],
+        as_of=as_of,
+    )
+    escalations = []
+    for escalation, code in rows:
+        receipt = receipts.get(escalation.id)  # type: ignore[arg-type]
+        escalations.append(
+            {
+                "id": escalation.id,
+                "unit": code,
+                "level": escalation.level,
+                "opened": escalation.opened_on,
+                "closed": escalation.closed_on
+                if escalation.closed_on and escalation.closed_on <= as_of
+                else None,
+                # the head's 签收 of its urge or interview notice, as of the day
+                "receipt": receipt.label if receipt else "",
+                "unacknowledged_since": receipt.unacknowledged_since if receipt else None,
+            }
+        )
     confirmations: dict[str, dict[str, Any]] = {}
     if quarter is not None:
         for answer, code in session.exec(
@@ -138,7 +154,6 @@ def load(*, session: Session, program: str, as_of: date, quarter: str | None = N
                 "recorded_at": answer.recorded_at,
                 "via": answer.via,
             }
-    calendar = workdays.calendar_of(session=session, spec=spec)
     return Snapshot(
         spec, as_of, status_reports, readings, escalations, confirmations, calendar, original_dues
     )

@@ -15,6 +15,7 @@ from pilot_tracker import periods
 from pilot_tracker.alerts import outbox
 from pilot_tracker.errors import ReportError
 from pilot_tracker.ledger import store
+from pilot_tracker.ledger.links import Links, program_units
 from pilot_tracker.ledger.program_file import short_name
 from pilot_tracker.models import (
     LABELS,
@@ -32,7 +33,6 @@ from pilot_tracker.reports.writing import (
     check_period,
     fix_dates,
     note_under,
-    program_id,
     record_document,
     relative,
     sources_sheet,
@@ -52,8 +52,14 @@ def write(
     templates: Path,
     now: datetime,
     send: bool = True,
+    links: Links | None = None,
 ) -> Written:
-    """Write the reconciliation of a quarter: summary and statements; queue their delivery."""
+    """Write the reconciliation of a quarter: summary and statements; queue their delivery.
+
+    Each unit's statement, and its message, carry the unit's personal link (``links``), to
+    confirm or dispute it on the portal; the summary for the office and the leaders, which
+    holds every statement, carries none.
+    """
     quarter = parse_quarter(quarter)
     check_period(session=session, program=program, period=quarter, now=now)
     end = periods.bounds(quarter)[1]
@@ -62,29 +68,25 @@ def write(
     written = Written(DocumentKind.QUARTERLY.value, program, quarter, folder)
     folder.mkdir(parents=True, exist_ok=True)
     base = f"{program}-{quarter}-季度对账"
-    context = {"q": data, "generated": documents.stamp(end)}
+    record = store.get_program(session=session, code=program)
+    own: dict[str, dict[str, str]] = {}
+    if links is not None:
+        own = {
+            unit.code: outbox.link_context(links.issue(program=record, unit=unit, now=now), record)
+            for unit in program_units(session=session, program=record)
+        }
+    context = {
+        "q": data,
+        "generated": documents.stamp(end),
+        "unit_links": {},
+        "linked": links is not None,
+    }
     page = documents.html(templates, "reports/quarterly.html.j2", **context)
     written.files["html"] = write_text(folder / f"{base}.html", page)
     anchors = [f"statement-{statement.unit}" for statement in data.statements]
     ranges = write_pdf(page, folder / f"{base}.pdf", written, "pdf", anchors, templates)
     written.files["xlsx"] = _quarterly_workbook(data, folder / f"{base}.xlsx", end)
-    for statement in data.statements:
-        # Each unit's statement is cut out of the whole, not printed again.
-        name = f"{program}-{quarter}-对账单-{statement.unit}"
-        pages = ranges.get(f"statement-{statement.unit}")
-        if pages is not None:
-            path = folder / f"{name}.pdf"
-            documents.split_pdf(written.files["pdf"], pages, path)
-        else:
-            single = documents.html(
-                templates,
-                "reports/statement_only.html.j2",
-                q=data,
-                s=statement,
-                **{"generated": context["generated"]},
-            )
-            path = write_text(folder / f"{name}.html", single)
-        written.statements[statement.unit] = path
+    _statements(data, written, ranges, anchors, templates, {**context, "unit_links": own})
     record_document(session, written, home, now)
     if send:
         subject_base = f"【季度对账】{short_name(data.name)} · {quarter[:4]}年第{quarter[-1]}季度"
@@ -94,30 +96,67 @@ def write(
             f"需核实问题{data.totals['discrepancies']}处，{data.totals['confirmed']}个单位已确认。"
         )
         written.queued += announce(session, written, home, now, subject_base, summary)
+        messages = outbox.Templates(templates)
         for statement in data.statements:
             if not statement.rows:
                 continue
-            body = (
-                f"{statement.name}联络员：\n\n附件为贵单位{quarter[:4]}年第{quarter[-1]}季度任务对账单，"
-                f"列有{len(statement.rows)}项任务的报送情况和{len(statement.discrepancies)}处需核实的问题。"
-                "请核对后回复确认或提出异议。\n\n"
-                + "\n".join(
-                    f"{n}. {d.text}" for n, d in enumerate(statement.discrepancies, start=1)
-                )
-                + f"\n\n{data.name}工作专班"
+            subject, body = messages.render(
+                "alerts/statement.txt.j2",
+                q=data,
+                s=statement,
+                short=short_name(data.name),
+                link=own.get(statement.unit),
             )
             queued = outbox.enqueue(
                 session=session,
-                program_id=program_id(session, program),
+                program_id=record.id,
                 dedup_key=f"statement:{program}:{quarter}:{statement.unit}",
-                target=f"unit:{statement.unit} role:liaison",
-                subject=f"【对账单】{short_name(data.name)} · {statement.name} · {quarter}",
-                body=outbox.neutralise(body),
+                target=outbox.liaison_of(statement.unit),
+                subject=subject,
+                body=body,
                 now=now,
                 attachments=[relative(written.statements[statement.unit], home)],
             )
             written.queued += queued is not None
     return written
+
+
+def _statements(
+    data: figures.Quarterly,
+    written: Written,
+    ranges: dict[str, tuple[int, int]],
+    anchors: list[str],
+    templates: Path,
+    context: dict[str, Any],
+) -> None:
+    """Each unit's statement as a file of its own: its pages cut out of the summary's PDF;
+    with the units' links, cut out of a PDF of the statements alone, each with its own
+    unit's link, printed once and removed; as HTML where no PDF could be printed."""
+    source = written.files.get("pdf")
+    whole = written.folder / f".{data.program}-{data.quarter}-对账单.pdf"
+    try:
+        if source is not None and context["unit_links"]:
+            page = documents.html(templates, "reports/statements.html.j2", **context)
+            try:
+                ranges, source = documents.pdf(page, whole, anchors, assets=templates), whole
+            except ReportError as error:
+                written.problems.append(f"statements' PDF not written: {error}")
+                source = None
+        for statement in data.statements:
+            # Each unit's statement is cut out of a whole, not printed again.
+            name = f"{data.program}-{data.quarter}-对账单-{statement.unit}"
+            pages = ranges.get(f"statement-{statement.unit}")
+            if source is not None and pages is not None:
+                path = written.folder / f"{name}.pdf"
+                documents.split_pdf(source, pages, path)
+            else:
+                single = documents.html(
+                    templates, "reports/statement_only.html.j2", s=statement, **context
+                )
+                path = write_text(written.folder / f"{name}.html", single)
+            written.statements[statement.unit] = path
+    finally:  # it holds every unit's link: it never stays
+        whole.unlink(missing_ok=True)
 
 
 def _quarterly_workbook(data: figures.Quarterly, path: Path, day: date) -> Path:

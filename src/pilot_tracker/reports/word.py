@@ -155,13 +155,14 @@ def evaluation_document(data: Evaluation, path: Path, day: date) -> Path:
     if data.escalations:
         _table(
             document,
-            ["事项", "成员单位", "启动日期", "关闭日期"],
+            ["事项", "成员单位", "启动日期", "关闭日期", "签收"],
             [
                 [
                     e["level_label"],
                     e["name"],
                     e["opened"].isoformat(),
                     e["closed"].isoformat() if e["closed"] else "未结",
+                    e.get("receipt") or "—",
                 ]
                 for e in data.escalations
             ],

@@ -21,6 +21,7 @@ from pilot_tracker import periods
 from pilot_tracker.alerts import outbox
 from pilot_tracker.errors import ReportError
 from pilot_tracker.ledger import store
+from pilot_tracker.ledger.links import Links
 from pilot_tracker.models import Document, DocumentKind
 from pilot_tracker.reports import documents
 from pilot_tracker.spreadsheet import put, write_table
@@ -117,8 +118,12 @@ def write(
     templates: Path,
     now: datetime,
     send: bool = True,
+    links: Links | None = None,
 ) -> Written:
-    """Write either document by its kind (``quarterly`` or ``half_year``) and period."""
+    """Write either document by its kind (``quarterly`` or ``half_year``) and period.
+
+    ``links`` issues the units' personal links that each unit's quarterly statement and
+    its message carry (how to confirm or dispute); without it they carry none."""
     common = {
         "session": session,
         "program": program,
@@ -132,7 +137,7 @@ def write(
     from pilot_tracker.reports import evaluation, reconciliation
 
     if kind == DocumentKind.QUARTERLY.value:
-        return reconciliation.write(quarter=period, **common)
+        return reconciliation.write(quarter=period, links=links, **common)
     if kind == DocumentKind.HALF_YEAR.value:
         return evaluation.write(half=period, **common)
     raise ReportError(f'no report of the kind "{kind}"; the kinds are quarterly and half_year')

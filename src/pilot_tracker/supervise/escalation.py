@@ -2,40 +2,47 @@
 
 Per unit and program:
 
-- a **reminder** to the liaison when the unit first has a flag;
+- a **reminder** to the liaison when the unit first has a flag, and again once in each
+  later reporting period while its escalation stays open (not on every run);
 - an **urge** to the head, with a copy to the office, when it still has a red flag
   ``urge_after_periods`` reporting periods after the reminder;
-- an **interview** recommendation to the leading-group office
-  ``interview_after_periods`` periods after the reminder, red flags persisting.
+- an **interview** recommendation to the leading-group office, and an interview notice
+  (约谈通知) to the head, ``interview_after_periods`` periods after the reminder, red
+  flags persisting.
+
+The head acknowledges (签收) an urge or interview notice through the unit's personal link
+(an ``Acknowledgement`` row). One not acknowledged within ``acknowledge_within_workdays``
+working days of its raise is shown as unacknowledged (``Receipt``), and an unacknowledged
+urge counts one period more toward ``interview_after_periods``: the interview comes one
+period sooner.
 
 An escalation is a record: opened, raised, closed. It closes by itself on the first day
 the unit has no red flag (a reminder: no flag at all, so that a unit with a standing
 yellow flag is not reminded afresh on every run), with that date; or by hand with an
-outcome. Each step writes its messages into the outbox in the same transaction. No
+outcome. Each step writes its messages into the outbox in the same transaction; the
+messages to the unit carry its personal link, the office's copies never do. No
 escalation is raised or closed before it opened (refused here, and a CHECK constraint).
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, col, select
 
 from pilot_tracker import periods
 from pilot_tracker.alerts import outbox
-from pilot_tracker.collect.submission_workbook import (
-    HEADER_ROW,
-    TASK_COLUMNS,
-    build_submission_template,
-)
 from pilot_tracker.errors import EarlierDayError, EscalationError, NotFoundError
 from pilot_tracker.ledger.program_file import ProgramSpec, short_name
 from pilot_tracker.models import (
     LABELS,
+    Acknowledgement,
     Escalation,
     EscalationLevel,
     EscalationStatus,
@@ -47,7 +54,10 @@ from pilot_tracker.models import (
 from pilot_tracker.spreadsheet import save_atomically
 from pilot_tracker.supervise.progress import progress
 from pilot_tracker.supervise.rules import Finding
-from pilot_tracker.supervise.workdays import WorkCalendar
+from pilot_tracker.supervise.workdays import WorkCalendar, calendar_of
+
+# The rungs whose notice the head acknowledges within the program's working days.
+ACKNOWLEDGED = (EscalationLevel.URGE.value, EscalationLevel.INTERVIEW.value)
 
 
 @dataclass
@@ -57,7 +67,71 @@ class Change:
     change: str  # opened | raised | closed
 
 
-def escalation_dict(escalation: Escalation, unit: str) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Receipt:
+    """Where the head's acknowledgement (签收) of an urge or interview notice stands.
+
+    ``due`` is the last day to acknowledge it in time: ``acknowledge_within_workdays``
+    working days after its raise. ``as_of`` is the day it is judged on (for a closed
+    escalation, no later than its close).
+    """
+
+    level: str
+    raised: date
+    due: date
+    as_of: date
+    acknowledged_at: datetime | None = None
+    acknowledged_on: date | None = None  # in the program's time zone
+
+    @property
+    def late(self) -> bool:
+        """Not acknowledged by its due day: never, or after it."""
+        if self.acknowledged_on is not None:
+            return self.acknowledged_on > self.due
+        return self.as_of > self.due
+
+    @property
+    def unacknowledged_since(self) -> date | None:
+        """The first day it was overdue, while it is still not acknowledged."""
+        if self.acknowledged_on is None and self.as_of > self.due:
+            return self.due + timedelta(days=1)
+        return None
+
+    @property
+    def label(self) -> str:
+        """As the reports show it: 已签收（5月8日）, 逾期签收（5月14日）,
+        未签收（5月12日起逾期）, 待签收（5月11日前）."""
+        if self.acknowledged_on is not None:
+            day = f"{self.acknowledged_on.month}月{self.acknowledged_on.day}日"
+            return f"逾期签收（{day}）" if self.late else f"已签收（{day}）"
+        since = self.unacknowledged_since
+        if since is not None:
+            return f"未签收（{since.month}月{since.day}日起逾期）"
+        return f"待签收（{self.due.month}月{self.due.day}日前）"
+
+    def as_dict(self) -> dict[str, Any]:
+        since = self.unacknowledged_since
+        return {
+            "notice": self.level,
+            "acknowledge_by": self.due.isoformat(),
+            "acknowledged": self.acknowledged_at.isoformat() if self.acknowledged_at else None,
+            "acknowledged_on": self.acknowledged_on.isoformat() if self.acknowledged_on else None,
+            "unacknowledged_since": since.isoformat() if since else None,
+        }
+
+
+NO_RECEIPT = {
+    "notice": None,
+    "acknowledge_by": None,
+    "acknowledged": None,
+    "acknowledged_on": None,
+    "unacknowledged_since": None,
+}
+
+
+def escalation_dict(
+    escalation: Escalation, unit: str, receipt: Receipt | None = None
+) -> dict[str, Any]:
     return {
         "id": escalation.id,
         "unit": unit,
@@ -65,7 +139,57 @@ def escalation_dict(escalation: Escalation, unit: str) -> dict[str, Any]:
         "status": escalation.status,
         "opened": escalation.opened_on.isoformat(),
         "closed": escalation.closed_on.isoformat() if escalation.closed_on else None,
+        **(receipt.as_dict() if receipt is not None else NO_RECEIPT),
     }
+
+
+def receipts(
+    *,
+    session: Session,
+    program: Program,
+    spec: ProgramSpec,
+    calendar: WorkCalendar,
+    escalations: Iterable[Escalation],
+    as_of: date,
+) -> dict[int, Receipt]:
+    """The receipt of each escalation's current notice, an urge or an interview, as of a
+    day (for a closed escalation, as of its close); the others have none."""
+    rung = [
+        (e.id, e.raised_on, e)
+        for e in escalations
+        if e.id is not None and e.level in ACKNOWLEDGED and e.raised_on is not None
+    ]
+    if not rung:
+        return {}
+    zone = ZoneInfo(program.timezone)
+    acknowledged: dict[tuple[int, str], datetime] = {}
+    for row in session.exec(
+        select(Acknowledgement).where(
+            col(Acknowledgement.escalation_id).in_([key for key, _, _ in rung])
+        )
+    ).all():
+        if row.acknowledged_at is not None:
+            moment = row.acknowledged_at
+            if moment.tzinfo is None:  # SQLite gives timestamps back without their zone
+                moment = moment.replace(tzinfo=UTC)
+            acknowledged[(row.escalation_id, row.level)] = moment
+    within = spec.rules.escalation.acknowledge_within_workdays
+    found = {}
+    for key, raised, escalation in rung:
+        day = as_of if escalation.closed_on is None else min(as_of, escalation.closed_on)
+        moment = acknowledged.get((key, escalation.level))
+        local = moment.astimezone(zone).date() if moment is not None else None
+        if local is not None and local > day:  # acknowledged after the day judged
+            moment = local = None
+        found[key] = Receipt(
+            level=escalation.level,
+            raised=raised,
+            due=calendar.add_workdays(raised, within),
+            as_of=day,
+            acknowledged_at=moment,
+            acknowledged_on=local,
+        )
+    return found
 
 
 def period_distance(cadence: str, first: date, later: date) -> int:
@@ -116,6 +240,18 @@ def advance(
         )
     settings = spec.rules.escalation
     context = _Context(session, program, spec, as_of, now, calendar, templates, home)
+    late = {
+        key
+        for key, receipt in receipts(
+            session=session,
+            program=program,
+            spec=spec,
+            calendar=calendar,
+            escalations=open_.values(),
+            as_of=as_of,
+        ).items()
+        if receipt.late
+    }
     changes: list[Change] = []
     for code, unit in units.items():
         current = open_.get(unit.id)
@@ -143,14 +279,18 @@ def advance(
             session.add(current)
             changes.append(Change(current, code, "closed"))
             continue
+        # Still open, with flags: the liaison hears once in each reporting period.
+        context.remind(current, unit, found)
         if code not in red:
             continue
         distance = period_distance(spec.reporting.cadence, current.opened_on, as_of)
+        # An urge the head has not acknowledged in time counts one period more.
+        counted = distance + (current.id in late)
         level = EscalationLevel(current.level)
         target = level
-        if distance >= settings.interview_after_periods:
+        if counted >= settings.interview_after_periods:
             target = EscalationLevel.INTERVIEW
-        elif distance >= settings.urge_after_periods:
+        elif counted >= settings.urge_after_periods:
             target = max(level, EscalationLevel.URGE, key=lambda rung: rung.rank)
         if target.rank > level.rank:
             current.level = target.value
@@ -160,10 +300,20 @@ def advance(
             if target is EscalationLevel.URGE:
                 context.urge(current, unit, found, distance)
             else:
-                context.interview(current, unit, found, distance)
+                context.interview(current, unit, found, distance, current.id in late)
             changes.append(Change(current, code, "raised"))
     session.flush()
     return changes
+
+
+def reminder_key(escalation: Escalation, as_of: date, cadence: str) -> str:
+    """The dedup key of the reminder for an escalation in the period of ``as_of``: the
+    one it opened with in its first period, one per period after."""
+    base = f"escalation:{escalation.id}:reminder"
+    period = periods.period_of(as_of, cadence)
+    return (
+        base if period == periods.period_of(escalation.opened_on, cadence) else f"{base}:{period}"
+    )
 
 
 class _Context:
@@ -216,15 +366,38 @@ class _Context:
             "deadline": f"{deadline.year}年{deadline.month}月{deadline.day}日",
         }
 
+    def _day(self, day: date) -> str:
+        return f"{day.year}年{day.month}月{day.day}日"
+
+    def _link(self, unit: Unit) -> dict[str, Any]:
+        """What a message to the unit itself adds: its personal link and the day by which
+        to acknowledge a notice (签收)."""
+        within = self.spec.rules.escalation.acknowledge_within_workdays
+        return {
+            "link": self.templates.link(program=self.program, unit=unit, now=self.now),
+            "acknowledge_by": self._day(self.calendar.add_workdays(self.as_of, within)),
+        }
+
     def remind(self, escalation: Escalation, unit: Unit, found: list[Finding]) -> None:
+        """The liaison's reminder: when the escalation opens, then once in each later
+        reporting period while it stays open."""
+        key = reminder_key(escalation, self.as_of, self.spec.reporting.cadence)
+        if outbox.queued(session=self.session, dedup_key=key):
+            return
         attachment = self._workbook(unit)
-        context = {**self._common(unit, found), "attachment": attachment}
+        repeat = escalation.opened_on != self.as_of
+        context = {
+            **self._common(unit, found),
+            **self._link(unit),
+            "attachment": attachment,
+            "since": self._day(escalation.opened_on) if repeat else "",
+        }
         subject, body = self.templates.render("alerts/reminder.txt.j2", **context)
         outbox.enqueue(
             session=self.session,
             program_id=self.program.id,
-            dedup_key=f"escalation:{escalation.id}:reminder",
-            target=f"unit:{unit.code} role:liaison",
+            dedup_key=key,
+            target=outbox.liaison_of(unit.code),
             subject=subject,
             body=body,
             now=self.now,
@@ -232,12 +405,14 @@ class _Context:
         )
 
     def urge(self, escalation: Escalation, unit: Unit, found: list[Finding], distance: int) -> None:
+        """The urge to the head, with the unit's link, and its copy for the office, without."""
         context = {**self._common(unit, found), "periods": distance, "escalation": escalation}
-        subject, body = self.templates.render("alerts/urge.txt.j2", **context)
         for target, key in (
             (f"unit:{unit.code} role:head", "head"),
             ("role:office", "office"),
         ):
+            own = self._link(unit) if key == "head" else {"link": None, "acknowledge_by": ""}
+            subject, body = self.templates.render("alerts/urge.txt.j2", **context, **own)
             outbox.enqueue(
                 session=self.session,
                 program_id=self.program.id,
@@ -249,9 +424,21 @@ class _Context:
             )
 
     def interview(
-        self, escalation: Escalation, unit: Unit, found: list[Finding], distance: int
+        self,
+        escalation: Escalation,
+        unit: Unit,
+        found: list[Finding],
+        distance: int,
+        unacknowledged: bool = False,
     ) -> None:
-        context = {**self._common(unit, found), "periods": distance, "escalation": escalation}
+        """The interview recommendation to the office, and the interview notice (约谈通知)
+        to the head, with the unit's link, to acknowledge."""
+        context = {
+            **self._common(unit, found),
+            "periods": distance,
+            "escalation": escalation,
+            "unacknowledged": unacknowledged,
+        }
         subject, body = self.templates.render("alerts/interview.txt.j2", **context)
         outbox.enqueue(
             session=self.session,
@@ -262,9 +449,28 @@ class _Context:
             body=body,
             now=self.now,
         )
+        subject, body = self.templates.render(
+            "alerts/interview_notice.txt.j2", **context, **self._link(unit)
+        )
+        outbox.enqueue(
+            session=self.session,
+            program_id=self.program.id,
+            dedup_key=f"escalation:{escalation.id}:interview:head",
+            target=f"unit:{unit.code} role:head",
+            subject=subject,
+            body=body,
+            now=self.now,
+        )
 
     def _workbook(self, unit: Unit) -> str | None:
         """The unit's submission workbook, prefilled with what it last reported."""
+        # imported here: listing escalations (`status`, `escalation list`) needs no openpyxl
+        from pilot_tracker.collect.submission_workbook import (
+            HEADER_ROW,
+            TASK_COLUMNS,
+            build_submission_template,
+        )
+
         workbook = build_submission_template(self.spec, unit.code, generated_on=self.as_of)
         latest = {
             row["task"]: row
@@ -289,14 +495,34 @@ class _Context:
         return relative
 
 
-def list_escalations(*, session: Session, program: Program) -> list[dict[str, Any]]:
+def list_escalations(
+    *, session: Session, program: Program, spec: ProgramSpec, as_of: date
+) -> list[dict[str, Any]]:
+    """Every escalation of a program, with the receipt of its urge or interview notice as
+    of a day (unacknowledged since when)."""
     rows = session.exec(
         select(Escalation, Unit.code)
         .join(Unit, Escalation.unit_id == Unit.id)
         .where(Escalation.program_id == program.id)
         .order_by(col(Escalation.id))
     ).all()
-    return [escalation_dict(escalation, code) for escalation, code in rows]
+    found = receipts(
+        session=session,
+        program=program,
+        spec=spec,
+        calendar=calendar_of(session=session, spec=spec),
+        escalations=[escalation for escalation, _ in rows],
+        as_of=as_of,
+    )
+    return [
+        escalation_dict(escalation, code, found.get(escalation.id))  # type: ignore[arg-type]
+        for escalation, code in rows
+    ]
+
+
+def unacknowledged(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The open escalations whose urge or interview notice is overdue for its 签收."""
+    return [item for item in items if item["status"] == "open" and item["unacknowledged_since"]]
 
 
 def close(*, session: Session, escalation_id: int, outcome: str, on: date) -> dict[str, Any]:

@@ -4,7 +4,8 @@ day, and each finding states its numbers, so a coordinator can check it by hand.
 | rule | finds |
 |---|---|
 | ``missing_report`` | a unit with work to report sent nothing for a period by its deadline |
-|                    | (rolled to a working day) plus a grace of working days               |
+|                    | (rolled to a working day) plus a grace of working days, unless it    |
+|                    | has caught up since: a later report covers all it owes, on plan      |
 | ``overdue`` | a task past its due day and not reported completed |
 | ``behind_plan`` | reported percent below the planned percent by more than a tolerance |
 | ``stalled`` | no progress for some reporting periods in a row |
@@ -135,6 +136,8 @@ def missing_report(situation: Situation) -> list[Finding]:
     for unit in spec.units:
         if unit.code in situation.unavailable or not _has_work(situation, unit.code, period):
             continue
+        if caught_up(situation, unit.code, period):
+            continue
         missed, checked = 0, period
         while (
             checked not in reported[unit.code]
@@ -170,9 +173,16 @@ def missing_report(situation: Situation) -> list[Finding]:
 def _has_work(situation: Situation, unit: str, period: str) -> bool:
     """Whether a unit owes a report for a period: a task of its own under way, or an
     indicator it owns."""
-    first, last = periods.bounds(period)
     if any(indicator.owner == unit for indicator in situation.spec.indicators):
         return True
+    return bool(_owed_tasks(situation, unit, period))
+
+
+def _owed_tasks(situation: Situation, unit: str, period: str) -> list[TaskSpec]:
+    """The tasks a unit leads that are under way in a period: begun by its end, not
+    reported completed before its start."""
+    first, last = periods.bounds(period)
+    owed = []
     for task in situation.spec.tasks:
         if task.lead_unit != unit or task.start > last:
             continue
@@ -181,8 +191,42 @@ def _has_work(situation: Situation, unit: str, period: str) -> bool:
             r.status == TaskStatus.COMPLETED.value and r.reported_on < first for r in earlier
         )
         if not done:
-            return True
-    return False
+            owed.append(task)
+    return owed
+
+
+def caught_up(situation: Situation, unit: str, period: str) -> bool:
+    """Whether a unit that skipped ``period`` has caught up since: its latest report, in a
+    later period, covers every task it owes then (or, with none, every indicator it owns)
+    and each of them is on plan (within ``behind_plan``'s tolerance, or completed).
+
+    Such a unit is no longer flagged for the skipped period, so its escalation can close;
+    the half-year figures still count the period as missed (``figures._score``).
+    """
+    cadence = situation.spec.reporting.cadence
+    owned = [i.code for i in situation.spec.indicators if i.owner == unit]
+    sent: dict[str, set[str]] = defaultdict(set)  # period → what the unit reported in it
+    for report in situation.status_reports:
+        if report.unit == unit:
+            sent[report.period].add(report.task)
+    for reading in situation.readings:
+        if reading.indicator in owned:
+            sent[periods.period_of(reading.as_of, cadence)].add(reading.indicator)
+    latest = max(sent, key=periods.ordinal, default=None)
+    if latest is None or periods.ordinal(latest) <= periods.ordinal(period):
+        return False
+    tasks = _owed_tasks(situation, unit, latest)
+    owed = [task.code for task in tasks] or owned
+    if not owed or not set(owed) <= sent[latest]:
+        return False
+    tolerance = situation.spec.rules.behind_plan.tolerance
+    for task in tasks:
+        report = situation.latest(task)
+        if report is None or report.status == TaskStatus.COMPLETED.value:
+            continue
+        if planned_percent(task, situation.as_of) - report.percent > tolerance:
+            return False
+    return True
 
 
 def overdue(situation: Situation) -> list[Finding]:

@@ -101,12 +101,13 @@ def create_app(
         trim_blocks=True,
         lstrip_blocks=True,
     )
+    links = Links(secret, settings.public_url, settings.link_days)
     portal = Portal(
         settings=settings,
         engine=engine,
-        links=Links(secret, settings.public_url, settings.link_days),
+        links=links,
         pages=pages,
-        messages=outbox.Templates(folder),
+        messages=outbox.Templates(folder, links=links),
         secret=secret,
         clock=clock,
         limiter=limiter or security.BadLinkLimiter(),
