@@ -280,6 +280,18 @@ def escalate(portal: PortalUnderTest, unit: str, level: str = "urge") -> int:
         return record.id
 
 
+def test_a_notice_of_a_closed_escalation_waits_for_no_receipt(portal: PortalUnderTest) -> None:
+    number = escalate(portal, "tw")
+    with db.session(portal.engine) as session:
+        record = session.get(Escalation, number)
+        assert record is not None
+        record.status, record.closed_on = "closed", date(2021, 4, 10)
+    page = portal.client.get(portal.link("xiangshan", "tw"))
+    assert "通知（2条）" in page.text and "待签收" not in page.text
+    card = page.text.split(f'id="notice-{number}-urge"')[1].split("</li>")[0]
+    assert "已结束" in card and "无需签收" in card and "<button" not in card
+
+
 def test_a_notice_is_acknowledged_once(portal: PortalUnderTest) -> None:
     number = escalate(portal, "tw")
     page = portal.client.get(portal.link("xiangshan", "tw"))

@@ -39,7 +39,6 @@ from pilot_tracker.ledger import store
 from pilot_tracker.ledger.links import Links
 from pilot_tracker.ledger.program_file import ProgramSpec
 from pilot_tracker.models import (
-    Acknowledgement,
     Escalation,
     EscalationStatus,
     Flag,
@@ -48,7 +47,7 @@ from pilot_tracker.models import (
     Unit,
 )
 from pilot_tracker.reports import schedule, writing
-from pilot_tracker.supervise import escalation, flags
+from pilot_tracker.supervise import escalation, flags, notices
 from pilot_tracker.supervise import workdays as workdays_module
 
 START = date(2021, 1, 4)
@@ -332,7 +331,7 @@ def acknowledge_notices(
     """The heads of ``units`` acknowledge (签收) every open urge or interview notice of
     theirs raised before ``before``, as they would through their link; how many."""
     rows = session.exec(
-        select(Escalation)
+        select(Escalation, Unit)
         .join(Unit, Escalation.unit_id == Unit.id)
         .join(Program, Escalation.program_id == Program.id)
         .where(
@@ -343,23 +342,14 @@ def acknowledge_notices(
             col(Escalation.raised_on) < before,
         )
     ).all()
-    done = 0
-    for row in rows:
-        known = session.exec(
-            select(Acknowledgement.id).where(
-                Acknowledgement.escalation_id == row.id, Acknowledgement.level == row.level
-            )
-        ).first()
-        if known is None:
-            session.add(
-                Acknowledgement(
-                    escalation_id=row.id,  # type: ignore[arg-type]
-                    level=row.level,
-                    acknowledged_at=now,
-                )
-            )
-            done += 1
-    return done
+    taken = [
+        notices.acknowledge(
+            session=session, unit=unit, escalation_id=row.id, level=row.level, now=now
+        )
+        for row, unit in rows
+        if row.id is not None
+    ]
+    return sum(not receipt.already for receipt in taken)
 
 
 def _summarise(engine: Engine, result: DemoResult) -> None:

@@ -119,7 +119,8 @@ class AnswersView:
 
     @property
     def unacknowledged(self) -> int:
-        return sum(1 for notice in self.notices if not notice.acknowledged)
+        """Notices still waiting for 签收: those of escalations still open."""
+        return sum(1 for notice in self.notices if notice.open and not notice.acknowledged)
 
 
 # --- the statement ---------------------------------------------------------------------------
