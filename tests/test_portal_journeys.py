@@ -1,19 +1,27 @@
 """A unit's whole job through its personal link, in a real browser (Debian's Chromium,
-tests/browser.py), each as its liaison does it: report with the online form (one bad
+tests/browser.py), each as its liaison does it: open the link found in a real reminder
+(delivered over SMTP, read back from its .eml), report with the online form (one bad
 value, corrected), upload the filled workbook, confirm or dispute the quarterly statement,
-acknowledge (签收) a notice, ask for an extension, all at a phone's width too; and after
-each, what the office sees: the same commands it runs (`progress --json`, `reconcile
-list`, `extension approve`, ...), through typer's runner on the portal's database.
+acknowledge (签收) a notice, ask for an extension, and report at a phone's width; and after
+each, what the office sees: the commands it runs (`progress --json`, `reconcile list`,
+`extension approve`, ...), through typer's runner on the portal's database.
 
 The portal is served once for the module (tests/conftest.py ``portal_server``); each test
-works with units of its own, so none depends on another or on their order.
+works with units of its own, so none depends on another or on their order. The reminder's
+test has a portal of its own: its ladder run and its delivery touch every unit.
 """
 
 from __future__ import annotations
 
+import email
+import email.policy
 import json
 import re
-from dataclasses import dataclass
+import socket
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import date
+from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +31,11 @@ from playwright.sync_api import Locator, Page, expect
 from sqlmodel import Session, select
 from typer.testing import CliRunner
 
+from pilot_tracker import db
+from pilot_tracker.alerts import outbox
 from pilot_tracker.cli import app
+from pilot_tracker.demo.playthrough import apprise_config
+from pilot_tracker.ledger.program_file import read_program_file
 from pilot_tracker.models import (
     Acknowledgement,
     Escalation,
@@ -32,8 +44,12 @@ from pilot_tracker.models import (
     Submission,
     Unit,
 )
+from pilot_tracker.settings import PROJECT_TEMPLATES
+from pilot_tracker.supervise import flags
 
+from . import portal_fixtures
 from .browser import PHONE, Console, png_size
+from .conftest import EXAMPLES
 from .portal_fixtures import SECRET, ServedPortal
 
 TODAY = "2021-04-20"  # the portal's clock (portal_fixtures.NOW), in Shanghai
@@ -53,6 +69,7 @@ class Office:
     and data home, with the portal's address and key (so the links it prints open it)."""
 
     portal: ServedPortal
+    environment: dict[str, str] = field(default_factory=dict)
 
     def run(self, *args: str, code: int = 0) -> Any:
         environment = {
@@ -62,6 +79,7 @@ class Office:
             ),
             "PILOT_TRACKER_PUBLIC_URL": self.portal.url,
             "PILOT_TRACKER_SECRET_KEY": SECRET,
+            **self.environment,
         }
         result = runner.invoke(app, list(args), env=environment)
         assert result.exit_code == code, (args, result.stdout, result.stderr)
@@ -472,3 +490,124 @@ def test_the_report_works_on_a_phone(
     assert width <= screen, f"the page is {width} px wide on a {screen} px screen"
     shot(page, tmp_path / "phone-taken.png")
     assert office.progress("yinzhou", "jyj")["YZ-FZ-01"]["percent"] == 50.0
+
+
+# --- 7. from a real reminder, received over SMTP --------------------------------------------
+
+
+class Mailroom:
+    """An SMTP server's mail drop on loopback (aiosmtpd): every message it is given kept
+    as an .eml file, as it came over the wire."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        folder.mkdir(parents=True, exist_ok=True)
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        count = len(list(self.folder.glob("*.eml")))
+        (self.folder / f"{count + 1:04d}.eml").write_bytes(envelope.original_content)
+        return "250 OK"
+
+    def mails(self) -> list[EmailMessage]:
+        return [
+            email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+            for path in sorted(self.folder.glob("*.eml"))
+        ]
+
+
+@pytest.fixture
+def smtp_server(tmp_path: Path) -> Iterator[tuple[Mailroom, int]]:
+    """A real SMTP server on 127.0.0.1 for one test: its mail drop and its port."""
+    from aiosmtpd.controller import Controller
+
+    with socket.socket() as probe:  # aiosmtpd's Controller needs a port of its own
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    mailroom = Mailroom(tmp_path / "mail")
+    controller = Controller(mailroom, hostname="127.0.0.1", port=port, ready_timeout=15)
+    controller.start()
+    try:
+        yield mailroom, port
+    finally:
+        controller.stop()
+
+
+@pytest.fixture
+def own_portal(tmp_path: Path, portal_examples: Path) -> Iterator[ServedPortal]:
+    """The examples' portal for one test: a ladder run and a delivery of its own, on a
+    database no other test has flagged."""
+    yield from portal_fixtures.portal_server(tmp_path / "portal", portal_examples)
+
+
+def test_a_liaison_opens_the_link_in_a_real_reminder_email_and_reports(
+    own_portal: ServedPortal,
+    smtp_server: tuple[Mailroom, int],
+    page: Page,
+    tmp_path: Path,
+) -> None:
+    portal, (mailroom, port) = own_portal, smtp_server
+    # The day's supervise run, as the scheduled flow runs it: the ladder reminds every
+    # lagging unit, each message carrying the unit's link to this portal.
+    with db.session(portal.engine) as session:
+        _, changes = flags.flag_and_escalate(
+            session=session,
+            program="yinzhou",
+            as_of=date(2021, 4, 20),
+            now=portal.clock[0],
+            templates=outbox.Templates(PROJECT_TEMPLATES, links=portal.links),
+            home=portal.settings.home,
+        )
+        moved = [(change.unit, change.change, change.escalation.level) for change in changes]
+    assert ("tqw", "opened", "reminder") in moved
+    # Delivered by the office's command through Apprise: every liaison, head and the
+    # office has an address on the SMTP server (as the demo's Apprise file gives them).
+    spec = read_program_file(EXAMPLES / "yinzhou.yaml")
+    config = apprise_config([spec], port, tmp_path / "apprise.yml")
+    office = Office(portal, {"PILOT_TRACKER_APPRISE_CONFIG": str(config)})
+    sent = office.json("alerts", "send")
+    assert sent["sent"] >= 1 and (sent["failed"], sent["pending"]) == (0, 0)
+
+    # The liaison's mail, read back from the .eml the server received.
+    [mail] = [
+        mail for mail in mailroom.mails() if mail["To"] == "yinzhou-tqw-liaison@demo.example.gov.cn"
+    ]
+    assert mail["Subject"].startswith("【进度提醒】") and "团区委" in mail["Subject"]
+    part = mail.get_body(preferencelist=("plain",))
+    assert part is not None
+    body = part.get_content()
+    [link] = re.findall(re.escape(f"{portal.url}/u/") + r"[A-Za-z0-9_.\-]+", body)
+    assert "2021年7月19日前有效" in body  # issued on the portal's day, for 90 days
+    [workbook] = [each.get_filename() for each in mail.iter_attachments()]
+    assert workbook and workbook.endswith(".xlsx")
+
+    answer = page.goto(link)
+    assert answer is not None and answer.status == 200
+    expect(page.locator("h1")).to_have_text("团区委")
+    expect(page.locator(".intro")).to_contain_text("本链接有效期至 2021-07-19")
+    expect(page.locator("#notices")).to_contain_text(mail["Subject"])
+
+    task = entry(page, "YZ-JZ-03")
+    task.get_by_label(STATUS).select_option("推进中")
+    task.get_by_label(PERCENT).fill("约一半")
+    task.get_by_label("进展情况").fill("规划初稿已完成，正在征求意见")
+    entry(page, "YZ-ZB-11").get_by_label(re.compile("^当前值")).fill("82")
+    refused = submitting(page, page.get_by_role("button", name=SUBMIT))
+    assert refused.status == 422
+    percent = entry(page, "YZ-JZ-03").get_by_label(PERCENT)
+    expect_error_at(page, percent, "无法识别的完成进度“约一半”，请填写 0-100 的数字，如 80")
+    shot(page, tmp_path / "from-mail-refused.png")
+    assert office.progress("yinzhou", "tqw") == {}
+
+    percent.fill("55")
+    taken = submitting(page, page.get_by_role("button", name=SUBMIT))
+    assert taken.status == 200
+    expect(page.locator("#outcome h2")).to_have_text("报送成功")
+    expect(page.locator("#indicator-YZ-ZB-11")).to_contain_text("82")
+    shot(page, tmp_path / "from-mail-taken.png")
+
+    shown = office.progress("yinzhou", "tqw")
+    assert {task: (row["status"], row["percent"]) for task, row in shown.items()} == {
+        "YZ-JZ-03": ("in_progress", 55.0)
+    }
+    [submission] = office.rows(Submission, "yinzhou", "tqw")
+    assert submission.source == "form" and shown["YZ-JZ-03"]["submission"] == submission.sha256
