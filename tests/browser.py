@@ -12,15 +12,17 @@
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import contextlib
 import socket
 import struct
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 CHROMIUM = Path("/usr/bin/chromium")
 LIMITED = Path(__file__).with_name("chromium")
@@ -36,6 +38,7 @@ LAUNCH_ARGS = [
     # resolved"; the portal is reached at its address, 127.0.0.1.
     "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1",
 ]
+T = TypeVar("T")
 # Every wait in a browser test has a deadline: Playwright's, in milliseconds.
 TIMEOUT_MS = 15_000
 
@@ -126,6 +129,14 @@ def serving(make_app: Callable[[str], Any], *, deadline: float = 15.0) -> Iterat
         listener.close()
         if thread.is_alive():
             raise RuntimeError(f"the portal at {base_url} did not stop in {deadline:.0f} s")
+
+
+def run_async(coroutine: Coroutine[Any, Any, T]) -> T:
+    """``asyncio.run(coroutine)`` in a thread of its own, what a test that runs a coroutine
+    uses: once a browser test has run in a process, Playwright's sync API keeps an event
+    loop running in the main thread, and ``asyncio.run`` refuses to start under it."""
+    with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="asyncio") as pool:
+        return pool.submit(asyncio.run, coroutine).result()
 
 
 def png_size(path: Path) -> tuple[int, int]:

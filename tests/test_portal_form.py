@@ -43,6 +43,7 @@ from pilot_tracker.portal.unit_page import unit_page
 from pilot_tracker.supervise.progress import progress
 from pilot_tracker.web.security import UPLOAD_BYTES
 
+from .browser import run_async
 from .conftest import EXAMPLES
 from .portal_fixtures import PortalUnderTest
 
@@ -515,7 +516,7 @@ def test_a_50_mb_upload_sent_in_chunks_is_cut_off_at_the_bound(portal: PortalUnd
                 headers={"content-type": "multipart/form-data; boundary=b"},
             )
 
-    answer = asyncio.run(asyncio.wait_for(post(), timeout=60))
+    answer = run_async(asyncio.wait_for(post(), timeout=60))
     assert answer.status_code == 413 and "提交的内容过大" in answer.text
     assert sent[0] <= UPLOAD_BYTES + 65536
     assert counts(portal) == NOTHING and archived(portal) == []

@@ -10,7 +10,6 @@ route must) shows each check can fail.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import re
 import stat
@@ -55,6 +54,7 @@ from pilot_tracker.settings import PROJECT_TEMPLATES, Settings
 from pilot_tracker.web import security
 from pilot_tracker.web.app import create_app, opened, posted
 
+from .browser import run_async
 from .portal_fixtures import NOW, SECRET, PortalUnderTest
 
 PROBE = "/u/{token}/probe"
@@ -294,7 +294,7 @@ def call(app: Any, method: str, path: str, headers: dict[str, str], chunks: Iter
         "client": ("127.0.0.1", 40000),
         "server": ("127.0.0.1", 8000),
     }
-    asyncio.run(app(scope, receive, send))
+    run_async(app(scope, receive, send))
     start = next(m for m in sent if m["type"] == "http.response.start")
     body = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
     found = {k.decode().lower(): v.decode() for k, v in start["headers"]}
