@@ -34,6 +34,7 @@ LAUNCH_ARGS = [
     "--disable-background-networking",
     "--disable-component-update",
     "--disable-sync",
+    "--lang=zh-CN",  # Chromium's own words in Chinese (Debian's chromium-l10n)
     # The wall: a page that names any host (a font, a script, an update server) gets "not
     # resolved"; the portal is reached at its address, 127.0.0.1.
     "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1",

@@ -351,7 +351,7 @@ def test_a_notice_from_the_ladder_is_acknowledged_once(
     expect(notices.locator("h2")).to_have_text("通知（1条，1条待签收）")
     notice = notices.locator(f"#notice-{opened['id']}-reminder")
     expect(notice).to_contain_text("提醒：【进度提醒】")
-    expect(notice).to_contain_text(f"{TODAY}发出 · 督办中")
+    expect(notice).to_contain_text(f"{TODAY}发出 · 跟进中")
     taken = submitting(page, notice.get_by_role("button", name="签收"))
     assert taken.status == 200
     expect(page.locator("#flash")).to_have_text(f"已签收“提醒”通知（{AT}）。 查看")
