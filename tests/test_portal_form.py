@@ -574,7 +574,7 @@ def test_the_form_is_the_rows_of_a_workbook_in_one_canonical_document() -> None:
         ("i1-indicator", "I-01"),
         ("i1-value", "12.5"),
     ]
-    shown = ReportForm(tasks=[TaskEntry(1, "T-01", "任务一")])
+    shown = ReportForm(tasks=[TaskEntry(row=1, code="T-01", title="任务一")])
     form = read_posted(posted, shown_form=shown)
     assert [(t.row, t.code, t.title) for t in form.tasks] == [
         (1, "T-01", "任务一"),
@@ -606,7 +606,7 @@ def test_the_form_is_the_rows_of_a_workbook_in_one_canonical_document() -> None:
 
 def test_each_rejection_lands_at_the_field_it_came_from() -> None:
     form = ReportForm(
-        tasks=[TaskEntry(1, "T-01"), TaskEntry(2, "T-02")],
+        tasks=[TaskEntry(row=1, code="T-01"), TaskEntry(row=2, code="T-02")],
         indicators=read_posted([("i1-indicator", "I-01")], shown_form=ReportForm()).indicators,
     )
     summary = SubmissionSummary("u", "form", "f.json", "0" * 64, "rejected")

@@ -33,7 +33,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.exc import IntegrityError
@@ -93,47 +93,45 @@ _FIELD = re.compile(r"^([ti])(\d{1,4})-([a-z_]+)$")
 
 
 @dataclass
-class TaskEntry:
-    """One task's row of the form: what is shown in its fields, and the reasons against it."""
+class _Entry:
+    """One row of the form: what is shown in its fields, and the reasons against it."""
 
     row: int  # 1-based: the row intake reads it as
     code: str
-    title: str = ""
     values: dict[str, str] = field(default_factory=dict)
-    errors: dict[str, str] = field(default_factory=dict)  # field ("task": the row) → reason
+    errors: dict[str, str] = field(default_factory=dict)  # field (``whole``: the row) → reason
 
-    keys = ("task", *TASK_FIELDS)
+    prefix: ClassVar[str]
+    whole: ClassVar[str]
 
     def name(self, key: str) -> str:
-        return f"t{self.row}-{key}"
+        return f"{self.prefix}{self.row}-{key}"
 
     def anchor(self, key: str) -> str:
         """The id a reason links to: the field's, or the row's for its code."""
-        return f"t{self.row}" if key == "task" else self.name(key)
+        return f"{self.prefix}{self.row}" if key == self.whole else self.name(key)
 
     def value(self, key: str) -> str:
         return self.values.get(key, "")
 
 
 @dataclass
-class IndicatorEntry:
-    row: int
-    code: str
+class TaskEntry(_Entry):
+    title: str = ""
+
+    prefix: ClassVar[str] = "t"
+    whole: ClassVar[str] = "task"
+    keys: ClassVar[tuple[str, ...]] = ("task", *TASK_FIELDS)
+
+
+@dataclass
+class IndicatorEntry(_Entry):
     name_text: str = ""
     measure: str = ""
-    values: dict[str, str] = field(default_factory=dict)
-    errors: dict[str, str] = field(default_factory=dict)  # field ("indicator": the row) → reason
 
-    keys = ("indicator", *INDICATOR_FIELDS)
-
-    def name(self, key: str) -> str:
-        return f"i{self.row}-{key}"
-
-    def anchor(self, key: str) -> str:
-        return f"i{self.row}" if key == "indicator" else self.name(key)
-
-    def value(self, key: str) -> str:
-        return self.values.get(key, "")
+    prefix: ClassVar[str] = "i"
+    whole: ClassVar[str] = "indicator"
+    keys: ClassVar[tuple[str, ...]] = ("indicator", *INDICATOR_FIELDS)
 
 
 @dataclass
@@ -311,7 +309,9 @@ def read_posted(items: Iterable[tuple[str, Any]], *, shown_form: ReportForm) -> 
         if kind == "t":
             code = values.pop("task", "").strip()
             row = len(form.tasks) + 1
-            form.tasks.append(TaskEntry(row, code, titles.get(code, ""), values))
+            form.tasks.append(
+                TaskEntry(row=row, code=code, title=titles.get(code, ""), values=values)
+            )
         else:
             code = values.pop("indicator", "").strip()
             known = indicators.get(code)
