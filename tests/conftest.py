@@ -20,6 +20,23 @@ POSTGRES_URL = os.environ.get("PILOT_TRACKER_TEST_DATABASE_URL", "")
 NO_POSTGRES = "PILOT_TRACKER_TEST_DATABASE_URL is not set (e.g. postgresql+psycopg://postgres@127.0.0.1:5432/test)"
 
 
+def load_examples(session: Any, *names: str) -> None:
+    """Load example programs (``xiangshan``, ``yinzhou``) in the session, as on 2021-01-01."""
+    from datetime import UTC, datetime
+
+    from pilot_tracker.ledger import store
+    from pilot_tracker.ledger.program_file import read_program_file
+
+    for name in names:
+        store.load_program(
+            session=session,
+            spec=read_program_file(EXAMPLES / f"{name}.yaml"),
+            source_name=f"{name}.yaml",
+            source_sha256="",
+            now=datetime(2021, 1, 1, tzinfo=UTC),
+        )
+
+
 @pytest.fixture(autouse=True)
 def isolated_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Every test gets its own data home; nothing leaks from the developer's environment."""

@@ -16,14 +16,13 @@ import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
 from pilot_tracker import db
-from pilot_tracker.ledger import links, store
+from pilot_tracker.ledger import links
 from pilot_tracker.ledger.links import Links
-from pilot_tracker.ledger.program_file import read_program_file
 from pilot_tracker.models import Program, Unit
 from pilot_tracker.settings import PROJECT_TEMPLATES, Settings
 from pilot_tracker.web.app import create_app
 
-from .conftest import EXAMPLES
+from .conftest import load_examples
 
 # A working day of the examples' half-year, 09:00 in Shanghai.
 NOW = datetime(2021, 4, 20, 1, 0, tzinfo=UTC)
@@ -68,14 +67,7 @@ def examples_database(path: Path) -> Path:
     engine = db.make_engine(f"sqlite:///{path}")
     db.migrate(engine)
     with db.session(engine) as session:
-        for name in ("xiangshan.yaml", "yinzhou.yaml"):
-            store.load_program(
-                session=session,
-                spec=read_program_file(EXAMPLES / name),
-                source_name=name,
-                source_sha256="",
-                now=datetime(2021, 1, 1, tzinfo=UTC),
-            )
+        load_examples(session, "xiangshan", "yinzhou")
     engine.dispose()
     return path
 

@@ -16,12 +16,11 @@ from pilot_tracker import db
 from pilot_tracker.errors import AnswerError, ExtensionError, NotFoundError
 from pilot_tracker.ledger import store
 from pilot_tracker.ledger.plan import planned_percent
-from pilot_tracker.ledger.program_file import read_program_file
 from pilot_tracker.models import Extension, ExtensionStatus, Flag, Program, Task, Unit
 from pilot_tracker.reports import figures
 from pilot_tracker.supervise import extensions, flags
 
-from .conftest import EXAMPLES
+from .conftest import load_examples
 
 NOW = datetime(2021, 4, 20, 1, 0, tzinfo=UTC)  # 09:00 in Shanghai
 # XS-JZ-01, led by 团县委 (tw), co-unit 县委组织部 (zzb): due 2021-03-31, milestones
@@ -33,13 +32,7 @@ TASK = "XS-JZ-01"
 def ledger(engine: sa.Engine) -> Iterator[sa.Engine]:
     """The Xiangshan example on record, on SQLite (and PostgreSQL where configured)."""
     with db.session(engine) as session:
-        store.load_program(
-            session=session,
-            spec=read_program_file(EXAMPLES / "xiangshan.yaml"),
-            source_name="xiangshan.yaml",
-            source_sha256="",
-            now=datetime(2021, 1, 1, tzinfo=UTC),
-        )
+        load_examples(session, "xiangshan")
     yield engine
 
 

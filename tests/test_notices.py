@@ -14,13 +14,11 @@ from sqlmodel import Session, select
 from pilot_tracker import db
 from pilot_tracker.alerts import outbox
 from pilot_tracker.errors import AnswerNotFound
-from pilot_tracker.ledger import store
-from pilot_tracker.ledger.program_file import read_program_file
 from pilot_tracker.models import Acknowledgement, Escalation, Program, Unit
 from pilot_tracker.settings import PROJECT_TEMPLATES
 from pilot_tracker.supervise import flags, notices
 
-from .conftest import EXAMPLES
+from .conftest import load_examples
 
 NOW = datetime(2021, 4, 20, 1, 30, tzinfo=UTC)  # 09:30 in Shanghai
 
@@ -60,13 +58,7 @@ def ladder(engine: sa.Engine) -> Iterator[Ladder]:
     """The Xiangshan example with three escalations, on SQLite (and PostgreSQL where
     configured)."""
     with db.session(engine) as session:
-        store.load_program(
-            session=session,
-            spec=read_program_file(EXAMPLES / "xiangshan.yaml"),
-            source_name="xiangshan.yaml",
-            source_sha256="",
-            now=datetime(2021, 1, 1, tzinfo=UTC),
-        )
+        load_examples(session, "xiangshan")
         closed = escalation(
             session,
             "tw",
@@ -223,13 +215,7 @@ def test_the_ladders_own_reminder_is_a_notice_with_its_messages_subject(
     """The real ladder: a unit with no report by the deadline is reminded; its notice
     carries the reminder's subject."""
     with db.session(sqlite_engine) as session:
-        store.load_program(
-            session=session,
-            spec=read_program_file(EXAMPLES / "xiangshan.yaml"),
-            source_name="xiangshan.yaml",
-            source_sha256="",
-            now=datetime(2021, 1, 1, tzinfo=UTC),
-        )
+        load_examples(session, "xiangshan")
         _, changes = flags.flag_and_escalate(
             session=session,
             program="xiangshan",

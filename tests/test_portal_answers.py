@@ -16,8 +16,6 @@ from typer.testing import CliRunner
 
 from pilot_tracker import db
 from pilot_tracker.cli import app
-from pilot_tracker.ledger import store
-from pilot_tracker.ledger.program_file import read_program_file
 from pilot_tracker.models import (
     Acknowledgement,
     Document,
@@ -30,7 +28,7 @@ from pilot_tracker.models import (
 from pilot_tracker.reports import figures, writing
 from pilot_tracker.settings import PROJECT_TEMPLATES
 
-from .conftest import EXAMPLES
+from .conftest import load_examples
 from .portal_fixtures import NOW, PortalUnderTest
 
 runner = CliRunner()
@@ -52,13 +50,7 @@ def q1_written(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     engine = db.make_engine(f"sqlite:///{home / 'q1.db'}")
     db.migrate(engine)
     with db.session(engine) as session:
-        store.load_program(
-            session=session,
-            spec=read_program_file(EXAMPLES / "xiangshan.yaml"),
-            source_name="xiangshan.yaml",
-            source_sha256="",
-            now=datetime(2021, 1, 1, tzinfo=UTC),
-        )
+        load_examples(session, "xiangshan")
         written = writing.write(
             session=session,
             kind="quarterly",
