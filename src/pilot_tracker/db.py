@@ -10,9 +10,11 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine, make_url
@@ -225,3 +227,13 @@ def session(engine: Engine) -> Iterator[Session]:
     """A session whose transaction commits when the block ends, and rolls back on error."""
     with Session(engine) as db_session, db_session.begin():
         yield db_session
+
+
+def stored_moment(moment: datetime) -> datetime:
+    """A timestamp as it was stored, in UTC: SQLite gives it back without its zone."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def local_moment(moment: datetime, zone: str) -> datetime:
+    """A stored timestamp in a program's time zone, as a page or a report shows it."""
+    return stored_moment(moment).astimezone(ZoneInfo(zone))

@@ -10,13 +10,12 @@ the unit's own statement file, found only through the paths the record holds.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, col, select
 
-from pilot_tracker import periods
+from pilot_tracker import db, periods
 from pilot_tracker.errors import AnswerError, AnswerNotFound
 from pilot_tracker.models import (
     LABELS,
@@ -50,8 +49,7 @@ def quarter_title(quarter: str) -> str:
 def _local(moment: datetime | None, zone: str) -> datetime | None:
     if moment is None:
         return None
-    aware = moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
-    return aware.astimezone(ZoneInfo(zone))
+    return db.local_moment(moment, zone)
 
 
 @dataclass(frozen=True)

@@ -31,14 +31,14 @@ import logging
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
-from zoneinfo import ZoneInfo
 
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from pilot_tracker import db
 from pilot_tracker.alerts import outbox
 from pilot_tracker.collect.intake import SubmissionSummary, record_failure, take_payload
 from pilot_tracker.collect.payload import (
@@ -474,6 +474,4 @@ def _forget_archived(session: Session, home: Path, sha256: str) -> None:
 def _local(moment: datetime | None, zone: str) -> str:
     if moment is None:
         return ""
-    if moment.tzinfo is None:  # SQLite hands back what was stored in UTC without its zone
-        moment = moment.replace(tzinfo=UTC)
-    return f"{moment.astimezone(ZoneInfo(zone)):%Y-%m-%d %H:%M}"
+    return f"{db.local_moment(moment, zone):%Y-%m-%d %H:%M}"

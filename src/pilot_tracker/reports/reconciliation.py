@@ -4,14 +4,14 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
 import openpyxl
 from sqlmodel import Session, col, select
 
-from pilot_tracker import periods
+from pilot_tracker import db, periods
 from pilot_tracker.alerts import outbox
 from pilot_tracker.errors import ReportError
 from pilot_tracker.ledger import store
@@ -302,7 +302,7 @@ def answers(*, session: Session, program: str, quarter: str) -> list[dict[str, A
                 "name": unit.name,
                 "status": answer.status if answer else None,
                 "label": LABELS[ConfirmationStatus][answer.status] if answer else NOT_CONFIRMED,
-                "recorded_at": _stored(answer.recorded_at).isoformat()
+                "recorded_at": db.stored_moment(answer.recorded_at).isoformat()
                 if answer and answer.recorded_at
                 else None,
                 "via": answer.via if answer else None,
@@ -311,8 +311,3 @@ def answers(*, session: Session, program: str, quarter: str) -> list[dict[str, A
             }
         )
     return found
-
-
-def _stored(moment: datetime) -> datetime:
-    """A stored moment with its zone (SQLite gives it back without one; it was UTC)."""
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)

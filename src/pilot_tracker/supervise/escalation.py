@@ -29,14 +29,14 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, col, select
 
-from pilot_tracker import periods
+from pilot_tracker import db, periods
 from pilot_tracker.alerts import outbox
 from pilot_tracker.errors import EarlierDayError, EscalationError, NotFoundError
 from pilot_tracker.ledger.program_file import ProgramSpec, short_name
@@ -169,10 +169,7 @@ def receipts(
         )
     ).all():
         if row.acknowledged_at is not None:
-            moment = row.acknowledged_at
-            if moment.tzinfo is None:  # SQLite gives timestamps back without their zone
-                moment = moment.replace(tzinfo=UTC)
-            acknowledged[(row.escalation_id, row.level)] = moment
+            acknowledged[(row.escalation_id, row.level)] = db.stored_moment(row.acknowledged_at)
     within = spec.rules.escalation.acknowledge_within_workdays
     found = {}
     for key, raised, escalation in rung:

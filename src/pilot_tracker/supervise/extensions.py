@@ -15,13 +15,13 @@ Earlier milestones stay where they were.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, col, select
 
-from pilot_tracker import values
+from pilot_tracker import db, values
 from pilot_tracker.errors import AnswerError, CellError, ExtensionError, NotFoundError
 from pilot_tracker.ledger.program_file import ProgramSpec, TaskSpec
 from pilot_tracker.models import (
@@ -91,9 +91,7 @@ def _day(moment: datetime | None, zone: str) -> date:
     """The program's own day of a stored moment (SQLite gives it back without its zone)."""
     if moment is None:
         raise ValueError("a stored extension has no time")
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(ZoneInfo(zone)).date()
+    return db.local_moment(moment, zone).date()
 
 
 # --- what is in effect --------------------------------------------------------------------

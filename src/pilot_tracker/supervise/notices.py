@@ -10,13 +10,13 @@ acknowledgement (``models.Acknowledgement``) records when, once, and the ladder 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import UTC, date, datetime
-from zoneinfo import ZoneInfo
+from datetime import date, datetime
 
 from sqlalchemy import or_
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from pilot_tracker import db
 from pilot_tracker.errors import AnswerNotFound
 from pilot_tracker.models import (
     LABELS,
@@ -57,16 +57,6 @@ class Acknowledged:
 
     notice: Notice
     already: bool
-
-
-def _aware(moment: datetime) -> datetime:
-    """A stored moment with its zone (SQLite gives it back without one; it was UTC)."""
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
-
-
-def local_time(moment: datetime, zone: str) -> datetime:
-    """A stored moment in the program's time zone, as a page shows it."""
-    return _aware(moment).astimezone(ZoneInfo(zone))
 
 
 def _rung_messages(
@@ -131,7 +121,7 @@ def notices(*, session: Session, unit: Unit) -> list[Notice]:
                 day = escalation.raised_on
             elif level.rank < top.rank and message is not None and message.created_at:
                 # A rung passed on the way up: its day is its message's.
-                day = local_time(message.created_at, program.timezone).date()
+                day = db.local_moment(message.created_at, program.timezone).date()
             else:
                 continue  # not reached, or skipped on the way up with no message
             moment = acknowledged.get((escalation.id, level.value))
@@ -142,7 +132,7 @@ def notices(*, session: Session, unit: Unit) -> list[Notice]:
                     raised_on=day,
                     subject=message.subject if message is not None else "",
                     open=escalation.status == EscalationStatus.OPEN.value,
-                    acknowledged_at=_aware(moment) if moment else None,
+                    acknowledged_at=db.stored_moment(moment) if moment else None,
                 )
             )
     found.sort(
@@ -193,6 +183,6 @@ def acknowledge(
                 Acknowledgement.escalation_id == number, Acknowledgement.level == notice.level
             )
         ).one()
-        moment = _aware(first.acknowledged_at) if first.acknowledged_at else now
+        moment = db.stored_moment(first.acknowledged_at) if first.acknowledged_at else now
         return Acknowledged(replace(notice, acknowledged_at=moment), already=True)
-    return Acknowledged(replace(notice, acknowledged_at=_aware(now)), already=False)
+    return Acknowledged(replace(notice, acknowledged_at=db.stored_moment(now)), already=False)

@@ -10,15 +10,15 @@ that is not the unit's own is a 404 page.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, HTMLResponse, Response
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 
+from pilot_tracker import db
 from pilot_tracker.errors import AnswerError, AnswerNotFound
 from pilot_tracker.ledger.links import Opened
 from pilot_tracker.models import LABELS, ConfirmationStatus, EscalationLevel, Program, Unit
@@ -36,8 +36,7 @@ def _text(form: FormData, name: str) -> str:
 
 
 def _when(moment: datetime, zone: str) -> str:
-    aware = moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
-    return aware.astimezone(ZoneInfo(zone)).strftime("%Y-%m-%d %H:%M")
+    return db.local_moment(moment, zone).strftime("%Y-%m-%d %H:%M")
 
 
 async def _answer(
@@ -55,9 +54,7 @@ async def _answer(
 
     def write() -> str:
         with portal.session() as session:
-            program = session.merge(link.program)
-            unit = session.merge(link.unit)
-            return take(session, program, unit, form)
+            return take(session, *portal.attached(session, link), form)
 
     try:
         done = await run_in_threadpool(write)
@@ -172,11 +169,12 @@ def statement_file(request: Request, token: str, quarter: str) -> Response:
     link = opened(request, token)
     try:
         with portal.session() as session:
+            program, unit = portal.attached(session, link)
             path = answers.statement_file(
                 session=session,
                 home=portal.settings.home,
-                program=session.merge(link.program),
-                unit=session.merge(link.unit),
+                program=program,
+                unit=unit,
                 quarter=quarter,
             )
     except AnswerNotFound as error:

@@ -31,7 +31,7 @@ from pilot_tracker.errors import (
     LinkRevoked,
 )
 from pilot_tracker.ledger.links import Links, Opened
-from pilot_tracker.models import LABELS
+from pilot_tracker.models import LABELS, Program, Unit
 from pilot_tracker.settings import Settings
 from pilot_tracker.web import security
 
@@ -54,6 +54,10 @@ class Portal:
 
     def today(self, zone: str) -> date:
         return self.now().astimezone(ZoneInfo(zone)).date()
+
+    def attached(self, session: Session, link: Opened) -> tuple[Program, Unit]:
+        """The program and unit a link opened, as rows of ``session``."""
+        return session.merge(link.program), session.merge(link.unit)
 
     @contextlib.contextmanager
     def session(self) -> Iterator[Session]:

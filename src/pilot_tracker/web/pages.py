@@ -46,8 +46,7 @@ def unit_response(
         with portal.session() as own:
             return unit_response(request, link, page=page, session=own, status=status, **context)
     cookie = request.cookies.get(security.CSRF_COOKIE) or security.new_csrf_cookie()
-    program = session.merge(link.program)
-    unit_row = session.merge(link.unit)
+    program, unit_row = portal.attached(session, link)
     today = portal.today(program.timezone)
     if page is None:
         page = unit_page(session=session, program=program, unit=unit_row, today=today)

@@ -29,8 +29,7 @@ async def report(request: Request, token: str) -> Response:
     def take() -> Response:
         portal = portal_of(request)
         with portal.session() as session:
-            program = session.merge(link.program)
-            unit = session.merge(link.unit)
+            program, unit = portal.attached(session, link)
             today = portal.today(program.timezone)
             page = unit_page(session=session, program=program, unit=unit, today=today)
             typed = read_posted(items, shown_form=page.report)
@@ -45,9 +44,8 @@ async def report(request: Request, token: str) -> Response:
                 templates=portal.messages,
             )
             if outcome.stored or outcome.duplicate:
-                # As stored now: the form prefilled with what was just reported.
-                page = unit_page(session=session, program=program, unit=unit, today=today)
-                return unit_response(request, link, page=page, session=session, outcome=outcome)
+                # The page as stored now: the form prefilled with what was just reported.
+                return unit_response(request, link, session=session, outcome=outcome)
             page.report = typed
             return unit_response(
                 request, link, page=page, session=session, status=422, outcome=outcome
@@ -72,9 +70,7 @@ async def upload(request: Request, token: str) -> Response:
     def take() -> Response:
         portal = portal_of(request)
         with portal.session() as session:
-            program = session.merge(link.program)
-            unit = session.merge(link.unit)
-            today = portal.today(program.timezone)
+            program, unit = portal.attached(session, link)
             outcome = take_upload(
                 session=session,
                 program=program,
@@ -82,19 +78,13 @@ async def upload(request: Request, token: str) -> Response:
                 name=name,
                 data=data,
                 content_type=content_type,
-                today=today,
+                today=portal.today(program.timezone),
                 now=portal.now(),
                 home=portal.settings.home,
                 templates=portal.messages,
             )
-            page = unit_page(session=session, program=program, unit=unit, today=today)
             return unit_response(
-                request,
-                link,
-                page=page,
-                session=session,
-                status=_upload_status(outcome),
-                outcome=outcome,
+                request, link, session=session, status=_upload_status(outcome), outcome=outcome
             )
 
     return await run_in_threadpool(take)
