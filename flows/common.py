@@ -54,7 +54,7 @@ class Opened:
     @property
     def links(self) -> Links:
         """The issuer of the units' personal links, which their messages carry."""
-        return Links(self.settings.link_secret(), self.settings.public_url, self.settings.link_days)
+        return self.settings.link_issuer()
 
     @property
     def templates(self) -> outbox.Templates:

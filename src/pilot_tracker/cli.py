@@ -50,7 +50,7 @@ if TYPE_CHECKING:
     from pilot_tracker.alerts import outbox
     from pilot_tracker.collect import collection
     from pilot_tracker.ledger import store
-    from pilot_tracker.ledger.links import Link, Links
+    from pilot_tracker.ledger.links import Link
     from pilot_tracker.ledger.program_file import ProgramSpec
     from pilot_tracker.models import ConfirmationStatus
     from pilot_tracker.reports import writing
@@ -564,14 +564,7 @@ def message_templates(settings: Settings) -> outbox.Templates:
             f"no message templates in {settings.templates}; set PILOT_TRACKER_TEMPLATES "
             "to the project's templates/ folder"
         )
-    return outbox.Templates(settings.templates, links=link_issuer(settings))
-
-
-def link_issuer(settings: Settings) -> Links:
-    """The issuer of the units' personal links, from the settings."""
-    from pilot_tracker.ledger.links import Links
-
-    return Links(settings.link_secret(), settings.public_url, settings.link_days)
+    return outbox.Templates(settings.templates, links=settings.link_issuer())
 
 
 @app.command()
@@ -1146,7 +1139,7 @@ def write_report(
             templates=settings.templates,
             now=now_utc(),
             send=not no_send,
-            links=link_issuer(settings),
+            links=settings.link_issuer(),
         )
     print_written(written, as_json)
 
@@ -1448,7 +1441,7 @@ def demo(
             templates=settings.templates,
             on_day=on_day,
             # The demo's key lives in its own data home, where a portal on it finds it.
-            links=lambda home: link_issuer(settings.model_copy(update={"home": home})),
+            links=lambda home: settings.model_copy(update={"home": home}).link_issuer(),
         )
     out.print(f"demo played into {output.resolve()}", markup=False)
     out.print(f"  {result.days} working days, {len(result.reports)} report files", markup=False)
@@ -1517,10 +1510,9 @@ def demo_clock(start: datetime) -> Callable[[], datetime]:
 def demo_link(settings: Settings, now: datetime) -> Link:
     """The personal link of the demo's busiest unit (most tasks and indicators), issued
     at ``now``."""
-    from pilot_tracker.ledger.links import Links
     from pilot_tracker.portal.unit_page import busiest_unit
 
-    issuer = Links(settings.link_secret(), settings.public_url, settings.link_days)
+    issuer = settings.link_issuer()
     with database_session(settings) as session:
         program, unit = busiest_unit(session=session)
         return issuer.issue(program=program, unit=unit, now=now)
@@ -2039,7 +2031,7 @@ def links_print(
     from pilot_tracker.ledger import store
 
     settings = load_settings()
-    issuer = link_issuer(settings)
+    issuer = settings.link_issuer()
     with database_session(settings) as session:
         record = store.get_program(session=session, code=program)
         issued = issuer.for_units(session=session, program=record, now=now_utc(), unit=unit)

@@ -5,12 +5,16 @@ from __future__ import annotations
 from datetime import date
 from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from pilot_tracker.errors import ConfigurationError
+
+if TYPE_CHECKING:
+    from pilot_tracker.ledger.links import Links
 
 DATABASE_FILE = "pilot-tracker.db"
 # The project's folder in a checkout (an editable install): templates/, examples/ and flows/
@@ -125,6 +129,13 @@ class Settings(BaseSettings):
     @property
     def reports(self) -> Path:
         return self.home / "reports"
+
+    def link_issuer(self) -> Links:
+        """The issuer of the units' personal links: this installation's key, the portal's
+        public address, the links' lifetime."""
+        from pilot_tracker.ledger.links import Links
+
+        return Links(self.link_secret(), self.public_url, self.link_days)
 
     def link_secret(self) -> str:
         """The key personal links are signed with: PILOT_TRACKER_SECRET_KEY, else a random

@@ -105,7 +105,7 @@ def create_app(
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    links = Links(secret, settings.public_url, settings.link_days)
+    links = settings.link_issuer()
     portal = Portal(
         settings=settings,
         engine=engine,
