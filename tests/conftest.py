@@ -120,6 +120,40 @@ def portal(tmp_path: Path, portal_examples: Path) -> Iterator[Any]:
     yield from portal_under_test(tmp_path, portal_examples)
 
 
+# --- the office's board: the demo's first quarter, played once per test run -----------------
+
+
+@pytest.fixture(scope="session")
+def board_demo(request: pytest.FixtureRequest) -> Any:
+    """The demo played to its Q1 reconciliations, with units' answers and the board's
+    accounts (tests/board_fixtures.py); made once for the code that plays it, kept in
+    pytest's cache, shared by the test processes."""
+    from .board_fixtures import played
+
+    return played(request.config.cache.mkdir("board-demo"))
+
+
+@pytest.fixture
+def board(tmp_path: Path, board_demo: Any) -> Iterator[Any]:
+    """The board on a copy of the played demo, on a fixed clock: ``board.client(name)``."""
+    from .board_fixtures import board_under_test
+
+    yield from board_under_test(tmp_path, board_demo)
+
+
+@pytest.fixture(scope="module")
+def board_server(tmp_path_factory: pytest.TempPathFactory, board_demo: Any) -> Iterator[Any]:
+    """The board on a copy of the played demo, served on 127.0.0.1 for a module's browser
+    tests (``url``, ``engine``, ``clock``)."""
+    from .board_fixtures import board_server
+
+    with pytest.MonkeyPatch.context() as environment:
+        for name in list(os.environ):
+            if name.startswith("PILOT_TRACKER_") and name != "PILOT_TRACKER_TEST_DATABASE_URL":
+                environment.delenv(name)
+        yield from board_server(tmp_path_factory.mktemp("board-server"), board_demo)
+
+
 # --- the browser tests: pytest-playwright's fixtures on Debian's Chromium (tests/browser.py)
 
 

@@ -1,6 +1,6 @@
 """The layout rules: the domain never imports Prefect, Typer or a web framework, and never
 reads the clock or the settings; entry points (cli.py, web/, flows/) do. Import arrows point
-one way, down the pipeline: entry points → demo → portal → reports → supervise → collect →
+one way, down the pipeline: entry points → demo → board → portal → reports → supervise → collect →
 alerts → ledger → the core (models, db, errors, periods, spreadsheet, values ...). The command line
 imports a heavy edge (Apprise, Alembic, openpyxl, ...) only in a command that uses it."""
 
@@ -106,7 +106,17 @@ def test_importing_the_command_line_loads_no_heavy_module() -> None:
 
 
 # Lowest first: a module may import its own package and the layers below it, never above.
-LAYERS = ("core", "ledger", "alerts", "collect", "supervise", "reports", "portal", "demo")
+LAYERS = (
+    "core",
+    "ledger",
+    "alerts",
+    "collect",
+    "supervise",
+    "reports",
+    "portal",
+    "board",
+    "demo",
+)
 
 
 def layer_of(module: str) -> str:

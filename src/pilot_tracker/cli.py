@@ -2063,10 +2063,123 @@ def links_revoke(program: ProgramOption, unit: UnitOption) -> None:
     )
 
 
+users_app = typer.Typer(
+    help="Accounts of the office (专班) and leaders (领导) on the board (pilot-tracker web): "
+    "add, list, disable. Units need none: they keep their personal links.\n\n"
+    "Example: pilot-tracker users add office-xiangshan --role office --program xiangshan "
+    "--password-stdin",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+)
+app.add_typer(users_app, name="users")
+
+
+def read_password(from_stdin: bool) -> str:
+    """The new account's password: the first line of stdin, or typed twice at a prompt."""
+    if from_stdin:
+        line = sys.stdin.readline(4096)
+        return line.removesuffix("\n").removesuffix("\r")
+    if not sys.stdin.isatty():
+        raise typer.BadParameter(
+            "stdin is not a terminal: pipe the password in with --password-stdin",
+            param_hint="--password-stdin",
+        )
+    return typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+
+
+@users_app.command("add")
+@handles_errors
+def users_add(
+    name: Annotated[str, typer.Argument(help="The account's name, e.g. office-xiangshan.")],
+    role: Annotated[
+        str, typer.Option("--role", help="office (acts on its programs) or leader (reads).")
+    ],
+    programs: Annotated[
+        list[str] | None,
+        typer.Option("--program", help="A program the account may see (repeatable)."),
+    ] = None,
+    password_stdin: Annotated[
+        bool,
+        typer.Option("--password-stdin", help="Read the password from the first line of stdin."),
+    ] = False,
+) -> None:
+    """Add an account; its password (12 characters or more, typed twice, or the first line
+    of stdin with --password-stdin) is stored as an Argon2id hash.
+
+    Example: pilot-tracker users add leader-ningbo --role leader --program xiangshan
+    --program yinzhou --password-stdin < password.txt
+    """
+    from pilot_tracker.board import accounts
+
+    password = read_password(password_stdin)
+    with database_session(load_settings()) as session:
+        line = accounts.add(
+            session=session,
+            name=name,
+            role=role,
+            programs=programs or [],
+            password=password,
+            now=now_utc(),
+            passwords=accounts.Passwords(),
+        )
+    out.print(
+        f"account {line.name} ({line.role}) added for {', '.join(line.programs)}", markup=False
+    )
+
+
+@users_app.command("list")
+@handles_errors
+def users_list(
+    as_json: Annotated[bool, typer.Option("--json", help="Print the accounts as JSON.")] = False,
+) -> None:
+    """List the accounts: role, programs, disabled or not, last sign-in.
+
+    Example: pilot-tracker users list --json
+    """
+    from pilot_tracker.board import accounts
+
+    with database_session(load_settings()) as session:
+        lines = accounts.listed(session=session)
+    if as_json:
+        emit_json([line.as_dict() for line in lines])
+        return
+    if not lines:
+        out.print("no accounts; add one with `pilot-tracker users add`", markup=False)
+        return
+    grid = table("name", "role", "programs", "state", "last sign-in")
+    for line in lines:
+        row(
+            grid,
+            line.name,
+            line.role,
+            ", ".join(line.programs),
+            "disabled" if line.disabled else "active",
+            line.last_sign_in.isoformat(timespec="minutes") if line.last_sign_in else "never",
+        )
+    out.print(grid)
+
+
+@users_app.command("disable")
+@handles_errors
+def users_disable(
+    name: Annotated[str, typer.Argument(help="The account's name (see `users list`).")],
+) -> None:
+    """Disable an account: it cannot sign in, and its open sessions end at once.
+
+    Example: pilot-tracker users disable office-xiangshan
+    """
+    from pilot_tracker.board import accounts
+
+    with database_session(load_settings()) as session:
+        line = accounts.disable(session=session, name=name, now=now_utc())
+    out.print(f"account {line.name} disabled; its sessions have ended", markup=False)
+
+
 @app.command()
 @handles_errors
 def web(host: HostOption = "127.0.0.1", port: PortOption = 8000) -> None:
-    """Run the unit portal: each unit's page behind its personal link, until Ctrl-C.
+    """Run the portal: each unit's page behind its personal link, and the office's board
+    (accounts: `pilot-tracker users add`), until Ctrl-C.
 
     Put it behind the office's HTTPS reverse proxy and set PILOT_TRACKER_PUBLIC_URL to the
     address units reach it at; links printed and sent carry that address. Each request is

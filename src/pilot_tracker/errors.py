@@ -47,6 +47,17 @@
     │                                 notice, a statement never written): a 404 page
     ├── ExtensionError                an extension request cannot be decided as asked
     │                                 (already decided, a rejection without a note)
+    ├── AccountError                  a board account cannot be added or changed as asked
+    │                                 (a name taken, a password too short, no program)
+    ├── BoardError                    the office's action on the board cannot be taken
+    │   │                             (an outcome without a date, a reply too long); the
+    │   │                             message (Chinese) is for the office, at its field
+    │   ├── SignInRefused             a name and password that open nothing (wrong, or
+    │   │                             locked out: the same words for every case)
+    │   ├── SignInNeeded              a board page asked for without a live session:
+    │   │                             answered by the login page
+    │   └── BoardNotFound             a page or file of a program the account may not see,
+    │                                 or not on record: a 404 page
     ├── DemoError                     the demo cannot be played into the folder given
     └── ServeError                    `serve` could not start or reach its Prefect server
 
@@ -250,6 +261,39 @@ class AnswerNotFound(AnswerError, NotFoundError):
 class ExtensionError(PilotTrackerError):
     """An extension request (延期申请) cannot be decided as asked: already decided, or a
     rejection without a note for the unit."""
+
+
+class AccountError(PilotTrackerError):
+    """A board account cannot be added or changed as asked: a name taken or malformed, a
+    password too short, an unknown role or program."""
+
+
+class BoardError(PilotTrackerError):
+    """The office's action on the board cannot be taken; the message (Chinese) is for the
+    office, and ``field`` names the form field it belongs to, if one."""
+
+    def __init__(self, message: str, field: str = ""):
+        super().__init__(message)
+        self.field = field
+
+
+class SignInRefused(BoardError):
+    """A name and password that open nothing: a wrong name, a wrong password, a disabled or
+    locked-out account all read the same, so that nobody learns which names exist."""
+
+
+class SignInNeeded(BoardError):
+    """A board page asked for without a live session (none, ended, expired, idle): the
+    portal answers with the login page, which leads back to ``back`` after signing in."""
+
+    def __init__(self, back: str):
+        super().__init__("请先登录。")
+        self.back = back
+
+
+class BoardNotFound(BoardError, NotFoundError):
+    """What a board page or download names is not on record, or belongs to a program the
+    account may not see: the same 404 page either way."""
 
 
 class DemoError(PilotTrackerError):

@@ -137,6 +137,14 @@ class Channel(StrEnum):
     PORTAL = "portal"  # the unit, through its personal link
 
 
+class AccountRole(StrEnum):
+    """What an account of the board may do: the office (专班) acts on its programs, a
+    leader (领导) reads them."""
+
+    OFFICE = "office"
+    LEADER = "leader"
+
+
 class DocumentKind(StrEnum):
     """The documents pilot-tracker writes: the quarterly reconciliation, the half-year
     evaluation."""
@@ -188,6 +196,7 @@ LABELS: dict[type[StrEnum], dict[str, str]] = {
     ConfirmationStatus: {"confirmed": "已确认", "disputed": "有异议"},
     ExtensionStatus: {"pending": "待审批", "approved": "已批准", "rejected": "未批准"},
     Channel: {"cli": "专班录入", "portal": "单位在线提交"},
+    AccountRole: {"office": "专班", "leader": "领导"},
     IndicatorState: {
         "reached": "已达目标",
         "on_track": "正常推进",
@@ -501,6 +510,8 @@ class Escalation(SQLModel, table=True):
     raised_on: date | None = None
     closed_on: date | None = None
     outcome: str = Field(default="", sa_type=Text)
+    # Who closed it by hand: the board account's name, or "" (the CLI, or by itself).
+    closed_by: str = Field(default="", sa_type=String(64), sa_column_kwargs={"server_default": ""})
 
 
 class Notification(SQLModel, table=True):
@@ -596,6 +607,22 @@ class Extension(SQLModel, table=True):
     decided_at: datetime | None = _timestamp(nullable=True)
     decided_on: date | None = None
     decision_note: str = Field(default="", sa_type=Text)
+    # Who decided: the board account's name, or "" (the CLI).
+    decided_by: str = Field(default="", sa_type=String(64), sa_column_kwargs={"server_default": ""})
+
+
+class Interview(SQLModel, table=True):
+    """The record of an interview (约谈) of a unit's head: when it was held, who attended,
+    what was agreed; recorded by the office on the board, against the escalation that
+    called for it."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    escalation_id: int = Field(foreign_key="escalation.id", ondelete="CASCADE", index=True)
+    held_on: date
+    attendees: str = Field(sa_type=Text)
+    agreed: str = Field(sa_type=Text)
+    recorded_by: str = Field(default="", sa_type=String(64))
+    recorded_at: datetime | None = _timestamp()
 
 
 class Document(SQLModel, table=True):
@@ -613,6 +640,62 @@ class Document(SQLModel, table=True):
     paths: dict[str, str] = Field(default_factory=dict, sa_type=JSON)
     sha256: dict[str, str] = Field(default_factory=dict, sa_type=JSON)
     generated_at: datetime | None = _timestamp()
+
+
+# --- the board's accounts -----------------------------------------------------------------
+
+
+class Account(SQLModel, table=True):
+    """A person of the office or a leader, signing in to the board (units keep their
+    links). Only the password's Argon2id hash is stored."""
+
+    __table_args__ = (UniqueConstraint("name"), _one_of("role", AccountRole))
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(sa_type=String(64))
+    role: str = Field(sa_type=String(10))
+    password_hash: str = Field(sa_type=String(255), repr=False)
+    disabled: bool = False
+    created_at: datetime | None = _timestamp()
+
+
+class AccountProgram(SQLModel, table=True):
+    """A program an account may see (a leader) or act on (the office)."""
+
+    __tablename__ = "account_program"
+
+    account_id: int = Field(foreign_key="account.id", ondelete="CASCADE", primary_key=True)
+    program_id: int = Field(
+        foreign_key="program.id", ondelete="CASCADE", primary_key=True, index=True
+    )
+
+
+class LoginSession(SQLModel, table=True):
+    """A signed-in browser: the cookie holds a random token, the table its sha256. Ended at
+    logout (or when its account is disabled); a replayed cookie then opens nothing."""
+
+    __tablename__ = "login_session"
+    __table_args__ = (UniqueConstraint("token_sha256"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    token_sha256: str = Field(sa_type=String(64), repr=False)
+    account_id: int = Field(foreign_key="account.id", ondelete="CASCADE", index=True)
+    created_at: datetime | None = _timestamp()
+    last_seen_at: datetime | None = _timestamp()
+    expires_at: datetime | None = _timestamp()
+    ended_at: datetime | None = _timestamp(nullable=True)
+
+
+class LoginThrottle(SQLModel, table=True):
+    """Failed sign-ins of one name (its sha256: a name typed may be a password), whether the
+    name exists or not, so that a lock-out tells nothing about which names exist."""
+
+    __tablename__ = "login_throttle"
+
+    name_sha256: str = Field(primary_key=True, sa_type=String(64))
+    failures: int = 0
+    first_failed_at: datetime | None = _timestamp()
+    locked_until: datetime | None = _timestamp(nullable=True)
 
 
 # --- the calendar --------------------------------------------------------------------------

@@ -61,6 +61,10 @@ class Settings(BaseSettings):
     public_url: str = "http://127.0.0.1:8000"
     link_days: int = Field(default=90, ge=1, le=3660)
     secret_key: str = Field(default="", repr=False)
+    # The office's board: a sign-in lasts this many hours at most, and ends after this many
+    # minutes without a request.
+    session_hours: int = Field(default=12, ge=1, le=24 * 30)
+    session_idle_minutes: int = Field(default=120, ge=5, le=24 * 60)
 
     @field_validator("public_url")
     @classmethod

@@ -23,12 +23,16 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from pilot_tracker import db
 from pilot_tracker.alerts import outbox
+from pilot_tracker.board.accounts import Lifetime, Passwords
 from pilot_tracker.errors import (
     AnswerError,
+    BoardError,
+    BoardNotFound,
     BodyTooLarge,
     LinkError,
     LinkExpired,
     LinkRevoked,
+    SignInNeeded,
 )
 from pilot_tracker.ledger.links import Links, Opened
 from pilot_tracker.models import LABELS, Program, Unit
@@ -48,6 +52,11 @@ class Portal:
     secret: str
     clock: Callable[[], datetime]
     limiter: security.BadLinkLimiter
+    # The board's accounts: password hashing, how long a sign-in lasts, failed sign-ins
+    # per client (beside the lock-out per name, in the database).
+    passwords: Passwords
+    lifetime: Lifetime
+    sign_in_limiter: security.BadLinkLimiter
 
     def now(self) -> datetime:
         return self.clock()
@@ -64,8 +73,8 @@ class Portal:
         with db.session(self.engine) as session:
             yield session
 
-    def render(self, name: str, status: int = 200, **context: Any) -> HTMLResponse:
-        html = self.pages.get_template(name).render(labels=LABELS, **context)
+    def render(self, template: str, status: int = 200, **context: Any) -> HTMLResponse:
+        html = self.pages.get_template(template).render(labels=LABELS, **context)
         return HTMLResponse(html, status_code=status)
 
 
@@ -91,8 +100,10 @@ def create_app(
     engine: Engine | None = None,
     clock: Callable[[], datetime] = _utc_now,
     limiter: security.BadLinkLimiter | None = None,
+    passwords: Passwords | None = None,
 ) -> FastAPI:
-    """The portal on the configured database (at the current schema)."""
+    """The portal (units' pages and the office's board) on the configured database (at the
+    current schema)."""
     if engine is None:
         engine = db.make_engine(settings.resolved_database_url, create=False)
         db.ensure_current(engine)
@@ -115,6 +126,9 @@ def create_app(
         secret=secret,
         clock=clock,
         limiter=limiter or security.BadLinkLimiter(),
+        passwords=passwords or Passwords(),
+        lifetime=Lifetime(hours=settings.session_hours, idle=settings.session_idle_minutes),
+        sign_in_limiter=security.BadLinkLimiter(attempts=30, window=900.0),
     )
     app = PortalApp(
         title="pilot-tracker portal",
@@ -137,9 +151,27 @@ def create_app(
     app.state.portal = portal
     app.mount("/static", StaticFiles(directory=folder / "portal" / "static"), name="static")
 
-    from pilot_tracker.web import answers, pages, report_form
+    from pilot_tracker.web import (
+        answers,
+        board,
+        board_escalations,
+        board_inbox,
+        board_library,
+        board_map,
+        pages,
+        report_form,
+    )
 
-    for module in (pages, report_form, answers):
+    for module in (
+        pages,
+        report_form,
+        answers,
+        board,
+        board_map,
+        board_escalations,
+        board_inbox,
+        board_library,
+    ):
         app.include_router(module.router)
     _error_pages(app, portal)
     return app
@@ -147,6 +179,7 @@ def create_app(
 
 _STATUS_TEXT = {
     400: ("请求有误", "提交的内容无法识别，请返回页面重新填写。"),
+    401: ("登录失败", "用户名或密码不正确。"),
     403: ("无法提交", "页面已过期或不是从本页面提交的。请刷新页面后重新提交。"),
     404: ("页面不存在", "没有这个页面。请使用通知中的专属链接访问。"),
     405: ("无法操作", "该页面不接受这种操作。请返回页面重新操作。"),
@@ -171,6 +204,20 @@ def _error_pages(app: FastAPI, portal: Portal) -> None:
     async def link_error(request: Request, error: LinkError) -> Response:
         gone = isinstance(error, LinkExpired | LinkRevoked)  # signed by us, no longer valid
         return error_page(portal, 410 if gone else 404, str(error))
+
+    from pilot_tracker.web.board import sign_in_redirect
+
+    @app.exception_handler(SignInNeeded)
+    async def sign_in_needed(request: Request, error: SignInNeeded) -> Response:
+        return sign_in_redirect(error.back)
+
+    @app.exception_handler(BoardNotFound)
+    async def board_not_found(request: Request, error: BoardNotFound) -> Response:
+        return error_page(portal, 404, str(error))
+
+    @app.exception_handler(BoardError)
+    async def board_error(request: Request, error: BoardError) -> Response:
+        return error_page(portal, 400, str(error))
 
     @app.exception_handler(AnswerError)
     async def answer_error(request: Request, error: AnswerError) -> Response:
@@ -228,7 +275,7 @@ async def posted(request: Request, token: str, *, files: int = 0) -> tuple[Opene
             max_files=files, max_fields=security.MAX_FIELDS, max_part_size=security.FIELD_BYTES
         )
     except StarletteHTTPException as error:  # Starlette's words on a form out of bounds
-        raise StarletteHTTPException(400, _form_refusal(str(error.detail), files)) from None
+        raise StarletteHTTPException(400, form_refusal(str(error.detail), files)) from None
     valid = security.csrf_valid(
         portal.secret,
         request.cookies.get(security.CSRF_COOKIE),
@@ -242,8 +289,8 @@ async def posted(request: Request, token: str, *, files: int = 0) -> tuple[Opene
     return link, form
 
 
-def _form_refusal(reason: str, files: int) -> str:
-    """What the liaison reads when a form is refused by its bounds (Starlette says it in
+def form_refusal(reason: str, files: int) -> str:
+    """What a user reads when a form is refused by its bounds (Starlette says it in
     English)."""
     if reason.startswith("Too many fields"):
         return (

@@ -17,12 +17,6 @@ from pilot_tracker.web.app import opened, portal_of
 router = APIRouter()
 
 
-@router.get("/", response_class=HTMLResponse)
-def home(request: Request) -> Response:
-    portal = portal_of(request)
-    return portal.render("portal/home.html.j2")
-
-
 @router.get("/u/{token}", response_class=HTMLResponse)
 def unit(request: Request, token: str) -> Response:
     return unit_response(request, opened(request, token))
