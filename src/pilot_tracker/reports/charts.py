@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from html import escape
 
+from pilot_tracker.ledger import plan
 from pilot_tracker.reports.figures import Evaluation
 
 FONT = "font-family='WenQuanYi Micro Hei, Noto Sans CJK SC, sans-serif'"
@@ -46,15 +47,19 @@ def completion_by_list(evaluation: Evaluation) -> str:
     return "".join(parts)
 
 
+# The colour of each band of the gap to plan (ledger/plan.py); the board's stylesheet
+# (templates/portal/static/board.css) gives its cells the same ones.
+COLOURS = {
+    plan.ON_PLAN: "#4caf50",
+    plan.BEHIND: "#ffc107",
+    plan.FAR_BEHIND: "#e53935",
+    plan.UNREPORTED: "#9e9e9e",
+    plan.NOT_DUE: "#eeeeee",
+}
+
+
 def _colour(percent: float | None, planned: float | None) -> str:
-    if percent is None:
-        return "#eeeeee" if planned is None else "#9e9e9e"
-    gap = (planned or 0) - percent
-    if gap <= 5:
-        return "#4caf50"
-    if gap <= 15:
-        return "#ffc107"
-    return "#e53935"
+    return COLOURS[plan.gap_band(percent, planned)]
 
 
 def battle_map(evaluation: Evaluation) -> str:
@@ -90,13 +95,9 @@ def battle_map(evaluation: Evaluation) -> str:
                     f"text-anchor='middle' {FONT}>{percent:g}</text>"
                 )
     legend_y = top + 22 * len(rows) + 16
+    legend = [plan.ON_PLAN, plan.BEHIND, plan.FAR_BEHIND, plan.UNREPORTED]
     for offset, (colour, text) in enumerate(
-        (
-            ("#4caf50", "按计划"),
-            ("#ffc107", "落后5-15点"),
-            ("#e53935", "落后15点以上"),
-            ("#9e9e9e", "未报送"),
-        )
+        (COLOURS[band], plan.BAND_LABELS[band]) for band in legend
     ):
         x = left + offset * 110
         parts.append(f"<rect x='{x}' y='{legend_y}' width='12' height='12' fill='{colour}'/>")
