@@ -288,10 +288,12 @@ def _failed(session: Session, name: str, row: LoginThrottle | None, now: datetim
     session.add(row)
     # The table stays small: names whose window has long passed are forgotten.
     session.exec(
-        delete(LoginThrottle).where(
+        delete(LoginThrottle)
+        .where(
             col(LoginThrottle.first_failed_at) < now - timedelta(days=1),
             col(LoginThrottle.name_sha256) != row.name_sha256,
         )
+        .execution_options(synchronize_session=False)
     )
 
 
@@ -329,10 +331,12 @@ def sign_in(
         session.add(account)
     # A browser's sessions of this account that have ended or expired are cleared away.
     session.exec(
-        delete(LoginSession).where(
+        delete(LoginSession)
+        .where(
             LoginSession.account_id == account.id,
             col(LoginSession.ended_at).is_not(None) | (col(LoginSession.expires_at) <= now),
         )
+        .execution_options(synchronize_session=False)
     )
     token = secrets.token_urlsafe(32)
     opened = LoginSession(
