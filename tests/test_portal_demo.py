@@ -44,6 +44,7 @@ main()
 """
 LIMITS = ["prlimit", "--as=2147483648", "--cpu=60", "--"]
 LINK = re.compile(r"a unit's page \(xiangshan tw\): (\S+/u/\S+)$", re.MULTILINE)
+BOARD = re.compile(r"the office's board: (\S+)/login as office / (\S+), leader / (\S+) \(")
 
 
 def short_demo(*args: str) -> list[str]:
@@ -108,13 +109,25 @@ def test_the_demo_prints_a_link_that_opens_the_units_page(tmp_path: Path) -> Non
     assert url.startswith("http://127.0.0.1:8000/u/")
     assert f"PILOT_TRACKER_HOME={folder / 'data'} pilot-tracker web" in done.stdout
     assert (folder / "data" / "secret.key").is_file()
+    board = BOARD.search(done.stdout)
+    assert board, done.stdout
 
-    # What `pilot-tracker web` serves on the demo's data home opens it.
+    # What `pilot-tracker web` serves on the demo's data home opens it, and the board
+    # opens to the office's printed password.
     settings = Settings(home=folder / "data")
     with TestClient(create_app(settings), base_url="http://127.0.0.1:8000") as client:
         page = client.get(url.removeprefix("http://127.0.0.1:8000"))
-    assert page.status_code == 200
-    assert "团县委" in page.text and "XS-JZ-01" in page.text
+        assert page.status_code == 200
+        assert "团县委" in page.text and "XS-JZ-01" in page.text
+        login = client.get("/login")
+        token = re.search(r'name="csrf" value="([0-9a-f]{64})"', login.text)
+        assert token, login.text
+        signed = client.post(
+            "/login",
+            data={"csrf": token.group(1), "name": "office", "password": board.group(2)},
+        )
+        assert signed.status_code == 200, signed.text
+        assert 'href="/p/xiangshan"' in signed.text and 'href="/p/yinzhou"' in signed.text
 
 
 @pytest.mark.slow

@@ -1392,7 +1392,9 @@ def demo(
     ] = Path("demo"),
     web: Annotated[
         bool,
-        typer.Option("--web", help="Then keep the unit portal running on its data, until Ctrl-C."),
+        typer.Option(
+            "--web", help="Then keep the portal and board running on its data, until Ctrl-C."
+        ),
     ] = False,
     host: HostOption = "127.0.0.1",
     port: PortOption = 8000,
@@ -1402,9 +1404,10 @@ def demo(
     Submissions land, collect, flag, escalate and send run on every working day, and the
     reports are written on their days; alerts go by email to an SMTP server on loopback,
     each kept as an .eml file under DIR/mail/. At the end it prints the personal link of
-    one unit (the one with the most tasks and indicators) to its page on the portal. With
-    --web, the portal then runs on the demo's data, its clock starting on the half-year's
-    last day, until Ctrl-C.
+    one unit (the one with the most tasks and indicators) to its page on the portal, and two
+    accounts of the office's board (office, leader) with new passwords. With --web, the
+    portal then runs on the demo's data, its clock starting on the half-year's last day,
+    until Ctrl-C.
 
     Example: pilot-tracker demo -o demo --web
     """
@@ -1477,8 +1480,14 @@ def demo(
     # Whole lines, however narrow the terminal: a link is copied or clicked as printed.
     say = functools.partial(out.print, markup=False, soft_wrap=True)
     say(f"  a unit's page ({link.program} {link.unit}): {link.url}")
+    board = playthrough.board_accounts(home=output / "data", now=clock())
+    say(
+        f"  the office's board: {address}/login as "
+        + ", ".join(f"{name} / {password}" for name, password in board.items())
+        + " (a leader reads only)"
+    )
     if not web:
-        say(f"  open it while `PILOT_TRACKER_HOME={portal.home} pilot-tracker web` runs")
+        say(f"  open them while `PILOT_TRACKER_HOME={portal.home} pilot-tracker web` runs")
     for problem in result.problems:
         err.print(f"warning: {problem}", markup=False)
     if web:

@@ -368,3 +368,34 @@ def _summarise(engine: Engine, result: DemoResult) -> None:
         result.messages = len(
             session.exec(select(Notification.id).where(Notification.status == "sent")).all()
         )
+
+
+# The board's accounts of the demo: the city office over both programs, and a leader who
+# reads them. Their passwords are new on every play, printed once at its end.
+DEMO_ACCOUNTS = {"office": "office", "leader": "leader"}
+
+
+def board_accounts(*, home: Path, now: datetime) -> dict[str, str]:
+    """Accounts on the demo's board for every example program: name → password."""
+    import secrets
+
+    from pilot_tracker.board import accounts
+
+    engine = db.make_engine(f"sqlite:///{(home / 'pilot-tracker.db').resolve()}")
+    made = {}
+    with db.session(engine) as session:
+        programs = list(session.exec(select(Program.code).order_by(col(Program.code))).all())
+        passwords = accounts.Passwords()
+        for name, role in DEMO_ACCOUNTS.items():
+            made[name] = secrets.token_urlsafe(12)
+            accounts.add(
+                session=session,
+                name=name,
+                role=role,
+                programs=programs,
+                password=made[name],
+                now=now,
+                passwords=passwords,
+            )
+    engine.dispose()
+    return made
