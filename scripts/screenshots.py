@@ -1,13 +1,20 @@
-"""Screenshots of a unit's page on the portal, for the README and docs/portal.md.
+"""Screenshots of a unit's page on the portal and of the office's board, for the README,
+docs/portal.md and docs/board.md.
 
 Plays nothing new: the portal serves the data of a demo played before (``pilot-tracker
 demo -o DIR``) on loopback, its clock on the half-year's last day as with ``pilot-tracker
 demo --web``, and Debian's Chromium, launched as the browser tests launch it
 (tests/browser.py), opens the personal link of the demo's busiest unit (or ``--unit
-PROGRAM/UNIT``) and saves what the screen shows:
+PROGRAM/UNIT``), then signs in to the board, and saves what the screen shows:
 
     docs/images/portal-unit-desktop.png   a 1280 × 800 window
     docs/images/portal-unit-phone.png     a phone's 390 × 844 screen, at twice the pixels
+    docs/images/board-map.png             the battle map of the program with most units
+    docs/images/board-escalations.png     the escalation board of the program with most
+                                          open escalations
+
+The board is signed in to with an account made for the purpose in a copy of the demo's
+database; the demo's own database is left as it was.
 
 Run from the repository root::
 
@@ -18,7 +25,9 @@ Run from the repository root::
 from __future__ import annotations
 
 import argparse
+import shutil
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -51,9 +60,13 @@ def main() -> int:
         parser.error(browser.missing())
     now = playthrough.finished_at()
     made: list[Settings] = []
+    scratch = Path(tempfile.mkdtemp(prefix="screenshots-"))
+    database = scratch / DATABASE_FILE
+    shutil.copyfile(home / DATABASE_FILE, database)
+    password = screenshot_account(database, now)
 
     def make_app(url: str) -> Any:
-        settings = Settings(home=home, database_url="", public_url=url)
+        settings = Settings(home=home, database_url=f"sqlite:///{database}", public_url=url)
         made.append(settings)
         return create_app(settings, clock=lambda: now)
 
@@ -77,8 +90,91 @@ def main() -> int:
             print(f"written: {path} ({width} × {height})")
             if console.errors:
                 raise SystemExit(f"the page's console: {console.errors}")
+        board_shots(chromium, made[0], password, options.output)
         chromium.close()
+    shutil.rmtree(scratch)
     return 0
+
+
+ACCOUNT = "screenshots"
+
+
+def screenshot_account(database: Path, now: Any) -> str:
+    """An office account over every program in the copy of the demo's database."""
+    import secrets
+
+    from sqlmodel import select
+
+    from pilot_tracker.board import accounts
+    from pilot_tracker.models import Program
+
+    password = secrets.token_urlsafe(16)
+    engine = db.make_engine(f"sqlite:///{database}", create=False)
+    try:
+        with db.session(engine) as session:
+            accounts.add(
+                session=session,
+                name=ACCOUNT,
+                role="office",
+                programs=list(session.exec(select(Program.code)).all()),
+                password=password,
+                now=now,
+                passwords=accounts.Passwords(),
+            )
+    finally:
+        engine.dispose()
+    return password
+
+
+def board_pages(settings: Settings) -> dict[str, str]:
+    """The pages to take: the battle map of the program with most units, the escalation
+    board of the one with most open escalations."""
+    from sqlalchemy import func
+    from sqlmodel import select
+
+    from pilot_tracker.models import Escalation, Program, Unit
+
+    engine = db.make_engine(settings.resolved_database_url, create=False)
+    try:
+        with db.session(engine) as session:
+            widest = session.exec(
+                select(Program.code)
+                .join(Unit, Unit.program_id == Program.id)
+                .group_by(Program.code)
+                .order_by(func.count(Unit.id).desc(), Program.code)
+            ).first()
+            busiest = session.exec(
+                select(Program.code)
+                .join(Escalation, Escalation.program_id == Program.id)
+                .where(Escalation.status == "open")
+                .group_by(Program.code)
+                .order_by(func.count(Escalation.id).desc(), Program.code)
+            ).first()
+    finally:
+        engine.dispose()
+    return {"map": f"/p/{widest}", "escalations": f"/p/{busiest or widest}/escalations"}
+
+
+def board_shots(chromium: Any, settings: Settings, password: str, output: Path) -> None:
+    context = chromium.new_context(**browser.CONTEXT, **browser.DESKTOP)
+    console = browser.Console()
+    page = console.watch(context.new_page())
+    page.goto(f"{settings.public_url}/login")
+    page.fill("#name", ACCOUNT)
+    page.fill("#password", password)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{settings.public_url}/")
+    for name, path in board_pages(settings).items():
+        answer = page.goto(f"{settings.public_url}{path}")
+        if answer is None or answer.status != 200:
+            raise SystemExit(f"{path} answered {answer and answer.status}")
+        shot = output / f"board-{name}.png"
+        page.screenshot(path=shot)
+        width, height = browser.png_size(shot)
+        print(f"written: {shot} ({width} × {height})")
+    context.close()
+    if console.errors:
+        raise SystemExit(f"the board's console: {console.errors}")
 
 
 def unit_link(settings: Settings, unit: str | None, now: Any) -> str:
