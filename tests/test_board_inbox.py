@@ -358,6 +358,15 @@ def test_a_reply_that_cannot_be_sent_says_why_and_writes_nothing(
     assert messages(board, "statement-reply:") == []
 
 
+def test_a_refused_reply_is_kept_in_its_form_escaped(board: BoardUnderTest) -> None:
+    text = "<i>核实中</i>" + "长" * 2000
+    answer = reply(board.client("office-xs"), text=text)
+    assert answer.status_code == 400
+    assert f">&lt;i&gt;核实中&lt;/i&gt;{'长' * 2000}</textarea>" in answer.text
+    assert "<i>核实中" not in answer.text
+    assert messages(board, "statement-reply:") == []
+
+
 @pytest.mark.parametrize(
     ("unit", "quarter"),
     [("nobody", "2021Q1"), ("tw", "2021Q2"), ("tw", "junk"), ("tqw", "2021Q1")],  # tqw: yinzhou's,

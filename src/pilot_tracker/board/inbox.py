@@ -67,7 +67,7 @@ LINK_MASKED = "（该单位专属链接，仅发给该单位，此处不显示�
 
 
 @dataclass(frozen=True)
-class Request:
+class ExtensionRequest:
     """An extension request as the inbox shows it."""
 
     line: ExtensionLine
@@ -143,8 +143,8 @@ class Quarter:
 
 @dataclass(frozen=True)
 class Inbox:
-    pending: list[Request]
-    decided: list[Request]
+    pending: list[ExtensionRequest]
+    decided: list[ExtensionRequest]
     quarters: list[Quarter]
 
     @property
@@ -162,7 +162,7 @@ def inbox(*, session: Session, program: Program) -> Inbox:
         session.exec(select(Unit.code, Unit.name).where(Unit.program_id == program.id)).all()
     )
     requests = [
-        Request(line, names.get(line.unit, line.unit))
+        ExtensionRequest(line, names.get(line.unit, line.unit))
         for line in extensions.list_extensions(session=session, program=program)
     ]
     pending = [item for item in requests if item.line.status == ExtensionStatus.PENDING.value]
