@@ -13,11 +13,22 @@ import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from pilot_tracker import db
+from pilot_tracker.alerts import outbox
 from pilot_tracker.errors import AnswerError, ExtensionError, NotFoundError
 from pilot_tracker.ledger import store
+from pilot_tracker.ledger.links import Links
 from pilot_tracker.ledger.plan import planned_percent
-from pilot_tracker.models import Extension, ExtensionStatus, Flag, Program, Task, Unit
+from pilot_tracker.models import (
+    Extension,
+    ExtensionStatus,
+    Flag,
+    Notification,
+    Program,
+    Task,
+    Unit,
+)
 from pilot_tracker.reports import figures
+from pilot_tracker.settings import PROJECT_TEMPLATES
 from pilot_tracker.supervise import extensions, flags
 
 from .conftest import load_examples
@@ -235,4 +246,34 @@ def test_the_office_lists_requests_by_program_and_status(ledger: sa.Engine) -> N
         "requested_on": "2021-04-20",
         "decided_on": None,
         "note": "",
+        "decided_by": "",
+        "requested_at": "2021-04-20T09:00:00+08:00",
     }
+    assert (every[0].decided_by, every[0].as_dict()["decided_by"]) == ("", "")  # the CLI's
+
+
+def test_a_decision_tells_the_units_liaison_with_its_link(ledger: sa.Engine) -> None:
+    links = Links("k" * 48, "http://127.0.0.1:8000", 90)
+    templates = outbox.Templates(PROJECT_TEMPLATES, links=links)
+    first, _ = ask(ledger)
+    second, _ = ask(ledger, task="XS-JZ-03", proposed="2021-08-31", reason="等待审议")
+    decide(ledger, first, True, "同意", decided_by="office-xs", templates=templates)
+    decide(ledger, second, False, "属年度重点任务", templates=templates)
+    with Session(ledger) as session:
+        told = session.exec(select(Notification).order_by(Notification.id)).all()
+        decided_by = session.exec(select(Extension.decided_by).order_by(Extension.id)).all()
+    assert decided_by == ["office-xs", ""]
+    assert [(m.dedup_key, m.target) for m in told] == [
+        (f"extension:{first}:approved", "unit:tw role:liaison"),
+        (f"extension:{second}:rejected", "unit:tw role:liaison"),
+    ]
+    assert "完成时限由2021年3月31日延至2021年6月30日，自2021年4月20日起" in told[0].body
+    assert "未批准的原因：属年度重点任务" in told[1].body
+    assert all("http://127.0.0.1:8000/u/" in m.body for m in told)
+
+
+def test_a_decision_without_the_templates_queues_nothing(ledger: sa.Engine) -> None:
+    number, _ = ask(ledger)
+    decide(ledger, number, True)
+    with Session(ledger) as session:
+        assert session.exec(select(Notification)).all() == []

@@ -364,7 +364,7 @@ def test_a_unit_asks_for_an_extension_and_the_office_decides(
     approved = cli("extension", "approve", str(listed["id"]), "--on", "2021-04-20")
     assert approved.stdout.strip() == (
         f"extension {listed['id']} (xiangshan tw XS-JZ-01) approved: due 2021-06-30 "
-        "(was 2021-03-31) from 2021-04-20"
+        "(was 2021-03-31) from 2021-04-20; message queued for tw's liaison"
     )
     assert cli("extension", "list", "--status", "pending").stdout.strip() == (
         "no extension requests"

@@ -1323,7 +1323,9 @@ def _decide(extension_id: int, approve: bool, note: str, day: date | None) -> No
     from pilot_tracker.models import ExtensionStatus
     from pilot_tracker.supervise import extensions
 
-    with database_session(load_settings()) as session:
+    settings = load_settings()
+    templates = message_templates(settings)
+    with database_session(settings) as session:
         item = extensions.decide(
             session=session,
             extension_id=extension_id,
@@ -1331,13 +1333,15 @@ def _decide(extension_id: int, approve: bool, note: str, day: date | None) -> No
             note=note,
             now=now_utc(),
             on=day,
+            templates=templates,
         )
     if item.status == ExtensionStatus.APPROVED.value:
         said = f"approved: due {item.proposed_due} (was {item.previous_due}) from {item.decided_on}"
     else:
         said = f"rejected on {item.decided_on}: {item.task} stays due {item.previous_due}"
     out.print(
-        f"extension {item.id} ({item.program} {item.unit} {item.task}) {said}",
+        f"extension {item.id} ({item.program} {item.unit} {item.task}) {said}; "
+        f"message queued for {item.unit}'s liaison",
         markup=False,
         soft_wrap=True,
     )
@@ -1363,7 +1367,8 @@ def extension_approve(
     on: DecidedOnOption = None,
 ) -> None:
     """Approve an extension request: the task's due date moves to the one asked for, for
-    the rules from the day of the decision on; reports show both dates.
+    the rules from the day of the decision on; reports show both dates. The unit's liaison
+    is told by a message in the outbox, with the unit's link.
 
     Example: pilot-tracker extension approve 3 --note "同意延期，请按新时限推进"
     """
@@ -1377,7 +1382,8 @@ def extension_reject(
     note: Annotated[str, typer.Option("--note", help="Why, for the unit (required).")] = "",
     on: DecidedOnOption = None,
 ) -> None:
-    """Reject an extension request, saying why; the task keeps its due date.
+    """Reject an extension request, saying why; the task keeps its due date. The unit's
+    liaison is told why by a message in the outbox, with the unit's link.
 
     Example: pilot-tracker extension reject 3 --note "该任务为年度重点，请按原定时限完成"
     """

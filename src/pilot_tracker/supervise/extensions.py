@@ -10,6 +10,10 @@ date; reports and the unit's page show both (原定 / 延期至).
 How the plan follows: with no milestones it runs straight to the new due date; a milestone
 set on the planned due date (the plan's last point, as a rule 100%) moves to the new one.
 Earlier milestones stay where they were.
+
+The unit hears the decision: :func:`decide`, given the message templates, queues a message
+to the unit's liaison (with its personal link) saying approved (the new due date, from
+when) or rejected (why), in the same transaction as the decision.
 """
 
 from __future__ import annotations
@@ -22,8 +26,9 @@ from zoneinfo import ZoneInfo
 from sqlmodel import Session, col, select
 
 from pilot_tracker import db, values
+from pilot_tracker.alerts import outbox
 from pilot_tracker.errors import AnswerError, CellError, ExtensionError, NotFoundError
-from pilot_tracker.ledger.program_file import ProgramSpec, TaskSpec
+from pilot_tracker.ledger.program_file import ProgramSpec, TaskSpec, short_name
 from pilot_tracker.models import (
     LABELS,
     Channel,
@@ -64,6 +69,8 @@ class ExtensionLine:
     requested_on: date
     decided_on: date | None
     note: str
+    decided_by: str = ""  # the board account's name; "" for the command line
+    requested_at: datetime | None = None  # in the program's time zone
 
     @property
     def status_label(self) -> str:
@@ -84,6 +91,8 @@ class ExtensionLine:
             "requested_on": self.requested_on.isoformat(),
             "decided_on": self.decided_on.isoformat() if self.decided_on else None,
             "note": self.note,
+            "decided_by": self.decided_by,
+            "requested_at": self.requested_at.isoformat() if self.requested_at else None,
         }
 
 
@@ -247,6 +256,10 @@ def _lines(session: Session, query: Any) -> list[ExtensionLine]:
                 requested_on=_day(extension.requested_at, program.timezone),
                 decided_on=extension.decided_on,
                 note=extension.decision_note,
+                decided_by=extension.decided_by,
+                requested_at=db.local_moment(extension.requested_at, program.timezone)
+                if extension.requested_at
+                else None,
             )
         )
     return found
@@ -287,10 +300,14 @@ def decide(
     note: str,
     now: datetime,
     on: date | None = None,
+    decided_by: str = "",
+    templates: outbox.Templates | None = None,
 ) -> ExtensionLine:
     """Approve or reject a pending request; a rejection says why (``note``), for the unit.
     An approval moves the due date for the rules from the day of the decision on: ``on``,
-    by default the program's day of ``now``."""
+    by default the program's day of ``now``. ``decided_by`` is the board account that
+    decided ("" for the command line). With ``templates``, the unit's liaison is told, by a
+    message in the outbox carrying the unit's link (``decision_key``: one per decision)."""
     extension = session.get(Extension, extension_id)
     if extension is None:
         raise NotFoundError(
@@ -319,7 +336,54 @@ def decide(
     extension.decided_at = now
     extension.decided_on = day
     extension.decision_note = note
+    extension.decided_by = decided_by[:64]
     session.add(extension)
     session.flush()
     (line,) = _lines(session, _query().where(Extension.id == extension.id))
+    if templates is not None:
+        _tell_the_unit(session, program, extension, line, templates, now)
     return line
+
+
+def decision_key(extension_id: int, status: str) -> str:
+    """The dedup key of the message that tells a unit the decision on its request."""
+    return f"extension:{extension_id}:{status}"
+
+
+def _chinese_day(day: date) -> str:
+    return f"{day.year}年{day.month}月{day.day}日"
+
+
+def _tell_the_unit(
+    session: Session,
+    program: Program,
+    extension: Extension,
+    line: ExtensionLine,
+    templates: outbox.Templates,
+    now: datetime,
+) -> None:
+    """Queue the decision to the unit's liaison, with the unit's personal link."""
+    unit = session.get(Unit, extension.unit_id)
+    assert unit is not None and line.decided_on is not None  # a foreign key; just decided
+    subject, body = templates.render(
+        "alerts/extension_decision.txt.j2",
+        program=program,
+        short=short_name(program.name),
+        unit=unit,
+        line=line,
+        approved=line.status == ExtensionStatus.APPROVED.value,
+        requested=_chinese_day(line.requested_on),
+        previous=_chinese_day(line.previous_due),
+        proposed=_chinese_day(line.proposed_due),
+        decided=_chinese_day(line.decided_on),
+        link=templates.link(program=program, unit=unit, now=now),
+    )
+    outbox.enqueue(
+        session=session,
+        program_id=program.id,
+        dedup_key=decision_key(extension.id or 0, line.status),
+        target=outbox.liaison_of(unit.code),
+        subject=subject,
+        body=body,
+        now=now,
+    )

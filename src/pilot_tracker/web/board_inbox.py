@@ -1,7 +1,148 @@
-"""(to be written)"""
+"""The answers inbox (单位答复) of a program's board: extension requests to approve or
+reject, the units' answers to their statements, and the office's replies to disputes.
+
+Each POST is read by ``board_posted`` (a leader is refused before the form is read),
+calls one function of ``board/inbox.py`` in one transaction, and shows the inbox again:
+with what was done at the top, or with the refusal at its form field (400) and nothing
+written.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, Response
+from sqlmodel import Session
+from starlette.concurrency import run_in_threadpool
+
+from pilot_tracker.board import inbox
+from pilot_tracker.board.accounts import Viewer
+from pilot_tracker.errors import BoardError, BoardNotFound
+from pilot_tracker.models import Program
+from pilot_tracker.web.app import portal_of
+from pilot_tracker.web.board import board_posted, board_program, board_render, text_field
 
 router = APIRouter()
+
+
+@dataclass(frozen=True)
+class Refused:
+    """A form sent back: which form (its anchor), the field at fault, why, what was sent."""
+
+    form: str
+    field: str
+    message: str
+    sent: dict[str, str]
+
+
+def inbox_page(
+    request: Request,
+    viewer: Viewer,
+    program: Program,
+    *,
+    status: int = 200,
+    flash: str = "",
+    refused: Refused | None = None,
+) -> HTMLResponse:
+    portal = portal_of(request)
+    with portal.session() as session:
+        view = inbox.inbox(session=session, program=program)
+    return board_render(
+        request,
+        "board/inbox.html.j2",
+        viewer=viewer,
+        program=program,
+        tab="inbox",
+        status=status,
+        inbox=view,
+        flash=flash,
+        flash_bad=refused is not None,
+        refused=refused,
+    )
+
+
+@router.get("/p/{code}/inbox", response_class=HTMLResponse)
+def inbox_view(request: Request, code: str) -> Response:
+    """The extension requests and the answers to the statements."""
+    viewer, program = board_program(request, code)
+    return inbox_page(request, viewer, program)
+
+
+async def _act(
+    request: Request,
+    code: str,
+    form_id: Callable[[dict[str, str]], str],
+    fields: tuple[str, ...],
+    act: Callable[[Session, Program, Viewer, dict[str, str]], inbox.Done],
+) -> Response:
+    """Read an office's POST, do ``act`` in one transaction, show the inbox again."""
+    viewer, program, form = await board_posted(request, code)
+    sent = {name: text_field(form, name) for name in fields}
+    portal = portal_of(request)
+
+    def write() -> inbox.Done:
+        with portal.session() as session:
+            return act(session, program, viewer, sent)
+
+    try:
+        done = await run_in_threadpool(write)
+    except BoardNotFound:
+        raise
+    except BoardError as error:
+        refused = Refused(form_id(sent), error.field, str(error), sent)
+        return await run_in_threadpool(
+            lambda: inbox_page(
+                request,
+                viewer,
+                program,
+                status=400,
+                flash=f"未能办理：{refused.message}",
+                refused=refused,
+            )
+        )
+    return await run_in_threadpool(lambda: inbox_page(request, viewer, program, flash=done.message))
+
+
+@router.post("/p/{code}/extensions/{extension}", response_class=HTMLResponse)
+async def decide(request: Request, code: str, extension: str) -> Response:
+    """批准 or 不批准 an extension request: action (approve|reject), note."""
+    portal = portal_of(request)
+
+    def act(session: Session, program: Program, viewer: Viewer, sent: dict[str, str]) -> Any:
+        return inbox.decide_extension(
+            session=session,
+            program=program,
+            extension_id=extension,
+            action=sent["action"],
+            note=sent["note"],
+            decided_by=viewer.name,
+            now=portal.now(),
+            templates=portal.messages,
+        )
+
+    def form_id(sent: dict[str, str]) -> str:
+        return f"extension-{extension}-{sent['action']}"
+
+    return await _act(request, code, form_id, ("action", "note"), act)
+
+
+@router.post("/p/{code}/statements/{unit}/{quarter}/reply", response_class=HTMLResponse)
+async def reply(request: Request, code: str, unit: str, quarter: str) -> Response:
+    """A reply to a unit's dispute of its statement of a quarter: text."""
+    portal = portal_of(request)
+
+    def act(session: Session, program: Program, viewer: Viewer, sent: dict[str, str]) -> Any:
+        return inbox.reply_to_statement(
+            session=session,
+            program=program,
+            unit_code=unit,
+            quarter=quarter,
+            text=sent["text"],
+            now=portal.now(),
+            templates=portal.messages,
+        )
+
+    return await _act(request, code, lambda _: f"reply-{quarter}-{unit}", ("text",), act)
