@@ -267,8 +267,10 @@ def home(request: Request) -> Response:
     viewer = signed_in(request)
     portal = portal_of(request)
     with portal.session() as session:
-        rows = city.overview(session=session, viewer=viewer, now=portal.now())
-    return board_render(request, "board/home.html.j2", viewer=viewer, rows=rows)
+        view = city.overview(session=session, viewer=viewer, now=portal.now())
+    return board_render(
+        request, "board/home.html.j2", viewer=viewer, rows=view.rows, totals=view.totals
+    )
 
 
 def sign_in_redirect(back: str) -> RedirectResponse:

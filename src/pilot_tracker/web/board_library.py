@@ -1,7 +1,53 @@
-"""(to be written)"""
+"""The board's report library (报告库): the documents of a program, newest first, and the
+download of one of their files, found by the document's id and the file's key in its
+record, never by a path from the URL."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
+from fastapi.responses import FileResponse, HTMLResponse, Response
+
+from pilot_tracker.board import library
+from pilot_tracker.web.app import portal_of
+from pilot_tracker.web.board import board_program, board_render
 
 router = APIRouter()
+
+
+@router.get("/p/{code}/reports", response_class=HTMLResponse)
+def reports(request: Request, code: str) -> Response:
+    """Every report of the program, newest first: its files, their sha256, and when it was
+    sent to whom."""
+    viewer, program = board_program(request, code)
+    portal = portal_of(request)
+    with portal.session() as session:
+        found = library.library(session=session, program=program, home=portal.settings.home)
+    return board_render(
+        request,
+        "board/reports.html.j2",
+        viewer=viewer,
+        program=program,
+        tab="reports",
+        reports=found,
+    )
+
+
+@router.get("/p/{code}/reports/{report_id}/{key}")
+def report_file(request: Request, code: str, report_id: str, key: str) -> Response:
+    """One file of a report, as an attachment."""
+    _, program = board_program(request, code)
+    portal = portal_of(request)
+    with portal.session() as session:
+        download = library.report_file(
+            session=session,
+            program=program,
+            home=portal.settings.home,
+            report_id=report_id,
+            key=key,
+        )
+    return FileResponse(
+        download.path,
+        media_type=download.media_type,
+        filename=download.filename,
+        content_disposition_type="attachment",
+    )

@@ -1,0 +1,269 @@
+"""The city view (the board's ``/``): one row per program the account may see, its figures
+checked against the database by other means than the page's own."""
+
+from __future__ import annotations
+
+import html
+import re
+from datetime import UTC, date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+from sqlmodel import Session, func, select
+
+from pilot_tracker import db
+from pilot_tracker.ledger import plan, store
+from pilot_tracker.models import Document, Escalation, Flag, Program, RunRecord, Submission
+from pilot_tracker.supervise import extensions
+from pilot_tracker.supervise.progress import progress
+
+from .board_fixtures import PLAYED_TO, BoardUnderTest
+
+PROGRAMS = ("xiangshan", "yinzhou")
+
+
+def _text(fragment: str) -> str:
+    return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", fragment)).split())
+
+
+def _row(page: str, code: str) -> str:
+    found = re.search(rf'<tr id="program-{code}">(.*?)</tr>', page, re.S)
+    assert found, f"no row of {code}"
+    return found.group(1)
+
+
+def _cell(row: str, name: str) -> str:
+    found = re.search(rf'<td class="[^"]*\b{name}\b[^"]*">(.*?)</td>', row, re.S)
+    assert found, f"no cell {name}"
+    return _text(found.group(1))
+
+
+def _open_escalations(session: Session, program_id: int) -> dict[str, int]:
+    rows = session.exec(
+        select(Escalation.level, func.count())
+        .where(Escalation.program_id == program_id, Escalation.status == "open")
+        .group_by(Escalation.level)
+    ).all()
+    return {"interview": 0, "urge": 0, "reminder": 0, **dict(rows)}
+
+
+def _flagged(session: Session, program_id: int) -> tuple[int, int]:
+    day = session.exec(select(func.max(Flag.as_of)).where(Flag.program_id == program_id)).one()
+    flags = session.exec(select(Flag).where(Flag.program_id == program_id, Flag.as_of == day)).all()
+    return len({f.unit_id for f in flags}), len({f.unit_id for f in flags if f.severity == "red"})
+
+
+def _on_plan(session: Session, code: str, today: date) -> tuple[int, int]:
+    """The tasks on plan as the battle map would count them: the whole ledger read back,
+    the extensions in effect, the lead units' latest reports through supervise.progress."""
+    program = session.exec(select(Program).where(Program.code == code)).one()
+    spec, _ = extensions.effective(
+        session=session,
+        program_id=program.id,
+        spec=store.read_program(session=session, code=code),
+        as_of=today,
+    )
+    latest = {
+        (row["task"], row["unit"]): row["percent"]
+        for row in progress(session=session, program=code, as_of=today)
+    }
+    begun = [task for task in spec.tasks if task.start <= today]
+    on_plan = [
+        task
+        for task in begun
+        if plan.gap_band(latest.get((task.code, task.lead_unit)), plan.planned_percent(task, today))
+        == plan.ON_PLAN
+    ]
+    return len(on_plan), len(begun)
+
+
+def test_the_city_sees_every_program_side_by_side_with_figures_from_the_database(
+    board: BoardUnderTest,
+) -> None:
+    page = board.client("city").get("/")
+    assert page.status_code == 200
+    assert "<h1>全市试点总览</h1>" in page.text
+    totals = {"escalations": {"interview": 0, "urge": 0, "reminder": 0}, "flagged": [0, 0]}
+    on_plan_total = [0, 0]
+    with Session(board.engine) as session:
+        for code in PROGRAMS:
+            program = session.exec(select(Program).where(Program.code == code)).one()
+            row = _row(page.text, code)
+            assert f'<a href="/p/{code}">{program.name}</a>' in row
+            escalations = _open_escalations(session, program.id)
+            assert _cell(row, "escalations") == (
+                f"约谈 {escalations['interview']} · 督办 {escalations['urge']} · "
+                f"提醒 {escalations['reminder']}"
+            )
+            flagged, red = _flagged(session, program.id)
+            assert flagged > 0
+            assert _cell(row, "flagged") == f"{flagged} （红色 {red}） {PLAYED_TO.isoformat()}"
+            on_plan, begun = _on_plan(session, code, PLAYED_TO)
+            assert 0 < on_plan < begun
+            assert _cell(row, "on-plan") == f"{on_plan} / {begun}"
+            received = session.exec(
+                select(func.max(Submission.received_at)).where(Submission.program_id == program.id)
+            ).one()
+            local = db.local_moment(received, program.timezone).strftime("%Y-%m-%d %H:%M")
+            assert _cell(row, "collect") == f"{local} 最近收到报送"
+            report = session.exec(select(Document).where(Document.program_id == program.id)).one()
+            assert f'href="/p/{code}/reports#report-{report.id}"' in row
+            assert _cell(row, "report").startswith("季度对账（2021年第1季度） 2021-04-08 09:00")
+            for level, count in escalations.items():
+                totals["escalations"][level] += count
+            totals["flagged"][0] += flagged
+            totals["flagged"][1] += red
+            on_plan_total[0] += on_plan
+            on_plan_total[1] += begun
+    footer = re.search(r'<tr class="totals">(.*?)</tr>', page.text, re.S)
+    assert footer, "no totals row"
+    assert "合计（2个试点）" in _text(footer.group(1))
+    assert _cell(footer.group(1), "on-plan") == f"{on_plan_total[0]} / {on_plan_total[1]}"
+    flagged, red = totals["flagged"]
+    assert _cell(footer.group(1), "flagged") == f"{flagged} （红色 {red}）"
+    e = totals["escalations"]
+    assert _cell(footer.group(1), "escalations") == (
+        f"约谈 {e['interview']} · 督办 {e['urge']} · 提醒 {e['reminder']}"
+    )
+
+
+def test_an_office_sees_only_its_own_program(board: BoardUnderTest) -> None:
+    page = board.client("office-xs").get("/")
+    assert page.status_code == 200
+    assert "<h1>我的试点</h1>" in page.text and "全市试点总览" not in page.text
+    assert 'id="program-xiangshan"' in page.text
+    assert "yinzhou" not in page.text and "鄞州" not in page.text
+    assert 'class="totals"' not in page.text
+
+
+def test_a_leader_sees_the_figures_of_its_program(board: BoardUnderTest) -> None:
+    page = board.client("leader-xs").get("/")
+    assert page.status_code == 200
+    row = _row(page.text, "xiangshan")
+    assert "约谈" in _cell(row, "escalations")
+    assert "yinzhou" not in page.text
+
+
+def test_the_rows_link_to_each_board_and_library(board: BoardUnderTest) -> None:
+    browser = board.client("city")
+    page = browser.get("/").text
+    for code in PROGRAMS:
+        row = _row(page, code)
+        assert f'href="/p/{code}"' in row
+        link = re.search(rf'href="(/p/{code}/reports)#report-\d+"', row)
+        assert link, f"no library link in the row of {code}"
+        library = browser.get(link.group(1))
+        assert library.status_code == 200
+        assert f'id="report-{link.group(0).split("#report-")[1][:-1]}"' in library.text
+
+
+def test_the_last_collect_is_the_collect_flows_latest_run_where_there_is_one(
+    board: BoardUnderTest,
+) -> None:
+    finished = datetime(2021, 4, 7, 23, 30, tzinfo=UTC)  # 07:30 on the 8th in Shanghai
+    with Session(board.engine) as session:
+        for at, outcome in (
+            (datetime(2021, 4, 6, 23, 30, tzinfo=UTC), "ok"),
+            (finished, "source errors"),
+        ):
+            session.add(
+                RunRecord(
+                    program="xiangshan",
+                    flow="collect-status",
+                    as_of=at.date(),
+                    started_at=at,
+                    finished_at=at,
+                    outcome=outcome,
+                    summary={},
+                )
+            )
+        # A later run of another flow is no collect.
+        session.add(
+            RunRecord(
+                program="xiangshan",
+                flow="supervise",
+                as_of=PLAYED_TO,
+                started_at=datetime(2021, 4, 8, 1, 0, tzinfo=UTC),
+                finished_at=datetime(2021, 4, 8, 1, 5, tzinfo=UTC),
+                outcome="ok",
+                summary={},
+            )
+        )
+        session.commit()
+    page = board.client("city").get("/").text
+    assert _cell(_row(page, "xiangshan"), "collect") == (
+        "2021-04-08 07:30 采集运行（有错误，请查看运行日志）"
+    )
+    assert "最近收到报送" in _cell(_row(page, "yinzhou"), "collect")
+
+
+def test_a_program_without_flags_reports_or_submissions_reads_so(board: BoardUnderTest) -> None:
+    with Session(board.engine) as session:
+        program = session.exec(select(Program).where(Program.code == "yinzhou")).one()
+        for table in (Flag, Document):
+            session.execute(sa.delete(table).where(table.program_id == program.id))
+        session.commit()
+    page = board.client("city").get("/")
+    assert page.status_code == 200
+    row = _row(page.text, "yinzhou")
+    assert _cell(row, "flagged") == "暂无预警"
+    assert _cell(row, "report") == "尚未生成"
+    assert 'href="/p/yinzhou/reports"' in row
+
+
+def test_the_last_report_is_the_newest_of_the_library(board: BoardUnderTest) -> None:
+    with Session(board.engine) as session:
+        program = session.exec(select(Program).where(Program.code == "xiangshan")).one()
+        half = Document(
+            program_id=program.id,
+            kind="half_year",
+            period="2021H1",
+            formats=[],
+            paths={},
+            sha256={},
+            generated_at=datetime(2021, 4, 8, 1, 30, tzinfo=UTC),
+        )
+        session.add(half)
+        session.commit()
+        newest = half.id
+    row = _row(board.client("city").get("/").text, "xiangshan")
+    assert f'href="/p/xiangshan/reports#report-{newest}"' in row
+    assert _cell(row, "report") == "半年度评估（2021年上半年） 2021-04-08 09:30"
+
+
+def _queries(board: BoardUnderTest, account: str) -> list[str]:
+    """The SQL statements of one visit of ``/`` by a signed-in account."""
+    browser = board.client(account)
+    browser.get("/")  # the session touched
+    statements: list[str] = []
+
+    def count(*event: Any) -> None:  # connection, cursor, statement, ...
+        statements.append(event[2])
+
+    sa.event.listen(board.engine, "before_cursor_execute", count)
+    try:
+        assert browser.get("/").status_code == 200
+    finally:
+        sa.event.remove(board.engine, "before_cursor_execute", count)
+    return statements
+
+
+def test_the_city_view_reads_a_few_queries_per_program(board: BoardUnderTest) -> None:
+    """The figures of all programs are read together: a program more costs two queries (its
+    extensions in effect and its latest reports), not a query per task or unit."""
+    one, two = _queries(board, "office-xs"), _queries(board, "city")
+    assert len(one) <= 15, one
+    assert len(two) - len(one) <= 2, two
+
+
+def test_the_city_view_is_in_the_programs_zone(board: BoardUnderTest) -> None:
+    """The page's figures are of each program's own day: at 23:30 UTC on the 8th it is the
+    9th in Shanghai, and the page still answers."""
+    board.clock[0] = datetime(2021, 4, 8, 23, 30, tzinfo=UTC)
+    page = board.client("city").get("/")
+    assert page.status_code == 200
+    today = board.clock[0].astimezone(ZoneInfo("Asia/Shanghai")).date()
+    with Session(board.engine) as session:
+        on_plan, begun = _on_plan(session, "xiangshan", today)
+    assert _cell(_row(page.text, "xiangshan"), "on-plan") == f"{on_plan} / {begun}"
