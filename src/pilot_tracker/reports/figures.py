@@ -579,7 +579,7 @@ def evaluation(snapshot: Snapshot, half: str) -> Evaluation:
             )
         )
 
-    indicators = [_indicator_line(snapshot, indicator, day) for indicator in spec.indicators]
+    indicators = indicator_lines(snapshot, day)
     weights = spec.evaluation.weights.model_dump()
     scores = [_score(snapshot, unit.code, unit.name, start, day, weights) for unit in spec.units]
     ranked = sorted((s for s in scores if s.score is not None), key=lambda s: -s.score)  # type: ignore[operator]
@@ -688,6 +688,13 @@ def evaluation(snapshot: Snapshot, half: str) -> Evaluation:
         if t.code in snapshot.original_dues
     ]
     return evaluation
+
+
+def indicator_lines(snapshot: Snapshot, day: date) -> list[IndicatorLine]:
+    """Every indicator of the program as of ``day``, in the ledger's order: baseline, latest
+    reading, target, the expected value and where it stands (as the evaluation and the
+    board's indicators page state them)."""
+    return [_indicator_line(snapshot, indicator, day) for indicator in snapshot.spec.indicators]
 
 
 def _indicator_line(snapshot: Snapshot, indicator: Any, day: date) -> IndicatorLine:
