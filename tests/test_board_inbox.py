@@ -147,10 +147,16 @@ def test_the_office_approves_and_the_units_liaison_is_told_with_its_link(
     browser = board.client("office-xs")
     answer = decide(browser, number, "approve", "同意，请按新时限推进")
     assert answer.status_code == 200
-    assert (
+    # Post/redirect/get: the POST led back to the inbox, which a reload asks for again.
+    assert [(step.status_code, step.headers["location"]) for step in answer.history] == [
+        (303, "/p/xiangshan/inbox")
+    ]
+    said = (
         "已批准团县委任务XS-JZ-01的延期申请：完成时限由2021-03-31延至2021-04-30，"
-        "自2021-04-08起生效。结果已通知该单位联络员" in answer.text
+        "自2021-04-08起生效。结果已通知该单位联络员"
     )
+    assert said in answer.text
+    assert said not in browser.get(INBOX).text  # said once
     row = extension(board, number)
     assert (row.status, row.decided_on, row.decided_by, row.decision_note) == (
         "approved",

@@ -124,7 +124,10 @@ def board_render(
     (for the office; a leader's pages have no forms) and the Chinese names of the
     vocabularies."""
     portal = portal_of(request)
-    return portal.render(
+    carried = request.cookies.get(FLASH_COOKIE)
+    if carried and not context.get("flash"):
+        context["flash"] = _flash_reader(portal).loads(carried, max_age=FLASH_SECONDS) or ""
+    response = portal.render(
         name,
         status=status,
         viewer=viewer,
@@ -134,6 +137,46 @@ def board_render(
         csrf=board_csrf(portal, viewer),
         **context,
     )
+    if carried:
+        response.delete_cookie(FLASH_COOKIE, path="/p/")
+    return response
+
+
+# What an office's POST did, said on the page it leads back to (post/redirect/get: a reload
+# of that page does not post again): a signed cookie the next board page reads once.
+FLASH_COOKIE = "pt_flash"
+FLASH_SECONDS = 120
+
+
+def _flash_reader(portal: Portal) -> Any:
+    from itsdangerous import URLSafeTimedSerializer
+
+    class Reader(URLSafeTimedSerializer):
+        def loads(self, text: str, max_age: int | None = None, **_: Any) -> Any:
+            try:
+                said = super().loads(text, max_age=max_age)
+            except Exception:  # tampered, expired or cut short: nothing to say
+                return ""
+            return said if isinstance(said, str) else ""
+
+    return Reader(portal.secret, salt="board-flash")
+
+
+def done(request: Request, where: str, message: str) -> RedirectResponse:
+    """The answer to an office's POST that was taken: back to ``where`` (a board path),
+    which says ``message`` at its top."""
+    portal = portal_of(request)
+    response = RedirectResponse(where, status_code=303)
+    response.set_cookie(
+        FLASH_COOKIE,
+        _flash_reader(portal).dumps(message[:500]),
+        max_age=FLASH_SECONDS,
+        httponly=True,
+        samesite="strict",
+        secure=_secure(portal),
+        path="/p/",
+    )
+    return response
 
 
 def text_field(form: FormData, name: str) -> str:

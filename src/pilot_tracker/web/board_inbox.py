@@ -2,9 +2,9 @@
 reject, the units' answers to their statements, and the office's replies to disputes.
 
 Each POST is read by ``board_posted`` (a leader is refused before the form is read),
-calls one function of ``board/inbox.py`` in one transaction, and shows the inbox again:
-with what was done at the top, or with the refusal at its form field (400) and nothing
-written.
+calls one function of ``board/inbox.py`` in one transaction, and leads back to the inbox
+saying what was done (a reload does not post again), or shows it with the refusal at its
+form field (400) and nothing written.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from pilot_tracker.board.accounts import Viewer
 from pilot_tracker.errors import BoardError, BoardNotFound
 from pilot_tracker.models import Program
 from pilot_tracker.web.app import portal_of
-from pilot_tracker.web.board import board_posted, board_program, board_render, text_field
+from pilot_tracker.web.board import board_posted, board_program, board_render, done, text_field
 
 router = APIRouter()
 
@@ -88,7 +88,7 @@ async def _act(
             return act(session, program, viewer, sent)
 
     try:
-        done = await run_in_threadpool(write)
+        outcome = await run_in_threadpool(write)
     except BoardNotFound:
         raise
     except BoardError as error:
@@ -103,7 +103,7 @@ async def _act(
                 refused=refused,
             )
         )
-    return await run_in_threadpool(lambda: inbox_page(request, viewer, program, flash=done.message))
+    return done(request, f"/p/{program.code}/inbox", outcome.message)
 
 
 @router.post("/p/{code}/extensions/{extension}", response_class=HTMLResponse)
