@@ -581,3 +581,111 @@ def test_a_unit_that_catches_up_after_a_skipped_period_recovers(small: Small) ->
     quarter = figures.quarterly(snapshot, "2021Q1")
     [statement] = [s for s in quarter.statements if s.unit == "tw"]
     assert any(d.kind == "未报送" and "2021-03" in d.text for d in statement.discrepancies)
+
+
+# --- the next step, as the board shows it, against what the ladder then does ----------------
+
+
+def next_step_of(small: Small, unit: str, after: date, judged: date | None = None) -> Any:
+    """The next step of a unit's open escalation, its receipt judged on ``judged`` (default
+    ``after``, the last day the ladder ran), red flags persisting."""
+    calendar = WorkCalendar()
+    with db.session(small.engine) as session:
+        program = store.get_program(session=session, code="demo")
+        record = session.exec(
+            select(Escalation)
+            .join(Unit, Escalation.unit_id == Unit.id)
+            .where(Unit.code == unit, Escalation.status == "open")
+        ).one()
+        found = escalation.receipts(
+            session=session,
+            program=program,
+            spec=small.spec,
+            calendar=calendar,
+            escalations=[record],
+            as_of=judged or after,
+        )
+        return escalation.next_step(
+            escalation=record,
+            spec=small.spec,
+            calendar=calendar,
+            receipt=found.get(record.id),  # type: ignore[arg-type]
+            after=after,
+            red_now=True,
+        )
+
+
+def first_rise(small: Small, unit: str, start: date) -> tuple[date, str]:
+    """Run the ladder on every working day from ``start``, the unit red: the first day its
+    escalation rises, and to which rung."""
+    day = start
+    before = small.moves(unit)
+    while day < start + timedelta(days=200):
+        if WorkCalendar().is_workday(day):
+            small.run(day, {unit: "red"})
+            after = small.moves(unit)
+            if after != before:
+                assert len(after) == len(before), "it closed or opened instead of rising"
+                return day, after[-1][0]
+        day += timedelta(days=1)
+    raise AssertionError(f"{unit} never rose after {start}")
+
+
+def test_the_next_step_of_a_red_reminder_is_the_urge_in_its_first_period(small: Small) -> None:
+    small.every_workday(date(2021, 1, 11), date(2021, 1, 20), {"rsj": "red"})
+    step = next_step_of(small, "rsj", date(2021, 1, 20))
+    assert (step.level, step.on, step.why) == ("urge", date(2021, 3, 1), "first")
+    assert step.text == "如红色预警持续，将于3月1日升级为督办（2021年3月为第一个督办周期）。"
+    assert first_rise(small, "rsj", date(2021, 1, 21)) == (step.on, "urge")
+
+
+@pytest.mark.parametrize(
+    ("yellow_until", "rung", "rises"),
+    [
+        pytest.param(date(2021, 3, 10), "urge", date(2021, 3, 11), id="past the urge's periods"),
+        pytest.param(date(2021, 4, 6), "interview", date(2021, 4, 7), id="past the interview's"),
+    ],
+)
+def test_the_next_step_of_a_yellow_reminder_past_its_periods_is_the_next_run(
+    small: Small, yellow_until: date, rung: str, rises: date
+) -> None:
+    small.every_workday(date(2021, 1, 11), yellow_until, {"tw": "yellow"})
+    step = next_step_of(small, "tw", yellow_until)
+    assert (step.level, step.on, step.why) == (rung, rises, "already")
+    assert first_rise(small, "tw", yellow_until + timedelta(days=1)) == (rises, rung)
+
+
+@pytest.mark.parametrize(
+    ("acknowledged", "rises"),
+    [
+        pytest.param(None, date(2021, 3, 5), id="never: the day after it was due"),
+        pytest.param(date(2021, 3, 3), date(2021, 4, 1), id="in time: its own period"),
+    ],
+)
+def test_the_next_step_of_an_urge_to_acknowledge_has_both_days(
+    small: Small, acknowledged: date | None, rises: date
+) -> None:
+    small.every_workday(date(2021, 1, 11), date(2021, 3, 2), {"rsj": "red"})
+    step = next_step_of(small, "rsj", date(2021, 3, 2))
+    assert (step.level, step.why, step.acknowledge_by) == ("interview", "pending", date(2021, 3, 4))
+    assert (step.on, step.on_if_acknowledged) == (date(2021, 3, 5), date(2021, 4, 1))
+    assert "未在3月4日前签收督办通知的，将于3月5日升级为约谈；按时签收的，将于4月1日" in step.text
+    if acknowledged is not None:
+        small.acknowledge("rsj", moment(acknowledged, hour=8))
+        assert next_step_of(small, "rsj", date(2021, 3, 3)).on == rises
+    assert first_rise(small, "rsj", date(2021, 3, 3)) == (rises, "interview")
+
+
+def test_the_next_step_of_an_urge_acknowledged_late_comes_a_period_sooner(small: Small) -> None:
+    small.every_workday(date(2021, 1, 11), date(2021, 3, 1), {"rsj": "red"})
+    small.acknowledge("rsj", moment(date(2021, 3, 8), hour=8))  # due by 4 March
+    step = next_step_of(small, "rsj", date(2021, 3, 8))  # the ladder last ran on 1 March
+    assert (step.level, step.on, step.why) == ("interview", date(2021, 3, 9), "unacknowledged")
+    assert "督办通知未按时签收，提前一个周期" in step.text
+    assert first_rise(small, "rsj", date(2021, 3, 9)) == (step.on, "interview")
+
+
+def test_an_interview_has_no_next_rung(small: Small) -> None:
+    small.every_workday(date(2021, 1, 11), date(2021, 3, 5), {"rsj": "red"})
+    step = next_step_of(small, "rsj", date(2021, 3, 5))
+    assert (step.level, step.on, step.text) == (None, None, "由专班组织约谈并记录结果。")

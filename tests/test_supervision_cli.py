@@ -63,8 +63,11 @@ def test_flag_escalate_and_send(isolated_environment: Path, tmp_path: Path, monk
         "acknowledged",
         "acknowledged_on",
         "unacknowledged_since",
+        "closed_by",  # the board's account that closed it by hand
+        "interviews",  # the interviews (约谈) recorded on the board
     }
     assert listed[0]["notice"] is None  # a reminder: no 签收 is asked of it
+    assert (listed[0]["closed_by"], listed[0]["interviews"]) == ("", [])
     again = json.loads(run("flag", "--program", "xiangshan", "--as-of", "2021-04-06", "--json"))
     assert again["flags"] == flagged["flags"]
     assert json.loads(run("escalation", "list", "--program", "xiangshan", "--json")) == listed

@@ -893,7 +893,8 @@ def escalation_list(
 
     An urge or interview notice the unit's head has not acknowledged (签收) through its
     link within the program's acknowledge_within_workdays (3) working days shows as
-    "unacknowledged since" the day after.
+    "unacknowledged since" the day after. With --json, each escalation also carries who
+    closed it on the board (closed_by) and the interviews (约谈) recorded there.
 
     Example: pilot-tracker escalation list --program xiangshan --json
     """

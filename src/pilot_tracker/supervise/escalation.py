@@ -46,6 +46,7 @@ from pilot_tracker.models import (
     Escalation,
     EscalationLevel,
     EscalationStatus,
+    Interview,
     Program,
     Severity,
     TaskStatus,
@@ -130,7 +131,10 @@ NO_RECEIPT = {
 
 
 def escalation_dict(
-    escalation: Escalation, unit: str, receipt: Receipt | None = None
+    escalation: Escalation,
+    unit: str,
+    receipt: Receipt | None = None,
+    interviews: Iterable[Interview] = (),
 ) -> dict[str, Any]:
     return {
         "id": escalation.id,
@@ -140,7 +144,33 @@ def escalation_dict(
         "opened": escalation.opened_on.isoformat(),
         "closed": escalation.closed_on.isoformat() if escalation.closed_on else None,
         **(receipt.as_dict() if receipt is not None else NO_RECEIPT),
+        "closed_by": escalation.closed_by,
+        "interviews": [interview_dict(interview) for interview in interviews],
     }
+
+
+def interview_dict(interview: Interview) -> dict[str, Any]:
+    """An interview (约谈) recorded on the board, as ``escalation list --json`` prints it."""
+    recorded = db.stored_moment(interview.recorded_at) if interview.recorded_at else None
+    return {
+        "held_on": interview.held_on.isoformat(),
+        "attendees": interview.attendees,
+        "agreed": interview.agreed,
+        "recorded_by": interview.recorded_by,
+        "recorded_at": recorded.isoformat() if recorded else None,
+    }
+
+
+def interviews_of(*, session: Session, escalation_ids: Iterable[int]) -> dict[int, list[Interview]]:
+    """The interviews recorded for each escalation, in the order they were held."""
+    found: dict[int, list[Interview]] = defaultdict(list)
+    for interview in session.exec(
+        select(Interview)
+        .where(col(Interview.escalation_id).in_(list(escalation_ids)))
+        .order_by(col(Interview.held_on), col(Interview.id))
+    ).all():
+        found[interview.escalation_id].append(interview)
+    return found
 
 
 def receipts(
@@ -196,6 +226,126 @@ def period_distance(cadence: str, first: date, later: date) -> int:
     )
 
 
+def rung_for(level: EscalationLevel, counted: int, spec: ProgramSpec) -> EscalationLevel:
+    """The rung an escalation on ``level`` stands on, red flags persisting, after
+    ``counted`` reporting periods since it opened (an urge not acknowledged in time
+    counting one more): the ladder's rule, for ``advance`` and ``next_step`` alike."""
+    settings = spec.rules.escalation
+    if counted >= settings.interview_after_periods:
+        return EscalationLevel.INTERVIEW
+    if counted >= settings.urge_after_periods:
+        return max(level, EscalationLevel.URGE, key=lambda rung: rung.rank)
+    return level
+
+
+@dataclass(frozen=True)
+class NextStep:
+    """What the ladder does next to an open escalation, and the first day it can.
+
+    ``level`` is the rung it rises to on ``on``, the first run day the rule allows, red
+    flags persisting (``red_now``: the unit has one today; else it takes a new one). An
+    urge whose notice may still be acknowledged (签收) in time has two days: ``on`` if it
+    is not (it then counts one period more), ``on_if_acknowledged`` if it is. An interview
+    rises no further: the office holds it and records the outcome (``level`` None).
+    """
+
+    level: EscalationLevel | None
+    on: date | None = None
+    red_now: bool = True
+    why: str = ""  # first | already | unacknowledged | pending
+    on_if_acknowledged: date | None = None
+    acknowledge_by: date | None = None
+    cadence: str = "monthly"
+
+    @property
+    def text(self) -> str:
+        """As the board shows it: 如红色预警持续，将于5月6日升级为督办（2021年5月为第一个督办
+        周期）。"""
+        if self.level is None or self.on is None:
+            return "由专班组织约谈并记录结果。"
+        rung = "督办" if self.level is EscalationLevel.URGE else "约谈"
+        when = f"{self.on.month}月{self.on.day}日"
+        condition = "如红色预警持续" if self.red_now else "如出现红色预警"
+        if self.why == "pending" and self.acknowledge_by and self.on_if_acknowledged:
+            by = self.acknowledge_by
+            later = self.on_if_acknowledged
+            return (
+                f"{condition}：主要负责人未在{by.month}月{by.day}日前签收督办通知的，"
+                f"将于{when}升级为约谈；按时签收的，将于{later.month}月{later.day}日升级为约谈。"
+            )
+        reason = {
+            "first": f"{period_name(periods.period_of(self.on, self.cadence))}为第一个{rung}周期",
+            "already": f"已满{rung}所需的报送周期",
+            "unacknowledged": "督办通知未按时签收，提前一个周期",
+        }.get(self.why, "")
+        return f"{condition}，将于{when}升级为{rung}" + (f"（{reason}）" if reason else "") + "。"
+
+
+def period_name(period: str) -> str:
+    """A reporting period as a notice says it: 2021年5月, 2021年第2季度."""
+    start, _ = periods.bounds(period)
+    if periods.QUARTER.match(period):
+        return f"{start.year}年第{period[-1]}季度"
+    return f"{start.year}年{start.month}月"
+
+
+def next_step(
+    *,
+    escalation: Escalation,
+    spec: ProgramSpec,
+    calendar: WorkCalendar,
+    receipt: Receipt | None,
+    after: date,
+    red_now: bool,
+) -> NextStep:
+    """The next rung of an open escalation and the first day the ladder can raise it
+    there: the first working day after ``after`` (the last day the ladder ran) on which
+    :func:`rung_for` puts it higher, as :func:`advance` does, red flags persisting.
+
+    ``receipt`` is its notice's (:func:`receipts`): an urge not acknowledged in time
+    counts one period more from the day after it was due.
+    """
+    level = EscalationLevel(escalation.level)
+    if level is EscalationLevel.INTERVIEW:
+        return NextStep(level=None, red_now=red_now)
+    cadence = spec.reporting.cadence
+    first_run = calendar.add_workdays(after, 1)
+
+    def distance(day: date) -> int:
+        return period_distance(cadence, escalation.opened_on, day)
+
+    def rises(due: date | None) -> tuple[date, EscalationLevel]:
+        """The first run day it rises, counting one period more after ``due`` if given."""
+        day = first_run
+        while (
+            target := rung_for(level, distance(day) + (due is not None and day > due), spec)
+        ) is level:
+            following = _next_period(day, cadence)
+            if due is not None and day <= due:
+                following = min(following, due + timedelta(days=1))
+            day = calendar.roll_forward(following)
+        return day, target
+
+    pending = receipt is not None and receipt.acknowledged_on is None and not receipt.late
+    late = receipt is not None and receipt.late
+    due = receipt.due if receipt is not None and (pending or late) else None
+    on, target = rises(due)
+    on_time, _ = rises(None) if due is not None else (on, target)
+    common = {"level": target, "on": on, "red_now": red_now, "cadence": cadence}
+    if pending and on_time != on:
+        return NextStep(**common, why="pending", on_if_acknowledged=on_time, acknowledge_by=due)
+    if late and on_time != on:
+        return NextStep(**common, why="unacknowledged")
+    already = on == first_run and rung_for(level, distance(after) + late, spec) is not level
+    return NextStep(**common, why="already" if already else "first")
+
+
+def _next_period(day: date, cadence: str) -> date:
+    """The first day of the reporting period after the one ``day`` is in."""
+    _, last = periods.bounds(periods.period_of(day, cadence))
+    return last + timedelta(days=1)
+
+
 def advance(
     *,
     session: Session,
@@ -235,7 +385,6 @@ def advance(
             f"{max(later[0].opened_on, later[0].raised_on or later[0].opened_on)}, after "
             f"{as_of}; the ladder cannot move for an earlier day"
         )
-    settings = spec.rules.escalation
     context = _Context(session, program, spec, as_of, now, calendar, templates, home)
     late = {
         key
@@ -282,13 +431,8 @@ def advance(
             continue
         distance = period_distance(spec.reporting.cadence, current.opened_on, as_of)
         # An urge the head has not acknowledged in time counts one period more.
-        counted = distance + (current.id in late)
         level = EscalationLevel(current.level)
-        target = level
-        if counted >= settings.interview_after_periods:
-            target = EscalationLevel.INTERVIEW
-        elif counted >= settings.urge_after_periods:
-            target = max(level, EscalationLevel.URGE, key=lambda rung: rung.rank)
+        target = rung_for(level, distance + (current.id in late), spec)
         if target.rank > level.rank:
             current.level = target.value
             current.raised_on = as_of
@@ -496,7 +640,8 @@ def list_escalations(
     *, session: Session, program: Program, spec: ProgramSpec, as_of: date
 ) -> list[dict[str, Any]]:
     """Every escalation of a program, with the receipt of its urge or interview notice as
-    of a day (unacknowledged since when)."""
+    of a day (unacknowledged since when), who closed it by hand and the interviews (约谈)
+    recorded for it."""
     rows = session.exec(
         select(Escalation, Unit.code)
         .join(Unit, Escalation.unit_id == Unit.id)
@@ -511,8 +656,14 @@ def list_escalations(
         escalations=[escalation for escalation, _ in rows],
         as_of=as_of,
     )
+    held = interviews_of(session=session, escalation_ids=[escalation.id for escalation, _ in rows])
     return [
-        escalation_dict(escalation, code, found.get(escalation.id))  # type: ignore[arg-type]
+        escalation_dict(
+            escalation,
+            code,
+            found.get(escalation.id),  # type: ignore[arg-type]
+            held.get(escalation.id, []),  # type: ignore[arg-type]
+        )
         for escalation, code in rows
     ]
 
@@ -522,8 +673,11 @@ def unacknowledged(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [item for item in items if item["status"] == "open" and item["unacknowledged_since"]]
 
 
-def close(*, session: Session, escalation_id: int, outcome: str, on: date) -> dict[str, Any]:
-    """Close an escalation by hand, recording the outcome (e.g. of the interview)."""
+def close(
+    *, session: Session, escalation_id: int, outcome: str, on: date, closed_by: str = ""
+) -> dict[str, Any]:
+    """Close an escalation by hand, recording the outcome (e.g. of the interview) and who
+    closed it (a board account's name; "" from the command line)."""
     escalation = session.get(Escalation, escalation_id)
     if escalation is None:
         raise NotFoundError(
@@ -546,6 +700,7 @@ def close(*, session: Session, escalation_id: int, outcome: str, on: date) -> di
     escalation.status = EscalationStatus.CLOSED.value
     escalation.closed_on = on
     escalation.outcome = outcome[:2000]
+    escalation.closed_by = closed_by[:64]
     session.add(escalation)
     unit = session.get(Unit, escalation.unit_id)
     return escalation_dict(escalation, unit.code if unit else "")
