@@ -289,18 +289,17 @@ def _closed_line(record: Escalation, unit: Unit, interviews: list[InterviewLine]
     )
 
 
-def done_message(board: EscalationBoard, done: str, escalation_id: str) -> str:
-    """The line at the top of the page after an action (the redirect's ``done`` and
-    ``id``); "" for anything else."""
-    line = board.line(int(escalation_id)) if _ID.match(escalation_id) else None
-    if line is None or (done.endswith("closed") and not isinstance(line, ClosedLine)):
-        return ""
-    unit = f"{line.unit_name}（{line.unit_code}）"
+def done_message(*, session: Session, program: Program, escalation_id: str, done: str) -> str:
+    """What the page led back to says after an action: ``done`` is interview,
+    interview_closed or closed."""
+    record = escalation_of(session=session, program=program, escalation_id=escalation_id)
+    unit = session.get(Unit, record.unit_id)
+    name = f"{unit.name}（{unit.code}）" if unit else ""
     return {
-        "interview": f"已记录{unit}的约谈结果。",
-        "interview_closed": f"已记录{unit}的约谈结果，并关闭该督办事项。",
-        "closed": f"已关闭{unit}的督办事项。",
-    }.get(done, "")
+        "interview": f"已记录{name}的约谈结果。",
+        "interview_closed": f"已记录{name}的约谈结果，并关闭该督办事项。",
+        "closed": f"已关闭{name}的督办事项。",
+    }[done]
 
 
 # --- what the office does -------------------------------------------------------------------

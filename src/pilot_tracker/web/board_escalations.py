@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from urllib.parse import quote
 
 from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, Response
 from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
@@ -25,7 +25,7 @@ from pilot_tracker.board.accounts import Viewer
 from pilot_tracker.errors import BoardError, BoardNotFound
 from pilot_tracker.models import Program
 from pilot_tracker.web.app import portal_of
-from pilot_tracker.web.board import board_posted, board_program, board_render, text_field
+from pilot_tracker.web.board import board_posted, board_program, board_render, done, text_field
 
 router = APIRouter()
 
@@ -60,11 +60,10 @@ def _page(
     program: Program,
     *,
     status: int = 200,
-    done: tuple[str, str] = ("", ""),
     refused: Refused | None = None,
     flash: str = "",
 ) -> HTMLResponse:
-    """The board of a program; ``done`` (what, id) says what was just done."""
+    """The board of a program."""
     portal = portal_of(request)
     today = portal.today(program.timezone)
     with portal.session() as session:
@@ -78,16 +77,16 @@ def _page(
         status=status,
         board=board,
         refused=refused,
-        flash=flash or escalations.done_message(board, *done),
+        flash=flash,
         flash_bad=refused is not None,
     )
 
 
 @router.get("/p/{code}/escalations", response_class=HTMLResponse)
-def board_page(request: Request, code: str, done: str = "", id: str = "") -> Response:
+def board_page(request: Request, code: str) -> Response:
     """The open escalations by level, their 签收 and next step; the closed ones below."""
     viewer, program = board_program(request, code)
-    return _page(request, viewer, program, done=(done, id))
+    return _page(request, viewer, program)
 
 
 async def _act(
@@ -106,10 +105,13 @@ async def _act(
 
     def write() -> str:
         with portal.session() as session:
-            return act(session, viewer, program, form)
+            what = act(session, viewer, program, form)
+            return escalations.done_message(
+                session=session, program=program, escalation_id=escalation_id, done=what
+            )
 
     try:
-        done = await run_in_threadpool(write)
+        said = await run_in_threadpool(write)
     except BoardNotFound:
         raise
     except BoardError as error:
@@ -120,8 +122,7 @@ async def _act(
             )
         )
     number = int(escalation_id)
-    target = f"/p/{quote(program.code)}/escalations?done={done}&id={number}#escalation-{number}"
-    return RedirectResponse(target, status_code=303)
+    return done(request, f"/p/{quote(program.code)}/escalations#escalation-{number}", said)
 
 
 @router.post("/p/{code}/escalations/{escalation_id}/interview")
