@@ -77,6 +77,35 @@ def test_the_office_filters_the_map_and_opens_a_cells_history_and_its_original(
     assert console.errors == []
 
 
+def test_the_office_records_an_interviews_outcome(
+    board_server: ServedBoard, page: Any, console: Console
+) -> None:
+    sign_in(page, board_server, "office-yz")
+    page.get_by_role("link", name=re.compile("鄞州")).click()
+    page.get_by_role("link", name="督办约谈").click()
+    interviews = page.locator("#level-interview")
+    expect(interviews.locator("h2")).to_contain_text("约谈")
+    first = interviews.locator("tr[id^=escalation-]").first
+    unit = first.locator("td").first.inner_text()
+    more = first.locator("xpath=following-sibling::tr[1]")
+    more.get_by_text("记录约谈结果").click()
+    more.get_by_label("约谈日期").fill("2021-04-08")
+    more.get_by_label("参加人员（职务、姓名）").fill("专班负责人、该单位主要负责人及联络员")
+    more.get_by_label("商定事项", exact=True).fill("4月底前补报进展，<b>每周</b>报送一次")
+    more.get_by_role("button", name="保存约谈记录").click()
+    expect(page.locator("section.flash")).to_contain_text("的约谈结果")
+    shown = page.locator("ul.interviews").first
+    expect(shown).to_contain_text("2021-04-08 约谈")
+    expect(shown).to_contain_text("4月底前补报进展，<b>每周</b>报送一次")  # text, not markup
+    expect(shown).to_contain_text("office-yz 记录于")
+    assert unit.split()[0] in page.locator("#level-interview").inner_text()
+    # A reload says nothing again and records nothing again.
+    page.reload()
+    expect(page.locator("section.flash")).to_have_count(0)
+    expect(page.locator("ul.interviews li")).to_have_count(1)
+    assert console.errors == []
+
+
 def test_the_office_approves_an_extension_and_the_unit_is_told(
     board_server: ServedBoard, page: Any, console: Console
 ) -> None:
