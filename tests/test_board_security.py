@@ -11,7 +11,6 @@ import re
 from typing import Any
 
 import pytest
-from fastapi.routing import APIRoute
 
 from .board_fixtures import BoardUnderTest, csrf_of
 
@@ -19,7 +18,7 @@ from .board_fixtures import BoardUnderTest, csrf_of
 def board_routes() -> list[tuple[str, str]]:
     """(method, path) of every route under /p/{code}, from a fresh app."""
     from pilot_tracker.settings import PROJECT_TEMPLATES, Settings
-    from pilot_tracker.web.app import create_app
+    from pilot_tracker.web.app import api_routes, create_app
 
     from .board_fixtures import CHEAP, SECRET
 
@@ -30,8 +29,8 @@ def board_routes() -> list[tuple[str, str]]:
     )
     return sorted(
         (method, route.path)
-        for route in app.routes
-        if isinstance(route, APIRoute) and route.path.startswith("/p/{code}")
+        for route in api_routes(app)
+        if route.path.startswith("/p/{code}")
         for method in route.methods
         if method in ("GET", "POST")
     )
@@ -61,9 +60,11 @@ def database_fingerprint(board: BoardUnderTest) -> str:
     return digest.hexdigest()
 
 
-def test_the_board_has_pages_and_forms() -> None:
-    assert GETS, "no board page was found in the app"
-    assert "/p/{code}" in GETS
+def test_the_walk_finds_every_page_and_form_of_the_board() -> None:
+    tabs = {"/p/{code}", "/p/{code}/indicators", "/p/{code}/escalations", "/p/{code}/inbox"}
+    assert tabs | {"/p/{code}/reports", "/p/{code}/tasks/{task}"} <= set(GETS), GETS
+    assert "/p/{code}/extensions/{extension}" in POSTS, POSTS
+    assert len(POSTS) >= 4, POSTS
 
 
 @pytest.mark.parametrize("path", GETS + POSTS)
