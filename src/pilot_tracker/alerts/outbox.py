@@ -13,7 +13,7 @@ the bodies as they are: the link's token keeps its ``_``.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo
 from sqlmodel import Session, select
 
 from pilot_tracker.ledger.links import Link, Links
+from pilot_tracker.ledger.program_file import short_name
 from pilot_tracker.models import Notification, Program, Unit
 
 _MARKUP = str.maketrans(
@@ -100,7 +101,44 @@ def link_context(link: Link, program: Program) -> dict[str, str]:
     """A link as a template shows it: ``url`` (verbatim) and ``expires``
     (2021年6月2日, the day it stops working, in the program's time zone)."""
     day = link.expires.astimezone(ZoneInfo(program.timezone)).date()
-    return {"url": Verbatim(link.url), "expires": f"{day.year}年{day.month}月{day.day}日"}
+    return {"url": Verbatim(link.url), "expires": chinese_date(day)}
+
+
+def chinese_date(day: date) -> str:
+    """A day as a message says it: 2021年6月2日."""
+    return f"{day.year}年{day.month}月{day.day}日"
+
+
+def tell_liaison(
+    *,
+    session: Session,
+    templates: Templates,
+    template: str,
+    program: Program,
+    unit: Unit,
+    dedup_key: str,
+    now: datetime,
+    **context: Any,
+) -> Notification | None:
+    """Queue a message of ``template`` to the unit's liaison, with the unit's personal link
+    and the program's short name in its context; once per ``dedup_key``."""
+    subject, body = templates.render(
+        template,
+        program=program,
+        short=short_name(program.name),
+        unit=unit,
+        link=templates.link(program=program, unit=unit, now=now),
+        **context,
+    )
+    return enqueue(
+        session=session,
+        program_id=program.id,
+        dedup_key=dedup_key,
+        target=liaison_of(unit.code),
+        subject=subject,
+        body=body,
+        now=now,
+    )
 
 
 def queued(*, session: Session, dedup_key: str) -> bool:

@@ -17,7 +17,7 @@ from sqlalchemy import and_, func
 from sqlmodel import Session, col, select
 
 from pilot_tracker import db
-from pilot_tracker.board import accounts, library
+from pilot_tracker.board import accounts, battle_map, library
 from pilot_tracker.board.accounts import Viewer
 from pilot_tracker.ledger import plan
 from pilot_tracker.ledger.program_file import MilestoneSpec, TaskSpec
@@ -33,7 +33,6 @@ from pilot_tracker.models import (
     ProgramLevel,
     RunRecord,
     Severity,
-    StatusReport,
     Submission,
     Task,
 )
@@ -189,7 +188,7 @@ def _tasks_on_plan(
     for program in programs:
         today = _today(program, now)
         dues = extensions.in_effect(session=session, program_id=program.id, as_of=today)
-        latest = _latest_percents(session, program.id, today)
+        latest = battle_map.latest_lead_reports(session=session, program_id=program.id, today=today)
         on_plan = active = 0
         for task in by_program[program.id]:
             # Rows of the ledger, validated when it was loaded: only the plan's fields.
@@ -204,26 +203,12 @@ def _tasks_on_plan(
             if spec.start > today:
                 continue
             active += 1
-            band = plan.gap_band(latest.get(task.id), plan.planned_percent(spec, today))
+            reported = latest.get(task.code)
+            percent = reported[0] if reported else None
+            band = plan.gap_band(percent, plan.planned_percent(spec, today))
             on_plan += band == plan.ON_PLAN
         counts[program.id] = (on_plan, active)
     return counts
-
-
-def _latest_percents(session: Session, program_id: int | None, today: date) -> dict[int, float]:
-    """The percent of each task's latest report by its lead unit, filed by ``today`` (by
-    report date, then by submission, as ``supervise.progress`` reads them)."""
-    rows = session.exec(
-        select(StatusReport.task_id, StatusReport.percent)
-        .join(Task, col(StatusReport.task_id) == col(Task.id))
-        .where(
-            Task.program_id == program_id,
-            col(StatusReport.unit_id) == col(Task.lead_unit_id),
-            col(StatusReport.reported_on) <= today,
-        )
-        .order_by(col(StatusReport.reported_on), col(StatusReport.submission_id))
-    ).all()
-    return dict(rows)  # the last of each task wins
 
 
 def _units_flagged(session: Session, ids: list[int]) -> dict[int, tuple[date, int, int]]:

@@ -26,7 +26,6 @@ from sqlmodel import Session, col, select
 from pilot_tracker import db
 from pilot_tracker.alerts import outbox
 from pilot_tracker.errors import BoardError, BoardNotFound
-from pilot_tracker.ledger.program_file import short_name
 from pilot_tracker.models import (
     LABELS,
     Channel,
@@ -374,25 +373,18 @@ def reply_to_statement(
         return Done(f"同样的答复此前已发送给{unit.name}，未重复发送。", anchor)
     today = now.astimezone(ZoneInfo(program.timezone)).date()
     dispute = answer["note"]
-    subject, body = templates.render(
-        "alerts/statement_reply.txt.j2",
+    outbox.tell_liaison(
+        session=session,
+        templates=templates,
+        template="alerts/statement_reply.txt.j2",
         program=program,
-        short=short_name(program.name),
         unit=unit,
+        dedup_key=key,
+        now=now,
         title=title,
         dispute=dispute if len(dispute) <= 80 else f"{dispute[:80]}……",
         text=reply,
-        today=f"{today.year}年{today.month}月{today.day}日",
-        link=templates.link(program=program, unit=unit, now=now),
-    )
-    outbox.enqueue(
-        session=session,
-        program_id=program.id,
-        dedup_key=key,
-        target=outbox.liaison_of(unit.code),
-        subject=subject,
-        body=body,
-        now=now,
+        today=outbox.chinese_date(today),
     )
     return Done(f"已答复{unit.name}对{title}对账单的异议（消息已进入发送队列）。", anchor)
 

@@ -28,7 +28,7 @@ from sqlmodel import Session, col, select
 from pilot_tracker import db, values
 from pilot_tracker.alerts import outbox
 from pilot_tracker.errors import AnswerError, CellError, ExtensionError, NotFoundError
-from pilot_tracker.ledger.program_file import ProgramSpec, TaskSpec, short_name
+from pilot_tracker.ledger.program_file import ProgramSpec, TaskSpec
 from pilot_tracker.models import (
     LABELS,
     Channel,
@@ -350,10 +350,6 @@ def decision_key(extension_id: int, status: str) -> str:
     return f"extension:{extension_id}:{status}"
 
 
-def _chinese_day(day: date) -> str:
-    return f"{day.year}年{day.month}月{day.day}日"
-
-
 def _tell_the_unit(
     session: Session,
     program: Program,
@@ -365,25 +361,18 @@ def _tell_the_unit(
     """Queue the decision to the unit's liaison, with the unit's personal link."""
     unit = session.get(Unit, extension.unit_id)
     assert unit is not None and line.decided_on is not None  # a foreign key; just decided
-    subject, body = templates.render(
-        "alerts/extension_decision.txt.j2",
+    outbox.tell_liaison(
+        session=session,
+        templates=templates,
+        template="alerts/extension_decision.txt.j2",
         program=program,
-        short=short_name(program.name),
         unit=unit,
+        dedup_key=decision_key(extension.id or 0, line.status),
+        now=now,
         line=line,
         approved=line.status == ExtensionStatus.APPROVED.value,
-        requested=_chinese_day(line.requested_on),
-        previous=_chinese_day(line.previous_due),
-        proposed=_chinese_day(line.proposed_due),
-        decided=_chinese_day(line.decided_on),
-        link=templates.link(program=program, unit=unit, now=now),
-    )
-    outbox.enqueue(
-        session=session,
-        program_id=program.id,
-        dedup_key=decision_key(extension.id or 0, line.status),
-        target=outbox.liaison_of(unit.code),
-        subject=subject,
-        body=body,
-        now=now,
+        requested=outbox.chinese_date(line.requested_on),
+        previous=outbox.chinese_date(line.previous_due),
+        proposed=outbox.chinese_date(line.proposed_due),
+        decided=outbox.chinese_date(line.decided_on),
     )
