@@ -349,3 +349,35 @@ def test_a_name_taken_or_malformed_is_refused(installation: CliRunner) -> None:
 def test_disabling_an_unknown_account_says_so(installation: CliRunner) -> None:
     answer = users(installation, "disable", "nobody")
     assert answer.exit_code == 1 and 'no account "nobody"' in answer.output
+
+
+def test_a_new_password_ends_the_sessions_and_lifts_the_lock(board: BoardUnderTest) -> None:
+    browser = board.client("office-xs")
+    for _ in range(accounts.MAX_FAILURES):
+        sign_in(board.client(), "office-xs", "wrong password!")
+    with db.session(board.engine) as session:
+        accounts.disable(session=session, name="office-xs", now=board.clock[0])
+        accounts.set_password(
+            session=session,
+            name="Office-XS",
+            password="another long password",
+            now=board.clock[0],
+            passwords=CHEAP,
+        )
+    assert browser.get("/", follow_redirects=False).status_code == 303  # signed out
+    assert sign_in(board.client(), "office-xs").status_code == 401  # the old password
+    assert sign_in(board.client(), "office-xs", "another long password").status_code == 303
+
+
+def test_users_password_sets_a_new_one(installation: CliRunner) -> None:
+    first = ("add", "office-x", "--role", "office", "--program", "xiangshan", "--password-stdin")
+    assert users(installation, *first, password="a long enough password\n").exit_code == 0
+    changed = users(
+        installation, "password", "office-x", "--password-stdin", password="a new long password\n"
+    )
+    assert changed.exit_code == 0, changed.output
+    assert "new password set" in changed.output
+    short = users(installation, "password", "office-x", "--password-stdin", password="short\n")
+    assert short.exit_code == 1 and "at least 12" in short.output
+    unknown = users(installation, "password", "nobody", "--password-stdin", password="x" * 20)
+    assert unknown.exit_code == 1 and 'no account "nobody"' in unknown.output

@@ -2081,7 +2081,7 @@ def links_revoke(program: ProgramOption, unit: UnitOption) -> None:
 
 users_app = typer.Typer(
     help="Accounts of the office (专班) and leaders (领导) on the board (pilot-tracker web): "
-    "add, list, disable. Units need none: they keep their personal links.\n\n"
+    "add, list, set a new password, disable. Units need none: they keep their personal links.\n\n"
     "Example: pilot-tracker users add office-xiangshan --role office --program xiangshan "
     "--password-stdin",
     no_args_is_help=True,
@@ -2173,6 +2173,34 @@ def users_list(
             line.last_sign_in.isoformat(timespec="minutes") if line.last_sign_in else "never",
         )
     out.print(grid)
+
+
+@users_app.command("password")
+@handles_errors
+def users_password(
+    name: Annotated[str, typer.Argument(help="The account's name (see `users list`).")],
+    password_stdin: Annotated[
+        bool,
+        typer.Option("--password-stdin", help="Read the password from the first line of stdin."),
+    ] = False,
+) -> None:
+    """Give an account a new password (forgotten, or given away): its sessions end, a
+    lock-out of its name lifts, and a disabled account is enabled again.
+
+    Example: pilot-tracker users password office-xiangshan --password-stdin < password.txt
+    """
+    from pilot_tracker.board import accounts
+
+    password = read_password(password_stdin)
+    with database_session(load_settings()) as session:
+        line = accounts.set_password(
+            session=session,
+            name=name,
+            password=password,
+            now=now_utc(),
+            passwords=accounts.Passwords(),
+        )
+    out.print(f"account {line.name}: new password set; its sessions have ended", markup=False)
 
 
 @users_app.command("disable")

@@ -225,6 +225,29 @@ def disable(*, session: Session, name: str, now: datetime) -> AccountLine:
     account = _account(session, name)
     account.disabled = True
     session.add(account)
+    _end_sessions(session, account, now)
+    session.flush()
+    return _line(session, account)
+
+
+def set_password(
+    *, session: Session, name: str, password: str, now: datetime, passwords: Passwords
+) -> AccountLine:
+    """A new password for an account (forgotten, or given away): its open sessions end,
+    a lock-out of its name lifts, and a disabled account is enabled again."""
+    account = _account(session, name)
+    account.password_hash = passwords.hash(check_password(password))
+    account.disabled = False
+    session.add(account)
+    _end_sessions(session, account, now)
+    throttle = session.get(LoginThrottle, _sha256(account.name))
+    if throttle is not None:
+        session.delete(throttle)
+    session.flush()
+    return _line(session, account)
+
+
+def _end_sessions(session: Session, account: Account, now: datetime) -> None:
     for open_session in session.exec(
         select(LoginSession).where(
             LoginSession.account_id == account.id, col(LoginSession.ended_at).is_(None)
@@ -232,8 +255,6 @@ def disable(*, session: Session, name: str, now: datetime) -> AccountLine:
     ).all():
         open_session.ended_at = now
         session.add(open_session)
-    session.flush()
-    return _line(session, account)
 
 
 # --- signing in and out ---------------------------------------------------------------------
