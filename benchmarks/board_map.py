@@ -34,12 +34,10 @@ import platform
 import re
 import shutil
 import sqlite3
-import statistics
 import sys
 import tempfile
-import time
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -50,6 +48,7 @@ import argon2
 import sqlalchemy
 from sqlalchemy import event
 from sqlmodel import select
+from timing import summary, timings  # benchmarks/timing.py, beside this script
 
 from pilot_tracker import db
 from pilot_tracker.board import accounts
@@ -63,33 +62,11 @@ from pilot_tracker.supervise import flags
 from pilot_tracker.web.app import create_app
 
 BASE = "http://127.0.0.1:8000"
-WARM_UP = 10
 ACCOUNT = "office-bench"
 PASSWORD = "benchmark password"
 # Argon2 at its cheapest: the benchmark signs in once per program, and times the map only.
 CHEAP = accounts.Passwords(argon2.PasswordHasher.from_parameters(argon2.profiles.CHEAPEST))
 _CSRF = re.compile(r'name="csrf" value="([0-9a-f]{64})"')
-
-
-def timings(run: Callable[[], object], times: int) -> list[float]:
-    """Milliseconds of each of ``times`` calls of ``run``, after WARM_UP untimed ones."""
-    for _ in range(WARM_UP):
-        run()
-    spent = []
-    for _ in range(times):
-        started = time.perf_counter()
-        run()
-        spent.append((time.perf_counter() - started) * 1000)
-    return spent
-
-
-def summary(spent: list[float]) -> str:
-    ordered = sorted(spent)
-    p95 = ordered[max(0, round(0.95 * len(ordered)) - 1)]
-    return (
-        f"median {statistics.median(ordered):6.1f} ms   p95 {p95:6.1f} ms   "
-        f"min {ordered[0]:6.1f} ms   max {ordered[-1]:6.1f} ms   (n={len(ordered)})"
-    )
 
 
 @contextmanager

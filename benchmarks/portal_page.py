@@ -27,7 +27,6 @@ import platform
 import sqlite3
 import statistics
 import sys
-import time
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -35,6 +34,7 @@ from zoneinfo import ZoneInfo
 
 import sqlalchemy
 from sqlmodel import select
+from timing import summary, timings  # benchmarks/timing.py, beside this script
 
 from pilot_tracker import db
 from pilot_tracker.demo import playthrough
@@ -46,28 +46,6 @@ from pilot_tracker.settings import DATABASE_FILE, Settings
 from pilot_tracker.web.app import create_app
 
 BASE = "http://127.0.0.1:8000"
-WARM_UP = 10
-
-
-def timings(run: Callable[[], object], times: int) -> list[float]:
-    """Milliseconds of each of ``times`` calls of ``run``, after WARM_UP untimed ones."""
-    for _ in range(WARM_UP):
-        run()
-    spent = []
-    for _ in range(times):
-        started = time.perf_counter()
-        run()
-        spent.append((time.perf_counter() - started) * 1000)
-    return spent
-
-
-def summary(spent: list[float]) -> str:
-    ordered = sorted(spent)
-    p95 = ordered[max(0, round(0.95 * len(ordered)) - 1)]
-    return (
-        f"median {statistics.median(ordered):6.1f} ms   p95 {p95:6.1f} ms   "
-        f"min {ordered[0]:6.1f} ms   max {ordered[-1]:6.1f} ms   (n={len(ordered)})"
-    )
 
 
 def main() -> int:
