@@ -312,7 +312,9 @@ def test_an_error_of_the_tree_fails_the_run_with_its_line_and_no_traceback(
     assert state.is_failed()
     assert 'no program "nowhere"' in state.message
     with pytest.raises(NotFoundError):
-        state.result()
+        # _sync: once a browser test has run in this process, Playwright's event loop runs in
+        # the main thread, and Prefect would hand back a coroutine instead of raising.
+        state.result(_sync=True)
     errors = [r for r in caplog.records if r.levelname == "ERROR"]
     assert {r.name for r in errors} >= {"prefect.flow_runs", "prefect.task_runs"}
     assert all('no program "nowhere"' in r.getMessage() for r in errors)
