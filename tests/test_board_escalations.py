@@ -580,3 +580,69 @@ def test_the_command_line_keeps_its_keys_and_adds_the_board_s(board: BoardUnderT
         "interviews",
     }
     assert (item["closed_by"], item["interviews"]) == ("", [])
+
+
+def test_two_offices_closing_at_once_close_once(engine: Any) -> None:
+    """The first close holds the escalation until it is committed; the second then finds
+    it closed and says so (on SQLite and on PostgreSQL)."""
+    import threading
+
+    from pilot_tracker.errors import BoardError
+    from pilot_tracker.models import Program
+
+    from .conftest import load_examples
+
+    with db.session(engine) as session:
+        load_examples(session, "xiangshan")
+        program = session.exec(select(Program).where(Program.code == "xiangshan")).one()
+        unit = session.exec(select(Unit).where(Unit.code == "tw")).one()
+        row = Escalation(
+            program_id=program.id,  # type: ignore[arg-type]
+            unit_id=unit.id,  # type: ignore[arg-type]
+            level="reminder",
+            status="open",
+            opened_on=date(2021, 4, 1),
+            raised_on=date(2021, 4, 1),
+        )
+        session.add(row)
+        session.flush()
+        number = str(row.id)
+        session.expunge(program)
+
+    first_holds = threading.Event()
+    release = threading.Event()
+    outcomes: dict[str, Any] = {}
+
+    def close(who: str, hold: bool) -> None:
+        try:
+            with db.session(engine) as session:
+                outcomes[who] = escalations.close_escalation(
+                    session=session,
+                    program=program,
+                    escalation_id=number,
+                    reason=f"{who}已督促",
+                    on="",
+                    closed_by=who,
+                    today=date(2021, 4, 8),
+                )
+                if hold:
+                    first_holds.set()
+                    assert release.wait(10)
+        except BoardError as refused:
+            outcomes[who] = refused
+
+    first = threading.Thread(target=close, args=("office-a", True))
+    first.start()
+    assert first_holds.wait(10)
+    second = threading.Thread(target=close, args=("office-b", False))
+    second.start()
+    second.join(0.5)
+    assert second.is_alive()  # waiting for the first to commit
+    release.set()
+    first.join(10)
+    second.join(10)
+    assert not first.is_alive() and not second.is_alive()
+    assert isinstance(outcomes["office-b"], BoardError), outcomes
+    with db.session(engine) as session:
+        stored = session.get(Escalation, int(number))
+        assert (stored.closed_by, stored.outcome) == ("office-a", "office-a已督促")

@@ -384,3 +384,80 @@ def test_a_reply_to_what_is_not_on_record_is_a_404(
     answer = reply(board.client("office-xs"), unit=unit, quarter=quarter, text="已核实")
     assert answer.status_code == 404
     assert messages(board, "statement-reply:") == []
+
+
+# --- two offices at once -------------------------------------------------------------------
+
+
+def test_two_offices_deciding_at_once_decide_once(engine: Any) -> None:
+    """The first decision holds the request until it is committed; the second then finds it
+    decided and says so (on SQLite and on PostgreSQL)."""
+    import threading
+    from datetime import UTC, datetime
+
+    from pilot_tracker import db
+    from pilot_tracker.alerts import outbox
+    from pilot_tracker.board import inbox
+    from pilot_tracker.errors import BoardError
+    from pilot_tracker.models import Unit
+    from pilot_tracker.settings import PROJECT_TEMPLATES
+
+    from .conftest import load_examples
+
+    now = datetime(2021, 4, 8, 2, 0, tzinfo=UTC)
+    with db.session(engine) as session:
+        load_examples(session, "xiangshan")
+        program = session.exec(select(Program).where(Program.code == "xiangshan")).one()
+        unit = session.exec(select(Unit).where(Unit.code == "tw")).one()
+        asked = extensions.request(
+            session=session,
+            program=program,
+            unit=unit,
+            task=TASK,
+            proposed="2021-04-30",
+            reason="需协调多部门",
+            now=now,
+        )
+        number = str(asked.extension.id)
+        session.expunge(program)
+
+    first_holds = threading.Event()
+    release = threading.Event()
+    outcomes: dict[str, Any] = {}
+
+    def decide(who: str, action: str, hold: bool) -> None:
+        try:
+            with db.session(engine) as session:
+                outcomes[who] = inbox.decide_extension(
+                    session=session,
+                    program=program,
+                    extension_id=number,
+                    action=action,
+                    note="意见" if action == "reject" else "",
+                    decided_by=who,
+                    now=now,
+                    templates=outbox.Templates(PROJECT_TEMPLATES),
+                )
+                if hold:
+                    first_holds.set()
+                    assert release.wait(10)
+        except BoardError as refused:
+            outcomes[who] = refused
+
+    first = threading.Thread(target=decide, args=("office-a", "approve", True))
+    first.start()
+    assert first_holds.wait(10)
+    second = threading.Thread(target=decide, args=("office-b", "reject", False))
+    second.start()
+    second.join(0.5)
+    assert second.is_alive()  # waiting for the first to commit
+    release.set()
+    first.join(10)
+    second.join(10)
+    assert not first.is_alive() and not second.is_alive()
+    assert isinstance(outcomes["office-a"], inbox.Done)
+    assert isinstance(outcomes["office-b"], BoardError)
+    assert "办理人：office-a" in str(outcomes["office-b"])
+    with db.session(engine) as session:
+        row = session.get(Extension, int(number))
+        assert (row.status, row.decided_by) == ("approved", "office-a")

@@ -306,14 +306,15 @@ def done_message(*, session: Session, program: Program, escalation_id: str, done
 
 
 def escalation_of(*, session: Session, program: Program, escalation_id: str) -> Escalation:
-    """The escalation of this id within the program; ``BoardNotFound`` for an id that is
-    not a number, unknown, or of another program."""
+    """The escalation of this id within the program, locked for the change on PostgreSQL
+    (two offices closing it at once: the second sees it closed); ``BoardNotFound`` for an
+    id that is not a number, unknown, or of another program."""
     if not _ID.match(escalation_id):
         raise BoardNotFound(NOT_FOUND)
     found = session.exec(
-        select(Escalation).where(
-            Escalation.id == int(escalation_id), Escalation.program_id == program.id
-        )
+        select(Escalation)
+        .where(Escalation.id == int(escalation_id), Escalation.program_id == program.id)
+        .with_for_update()
     ).first()
     if found is None:
         raise BoardNotFound(NOT_FOUND)

@@ -298,10 +298,11 @@ def decide_extension(
 
 
 def _extension_of(session: Session, program: Program, number: str) -> Extension:
-    """The request of this number in the program, or BoardNotFound."""
+    """The request of this number in the program, or BoardNotFound; locked for the
+    decision on PostgreSQL (two offices deciding at once: the second sees the first's)."""
     if not re.fullmatch(r"[0-9]{1,18}", number):
         raise BoardNotFound(MISSING)
-    extension = session.get(Extension, int(number))
+    extension = session.get(Extension, int(number), with_for_update=True)
     if extension is None or extension.program_id != program.id:
         raise BoardNotFound(MISSING)
     return extension
