@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from datetime import UTC, date, datetime, time
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,7 @@ from pilot_tracker.models import Escalation, Interview, Unit
 from pilot_tracker.settings import PROJECT_TEMPLATES
 from pilot_tracker.supervise import flags
 
+from .at_once import while_held
 from .board_fixtures import NOW, BoardUnderTest, csrf_of
 
 TODAY = date(2021, 4, 8)  # the board's clock: 10:00 in Shanghai
@@ -585,8 +587,6 @@ def test_the_command_line_keeps_its_keys_and_adds_the_board_s(board: BoardUnderT
 def test_two_offices_closing_at_once_close_once(engine: Any) -> None:
     """The first close holds the escalation until it is committed; the second then finds
     it closed and says so (on SQLite and on PostgreSQL)."""
-    import threading
-
     from pilot_tracker.errors import BoardError
     from pilot_tracker.models import Program
 
@@ -609,11 +609,9 @@ def test_two_offices_closing_at_once_close_once(engine: Any) -> None:
         number = str(row.id)
         session.expunge(program)
 
-    first_holds = threading.Event()
-    release = threading.Event()
     outcomes: dict[str, Any] = {}
 
-    def close(who: str, hold: bool) -> None:
+    def close(who: str, wait: Callable[[], None] = lambda: None) -> None:
         try:
             with db.session(engine) as session:
                 outcomes[who] = escalations.close_escalation(
@@ -625,23 +623,11 @@ def test_two_offices_closing_at_once_close_once(engine: Any) -> None:
                     closed_by=who,
                     today=date(2021, 4, 8),
                 )
-                if hold:
-                    first_holds.set()
-                    assert release.wait(10)
+                wait()
         except BoardError as refused:
             outcomes[who] = refused
 
-    first = threading.Thread(target=close, args=("office-a", True))
-    first.start()
-    assert first_holds.wait(10)
-    second = threading.Thread(target=close, args=("office-b", False))
-    second.start()
-    second.join(0.5)
-    assert second.is_alive()  # waiting for the first to commit
-    release.set()
-    first.join(10)
-    second.join(10)
-    assert not first.is_alive() and not second.is_alive()
+    while_held(lambda wait: close("office-a", wait), lambda: close("office-b"))
     assert isinstance(outcomes["office-b"], BoardError), outcomes
     with db.session(engine) as session:
         stored = session.get(Escalation, int(number))

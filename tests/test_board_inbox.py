@@ -7,6 +7,7 @@ confirmed it."""
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import date
 from typing import Any
 
@@ -20,6 +21,7 @@ from pilot_tracker.cli import app
 from pilot_tracker.models import Extension, Notification, Program
 from pilot_tracker.supervise import extensions
 
+from .at_once import while_held
 from .board_fixtures import SECRET, BoardUnderTest, csrf_of
 
 INBOX = "/p/xiangshan/inbox"
@@ -392,7 +394,6 @@ def test_a_reply_to_what_is_not_on_record_is_a_404(
 def test_two_offices_deciding_at_once_decide_once(engine: Any) -> None:
     """The first decision holds the request until it is committed; the second then finds it
     decided and says so (on SQLite and on PostgreSQL)."""
-    import threading
     from datetime import UTC, datetime
 
     from pilot_tracker import db
@@ -421,11 +422,9 @@ def test_two_offices_deciding_at_once_decide_once(engine: Any) -> None:
         number = str(asked.extension.id)
         session.expunge(program)
 
-    first_holds = threading.Event()
-    release = threading.Event()
     outcomes: dict[str, Any] = {}
 
-    def decide(who: str, action: str, hold: bool) -> None:
+    def decide(who: str, action: str, wait: Callable[[], None] = lambda: None) -> None:
         try:
             with db.session(engine) as session:
                 outcomes[who] = inbox.decide_extension(
@@ -438,23 +437,13 @@ def test_two_offices_deciding_at_once_decide_once(engine: Any) -> None:
                     now=now,
                     templates=outbox.Templates(PROJECT_TEMPLATES),
                 )
-                if hold:
-                    first_holds.set()
-                    assert release.wait(10)
+                wait()
         except BoardError as refused:
             outcomes[who] = refused
 
-    first = threading.Thread(target=decide, args=("office-a", "approve", True))
-    first.start()
-    assert first_holds.wait(10)
-    second = threading.Thread(target=decide, args=("office-b", "reject", False))
-    second.start()
-    second.join(0.5)
-    assert second.is_alive()  # waiting for the first to commit
-    release.set()
-    first.join(10)
-    second.join(10)
-    assert not first.is_alive() and not second.is_alive()
+    while_held(
+        lambda wait: decide("office-a", "approve", wait), lambda: decide("office-b", "reject")
+    )
     assert isinstance(outcomes["office-a"], inbox.Done)
     assert isinstance(outcomes["office-b"], BoardError)
     assert "办理人：office-a" in str(outcomes["office-b"])
