@@ -20,6 +20,7 @@ from urllib.parse import quote
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlmodel import select
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -51,7 +52,6 @@ def signed_in(request: Request) -> Viewer:
         )
     if viewer is None:
         raise SignInNeeded(request.url.path)
-    request.state.viewer = viewer
     return viewer
 
 
@@ -63,17 +63,11 @@ def board_program(request: Request, code: str) -> tuple[Viewer, Program]:
         raise BoardNotFound(NOT_FOUND)
     portal = portal_of(request)
     with portal.session() as session:
-        program = session.exec(_program_query(code)).first()
+        program = session.exec(select(Program).where(Program.code == code)).first()
         if program is None:
             raise BoardNotFound(NOT_FOUND)
         session.expunge(program)
     return viewer, program
-
-
-def _program_query(code: str) -> Any:
-    from sqlmodel import select
-
-    return select(Program).where(Program.code == code)
 
 
 def board_csrf(portal: Portal, viewer: Viewer) -> str:
