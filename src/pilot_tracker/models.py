@@ -110,6 +110,24 @@ class SubmissionStatus(StrEnum):
     DUPLICATE = "duplicate"
 
 
+class MailStatus(StrEnum):
+    """What became of a mail in the office's mailbox."""
+
+    TAKEN = "taken"  # its workbooks went in (imported or rejected, each with a receipt)
+    HELD = "held"  # something in it is held for the office to look at
+    IGNORED = "ignored"  # an automatic message (auto-reply, bounce): read, never answered
+    REFUSED = "refused"  # too large or malformed: refused whole, the office told
+
+
+class PartOutcome(StrEnum):
+    """What became of one file in a mail."""
+
+    SUBMITTED = "submitted"  # taken in as a submission of its unit
+    HELD = "held"  # whose it is cannot be told, or the sender does not match: the office's
+    QUOTED = "quoted"  # a file pilot-tracker sent (the reminder's workbook, quoted back)
+    SKIPPED = "skipped"  # not a data file (a picture, a PDF): noted in the receipt
+
+
 class ArchiveExtent(StrEnum):
     """How much of a submission's payload the archive holds."""
 
@@ -196,6 +214,18 @@ LABELS: dict[type[StrEnum], dict[str, str]] = {
     ConfirmationStatus: {"confirmed": "已确认", "disputed": "有异议"},
     ExtensionStatus: {"pending": "待审批", "approved": "已批准", "rejected": "未批准"},
     Channel: {"cli": "专班录入", "portal": "单位在线提交"},
+    MailStatus: {
+        "taken": "已导入",
+        "held": "待专班处理",
+        "ignored": "自动回复",
+        "refused": "已拒收",
+    },
+    PartOutcome: {
+        "submitted": "已报送",
+        "held": "待专班处理",
+        "quoted": "原提醒附件",
+        "skipped": "非填报文件",
+    },
     AccountRole: {"office": "专班", "leader": "领导"},
     IndicatorState: {
         "reached": "已达目标",
@@ -256,6 +286,8 @@ class Program(SQLModel, table=True):
     rules: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
     calendar: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
     evaluation: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
+    # The office's mailbox (program_file.MailboxSpec), or NULL where the program has none.
+    mailbox: dict[str, Any] | None = Field(default=None, sa_type=JSON)
     source_name: str = Field(default="", sa_type=String(255))
     source_sha256: str = Field(default="", sa_type=String(64))
     loaded_at: datetime | None = _timestamp()
@@ -275,6 +307,8 @@ class Unit(SQLModel, table=True):
     code: str = _code()
     name: str = Field(sa_type=String(200))
     sources: list[dict[str, Any]] = Field(default_factory=list, sa_type=JSON)
+    # Addresses the unit mails from besides its contacts' (lower case).
+    mail_from: list[str] = Field(default_factory=list, sa_type=JSON)
     position: int = 0
     # The version of the unit's personal links (ledger/links.py): a link carries the version
     # it was issued under, and revoking the unit's links raises this, so every older link
@@ -293,6 +327,7 @@ class Contact(SQLModel, table=True):
     name: str = Field(default="", sa_type=String(100))
     title: str = Field(default="", sa_type=String(100))
     phone: str = Field(default="", sa_type=String(40))
+    email: str = Field(default="", sa_type=String(254), sa_column_kwargs={"server_default": ""})
 
 
 class TaskList(SQLModel, table=True):
@@ -415,6 +450,58 @@ class Submission(SQLModel, table=True):
     )
 
 
+class Mail(SQLModel, table=True):
+    """One message read from the office's mailbox, archived whole (its raw ``.eml``,
+    content-addressed) before anything in it was read."""
+
+    __table_args__ = (
+        UniqueConstraint("program_id", "message_key"),
+        _one_of("status", MailStatus),
+        _one_of("archived", ArchiveExtent),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    program_id: int = Field(foreign_key="program.id", index=True)
+    # sha256 of the Message-ID, or of the raw bytes for a message without one: the same
+    # mail delivered twice is one record.
+    message_key: str = Field(sa_type=String(64))
+    message_id: str = Field(default="", sa_type=String(255))
+    sha256: str = Field(sa_type=String(64))
+    archive_path: str = Field(sa_type=String(500))
+    size: int = Field(default=0, sa_type=BigInteger)
+    archived: str = Field(default=ArchiveExtent.WHOLE.value, sa_type=String(10))
+    sender: str = Field(default="", sa_type=String(254))
+    subject: str = Field(default="", sa_type=String(300))
+    sent_at: datetime | None = _timestamp(nullable=True)
+    received_at: datetime | None = _timestamp()
+    # The unit the sender's address belongs to, if any.
+    unit_id: int | None = Field(default=None, foreign_key="unit.id", index=True)
+    status: str = Field(sa_type=String(10))
+    reason: str = Field(default="", sa_type=Text)
+
+
+class MailPart(SQLModel, table=True):
+    """One file found in a mail (an attachment, a file in an attached zip or forwarded
+    mail) and what became of it."""
+
+    __table_args__ = (_one_of("outcome", PartOutcome),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    mail_id: int = Field(foreign_key="mail.id", ondelete="CASCADE", index=True)
+    position: int = 0
+    name: str = Field(default="", sa_type=String(255))
+    sha256: str = Field(sa_type=String(64))
+    archive_path: str = Field(default="", sa_type=String(500))
+    size: int = Field(default=0, sa_type=BigInteger)
+    outcome: str = Field(sa_type=String(10))
+    reason: str = Field(default="", sa_type=Text)
+    # The unit it was taken as, or the one its workbook or sender claims when held.
+    unit_id: int | None = Field(default=None, foreign_key="unit.id")
+    submission_id: int | None = Field(default=None, foreign_key="submission.id")
+    # Who released a held file, and when (``mail release``).
+    released_by: str = Field(default="", sa_type=String(64))
+
+
 class StatusReport(SQLModel, table=True):
     """A unit's word on a task for a period."""
 
@@ -529,6 +616,9 @@ class Notification(SQLModel, table=True):
     # Fingerprints of the delivery URLs that have taken the message, so a retry goes only
     # to the ones that have not.
     delivered_to: list[str] = Field(default_factory=list, sa_type=JSON)
+    # Mail headers of a message that answers a unit's mail (In-Reply-To, References), so
+    # it threads in the liaison's mail client; such a message is never merged in a digest.
+    headers: dict[str, str] = Field(default_factory=dict, sa_type=JSON)
     status: str = Field(default=NotificationStatus.PENDING.value, sa_type=String(10))
     attempts: int = 0
     last_error: str = Field(default="", sa_type=Text)

@@ -74,6 +74,13 @@ Note = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)]
 UnitRef = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 Short = Annotated[str, StringConstraints(strip_whitespace=True, max_length=100)]
 Year = Annotated[int, Field(ge=1949, le=2100)]
+# An e-mail address as a unit mails from it: one address, no display name; compared in
+# lower case. Checked in shape only (local@domain); delivery is not this field's concern.
+MAIL_ADDRESS = r"^$|^[^@\s<>(),;:\"\[\]]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$"
+MailAddress = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, to_lower=True, max_length=254, pattern=MAIL_ADDRESS),
+]
 
 
 def _day(value: Any) -> Any:
@@ -101,6 +108,8 @@ class ContactSpec(_Spec):
     name: Short = ""
     title: Short = ""
     phone: Annotated[str, StringConstraints(strip_whitespace=True, max_length=40)] = ""
+    # The address this contact mails from: the mailbox source knows the unit by it.
+    email: MailAddress = ""
 
 
 # Seconds an HTTP source's pull may take at most; the collect flow's task timeout follows it.
@@ -137,12 +146,51 @@ class HttpSourceSpec(_Spec):
 
 SourceSpec = Annotated[FolderSourceSpec | HttpSourceSpec, Field(discriminator="kind")]
 
+# Seconds a mailbox pull may take at most, whatever its size; the flow's task limit follows.
+MAX_MAILBOX_DEADLINE = 600
+ENVIRONMENT_NAME = r"^[A-Za-z_][A-Za-z0-9_]{0,99}$"
+FolderName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+
+
+class MailboxSpec(_Spec):
+    """The office's mailbox, read over IMAP: units reply to their reminders with the
+    workbook, and the collect flow takes it from here.
+
+    ``security``: ``tls`` (IMAPS, port 993), ``starttls`` (port 143, upgraded before the
+    login) or ``none`` (loopback only: a password never crosses a network in clear).
+    ``password_env`` names the environment variable holding the password; the file never
+    holds it. ``folder`` is read; each message taken is moved to ``processed`` once what it
+    brought is committed. ``ca_file``: a CA bundle for an office's own certificate
+    authority. ``authserv_id``: the office's own mail server, whose
+    ``Authentication-Results`` (RFC 8601) are trusted: a sender it marks as failing SPF,
+    DKIM or DMARC is held for the office, never taken as the unit.
+    """
+
+    host: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=253)]
+    port: int | None = Field(default=None, ge=1, le=65535)
+    security: Literal["tls", "starttls", "none"] = "tls"
+    user: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+    password_env: Annotated[str, StringConstraints(strip_whitespace=True, pattern=ENVIRONMENT_NAME)]
+    folder: FolderName = "INBOX"
+    processed: FolderName = "已处理"
+    ca_file: Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)] = ""
+    authserv_id: Annotated[str, StringConstraints(strip_whitespace=True, max_length=253)] = ""
+    timeout: float = Field(default=30, gt=0, le=300)
+    deadline: float = Field(default=300, gt=0, le=MAX_MAILBOX_DEADLINE)
+
+    @property
+    def effective_port(self) -> int:
+        return self.port or (993 if self.security == "tls" else 143)
+
 
 class UnitSpec(_Spec):
     code: Code
     name: Name
     contacts: Annotated[list[ContactSpec], Field(max_length=MAX_CONTACTS)] = []
     sources: Annotated[list[SourceSpec], Field(max_length=MAX_SOURCES)] = []
+    # Other addresses the unit mails from (a department's shared mailbox), besides its
+    # contacts' own.
+    mail_from: Annotated[list[MailAddress], Field(max_length=MAX_CONTACTS)] = []
 
     @field_validator("contacts")
     @classmethod
@@ -316,6 +364,7 @@ class ProgramHeader(_Spec):
     calendar: CalendarSpec = CalendarSpec()
     rules: RulesSpec = RulesSpec()
     evaluation: EvaluationSpec = EvaluationSpec()
+    mailbox: MailboxSpec | None = None
 
 
 class ProgramSpec(ProgramHeader):
@@ -334,6 +383,14 @@ class ProgramSpec(ProgramHeader):
         document["evaluation"] = self.evaluation.model_dump(mode="json", exclude_defaults=True)
         for task in document["tasks"]:
             task["list"] = task.pop("list_kind")
+        if document["mailbox"] is None:
+            del document["mailbox"]
+        for unit in document["units"]:
+            if not unit["mail_from"]:
+                del unit["mail_from"]
+            for contact in unit["contacts"]:
+                if not contact["email"]:
+                    del contact["email"]
         return document
 
 
@@ -868,6 +925,10 @@ def _check_program(
                     f'a second "{role}" contact; keep one',
                 )
 
+    _check_mail_addresses(units, add)
+    if _got(header, "mailbox") and header.mailbox is not None:
+        _check_mailbox(header.mailbox, add)
+
     _unique(items["task_lists"], "task_lists", "kind", "task list kind", add, locate)
     _unique(items["tasks"], "tasks", "code", "task code", add, locate)
     for index, task in items["tasks"]:
@@ -876,6 +937,46 @@ def _check_program(
     _unique(items["indicators"], "indicators", "code", "indicator code", add, locate)
     for index, indicator in items["indicators"]:
         _check_indicator(index, indicator, declared_units, unit_names, add)
+
+
+LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1"}
+
+
+def _check_mailbox(mailbox: MailboxSpec, add: Callable[[Path_, str], None]) -> None:
+    if mailbox.security == "none" and mailbox.host.lower() not in LOOPBACK_HOSTS:
+        add(
+            ("mailbox", "security"),
+            f'"none" would send the password to {mailbox.host} in clear; use tls or starttls '
+            '("none" is for a mail server on this machine only)',
+        )
+    if mailbox.folder == mailbox.processed:
+        add(
+            ("mailbox", "processed"),
+            f'is the folder read ("{mailbox.folder}"); name another folder for the mail taken',
+        )
+
+
+def _check_mail_addresses(units: list[tuple[int, Any]], add: Callable[[Path_, str], None]) -> None:
+    """One address, one unit: a mail from an address two units share could be either's."""
+    owners: dict[str, str] = {}
+    for index, unit in units:
+        places: list[tuple[Path_, str]] = [
+            (("units", index, "contacts", position, "email"), contact.email)
+            for position, contact in enumerate(unit.contacts)
+            if contact.email
+        ]
+        places += [
+            (("units", index, "mail_from", position), address)
+            for position, address in enumerate(unit.mail_from)
+        ]
+        for path, address in places:
+            owner = owners.setdefault(address, unit.code)
+            if owner != unit.code:
+                add(
+                    path,
+                    f"{address} is also unit {owner}'s; an address belongs to one unit, or "
+                    "the mail from it could be either's",
+                )
 
 
 SECRET_HEADERS = re.compile(r"authorization|token|key|secret|password|cookie", re.IGNORECASE)

@@ -184,13 +184,17 @@ def read_program(*, session: Session, code: str) -> ProgramSpec:
         rules=program.rules,
         calendar=program.calendar,
         evaluation=program.evaluation,
+        mailbox=program.mailbox,
         units=[
             UnitSpec(
                 code=unit.code,
                 name=unit.name,
                 sources=unit.sources,
+                mail_from=unit.mail_from,
                 contacts=[
-                    ContactSpec(role=c.role, name=c.name, title=c.title, phone=c.phone)
+                    ContactSpec(
+                        role=c.role, name=c.name, title=c.title, phone=c.phone, email=c.email
+                    )
                     for c in contacts.get(unit.id, [])
                 ],
             )
@@ -415,6 +419,7 @@ def _apply_header(
     program.rules = spec.rules.model_dump(mode="json", exclude_defaults=True)
     program.calendar = spec.calendar.model_dump(mode="json", exclude_defaults=True)
     program.evaluation = spec.evaluation.model_dump(mode="json", exclude_defaults=True)
+    program.mailbox = spec.mailbox.model_dump(mode="json") if spec.mailbox else None
     program.source_name = source_name[:255]
     program.source_sha256 = source_sha256
     program.updated_at = now
@@ -435,6 +440,7 @@ def _write_ledger(
                 {
                     "name": unit.name,
                     "sources": [source.model_dump(mode="json") for source in unit.sources],
+                    "mail_from": list(unit.mail_from),
                     "position": position,
                 },
             )
@@ -453,6 +459,7 @@ def _write_ledger(
                         name=contact.name,
                         title=contact.title,
                         phone=contact.phone,
+                        email=contact.email,
                     )
                 )
     lists = _upsert(
