@@ -394,6 +394,42 @@ def test_a_single_message_keeps_its_own_subject_and_body(
     assert text_of(message).strip() == body.strip()
 
 
+def test_an_answer_to_a_units_mail_goes_alone_in_its_thread(
+    sqlite_engine: sa.Engine, program_id: int, tmp_path: Path, mailbox: tuple[Mailbox, int]
+) -> None:
+    box, port = mailbox
+    put(sqlite_engine, program_id, LIAISON, URGE, "督办内容", key="urge")
+    threading = {
+        "Auto-Submitted": "auto-replied",
+        "In-Reply-To": "<reply-1@jyj.example.org>",
+        "References": "<reminder-7@pilot-tracker> <reply-1@jyj.example.org>",
+    }
+    with db.session(sqlite_engine) as session:
+        outbox.enqueue(
+            session=session,
+            program_id=program_id,
+            dedup_key="receipt",
+            target=LIAISON,
+            subject="回复：填报表",
+            body="已导入",
+            now=NOW,
+            headers=threading,
+        )
+    config = write_config(tmp_path, {mailto(port): "unit:jyj, role:liaison"})
+
+    result = deliver(sqlite_engine, config, tmp_path, Now())
+
+    assert result.as_dict() == {"sent": 2, "failed": 0, "pending": 0, "deduplicated": 0}
+    urge, receipt = box.messages()
+    assert urge["Subject"] == URGE and urge["In-Reply-To"] is None
+    assert receipt["Subject"] == "回复：填报表"
+    assert {name: str(receipt[name]) for name in threading} == threading
+    # the address's own headers are back for the next message
+    put(sqlite_engine, program_id, LIAISON, "下一条", "内容", key="next")
+    deliver(sqlite_engine, config, tmp_path, Now())
+    assert box.messages()[-1]["In-Reply-To"] is None
+
+
 def test_messages_for_one_address_in_two_programs_are_not_merged(
     sqlite_engine: sa.Engine, program_id: int, tmp_path: Path
 ) -> None:

@@ -205,6 +205,10 @@ class CellError(SubmissionError, ValueError):
     A ``ValueError`` too, so a pydantic validator that reads a cell may let it through."""
 
 
+class MailError(PilotTrackerError):
+    """A held file of a mail cannot be released as the office asked."""
+
+
 class EscalationError(PilotTrackerError):
     """An escalation cannot be closed as asked (already closed, no outcome given)."""
 

@@ -498,7 +498,7 @@ class MailPart(SQLModel, table=True):
     # The unit it was taken as, or the one its workbook or sender claims when held.
     unit_id: int | None = Field(default=None, foreign_key="unit.id")
     submission_id: int | None = Field(default=None, foreign_key="submission.id")
-    # Who released a held file, and when (``mail release``).
+    # The board account that released a held file ("" for the command line).
     released_by: str = Field(default="", sa_type=String(64))
 
 

@@ -501,9 +501,10 @@ def _due(engine: Engine, now: datetime, force: bool) -> list[_Message]:
         )
         if not force:
             query = query.where(col(Notification.next_attempt_at) <= now)
-        groups: dict[tuple[Any, str], _Message] = {}
+        groups: dict[tuple[Any, str, int | None], _Message] = {}
         for item, program in session.exec(query.order_by(col(Notification.id))).all():
-            key = (item.program_id, item.target)
+            # A message that answers a unit's mail goes alone, so it threads under that mail.
+            key = (item.program_id, item.target, item.id if item.headers else None)
             groups.setdefault(key, _Message(program, item.target, [])).items.append(item)
         for message in groups.values():
             parts = dict(part.split(":", 1) for part in message.target.split() if ":" in part)
@@ -606,7 +607,8 @@ def _deliver(
                 waits.append(limiter.delay(key))
                 errors.append(f"{shown(server)}: more than {CHAT_PER_MINUTE} messages a minute")
                 continue
-        ok, error, pause = _notify(server, scheme, subject, body, attachments)
+        headers = message.items[0].headers if len(message.items) == 1 else {}
+        ok, error, pause = _notify(server, scheme, subject, body, attachments, headers)
         if scheme in CHAT_SCHEMES:
             limiter.record(key)
         if pause is not None:
@@ -641,12 +643,20 @@ def _deliver(
 
 
 def _notify(
-    server: Any, scheme: str, subject: str, body: str, attachments: list[str]
+    server: Any,
+    scheme: str,
+    subject: str,
+    body: str,
+    attachments: list[str],
+    headers: dict[str, str] | None = None,
 ) -> tuple[bool, str, float | None]:
-    """Send one message: (delivered, why not, seconds the service asked us to pause)."""
+    """Send one message: (delivered, why not, seconds the service asked us to pause).
+
+    ``headers`` (In-Reply-To, References, Auto-Submitted) go on an e-mail only; a chat
+    message has no thread to join."""
     subject, body = _fit(server, scheme, subject, body)
     try:
-        with _answers() as answers:
+        with _answers() as answers, _mail_headers(server, scheme, headers or {}):
             ok = server.notify(
                 body=body,
                 title=subject,
@@ -660,6 +670,22 @@ def _notify(
         return False, "the service refused or could not be reached", pause
     ok, error = _body_says_success(scheme, answers)
     return ok, error, pause
+
+
+@contextlib.contextmanager
+def _mail_headers(server: Any, scheme: str, headers: dict[str, str]) -> Iterator[None]:
+    """Apprise's e-mail plugin writes ``server.headers`` into each message it sends: these
+    headers are added for this one message, and the address's own restored after it."""
+    if scheme not in EMAIL_SCHEMES or not headers:
+        yield
+        return
+    own = dict(server.headers)
+    server.headers.update(headers)
+    try:
+        yield
+    finally:
+        server.headers.clear()
+        server.headers.update(own)
 
 
 def _fit(server: Any, scheme: str, subject: str, body: str) -> tuple[str, str]:

@@ -118,10 +118,12 @@ def tell_liaison(
     unit: Unit,
     dedup_key: str,
     now: datetime,
+    headers: dict[str, str] | None = None,
     **context: Any,
 ) -> Notification | None:
     """Queue a message of ``template`` to the unit's liaison, with the unit's personal link
-    and the program's short name in its context; once per ``dedup_key``."""
+    and the program's short name in its context; once per ``dedup_key``. ``headers``: see
+    :func:`enqueue`."""
     subject, body = templates.render(
         template,
         program=program,
@@ -138,6 +140,7 @@ def tell_liaison(
         subject=subject,
         body=body,
         now=now,
+        headers=headers,
     )
 
 
@@ -159,8 +162,12 @@ def enqueue(
     body: str,
     now: datetime,
     attachments: list[str] | None = None,
+    headers: dict[str, str] | None = None,
 ) -> Notification | None:
-    """Add a message to the outbox unless one with the same dedup key is already there."""
+    """Add a message to the outbox unless one with the same dedup key is already there.
+
+    ``headers`` are mail headers of a message that answers a unit's mail (In-Reply-To,
+    References): it is sent alone, never in a digest, so it threads under that mail."""
     if queued(session=session, dedup_key=dedup_key):
         return None
     notification = Notification(
@@ -170,6 +177,7 @@ def enqueue(
         subject=subject[:300],
         body=body,
         attachments=attachments or [],
+        headers=headers or {},
         created_at=now,
         next_attempt_at=now,
     )
