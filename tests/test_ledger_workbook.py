@@ -244,3 +244,22 @@ def test_sources_survive_the_workbook(tmp_path: Path) -> None:
     path = tmp_path / "台账.xlsx"
     write_ledger_workbook(spec, path)
     assert read_ledger_workbook(path) == spec
+
+
+def test_mail_addresses_and_the_mailbox_survive_the_workbook(tmp_path: Path) -> None:
+    document = copy.deepcopy(SMALL)
+    document["units"][0]["contacts"] = [
+        {"role": "liaison", "email": "tw@demo.gov.cn"},
+        {"role": "head", "name": "主要负责人", "email": "tw-head@demo.gov.cn"},
+    ]
+    document["units"][1]["mail_from"] = ["jyj@demo.gov.cn", "jyj-2@demo.gov.cn"]
+    document["mailbox"] = {
+        "host": "imap.demo.gov.cn",
+        "user": "office",
+        "password_env": "PT_MAIL",
+        "processed": "已导入",
+    }
+    spec = validate_program(document, "demo.yaml")
+    path = tmp_path / "台账.xlsx"
+    write_ledger_workbook(spec, path)
+    assert read_ledger_workbook(path) == spec

@@ -399,6 +399,68 @@ def test_bad_sources_are_refused(source: dict[str, Any], expected: str) -> None:
     assert any(problem.startswith(expected) for problem in problems), problems
 
 
+MAILBOX = {"host": "imap.demo.gov.cn", "user": "office@demo.gov.cn", "password_env": "PT_MAIL"}
+
+
+def test_the_offices_mailbox_and_the_addresses_units_mail_from() -> None:
+    document = copy.deepcopy(SMALL)
+    document["mailbox"] = MAILBOX | {"security": "starttls"}
+    document["units"][0]["contacts"][0]["email"] = " TuanWei@Demo.gov.cn "
+    document["units"][1]["mail_from"] = ["jyj-office@demo.gov.cn"]
+    spec = validate_program(document, "demo.yaml")
+
+    assert spec.mailbox is not None
+    assert (spec.mailbox.effective_port, spec.mailbox.folder, spec.mailbox.processed) == (
+        143,
+        "INBOX",
+        "已处理",
+    )
+    assert spec.units[0].contacts[0].email == "tuanwei@demo.gov.cn"  # compared in lower case
+    assert spec.units[1].mail_from == ["jyj-office@demo.gov.cn"]
+
+
+@pytest.mark.parametrize(
+    ("edits", "expected"),
+    [
+        (
+            {"mailbox": MAILBOX | {"security": "none"}},
+            'mailbox.security: "none" would send the password to imap.demo.gov.cn in clear',
+        ),
+        ({"mailbox": MAILBOX | {"password": "s3cret"}}, "mailbox.password: "),
+        ({"mailbox": MAILBOX | {"password_env": "$PT_MAIL"}}, "mailbox.password_env: "),
+        ({"mailbox": MAILBOX | {"processed": "INBOX"}}, "mailbox.processed: is the folder read"),
+        ({"mailbox": MAILBOX | {"deadline": 3600}}, "mailbox.deadline: "),
+        ({"units__1__mail_from": ["not an address"]}, "units[1].mail_from[0]: "),
+        (
+            {
+                "units__0__contacts": [{"role": "liaison", "email": "same@demo.gov.cn"}],
+                "units__2__mail_from": ["SAME@demo.gov.cn"],
+            },
+            "units[2].mail_from[0]: same@demo.gov.cn is also unit tw's",
+        ),
+    ],
+    ids=[
+        "clear-text",
+        "password-in-file",
+        "env-name",
+        "same-folder",
+        "deadline",
+        "address",
+        "shared",
+    ],
+)
+def test_a_bad_mailbox_or_address_is_refused(edits: dict[str, Any], expected: str) -> None:
+    problems = problems_of(changed(**edits))
+    assert any(problem.startswith(expected) for problem in problems), problems
+
+
+def test_a_mailbox_on_this_machine_may_go_without_tls() -> None:
+    spec = validate_program(
+        changed(mailbox=MAILBOX | {"host": "127.0.0.1", "security": "none"}), "demo.yaml"
+    )
+    assert spec.mailbox is not None and spec.mailbox.effective_port == 143
+
+
 @pytest.mark.parametrize(
     ("edits", "expected"),
     [

@@ -119,16 +119,26 @@ INFO_ROWS = [
     Column("规则设置", "rules"),
     Column("日历调整", "calendar"),
     Column("评价权重", "evaluation"),
+    Column("收件邮箱", "mailbox"),
 ]
+# What an unreadable settings cell of the info sheet is told.
+SETTINGS_HINTS = {
+    "rules": 'not readable rule settings; write them as JSON, e.g. {"overdue": {}}',
+    "mailbox": "not readable mailbox settings; write them as JSON, e.g. "
+    '{"host": "imap.example.gov.cn", "user": "office", "password_env": "PT_MAIL_PASSWORD"}',
+}
 UNIT_COLUMNS = [
     Column("单位编号", "code", True, width=12),
     Column("单位名称", "name", True, width=26),
     Column("联络员姓名", "liaison.name"),
     Column("联络员职务", "liaison.title"),
     Column("联络员电话", "liaison.phone"),
+    Column("联络员邮箱", "liaison.email", width=24),
     Column("主要负责人姓名", "head.name"),
     Column("主要负责人职务", "head.title"),
     Column("主要负责人电话", "head.phone"),
+    Column("主要负责人邮箱", "head.email", width=24),
+    Column("其他发件邮箱", "mail_from", width=30),
     Column("数据来源", "sources", width=30),
 ]
 LIST_COLUMNS = [
@@ -325,8 +335,8 @@ class _Reader:
                 continue
             if column.vocabulary is not None:
                 value = _vocabulary_value(column.vocabulary, value)
-            if column.key in ("rules", "calendar", "evaluation"):
-                value = self._rules(value, place)
+            if column.key in ("rules", "calendar", "evaluation", "mailbox"):
+                value = self._rules(value, place, column.key)
             _assign(document, path, value)
         for column in INFO_ROWS:
             if column.required and column.header not in seen:
@@ -338,7 +348,7 @@ class _Reader:
                 )
         return document
 
-    def _rules(self, text: Any, place: str) -> Any:
+    def _rules(self, text: Any, place: str, key: str = "rules") -> Any:
         try:
             rules, _ = load_yaml(str(text))
         except YamlBoundError as error:
@@ -347,11 +357,7 @@ class _Reader:
         except yaml.YAMLError:
             rules = None
         if not isinstance(rules, dict):
-            self.problems.append(
-                Problem(
-                    place, 'not readable rule settings; write them as JSON, e.g. {"overdue": {}}'
-                )
-            )
+            self.problems.append(Problem(place, SETTINGS_HINTS.get(key, SETTINGS_HINTS["rules"])))
             return None
         return rules
 
@@ -506,10 +512,14 @@ def _unit(row: dict[str, Any]) -> dict[str, Any]:
     unit: dict[str, Any] = {"code": row.get("code"), "name": row.get("name"), "contacts": []}
     if row.get("sources") is not None:
         unit["sources"] = _structured(row["sources"])
+    if row.get("mail_from") is not None:
+        unit["mail_from"] = [
+            address for address in re.split(r"[\s,;，；、]+", str(row["mail_from"])) if address
+        ]
     for role in ContactRole:
         contact = {
             field: str(row[f"{role.value}.{field}"])
-            for field in ("name", "title", "phone")
+            for field in ("name", "title", "phone", "email")
             if row.get(f"{role.value}.{field}") is not None
         }
         if contact:
@@ -611,6 +621,12 @@ def write_ledger_workbook(spec: ProgramSpec, path: Path) -> None:
                     ensure_ascii=False,
                 ),
             ],
+            [
+                "收件邮箱",
+                json.dumps(spec.mailbox.model_dump(mode="json"), ensure_ascii=False)
+                if spec.mailbox
+                else "",
+            ],
         ],
         widths=[16, 48],
     )
@@ -619,7 +635,11 @@ def write_ledger_workbook(spec: ProgramSpec, path: Path) -> None:
         cells: list[Any] = []
         for role in ContactRole:
             contact = next((c for c in unit.contacts if c.role is role), None)
-            cells += [contact.name, contact.title, contact.phone] if contact else ["", "", ""]
+            cells += (
+                [contact.name, contact.title, contact.phone, contact.email]
+                if contact
+                else ["", "", "", ""]
+            )
         return cells
 
     _table(
@@ -631,6 +651,7 @@ def write_ledger_workbook(spec: ProgramSpec, path: Path) -> None:
                 unit.code,
                 unit.name,
                 *contact_cells(unit),
+                ", ".join(unit.mail_from),
                 json.dumps(
                     [
                         source.model_dump(mode="json", exclude_defaults=True)
