@@ -225,3 +225,27 @@ def portal_server(tmp_path_factory: pytest.TempPathFactory, portal_examples: Pat
             if name.startswith("PILOT_TRACKER_") and name != "PILOT_TRACKER_TEST_DATABASE_URL":
                 environment.delenv(name)
         yield from portal_server(tmp_path_factory.mktemp("portal-server"), portal_examples)
+
+
+# --- the office's mailbox: Debian's Dovecot on loopback (tests/imap_fixtures.py) -----------
+
+
+@pytest.fixture(scope="session")
+def imap_server() -> Iterator[Any]:
+    """Dovecot on 127.0.0.1 for the test process (plain with STARTTLS, and TLS, with a
+    trustme CA in ``ca_file``); where it is missing, a test skips, and fails in CI."""
+    from . import imap_fixtures
+
+    reason = imap_fixtures.missing()
+    if reason and os.environ.get("CI", "").lower() in ("true", "1"):
+        pytest.fail(f"CI needs the IMAP server: {reason}", pytrace=False)
+    if reason:
+        pytest.skip(reason)
+    with imap_fixtures.dovecot() as server:
+        yield server
+
+
+@pytest.fixture
+def mail_user(imap_server: Any) -> Any:
+    """A new user of the test IMAP server: an empty mailbox, a random password."""
+    return imap_server.new_user()
