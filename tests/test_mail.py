@@ -885,3 +885,18 @@ def test_read_payload_refuses_what_mail_skips_nothing_of(workbook: bytes) -> Non
     [attachment] = read.attachments
     with pytest.raises(PayloadError, match=r"旧版 \.xls"):
         read_payload(attachment.data, attachment.name, attachment.content_type)
+
+
+def test_reading_mail_loads_no_database_and_no_openpyxl() -> None:
+    probe = "import sys, pilot_tracker.collect.mail as m; print(sorted(sys.modules))"
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True
+    )
+    loaded = {name.split(".")[0] for name in done.stdout.strip("[]\n").replace("'", "").split(", ")}
+    assert not loaded & {"sqlalchemy", "sqlmodel", "openpyxl", "prefect"}
+
+
+def test_zip_leftovers_are_the_inbox_s() -> None:
+    from pilot_tracker.collect.inbox import SKIPPED_NAMES
+
+    assert mail.LEFTOVER_NAMES.pattern == SKIPPED_NAMES.pattern

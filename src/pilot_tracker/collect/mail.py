@@ -30,7 +30,6 @@ from email.policy import compat32
 from email.utils import getaddresses, parsedate_to_datetime
 from urllib.parse import unquote_to_bytes
 
-from pilot_tracker.collect.inbox import SKIPPED_NAMES
 from pilot_tracker.collect.payload import (
     MAX_COMPRESSION_RATIO,
     MAX_PAYLOAD_BYTES,
@@ -164,6 +163,10 @@ ZIP_REFUSALS = {
     "uncompressed": "压缩包解压后过大（超过 100 MB），已拒收。请只压缩填报表后重新发送",
     "ratio": "压缩包压缩比异常，疑似恶意文件，已拒收",
 }
+# What desktops and archivers leave in a zip beside the files (Office's ~$ owner files,
+# macOS's ._ forks and .DS_Store, temporary files): inbox.SKIPPED_NAMES's rule, written
+# again because importing the inbox brings the database models with it.
+LEFTOVER_NAMES = re.compile(r"^(~\$|\.|~)|\.(tmp|part|crdownload|swp)$", re.IGNORECASE)
 BROKEN_MEMBER = "文件已损坏，无法从压缩包中取出。请重新压缩，或直接将填报表作为附件发送"
 ZIP_BOUNDS = ZipBounds(
     entries=MAX_ZIP_ENTRIES, uncompressed=MAX_UNCOMPRESSED_BYTES, ratio=MAX_COMPRESSION_RATIO
@@ -518,7 +521,7 @@ def _unreadable(info: zipfile.ZipInfo, budget: int) -> str:
 def _leftover(path: str) -> bool:
     """What an archiver or a desktop leaves beside the files: never meant to be sent."""
     parts = re.split(r"[/\\]", path)
-    return "__MACOSX" in parts or bool(SKIPPED_NAMES.search(parts[-1]))
+    return "__MACOSX" in parts or bool(LEFTOVER_NAMES.search(parts[-1]))
 
 
 def _member_name(info: zipfile.ZipInfo) -> str:
