@@ -488,6 +488,14 @@ def test_a_truncated_workbook(tmp_path: Path) -> None:
     assert "损坏" in reason and "重新保存" in reason
 
 
+def test_a_workbook_of_a_zip_version_python_cannot_read(tmp_path: Path) -> None:
+    whole = xlsx(tmp_path / "a.xlsx", [["任务编号", "完成进度"], ["T-01", 50]])
+    at = whole.index(b"PK\x01\x02") + 6  # the central directory's "version needed"
+    data = whole[:at] + b"\xd4\x00" + whole[at + 2 :]  # 21.2: zipfile raises NotImplementedError
+    reason = refused(data, "a.xlsx")
+    assert "损坏" in reason and "重新保存" in reason
+
+
 def test_a_zip_that_is_not_a_workbook(tmp_path: Path) -> None:
     with zipfile.ZipFile(tmp_path / "photos.xlsx", "w") as archive:
         archive.writestr("photo.txt", "not a workbook")

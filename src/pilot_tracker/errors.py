@@ -24,6 +24,8 @@
     ├── SubmissionError               what a unit sent cannot be taken in; the message
     │   │                             (Chinese) is for the unit's liaison
     │   ├── PayloadError              the file as a whole
+    │   ├── MailRefused               a mail refused whole (too large, too many parts
+    │   │                             or attachments, nested too deep)
     │   └── CellError                 one cell (also a ValueError, for validators)
     ├── EscalationError               an escalation cannot be closed as asked
     ├── CalendarError                 the installation's calendar: a year cannot be
@@ -198,6 +200,15 @@ class SubmissionError(PilotTrackerError):
 
 class PayloadError(SubmissionError):
     """The payload as a whole cannot be read; the message is for the unit's liaison."""
+
+
+class MailRefused(SubmissionError):
+    """A mail from the office's mailbox refused whole, unread; ``reason`` (Chinese) is for
+    the receipt and the office: what was wrong and what to do."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
 
 
 class CellError(SubmissionError, ValueError):

@@ -124,7 +124,7 @@ def check_zip(data: bytes, bounds: ZipBounds) -> None:
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
             entries = archive.infolist()
-    except (zipfile.BadZipFile, ValueError):
+    except (zipfile.BadZipFile, ValueError, NotImplementedError):  # a version it cannot read
         raise ZipRefused("broken") from None
     if len(entries) > bounds.entries:
         raise ZipRefused("entries")
