@@ -3,7 +3,10 @@
 HTTP sources are pulled in parallel tasks, each with jittered retries, a timeout and the tag
 ``http-source`` (set a limit across runs with ``prefect concurrency-limit create
 http-source 4``); within a run at most four run at once. Inbox folders are read in one
-task. Intake then runs one payload at a time, so a single writer touches the database.
+task. The office's mailbox, where the program has one, is pulled in its own task (retries,
+a timeout from its deadline) beside them; each mail is taken in its own transaction, and
+filed in the mailbox's processed folder only after that commits. Intake then runs one
+payload at a time, so a single writer touches the database.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import flows  # noqa: F401  first: Prefect's telemetry off before Prefect loads
 # isort: split
 import os
 import time
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 
 from prefect import flow, get_run_logger, task
@@ -21,13 +25,14 @@ from prefect.task_runners import ThreadPoolTaskRunner
 
 from flows.common import opened, retry_on
 from pilot_tracker import runs
-from pilot_tracker.collect import collection
+from pilot_tracker.collect import collection, replies
 from pilot_tracker.collect.collection import Broken, CollectionResult
 from pilot_tracker.collect.http import HttpSource
 from pilot_tracker.collect.inbox import FolderSource
+from pilot_tracker.collect.mailbox import MailboxSource, MailPull
 from pilot_tracker.collect.sources import Pull, Pulled, Source
 from pilot_tracker.errors import SourceRefused
-from pilot_tracker.ledger.program_file import MAX_SOURCE_DEADLINE
+from pilot_tracker.ledger.program_file import MAX_MAILBOX_DEADLINE, MAX_SOURCE_DEADLINE
 
 # A pull ends by its own deadline (at most MAX_SOURCE_DEADLINE s) with a clear reason; the
 # task's limit is the backstop, set per source when it is submitted.
@@ -50,6 +55,33 @@ def pull_http(source: HttpSource) -> Pull:
         return Pull(source.unit, source.kind, pulled=[Pulled(source.fetch())])
     except SourceRefused as refused:  # the program file must change; retrying cannot help
         return Pull(source.unit, source.kind, error=str(refused))
+
+
+@task(
+    name="pull-mailbox",
+    retries=2,
+    retry_delay_seconds=[10, 60],
+    retry_jitter_factor=0.5,
+    retry_condition_fn=retry_on(*collection.SOURCE_FAILURES),
+    timeout_seconds=MAX_MAILBOX_DEADLINE + PULL_MARGIN_SECONDS,
+    cache_policy=NO_CACHE,
+)
+def pull_mailbox(mailbox: MailboxSource, known: Callable[[str], bool]) -> MailPull:
+    """The office's new mail, fetched whole; filed only after it is taken."""
+    return mailbox.pull(known)
+
+
+@task(
+    name="file-mail",
+    retries=2,
+    retry_delay_seconds=[5, 30],
+    retry_condition_fn=retry_on(*collection.SOURCE_FAILURES),
+    timeout_seconds=300,
+    cache_policy=NO_CACHE,
+)
+def file_mail(mailbox: MailboxSource, uids: list[int], uidvalidity: int) -> None:
+    """Move the mail taken to the processed folder."""
+    mailbox.file(uids, uidvalidity)
 
 
 @task(name="pull-inbox-folders", timeout_seconds=600, cache_policy=NO_CACHE)
@@ -91,6 +123,13 @@ def collect_status(
             for source in sources
             if isinstance(source, HttpSource)
         ]
+        mailbox = collection.open_mailbox(engine=engine, program=program, environ=os.environ)
+        mail = None
+        if mailbox is not None:
+            known = replies.known_messages(engine=engine, program=program)
+            mail = pull_mailbox.with_options(
+                timeout_seconds=mailbox.spec.deadline + PULL_MARGIN_SECONDS
+            ).submit(mailbox, known)
         pulls = pull_folders([s for s in sources if isinstance(s, FolderSource)], settle_seconds)
         broken: list[Broken] = []
         for source, future in http:
@@ -113,6 +152,34 @@ def collect_status(
             inbox_wait=timedelta(minutes=settings.inbox_wait_minutes),
             broken=broken,
         )
+        if mailbox is not None and mail is not None:
+            try:
+                pulled, error = mail.result(), None
+            except SourceRefused as refused:
+                pulled, error = None, refused
+            except collection.SOURCE_FAILURES as failure:  # down after the retries
+                pulled, error = None, failure
+            filed = collection.take_mailbox(
+                result,
+                engine=engine,
+                program=program,
+                pull=pulled,
+                error=error,
+                as_of=day,
+                now=datetime.now(UTC),
+                home=settings.home,
+                templates=run.templates,
+            )
+            if pulled is not None and filed:
+                try:
+                    file_mail(mailbox, filed, pulled.uidvalidity)
+                except collection.SOURCE_FAILURES as failure:  # on record: filed next run
+                    logger.warning(
+                        "%d mail taken stay in the mailbox's folder until the next run files "
+                        "them: %s",
+                        len(filed),
+                        failure,
+                    )
         faults = set(result.error_lines())  # a fault of ours, not the unit's; traceback logged
         for line in result.lines():
             if line in faults:
@@ -121,12 +188,13 @@ def collect_status(
                 logger.info(line)
         logger.info(
             "%s: %d submissions, %d units unavailable, %d files left for the next run, "
-            "%d not taken from the inbox",
+            "%d not taken from the inbox, %d mail",
             program,
             len(result.submissions),
             len(result.unavailable),
             len(result.waiting),
             len(result.not_taken),
+            len(result.mail),
         )
         runs.record(
             engine=engine,
@@ -138,7 +206,8 @@ def collect_status(
             outcome=result.outcome,
             summary={
                 "submissions": len(result.submissions),
-                "unavailable": [item.unit for item in result.unavailable],
+                "unavailable": [item.unit for item in result.unavailable]
+                + (["mailbox"] if result.mailbox_error is not None else []),
                 "errors": result.errors,
             },
         )

@@ -429,6 +429,13 @@ def print_program(spec: ProgramSpec) -> None:
         + f") · {len(spec.indicators)} indicators",
         markup=False,
     )
+    if spec.mailbox is not None:
+        box = spec.mailbox
+        out.print(
+            f"mailbox: {box.security} {box.user}@{box.host}:{box.effective_port}, reads "
+            f"{box.folder}, files into {box.processed} (password from ${box.password_env})",
+            markup=False,
+        )
 
     units = table("unit", "name", "leads", "co-leads", "indicators")
     for unit in spec.units:
@@ -670,6 +677,15 @@ def print_collection(result: collection.CollectionResult) -> None:
         )
     for left in result.not_taken:
         out.print(f"not taken: {left.path}: {left.reason}", markup=False, soft_wrap=True)
+    for line in result.mail:
+        out.print(line, markup=False, soft_wrap=True)
+    if result.mailbox_error is not None:
+        out.print(
+            f"mailbox unavailable: {result.mailbox_error}; its mail stays there for the next "
+            "run, and no unit is flagged on this run's evidence",
+            markup=False,
+            soft_wrap=True,
+        )
 
 
 @app.command("progress")
@@ -1391,6 +1407,105 @@ def extension_reject(
     _decide(extension_id, False, note, _day_option(on))
 
 
+mail_app = typer.Typer(
+    help="The mail the office's mailbox brought: list it, and release a held file as a "
+    "unit's submission.\n\nExample: pilot-tracker mail list --program yinzhou --held",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+)
+app.add_typer(mail_app, name="mail")
+
+
+@mail_app.command("list")
+@handles_errors
+def mail_list(
+    program: ProgramOption,
+    held: Annotated[
+        bool, typer.Option("--held", help="Only mail the office must look at (held, refused).")
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the mail as JSON.")] = False,
+) -> None:
+    """List the mail taken from the program's mailbox, newest first, with each file and
+    what became of it (submitted, held for the office, quoted back, skipped).
+
+    Example: pilot-tracker mail list --program yinzhou --held
+    """
+    from pilot_tracker.collect import replies
+    from pilot_tracker.ledger import store
+
+    with database_session(load_settings()) as session:
+        record = store.get_program(session=session, code=program)
+        items = replies.list_mail(session=session, program=record, held=held)
+    if as_json:
+        emit_json(items)
+        return
+    if not items:
+        out.print("no mail held" if held else "no mail", markup=False)
+        return
+    grid = table("mail", "received", "from", "subject", "status", "file", "outcome", "unit", "why")
+    for item in items:
+        files = item["files"] or [{"id": "", "name": "", "outcome": "", "unit": "", "reason": ""}]
+        for position, file in enumerate(files):
+            first = position == 0
+            row(
+                grid,
+                item["id"] if first else "",
+                str(item["received_at"])[:16].replace("T", " ") if first else "",
+                item["sender"] if first else "",
+                item["subject"] if first else "",
+                item["status"] if first else "",
+                f"{file['id']} {file['name']}".strip(),
+                file["outcome"],
+                file["unit"],
+                file["reason"] or (item["reason"] if first else ""),
+            )
+    out.print(grid)
+
+
+@mail_app.command("release")
+@handles_errors
+def mail_release(
+    file_id: Annotated[int, typer.Argument(help="The held file's id (see `mail list`).")],
+    program: ProgramOption,
+    unit: UnitOption,
+    as_of: Annotated[
+        str | None, typer.Option("--as-of", help="The day to take it for (default: today).")
+    ] = None,
+) -> None:
+    """Take a held file as a unit's submission, once the office has made sure whose it is
+    (a workbook sent from another unit's address, or from an address no unit has). The
+    unit's liaison is told of any rejection, as for any submission.
+
+    Example: pilot-tracker mail release 7 --program yinzhou --unit YZ-EDU
+    """
+    from pilot_tracker.collect import replies
+    from pilot_tracker.ledger import store
+
+    settings = load_settings()
+    templates = message_templates(settings)
+    engine = open_database(settings)
+    day = parse_day_option(as_of, program_timezone(engine, program))
+    with database_session(settings) as session:
+        record = store.get_program(session=session, code=program)
+        summary = replies.release(
+            session=session,
+            program=record,
+            part_id=file_id,
+            unit_code=unit,
+            by="",  # the command line; the board records its account
+            as_of=day,
+            now=now_utc(),
+            home=settings.home,
+            templates=templates,
+        )
+    out.print(
+        f"file {file_id} taken as {unit}'s: {summary.status} (imported {summary.imported}, "
+        f"updated {summary.updated}, ignored {summary.ignored}, rejected {summary.rejected})",
+        markup=False,
+        soft_wrap=True,
+    )
+
+
 @app.command()
 @handles_errors
 def demo(
@@ -1468,6 +1583,17 @@ def demo(
         f"  messages sent: {result.messages}, emails kept: {result.mails} in {output / 'mail'}",
         markup=False,
     )
+    if result.mailbox:
+        out.print(f"  mail in: not played ({result.mailbox})", markup=False, soft_wrap=True)
+    else:
+        out.print(
+            f"  mail in: {result.replies} mails from units to the office's mailbox, kept in "
+            f"{output / 'mail' / 'replies'}; each taken is answered with a receipt (回复：…) "
+            f"in {output / 'mail'}; see them with PILOT_TRACKER_HOME={output / 'data'} "
+            "pilot-tracker mail list --program xiangshan",
+            markup=False,
+            soft_wrap=True,
+        )
     out.print(f"  reports: {output / 'reports'}", markup=False)
     out.print(
         f"  look around: PILOT_TRACKER_HOME={output / 'data'} pilot-tracker escalation list "

@@ -25,6 +25,7 @@ from sqlmodel import select
 
 from pilot_tracker import db
 from pilot_tracker.alerts import outbox
+from pilot_tracker.collect import replies
 from pilot_tracker.collect.inbox import FolderSource, inbox_folder, survey_inbox
 from pilot_tracker.collect.inbox import survey_root as survey_inbox_root
 from pilot_tracker.collect.intake import (
@@ -33,11 +34,12 @@ from pilot_tracker.collect.intake import (
     sweep_temporaries,
     take_payload,
 )
+from pilot_tracker.collect.mailbox import MailboxSource, MailPull
 from pilot_tracker.collect.payload import Payload, display_name
 from pilot_tracker.collect.sources import NotTaken, Pull, Source, sources_of
-from pilot_tracker.errors import SourceError
+from pilot_tracker.errors import SourceError, SourceRefused
 from pilot_tracker.ledger import store
-from pilot_tracker.ledger.program_file import FolderSourceSpec, SourceSpec
+from pilot_tracker.ledger.program_file import FolderSourceSpec, MailboxSpec, SourceSpec
 from pilot_tracker.models import Program, Unit
 
 log = logging.getLogger(__name__)
@@ -84,16 +86,26 @@ class CollectionResult:
     errors: list[dict[str, str]] = field(default_factory=list)
     # units whose sources a bug left unread, or whose payload it left unrecorded
     unread: list[str] = field(default_factory=list)
+    # the office's mailbox: one line per mail taken, and why it could not be read, if so
+    mail: list[str] = field(default_factory=list)
+    mailbox_error: str | None = None
+    # the units whose mail the mailbox holds: all of the program's, when it has one
+    mail_units: list[str] = field(default_factory=list)
 
     def excused(self) -> frozenset[str]:
         """The units this run cannot judge: their source was down, or a bug of ours kept
-        what they sent from the record; they are not flagged on this run's evidence."""
-        return frozenset([item.unit for item in self.unavailable] + self.unread)
+        what they sent from the record; they are not flagged on this run's evidence. Any
+        unit may have answered by mail: a mailbox that could not be read spares them all."""
+        down = self.mail_units if self.mailbox_error is not None else []
+        return frozenset([item.unit for item in self.unavailable] + self.unread + down)
 
     @property
     def outcome(self) -> str:
         """What the run records: ``ok``, or which of our faults it met."""
-        kinds = {"source" if not error["file"] else "intake" for error in self.errors}
+        kinds = {
+            "mail" if error["source"] == "mail" else "source" if not error["file"] else "intake"
+            for error in self.errors
+        }
         return ", ".join(f"{kind} errors" for kind in sorted(kinds, reverse=True)) or "ok"
 
     def as_dict(self) -> dict[str, Any]:
@@ -106,6 +118,8 @@ class CollectionResult:
             "not_taken": [{"path": item.path, "reason": item.reason} for item in self.not_taken],
             "errors": self.errors,
             "unread": self.unread,
+            "mail": self.mail,
+            "mailbox_error": self.mailbox_error,
         }
 
     def lines(self) -> list[str]:
@@ -120,13 +134,18 @@ class CollectionResult:
             f"{w['unit']}: left for the next run: {w['file']} ({w['reason']})" for w in self.waiting
         ]
         lines += [f"not taken: {item.path}: {item.reason}" for item in self.not_taken]
+        lines += self.mail
+        if self.mailbox_error is not None:
+            lines.append(f"mailbox: unavailable: {self.mailbox_error}")
         return lines + self.error_lines()
 
     def error_lines(self) -> list[str]:
         """One line per fault of ours: a payload intake failed on, or a source whose pull
         raised what no source should."""
         return [
-            f"{e['unit']}: intake failed on {e['file']} ({e['error']}); {e['outcome']}"
+            f"mail {e['file']}: taking it failed ({e['error']}); {e['outcome']}"
+            if e["source"] == "mail"
+            else f"{e['unit']}: intake failed on {e['file']} ({e['error']}); {e['outcome']}"
             if e["file"]
             else f"{e['unit']}: pulling its {e['source']} source failed ({e['error']}); "
             f"{e['outcome']}"
@@ -165,6 +184,61 @@ def open_sources(
             sleep=sleep,
         )
     ]
+
+
+def open_mailbox(
+    *,
+    engine: Engine,
+    program: str,
+    environ: Mapping[str, str],
+    clock: Callable[[], float] = time.monotonic,
+) -> MailboxSource | None:
+    """The office's mailbox of the program, if its program file declares one."""
+    with db.session(engine) as session:
+        declared = store.get_program(session=session, code=program).mailbox
+    if not declared:
+        return None
+    spec = MailboxSpec.model_validate(declared)
+    return MailboxSource(program, spec, environ=environ, clock=clock)
+
+
+def take_mailbox(
+    result: CollectionResult,
+    *,
+    engine: Engine,
+    program: str,
+    pull: MailPull | None,
+    error: Exception | None,
+    as_of: date,
+    now: datetime,
+    home: Path,
+    templates: outbox.Templates | None,
+) -> list[int]:
+    """Take what the mailbox gave into ``result`` (or record why it could not be read);
+    return the uids to file once the run is done with them."""
+    with db.session(engine) as session:
+        record = store.get_program(session=session, code=program)
+        result.mail_units = list(
+            session.exec(select(Unit.code).where(Unit.program_id == record.id))
+        )
+    if pull is None:
+        result.mailbox_error = str(error) or type(error).__name__
+        return []
+    taken = replies.take_mail(
+        engine=engine,
+        program=program,
+        pull=pull,
+        as_of=as_of,
+        now=now,
+        home=home,
+        templates=templates,
+    )
+    result.submissions += taken.submissions
+    result.mail += [outcome.line() for outcome in taken.mail]
+    result.errors += taken.errors
+    if pull.more:
+        result.mail.append("mailbox: more mail than one run takes; the rest comes next run")
+    return taken.filed
 
 
 def survey(*, engine: Engine, program: str, inbox: Path) -> list[NotTaken]:
@@ -451,7 +525,7 @@ def collect(
             pulls.append(down(source, error))
         except Exception as error:  # a bug of ours: the run's error, not the unit's
             broken.append(Broken(source.unit, source.kind, error))
-    return take(
+    result = take(
         engine=engine,
         program=program,
         pulls=pulls,
@@ -463,3 +537,51 @@ def collect(
         inbox_wait=inbox_wait,
         broken=broken,
     )
+    mailbox = open_mailbox(engine=engine, program=program, environ=environ)
+    if mailbox is not None:
+        pull, error = pull_mail(mailbox, engine=engine, program=program, attempts=attempts)
+        filed = take_mailbox(
+            result,
+            engine=engine,
+            program=program,
+            pull=pull,
+            error=error,
+            as_of=as_of,
+            now=now,
+            home=home,
+            templates=templates,
+        )
+        if pull is not None:
+            file_mail(mailbox, filed, pull.uidvalidity)
+    return result
+
+
+def pull_mail(
+    mailbox: MailboxSource, *, engine: Engine, program: str, attempts: int = 1
+) -> tuple[MailPull | None, Exception | None]:
+    """The mailbox's new mail, or why it could not be read (after ``attempts`` tries)."""
+    known = replies.known_messages(engine=engine, program=program)
+    error: Exception | None = None
+    for _ in range(max(1, attempts)):
+        try:
+            return mailbox.pull(known), None
+        except SourceRefused as refused:  # the set-up must change; trying again cannot help
+            return None, refused
+        except SOURCE_FAILURES as failure:
+            error = failure
+    return None, error
+
+
+def file_mail(mailbox: MailboxSource, uids: list[int], uidvalidity: int) -> None:
+    """Move the mail taken to the processed folder; if that fails, it stays where it is and
+    the next run finds it on record and files it then."""
+    if not uids:
+        return
+    try:
+        mailbox.file(uids, uidvalidity)
+    except SOURCE_FAILURES as error:
+        log.warning(
+            "%d mail taken stay in the mailbox's folder until the next run files them: %s",
+            len(uids),
+            error,
+        )

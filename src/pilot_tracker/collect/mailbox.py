@@ -23,6 +23,9 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, TypeVar
 
+# A message larger than MAX_MESSAGE_BYTES is not taken whole: only its head is fetched, to
+# say who sent it and what it was (collect.replies refuses it).
+from pilot_tracker.collect.mail import MAX_MESSAGE_BYTES
 from pilot_tracker.errors import SourceRefused, SourceUnavailable
 from pilot_tracker.ledger.program_file import MailboxSpec
 
@@ -34,9 +37,6 @@ _T = TypeVar("_T")
 
 MAX_MESSAGES = 200  # messages fetched per run, oldest first; the rest next run
 MAX_RUN_BYTES = 200 * 1024 * 1024  # bytes fetched per run; the rest next run
-# A message larger than this is not taken whole (collect.mail refuses it, with its head
-# to say who sent it and what it was).
-MAX_MESSAGE_BYTES = 40 * 1024 * 1024
 HEAD_BYTES = 1024 * 1024  # what is fetched of a message over MAX_MESSAGE_BYTES
 # UIDs per command when listing or filing: a command line stays short whatever the folder.
 UIDS_PER_COMMAND = 500

@@ -5,7 +5,10 @@ From an empty data home, the example programs are loaded and every day from 2021
 the supervise run collects, flags, escalates and sends; on their days the quarterly
 reconciliations and the half-year evaluation are written and sent. Alerts go by real
 email to an SMTP server on loopback, each message kept as an ``.eml`` file; the HTTP
-source of the Yinzhou example is served on loopback too, and is down for a while.
+source of the Yinzhou example is served on loopback too, and is down for a while. Where
+Dovecot is installed, the first program's office has a mailbox on loopback too, and a few
+of its units answer by mail (``demo/mailing.py``): their replies are kept under
+``mail/replies/``, and pilot-tracker's receipts go out with the other alerts.
 
 The demo calls the same domain code the Prefect flows call, without a Prefect run per
 step, so that half a year takes minutes, not hours.
@@ -14,6 +17,7 @@ step, so that half a year takes minutes, not hours.
 from __future__ import annotations
 
 import contextlib
+import email.policy
 import shutil
 import socket
 import threading
@@ -21,6 +25,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from email.parser import BytesHeaderParser
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -33,7 +38,7 @@ from sqlmodel import Session, col, select
 from pilot_tracker import db
 from pilot_tracker.alerts import delivery, outbox
 from pilot_tracker.collect import collection
-from pilot_tracker.demo import submissions
+from pilot_tracker.demo import mailing, submissions
 from pilot_tracker.errors import DemoError
 from pilot_tracker.ledger import store
 from pilot_tracker.ledger.links import Links
@@ -64,22 +69,91 @@ class DemoResult:
     escalations: dict[str, Counter[str]] = field(default_factory=dict)
     messages: int = 0
     mails: int = 0
+    replies: int = 0  # mail the units sent to the office's mailbox
+    mailbox: str = ""  # why the demo played without a mailbox, if it did
     reports: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
 
 
 class _Mailroom:
-    """An SMTP server on loopback that keeps every message as an .eml file."""
+    """An SMTP server on loopback that keeps every message as an .eml file, and the last
+    reminder each address was sent (what a liaison who answers by mail replies to)."""
 
     def __init__(self, folder: Path):
         self.folder = folder
         self.count = 0
+        self.reminders: dict[str, bytes] = {}
         folder.mkdir(parents=True, exist_ok=True)
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         self.count += 1
         (self.folder / f"{self.count:04d}.eml").write_bytes(envelope.original_content)
+        headers = BytesHeaderParser(policy=email.policy.default).parsebytes(
+            envelope.original_content
+        )
+        if "提醒" in str(headers["Subject"] or ""):
+            for address in envelope.rcpt_tos:
+                self.reminders[address.lower()] = envelope.original_content
         return "250 OK"
+
+
+@dataclass
+class _Post:
+    """The office's mailbox on loopback, and the units that write to it."""
+
+    server: Any
+    spec: ProgramSpec
+    password: str
+    folder: Path
+    units: set[str]
+    away: str | None  # the unit whose liaison is away once: an out-of-office answer
+    answered: set[str] = field(default_factory=set)
+    sent: int = 0
+
+    def append(self, raw: bytes, when: datetime) -> None:
+        from pilot_tracker.demo import mail_server
+
+        mail_server.append(self.server, mailing.office_user(self.spec), self.password, raw, at=when)
+        self.sent += 1
+        self.folder.mkdir(parents=True, exist_ok=True)
+        (self.folder / f"{self.sent:04d}.eml").write_bytes(raw)
+
+    def write(self, mailed: submissions.Mailed, mailroom: _Mailroom) -> None:
+        """The unit's workbook, mailed: in reply to its last reminder, if it had one."""
+        reminder = mailroom.reminders.get(mailing.liaison_address(self.spec, mailed.unit))
+        self.append(mailing.reply(self.spec, mailed, reminder), _moment(mailed.day, "UTC"))
+
+    def away_answers(self, mailroom: _Mailroom, day: date) -> None:
+        """The away liaison's server answers the first reminder it gets, once."""
+        if self.away is None or self.away in self.answered:
+            return
+        reminder = mailroom.reminders.get(mailing.liaison_address(self.spec, self.away))
+        if reminder is not None:
+            self.answered.add(self.away)
+            self.append(
+                mailing.out_of_office(self.spec, self.away, reminder, day), _moment(day, "UTC")
+            )
+
+
+@contextlib.contextmanager
+def _office_mailbox(spec: ProgramSpec, folder: Path) -> Iterator[_Post | str]:
+    """The first program's mailbox, on Dovecot on loopback; why not, where it cannot run."""
+    import secrets
+
+    from pilot_tracker.demo import mail_server
+
+    reason = mail_server.missing()
+    if reason:
+        yield reason
+        return
+    password = secrets.token_urlsafe(16)
+    with mail_server.dovecot([(mailing.office_user(spec), password)]) as server:
+        units = submissions.mailing(spec)
+        plan = submissions.behaviours(spec)
+        away = next(
+            (code for code in sorted(units) if plan[code] is submissions.Behaviour.LATE), None
+        )
+        yield _Post(server, spec, password, folder, units, away)
 
 
 @contextlib.contextmanager
@@ -205,6 +279,22 @@ def play(
     home = folder / "data"
     clear(folder)
     home.mkdir(parents=True)
+    first, _ = store.read_program_source(examples[0])
+    with _office_mailbox(first, folder / "mail" / "replies") as post:
+        return _play(folder, home, examples, templates, on_day, start, end, links, post)
+
+
+def _play(
+    folder: Path,
+    home: Path,
+    examples: list[Path],
+    templates: Path,
+    on_day: Callable[[date, int, int], None],
+    start: date,
+    end: date,
+    links: Callable[[Path], Links] | None,
+    post: _Post | str,
+) -> DemoResult:
     issuer = links(home) if links is not None else None
     engine = db.make_engine(f"sqlite:///{(home / 'pilot-tracker.db').resolve()}")
     db.migrate(engine)
@@ -212,6 +302,8 @@ def play(
     with db.session(engine) as session:
         for path in examples:
             spec, sha256 = store.read_program_source(path)
+            if isinstance(post, _Post) and spec.code == post.spec.code:
+                spec = mailing.with_mailbox(spec, post.server.imap_port)
             store.load_program(
                 session=session,
                 spec=spec,
@@ -220,7 +312,8 @@ def play(
                 now=_moment(start, spec.timezone),
             )
             specs.append(spec)
-    result = DemoResult(folder=folder)
+    result = DemoResult(folder=folder, mailbox=post if isinstance(post, str) else "")
+    mail = post if isinstance(post, _Post) else None
     message_templates = outbox.Templates(templates, links=issuer)
     with db.session(engine) as session:
         calendar = workdays_module.calendar_of(session=session)
@@ -234,7 +327,9 @@ def play(
         for index, day in enumerate(workdays, start=1):
             on_day(day, index, len(workdays))
             for spec in specs:
-                _supervise(engine, spec, home, day, previous, answers, message_templates)
+                _supervise(
+                    engine, spec, home, day, previous, answers, message_templates, mail, mailroom
+                )
                 for kind, period in due.get(day, []):
                     with db.session(engine) as session:
                         written = writing.write(
@@ -261,9 +356,12 @@ def play(
                 sleep=lambda _: None,
             )
             result.messages += sent.sent
+            if mail is not None:
+                mail.away_answers(mailroom, day)
             previous = day
         result.days = len(workdays)
         result.mails = mailroom.count
+        result.replies = mail.sent if mail is not None else 0
     _summarise(engine, result)
     engine.dispose()
     return result
@@ -287,11 +385,24 @@ def _supervise(
     previous: date | None,
     answers: dict[str, bytes | None],
     templates: outbox.Templates,
+    post: _Post | None = None,
+    mailroom: _Mailroom | None = None,
 ) -> None:
-    """One program's supervise run on one day: submissions land, collect, flag, escalate."""
-    landed = submissions.deliver(spec=spec, inbox=home / "inbox", since=previous, until=day)
+    """One program's supervise run on one day: submissions land (some by mail), collect,
+    flag, escalate."""
+    mailed = post is not None and post.spec.code == spec.code
+    landed = submissions.deliver(
+        spec=spec,
+        inbox=home / "inbox",
+        since=previous,
+        until=day,
+        by_mail=post.units if post is not None and mailed else frozenset(),
+    )
     for unit, body in landed.http.items():
         answers[unit] = None if unit in landed.down else body
+    if post is not None and mailroom is not None:
+        for item in landed.mailed:
+            post.write(item, mailroom)
     now = _moment(day, spec.timezone)
     with db.session(engine) as session:
         acknowledge_notices(
@@ -307,7 +418,7 @@ def _supervise(
         as_of=day,
         now=now,
         home=home,
-        environ={},
+        environ={mailing.PASSWORD_ENV: post.password} if post is not None and mailed else {},
         templates=templates,
         settle_seconds=0,
         attempts=1,

@@ -5,7 +5,9 @@ fall behind plan, one falls far behind and then catches up (its head acknowledge
 notices, the others' never do); a few send messy files (title
 rows, re-typed headers, percent as text, a GBK CSV, a row that cannot be read); one unit
 never reports; a unit with an HTTP source has its answers returned for a server to
-publish, and that server is down for a while.
+publish, and that server is down for a while; a few units answer by mail (``mailing``):
+their workbooks are returned to be mailed to the office's mailbox instead of written into
+the inbox folder.
 """
 
 from __future__ import annotations
@@ -55,6 +57,16 @@ class Behaviour(StrEnum):
     RECOVERING = "recovering"
 
 
+@dataclass(frozen=True)
+class Mailed:
+    """A workbook a unit sends by mail: whose, its file name, its bytes, the day sent."""
+
+    unit: str
+    name: str
+    data: bytes
+    day: date
+
+
 @dataclass
 class Delivery:
     """What the units sent between two days."""
@@ -62,6 +74,20 @@ class Delivery:
     written: list[Path] = field(default_factory=list)
     http: dict[str, bytes] = field(default_factory=dict)
     down: list[str] = field(default_factory=list)
+    mailed: list[Mailed] = field(default_factory=list)
+
+
+# Behaviours whose workbook a unit may as well send by mail.
+MAILABLE = (Behaviour.ON_TRACK, Behaviour.LATE, Behaviour.BEHIND)
+
+
+def mailing(spec: ProgramSpec, seed: int = 2021, count: int = 3) -> set[str]:
+    """The units that answer by mail: one that reports late (so it answers a reminder)
+    and others on track, chosen by the seed; the rest use the inbox folder."""
+    plan = behaviours(spec, seed)
+    late = [code for code, kind in plan.items() if kind is Behaviour.LATE][:1]
+    on_track = [code for code, kind in plan.items() if kind is Behaviour.ON_TRACK]
+    return set(late + on_track[: max(0, count - len(late))])
 
 
 def behaviours(spec: ProgramSpec, seed: int = 2021) -> dict[str, Behaviour]:
@@ -106,11 +132,18 @@ def acknowledging(spec: ProgramSpec, seed: int = 2021) -> set[str]:
 
 
 def deliver(
-    *, spec: ProgramSpec, inbox: Path, since: date | None, until: date, seed: int = 2021
+    *,
+    spec: ProgramSpec,
+    inbox: Path,
+    since: date | None,
+    until: date,
+    seed: int = 2021,
+    by_mail: frozenset[str] | set[str] = frozenset(),
 ) -> Delivery:
     """Write into the inbox every submission the units make after ``since``, up to ``until``.
 
-    ``inbox`` is the data home's inbox; each unit's files go to its own folder in it.
+    ``inbox`` is the data home's inbox; each unit's files go to its own folder in it. The
+    workbooks of the units in ``by_mail`` are returned in ``mailed`` instead.
     """
     delivery = Delivery()
     plan = behaviours(spec, seed)
@@ -125,7 +158,8 @@ def deliver(
                 continue
             if not ((since is None or sent > since) and sent <= until):
                 continue
-            _send(spec, unit, behaviour, period, sent, inbox, delivery, seed)
+            mailed = code in by_mail and behaviour in MAILABLE
+            _send(spec, unit, behaviour, period, sent, inbox, delivery, seed, mailed)
         day = periods.bounds(period)[1] + timedelta(days=1)
     return delivery
 
@@ -153,6 +187,7 @@ def _send(
     inbox: Path,
     delivery: Delivery,
     seed: int,
+    mailed: bool = False,
 ) -> None:
     rows = [_task_row(spec, unit, task, behaviour, day, seed) for task in _tasks_of(spec, unit)]
     readings = [_reading(indicator, behaviour, day) for indicator in _indicators_of(spec, unit)]
@@ -213,6 +248,11 @@ def _send(
         if messy
         else f"{unit.name}-{period}任务进展.xlsx"
     )
+    if mailed:
+        stream = io.BytesIO()
+        workbook.save(stream)
+        delivery.mailed.append(Mailed(unit.code, name, stream.getvalue(), day))
+        return
     path = folder / name
     save_atomically(workbook, path)
     delivery.written.append(path)
