@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import pytest
 from flows import collect_status as collect_module
@@ -14,7 +15,7 @@ from typer.testing import CliRunner
 from pilot_tracker.cli import app
 from pilot_tracker.collect.http import HttpSource
 from pilot_tracker.demo.submissions import Behaviour, behaviours, deliver
-from pilot_tracker.ledger.program_file import read_program_file
+from pilot_tracker.ledger.program_file import read_program_file, write_program_file
 
 from .conftest import EXAMPLES
 from .http_fixtures import Answer, http_server
@@ -338,3 +339,63 @@ def test_a_bug_in_a_run_keeps_its_traceback(
         state = flag_laggards("nowhere", as_of=date(2021, 4, 7), return_state=True)
     assert state.is_failed() and "KeyError" in state.message
     assert "Traceback" in caplog.text
+
+
+def test_collect_status_takes_the_offices_mail_and_files_it(
+    isolated_environment: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mail_user: Any
+) -> None:
+    from .test_mail_in import (
+        LIAISON,
+        filled,
+        program_spec,
+        reply_to,
+        simple_reminder,
+        template_of_spec,
+    )
+
+    spec = program_spec(mail_user.server.imap_port, mail_user.name)
+    program_file = tmp_path / "demo.yaml"
+    write_program_file(spec, program_file)
+    monkeypatch.setenv("PT_MAIL_PASSWORD", mail_user.password)
+    runner = CliRunner()
+    assert runner.invoke(app, ["init"]).exit_code == 0
+    assert runner.invoke(app, ["program", "load", str(program_file)]).exit_code == 0
+    mail_user.deliver(reply_to(simple_reminder(), ("进展.xlsx", filled(template_of_spec()))))
+
+    result = collect_status("demo", as_of=date(2021, 3, 29), settle_seconds=0)
+
+    [summary] = result.submissions
+    assert (summary.unit, summary.source, summary.status) == ("tw", "mail", "imported")
+    assert result.mail == [f"mail from {LIAISON}: taken; 进展.xlsx: submitted as tw"]
+    assert mail_user.uids("INBOX") == [] and len(mail_user.uids("已处理")) == 1
+
+
+def test_a_mailbox_that_is_down_does_not_fail_the_flow_and_status_says_so(
+    isolated_environment: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mail_user: Any
+) -> None:
+    from .imap_fixtures import free_port
+    from .test_mail_in import program_spec
+
+    tries: list[int] = []
+    pull = collect_module.MailboxSource.pull
+
+    def counted(source: Any, known: Any) -> Any:
+        tries.append(1)
+        return pull(source, known)
+
+    monkeypatch.setattr(collect_module.MailboxSource, "pull", counted)
+    fast = collect_module.pull_mailbox.with_options(retry_delay_seconds=0.01)
+    monkeypatch.setattr(collect_module, "pull_mailbox", fast)
+    program_file = tmp_path / "demo.yaml"
+    write_program_file(program_spec(free_port(), mail_user.name), program_file)
+    monkeypatch.setenv("PT_MAIL_PASSWORD", mail_user.password)
+    runner = CliRunner()
+    assert runner.invoke(app, ["init"]).exit_code == 0
+    assert runner.invoke(app, ["program", "load", str(program_file)]).exit_code == 0
+
+    result = collect_status("demo", as_of=date(2021, 3, 29), settle_seconds=0)
+
+    assert result.mailbox_error is not None and result.excused() == {"tw", "jyj", "rsj"}
+    assert len(tries) == 3  # a mailbox that is down is retried twice
+    shown = runner.invoke(app, ["status"])
+    assert "sources down: mailbox" in shown.stdout
