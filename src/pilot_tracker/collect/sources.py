@@ -3,7 +3,9 @@
 A source yields payloads (bytes with a name) or says it is unavailable; it never parses.
 Every source has the same small interface (``pull``), so a web form is one more source.
 Each kind lives in its own module: ``inbox`` reads ``<data home>/inbox/<program>/<unit>/``,
-``http`` GETs a URL. This module holds what they share.
+``http`` GETs a URL. This module holds what they share. The office's mailbox
+(``mailbox``) is not a unit's source but the program's: whose each mail is, is found from
+what it carries (``replies``).
 """
 
 from __future__ import annotations
