@@ -27,6 +27,7 @@
     │   ├── MailRefused               a mail refused whole (too large, too many parts
     │   │                             or attachments, nested too deep)
     │   └── CellError                 one cell (also a ValueError, for validators)
+    ├── MailError                     a held file of a mail cannot be released as asked
     ├── EscalationError               an escalation cannot be closed as asked
     ├── CalendarError                 the installation's calendar: a year cannot be
     │   │                             entered, replaced or retired
