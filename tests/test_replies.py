@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import io
+import json
 from datetime import UTC, date, datetime
 from email.message import EmailMessage
 from email.utils import format_datetime
@@ -464,3 +465,59 @@ def test_a_bug_on_one_mail_holds_it_for_the_office_and_the_next_goes_on(
     assert failed.status == "held" and parts == []  # the half-done work was rolled back
     assert failed.reason.startswith("系统处理该邮件时出错")
     assert fine.status == "taken"
+
+
+def test_the_office_lists_held_mail_and_releases_a_file_from_the_command_line(
+    isolated_environment: Path, tmp_path: Path
+) -> None:
+    from typer.testing import CliRunner
+
+    from pilot_tracker.cli import app
+    from pilot_tracker.ledger.program_file import write_program_file
+
+    runner = CliRunner()
+    assert runner.invoke(app, ["init"]).exit_code == 0
+    write_program_file(program_spec(), tmp_path / "demo.yaml")
+    assert runner.invoke(app, ["program", "load", str(tmp_path / "demo.yaml")]).exit_code == 0
+    engine = db.make_engine(f"sqlite:///{isolated_environment / 'pilot-tracker.db'}")
+    try:
+        take(
+            engine,
+            isolated_environment,
+            fetched(message(sender="x@example.com", files=[("进展.csv", CSV)])),
+        )
+    finally:
+        engine.dispose()
+
+    listed = runner.invoke(app, ["mail", "list", "--program", "demo", "--held"])
+    assert listed.exit_code == 0, listed.output
+    assert "x@example.com" in listed.stdout and "进展.csv" in listed.stdout
+    [item] = json.loads(runner.invoke(app, ["mail", "list", "--program", "demo", "--json"]).stdout)
+    [file] = item["files"]
+    assert (item["status"], file["outcome"]) == ("held", "held")
+
+    wrong = runner.invoke(
+        app, ["mail", "release", str(file["id"]), "--program", "demo", "--unit", "nope"]
+    )
+    assert wrong.exit_code != 0 and "no unit 'nope' in program demo" in wrong.output
+
+    released = runner.invoke(
+        app,
+        [
+            "mail",
+            "release",
+            str(file["id"]),
+            "--program",
+            "demo",
+            "--unit",
+            "tw",
+            "--as-of",
+            "2021-03-24",
+        ],
+    )
+    assert released.exit_code == 0, released.output
+    assert f"file {file['id']} taken as tw's: imported (imported 1" in released.stdout
+    assert (
+        runner.invoke(app, ["mail", "list", "--program", "demo", "--held"]).stdout.strip()
+        == "no mail held"
+    )

@@ -1442,24 +1442,18 @@ def mail_list(
     if not items:
         out.print("no mail held" if held else "no mail", markup=False)
         return
-    grid = table("mail", "received", "from", "subject", "status", "file", "outcome", "unit", "why")
+    say = functools.partial(out.print, markup=False, soft_wrap=True)
     for item in items:
-        files = item["files"] or [{"id": "", "name": "", "outcome": "", "unit": "", "reason": ""}]
-        for position, file in enumerate(files):
-            first = position == 0
-            row(
-                grid,
-                item["id"] if first else "",
-                str(item["received_at"])[:16].replace("T", " ") if first else "",
-                item["sender"] if first else "",
-                item["subject"] if first else "",
-                item["status"] if first else "",
-                f"{file['id']} {file['name']}".strip(),
-                file["outcome"],
-                file["unit"],
-                file["reason"] or (item["reason"] if first else ""),
-            )
-    out.print(grid)
+        received = str(item["received_at"])[:16].replace("T", " ")
+        sender = item["sender"] or "an unknown sender"
+        say(f"mail {item['id']} · {received} · from {sender} · {item['status']}")
+        say(f"  subject: {item['subject']}")
+        if item["reason"]:
+            say(f"  why: {item['reason']}")
+        for file in item["files"]:
+            unit = f" as {file['unit']}" if file["unit"] else ""
+            why = f": {file['reason']}" if file["outcome"] in ("held", "quoted") else ""
+            say(f"  file {file['id']} {file['name']}: {file['outcome']}{unit}{why}")
 
 
 @mail_app.command("release")
