@@ -231,16 +231,24 @@ def portal_server(tmp_path_factory: pytest.TempPathFactory, portal_examples: Pat
 
 
 @pytest.fixture(scope="session")
-def imap_server() -> Iterator[Any]:
-    """Dovecot on 127.0.0.1 for the test process (plain with STARTTLS, and TLS, with a
-    trustme CA in ``ca_file``); where it is missing, a test skips, and fails in CI."""
-    from . import imap_fixtures
+def dovecot_installed() -> None:
+    """Debian's Dovecot is here (pilot_tracker.demo.mail_server runs it); where it is
+    missing, a test skips, and fails in CI."""
+    from pilot_tracker.demo import mail_server
 
-    reason = imap_fixtures.missing()
+    reason = mail_server.missing()
     if reason and os.environ.get("CI", "").lower() in ("true", "1"):
         pytest.fail(f"CI needs the IMAP server: {reason}", pytrace=False)
     if reason:
         pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def imap_server(dovecot_installed: None) -> Iterator[Any]:
+    """Dovecot on 127.0.0.1 for the test process (plain with STARTTLS, and TLS, with a
+    trustme CA in ``ca_file``)."""
+    from . import imap_fixtures
+
     with imap_fixtures.dovecot() as server:
         yield server
 
