@@ -18,6 +18,7 @@ from sqlmodel import Session, col, select
 
 from pilot_tracker import db
 from pilot_tracker.board.battle_map import FlagLine, flag_line
+from pilot_tracker.collect.replies import SOURCE as MAIL_SOURCE
 from pilot_tracker.errors import BoardNotFound
 from pilot_tracker.ledger import plan, store
 from pilot_tracker.ledger.program_file import ProgramSpec
@@ -46,6 +47,7 @@ FILE_NOT_FOUND = "没有找到这份报送文件，或您的账户无权下载�
 SOURCE_LABELS = {
     "folder": "收件文件夹",
     "http": "数据接口（HTTP）",
+    MAIL_SOURCE: "专班邮箱",
     FORM_SOURCE: "在线填报",
     UPLOAD_SOURCE: "在线上传",
 }

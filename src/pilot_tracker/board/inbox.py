@@ -6,9 +6,15 @@
   ``pilot-tracker reconcile list`` shows it: disputes first, then units that have not
   answered, then confirmations; under a dispute, the replies the office sent.
 
+- **Held mail** (邮件待处理): what the office's mailbox brought that pilot-tracker would not
+  take under a guess (``collect/replies.py``): a file whose unit cannot be told, a mail
+  with no new workbook, a mail refused whole; newest first, each file with why it is held,
+  and its original to read (checked against its sha256 before it is sent).
+
 The office's decision goes through ``extensions.decide`` (which tells the unit's liaison,
 through the outbox, with the unit's link); a reply to a dispute is a message to the unit's
-liaison, with its link, queued once per text. Both are checked here first, in Chinese, at
+liaison, with its link, queued once per text; a held file is taken as the unit the office
+names through ``replies.release``. Each is checked here first, in Chinese, at
 their form field (``BoardError``); what names something not of the program is a
 ``BoardNotFound`` (404), exactly as something that does not exist.
 """
@@ -17,26 +23,35 @@ from __future__ import annotations
 
 import hashlib
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, col, select
 
 from pilot_tracker import db
 from pilot_tracker.alerts import outbox
-from pilot_tracker.errors import BoardError, BoardNotFound
+from pilot_tracker.collect import replies
+from pilot_tracker.collect.intake import SubmissionSummary
+from pilot_tracker.errors import BoardError, BoardNotFound, MailError, NotFoundError
 from pilot_tracker.models import (
     LABELS,
+    ArchiveExtent,
     Channel,
     ConfirmationStatus,
     Document,
     DocumentKind,
     Extension,
     ExtensionStatus,
+    Mail,
+    MailPart,
+    MailStatus,
     Notification,
     NotificationStatus,
+    PartOutcome,
     Program,
+    SubmissionStatus,
     Unit,
 )
 from pilot_tracker.portal.answers import quarter_title
@@ -141,10 +156,56 @@ class Quarter:
 
 
 @dataclass(frozen=True)
+class MailFile:
+    """A file of a held mail: held ones with why, the others with what became of them."""
+
+    id: int
+    name: str
+    outcome: str  # a PartOutcome
+    reason: str
+    unit: str  # the unit's code it was taken as, or the one it claims when held; "" if none
+    unit_name: str
+    released_by: str  # the account that took it as its unit's ("" for the command line)
+
+    @property
+    def held(self) -> bool:
+        return self.outcome == PartOutcome.HELD.value
+
+    @property
+    def outcome_label(self) -> str:
+        return LABELS[PartOutcome].get(self.outcome, self.outcome)
+
+
+@dataclass(frozen=True)
+class HeldMail:
+    """A mail held for the office, or refused whole, as the inbox shows it."""
+
+    id: int
+    received_at: str  # in the program's time zone
+    sender: str
+    sender_unit: str  # the name of the unit whose address sent it; "" if none
+    subject: str
+    status: str  # a MailStatus
+    reason: str
+    head_only: bool  # refused by its size: the archive holds its first MB only
+    files: tuple[MailFile, ...]
+
+    @property
+    def status_label(self) -> str:
+        return LABELS[MailStatus].get(self.status, self.status)
+
+    @property
+    def held_files(self) -> int:
+        return sum(item.held for item in self.files)
+
+
+@dataclass(frozen=True)
 class Inbox:
     pending: list[ExtensionRequest]
     decided: list[ExtensionRequest]
     quarters: list[Quarter]
+    mail: list[HeldMail] = field(default_factory=list)
+    units: list[tuple[str, str]] = field(default_factory=list)  # (code, name), to release as
 
     @property
     def disputed(self) -> int:
@@ -156,10 +217,13 @@ class Inbox:
 
 
 def inbox(*, session: Session, program: Program) -> Inbox:
-    """The program's extension requests and the answers to its statements."""
-    names = dict(
-        session.exec(select(Unit.code, Unit.name).where(Unit.program_id == program.id)).all()
-    )
+    """The program's extension requests, the answers to its statements and its held mail."""
+    units = session.exec(
+        select(Unit.code, Unit.name)
+        .where(Unit.program_id == program.id)
+        .order_by(col(Unit.position), col(Unit.id))
+    ).all()
+    names = dict(units)
     requests = [
         ExtensionRequest(line, names.get(line.unit, line.unit))
         for line in extensions.list_extensions(session=session, program=program)
@@ -175,7 +239,13 @@ def inbox(*, session: Session, program: Program) -> Inbox:
         _quarter(session, program, quarter, replies)
         for quarter in quarters_written(session, program)
     ]
-    return Inbox(pending=pending, decided=decided, quarters=quarters)
+    return Inbox(
+        pending=pending,
+        decided=decided,
+        quarters=quarters,
+        mail=held_mail(session=session, program=program, names=names),
+        units=[(code, name) for code, name in units],
+    )
 
 
 def quarters_written(session: Session, program: Program) -> list[str]:
@@ -413,3 +483,200 @@ def _replies(session: Session, program: Program) -> dict[tuple[str, str], list[R
             )
         )
     return found
+
+
+# --- the mail held for the office ------------------------------------------------------------
+
+MAIL_GONE = (
+    "这封邮件的存档副本已不在服务器上，无法下载。请联系系统管理员从备份恢复数据目录中的存档。"
+)
+MAIL_DIFFERS = (
+    "这封邮件的存档副本与收到时不一致（校验值 sha256 不符），可能已损坏或被改动，因此不提供下载。"
+    "请联系系统管理员从备份恢复数据目录中的存档后再试。"
+)
+FILE_UNREADABLE = (
+    "该文件的存档副本无法读取，或与收到时不一致（校验值 sha256 不符），未能导入。"
+    "请联系系统管理员从备份恢复数据目录中的存档后再试。"
+)
+
+
+def held_mail(
+    *, session: Session, program: Program, names: dict[str, str] | None = None
+) -> list[HeldMail]:
+    """The program's mail held for the office or refused whole, newest first, each with
+    its files (as ``pilot-tracker mail list --held`` lists them)."""
+    if names is None:
+        names = dict(
+            session.exec(select(Unit.code, Unit.name).where(Unit.program_id == program.id)).all()
+        )
+    listed = replies.list_mail(session=session, program=program, held=True)
+    head_only = set(
+        session.exec(
+            select(Mail.id).where(
+                col(Mail.id).in_([item["id"] for item in listed]),
+                Mail.archived == ArchiveExtent.HEAD.value,
+            )
+        )
+    )
+    return [
+        HeldMail(
+            id=item["id"],  # type: ignore[arg-type]
+            received_at=_when(item["received_at"], program.timezone),  # type: ignore[arg-type]
+            sender=str(item["sender"]),
+            sender_unit=names.get(str(item["unit"]), ""),
+            subject=str(item["subject"]),
+            status=str(item["status"]),
+            reason=str(item["reason"]),
+            head_only=item["id"] in head_only,
+            files=tuple(
+                MailFile(
+                    id=part["id"],
+                    name=part["name"],
+                    outcome=part["outcome"],
+                    reason=part["reason"],
+                    unit=part["unit"],
+                    unit_name=names.get(part["unit"], part["unit"]),
+                    released_by=part["released_by"],
+                )
+                for part in item["files"]  # type: ignore[attr-defined]
+            ),
+        )
+        for item in listed
+    ]
+
+
+def release_file(
+    *,
+    session: Session,
+    program: Program,
+    part_id: str,
+    unit_code: str,
+    by: str,
+    as_of: date,
+    now: datetime,
+    home: Path,
+    templates: outbox.Templates,
+) -> Done:
+    """Take a held file of the program's mail as ``unit_code``'s submission, once the
+    office has made sure whose it is (``replies.release``); the unit's liaison is told of
+    any rejection.
+
+    Refused in Chinese at its form's ``unit`` field (``BoardError``), nothing written: a
+    file no longer held (taken already, or never a workbook), no unit or one not of the
+    program, an archived copy that cannot be read or differs from the file received. A
+    file not of the program (or no number at all) is ``BoardNotFound``.
+    """
+    part = _part_of(session, program, part_id)
+    if part.outcome != PartOutcome.HELD.value:
+        raise BoardError(_not_held(session, part), field="unit")
+    code = unit_code.strip()
+    if not code:
+        raise BoardError("请选择该文件所属的单位。", field="unit")
+    unit = session.exec(
+        select(Unit).where(Unit.program_id == program.id, Unit.code == code)
+    ).first()
+    if unit is None:
+        raise BoardError(
+            f"“{code[:40]}”不是本试点的成员单位，请从列表中选择该文件所属的单位。", field="unit"
+        )
+    try:
+        summary = replies.release(
+            session=session,
+            program=program,
+            part_id=part.id,  # type: ignore[arg-type]
+            unit_code=unit.code,
+            by=by,
+            as_of=as_of,
+            now=now,
+            home=home,
+            templates=templates,
+        )
+    except NotFoundError:
+        raise BoardNotFound(MISSING) from None
+    except MailError:
+        raise BoardError(FILE_UNREADABLE, field="unit") from None
+    return Done(_released(part.name, unit.name, summary), f"mail-{part.mail_id}")
+
+
+def _part_of(session: Session, program: Program, number: str) -> MailPart:
+    """The file of this number in the program's mail, or BoardNotFound; locked for the
+    release on PostgreSQL (two offices at once: the second finds it taken)."""
+    if not re.fullmatch(r"[0-9]{1,18}", number):
+        raise BoardNotFound(MISSING)
+    part = session.exec(
+        select(MailPart)
+        .join(Mail, col(MailPart.mail_id) == Mail.id)
+        .where(MailPart.id == int(number), Mail.program_id == program.id)
+        .with_for_update()
+    ).first()
+    if part is None:
+        raise BoardNotFound(MISSING)
+    return part
+
+
+def _not_held(session: Session, part: MailPart) -> str:
+    """Why a file that is not held is not taken again, as the office reads it."""
+    name = f"《{part.name}》"
+    if part.outcome == PartOutcome.SUBMITTED.value:
+        unit = session.get(Unit, part.unit_id) if part.unit_id is not None else None
+        by = f"（办理人：{part.released_by}）" if part.released_by else ""
+        who = f"{unit.name}的报送" if unit is not None else "报送"
+        return f"{name}已作为{who}导入{by}，无需重复导入；页面已刷新为最新状态。"
+    if part.outcome == PartOutcome.QUOTED.value:
+        return f"{name}是专班发出的原填报表（未作修改），不作为报送，不能导入。"
+    return f"{name}不是填报表（{part.reason or '无法读取'}），不能导入。"
+
+
+def _released(name: str, unit: str, summary: SubmissionSummary) -> str:
+    """What the release did, as the page's message says it."""
+    if summary.status == SubmissionStatus.DUPLICATE.value:
+        return f"《{name}》与{unit}此前报送的文件完全相同，未重复导入；该文件已记为{unit}的报送。"
+    counts = f"新增{summary.imported}条"
+    if summary.updated:
+        counts += f"，更新{summary.updated}条"
+    if summary.ignored:
+        counts += f"，与已报送内容相同{summary.ignored}条"
+    if not summary.rejected:
+        return f"已将《{name}》作为{unit}的报送导入（{counts}）。"
+    rest = summary.imported + summary.updated
+    return (
+        f"已将《{name}》作为{unit}的报送导入，但有{summary.rejected}处未能导入"
+        + (f"（其余{rest}条已导入）" if rest else "")
+        + "；已通知该单位联络员修改后重新报送。"
+    )
+
+
+@dataclass(frozen=True)
+class MailOriginal:
+    """A mail's archived bytes, checked, and the name to download them as."""
+
+    data: bytes
+    filename: str
+    ascii_name: str  # for a client that cannot read an RFC 5987 name
+
+
+def mail_original(*, session: Session, program: Program, mail_id: str, home: Path) -> MailOriginal:
+    """The archived raw bytes of mail ``mail_id`` (its id, as the URL gives it) of
+    ``program``, found by the path its record holds under ``home``'s archive and checked
+    against the sha256 recorded when it was received.
+
+    ``BoardNotFound`` for an id that is not a number, a mail of another program or none
+    (the same words), and an archive file that is gone (or a record pointing outside the
+    archive); ``BoardError`` for bytes that differ from those received.
+    """
+    if not re.fullmatch(r"[0-9]{1,18}", mail_id):
+        raise BoardNotFound(MISSING)
+    mail = session.get(Mail, int(mail_id))
+    if mail is None or mail.program_id != program.id:
+        raise BoardNotFound(MISSING)
+    archive = (home / "archive").resolve()
+    path = (home / mail.archive_path).resolve()
+    if not path.is_relative_to(archive):
+        raise BoardNotFound(MAIL_GONE)
+    try:
+        data = path.read_bytes()
+    except OSError:
+        raise BoardNotFound(MAIL_GONE) from None
+    if hashlib.sha256(data).hexdigest() != mail.sha256:
+        raise BoardError(MAIL_DIFFERS)
+    return MailOriginal(data=data, filename=f"邮件-{mail.id}.eml", ascii_name=f"mail-{mail.id}.eml")
