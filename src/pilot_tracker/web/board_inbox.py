@@ -1,5 +1,7 @@
 """The answers inbox (单位答复) of a program's board: extension requests to approve or
-reject, the units' answers to their statements, and the office's replies to disputes.
+reject, the units' answers to their statements, the office's replies to disputes, and the
+mail held for the office: each held file to take as a unit's submission, each mail's
+original to read.
 
 Each POST is read by ``board_posted`` (a leader is refused before the form is read),
 calls one function of ``board/inbox.py`` in one transaction, and leads back to the inbox
@@ -12,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
@@ -22,7 +25,7 @@ from pilot_tracker.board import inbox
 from pilot_tracker.board.accounts import Viewer
 from pilot_tracker.errors import BoardError, BoardNotFound
 from pilot_tracker.models import Program
-from pilot_tracker.web.app import portal_of
+from pilot_tracker.web.app import error_page, portal_of
 from pilot_tracker.web.board import board_posted, board_program, board_render, done, text_field
 
 router = APIRouter()
@@ -66,7 +69,7 @@ def inbox_page(
 
 @router.get("/p/{code}/inbox", response_class=HTMLResponse)
 def inbox_view(request: Request, code: str) -> Response:
-    """The extension requests and the answers to the statements."""
+    """The extension requests, the answers to the statements and the held mail."""
     viewer, program = board_program(request, code)
     return inbox_page(request, viewer, program)
 
@@ -146,3 +149,52 @@ async def reply(request: Request, code: str, unit: str, quarter: str) -> Respons
         )
 
     return await _act(request, code, lambda _: f"reply-{quarter}-{unit}", ("text",), act)
+
+
+@router.post("/p/{code}/mail/{part}/release", response_class=HTMLResponse)
+async def release(request: Request, code: str, part: str) -> Response:
+    """作为该单位报送导入: take a held file of a mail as a unit's submission: unit."""
+    portal = portal_of(request)
+
+    def act(session: Session, program: Program, viewer: Viewer, sent: dict[str, str]) -> Any:
+        return inbox.release_file(
+            session=session,
+            program=program,
+            part_id=part,
+            unit_code=sent["unit"],
+            by=viewer.name,
+            as_of=portal.today(program.timezone),
+            now=portal.now(),
+            home=portal.settings.home,
+            templates=portal.messages,
+        )
+
+    return await _act(request, code, lambda _: f"mail-file-{part}", ("unit",), act)
+
+
+@router.get("/p/{code}/mail/{mail}/original")
+def mail_original(request: Request, code: str, mail: str) -> Response:
+    """The archived original of a mail of the program (its raw bytes, as received), as an
+    attachment; bytes that differ from those received are refused (409), never sent."""
+    _, program = board_program(request, code)
+    portal = portal_of(request)
+    try:
+        with portal.session() as session:
+            original = inbox.mail_original(
+                session=session, program=program, mail_id=mail, home=portal.settings.home
+            )
+    except BoardNotFound:
+        raise
+    except BoardError as error:
+        return error_page(portal, 409, str(error))
+    return Response(
+        original.data,
+        media_type="message/rfc822",
+        headers={"Content-Disposition": attachment(original.filename, original.ascii_name)},
+    )
+
+
+def attachment(name: str, fallback: str) -> str:
+    """A Content-Disposition naming a download: an ASCII ``filename`` for old clients and
+    the UTF-8 name as RFC 5987's ``filename*`` (as Starlette's FileResponse writes it)."""
+    return f"attachment; filename=\"{fallback}\"; filename*=utf-8''{quote(name)}"
