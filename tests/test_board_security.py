@@ -43,7 +43,8 @@ POSTS = [path for method, path in ROUTES if method == "POST"]
 
 def filled(path: str, code: str = "xiangshan") -> str:
     """A route's path with its program and every other parameter filled in (ids that exist
-    in the played data: 1)."""
+    in the played data: 1; mail 1 and its file 1 are xiangshan's, from a unit that answers
+    by mail)."""
     return re.sub(r"\{[^}]+\}", "1", path.replace("{code}", code))
 
 
@@ -51,7 +52,10 @@ def database_fingerprint(board: BoardUnderTest) -> str:
     """Every row of every table the board writes to, hashed: to show nothing was written."""
     import sqlalchemy as sa
 
-    tables = ("escalation", "interview", "extension", "notification", "reconciliation")
+    tables = (
+        *("escalation", "interview", "extension", "notification", "reconciliation"),
+        *("mail", "mailpart", "submission", "status_report"),  # a held mail's file released
+    )
     digest = hashlib.sha256()
     with board.engine.connect() as connection:
         for table in tables:
@@ -64,7 +68,9 @@ def test_the_walk_finds_every_page_and_form_of_the_board() -> None:
     tabs = {"/p/{code}", "/p/{code}/indicators", "/p/{code}/escalations", "/p/{code}/inbox"}
     assert tabs | {"/p/{code}/reports", "/p/{code}/tasks/{task}"} <= set(GETS), GETS
     assert "/p/{code}/extensions/{extension}" in POSTS, POSTS
-    assert len(POSTS) >= 4, POSTS
+    assert "/p/{code}/mail/{mail}/original" in GETS, GETS
+    assert "/p/{code}/mail/{part}/release" in POSTS, POSTS
+    assert len(POSTS) >= 5, POSTS
 
 
 @pytest.mark.parametrize("path", GETS + POSTS)
