@@ -65,6 +65,31 @@ def test_the_demo_plays_half_a_year(tmp_path: Path, monkeypatch: pytest.MonkeyPa
         carried += 1
     engine.dispose()
     assert carried > len(mails) / 2
+    # Three units answer by mail: each mail taken is answered in its thread; the
+    # out-of-office answer to a reminder is read and never answered.
+    taken = json.loads(
+        runner.invoke(app, ["mail", "list", "--program", "xiangshan", "--json"]).stdout
+    )
+    statuses = sorted(item["status"] for item in taken)
+    assert statuses == ["ignored"] + ["taken"] * (len(taken) - 1) and len(taken) > 10
+    replies = {
+        str(message["Message-ID"]).strip(): message
+        for message in (
+            email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+            for path in sorted((folder / "mail" / "replies").glob("*.eml"))
+        )
+    }
+    answered = [
+        str(message["In-Reply-To"]).strip()
+        for message in (
+            email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+            for path in mails
+        )
+        if str(message["In-Reply-To"]).strip() in replies
+    ]
+    assert len(answered) == len(taken) - 1 == len(set(answered))
+    [away] = [message for message in replies.values() if message["Auto-Submitted"]]
+    assert str(away["Message-ID"]).strip() not in answered
     escalations = json.loads(
         runner.invoke(app, ["escalation", "list", "--program", "xiangshan", "--json"]).stdout
     )

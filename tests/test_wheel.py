@@ -148,8 +148,12 @@ def test_the_installed_command_plays_the_demo_and_describes_serve(
     assert "  129 working days, 20 report files" in played
     assert "  xiangshan: 10 units flagged; escalations: 14 reminder, 1 urge, 6 interview" in played
     assert "  yinzhou: 11 units flagged; escalations: 22 reminder, 0 urge, 7 interview" in played
-    assert "  messages sent: 273, emails kept: 273 in " in played
-    assert len(list((output / "mail").glob("*.eml"))) == 273
+    # 273 alerts, and a receipt for each of the 18 mails three units sent the office's
+    # mailbox (a 19th, an out-of-office answer, is read and never answered)
+    assert "  messages sent: 291, emails kept: 291 in " in played
+    assert len(list((output / "mail").glob("*.eml"))) == 291
+    assert "  mail in: 19 mails from units to the office's mailbox" in played
+    assert len(list((output / "mail" / "replies").glob("*.eml"))) == 19
     for program in ("xiangshan", "yinzhou"):
         base = output / "reports" / program / "2021H1" / f"{program}-2021H1-半年度评估"
         for suffix in (".html", ".pdf", ".xlsx", ".docx"):

@@ -2,8 +2,9 @@
 
 A few units of the first example program (``submissions.mailing``) send their workbook by
 mail: in reply to their last reminder where they had one (quoting it, in its thread), else
-as a new mail. One of them is away once, and its mail server answers the first reminder
-with an out-of-office reply, which pilot-tracker reads and never answers. Each mail is
+as a new mail. The first of them to be reminded has its liaison away, and their mail
+server answers that reminder with an out-of-office reply, which pilot-tracker reads and
+never answers. Each mail is
 appended to the office's mailbox (Dovecot on 127.0.0.1, ``demo.mail_server``) and kept as
 an ``.eml`` under ``mail/replies/``; the receipts go out with the other alerts, into
 ``mail/``.

@@ -106,8 +106,7 @@ class _Post:
     password: str
     folder: Path
     units: set[str]
-    away: str | None  # the unit whose liaison is away once: an out-of-office answer
-    answered: set[str] = field(default_factory=set)
+    answered: set[str] = field(default_factory=set)  # whose liaison was away once
     sent: int = 0
 
     def append(self, raw: bytes, when: datetime) -> None:
@@ -124,15 +123,18 @@ class _Post:
         self.append(mailing.reply(self.spec, mailed, reminder), _moment(mailed.day, "UTC"))
 
     def away_answers(self, mailroom: _Mailroom, day: date) -> None:
-        """The away liaison's server answers the first reminder it gets, once."""
-        if self.away is None or self.away in self.answered:
+        """The first of these units to be sent a reminder has its liaison away: their mail
+        server answers that reminder with an out-of-office reply, once."""
+        if self.answered:
             return
-        reminder = mailroom.reminders.get(mailing.liaison_address(self.spec, self.away))
-        if reminder is not None:
-            self.answered.add(self.away)
-            self.append(
-                mailing.out_of_office(self.spec, self.away, reminder, day), _moment(day, "UTC")
-            )
+        for unit in sorted(self.units):
+            reminder = mailroom.reminders.get(mailing.liaison_address(self.spec, unit))
+            if reminder is not None:
+                self.answered.add(unit)
+                self.append(
+                    mailing.out_of_office(self.spec, unit, reminder, day), _moment(day, "UTC")
+                )
+                return
 
 
 @contextlib.contextmanager
@@ -148,12 +150,7 @@ def _office_mailbox(spec: ProgramSpec, folder: Path) -> Iterator[_Post | str]:
         return
     password = secrets.token_urlsafe(16)
     with mail_server.dovecot([(mailing.office_user(spec), password)]) as server:
-        units = submissions.mailing(spec)
-        plan = submissions.behaviours(spec)
-        away = next(
-            (code for code in sorted(units) if plan[code] is submissions.Behaviour.LATE), None
-        )
-        yield _Post(server, spec, password, folder, units, away)
+        yield _Post(server, spec, password, folder, submissions.mailing(spec))
 
 
 @contextlib.contextmanager

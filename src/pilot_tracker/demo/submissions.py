@@ -82,8 +82,8 @@ MAILABLE = (Behaviour.ON_TRACK, Behaviour.LATE, Behaviour.BEHIND)
 
 
 def mailing(spec: ProgramSpec, seed: int = 2021, count: int = 3) -> set[str]:
-    """The units that answer by mail: one that reports late (so it answers a reminder)
-    and others on track, chosen by the seed; the rest use the inbox folder."""
+    """The units that answer by mail: one that reports late and others on track, chosen
+    by the seed; the rest use the inbox folder."""
     plan = behaviours(spec, seed)
     late = [code for code, kind in plan.items() if kind is Behaviour.LATE][:1]
     on_track = [code for code, kind in plan.items() if kind is Behaviour.ON_TRACK]
