@@ -315,7 +315,7 @@ def test_a_mail_of_50_mb_is_refused_filed_and_its_sender_told(office: dict[str, 
             for item in session.exec(select(Notification))
             if item.target.startswith("unit:tw")
         ]
-    assert "邮件过大（68.4 MB），超过 40 MB，未读取" in receipt  # 50 MB in base64
+    assert "邮件过大（约 68 MB，超过 40 MB），未读取" in receipt  # 50 MB in base64
 
 
 def template_of_spec() -> bytes:

@@ -371,7 +371,7 @@ def test_an_oversized_mail_is_refused_and_its_sender_told_why(
     assert mail.sender == LIAISON_TW
     assert (tmp_path / mail.archive_path).read_bytes() == head
     receipt, office = outbox_items(loaded)
-    assert "邮件过大（50.0 MB），超过 40 MB，未读取" in receipt.body
+    assert "邮件过大（约 50 MB，超过 40 MB），未读取" in receipt.body
     assert office.target == "role:office"
 
 

@@ -46,14 +46,14 @@ from pilot_tracker.collect.intake import (
     take_payload,
 )
 from pilot_tracker.collect.mail import (
-    MAX_MESSAGE_BYTES,
+    TOO_LARGE,
     Attachment,
     Letter,
     authentication,
     read_letter,
 )
 from pilot_tracker.collect.mailbox import Fetched, MailPull
-from pilot_tracker.collect.payload import MAX_PAYLOAD_BYTES, Payload, display_name, peek_meta
+from pilot_tracker.collect.payload import Payload, display_name, peek_meta
 from pilot_tracker.errors import MailError, MailRefused, NotFoundError
 from pilot_tracker.ledger import store
 from pilot_tracker.models import (
@@ -79,7 +79,7 @@ HELD_TEMPLATE = "alerts/held_mail.txt.j2"
 # the unit's end does not answer it back.
 AUTO_SUBMITTED = "auto-replied"
 MAX_REFERENCES = 20
-MAX_SENT_FILES = 5_000  # files pilot-tracker attached, hashed to recognise one quoted back
+MAX_SENT_FILES = 500  # files pilot-tracker attached, hashed to recognise one quoted back
 
 UNKNOWN_SENDER = (
     "无法确定报送单位：发件地址{sender}不是任何成员单位登记的地址，附件中也没有填报表的单位信息"
@@ -167,9 +167,7 @@ def take_mail(
     """Take every mail of a pull, each in its own transaction; a bug of ours on one mail
     is recorded (the mail held for the office, archived) and the others go on."""
     taken = MailTaken(filed=list(pull.known))
-    with db.session(engine) as session:
-        record = store.get_program(session=session, code=program)
-        sent = _sent_files(session, record, home)
+    sent = _SentFiles(home)
     for fetched in pull.fetched:
         try:
             with db.session(engine) as session:
@@ -196,26 +194,38 @@ def take_mail(
     return taken
 
 
-def _sent_files(session: Session, program: Program, home: Path) -> set[str]:
-    """The sha256 of every file pilot-tracker attached to the program's messages (the
-    reminders' workbooks, the statements): such a file quoted back is not a submission."""
-    paths = {
-        path
+class _SentFiles:
+    """The sha256 of the files pilot-tracker attached to the program's messages (the
+    reminders' workbooks, the statements): such a file quoted back is not a submission.
+    Hashed when a mail first brings a file, the newest ``MAX_SENT_FILES`` of them, in the
+    session of that mail (a second session would wait on its lock)."""
+
+    def __init__(self, home: Path):
+        self.home = home
+        self._found: set[str] | None = None
+
+    def has(self, session: Session, program: Program, sha256: str) -> bool:
+        if self._found is None:
+            self._found = self._hash(session, program)
+        return sha256 in self._found
+
+    def _hash(self, session: Session, program: Program) -> set[str]:
+        paths: list[str] = []
         for attachments in session.exec(
             select(Notification.attachments)
             .where(Notification.program_id == program.id)
             .order_by(col(Notification.id).desc())
-            .limit(MAX_SENT_FILES)
-        )
-        for path in attachments
-    }
-    found: set[str] = set()
-    for path in paths:
-        try:
-            found.add(hashlib.sha256((home / path).read_bytes()).hexdigest())
-        except OSError:
-            continue
-    return found
+        ):
+            paths += [path for path in attachments if path not in paths]
+            if len(paths) >= MAX_SENT_FILES:
+                break
+        found: set[str] = set()
+        for path in paths[:MAX_SENT_FILES]:
+            try:
+                found.add(hashlib.sha256((self.home / path).read_bytes()).hexdigest())
+            except OSError:
+                continue
+        return found
 
 
 class _Reader:
@@ -229,7 +239,7 @@ class _Reader:
         now: datetime,
         home: Path,
         templates: outbox.Templates | None,
-        sent: set[str],
+        sent: _SentFiles,
     ):
         self.session = session
         self.program = store.get_program(session=session, code=program)
@@ -251,32 +261,16 @@ class _Reader:
         ).first()
         if seen is not None:
             return MailOutcome(fetched.uid, seen.sender, seen.subject, "duplicate")
-        sha256, relative = archive_payload(self.home, fetched.raw)
-        mail = Mail(
-            program_id=self.program.id,  # type: ignore[arg-type]
-            message_key=key,
-            message_id=fetched.message_id[:255],
-            sha256=sha256,
-            archive_path=relative,
-            size=fetched.size,
-            archived=(ArchiveExtent.HEAD if fetched.oversized else ArchiveExtent.WHOLE).value,
-            received_at=self.now,
-            status=MailStatus.TAKEN.value,
-        )
+        mail = _archived(self.program, key, fetched, self.home, self.now)
         if fetched.oversized:
             letter = _headers_only(fetched.raw)
-            refusal = (
-                f"邮件过大（{fetched.size / 1024 / 1024:.1f} MB），超过 "
-                f"{MAX_MESSAGE_BYTES // 1024 // 1024} MB，未读取。请删除或压缩附件中的图片，"
-                "或分成几封邮件发送；每个填报表不得超过 "
-                f"{MAX_PAYLOAD_BYTES // 1024 // 1024} MB"
-            )
+            refusal = TOO_LARGE.format(size=round(fetched.size / 1024 / 1024))
         else:
             try:
                 letter, refusal = read_letter(fetched.raw), ""
             except MailRefused as refused:
                 letter, refusal = _headers_only(fetched.raw), refused.reason
-        self._describe(mail, letter)
+        _describe(mail, letter)
         sender_unit = self._sender_unit(mail, letter)
         outcome = MailOutcome(fetched.uid, mail.sender, mail.subject, MailStatus.TAKEN.value)
         if letter.automatic:
@@ -295,15 +289,9 @@ class _Reader:
         self.session.flush()
         return outcome
 
-    def _describe(self, mail: Mail, letter: Letter) -> None:
-        mail.message_id = mail.message_id or letter.message_id[:255]
-        mail.sender = letter.sender[:254]
-        mail.subject = letter.subject[:300]
-        mail.sent_at = letter.sent_at
-
     def _sender_unit(self, mail: Mail, letter: Letter) -> Unit | None:
-        """The unit the sender's address is registered to, unless the office's own mail
-        server says that address was forged."""
+        """The unit the sender's address is registered to (whether the office's own mail
+        server vouches for the address is ``_forged``'s question)."""
         unit = self.by_address.get(letter.sender)
         mail.unit_id = unit.id if unit is not None else None
         return unit
@@ -346,7 +334,7 @@ class _Reader:
         )
         item = MailFile(name, PartOutcome.HELD.value)
         unit, reason = self._whose(attachment, sender_unit, forged, letter)
-        if sha256 in self.sent:
+        if self.sent.has(self.session, self.program, sha256):
             item.outcome, item.reason = PartOutcome.QUOTED.value, QUOTED
             unit = unit or sender_unit
         elif unit is not None and not reason:
@@ -472,6 +460,31 @@ class _Reader:
         )
 
 
+def _archived(program: Program, key: str, fetched: Fetched, home: Path, now: datetime) -> Mail:
+    """The record of a mail, its raw bytes archived (whole, or the head fetched of one too
+    large), before anything in it is read."""
+    sha256, relative = archive_payload(home, fetched.raw)
+    return Mail(
+        program_id=program.id,  # type: ignore[arg-type]
+        message_key=key,
+        message_id=fetched.message_id[:255],
+        sha256=sha256,
+        archive_path=relative,
+        size=fetched.size,
+        archived=(ArchiveExtent.HEAD if fetched.oversized else ArchiveExtent.WHOLE).value,
+        received_at=now,
+        status=MailStatus.TAKEN.value,
+    )
+
+
+def _describe(mail: Mail, letter: Letter) -> None:
+    """What the record says of a mail's headers: Message-ID, sender, subject, date."""
+    mail.message_id = mail.message_id or letter.message_id[:255]
+    mail.sender = letter.sender[:254]
+    mail.subject = letter.subject[:300]
+    mail.sent_at = letter.sent_at
+
+
 def _addresses(session: Session, program_id: int | None, units: dict[str, Unit]) -> dict[str, Unit]:
     """Each address a unit mails from (its contacts' and its ``mail_from``) → the unit."""
     by_id = {unit.id: unit for unit in units.values()}
@@ -574,23 +587,10 @@ def _record_failure(
                 select(Mail.id).where(Mail.program_id == record.id, Mail.message_key == key)
             ).first():
                 return MailOutcome(fetched.uid, "", "", "duplicate")
-            sha256, relative = archive_payload(home, fetched.raw)
-            letter = _headers_only(fetched.raw)
-            mail = Mail(
-                program_id=record.id,  # type: ignore[arg-type]
-                message_key=key,
-                message_id=fetched.message_id[:255],
-                sha256=sha256,
-                archive_path=relative,
-                size=fetched.size,
-                archived=(ArchiveExtent.HEAD if fetched.oversized else ArchiveExtent.WHOLE).value,
-                sender=letter.sender[:254],
-                subject=letter.subject[:300],
-                sent_at=letter.sent_at,
-                received_at=now,
-                status=MailStatus.HELD.value,
-                reason=f"{FAILED}（{type(error).__name__}）",
-            )
+            mail = _archived(record, key, fetched, home, now)
+            _describe(mail, _headers_only(fetched.raw))
+            mail.status = MailStatus.HELD.value
+            mail.reason = f"{FAILED}（{type(error).__name__}）"
             session.add(mail)
             session.flush()
             outcome = MailOutcome(
