@@ -21,7 +21,7 @@ from urllib.parse import quote
 from .conftest import EXAMPLES
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-LIAISON = "zhangsan@rsj.yinzhou.gov.cn"
+LIAISON = "liaison@rsj.yinzhou.gov.cn"
 OFFICE = "zhuanban@yinzhou.gov.cn"
 REMINDER_ID = "reminder-2021-03-01-rsj@pilot-tracker.yinzhou.gov.cn"
 
@@ -152,7 +152,7 @@ def letter(
     subject: str = "回复：关于报送试点任务进展情况的提醒",
     subject_style: str = "rfc2047-utf-8-b",
     sender: str = LIAISON,
-    sender_name: str = "张三",
+    sender_name: str = "区人社局联络员",
     name_style: str = "rfc2047-utf-8-b",
     body: File | None = None,
     headers: list[bytes] | None = None,

@@ -114,7 +114,7 @@ def test_rfc2231_in_gbk_and_a_name_only_in_content_type() -> None:
     ("given", "shown"),
     [
         ("../../人社局.xlsx", "人社局.xlsx"),
-        ("C:\\Users\\张三\\Desktop\\人社局.xlsx", "人社局.xlsx"),
+        ("C:\\Users\\liaison\\Desktop\\人社局.xlsx", "人社局.xlsx"),
         ("/etc/人社局.xlsx", "人社局.xlsx"),
         ("人社\x07局\x00.xlsx", "人社 局.xlsx"),
         ("..", "附件1.xlsx"),
@@ -145,23 +145,23 @@ def test_gbk_headers_and_bodies_declared_or_not(
         File(NAME, workbook),
         subject="回复：关于报送试点任务进展情况的提醒",
         subject_style=subject_style,
-        sender_name="张三（区人社局）",
+        sender_name="联络员（区人社局）",
         name_style="gbk" if subject_style == "gbk" else "rfc2047-gbk-b",
         body=text_part("您好，附件是本月填报表。", charset=body_charset),
     )
     read = read_letter(raw)
     assert read.subject == "回复：关于报送试点任务进展情况的提醒"
-    assert read.sender_name == "张三（区人社局）"
+    assert read.sender_name == "联络员（区人社局）"
     assert read.sender == LIAISON
     assert names(read) == [NAME]
 
 
 def test_what_the_headers_say(workbook: bytes) -> None:
     references = " ".join(f"<ref{number}@example.cn>" for number in range(25))
-    raw = letter(File(NAME, workbook), sender="ZhangSan@RSJ.Yinzhou.GOV.cn", message_id="  abc@x ")
+    raw = letter(File(NAME, workbook), sender="Liaison@RSJ.Yinzhou.GOV.cn", message_id="  abc@x ")
     raw = raw.replace(f"References: <{REMINDER_ID}>".encode(), f"References: {references}".encode())
     read = read_letter(raw)
-    assert read.sender == "zhangsan@rsj.yinzhou.gov.cn"
+    assert read.sender == "liaison@rsj.yinzhou.gov.cn"
     assert read.message_id == "abc@x"
     assert read.in_reply_to == REMINDER_ID
     assert read.references == [f"ref{number}@example.cn" for number in range(5, 25)]
@@ -209,11 +209,11 @@ def test_two_from_headers_name_no_sender() -> None:
 
 
 def test_an_encoded_display_name_cannot_add_an_address() -> None:
-    name = encoded_word("boss@rsj.yinzhou.gov.cn, 张三", "utf-8", "B")
+    name = encoded_word("boss@rsj.yinzhou.gov.cn, 主要负责人", "utf-8", "B")
     raw = letter().replace(b"From: ", b"X-Old-From: ", 1)
     read = read_letter(f"From: {name} <attacker@evil.example>\r\n".encode() + raw)
     assert read.sender == "attacker@evil.example"
-    assert read.sender_name == "boss@rsj.yinzhou.gov.cn, 张三"
+    assert read.sender_name == "boss@rsj.yinzhou.gov.cn, 主要负责人"
 
 
 def test_the_subject_is_cleaned_and_bounded() -> None:
@@ -784,7 +784,7 @@ OURS = "mx.yinzhou.gov.cn"
         ([f"{OURS}; dmarc=pass header.from=rsj.yinzhou.gov.cn"], "pass"),
         ([f"{OURS} 1; spf=fail smtp.mailfrom=rsj.yinzhou.gov.cn; dmarc=pass (p=none)"], "pass"),
         ([f"{OURS}; dkim=pass header.d=rsj.yinzhou.gov.cn; dmarc=fail"], "fail"),
-        ([f"{OURS}; spf=pass smtp.mailfrom=zhangsan@rsj.yinzhou.gov.cn"], "pass"),
+        ([f"{OURS}; spf=pass smtp.mailfrom=liaison@rsj.yinzhou.gov.cn"], "pass"),
         ([f"{OURS}; dkim=pass (2048-bit key) header.d=yinzhou.gov.cn header.b=ab"], "pass"),
         ([f"{OURS}; spf=fail smtp.mailfrom=a@rsj.yinzhou.gov.cn; dkim=fail header.d=x"], "fail"),
         ([f"{OURS}; spf=softfail smtp.mailfrom=rsj.yinzhou.gov.cn"], "fail"),

@@ -129,7 +129,7 @@ def test_the_header_is_found_below_title_rows(tmp_path: Path) -> None:
         tmp_path / "进展.xlsx",
         [
             ["演示县青年发展型县域试点 · 团县委 · 任务进展填报表"],
-            ["填报单位（盖章）：团县委", None, None, "填报人：张三"],
+            ["填报单位（盖章）：团县委", None, None, "填报人：联络员"],
             None,
             ["任务编号", "进展状态", "完成进度", "填报日期"],
             ["T-01", "推进中", 80, date(2021, 3, 31)],

@@ -24,7 +24,7 @@ import httpcore
 import httpx
 
 from pilot_tracker.collect.payload import Payload
-from pilot_tracker.collect.sources import Pull, Pulled, redact_url
+from pilot_tracker.collect.sources import Deadline, Pull, Pulled, redact_url
 from pilot_tracker.errors import SourceRefused, SourceUnavailable
 from pilot_tracker.ledger.program_file import HttpSourceSpec
 
@@ -340,19 +340,8 @@ class _NotFound(Exception):
     """The source's host name does not resolve (now; it may again)."""
 
 
-class _Deadline:
+class _Deadline(Deadline):
     """The moment a pull must be over: connect, TLS, request, answer and body included."""
-
-    def __init__(self, clock: Callable[[], float], seconds: float):
-        self.clock = clock
-        self.seconds = seconds
-        self.at = clock() + seconds
-
-    def left(self) -> float:
-        return self.at - self.clock()
-
-    def passed(self) -> bool:
-        return self.left() <= 0
 
     def timeout(self, timeout: float | None) -> float:
         """A network operation's timeout, cut to what is left before the deadline."""
@@ -360,9 +349,6 @@ class _Deadline:
         if left <= 0:
             raise httpcore.ReadTimeout("deadline passed")
         return left if timeout is None else min(timeout, left)
-
-    def missed(self, where: str) -> str:
-        return f"{where}: did not finish within its deadline of {self.seconds:g} s"
 
 
 def _within(deadline: _Deadline, work: Callable[[], list[str]]) -> list[str]:

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, TypeVar
 # A message larger than MAX_MESSAGE_BYTES is not taken whole: only its head is fetched, to
 # say who sent it and what it was (collect.replies refuses it).
 from pilot_tracker.collect.mail import MAX_MESSAGE_BYTES
+from pilot_tracker.collect.sources import Deadline
 from pilot_tracker.errors import SourceRefused, SourceUnavailable
 from pilot_tracker.ledger.program_file import MailboxSpec
 
@@ -442,19 +443,8 @@ class _Session:
             client.shutdown()
 
 
-class _Deadline:
+class _Deadline(Deadline):
     """The moment a pull or a filing must be over."""
-
-    def __init__(self, clock: Callable[[], float], seconds: float):
-        self.clock = clock
-        self.seconds = seconds
-        self.at = clock() + seconds
-
-    def left(self) -> float:
-        return self.at - self.clock()
-
-    def passed(self) -> bool:
-        return self.left() <= 0
 
     def timeout(self, timeout: float) -> float:
         """A network step's timeout, cut to what is left (at least a moment: the step

@@ -74,6 +74,25 @@ class Source(Protocol):
     def pull(self) -> Pull: ...
 
 
+class Deadline:
+    """The moment a pull must be over, on the source's clock: every network step of it is
+    given at most what is left."""
+
+    def __init__(self, clock: Callable[[], float], seconds: float):
+        self.clock = clock
+        self.seconds = seconds
+        self.at = clock() + seconds
+
+    def left(self) -> float:
+        return self.at - self.clock()
+
+    def passed(self) -> bool:
+        return self.left() <= 0
+
+    def missed(self, where: str) -> str:
+        return f"{where}: did not finish within its deadline of {self.seconds:g} s"
+
+
 def redact_url(url: str) -> str:
     """A URL as it may be shown: scheme, host, port and path; no credentials, no query."""
     parts = urlsplit(url)
