@@ -26,6 +26,38 @@ OFFICE = "zhuanban@yinzhou.gov.cn"
 REMINDER_ID = "reminder-2021-03-01-rsj@pilot-tracker.yinzhou.gov.cn"
 
 
+def filled(workbook: bytes, *, percent: object, progress: str, reported_on: date) -> bytes:
+    """A submission workbook as a liaison fills it in: every task row of it reported."""
+    import openpyxl
+
+    from pilot_tracker.collect.submission_workbook import HEADER_ROW, TASK_COLUMNS, TASK_SHEET
+
+    book = openpyxl.load_workbook(io.BytesIO(workbook))
+    sheet = book[TASK_SHEET]
+    headers = [header for header, _, _ in TASK_COLUMNS]
+    for number in range(HEADER_ROW + 1, sheet.max_row + 1):
+        if sheet.cell(row=number, column=1).value:
+            for header, value in (
+                ("进展状态", "推进中"),
+                ("完成进度", percent),
+                ("进展情况", progress),
+                ("填报日期", reported_on),
+            ):
+                sheet.cell(row=number, column=headers.index(header) + 1, value=value)
+    stream = io.BytesIO()
+    book.save(stream)
+    return stream.getvalue()
+
+
+def template(spec: object, unit: str, generated_on: date) -> bytes:
+    """The unit's submission workbook as ``pilot-tracker template`` writes it."""
+    from pilot_tracker.collect.submission_workbook import build_submission_template
+
+    stream = io.BytesIO()
+    build_submission_template(spec, unit, generated_on=generated_on).save(stream)  # type: ignore[arg-type]
+    return stream.getvalue()
+
+
 @cache
 def workbook_bytes(program: str = "yinzhou", unit: str = "rsj") -> bytes:
     """A unit's real submission workbook, as pilot-tracker sends it out."""

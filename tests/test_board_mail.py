@@ -12,7 +12,6 @@ configured) and a data home of its own, with the liaisons of 团县委 (tw) and 
 from __future__ import annotations
 
 import hashlib
-import io
 from collections.abc import Iterator
 from datetime import date, timedelta
 from email.message import EmailMessage
@@ -30,12 +29,6 @@ from pilot_tracker import db
 from pilot_tracker.board import accounts
 from pilot_tracker.collect import replies
 from pilot_tracker.collect.mailbox import Fetched, MailPull
-from pilot_tracker.collect.submission_workbook import (
-    HEADER_ROW,
-    TASK_COLUMNS,
-    TASK_SHEET,
-    build_submission_template,
-)
 from pilot_tracker.ledger import store
 from pilot_tracker.ledger.program_file import ProgramSpec, validate_program
 from pilot_tracker.models import Mail, MailPart, Notification, Submission
@@ -44,6 +37,7 @@ from pilot_tracker.web.app import create_app
 
 from .board_fixtures import ACCOUNTS, CHEAP, NOW, PASSWORD, SECRET, BoardUnderTest, csrf_of
 from .conftest import EXAMPLES, load_examples
+from .mail_fixtures import filled, template
 
 INBOX = "/p/xiangshan/inbox"
 TASK = "XS-JZ-01"  # 团县委's
@@ -110,22 +104,12 @@ def board(tmp_path: Path, engine: sa.Engine) -> Iterator[BoardUnderTest]:
 
 def workbook(unit: str = "tw", percent: Any = 40) -> bytes:
     """The unit's submission workbook (its hidden metadata names it), its tasks filled in."""
-    book = build_submission_template(xiangshan(), unit, generated_on=date(2021, 4, 1))
-    sheet = book[TASK_SHEET]
-    headers = [header for header, _, _ in TASK_COLUMNS]
-    for number in range(HEADER_ROW + 1, sheet.max_row + 1):
-        if not sheet.cell(row=number, column=1).value:
-            continue
-        for header, value in (
-            ("进展状态", "推进中"),
-            ("完成进度", percent),
-            ("进展情况", "已召开专题会议"),
-            ("填报日期", date(2021, 4, 7)),
-        ):
-            sheet.cell(row=number, column=headers.index(header) + 1, value=value)
-    stream = io.BytesIO()
-    book.save(stream)
-    return stream.getvalue()
+    return filled(
+        template(xiangshan(), unit, date(2021, 4, 1)),
+        percent=percent,
+        progress="已召开专题会议",
+        reported_on=date(2021, 4, 7),
+    )
 
 
 def csv(percent: str = "40") -> bytes:
@@ -306,7 +290,7 @@ def test_the_inbox_shows_each_held_or_refused_mail_newest_first_with_why(
 
     big = item(page.text, held.mail["big"])
     assert '<b class="mail-status refused">已拒收</b>' in big
-    assert "原因：邮件过大（50.0 MB），超过 40 MB，未读取" in big
+    assert "原因：邮件过大（约 50 MB，超过 40 MB），未读取" in big
     assert f'href="/p/xiangshan/mail/{held.mail["big"]}/original">下载原始邮件</a>' in big
     assert "（邮件过大，仅存档前 1 MB）" in big
     assert "<form" not in big  # no file to take

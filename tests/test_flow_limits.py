@@ -6,7 +6,7 @@ from __future__ import annotations
 from flows import collect_status, reports, supervise
 from prefect import Flow, Task
 
-from pilot_tracker.ledger.program_file import MAX_SOURCE_DEADLINE
+from pilot_tracker.ledger.program_file import MAX_MAILBOX_DEADLINE, MAX_SOURCE_DEADLINE
 
 
 def declared() -> dict[str, Flow | Task]:
@@ -23,6 +23,8 @@ def test_every_flow_and_task_has_a_timeout() -> None:
     assert set(found) == {
         "collect-status",
         "pull-http-source",
+        "pull-mailbox",
+        "file-mail",
         "pull-inbox-folders",
         "flag-and-escalate",
         "flag-laggards",
@@ -38,6 +40,7 @@ def test_every_flow_and_task_has_a_timeout() -> None:
     # A pull ends by its own deadline first, with a clear reason; Prefect's limit is the
     # backstop. A flow allows for what it runs.
     assert limits["pull-http-source"] > MAX_SOURCE_DEADLINE
+    assert limits["pull-mailbox"] > MAX_MAILBOX_DEADLINE
     assert limits["supervise"] >= (
         limits["collect-status"] + limits["flag-laggards"] + limits["send-alerts"]
     )
@@ -49,3 +52,9 @@ def test_every_flow_and_task_has_a_timeout() -> None:
 def test_http_pulls_are_retried_with_jitter() -> None:
     task = declared()["pull-http-source"]
     assert task.retries == 2 and task.retry_jitter_factor
+
+
+def test_mailbox_pulls_are_retried_with_jitter_and_a_bug_is_not() -> None:
+    task = declared()["pull-mailbox"]
+    assert task.retries == 2 and task.retry_jitter_factor
+    assert task.retry_condition_fn is not None

@@ -8,14 +8,12 @@ from __future__ import annotations
 
 import copy
 import email.policy
-import io
 from datetime import UTC, date, datetime
 from email.message import EmailMessage
 from email.utils import format_datetime
 from pathlib import Path
 from typing import Any
 
-import openpyxl
 import pytest
 import sqlalchemy as sa
 from sqlmodel import select
@@ -23,12 +21,6 @@ from sqlmodel import select
 from pilot_tracker import db
 from pilot_tracker.alerts import delivery, outbox
 from pilot_tracker.collect import collection
-from pilot_tracker.collect.submission_workbook import (
-    HEADER_ROW,
-    TASK_COLUMNS,
-    TASK_SHEET,
-    build_submission_template,
-)
 from pilot_tracker.ledger import store
 from pilot_tracker.ledger.program_file import ProgramSpec, validate_program
 from pilot_tracker.models import Mail, Notification, StatusReport, Submission
@@ -36,6 +28,8 @@ from pilot_tracker.supervise import flags
 
 from .conftest import ROOT
 from .imap_fixtures import FaultProxy, free_port
+from .mail_fixtures import filled as fill
+from .mail_fixtures import template
 from .test_alerts import smtp_server, write_config
 from .test_program_file import SMALL
 
@@ -104,21 +98,9 @@ def send(engine: sa.Engine, home: Path, config: Path, day: date) -> delivery.Sen
 
 def filled(workbook: bytes) -> bytes:
     """The reminder's workbook as a liaison fills it in: every task row reported."""
-    book = openpyxl.load_workbook(io.BytesIO(workbook))
-    sheet = book[TASK_SHEET]
-    headers = [header for header, _, _ in TASK_COLUMNS]
-    for number in range(HEADER_ROW + 1, sheet.max_row + 1):
-        if sheet.cell(row=number, column=1).value:
-            for header, value in (
-                ("进展状态", "推进中"),
-                ("完成进度", 45),
-                ("进展情况", "联席会议制度已印发征求意见稿"),
-                ("填报日期", date(2021, 3, 28)),
-            ):
-                sheet.cell(row=number, column=headers.index(header) + 1, value=value)
-    stream = io.BytesIO()
-    book.save(stream)
-    return stream.getvalue()
+    return fill(
+        workbook, percent=45, progress="联席会议制度已印发征求意见稿", reported_on=date(2021, 3, 28)
+    )
 
 
 def reply_to(reminder: EmailMessage, *attachments: tuple[str, bytes]) -> bytes:
@@ -319,12 +301,7 @@ def test_a_mail_of_50_mb_is_refused_filed_and_its_sender_told(office: dict[str, 
 
 
 def template_of_spec() -> bytes:
-    book = build_submission_template(
-        validate_program(copy.deepcopy(SMALL), "demo.yaml"), "tw", generated_on=date(2021, 1, 4)
-    )
-    stream = io.BytesIO()
-    book.save(stream)
-    return stream.getvalue()
+    return template(validate_program(copy.deepcopy(SMALL), "demo.yaml"), "tw", date(2021, 1, 4))
 
 
 def simple_reminder() -> EmailMessage:

@@ -8,7 +8,6 @@ itself, a real IMAP server, is tests/test_mailbox.py's and tests/test_mail_in.py
 from __future__ import annotations
 
 import copy
-import io
 import json
 from datetime import UTC, date, datetime
 from email.message import EmailMessage
@@ -24,18 +23,13 @@ from pilot_tracker import db
 from pilot_tracker.alerts import outbox
 from pilot_tracker.collect import replies
 from pilot_tracker.collect.mailbox import Fetched, MailPull
-from pilot_tracker.collect.submission_workbook import (
-    HEADER_ROW,
-    TASK_COLUMNS,
-    TASK_SHEET,
-    build_submission_template,
-)
 from pilot_tracker.errors import MailError
 from pilot_tracker.ledger import store
 from pilot_tracker.ledger.program_file import ProgramSpec, validate_program
 from pilot_tracker.models import Mail, MailPart, Notification, StatusReport, Submission
 
 from .conftest import ROOT
+from .mail_fixtures import filled, template
 from .test_program_file import SMALL
 
 NOW = datetime(2021, 3, 24, 2, 0, tzinfo=UTC)
@@ -76,22 +70,12 @@ def load(engine: sa.Engine, spec: ProgramSpec) -> None:
 
 def workbook(unit: str = "tw", percent: Any = 40) -> bytes:
     """The unit's submission workbook (hidden metadata included), its tasks filled in."""
-    book = build_submission_template(program_spec(), unit, generated_on=date(2021, 1, 1))
-    sheet = book[TASK_SHEET]
-    headers = [header for header, _, _ in TASK_COLUMNS]
-    for number in range(HEADER_ROW + 1, sheet.max_row + 1):
-        if not sheet.cell(row=number, column=1).value:
-            continue
-        for header, value in (
-            ("进展状态", "推进中"),
-            ("完成进度", percent),
-            ("进展情况", "已起草制度文件"),
-            ("填报日期", date(2021, 3, 22)),
-        ):
-            sheet.cell(row=number, column=headers.index(header) + 1, value=value)
-    stream = io.BytesIO()
-    book.save(stream)
-    return stream.getvalue()
+    return filled(
+        template(program_spec(), unit, date(2021, 1, 1)),
+        percent=percent,
+        progress="已起草制度文件",
+        reported_on=date(2021, 3, 22),
+    )
 
 
 CSV = "任务编号,进展状态,完成进度,填报日期\nT-01,推进中,40,2021-03-22\n".encode()
