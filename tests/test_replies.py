@@ -505,3 +505,23 @@ def test_the_office_lists_held_mail_and_releases_a_file_from_the_command_line(
         runner.invoke(app, ["mail", "list", "--program", "demo", "--held"]).stdout.strip()
         == "no mail held"
     )
+
+
+def test_several_units_workbooks_in_one_mail_each_go_to_their_unit(
+    loaded: sa.Engine, tmp_path: Path
+) -> None:
+    # The lead unit's coordinator gathers two units' workbooks and sends them in one mail.
+    raw = message(
+        sender="coordinator@demo.gov.cn",
+        files=[("团县委.xlsx", workbook("tw")), ("教育局.xlsx", workbook("jyj"))],
+    )
+    taken = take(loaded, tmp_path, fetched(raw))
+
+    assert sorted((s.unit, s.status) for s in taken.submissions) == [
+        ("jyj", "imported"),
+        ("tw", "imported"),
+    ]
+    receipts = {item.target: item.body for item in outbox_items(loaded)}
+    assert set(receipts) == {"unit:tw role:liaison", "unit:jyj role:liaison"}
+    assert "《团县委.xlsx》：已导入" in receipts["unit:tw role:liaison"]
+    assert "教育局.xlsx" not in receipts["unit:tw role:liaison"]  # each hears of its own
