@@ -11,7 +11,7 @@ import flows  # noqa: F401  first: Prefect's telemetry off before Prefect loads
 
 # isort: split
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime
 
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
@@ -19,7 +19,7 @@ from sqlalchemy.exc import OperationalError
 
 from flows.common import Opened, opened, retry_on
 from flows.supervise import send_alerts
-from pilot_tracker import periods
+from pilot_tracker import periods, runs
 from pilot_tracker.alerts.delivery import SendResult
 from pilot_tracker.ledger import store
 from pilot_tracker.reports import schedule, writing
@@ -35,18 +35,6 @@ class Reported:
     written: writing.Written | None = None
     sent: SendResult | None = None
     skipped: str = ""
-
-
-def _last_ended(today: date, kind: str) -> str:
-    """The last quarter (or half year) that ended before ``today``."""
-    day = today.replace(day=1) - timedelta(days=1)
-    if kind == "quarter":
-        while day.month % 3:
-            day = day.replace(day=1) - timedelta(days=1)
-        return periods.quarter_of(day)
-    while day.month % 6:
-        day = day.replace(day=1) - timedelta(days=1)
-    return periods.half_of(day)
 
 
 # A locked SQLite file or a full disk may pass; a bug or a refusal would fail the same way.
@@ -78,7 +66,19 @@ def write_report(kind: str, program: str, period: str, send: bool) -> writing.Wr
 
 def _report(kind: str, program: str, period: str, send: bool) -> Reported:
     logger = get_run_logger()
+    started = datetime.now(UTC)
     written = write_report(kind, program, period, send)
+    with opened() as run:
+        runs.record(
+            engine=run.engine,
+            program=program,
+            flow="quarterly-reconciliation" if kind == "quarter" else "half-year-evaluation",
+            as_of=periods.bounds(period)[1],
+            started=started,
+            finished=datetime.now(UTC),
+            outcome="report problems" if written.problems else "ok",
+            summary={"period": period, "files": sorted(written.files), "queued": written.queued},
+        )
     for problem in written.problems:
         logger.error("%s %s: %s", program, period, problem)
     logger.info(
@@ -98,7 +98,7 @@ def _due(run: Opened, program: str, kind: str) -> str | None:
         spec = store.read_program(session=session, code=program)
         calendar = workdays.calendar_of(session=session, spec=spec)
     today = run.today(program)
-    period = _last_ended(today, kind)
+    period = periods.last_ended(today, kind)
     return period if schedule.writing_day(calendar, period) == today else None
 
 
@@ -109,7 +109,7 @@ def _period(program: str, period: str | None, scheduled: bool, kind: str) -> str
     with opened() as run:
         if scheduled:
             return _due(run, program, kind)
-        return _last_ended(run.today(program), kind)
+        return periods.last_ended(run.today(program), kind)
 
 
 # Writing every format of every unit's statement, then sending them.

@@ -2043,9 +2043,12 @@ def status(
                     markup=False,
                 )
             for flow, run in program["last_runs"].items():
+                why = f": {run['error']}" if run["error"] else ""
                 out.print(
-                    f"  {flow}: {run['outcome']} for {run['as_of']} (finished {run['finished']})",
+                    f"  {flow}: {run['outcome']} for {run['as_of']} (finished {run['finished']})"
+                    + why,
                     markup=False,
+                    soft_wrap=True,
                 )
             if program["unavailable_sources"]:
                 out.print(
@@ -2092,11 +2095,12 @@ def serve(
 
     supervise every day at 09:00 (it works on working days only), the quarterly
     reconciliation and the half-year evaluation on their days, and delivery retries every
-    30 minutes, all in the programs' time zone, through Prefect's serve and a Prefect server
-    of its own on 127.0.0.1: nothing else to install. Beside them, the portal (as
-    `pilot-tracker web`) on --host and --port, unless --no-web. Prefect's home is
-    DATA_HOME/prefect/, the log (the portal's requests too) DATA_HOME/logs/serve.log;
-    Ctrl-C or SIGTERM stops both with a summary of the runs.
+    30 minutes, in PILOT_TRACKER_TIMEZONE (each program works on its own today); each run
+    covers every program loaded when it starts, a program loaded later too; through
+    Prefect's serve and a Prefect server of its own on 127.0.0.1: nothing else to install.
+    Beside them, the portal (as `pilot-tracker web`) on --host and --port, unless --no-web.
+    Prefect's home is DATA_HOME/prefect/, the log (the portal's requests too)
+    DATA_HOME/logs/serve.log; Ctrl-C or SIGTERM stops both with a summary of the runs.
 
     Example: pilot-tracker serve --port 8000
     """
@@ -2104,11 +2108,10 @@ def serve(
 
     settings = load_settings()
     with database_session(settings) as session:
-        zones = {
-            item["code"]: store.get_program(session=session, code=item["code"]).timezone
-            for item in store.list_programs(session=session)
-        }
-    if not zones:
+        loaded = store.list_programs(session=session)
+    # Each run covers the programs loaded when it starts: one loaded later is served too.
+    # None at all is most likely the wrong data home.
+    if not loaded:
         raise ConfigurationError("no program is loaded; load one with `pilot-tracker program load`")
     # The flows are the package ``flows``, installed with the wheel (or an editable install);
     # a checkout installed without it has them in its flows/ folder, which the flow runs serve
@@ -2126,7 +2129,7 @@ def serve(
     from flows import serving
 
     ran = serving.serve(
-        zones=zones,
+        zone=settings.timezone,
         home=settings.home,
         project=project,
         say=lambda line: out.print(line, markup=False, soft_wrap=True),

@@ -61,6 +61,9 @@
     │   │                             answered by the login page
     │   └── BoardNotFound             a page or file of a program the account may not see,
     │                                 or not on record: a 404 page
+    ├── ProgramsFailed                a run over every program (supervise-all, ...)
+    │                                 finished, but the runs of the programs it names
+    │                                 failed; each failure is on record for `status`
     ├── DemoError                     the demo cannot be played into the folder given
     └── ServeError                    `serve` could not start or reach its Prefect server
 
@@ -310,6 +313,11 @@ class SignInNeeded(BoardError):
 class BoardNotFound(BoardError, NotFoundError):
     """What a board page or download names is not on record, or belongs to a program the
     account may not see: the same 404 page either way."""
+
+
+class ProgramsFailed(PilotTrackerError):
+    """A run over every program finished, but the runs of the programs it names failed (the
+    others completed); each program's failure is on record, so ``status`` shows it."""
 
 
 class DemoError(PilotTrackerError):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from calendar import monthrange
-from datetime import date
+from datetime import date, timedelta
 
 from pilot_tracker.models import Cadence
 
@@ -70,3 +70,13 @@ def ordinal(period: str) -> int:
     if match := _HALF.match(period):
         return int(match[1]) * 2 + int(match[2]) - 1
     raise ValueError(f'"{period}" is not a period; write 2021-03, 2021Q1 or 2021H1')
+
+
+def last_ended(today: date, kind: str) -> str:
+    """The last quarter (``kind="quarter"``) or half year (``"half"``) that ended before
+    ``today``: the one a scheduled report writes about."""
+    day = today.replace(day=1) - timedelta(days=1)
+    months = 3 if kind == "quarter" else 6
+    while day.month % months:
+        day = day.replace(day=1) - timedelta(days=1)
+    return quarter_of(day) if kind == "quarter" else half_of(day)

@@ -1,4 +1,5 @@
-"""How runs go: one writing run per program at a time, and a record of every run.
+"""How runs go: which programs a scheduled run covers, one writing run per program at a
+time, and a record of every run.
 
 The lock is a row in the project's database, so it holds across processes and machines
 (workers pulling from one pool); a lock older than its lease is taken over, so a crashed
@@ -10,16 +11,17 @@ from __future__ import annotations
 import contextlib
 import os
 import socket
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import date, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import delete
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
-from pilot_tracker import db
+from pilot_tracker import db, periods
 from pilot_tracker.models import (
     Escalation,
     EscalationStatus,
@@ -31,6 +33,40 @@ from pilot_tracker.models import (
 )
 
 LEASE = timedelta(hours=2)
+
+
+def supervised_programs(*, engine: Engine, now: datetime, as_of: date | None = None) -> list[str]:
+    """The programs a supervise run covers: those whose period holds the day (``as_of``, or
+    today in each program's own time zone at ``now``). Before its start nothing is due yet;
+    after its end nothing more is asked of its units."""
+    return _covering(engine, now, lambda today: (as_of or today, as_of or today))
+
+
+def reported_programs(
+    *, engine: Engine, now: datetime, kind: str, period: str | None = None
+) -> list[str]:
+    """The programs a report run (``kind`` "quarter" or "half") covers: those whose period
+    overlaps the one reported (``period``, or the last that ended before each program's own
+    today at ``now``). So a program's last report is written after it ended, and none
+    after that (``reports.writing`` refuses a period outside the program)."""
+
+    def span(today: date) -> tuple[date, date]:
+        return periods.bounds(period or periods.last_ended(today, kind))
+
+    return _covering(engine, now, span)
+
+
+def _covering(
+    engine: Engine, now: datetime, span: Callable[[date], tuple[date, date]]
+) -> list[str]:
+    with db.session(engine) as session:
+        programs = session.exec(select(Program).order_by(Program.code)).all()
+        found = []
+        for program in programs:
+            first, last = span(now.astimezone(ZoneInfo(program.timezone)).date())
+            if first <= program.end_date and program.start_date <= last:
+                found.append(program.code)
+    return found
 
 
 def holder() -> str:
@@ -111,6 +147,8 @@ def status(*, engine: Engine) -> dict[str, Any]:
                 "as_of": run.as_of.isoformat() if run.as_of else None,
                 "finished": run.finished_at.isoformat() if run.finished_at else None,
                 "outcome": run.outcome,
+                # Why a run failed (a fan-out records it for the program whose run failed).
+                "error": run.summary.get("error", "") if run.outcome == "failed" else "",
             }
         unavailable = {
             run.program: run.summary.get("unavailable", [])
