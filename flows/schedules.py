@@ -1,8 +1,10 @@
-"""The schedules of pilot-tracker, for ``pilot-tracker serve`` (the same as prefect.yaml).
+"""The schedules of pilot-tracker, for ``pilot-tracker serve``: the same deployments as
+prefect.yaml, one per flow, each run covering every program (flows/fan_out.py).
 
 Cron cannot know the Chinese calendar: supervise is scheduled every day and does its work
 on working days only; the reports are scheduled on the first days of the months after a
-period ends and write only on their working day.
+period ends and write only on their working day. The schedules are in one time zone (the
+installation's, Asia/Shanghai by default); each program's run works on its own today.
 """
 
 from __future__ import annotations
@@ -16,8 +18,8 @@ from typing import Any
 from prefect.runner import Runner
 from prefect.schedules import Cron
 
-from flows.reports import half_year_evaluation, quarterly_reconciliation
-from flows.supervise import send_alerts, supervise
+from flows.fan_out import half_year_evaluation_all, quarterly_reconciliation_all, supervise_all
+from flows.supervise import send_alerts
 
 SUPERVISE = "0 9 * * *"
 QUARTERLY = "0 10 1-15 1,4,7,10 *"
@@ -25,32 +27,25 @@ HALF_YEAR = "0 10 1-15 1,7 *"
 SEND = "*/30 * * * *"
 
 
-def deployments(zones: dict[str, str]) -> list[Any]:
-    """Every schedule for every program (code → time zone)."""
-    found = []
-    for code, zone in zones.items():
-        found += [
-            supervise.to_deployment(
-                name=f"supervise-{code}",
-                schedules=[Cron(SUPERVISE, timezone=zone)],
-                parameters={"program": code},
-            ),
-            quarterly_reconciliation.to_deployment(
-                name=f"quarterly-reconciliation-{code}",
-                schedules=[Cron(QUARTERLY, timezone=zone)],
-                parameters={"program": code, "scheduled": True},
-            ),
-            half_year_evaluation.to_deployment(
-                name=f"half-year-evaluation-{code}",
-                schedules=[Cron(HALF_YEAR, timezone=zone)],
-                parameters={"program": code, "scheduled": True},
-            ),
-        ]
-    zone = next(iter(zones.values()), "Asia/Shanghai")
-    found.append(
-        send_alerts.to_deployment(name="send-alerts", schedules=[Cron(SEND, timezone=zone)])
-    )
-    return found
+def deployments(zone: str) -> list[Any]:
+    """One deployment per flow, its schedule in ``zone``; no program is named: each run
+    covers the programs loaded when it starts."""
+    return [
+        supervise_all.to_deployment(
+            name="supervise-all", schedules=[Cron(SUPERVISE, timezone=zone)]
+        ),
+        quarterly_reconciliation_all.to_deployment(
+            name="quarterly-reconciliation-all",
+            schedules=[Cron(QUARTERLY, timezone=zone)],
+            parameters={"scheduled": True},
+        ),
+        half_year_evaluation_all.to_deployment(
+            name="half-year-evaluation-all",
+            schedules=[Cron(HALF_YEAR, timezone=zone)],
+            parameters={"scheduled": True},
+        ),
+        send_alerts.to_deployment(name="send-alerts", schedules=[Cron(SEND, timezone=zone)]),
+    ]
 
 
 class _Runner(Runner):

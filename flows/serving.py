@@ -1,4 +1,4 @@
-"""``pilot-tracker serve``: the schedules of every loaded program, run on this machine.
+"""``pilot-tracker serve``: the schedules, for every loaded program, run on this machine.
 
 Prefect's serve runs the flows; this module gives it what a service on an office network
 needs:
@@ -292,14 +292,15 @@ class Portal(Protocol):
 
 def serve(
     *,
-    zones: dict[str, str],
+    zone: str,
     home: Path,
     project: Path | None,
     say: Callable[[str], None],
     portal: Portal | None = None,
 ) -> list[str]:
-    """Serve every schedule of ``zones`` (program code → time zone), and ``portal`` if
-    given, until Ctrl-C or SIGTERM; the summary of the runs that started meanwhile.
+    """Serve every schedule (in time zone ``zone``; each covers the programs loaded when it
+    runs), and ``portal`` if given, until Ctrl-C or SIGTERM; the summary of the runs that
+    started meanwhile.
     ``project``: the folder with ``flows/`` where it is not installed."""
     # Ctrl-C stops serve at any moment, even when it was started with SIGINT ignored
     # (``nohup ... &``, a background job); so does SIGTERM until Prefect's runner takes it
@@ -328,7 +329,7 @@ def serve(
             _log_stray_errors()
             if portal is not None:
                 say(f"portal on {portal.start()}")
-            found = schedules.deployments(zones)
+            found = schedules.deployments(zone)
             names = ", ".join(deployment.name for deployment in found)
             say(f"serving {len(found)} schedules: {names}")
             say(f"log: {layout.log_file}; Ctrl-C or SIGTERM stops")

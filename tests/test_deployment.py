@@ -1,4 +1,5 @@
-"""End to end on Prefect's own server: deploy from prefect.yaml, a worker runs supervise.
+"""End to end on Prefect's own server: deploy prefect.yaml, load a program afterwards, and
+workers run supervise for every program, the new one too.
 
 Slow (a real Prefect server, a work pool, a worker and a flow run): CI runs it.
 """
@@ -82,24 +83,31 @@ def _drop(admin: sa.Engine, name: str) -> None:
     admin.dispose()
 
 
-def test_workers_complete_deployed_supervise_runs(
+def test_a_program_loaded_after_deploying_is_supervised_with_no_edit(
     isolated_environment: Path,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     databases: tuple[str, str],
 ) -> None:
     """A Prefect server (on PostgreSQL where configured), the project database (likewise),
-    two workers on one pool: supervise runs for two programs, both complete."""
+    prefect.yaml deployed as it is, two workers on one pool; a third program loaded after
+    deploying: supervise-all runs a child supervise run for each of the three, all complete,
+    and prefect.yaml is as it was."""
     project_database, server_database = databases
     if project_database:
         monkeypatch.setenv("PILOT_TRACKER_DATABASE_URL", project_database)
+    deployments = (ROOT / "prefect.yaml").read_bytes()
     runner = CliRunner()
     assert runner.invoke(app, ["init"]).exit_code == 0
-    for program in ("xiangshan", "yinzhou"):
-        loaded = runner.invoke(app, ["program", "load", str(EXAMPLES / f"{program}.yaml")])
-        assert loaded.exit_code == 0
+
+    def load(program: str, path: Path) -> None:
+        loaded = runner.invoke(app, ["program", "load", str(path)])
+        assert loaded.exit_code == 0, loaded.output
         simulated = runner.invoke(app, ["simulate", "--program", program, "--until", "2021-04-06"])
-        assert simulated.exit_code == 0
+        assert simulated.exit_code == 0, simulated.output
+
+    for program in ("xiangshan", "yinzhou"):
+        load(program, EXAMPLES / f"{program}.yaml")
 
     port = free_port()
     env = {
@@ -107,6 +115,7 @@ def test_workers_complete_deployed_supervise_runs(
         "PREFECT_HOME": str(tmp_path / "prefect-server"),
         "PREFECT_API_URL": f"http://127.0.0.1:{port}/api",
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "DO_NOT_TRACK": "1",
         "PREFECT_UI_ENABLED": "false",
         "PILOT_TRACKER_HOME": str(isolated_environment),
     }
@@ -119,27 +128,29 @@ def test_workers_complete_deployed_supervise_runs(
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
+    api = f"http://127.0.0.1:{port}/api"
     workers: list[subprocess.Popen[bytes]] = []
     try:
         wait_until(
-            lambda: healthy(f"http://127.0.0.1:{port}/api/health"),
-            timeout=90,
-            what="the Prefect server answering",
+            lambda: healthy(f"{api}/health"), timeout=90, what="the Prefect server answering"
         )
         prefect(env, "work-pool", "create", "pilot-tracker", "--type", "process")
-        run_ids = []
-        for program in ("xiangshan", "yinzhou"):
-            prefect(env, "--no-prompt", "deploy", "--name", f"supervise-{program}")
-            triggered = prefect(
-                env,
-                "deployment",
-                "run",
-                f"supervise/supervise-{program}",
-                "--param",
-                'as_of="2021-04-06"',
-            )
-            assert "Created flow run" in triggered.stdout
-            run_ids.append(re.search(r"UUID:\s*([0-9a-f-]{36})", triggered.stdout).group(1))
+        deployed = prefect(env, "--no-prompt", "deploy", "--all")
+        for name in ("supervise-all", "quarterly-reconciliation-all", "half-year-evaluation-all"):
+            assert name in deployed.stdout, deployed.stdout[-2000:]
+        assert "xiangshan" not in deployed.stdout and "yinzhou" not in deployed.stdout
+
+        # A third program, loaded once the deployments are on the server.
+        text = (EXAMPLES / "xiangshan.yaml").read_text(encoding="utf-8")
+        third = tmp_path / "ninghai.yaml"
+        third.write_text(text.replace("code: xiangshan", "code: ninghai", 1), encoding="utf-8")
+        load("ninghai", third)
+
+        triggered = prefect(
+            env, "deployment", "run", "supervise-all/supervise-all", "--param", 'as_of="2021-04-06"'
+        )
+        assert "Created flow run" in triggered.stdout
+        parent = re.search(r"UUID:\s*([0-9a-f-]{36})", triggered.stdout).group(1)
         workers = [
             subprocess.Popen(
                 [PREFECT, "worker", "start", "--pool", "pilot-tracker", "--limit", "1"],
@@ -150,28 +161,39 @@ def test_workers_complete_deployed_supervise_runs(
             )
             for _ in range(2)
         ]
+        ended = ("COMPLETED", "FAILED", "CRASHED", "CANCELLED")
 
-        def final_states() -> list[str]:
-            states = []
-            for run_id in run_ids:
-                url = f"http://127.0.0.1:{port}/api/flow_runs/{run_id}"
-                with urllib.request.urlopen(url, timeout=5) as answer:
-                    states.append(json.loads(answer.read())["state_type"])
-            return states if all(s in ("COMPLETED", "FAILED", "CRASHED") for s in states) else []
+        def final_state() -> str:
+            with urllib.request.urlopen(f"{api}/flow_runs/{parent}", timeout=5) as answer:
+                state = json.loads(answer.read())["state_type"]
+            return state if state in ended else ""
 
-        states = wait_until(final_states, timeout=240, every=1, what="both flow runs ending")
-        assert sorted(states) == ["COMPLETED", "COMPLETED"], states
+        state = wait_until(final_state, timeout=300, every=1, what="supervise-all ending")
+        found = httpx.post(
+            f"{api}/flow_runs/filter",
+            json={"flow_runs": {"parent_flow_run_id": {"any_": [parent]}}},
+            timeout=10,
+            trust_env=False,
+        ).json()
     finally:
         stop(*workers)  # a worker ignores SIGTERM: SIGINT stops it
         stop(server)
 
+    children = {run["parameters"]["program"]: run["state_type"] for run in found}
+    assert children == dict.fromkeys(("ninghai", "xiangshan", "yinzhou"), "COMPLETED")
+    assert state == "COMPLETED"
+    assert (ROOT / "prefect.yaml").read_bytes() == deployments
     monkeypatch.setenv("PILOT_TRACKER_HOME", str(isolated_environment))
     status = json.loads(runner.invoke(app, ["status", "--json"]).stdout)
     for program in status["programs"]:
         runs = program["last_runs"]
         assert runs["supervise"]["as_of"] == "2021-04-06" and runs["supervise"]["outcome"] == "ok"
         assert runs["collect-status"]["outcome"] == "ok"
-    assert len(status["programs"]) == 2
+    assert [program["program"] for program in status["programs"]] == [
+        "ninghai",
+        "xiangshan",
+        "yinzhou",
+    ]
 
 
 @pytest.mark.parametrize(
@@ -225,7 +247,10 @@ def test_serve_runs_the_schedules_until_ctrl_c_or_sigterm(
         escalated = stop(served, group=True)
     text = output.wait_ended(timeout=30)
     assert escalated == [], (escalated, text[-2000:])
-    assert "serving 4 schedules: supervise-yinzhou, quarterly-reconciliation-yinzhou" in text
+    assert (
+        "serving 4 schedules: supervise-all, quarterly-reconciliation-all, "
+        "half-year-evaluation-all, send-alerts"
+    ) in text
     assert served.returncode == 0, text[-2000:]
     lines = text.splitlines()
     assert said in lines and lines[-1] == "stopped", text[-2000:]

@@ -3,7 +3,7 @@ instead of holding the schedule (and the program's lock) for ever."""
 
 from __future__ import annotations
 
-from flows import collect_status, reports, supervise
+from flows import collect_status, fan_out, reports, supervise
 from prefect import Flow, Task
 
 from pilot_tracker.ledger.program_file import MAX_MAILBOX_DEADLINE, MAX_SOURCE_DEADLINE
@@ -11,7 +11,7 @@ from pilot_tracker.ledger.program_file import MAX_MAILBOX_DEADLINE, MAX_SOURCE_D
 
 def declared() -> dict[str, Flow | Task]:
     found: dict[str, Flow | Task] = {}
-    for module in (collect_status, supervise, reports):
+    for module in (collect_status, supervise, reports, fan_out):
         for value in vars(module).values():
             if isinstance(value, Flow | Task):
                 found[value.name] = value
@@ -34,6 +34,10 @@ def test_every_flow_and_task_has_a_timeout() -> None:
         "quarterly-reconciliation",
         "half-year-evaluation",
         "write-report",
+        "supervise-all",
+        "quarterly-reconciliation-all",
+        "half-year-evaluation-all",
+        "run-program",
     }
     limits = {name: item.timeout_seconds for name, item in found.items()}
     assert all(limits.values()), limits
@@ -47,6 +51,12 @@ def test_every_flow_and_task_has_a_timeout() -> None:
     writing = found["write-report"]
     assert isinstance(writing, Task) and writing.retries
     assert limits["quarterly-reconciliation"] >= limits["write-report"] + limits["send-alerts"]
+    # A program's run waits for a slot of the concurrency limit, then runs within its own
+    # limit; the parent outlasts both, to record the failures and name them.
+    for child in ("supervise", "quarterly-reconciliation", "half-year-evaluation"):
+        assert limits["run-program"] >= fan_out.SLOT_WAIT_SECONDS + limits[child]
+    for parent in ("supervise-all", "quarterly-reconciliation-all", "half-year-evaluation-all"):
+        assert limits[parent] > limits["run-program"]
 
 
 def test_http_pulls_are_retried_with_jitter() -> None:

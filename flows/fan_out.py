@@ -1,0 +1,229 @@
+"""Flows ``supervise-all``, ``quarterly-reconciliation-all`` and ``half-year-evaluation-all``:
+one deployment each, for every program.
+
+Each lists the programs its run covers from the database (``runs.supervised_programs``,
+``runs.reported_programs``: the loaded programs whose period holds the day, or overlaps
+the period reported, each on its own day in its own time zone), so a program loaded
+today is supervised tomorrow with no edit to prefect.yaml, and a program that ended gets
+its last reports and nothing after. For each it runs the per-program flow (``supervise``,
+``quarterly-reconciliation``, ``half-year-evaluation``) as a child flow run, whose run,
+logs and state show in Prefect as before, inside a task that holds a slot of Prefect's
+global concurrency limit ``pilot-tracker-programs`` for it: the limit bounds the programs
+run at once across every parent and worker (the database and the sources are shared).
+The first parent to run creates the limit with ``SLOTS`` slots; an operator changes it
+with ``prefect gcl update pilot-tracker-programs --limit N``, and no run overwrites it.
+
+One program's failure does not stop the others: the parent waits for every child, puts
+each failure on record as that program's run (so ``pilot-tracker status`` names it, with
+the reason), then ends Failed with ``ProgramsFailed`` naming the programs that failed, so
+Prefect's own notifications on a failed run fire.
+"""
+
+from __future__ import annotations
+
+import flows  # noqa: F401  first: Prefect's telemetry off before Prefect loads
+
+# isort: split
+import contextlib
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from typing import Any
+
+from prefect import Flow, flow, get_run_logger, task
+from prefect.cache_policies import NO_CACHE
+from prefect.concurrency.sync import concurrency
+from prefect.futures import PrefectFuture
+from prefect.task_runners import ThreadPoolTaskRunner
+
+from flows.common import opened
+from flows.reports import half_year_evaluation, quarterly_reconciliation
+from flows.supervise import supervise
+from pilot_tracker import runs
+from pilot_tracker.errors import ProgramsFailed
+
+LIMIT = "pilot-tracker-programs"
+# Programs run at once when the limit is first created: supervise mostly waits on sources,
+# mail and the database, so more than this 2-core machine's cores, not a province at once.
+SLOTS = 4
+# Threads of one parent: a thread waits for a slot before its child starts, so this only
+# caps what a limit raised above it can use.
+THREADS = 16
+# A slot frees when a child run ends (each within its own limit, at most 2 hours): a
+# province of 100 programs at 4 at a time takes well under this.
+SLOT_WAIT_SECONDS = 6 * 3600
+CHILDREN: dict[str, Flow[..., Any]] = {
+    "supervise": supervise,
+    "quarterly-reconciliation": quarterly_reconciliation,
+    "half-year-evaluation": half_year_evaluation,
+}
+RUN_PROGRAM_SECONDS = SLOT_WAIT_SECONDS + max(
+    child.timeout_seconds or 0 for child in CHILDREN.values()
+)
+# Listing the programs, recording the failures.
+PARENT_SECONDS = RUN_PROGRAM_SECONDS + 600
+# What a failure on record keeps of a child's message.
+MAX_ERROR = 500
+
+
+@dataclass
+class ProgramRun:
+    """How one program's child run ended: Prefect's state name and message."""
+
+    program: str
+    state: str
+    message: str = ""
+    flow_run: str = ""
+
+    @property
+    def failed(self) -> bool:
+        return self.state != "Completed"
+
+
+@dataclass
+class FannedOut:
+    """One parent run: the child run of every program it covered."""
+
+    flow: str
+    programs: list[ProgramRun] = field(default_factory=list)
+
+    @property
+    def failed(self) -> list[ProgramRun]:
+        return [run for run in self.programs if run.failed]
+
+
+def ensure_limit(slots: int = SLOTS) -> int:
+    """The slots of the global concurrency limit, which is created with ``slots`` where it
+    does not exist yet (a new Prefect server, ``serve``'s own); an existing one is kept as
+    the operator set it."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.actions import GlobalConcurrencyLimitCreate
+    from prefect.exceptions import ObjectAlreadyExists, ObjectNotFound
+
+    with get_client(sync_client=True) as client:
+        try:
+            return client.read_global_concurrency_limit_by_name(LIMIT).limit
+        except ObjectNotFound:
+            pass
+        # Two parents may start together (the reports, on the same morning).
+        with contextlib.suppress(ObjectAlreadyExists):
+            client.create_global_concurrency_limit(
+                GlobalConcurrencyLimitCreate(name=LIMIT, limit=slots)
+            )
+        return client.read_global_concurrency_limit_by_name(LIMIT).limit
+
+
+@task(
+    name="run-program",
+    task_run_name="{child}-{program}",
+    timeout_seconds=RUN_PROGRAM_SECONDS,
+    cache_policy=NO_CACHE,
+)
+def run_program(child: str, program: str, parameters: dict[str, Any]) -> ProgramRun:
+    """Run ``child`` for ``program`` as a child flow run once a slot of the limit is free;
+    how it ended, without raising (a failure is the parent's to record)."""
+    with concurrency(LIMIT, occupy=1, timeout_seconds=SLOT_WAIT_SECONDS, strict=True):
+        state = CHILDREN[child](program, **parameters, return_state=True)
+    return ProgramRun(
+        program=program,
+        state=state.name or state.type.value,
+        message=state.message or "",
+        flow_run=str(state.state_details.flow_run_id or ""),
+    )
+
+
+def _ended(program: str, future: PrefectFuture[ProgramRun]) -> ProgramRun:
+    """The child's end; a task that failed (no slot in time, its own limit) is the
+    program's failure too."""
+    future.wait()
+    if future.state.is_completed():
+        return future.result()
+    return ProgramRun(program, future.state.name or "Failed", future.state.message or "")
+
+
+def fan_out(child: str, programs: list[str], parameters: dict[str, Any]) -> FannedOut:
+    """Run ``child`` for every program, at most the limit's slots at once; record each
+    failure as that program's run; fail naming them once all have ended."""
+    logger = get_run_logger()
+    slots = ensure_limit()
+    logger.info(
+        "%s for %d programs (%s), at most %d at once (global concurrency limit %s)",
+        child,
+        len(programs),
+        ", ".join(programs) or "none",
+        slots,
+        LIMIT,
+    )
+    futures = [(program, run_program.submit(child, program, parameters)) for program in programs]
+    done = FannedOut(child, [_ended(program, future) for program, future in futures])
+    if not done.failed:
+        logger.info("%s: all %d programs completed", child, len(done.programs))
+        return done
+    finished = datetime.now(UTC)
+    with opened() as run:
+        for failed in done.failed:
+            error = (failed.message or failed.state)[:MAX_ERROR]
+            runs.record(
+                engine=run.engine,
+                program=failed.program,
+                flow=child,
+                as_of=parameters.get("as_of") or run.today(failed.program),
+                started=finished,
+                finished=finished,
+                outcome="failed",
+                summary={"error": error, "state": failed.state, "flow_run": failed.flow_run},
+            )
+            logger.error("%s %s: %s", child, failed.program, error)
+    names = ", ".join(failed.program for failed in done.failed)
+    raise ProgramsFailed(
+        f"{child} failed for {len(done.failed)} of {len(done.programs)} programs: {names}; "
+        "the others completed (`pilot-tracker status` shows each failure and its reason)"
+    )
+
+
+@flow(
+    name="supervise-all",
+    timeout_seconds=PARENT_SECONDS,
+    task_runner=ThreadPoolTaskRunner(max_workers=THREADS),
+)
+def supervise_all(as_of: date | None = None, settle_seconds: float = 1.0) -> FannedOut:
+    """Supervise every program whose period holds its day (``as_of``, or its own today)."""
+    with opened() as run:
+        programs = runs.supervised_programs(engine=run.engine, now=datetime.now(UTC), as_of=as_of)
+    parameters = {"as_of": as_of, "settle_seconds": settle_seconds}
+    return fan_out("supervise", programs, parameters)
+
+
+@flow(
+    name="quarterly-reconciliation-all",
+    timeout_seconds=PARENT_SECONDS,
+    task_runner=ThreadPoolTaskRunner(max_workers=THREADS),
+)
+def quarterly_reconciliation_all(
+    quarter: str | None = None, send: bool = True, scheduled: bool = False
+) -> FannedOut:
+    """The quarterly reconciliation of every program the quarter overlaps (``quarter``, or
+    the last one that ended; on schedule, each program writes on its own working day)."""
+    with opened() as run:
+        programs = runs.reported_programs(
+            engine=run.engine, now=datetime.now(UTC), kind="quarter", period=quarter
+        )
+    parameters = {"quarter": quarter, "send": send, "scheduled": scheduled}
+    return fan_out("quarterly-reconciliation", programs, parameters)
+
+
+@flow(
+    name="half-year-evaluation-all",
+    timeout_seconds=PARENT_SECONDS,
+    task_runner=ThreadPoolTaskRunner(max_workers=THREADS),
+)
+def half_year_evaluation_all(
+    half: str | None = None, send: bool = True, scheduled: bool = False
+) -> FannedOut:
+    """The half-year evaluation of every program the half year overlaps (``half``, or the
+    last one that ended; on schedule, each program writes on its own working day)."""
+    with opened() as run:
+        programs = runs.reported_programs(
+            engine=run.engine, now=datetime.now(UTC), kind="half", period=half
+        )
+    parameters = {"half": half, "send": send, "scheduled": scheduled}
+    return fan_out("half-year-evaluation", programs, parameters)
