@@ -91,15 +91,16 @@ def serve_once(seconds: float, result: dict[str, Any]) -> None:
 
         def registered() -> Any:
             try:
-                return api(f"{url}/deployments/name/supervise/supervise-xiangshan")
+                return api(f"{url}/deployments/name/supervise-all/supervise-all")
             except urllib.error.HTTPError:
                 return None
 
         # The runner registers the deployments as it starts.
-        deployment = wait_until(registered, timeout=60, what="supervise-xiangshan registered")
+        deployment = wait_until(registered, timeout=60, what="supervise-all registered")
+        # Every loaded program (xiangshan here), each a child run of this one.
         run_id = api(
             f"{url}/deployments/{deployment['id']}/create_flow_run",
-            {"parameters": {"program": "xiangshan", "as_of": "2021-04-07"}},
+            {"parameters": {"as_of": "2021-04-07"}},
         )["id"]
 
         def final_state() -> str:
