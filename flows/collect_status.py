@@ -155,9 +155,8 @@ def collect_status(
         if mailbox is not None and mail is not None:
             try:
                 pulled, error = mail.result(), None
-            except SourceRefused as refused:
-                pulled, error = None, refused
-            except collection.SOURCE_FAILURES as failure:  # down after the retries
+            # refused (the set-up must change) or down after the retries
+            except collection.SOURCE_FAILURES as failure:
                 pulled, error = None, failure
             filed = collection.take_mailbox(
                 result,
@@ -174,12 +173,7 @@ def collect_status(
                 try:
                     file_mail(mailbox, filed, pulled.uidvalidity)
                 except collection.SOURCE_FAILURES as failure:  # on record: filed next run
-                    logger.warning(
-                        "%d mail taken stay in the mailbox's folder until the next run files "
-                        "them: %s",
-                        len(filed),
-                        failure,
-                    )
+                    logger.warning(collection.UNFILED, len(filed), failure)
         faults = set(result.error_lines())  # a fault of ours, not the unit's; traceback logged
         for line in result.lines():
             if line in faults:

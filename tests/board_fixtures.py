@@ -112,19 +112,24 @@ def played(root: Path) -> Played:
         engine = db.make_engine(f"sqlite:///{result.database}")
         with db.session(engine) as session:
             _answers(session)
-            for name, (role, programs) in ACCOUNTS.items():
-                accounts.add(
-                    session=session,
-                    name=name,
-                    role=role,
-                    programs=programs,
-                    password=PASSWORD,
-                    now=NOW - timedelta(days=7),
-                    passwords=CHEAP,
-                )
+            add_accounts(session)
         engine.dispose()
         (folder / "ready").touch()
     return result
+
+
+def add_accounts(session: Any) -> None:
+    """The board's test accounts (ACCOUNTS), each with PASSWORD, made a week before NOW."""
+    for name, (role, programs) in ACCOUNTS.items():
+        accounts.add(
+            session=session,
+            name=name,
+            role=role,
+            programs=programs,
+            password=PASSWORD,
+            now=NOW - timedelta(days=7),
+            passwords=CHEAP,
+        )
 
 
 def _answers(session: Any) -> None:

@@ -26,7 +26,6 @@ from fastapi.testclient import TestClient
 from sqlmodel import Session, col, select
 
 from pilot_tracker import db
-from pilot_tracker.board import accounts
 from pilot_tracker.collect import replies
 from pilot_tracker.collect.mailbox import Fetched, MailPull
 from pilot_tracker.ledger import store
@@ -35,7 +34,14 @@ from pilot_tracker.models import Mail, MailPart, Notification, Submission
 from pilot_tracker.settings import PROJECT_TEMPLATES, Settings
 from pilot_tracker.web.app import create_app
 
-from .board_fixtures import ACCOUNTS, CHEAP, NOW, PASSWORD, SECRET, BoardUnderTest, csrf_of
+from .board_fixtures import (
+    CHEAP,
+    NOW,
+    SECRET,
+    BoardUnderTest,
+    add_accounts,
+    csrf_of,
+)
 from .conftest import EXAMPLES, load_examples
 from .mail_fixtures import filled, template
 
@@ -71,16 +77,7 @@ def board(tmp_path: Path, engine: sa.Engine) -> Iterator[BoardUnderTest]:
             now=NOW - timedelta(days=90),
         )
         load_examples(session, "yinzhou")
-        for name, (role, programs) in ACCOUNTS.items():
-            accounts.add(
-                session=session,
-                name=name,
-                role=role,
-                programs=programs,
-                password=PASSWORD,
-                now=NOW - timedelta(days=7),
-                passwords=CHEAP,
-            )
+        add_accounts(session)
     settings = Settings(
         home=tmp_path / "data",
         database_url=engine.url.render_as_string(hide_password=False),

@@ -510,14 +510,6 @@ def held_mail(
             session.exec(select(Unit.code, Unit.name).where(Unit.program_id == program.id)).all()
         )
     listed = replies.list_mail(session=session, program=program, held=True)
-    head_only = set(
-        session.exec(
-            select(Mail.id).where(
-                col(Mail.id).in_([item["id"] for item in listed]),
-                Mail.archived == ArchiveExtent.HEAD.value,
-            )
-        )
-    )
     return [
         HeldMail(
             id=item["id"],  # type: ignore[arg-type]
@@ -527,7 +519,7 @@ def held_mail(
             subject=str(item["subject"]),
             status=str(item["status"]),
             reason=str(item["reason"]),
-            head_only=item["id"] in head_only,
+            head_only=item["archived"] == ArchiveExtent.HEAD.value,
             files=tuple(
                 MailFile(
                     id=part["id"],

@@ -50,6 +50,8 @@ INBOX_WAIT = timedelta(minutes=15)
 TEMPORARY_AGE = timedelta(hours=1)
 MISPLACED_TEMPLATE = "alerts/misplaced.txt.j2"
 OFFICE_WARNINGS = 20
+# When filing the mail taken failed: it is on record, and the next run files it.
+UNFILED = "%d mail taken stay in the mailbox's folder until the next run files them: %s"
 # What a source raises when it cannot be read this time (a TimeoutError, such as a task's
 # time limit, is an OSError); anything else a pull raises is a bug of ours.
 # The HTTP source turns every httpx error into SourceUnavailable; a folder raises OSError.
@@ -580,8 +582,4 @@ def file_mail(mailbox: MailboxSource, uids: list[int], uidvalidity: int) -> None
     try:
         mailbox.file(uids, uidvalidity)
     except SOURCE_FAILURES as error:
-        log.warning(
-            "%d mail taken stay in the mailbox's folder until the next run files them: %s",
-            len(uids),
-            error,
-        )
+        log.warning(UNFILED, len(uids), error)

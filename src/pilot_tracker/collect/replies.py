@@ -442,22 +442,32 @@ class _Reader:
 
     def _tell_office(self, mail: Mail, outcome: MailOutcome) -> None:
         assert self.templates is not None
-        subject, body = self.templates.render(
-            HELD_TEMPLATE,
-            program=self.program,
-            mail=mail,
-            held=[item for item in outcome.files if item.outcome == PartOutcome.HELD.value],
-            units=self.units,
-        )
-        outbox.enqueue(
-            session=self.session,
-            program_id=self.program.id,
-            dedup_key=f"held-mail:{self.program.code}:{mail.message_key}",
-            target="role:office",
-            subject=subject,
-            body=body,
-            now=self.now,
-        )
+        held = [item for item in outcome.files if item.outcome == PartOutcome.HELD.value]
+        _tell_office(self.session, self.templates, self.program, mail, held, self.units, self.now)
+
+
+def _tell_office(
+    session: Session,
+    templates: outbox.Templates,
+    program: Program,
+    mail: Mail,
+    held: list[MailFile],
+    units: dict[str, Unit],
+    now: datetime,
+) -> None:
+    """A word to the office of a mail it must look at (【邮件待处理】), once per mail."""
+    subject, body = templates.render(
+        HELD_TEMPLATE, program=program, mail=mail, held=held, units=units
+    )
+    outbox.enqueue(
+        session=session,
+        program_id=program.id,
+        dedup_key=f"held-mail:{program.code}:{mail.message_key}",
+        target="role:office",
+        subject=subject,
+        body=body,
+        now=now,
+    )
 
 
 def _archived(program: Program, key: str, fetched: Fetched, home: Path, now: datetime) -> Mail:
@@ -597,18 +607,7 @@ def _record_failure(
                 fetched.uid, mail.sender, mail.subject, mail.status, mail.reason, mail_id=mail.id
             )
             if templates is not None:
-                subject, body = templates.render(
-                    HELD_TEMPLATE, program=record, mail=mail, held=[], units={}
-                )
-                outbox.enqueue(
-                    session=session,
-                    program_id=record.id,
-                    dedup_key=f"held-mail:{record.code}:{key}",
-                    target="role:office",
-                    subject=subject,
-                    body=body,
-                    now=now,
-                )
+                _tell_office(session, templates, record, mail, [], {}, now)
             return outcome
     except Exception:
         log.exception("recording the failed mail %s failed", fetched.message_id or fetched.uid)
@@ -646,6 +645,7 @@ def list_mail(*, session: Session, program: Program, held: bool = False) -> list
             "status": mail.status,
             "reason": mail.reason,
             "sha256": mail.sha256,
+            "archived": mail.archived,  # "head": only the first MB of a mail too large
             "files": [
                 {
                     "id": part.id,
