@@ -525,3 +525,27 @@ def test_several_units_workbooks_in_one_mail_each_go_to_their_unit(
     assert set(receipts) == {"unit:tw role:liaison", "unit:jyj role:liaison"}
     assert "《团县委.xlsx》：已导入" in receipts["unit:tw role:liaison"]
     assert "教育局.xlsx" not in receipts["unit:tw role:liaison"]  # each hears of its own
+
+
+def test_a_held_file_whose_archived_copy_was_altered_is_not_released(
+    loaded: sa.Engine, tmp_path: Path
+) -> None:
+    take(loaded, tmp_path, fetched(message(sender="x@example.com", files=[("进展.csv", CSV)])))
+    [(_, [part])] = mails(loaded)
+    (tmp_path / part.archive_path).write_bytes(CSV.replace(b"40", b"90"))
+    with db.session(loaded) as session:
+        program = store.get_program(session=session, code="demo")
+        with pytest.raises(MailError, match="is not the file received"):
+            replies.release(
+                session=session,
+                program=program,
+                part_id=part.id,
+                unit_code="tw",
+                by="",
+                as_of=AS_OF,
+                now=NOW,
+                home=tmp_path,
+                templates=TEMPLATES,
+            )
+    [(_, [part])] = mails(loaded)
+    assert part.outcome == "held"

@@ -28,6 +28,7 @@
     │   │                             or attachments, nested too deep)
     │   └── CellError                 one cell (also a ValueError, for validators)
     ├── MailError                     a held file of a mail cannot be released as asked
+    ├── ArchiveError                  an archived copy is gone, or not what was received
     ├── EscalationError               an escalation cannot be closed as asked
     ├── CalendarError                 the installation's calendar: a year cannot be
     │   │                             entered, replaced or retired
@@ -222,6 +223,15 @@ class CellError(SubmissionError, ValueError):
 
 class MailError(PilotTrackerError):
     """A held file of a mail cannot be released as the office asked."""
+
+
+class ArchiveError(PilotTrackerError):
+    """An archived copy cannot be given back: ``gone`` (missing, unreadable, or a record
+    pointing outside the archive), else its bytes are not those received (sha256)."""
+
+    def __init__(self, message: str, *, gone: bool):
+        super().__init__(message)
+        self.gone = gone
 
 
 class EscalationError(PilotTrackerError):

@@ -33,8 +33,14 @@ from sqlmodel import Session, col, select
 from pilot_tracker import db
 from pilot_tracker.alerts import outbox
 from pilot_tracker.collect import replies
-from pilot_tracker.collect.intake import SubmissionSummary
-from pilot_tracker.errors import BoardError, BoardNotFound, MailError, NotFoundError
+from pilot_tracker.collect.intake import SubmissionSummary, read_archived
+from pilot_tracker.errors import (
+    ArchiveError,
+    BoardError,
+    BoardNotFound,
+    MailError,
+    NotFoundError,
+)
 from pilot_tracker.models import (
     LABELS,
     ArchiveExtent,
@@ -661,14 +667,10 @@ def mail_original(*, session: Session, program: Program, mail_id: str, home: Pat
     mail = session.get(Mail, int(mail_id))
     if mail is None or mail.program_id != program.id:
         raise BoardNotFound(MISSING)
-    archive = (home / "archive").resolve()
-    path = (home / mail.archive_path).resolve()
-    if not path.is_relative_to(archive):
-        raise BoardNotFound(MAIL_GONE)
     try:
-        data = path.read_bytes()
-    except OSError:
-        raise BoardNotFound(MAIL_GONE) from None
-    if hashlib.sha256(data).hexdigest() != mail.sha256:
-        raise BoardError(MAIL_DIFFERS)
+        data = read_archived(home, mail.archive_path, mail.sha256)
+    except ArchiveError as error:
+        if error.gone:
+            raise BoardNotFound(MAIL_GONE) from None
+        raise BoardError(MAIL_DIFFERS) from None
     return MailOriginal(data=data, filename=f"邮件-{mail.id}.eml", ascii_name=f"mail-{mail.id}.eml")

@@ -34,7 +34,7 @@ from pilot_tracker.collect.payload import (
     display_name,
     read_payload,
 )
-from pilot_tracker.errors import PayloadError
+from pilot_tracker.errors import ArchiveError, PayloadError
 from pilot_tracker.models import (
     ArchiveExtent,
     Indicator,
@@ -139,6 +139,28 @@ def archive_payload(home: Path, data: bytes) -> tuple[str, str]:
             raise
         _sync_folder(path.parent)
     return sha256, relative
+
+
+def read_archived(home: Path, relative: str, sha256: str) -> bytes:
+    """The bytes archived at ``relative`` (as ``archive_payload`` gave it), checked: inside
+    the archive, readable, and the very bytes received (their sha256); ``ArchiveError``
+    otherwise, saying which."""
+    archive = (home / "archive").resolve()
+    path = (home / relative).resolve()
+    if not path.is_relative_to(archive):
+        raise ArchiveError(f"{relative} is not in the archive", gone=True)
+    try:
+        data = path.read_bytes()
+    except OSError as error:
+        raise ArchiveError(
+            f"the archived copy {relative} cannot be read ({error.strerror})", gone=True
+        ) from None
+    if hashlib.sha256(data).hexdigest() != sha256:
+        raise ArchiveError(
+            f"the archived copy {relative} is not the file received (its sha256 differs)",
+            gone=False,
+        )
+    return data
 
 
 def _sync_folder(folder: Path) -> None:

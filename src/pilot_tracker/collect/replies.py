@@ -43,6 +43,7 @@ from pilot_tracker.collect.intake import (
     NOTICE_REJECTIONS,
     SubmissionSummary,
     archive_payload,
+    read_archived,
     take_payload,
 )
 from pilot_tracker.collect.mail import (
@@ -54,7 +55,7 @@ from pilot_tracker.collect.mail import (
 )
 from pilot_tracker.collect.mailbox import Fetched, MailPull
 from pilot_tracker.collect.payload import Payload, display_name, peek_meta
-from pilot_tracker.errors import MailError, MailRefused, NotFoundError
+from pilot_tracker.errors import ArchiveError, MailError, MailRefused, NotFoundError
 from pilot_tracker.ledger import store
 from pilot_tracker.models import (
     ArchiveExtent,
@@ -694,17 +695,9 @@ def release(
     if part.outcome != PartOutcome.HELD.value:
         raise MailError(f"file {part_id} is {part.outcome}, not held; only a held file is released")
     try:
-        data = (home / part.archive_path).read_bytes()
-    except OSError as error:
-        raise MailError(
-            f"file {part_id}: its archived copy {part.archive_path} cannot be read "
-            f"({error.strerror}); restore the archive from the backup"
-        ) from None
-    if hashlib.sha256(data).hexdigest() != part.sha256:
-        raise MailError(
-            f"file {part_id}: its archived copy {part.archive_path} is not the file received "
-            "(its sha256 differs); restore the archive from the backup"
-        )
+        data = read_archived(home, part.archive_path, part.sha256)
+    except ArchiveError as error:
+        raise MailError(f"file {part_id}: {error}; restore the archive from the backup") from None
     summary = take_payload(
         session=session,
         program=program,
