@@ -500,6 +500,103 @@ def program_export(
     out.print(f"{code}: written to {output}", markup=False, soft_wrap=True)
 
 
+# --- cities -------------------------------------------------------------------------------
+
+city_app = typer.Typer(
+    help="Cities (团市委) over several pilots: load a city file, list the cities.\n\n"
+    "Example: pilot-tracker city load examples/cities/ningbo.yaml",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+)
+app.add_typer(city_app, name="city")
+
+
+@city_app.command("load")
+@handles_errors
+def city_load(
+    files: Annotated[list[Path], typer.Argument(help="City files (.yaml).", min=1)],
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the outcome as JSON, a list with one per file.")
+    ] = False,
+) -> None:
+    """Validate city files whole, then create or update the cities in one transaction.
+
+    A city names its pilots by program code; programs may be loaded before or after it.
+    If any file is invalid, nothing is written.
+
+    Example: pilot-tracker city load examples/cities/ningbo.yaml
+    """
+    from pilot_tracker.ledger import cities
+
+    settings = load_settings()
+    sources = []
+    refused = False
+    for file in files:
+        try:
+            sources.append((file, *cities.read_city_source(file)))
+        except ProgramFileError as error:
+            print_problems(error)
+            refused = True
+    if refused:
+        err.print("nothing was written", markup=False)
+        raise typer.Exit(errors.EXIT_ERROR)
+    with database_session(settings) as session:
+        results = [
+            cities.load_city(
+                session=session, spec=spec, source_name=file.name, source_sha256=sha, now=now_utc()
+            )
+            for file, spec, sha in sources
+        ]
+    if as_json:
+        emit_json([result.as_dict() for result in results])
+        return
+    for result in results:
+        verb = "created" if result.created else "unchanged" if result.unchanged else "updated"
+        line = (
+            f"{result.city}: {verb}, {len(result.programs)} pilots ({', '.join(result.programs)})"
+        )
+        out.print(line, markup=False, soft_wrap=True)
+        if result.missing:
+            out.print(
+                f"  not loaded yet: {', '.join(result.missing)}; load them with "
+                "`pilot-tracker program load FILE`",
+                markup=False,
+                soft_wrap=True,
+            )
+
+
+@city_app.command("list")
+@handles_errors
+def city_list(
+    as_json: Annotated[bool, typer.Option("--json", help="Print the cities as JSON.")] = False,
+) -> None:
+    """List the loaded cities with their pilots.
+
+    Example: pilot-tracker city list
+    """
+    from pilot_tracker.ledger import cities
+
+    with database_session(load_settings()) as session:
+        rows = cities.list_cities(session=session)
+    if as_json:
+        emit_json(rows)
+        return
+    if not rows:
+        out.print("no city is loaded yet; load one with `pilot-tracker city load FILE`")
+        return
+    grid = table("code", "name", "office", "pilots", "not loaded")
+    for city in rows:
+        row(
+            grid,
+            city["code"],
+            city["name"],
+            city["office"],
+            ", ".join(city["programs"]),
+            ", ".join(city["missing"]),
+        )
+    out.print(grid)
+
+
 @app.command()
 @handles_errors
 def template(

@@ -165,10 +165,12 @@ class AccountRole(StrEnum):
 
 class DocumentKind(StrEnum):
     """The documents pilot-tracker writes: the quarterly reconciliation, the half-year
-    evaluation."""
+    evaluation, the annual blue book (青年发展蓝皮书) of a program; a city's roll-up
+    (``CityDocument``) is quarterly or half-year."""
 
     QUARTERLY = "quarterly"
     HALF_YEAR = "half_year"
+    ANNUAL = "annual"
 
 
 class IndicatorState(StrEnum):
@@ -724,6 +726,60 @@ class Document(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     program_id: int = Field(foreign_key="program.id", index=True)
+    kind: str = Field(sa_type=String(20))
+    period: str = Field(sa_type=String(10))
+    formats: list[str] = Field(default_factory=list, sa_type=JSON)
+    paths: dict[str, str] = Field(default_factory=dict, sa_type=JSON)
+    sha256: dict[str, str] = Field(default_factory=dict, sa_type=JSON)
+    generated_at: datetime | None = _timestamp()
+
+
+# --- the city above the pilots ------------------------------------------------------------
+
+
+class City(SQLModel, table=True):
+    """A city league's office (团市委) over several pilots (``ledger/city_file.py``)."""
+
+    __table_args__ = (UniqueConstraint("code"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    code: str = _code()
+    name: str = Field(sa_type=String(200))
+    office: str = Field(sa_type=String(200))
+    timezone: str = Field(sa_type=String(64))
+    # The city league's people who get its reports (city_file.CityContactSpec, as JSON).
+    contacts: list[dict[str, Any]] = Field(default_factory=list, sa_type=JSON)
+    source_name: str = Field(default="", sa_type=String(255))
+    source_sha256: str = Field(default="", sa_type=String(64))
+    loaded_at: datetime | None = _timestamp()
+    updated_at: datetime | None = _timestamp()
+
+
+class CityProgram(SQLModel, table=True):
+    """A pilot of a city, by its program code (the program may be loaded later), in the
+    order the city's reports list them."""
+
+    __tablename__ = "city_program"
+    __table_args__ = (UniqueConstraint("city_id", "program_code"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    city_id: int = Field(foreign_key="city.id", ondelete="CASCADE", index=True)
+    program_code: str = _code()
+    position: int = 0
+
+
+class CityDocument(SQLModel, table=True):
+    """A city's written roll-up (quarterly or half-year) over its pilots: where, and the
+    checksum of each file."""
+
+    __tablename__ = "city_report"
+    __table_args__ = (
+        CheckConstraint("kind IN ('quarterly', 'half_year')", name="kind"),
+        UniqueConstraint("city_id", "kind", "period"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    city_id: int = Field(foreign_key="city.id", index=True)
     kind: str = Field(sa_type=String(20))
     period: str = Field(sa_type=String(10))
     formats: list[str] = Field(default_factory=list, sa_type=JSON)

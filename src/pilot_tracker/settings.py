@@ -33,6 +33,7 @@ def project_folder(name: str) -> Path:
 
 PROJECT_TEMPLATES = project_folder("templates")
 EXAMPLE_PROGRAMS = project_folder("examples") / "programs"
+EXAMPLE_CITIES = project_folder("examples") / "cities"
 
 
 class Settings(BaseSettings):

@@ -1,0 +1,137 @@
+"""A city file: the city league's office (团市委) above several district pilots.
+
+The city names its pilots by their program codes, in the order its reports list them, and
+the people of the city league who get its roll-up (``role: city``, routed by the Apprise tags
+``city:<code>, role:city``). Programs load on their own; a city may name a program that is
+not loaded yet, and its reports say so.
+
+    code: ningbo
+    name: 宁波市
+    office: 共青团宁波市委办公室
+    programs: [haishu, yinzhou, fenghua, xiangshan]
+    contacts:
+      - {role: city, title: 团市委青年发展部}
+
+The file is read with the program file's bounds and error places (``program_file``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import yaml
+from pydantic import Field, TypeAdapter, ValidationError
+
+from pilot_tracker.errors import Problem, ProgramFileError
+from pilot_tracker.ledger.program_file import (
+    MAX_CONTACTS,
+    Code,
+    MailAddress,
+    Name,
+    Short,
+    YamlBoundError,
+    _decoded,
+    _Spec,
+    _yaml_lines,
+    describe_error,
+    format_path,
+    load_yaml,
+    read_bounded,
+)
+
+MAX_CITY_FILE_BYTES = 256 * 1024
+MAX_CITY_PROGRAMS = 500  # a province's pilots fit in one file
+
+
+class CityContactSpec(_Spec):
+    """Someone of the city league who gets the city's reports: ``city`` (the league's office
+    over the pilots) or ``leader`` (who reads them)."""
+
+    role: Literal["city", "leader"] = "city"
+    name: Short = ""
+    title: Short = ""
+    email: MailAddress = ""
+
+
+class CitySpec(_Spec):
+    code: Code
+    name: Name
+    office: Name  # the issuing office, e.g. 共青团宁波市委办公室
+    timezone: str = "Asia/Shanghai"
+    programs: Annotated[list[Code], Field(min_length=1, max_length=MAX_CITY_PROGRAMS)]
+    contacts: Annotated[list[CityContactSpec], Field(default_factory=list, max_length=MAX_CONTACTS)]
+
+    def to_document(self) -> dict[str, Any]:
+        return self.model_dump(mode="json")
+
+
+def read_city_file(path: Path) -> CitySpec:
+    """Read and validate a city file; raise ``ProgramFileError`` with every problem."""
+    name = path.name
+    text = _decoded(read_bounded(path, MAX_CITY_FILE_BYTES, name), name)
+    return parse_city_text(text, name)
+
+
+def parse_city_text(text: str, name: str) -> CitySpec:
+    """Validate the YAML text of a city file."""
+    try:
+        raw, root = load_yaml(text, {"programs": (MAX_CITY_PROGRAMS, "programs")})
+    except YamlBoundError as error:
+        raise ProgramFileError(name, [Problem(error.where, error.message)]) from None
+    except yaml.MarkedYAMLError as error:
+        mark = error.problem_mark or error.context_mark
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        reason = error.problem or error.context or "not valid YAML"
+        raise ProgramFileError(
+            name, [Problem(where, f"YAML syntax error: {reason}; check indentation and quoting")]
+        ) from None
+    except yaml.YAMLError as error:
+        raise ProgramFileError(name, [Problem("", f"YAML syntax error: {error}")]) from None
+    lines, duplicates = _yaml_lines(root)
+    if duplicates:
+        raise ProgramFileError(name, duplicates)
+
+    def locate(path: tuple[str | int, ...]) -> str:
+        for depth in range(len(path), -1, -1):
+            if path[:depth] in lines:
+                return f"{format_path(path)} (line {lines[path[:depth]]})"
+        return format_path(path)
+
+    if not isinstance(raw, dict):
+        raise ProgramFileError(
+            name,
+            [Problem("", "the file must be a mapping of keys (code, name, office, programs)")],
+        )
+    problems: list[Problem] = []
+    try:
+        spec = TypeAdapter(CitySpec).validate_python(raw)
+    except ValidationError as error:
+        for detail in error.errors():
+            loc = tuple(detail["loc"])
+            problems.append(Problem(locate(loc), describe_error(detail, CitySpec, loc)))
+        raise ProgramFileError(name, problems) from None
+    try:
+        ZoneInfo(spec.timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        problems.append(
+            Problem(
+                locate(("timezone",)),
+                f'unknown time zone "{spec.timezone}"; write one such as Asia/Shanghai',
+            )
+        )
+    seen: dict[str, int] = {}
+    for index, code in enumerate(spec.programs):
+        if code in seen:
+            problems.append(
+                Problem(
+                    locate(("programs", index)),
+                    f'the program "{code}" is named twice (first at programs[{seen[code]}]); '
+                    "name each pilot once",
+                )
+            )
+        seen.setdefault(code, index)
+    if problems:
+        raise ProgramFileError(name, problems)
+    return spec
