@@ -41,7 +41,7 @@ from pilot_tracker.ledger.program_file import (
     read_bounded,
 )
 
-MAX_CITY_FILE_BYTES = 256 * 1024
+MAX_CITY_FILE_BYTES = 1024 * 1024
 MAX_CITY_PROGRAMS = 500  # a province's pilots fit in one file
 
 
@@ -65,6 +65,14 @@ class CitySpec(_Spec):
 
     def to_document(self) -> dict[str, Any]:
         return self.model_dump(mode="json")
+
+
+def _known_zone(zone: str) -> bool:
+    try:
+        ZoneInfo(zone)
+    except (ZoneInfoNotFoundError, ValueError):
+        return False
+    return True
 
 
 def read_city_file(path: Path) -> CitySpec:
@@ -105,25 +113,25 @@ def parse_city_text(text: str, name: str) -> CitySpec:
             [Problem("", "the file must be a mapping of keys (code, name, office, programs)")],
         )
     problems: list[Problem] = []
+    spec = None
     try:
         spec = TypeAdapter(CitySpec).validate_python(raw)
     except ValidationError as error:
         for detail in error.errors():
             loc = tuple(detail["loc"])
             problems.append(Problem(locate(loc), describe_error(detail, CitySpec, loc)))
-        raise ProgramFileError(name, problems) from None
-    try:
-        ZoneInfo(spec.timezone)
-    except (ZoneInfoNotFoundError, ValueError):
+    zone = raw.get("timezone", "Asia/Shanghai")
+    if isinstance(zone, str) and not _known_zone(zone):
         problems.append(
             Problem(
                 locate(("timezone",)),
-                f'unknown time zone "{spec.timezone}"; write one such as Asia/Shanghai',
+                f'unknown time zone "{zone}"; write one such as Asia/Shanghai',
             )
         )
+    programs = raw.get("programs")
     seen: dict[str, int] = {}
-    for index, code in enumerate(spec.programs):
-        if code in seen:
+    for index, code in enumerate(programs if isinstance(programs, list) else []):
+        if isinstance(code, str) and code in seen:
             problems.append(
                 Problem(
                     locate(("programs", index)),
@@ -131,7 +139,7 @@ def parse_city_text(text: str, name: str) -> CitySpec:
                     "name each pilot once",
                 )
             )
-        seen.setdefault(code, index)
-    if problems:
+        seen.setdefault(str(code), index)
+    if problems or spec is None:
         raise ProgramFileError(name, problems)
     return spec
