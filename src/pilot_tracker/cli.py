@@ -1181,8 +1181,8 @@ def alerts_show(
 
 
 report_app = typer.Typer(
-    help="Reports: the quarterly reconciliation (季度对账), the half-year evaluation (半年度评估)."
-    "\n\n"
+    help="Reports: the quarterly reconciliation (季度对账), the half-year evaluation (半年度评估), "
+    "the annual blue book (青年发展蓝皮书).\n\n"
     "Example: pilot-tracker report half-year --program yinzhou --half 2021H1",
     no_args_is_help=True,
     rich_markup_mode=None,
@@ -1274,6 +1274,26 @@ def report_half_year(
     from pilot_tracker.reports import figures
 
     write_report("half_year", program, figures.parse_half(half), output, no_send, as_json)
+
+
+@report_app.command("annual")
+@handles_errors
+def report_annual(
+    program: ProgramOption,
+    year: Annotated[str, typer.Option("--year", help="The year, e.g. 2021.")],
+    output: ReportFolderOption = None,
+    no_send: NoSendOption = False,
+    as_json: WrittenJsonOption = False,
+) -> None:
+    """Write the annual blue book (青年发展蓝皮书) of a program as HTML, PDF and DOCX: its
+    indicators with the year's readings and charts, the year's tasks and key projects.
+    Written again, it replaces the year's files and record; it is sent once a year.
+
+    Example: pilot-tracker report annual --program yinzhou --year 2021 -o reports/
+    """
+    from pilot_tracker.reports import blue_book
+
+    write_report("annual", program, blue_book.parse_year(year), output, no_send, as_json)
 
 
 def _reconcile(

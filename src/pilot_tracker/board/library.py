@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 
 from sqlmodel import Session, col, or_, select
@@ -32,7 +32,11 @@ from pilot_tracker.models import (
     Unit,
 )
 
-KIND_LABELS = {DocumentKind.QUARTERLY.value: "季度对账", DocumentKind.HALF_YEAR.value: "半年度评估"}
+KIND_LABELS = {
+    DocumentKind.QUARTERLY.value: "季度对账",
+    DocumentKind.HALF_YEAR.value: "半年度评估",
+    DocumentKind.ANNUAL.value: "青年发展蓝皮书",
+}
 FORMAT_LABELS = {"html": "网页（HTML）", "pdf": "PDF", "xlsx": "Excel 表格", "docx": "Word 文档"}
 STATUS_LABELS = {
     NotificationStatus.PENDING.value: "待发送",
@@ -52,6 +56,7 @@ MEDIA_TYPES = {
 SUFFIXES = {"html": {".html"}, "pdf": {".pdf"}, "xlsx": {".xlsx"}, "docx": {".docx"}}
 STATEMENT_SUFFIXES = {".pdf", ".html"}
 _MAX_ID = 18  # digits: an id longer than this is no id of ours (and would overflow)
+_YEAR = re.compile(r"^(\d{4})$")  # the period of an annual document (the blue book)
 _UNSAFE = re.compile(r'[\\/:*?"<>|\x00-\x1f\x7f]')
 
 REPORT_MISSING = "没有找到这份报告。请从本试点的“报告库”进入。"
@@ -106,7 +111,9 @@ class Report:
 
 
 def period_label(period: str) -> str:
-    """2021Q1 → 2021年第1季度, 2021H1 → 2021年上半年, 2021-03 → 2021年3月."""
+    """2021Q1 → 2021年第1季度, 2021H1 → 2021年上半年, 2021-03 → 2021年3月, 2021 → 2021年度."""
+    if _YEAR.match(period):
+        return f"{period}年度"
     if match := periods.QUARTER.match(period):
         return f"{match[1]}年第{match[2]}季度"
     if match := periods.HALF.match(period):
@@ -129,7 +136,11 @@ def target_label(target: str, units: dict[str, str]) -> str:
 
 def _newest_first(row: Document) -> tuple[object, ...]:
     try:
-        end = periods.bounds(row.period)[1]
+        end = (
+            date(int(row.period), 12, 31)
+            if _YEAR.match(row.period)
+            else periods.bounds(row.period)[1]
+        )
     except ValueError:
         end = None
     moment = db.stored_moment(row.generated_at) if row.generated_at else None

@@ -2,8 +2,9 @@
 helpers both documents use, the document's row in the database, and its announcement to
 the office and the leaders.
 
-``write`` writes either document by its kind: the quarterly reconciliation
-(``reconciliation``) or the half-year evaluation (``evaluation``).
+``write`` writes a document by its kind: the quarterly reconciliation
+(``reconciliation``), the half-year evaluation (``evaluation``) or the annual blue book
+(``blue_book``).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
 from pilot_tracker import periods
 from pilot_tracker.alerts import outbox
@@ -120,7 +121,8 @@ def write(
     send: bool = True,
     links: Links | None = None,
 ) -> Written:
-    """Write either document by its kind (``quarterly`` or ``half_year``) and period.
+    """Write a document by its kind (``quarterly``, ``half_year`` or ``annual``, the blue
+    book of a year) and period.
 
     ``links`` issues the units' personal links that each unit's quarterly statement and
     its message carry (how to confirm or dispute); without it they carry none."""
@@ -133,14 +135,18 @@ def write(
         "now": now,
         "send": send,
     }
-    # The two documents build on this module, so they are imported here, not above.
-    from pilot_tracker.reports import evaluation, reconciliation
+    # The documents build on this module, so they are imported here, not above.
+    from pilot_tracker.reports import blue_book, evaluation, reconciliation
 
     if kind == DocumentKind.QUARTERLY.value:
         return reconciliation.write(quarter=period, links=links, **common)
     if kind == DocumentKind.HALF_YEAR.value:
         return evaluation.write(half=period, **common)
-    raise ReportError(f'no report of the kind "{kind}"; the kinds are quarterly and half_year')
+    if kind == DocumentKind.ANNUAL.value:
+        return blue_book.write(year=period, **common)
+    raise ReportError(
+        f'no report of the kind "{kind}"; the kinds are quarterly, half_year and annual'
+    )
 
 
 # --- shared by both documents ------------------------------------------------------------
@@ -183,24 +189,41 @@ def program_id(session: Session, code: str) -> int | None:
     return store.get_program(session=session, code=code).id
 
 
-def record_document(session: Session, written: Written, home: Path, now: datetime) -> None:
+def record_document(
+    session: Session, written: Written, home: Path, now: datetime, replace: bool = False
+) -> None:
     """Keep what was written: its kind, period, files and their sha256; each unit's
-    statement too, as ``statement:<unit>`` (the portal serves a unit its own from there)."""
+    statement too, as ``statement:<unit>`` (the portal serves a unit its own from there).
+
+    Each run is a record of its own, unless ``replace``: then the period's record (the
+    blue book has one per year) is written over, keeping its id."""
     files = {
         **written.files,
         **{f"statement:{unit}": path for unit, path in written.statements.items()},
     }
-    session.add(
-        Document(
-            program_id=program_id(session, written.program),  # type: ignore[arg-type]
-            kind=written.kind,
-            period=written.period,
-            formats=sorted(written.files),
-            paths={kind: relative(path, home) for kind, path in files.items()},
-            sha256={kind: sha256_of(path) for kind, path in files.items()},
-            generated_at=now,
-        )
+    owner = program_id(session, written.program)
+    earlier = (
+        session.exec(
+            select(Document)
+            .where(
+                Document.program_id == owner,
+                Document.kind == written.kind,
+                Document.period == written.period,
+            )
+            .order_by(col(Document.id))
+        ).all()
+        if replace
+        else []
     )
+    for extra in earlier[1:]:
+        session.delete(extra)
+    row = earlier[0] if earlier else Document(program_id=owner, kind=written.kind)  # type: ignore[arg-type]
+    row.period = written.period
+    row.formats = sorted(written.files)
+    row.paths = {kind: relative(path, home) for kind, path in files.items()}
+    row.sha256 = {kind: sha256_of(path) for kind, path in files.items()}
+    row.generated_at = now
+    session.add(row)
     session.flush()
 
 
