@@ -14,7 +14,7 @@ import io
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -517,6 +517,35 @@ def test_written_again_the_files_and_the_record_are_replaced(written: Run) -> No
             kind: str(path.relative_to(written.home)) for kind, path in written.first.files.items()
         }
         assert db.stored_moment(row.generated_at) == YEAR_END.replace(day=11)
+
+
+def test_a_book_written_while_the_year_runs_does_not_hold_back_the_final_one(
+    tmp_path: Path,
+) -> None:
+    engine = db.make_engine(f"sqlite:///{tmp_path / 'ledger.db'}")
+    db.migrate(engine)
+    build(engine)
+    queued = []
+    for now in (MID_YEAR, MID_YEAR + timedelta(hours=2), YEAR_END, YEAR_END + timedelta(days=1)):
+        with db.session(engine) as session:
+            queued.append(
+                blue_book.write(
+                    session=session,
+                    program="demo",
+                    year="2021",
+                    folder=tmp_path / "reports",
+                    home=tmp_path,
+                    templates=TEMPLATES,
+                    now=now,
+                ).queued
+            )
+    # Mid-year: announced for its day (again that day: nothing); the year over: the final
+    # book is announced once.
+    assert queued == [2, 0, 2, 0]
+    with db.session(engine) as session:
+        subjects = [m.subject for m in session.exec(select(Notification)).all()]
+    assert sum("截至2021年7月5日" in subject for subject in subjects) == 2
+    engine.dispose()
 
 
 def test_the_book_is_sent_once_to_the_office_and_the_leaders(written: Run) -> None:

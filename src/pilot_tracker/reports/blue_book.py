@@ -432,5 +432,10 @@ def write(
     if send:
         when = "" if book.complete else f"（{book.as_of_label}）"
         subject = f"【{TITLE}】{short_name(book.name)} · {year}年度{TITLE}{when}"
-        written.queued += announce(session, written, home, now, subject, "\n".join(book.foreword))
+        # A book written while the year runs is announced for its day; the year's final
+        # book is announced once more when the year is over.
+        edition = "" if book.complete else f":{book.as_of.isoformat()}"
+        written.queued += announce(
+            session, written, home, now, subject, "\n".join(book.foreword), edition
+        )
     return written

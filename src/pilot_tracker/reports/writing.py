@@ -228,9 +228,17 @@ def record_document(
 
 
 def announce(
-    session: Session, written: Written, home: Path, now: datetime, subject: str, summary: str
+    session: Session,
+    written: Written,
+    home: Path,
+    now: datetime,
+    subject: str,
+    summary: str,
+    edition: str = "",
 ) -> int:
-    """The document for the office and the leaders: once per period and recipient."""
+    """The document for the office and the leaders: once per period (and ``edition``, for a
+    document written again with new figures, such as a year's blue book before and after
+    the year ends) and recipient."""
     attachments = [
         relative(written.files[kind], home)
         for kind in ("pdf", "xlsx", "docx")
@@ -246,7 +254,7 @@ def announce(
         item = outbox.enqueue(
             session=session,
             program_id=program_id(session, written.program),
-            dedup_key=f"report:{written.program}:{written.kind}:{written.period}:{role}",
+            dedup_key=f"report:{written.program}:{written.kind}:{written.period}{edition}:{role}",
             target=f"role:{role}",
             subject=subject,
             body=outbox.neutralise(body),
