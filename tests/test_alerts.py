@@ -1168,7 +1168,7 @@ def test_an_entry_that_is_not_a_url_is_named(tmp_path: Path) -> None:
 
 def test_every_entry_of_the_example_file_is_usable() -> None:
     targets = delivery.load_targets(ROOT / "examples" / "apprise.yml")
-    assert len(targets) == 4
+    assert len(targets) == 5
 
 
 LOAD_TARGETS_IN_A_CAGE = """

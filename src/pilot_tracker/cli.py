@@ -40,6 +40,7 @@ from pilot_tracker.errors import (
     PilotTrackerError,
     ProgramFileError,
     Refusal,
+    ReportError,
 )
 from pilot_tracker.settings import CHECKOUT, DATABASE_FILE, EXAMPLE_PROGRAMS, Settings
 
@@ -1182,7 +1183,7 @@ def alerts_show(
 
 report_app = typer.Typer(
     help="Reports: the quarterly reconciliation (季度对账), the half-year evaluation (半年度评估), "
-    "the annual blue book (青年发展蓝皮书).\n\n"
+    "the annual blue book (青年发展蓝皮书), a city's roll-up over its pilots (试点汇总).\n\n"
     "Example: pilot-tracker report half-year --program yinzhou --half 2021H1",
     no_args_is_help=True,
     rich_markup_mode=None,
@@ -1294,6 +1295,52 @@ def report_annual(
     from pilot_tracker.reports import blue_book
 
     write_report("annual", program, blue_book.parse_year(year), output, no_send, as_json)
+
+
+@report_app.command("city")
+@handles_errors
+def report_city(
+    city: Annotated[str, typer.Option("--city", help="The city code, e.g. ningbo.")],
+    half: Annotated[str | None, typer.Option("--half", help="The half year, e.g. 2021H1.")] = None,
+    quarter: Annotated[
+        str | None, typer.Option("--quarter", help="Or the quarter, e.g. 2021Q2.")
+    ] = None,
+    output: ReportFolderOption = None,
+    no_send: NoSendOption = False,
+    as_json: WrittenJsonOption = False,
+) -> None:
+    """Write a city's roll-up over its pilots (试点汇总) as HTML, PDF, XLSX and DOCX.
+
+    One section per pilot and the comparison across them, with a ranking whose method is
+    stated; it goes to the city league (city:CODE role:city, role:leader) and each pilot's
+    office. Files go to DATA_HOME/reports/cities/CODE/PERIOD unless -o says otherwise.
+
+    Example: pilot-tracker report city --city ningbo --half 2021H1
+    """
+    from pilot_tracker.reports import city as city_report  # openpyxl, python-docx, WeasyPrint
+
+    if (half is None) == (quarter is None):
+        raise ReportError(
+            "give the period as one of --half (e.g. 2021H1) or --quarter (e.g. 2021Q2)"
+        )
+    period, _ = city_report.parse_period(half or quarter or "")
+    settings = load_settings()
+    with database_session(settings) as session:
+        written = city_report.write(
+            session=session,
+            city=city,
+            period=period,
+            # Checked against the loaded cities before anything is written there.
+            folder=output or settings.reports / "cities" / city / period,
+            home=settings.home,
+            templates=settings.templates,
+            now=now_utc(),
+            send=not no_send,
+        )
+    if not as_json:
+        for absent in written.absent:
+            out.print(f"left out: {absent.code} ({absent.why})", markup=False, soft_wrap=True)
+    print_written(written, as_json)
 
 
 def _reconcile(

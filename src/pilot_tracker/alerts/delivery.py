@@ -3,7 +3,9 @@
 Targets live outside the program file, in an Apprise configuration file (YAML) whose tags
 route each message: ``unit:<code>`` with ``role:liaison`` or ``role:head``; ``role:office``;
 ``role:leader``; with ``program:<code>`` as well where one file serves several programs
-that share unit codes. A message for a role with no address goes to the office with a note.
+that share unit codes; ``city:<code>`` with ``role:city`` or ``role:leader`` for a city
+league (its roll-up). A message for a role with no address goes to the office with a note
+(a city's, to its ``role:city``).
 
 - **One digest per recipient per run**: the pending messages for one target go out as one.
 - **Outbox first, delivery second, at most one duplicate**: before a message is sent its
@@ -100,7 +102,13 @@ SLOW_DOWN = {"dingtalk": {130101}, "wecombot": {45009}, "feishu": {11232}, "lark
 DEFAULT_PAUSE = 60.0
 MAX_PAUSE = 3600.0
 POINTER = "\n……（内容较长，已截断。全文请见邮件，或由专班用 pilot-tracker alerts show 查看）"
-ROLE_NAMES = {"liaison": "联络员", "head": "主要负责人", "office": "专班", "leader": "领导"}
+ROLE_NAMES = {
+    "liaison": "联络员",
+    "head": "主要负责人",
+    "office": "专班",
+    "leader": "领导",
+    "city": "团市委",
+}
 
 # Apprise logs a malformed address back, secret and all; nothing below ERROR gets through,
 # and the few ERROR lines that echo an address are replaced by a neutral one.
@@ -236,12 +244,30 @@ def _tags(target: str) -> list[tuple[str, ...]]:
 
 def _addresses(targets: apprise.Apprise, program: str, target: str) -> list[Any]:
     """The addresses for a target: those tagged for this program too (``program:<code>``)
-    where there are any, as two programs may share unit codes; else those tagged for all."""
+    where there are any, as two programs may share unit codes; else those tagged for all.
+    A city league's addresses (tagged ``city:<code>``) take only their city's messages: its
+    leader is no program's ``role:leader``."""
     if program:
-        scoped = list(targets.find(tag=_tags(f"program:{program} {target}"), match_always=False))
+        scoped = _found(targets, f"program:{program} {target}")
         if scoped:
             return scoped
-    return list(targets.find(tag=_tags(target), match_always=False))
+    return _found(targets, target)
+
+
+def _found(targets: apprise.Apprise, target: str) -> list[Any]:
+    found = list(targets.find(tag=_tags(target), match_always=False))
+    if "city:" in target:
+        return found
+    return [server for server in found if not any(str(t).startswith("city:") for t in server.tags)]
+
+
+def fallback_of(target: str) -> str:
+    """Who takes a message whose target has no address: a city's own people
+    (``city:<code>``) for a message to its city league, the office for any other."""
+    parts = dict(part.split(":", 1) for part in target.split() if ":" in part)
+    if "city" in parts:
+        return f"city:{parts['city']} role:city"
+    return "role:office"
 
 
 def describe_target(target: str, unit_name: str = "") -> str:
@@ -554,12 +580,13 @@ def _deliver(
     program = message.program.code if message.program else ""
     servers = _addresses(targets, program, message.target)
     note = ""
-    if not servers:
-        servers = _addresses(targets, program, "role:office")
+    fallback = fallback_of(message.target)
+    if not servers and fallback != message.target:
+        servers = _addresses(targets, program, fallback)
         note = (
             f"（本消息应发送给{describe_target(message.target, message.unit_name)}，"
             "但未配置其接收地址，"
-            "现转专班处理，请补充配置。）"
+            f"现转{describe_target(fallback)}处理，请补充配置。）"
         )
     ids = [item.id for item in message.items]
     if not servers:
@@ -567,7 +594,7 @@ def _deliver(
             engine,
             ids,
             now(),
-            failed=f"no address is configured for {message.target!r} nor for 'role:office'",
+            failed=f"no address is configured for {message.target!r} nor for {fallback!r}",
             result=result,
         )
         return

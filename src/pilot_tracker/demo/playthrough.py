@@ -22,7 +22,7 @@ import shutil
 import socket
 import threading
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from email.parser import BytesHeaderParser
@@ -41,6 +41,7 @@ from pilot_tracker.collect import collection
 from pilot_tracker.demo import mailing, submissions
 from pilot_tracker.errors import DemoError
 from pilot_tracker.ledger import store
+from pilot_tracker.ledger.city_file import CitySpec
 from pilot_tracker.ledger.links import Links
 from pilot_tracker.ledger.program_file import ProgramSpec
 from pilot_tracker.models import (
@@ -211,8 +212,11 @@ def _http_source(answers: dict[str, bytes | None]) -> Iterator[bool]:
         server.server_close()
 
 
-def apprise_config(specs: list[ProgramSpec], port: int, path: Path) -> Path:
-    """Addresses for every liaison and head, the offices and the leaders, on loopback."""
+def apprise_config(
+    specs: list[ProgramSpec], port: int, path: Path, cities: Sequence[CitySpec] = ()
+) -> Path:
+    """Addresses for every liaison and head, the offices and the leaders, and each city's
+    league and leader (``cities``), on loopback."""
     urls: list[dict[str, dict[str, str]]] = []
 
     def address(mailbox: str, tags: str) -> None:
@@ -231,6 +235,9 @@ def apprise_config(specs: list[ProgramSpec], port: int, path: Path) -> Path:
                     f"{spec.code}-{unit.code}-{role}",
                     f"program:{spec.code}, unit:{unit.code}, role:{role}",
                 )
+    for city in cities:
+        for role in ("city", "leader"):
+            address(f"{city.code}-{role}", f"city:{city.code}, role:{role}")
     path.write_text(yaml.safe_dump({"version": 1, "urls": urls}), encoding="utf-8")
     return path
 

@@ -1,4 +1,5 @@
-"""The half-year evaluation and the annual blue book as Word documents an office can edit.
+"""The half-year evaluation, the annual blue book and a city's roll-up as Word documents an
+office can edit.
 
 Fonts are named as official documents name them (方正小标宋简体 for the title, 黑体 for
 headings, 仿宋_GB2312 for the body); Word falls back to a font it has where one is missing.
@@ -24,6 +25,7 @@ from pilot_tracker.spreadsheet import ILLEGAL_CHARACTERS_RE
 
 if TYPE_CHECKING:
     from pilot_tracker.reports.blue_book import BlueBook, IndicatorYear
+    from pilot_tracker.reports.city import CityRollup
 
 TITLE_FONT = "方正小标宋简体"
 HEADING_FONT = "黑体"
@@ -371,3 +373,168 @@ def blue_book_document(book: BlueBook, path: Path) -> Path:
     for line in book.sources:
         _paragraph(document, line)
     return _save(document, path, day)
+
+
+def city_document(data: CityRollup, path: Path) -> Path:
+    """A city's roll-up over its pilots (``reports/city.py``), as the evaluation is laid out."""
+    day = data.end
+    document = Document()
+    document.core_properties.created = datetime(day.year, day.month, day.day)
+    document.core_properties.modified = datetime(day.year, day.month, day.day)
+    document.core_properties.author = "pilot-tracker"
+    document.core_properties.title = f"{data.name} {data.period} 试点汇总报告"
+    _paragraph(
+        document,
+        f"{data.name}试点工作汇总报告",
+        font=TITLE_FONT,
+        size=22,
+        indent=False,
+        center=True,
+    )
+    _paragraph(
+        document,
+        f"{data.period_label}（{data.start.month}月{data.start.day}日—{data.end.month}月{data.end.day}日）",
+        font=TITLE_FONT,
+        size=16,
+        indent=False,
+        center=True,
+    )
+    _paragraph(document, data.office, indent=False, center=True)
+
+    _heading(document, "一、总体情况")
+    for line in data.narrative:
+        _paragraph(document, line)
+
+    _heading(document, "二、综合排名")
+    _paragraph(
+        document,
+        "综合得分为以下各项的加权平均（某项不适用的试点不计该项，其余按权重折算）："
+        + "；".join(f"{name}，{meaning}，权重{weight:g}" for _, name, meaning, weight in data.parts)
+        + "。",
+    )
+    _table(
+        document,
+        ["排名", "试点", *[name for _, name, _, _ in data.parts], "综合得分"],
+        [
+            [p.rank, p.short, *[p.parts[key] for key, _, _, _ in data.parts], p.score]
+            for p in data.ranking
+        ],
+    )
+
+    _heading(document, "三、任务清单完成情况")
+    _table(
+        document,
+        ["试点", "已开始任务", "按计划", *[label for _, label in data.list_kinds]],
+        [
+            [
+                p.short,
+                p.tasks_active,
+                p.tasks_on_plan,
+                *[
+                    f"{p.lists[kind].completed}/{p.lists[kind].tasks}项完成，"
+                    f"进度{p.lists[kind].average:g}%（计划{p.lists[kind].planned:g}%）"
+                    if kind in p.lists
+                    else "—"
+                    for kind, _ in data.list_kinds
+                ],
+            ]
+            for p in data.pilots
+        ],
+    )
+
+    _heading(document, "四、主要发展指标（按层级）")
+    if data.indicator_levels:
+        _table(
+            document,
+            ["试点", *[label for _, label in data.indicator_levels], "合计"],
+            [
+                [
+                    p.short,
+                    *[_indicator_cell(p, level) for level, _ in data.indicator_levels],
+                    f"{p.indicators_on_course}/{p.indicators_total}"
+                    if p.indicators_total
+                    else "未设置指标",
+                ]
+                for p in data.pilots
+            ],
+        )
+        _paragraph(document, "表中为“已达目标或正常推进项数/指标项数”。", indent=False)
+    else:
+        _paragraph(document, "各试点均未设置主要发展指标。")
+
+    _heading(document, "五、预警单位与报送及时率")
+    _table(
+        document,
+        ["试点", "成员单位", "期末预警单位", "其中红色预警", "应报送", "按时报送", "报送及时率%"],
+        [
+            [
+                p.short,
+                p.units,
+                len(p.flagged),
+                p.units_red,
+                p.reports_owed,
+                p.reports_timely,
+                p.timeliness,
+            ]
+            for p in data.pilots
+        ],
+    )
+
+    _heading(document, "六、督办事项及持续时间")
+    _table(
+        document,
+        ["试点", "事项", "本期涉及", "期末未结", "持续天数中位数", "最长持续天数"],
+        [
+            [p.short, line.label, line.count, line.still_open, line.median_days, line.max_days]
+            for p in data.pilots
+            for line in p.escalations
+        ],
+    )
+
+    _heading(document, "七、“六有”建设对照")
+    _table(
+        document,
+        ["试点", *[label for _, label in data.six_has]],
+        [[p.short, *[p.six_has[key].state_label for key, _ in data.six_has]] for p in data.pilots],
+    )
+
+    _heading(document, "八、各试点情况")
+    for place, p in enumerate(data.pilots, start=1):
+        _paragraph(
+            document, f"（{place}）{p.name}（{p.level_label}）", font=HEADING_FONT, indent=False
+        )
+        _table(
+            document,
+            ["任务清单", "任务数", "已完成", "平均进度%", "计划进度%"],
+            [[i.label, i.tasks, i.completed, i.average, i.planned] for i in p.evaluation.lists],
+        )
+        if p.evaluation.indicators:
+            _table(
+                document,
+                ["编号", "指标名称", "层级", "基期值", "最新值", "目标值", "状态"],
+                [
+                    [i.code, i.name, i.level_label, i.baseline, i.latest, i.target, i.status_label]
+                    for i in p.evaluation.indicators
+                ],
+            )
+        if p.flagged:
+            _paragraph(
+                document,
+                "期末预警单位："
+                + "、".join(f"{u.name}（红色{u.red}、黄色{u.yellow}）" for u in p.flagged)
+                + "。",
+            )
+        else:
+            _paragraph(document, "期末没有被预警的成员单位。")
+    if data.absent:
+        _heading(document, "九、未纳入本期汇总的试点")
+        _table(document, ["试点", "原因"], [[a.name, a.reason] for a in data.absent])
+    temporary = path.with_name(f".{path.name}.part")
+    document.save(str(temporary))
+    temporary.replace(path)
+    return path
+
+
+def _indicator_cell(pilot: Any, level: str) -> str:
+    count = pilot.indicator_counts.get(level)
+    return f"{count.on_course}/{count.total}" if count else "—"

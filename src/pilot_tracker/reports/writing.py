@@ -227,6 +227,23 @@ def record_document(
     session.flush()
 
 
+def announcement(written: Written, home: Path, summary: str) -> tuple[list[str], str]:
+    """What a message announcing a document carries: its PDF, XLSX and DOCX (as the outbox
+    keeps them, under the data home), and a body (markup-free) with ``summary``, the files'
+    names and their folder."""
+    attachments = [
+        relative(written.files[kind], home)
+        for kind in ("pdf", "xlsx", "docx")
+        if kind in written.files
+    ]
+    where = "、".join(Path(path).name for path in attachments) or written.files["html"].name
+    body = (
+        f"{summary}\n\n报告文件：{where}\n存放位置：{written.folder}\n"
+        "（邮件附有报告文件；其他渠道请到上述位置查阅。）"
+    )
+    return attachments, outbox.neutralise(body)
+
+
 def announce(
     session: Session,
     written: Written,
@@ -239,16 +256,7 @@ def announce(
     """The document for the office and the leaders: once per period (and ``edition``, for a
     document written again with new figures, such as a year's blue book before and after
     the year ends) and recipient."""
-    attachments = [
-        relative(written.files[kind], home)
-        for kind in ("pdf", "xlsx", "docx")
-        if kind in written.files
-    ]
-    where = "、".join(Path(path).name for path in attachments) or written.files["html"].name
-    body = (
-        f"{summary}\n\n报告文件：{where}\n存放位置：{written.folder}\n"
-        "（邮件附有报告文件；其他渠道请到上述位置查阅。）"
-    )
+    attachments, body = announcement(written, home, summary)
     queued = 0
     for role in ("office", "leader"):
         item = outbox.enqueue(
@@ -257,7 +265,7 @@ def announce(
             dedup_key=f"report:{written.program}:{written.kind}:{written.period}{edition}:{role}",
             target=f"role:{role}",
             subject=subject,
-            body=outbox.neutralise(body),
+            body=body,
             now=now,
             attachments=attachments,
         )
