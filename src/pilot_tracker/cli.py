@@ -2258,9 +2258,10 @@ def serve(
     until Ctrl-C.
 
     supervise every day at 09:00 (it works on working days only), the quarterly
-    reconciliation and the half-year evaluation on their days, and delivery retries every
-    30 minutes, in PILOT_TRACKER_TIMEZONE (each program works on its own today); each run
-    covers every program loaded when it starts, a program loaded later too; through
+    reconciliation and the half-year evaluation on their days, each city's roll-up the
+    working day after its pilots' evaluations, and delivery retries every 30 minutes, in
+    PILOT_TRACKER_TIMEZONE (each program works on its own today); each run covers every
+    program loaded when it starts, a program loaded later too; through
     Prefect's serve and a Prefect server of its own on 127.0.0.1: nothing else to install.
     Beside them, the portal (as `pilot-tracker web`) on --host and --port, unless --no-web.
     Prefect's home is DATA_HOME/prefect/, the log (the portal's requests too)
