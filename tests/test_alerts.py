@@ -1171,6 +1171,42 @@ def test_every_entry_of_the_example_file_is_usable() -> None:
     assert len(targets) == 4
 
 
+def counted_checks(monkeypatch: pytest.MonkeyPatch) -> list[object]:
+    """Each check of a file's entries, as it happens."""
+    checks: list[object] = []
+    check = delivery._unusable_entries
+
+    def counting(document: object) -> list[str]:
+        checks.append(document)
+        return check(document)
+
+    monkeypatch.setattr(delivery, "_unusable_entries", counting)
+    return checks
+
+
+def test_a_file_read_again_unchanged_is_checked_once_and_gives_new_addresses(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    checks = counted_checks(monkeypatch)
+    config = write_config(tmp_path, {"json://127.0.0.1:9/office": OFFICE, mailto(25): LIAISON})
+    first, second = delivery.load_targets(config), delivery.load_targets(config)
+    assert len(checks) == 1
+    assert [delivery.shown(server) for server in second] == [
+        delivery.shown(server) for server in first
+    ]
+    # New address objects each time: what Apprise spaces out for one object (its last
+    # send) does not carry over from one run to the next.
+    assert not {id(server) for server in first} & {id(server) for server in second}
+    # Changed, the file is checked again: an entry Apprise cannot use is still named.
+    with config.open("a", encoding="utf-8") as handle:
+        handle.write('  - "wecombot://":\n      tag: "unit:jyj, role:head"\n')
+    with pytest.raises(ConfigurationError, match=r"cannot use 1 of its urls.*entry 3 \(wecombot"):
+        delivery.load_targets(config)
+    with pytest.raises(ConfigurationError, match="cannot use 1 of its urls"):
+        delivery.load_targets(config)  # a file refused is refused again, every time
+    assert len(checks) == 3
+
+
 LOAD_TARGETS_IN_A_CAGE = """
 import resource, sys, time
 from pathlib import Path

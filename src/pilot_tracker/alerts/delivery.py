@@ -30,7 +30,7 @@ import logging
 import re
 import threading
 import time
-from collections import defaultdict, deque
+from collections import OrderedDict, defaultdict, deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -134,8 +134,23 @@ class SendResult:
         }
 
 
+# The files of addresses whose checks passed, by path and content. A run reads the file
+# afresh (Apprise spaces out what one address object sends, so each run needs its own), but
+# the same bytes pass the same checks (Apprise follows no ``include`` here): checking each
+# entry on its own takes about 2 ms, which a scheduler or the demo would pay on every run.
+_CHECKED: OrderedDict[tuple[str, str], None] = OrderedDict()
+_CHECKED_LOCK = threading.Lock()
+CHECKED_FILES = 16
+
+
 def load_targets(path: Path | None) -> apprise.Apprise:
-    """The delivery addresses of an Apprise configuration file (its own YAML format)."""
+    """The delivery addresses of an Apprise configuration file (its own YAML format).
+
+    A file is checked whole the first time its content is read in this process: refused if
+    it would be costly to read, if Apprise finds no address in it, or if it skips any of its
+    entries. The same content is not checked again; Apprise then reads it when the first
+    message is sent, if any is.
+    """
     targets = apprise.Apprise()
     if path is None:
         return targets
@@ -143,10 +158,16 @@ def load_targets(path: Path | None) -> apprise.Apprise:
         raise ConfigurationError(
             f"PILOT_TRACKER_APPRISE_CONFIG: no file at {path}; point it at an Apprise YAML file"
         )
-    document = _read_bounded(path)
+    data = _read_config(path)
+    key = (str(path.resolve()), hashlib.sha256(data).hexdigest())
+    with _CHECKED_LOCK:
+        checked = key in _CHECKED
+    document = None if checked else _read_bounded(path, data)
     config = apprise.AppriseConfig()
     if not config.add(str(path)) or not targets.add(config):
         raise ConfigurationError(f"PILOT_TRACKER_APPRISE_CONFIG: {path} is not an Apprise file")
+    if checked:
+        return targets
     if len(targets) == 0:
         raise ConfigurationError(
             f"PILOT_TRACKER_APPRISE_CONFIG: {path} holds no address Apprise can use; check its "
@@ -158,21 +179,35 @@ def load_targets(path: Path | None) -> apprise.Apprise:
             f"urls, so nothing would reach them: {'; '.join(dropped)}; check each against the "
             "Apprise documentation for its service"
         )
+    if isinstance(document, dict):  # YAML; Apprise's text format is checked every time
+        with _CHECKED_LOCK:
+            _CHECKED[key] = None
+            while len(_CHECKED) > CHECKED_FILES:
+                _CHECKED.popitem(last=False)
     return targets
 
 
-def _read_bounded(path: Path) -> Any:
-    """The file's YAML document (None for Apprise's text format), read once and refused
-    first if it would be costly to read (a YAML alias bomb, deep nesting, a huge file)
-    before Apprise reads it; errors name the place, never the file's content."""
+def _read_config(path: Path) -> bytes:
+    """The file's bytes, refused first if there are too many to be a file of addresses."""
     size = path.stat().st_size
+    if size <= MAX_CONFIG_BYTES:
+        with path.open("rb") as handle:
+            data = handle.read(MAX_CONFIG_BYTES + 1)  # bounded: it may have grown since
+        size = len(data)
     if size > MAX_CONFIG_BYTES:
         raise ConfigurationError(
             f"PILOT_TRACKER_APPRISE_CONFIG: {path} is {size:,} bytes; an Apprise file of "
             f"addresses is at most {MAX_CONFIG_BYTES:,}"
         )
+    return data
+
+
+def _read_bounded(path: Path, data: bytes) -> Any:
+    """The file's YAML document (None for Apprise's text format), refused first if it would
+    be costly to read (a YAML alias bomb, deep nesting) before Apprise reads it; errors name
+    the place, never the file's content."""
     try:
-        document, _ = load_yaml(path.read_text(encoding="utf-8"))
+        document, _ = load_yaml(data.decode("utf-8"))
     except YamlBoundError as error:
         raise ConfigurationError(
             f"PILOT_TRACKER_APPRISE_CONFIG: {path}, {error.where}: {error.message}"
