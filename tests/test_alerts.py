@@ -25,6 +25,7 @@ import pytest
 import sqlalchemy as sa
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
+from apprise.config import ConfigBase
 from apprise.plugins.dingtalk import NotifyDingTalk
 from apprise.plugins.feishu import NotifyFeishu
 from apprise.plugins.wecombot import NotifyWeComBot
@@ -1184,19 +1185,33 @@ def counted_checks(monkeypatch: pytest.MonkeyPatch) -> list[object]:
     return checks
 
 
-def test_a_file_read_again_unchanged_is_checked_once_and_gives_new_addresses(
+def test_a_file_read_again_unchanged_is_read_once_and_gives_new_addresses(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     checks = counted_checks(monkeypatch)
-    config = write_config(tmp_path, {"json://127.0.0.1:9/office": OFFICE, mailto(25): LIAISON})
+    reads: list[str] = []
+    parse = ConfigBase.config_parse_yaml
+
+    def read(content: str, *args: Any, **kwargs: Any) -> Any:
+        reads.append(content)
+        return parse(content, *args, **kwargs)
+
+    monkeypatch.setattr(ConfigBase, "config_parse_yaml", staticmethod(read))
+    config = write_config(tmp_path, {json_url_of(9): OFFICE, mailto(25): LIAISON})
     first, second = delivery.load_targets(config), delivery.load_targets(config)
-    assert len(checks) == 1
-    assert [delivery.shown(server) for server in second] == [
-        delivery.shown(server) for server in first
+    # Checked entry by entry once (one read each), read whole by Apprise once.
+    assert len(checks) == 1 and len(reads) == 2 + 1
+    assert [(server.url(privacy=False), server.tags) for server in second] == [
+        (server.url(privacy=False), server.tags) for server in first
     ]
     # New address objects each time: what Apprise spaces out for one object (its last
-    # send) does not carry over from one run to the next.
+    # send) does not carry over from one run to the next, nor do the mail headers.
     assert not {id(server) for server in first} & {id(server) for server in second}
+    [office] = delivery._addresses(first, "", OFFICE)
+    office.throttle()
+    office.headers["In-Reply-To"] = "<x@example.org>"
+    [again] = delivery._addresses(delivery.load_targets(config), "", OFFICE)
+    assert again._last_io_datetime is None and again.headers == {}
     # Changed, the file is checked again: an entry Apprise cannot use is still named.
     with config.open("a", encoding="utf-8") as handle:
         handle.write('  - "wecombot://":\n      tag: "unit:jyj, role:head"\n')
@@ -1205,6 +1220,10 @@ def test_a_file_read_again_unchanged_is_checked_once_and_gives_new_addresses(
     with pytest.raises(ConfigurationError, match="cannot use 1 of its urls"):
         delivery.load_targets(config)  # a file refused is refused again, every time
     assert len(checks) == 3
+
+
+def json_url_of(port: int) -> str:
+    return f"json://127.0.0.1:{port}/office"
 
 
 LOAD_TARGETS_IN_A_CAGE = """
