@@ -8,8 +8,14 @@ inside them: the PDFs, workbooks and Word documents), and the rest. Inner phases
 of the phase above them. CPU is the whole process's (every thread: the SMTP and HTTP
 servers on loopback too), not Dovecot's.
 
-    PYTHONPATH=src:. .venv/bin/python benchmarks/demo_phases.py /tmp/demo-phases
     PYTHONPATH=src:. .venv/bin/python benchmarks/demo_phases.py /tmp/demo-p --profile /tmp/d.prof
+
+The demo's HTTP source listens on a fixed port (8765): where another demo may be running
+on the machine, run it in a network namespace of its own, so that its source is not the
+other's (or down), and nothing but loopback exists:
+
+    unshare -n sh -c 'ip link set lo up && PYTHONPATH=src:. .venv/bin/python \
+        benchmarks/demo_phases.py /tmp/demo-phases'
 """
 
 from __future__ import annotations
@@ -53,6 +59,9 @@ PHASES = [
     ("  PDF", "pilot_tracker.reports.documents", "pdf"),
     ("  PDF split (statements)", "pilot_tracker.reports.documents", "split_pdf"),
     ("  HTML", "pilot_tracker.reports.documents", "html"),
+    ("  XLSX (reconciliation)", "pilot_tracker.reports.reconciliation", "_quarterly_workbook"),
+    ("  XLSX (evaluation)", "pilot_tracker.reports.evaluation", "_evaluation_workbook"),
+    ("  DOCX", "pilot_tracker.reports.word", "evaluation_document"),
     ("away answers", "pilot_tracker.demo.playthrough", "_Post.away_answers"),
     ("summary", "pilot_tracker.demo.playthrough", "_summarise"),
 ]
@@ -114,10 +123,14 @@ def main() -> None:
     cpu, wall = time.process_time(), time.perf_counter()
     if profiler:
         profiler.enable()
-    result = playthrough.play(
+    from pilot_tracker.settings import Settings
+
+    settings = Settings()
+    result = playthrough.play(  # as `pilot-tracker demo` plays it
         folder=arguments.folder,
         examples=sorted((ROOT / "examples" / "programs").glob("*.yaml")),
         templates=ROOT / "templates",
+        links=lambda home: settings.model_copy(update={"home": home}).link_issuer(),
     )
     if profiler:
         profiler.disable()
