@@ -395,6 +395,38 @@ def test_a_single_message_keeps_its_own_subject_and_body(
     assert text_of(message).strip() == body.strip()
 
 
+def test_a_plain_mail_is_sent_without_reading_the_ca_bundle_and_a_tls_one_with_it(
+    sqlite_engine: sa.Engine,
+    program_id: int,
+    tmp_path: Path,
+    mailbox: tuple[Mailbox, int],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import ssl
+
+    box, port = mailbox
+    made: list[ssl.SSLContext] = []
+    make = ssl.create_default_context
+
+    def counted(*args: Any, **kwargs: Any) -> ssl.SSLContext:
+        made.append(make(*args, **kwargs))
+        return made[-1]
+
+    monkeypatch.setattr(ssl, "create_default_context", counted)
+    put(sqlite_engine, program_id, LIAISON, URGE)
+    config = write_config(tmp_path, {mailto(port): "unit:jyj, role:liaison"})
+    result = deliver(sqlite_engine, config, tmp_path, Now())
+    assert result.sent == 1 and len(box.messages()) == 1
+    assert made == []  # plain SMTP: no verifying context was made for nothing
+    # Over TLS (STARTTLS here, which this server does not offer), the mail plugin still
+    # gets a verifying context of its own: the send fails rather than goes out in clear.
+    put(sqlite_engine, program_id, HEAD, URGE)
+    starttls = write_config(tmp_path, {mailto(port).replace("?", "?mode=starttls&"): HEAD})
+    result = deliver(sqlite_engine, starttls, tmp_path, Now())
+    assert result.sent == 0 and len(box.messages()) == 1
+    assert len(made) == 1 and made[0].verify_mode == ssl.CERT_REQUIRED
+
+
 def test_an_answer_to_a_units_mail_goes_alone_in_its_thread(
     sqlite_engine: sa.Engine, program_id: int, tmp_path: Path, mailbox: tuple[Mailbox, int]
 ) -> None:

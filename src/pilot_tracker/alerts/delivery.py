@@ -705,7 +705,11 @@ def _notify(
     message has no thread to join."""
     subject, body = _fit(server, scheme, subject, body)
     try:
-        with _answers() as answers, _mail_headers(server, scheme, headers or {}):
+        with (
+            _answers() as answers,
+            _mail_headers(server, scheme, headers or {}),
+            _plain_mail(server, scheme),
+        ):
             ok = server.notify(
                 body=body,
                 title=subject,
@@ -735,6 +739,50 @@ def _mail_headers(server: Any, scheme: str, headers: dict[str, str]) -> Iterator
     finally:
         server.headers.clear()
         server.headers.update(own)
+
+
+class _MailTLS:
+    """``ssl`` as Apprise's mail plugin sees it: the module itself, except while this thread
+    sends a mail with no transport security (plain SMTP, as to a relay on loopback). The
+    plugin makes a verifying TLS context for every mail, whatever its mode, which reads the
+    whole CA bundle (about 45 ms on this machine, most of a mail's cost); a plain mail never
+    uses it, so it gets a bare one. A mail over TLS gets the module's own, as before, and
+    another thread always does."""
+
+    def __init__(self, module: Any):
+        self._module = module
+        self.plain = threading.local()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._module, name)
+
+    def create_default_context(self, *args: Any, **kwargs: Any) -> Any:
+        if getattr(self.plain, "sending", False):
+            return self._module.SSLContext(self._module.PROTOCOL_TLS_CLIENT)
+        return self._module.create_default_context(*args, **kwargs)
+
+
+_MAIL_TLS_LOCK = threading.Lock()
+
+
+@contextlib.contextmanager
+def _plain_mail(server: Any, scheme: str) -> Iterator[None]:
+    """Within the block, a mail this thread sends in plain SMTP gets no verifying TLS
+    context made for it (see ``_MailTLS``)."""
+    if scheme not in EMAIL_SCHEMES or getattr(server, "secure_mode", None) != "insecure":
+        yield
+        return
+    from apprise.plugins.email import smtp
+
+    with _MAIL_TLS_LOCK:
+        if not isinstance(smtp.ssl, _MailTLS):
+            smtp.ssl = _MailTLS(smtp.ssl)
+        shim = smtp.ssl
+    shim.plain.sending = True
+    try:
+        yield
+    finally:
+        shim.plain.sending = False
 
 
 def _fit(server: Any, scheme: str, subject: str, body: str) -> tuple[str, str]:
