@@ -26,13 +26,14 @@ league (its roll-up). A message for a role with no address goes to the office wi
 from __future__ import annotations
 
 import contextlib
+import copy
 import hashlib
 import json
 import logging
 import re
 import threading
 import time
-from collections import defaultdict, deque
+from collections import OrderedDict, defaultdict, deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -142,8 +143,25 @@ class SendResult:
         }
 
 
+# The addresses of the files whose checks passed, by path and content, as Apprise read
+# them; never sent through. Each run gets copies of its own (Apprise spaces out what one
+# address object sends, so a run must not inherit another's), but the same bytes are
+# neither checked nor read by Apprise again: checking each entry on its own takes about
+# 2 ms, Apprise's reading of a file about 1.2 ms an entry, a copy 0.15 ms. Apprise follows
+# no ``include`` here, so the content is the whole of what is read.
+_CHECKED: OrderedDict[tuple[str, str], list[Any]] = OrderedDict()
+_CHECKED_LOCK = threading.Lock()
+CHECKED_FILES = 16
+
+
 def load_targets(path: Path | None) -> apprise.Apprise:
-    """The delivery addresses of an Apprise configuration file (its own YAML format)."""
+    """The delivery addresses of an Apprise configuration file (its own YAML format).
+
+    A file is checked whole the first time its content is read in this process: refused if
+    it would be costly to read, if Apprise finds no address in it, or if it skips any of its
+    entries. The same content again is neither checked nor read again: its addresses are
+    copies of those read the first time, new objects for each call.
+    """
     targets = apprise.Apprise()
     if path is None:
         return targets
@@ -151,7 +169,14 @@ def load_targets(path: Path | None) -> apprise.Apprise:
         raise ConfigurationError(
             f"PILOT_TRACKER_APPRISE_CONFIG: no file at {path}; point it at an Apprise YAML file"
         )
-    document = _read_bounded(path)
+    data = _read_config(path)
+    key = (str(path.resolve()), hashlib.sha256(data).hexdigest())
+    with _CHECKED_LOCK:
+        read = _CHECKED.get(key)
+    if read is not None:
+        targets.add(copy.deepcopy(read))
+        return targets
+    document = _read_bounded(path, data)
     config = apprise.AppriseConfig()
     if not config.add(str(path)) or not targets.add(config):
         raise ConfigurationError(f"PILOT_TRACKER_APPRISE_CONFIG: {path} is not an Apprise file")
@@ -166,21 +191,45 @@ def load_targets(path: Path | None) -> apprise.Apprise:
             f"urls, so nothing would reach them: {'; '.join(dropped)}; check each against the "
             "Apprise documentation for its service"
         )
+    if isinstance(document, dict):  # YAML; Apprise's text format is read every time
+        _remember(key, list(targets))
     return targets
 
 
-def _read_bounded(path: Path) -> Any:
-    """The file's YAML document (None for Apprise's text format), read once and refused
-    first if it would be costly to read (a YAML alias bomb, deep nesting, a huge file)
-    before Apprise reads it; errors name the place, never the file's content."""
+def _remember(key: tuple[str, str], services: list[Any]) -> None:
+    """Keep a copy of a file's addresses, not yet used, for the next runs; not if they cannot
+    be copied (a service holding a lock or a connection): that file is read every time."""
+    try:
+        kept = copy.deepcopy(services)
+    except Exception:  # whatever a plugin holds that cannot be copied
+        return
+    with _CHECKED_LOCK:
+        _CHECKED[key] = kept
+        while len(_CHECKED) > CHECKED_FILES:
+            _CHECKED.popitem(last=False)
+
+
+def _read_config(path: Path) -> bytes:
+    """The file's bytes, refused first if there are too many to be a file of addresses."""
     size = path.stat().st_size
+    if size <= MAX_CONFIG_BYTES:
+        with path.open("rb") as handle:
+            data = handle.read(MAX_CONFIG_BYTES + 1)  # bounded: it may have grown since
+        size = len(data)
     if size > MAX_CONFIG_BYTES:
         raise ConfigurationError(
             f"PILOT_TRACKER_APPRISE_CONFIG: {path} is {size:,} bytes; an Apprise file of "
             f"addresses is at most {MAX_CONFIG_BYTES:,}"
         )
+    return data
+
+
+def _read_bounded(path: Path, data: bytes) -> Any:
+    """The file's YAML document (None for Apprise's text format), refused first if it would
+    be costly to read (a YAML alias bomb, deep nesting) before Apprise reads it; errors name
+    the place, never the file's content."""
     try:
-        document, _ = load_yaml(path.read_text(encoding="utf-8"))
+        document, _ = load_yaml(data.decode("utf-8"))
     except YamlBoundError as error:
         raise ConfigurationError(
             f"PILOT_TRACKER_APPRISE_CONFIG: {path}, {error.where}: {error.message}"
@@ -683,7 +732,11 @@ def _notify(
     message has no thread to join."""
     subject, body = _fit(server, scheme, subject, body)
     try:
-        with _answers() as answers, _mail_headers(server, scheme, headers or {}):
+        with (
+            _answers() as answers,
+            _mail_headers(server, scheme, headers or {}),
+            _plain_mail(server, scheme),
+        ):
             ok = server.notify(
                 body=body,
                 title=subject,
@@ -713,6 +766,50 @@ def _mail_headers(server: Any, scheme: str, headers: dict[str, str]) -> Iterator
     finally:
         server.headers.clear()
         server.headers.update(own)
+
+
+class _MailTLS:
+    """``ssl`` as Apprise's mail plugin sees it: the module itself, except while this thread
+    sends a mail with no transport security (plain SMTP, as to a relay on loopback). The
+    plugin makes a verifying TLS context for every mail, whatever its mode, which reads the
+    whole CA bundle (about 45 ms on this machine, most of a mail's cost); a plain mail never
+    uses it, so it gets a bare one. A mail over TLS gets the module's own, as before, and
+    another thread always does."""
+
+    def __init__(self, module: Any):
+        self._module = module
+        self.plain = threading.local()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._module, name)
+
+    def create_default_context(self, *args: Any, **kwargs: Any) -> Any:
+        if getattr(self.plain, "sending", False):
+            return self._module.SSLContext(self._module.PROTOCOL_TLS_CLIENT)
+        return self._module.create_default_context(*args, **kwargs)
+
+
+_MAIL_TLS_LOCK = threading.Lock()
+
+
+@contextlib.contextmanager
+def _plain_mail(server: Any, scheme: str) -> Iterator[None]:
+    """Within the block, a mail this thread sends in plain SMTP gets no verifying TLS
+    context made for it (see ``_MailTLS``)."""
+    if scheme not in EMAIL_SCHEMES or getattr(server, "secure_mode", None) != "insecure":
+        yield
+        return
+    from apprise.plugins.email import smtp
+
+    with _MAIL_TLS_LOCK:
+        if not isinstance(smtp.ssl, _MailTLS):
+            smtp.ssl = _MailTLS(smtp.ssl)
+        shim = smtp.ssl
+    shim.plain.sending = True
+    try:
+        yield
+    finally:
+        shim.plain.sending = False
 
 
 def _fit(server: Any, scheme: str, subject: str, body: str) -> tuple[str, str]:
