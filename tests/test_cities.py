@@ -162,3 +162,27 @@ def test_a_bad_city_file_writes_nothing(tmp_path: Path) -> None:
     assert 'programs[1] (line 4): the program "a" is named twice' in result.stderr
     assert "nothing was written" in result.stderr
     assert "no city is loaded yet" in runner.invoke(app, ["city", "list"]).stdout
+
+
+def test_the_example_city_loads_over_the_four_example_pilots() -> None:
+    runner = CliRunner()
+    assert runner.invoke(app, ["init"]).exit_code == 0
+    programs = sorted((ROOT / "examples" / "programs").glob("*.yaml"))
+    assert [path.stem for path in programs] == ["fenghua", "haishu", "xiangshan", "yinzhou"]
+    loaded = runner.invoke(app, ["program", "load", *map(str, programs)])
+    assert loaded.exit_code == 0, loaded.output
+    assert "haishu: created with 28 units, 3 task lists, 23 tasks, 4 indicators" in loaded.stdout
+    assert "fenghua: created with 28 units, 3 task lists, 19 tasks, 4 indicators" in loaded.stdout
+    city = runner.invoke(app, ["city", "load", str(NINGBO)])
+    assert city.exit_code == 0, city.output
+    assert "ningbo: created, 4 pilots (haishu, yinzhou, fenghua, xiangshan)" in city.stdout
+    assert "not loaded yet" not in city.stdout
+    listed = json.loads(runner.invoke(app, ["city", "list", "--json"]).stdout)
+    assert [(row["code"], row["missing"]) for row in listed] == [("ningbo", [])]
+    shown = json.loads(runner.invoke(app, ["program", "list", "--json"]).stdout)
+    assert {row["code"]: row["level"] for row in shown} == {
+        "fenghua": "provincial",
+        "haishu": "municipal",
+        "xiangshan": "provincial",
+        "yinzhou": "national",
+    }

@@ -632,7 +632,7 @@ def test_the_demo_gives_each_city_its_league_and_leader_on_loopback(tmp_path: Pa
 
     from .city_fixtures import city_spec
 
-    path = apprise_config([], 2525, tmp_path / "apprise.yml", cities=[city_spec()])
+    path = apprise_config([], 2525, tmp_path / "apprise.yml", [city_spec()])
     urls = yaml.safe_load(path.read_text(encoding="utf-8"))["urls"]
     tags = {tags["tag"]: url for entry in urls for url, tags in entry.items()}
     assert set(tags) == {"city:testcity, role:city", "city:testcity, role:leader"}

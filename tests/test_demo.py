@@ -11,15 +11,26 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+import yaml
+from sqlmodel import col, select
 from typer.testing import CliRunner
 
 from pilot_tracker import db
 from pilot_tracker.cli import app
 from pilot_tracker.demo.playthrough import clear
 from pilot_tracker.ledger.links import Links
+from pilot_tracker.models import Program, Submission, Unit
 from pilot_tracker.settings import Settings
 
 pytestmark = pytest.mark.slow
+PROGRAMS = ("fenghua", "haishu", "xiangshan", "yinzhou")
+# The summary's line per program (tests/test_wheel.py reads the same from the wheel).
+FIGURES = (
+    "  fenghua: 6 units flagged; escalations: 10 reminder, 2 urge, 1 interview",
+    "  haishu: 6 units flagged; escalations: 9 reminder, 0 urge, 4 interview",
+    "  xiangshan: 10 units flagged; escalations: 14 reminder, 1 urge, 6 interview",
+    "  yinzhou: 11 units flagged; escalations: 22 reminder, 0 urge, 7 interview",
+)
 SENT_BY = datetime(2021, 1, 5, tzinfo=UTC)  # before any link the demo issued expired
 
 
@@ -28,9 +39,11 @@ def test_the_demo_plays_half_a_year(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     folder = tmp_path / "demo"
     result = runner.invoke(app, ["demo", "-o", str(folder)])
     assert result.exit_code == 0, (result.stdout, result.stderr)
-    assert "129 working days" in result.stdout
+    assert "129 working days, 40 report files" in result.stdout
+    for line in FIGURES:
+        assert line in result.stdout, result.stdout
 
-    for program in ("xiangshan", "yinzhou"):
+    for program in PROGRAMS:
         for quarter in ("2021Q1", "2021Q2"):
             base = folder / "reports" / program / quarter / f"{program}-{quarter}-季度对账"
             assert base.with_suffix(".pdf").is_file() and base.with_suffix(".xlsx").is_file()
@@ -55,15 +68,16 @@ def test_the_demo_plays_half_a_year(tmp_path: Path, monkeypatch: pytest.MonkeyPa
         body = mail.get_body(preferencelist=("plain",)).get_content()
         tokens = re.findall(r"http://127\.0\.0\.1:8000/u/([A-Za-z0-9_.\-]+)", body)
         mailbox = str(mail["To"]).split("@")[0]
-        if mailbox.endswith(("-office", "-leader")):
+        if mailbox.endswith(("-office", "-leader", "-city")):
             assert tokens == [], path.name
             continue
-        [token] = tokens
+        # A digest of several notices carries the unit's link in each of them.
+        assert tokens and len(set(tokens)) == 1, path.name
+        token = tokens[0]
         with db.session(engine) as session:
             unit = issuer.read(session=session, token=token, now=SENT_BY).unit.code
         assert mailbox.split("-")[1] == unit, path.name
         carried += 1
-    engine.dispose()
     assert carried > len(mails) / 2
     # Three units answer by mail: each mail taken is answered in its thread; the
     # out-of-office answer to a reminder is read and never answered.
@@ -95,6 +109,28 @@ def test_the_demo_plays_half_a_year(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     )
     assert {"reminder", "urge", "interview"} <= {item["level"] for item in escalations}
     assert any(item["status"] == "closed" for item in escalations)
+
+    # The example city is loaded over the four pilots, and the city league has its own
+    # addresses; the big-data centre's HTTP source answered (after being down a while).
+    cities = json.loads(runner.invoke(app, ["city", "list", "--json"]).stdout)
+    assert [(row["code"], row["programs"], row["missing"]) for row in cities] == [
+        ("ningbo", ["haishu", "yinzhou", "fenghua", "xiangshan"], [])
+    ]
+    assert "city ningbo over 4 pilots (haishu, yinzhou, fenghua, xiangshan)" in result.stdout
+    tags = [
+        next(iter(entry.values()))["tag"]
+        for entry in yaml.safe_load((folder / "apprise.yml").read_text(encoding="utf-8"))["urls"]
+    ]
+    assert "city:ningbo, role:city" in tags and "city:ningbo, role:leader" in tags
+    with db.session(engine) as session:
+        pulled = session.exec(
+            select(Program.code, Unit.code)
+            .join(Submission, col(Submission.program_id) == Program.id)
+            .join(Unit, col(Submission.unit_id) == Unit.id)
+            .where(Submission.source == "http")
+        ).all()
+    engine.dispose()
+    assert set(pulled) == {("yinzhou", "dsj")} and len(pulled) >= 4
 
     (folder / "notes.txt").write_text("mine", encoding="utf-8")
     refused = runner.invoke(app, ["demo", "-o", str(folder)])

@@ -42,7 +42,13 @@ from pilot_tracker.errors import (
     Refusal,
     ReportError,
 )
-from pilot_tracker.settings import CHECKOUT, DATABASE_FILE, EXAMPLE_PROGRAMS, Settings
+from pilot_tracker.settings import (
+    CHECKOUT,
+    DATABASE_FILE,
+    EXAMPLE_CITIES,
+    EXAMPLE_PROGRAMS,
+    Settings,
+)
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
@@ -1681,6 +1687,9 @@ def demo(
 ) -> None:
     """Play half a year (2021-01-04 to 2021-07-09) of supervising the example programs.
 
+    The four pilots of the city's work bulletin (Haishu, Yinzhou, Fenghua, Xiangshan) are
+    loaded, with the example city over them (`report city --city ningbo` reads it).
+
     Submissions land, collect, flag, escalate and send run on every working day, and the
     reports are written on their days; alerts go by email to an SMTP server on loopback,
     each kept as an .eml file under DIR/mail/. At the end it prints the personal link of
@@ -1725,6 +1734,7 @@ def demo(
             on_day=on_day,
             # The demo's key lives in its own data home, where a portal on it finds it.
             links=lambda home: settings.model_copy(update={"home": home}).link_issuer(),
+            city_files=sorted(EXAMPLE_CITIES.glob("*.yaml")),
         )
     out.print(f"demo played into {output.resolve()}", markup=False)
     out.print(f"  {result.days} working days, {len(result.reports)} report files", markup=False)
@@ -1748,11 +1758,19 @@ def demo(
             f"  mail in: {result.replies} mails from units to the office's mailbox, kept in "
             f"{output / 'mail' / 'replies'}; each taken is answered with a receipt (回复：…) "
             f"in {output / 'mail'}; see them with PILOT_TRACKER_HOME={output / 'data'} "
-            "pilot-tracker mail list --program xiangshan",
+            f"pilot-tracker mail list --program {result.mail_program}",
             markup=False,
             soft_wrap=True,
         )
     out.print(f"  reports: {output / 'reports'}", markup=False)
+    for city, programs in result.cities.items():
+        out.print(
+            f"  city {city} over {len(programs)} pilots ({', '.join(programs)}): its roll-up "
+            f"with PILOT_TRACKER_HOME={output / 'data'} pilot-tracker report city --city "
+            f"{city} --half 2021H1",
+            markup=False,
+            soft_wrap=True,
+        )
     out.print(
         f"  look around: PILOT_TRACKER_HOME={output / 'data'} pilot-tracker escalation list "
         "--program xiangshan",
