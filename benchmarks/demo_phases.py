@@ -9,13 +9,6 @@ of the phase above them. CPU is the whole process's (every thread: the SMTP and 
 servers on loopback too), not Dovecot's.
 
     PYTHONPATH=src:. .venv/bin/python benchmarks/demo_phases.py /tmp/demo-p --profile /tmp/d.prof
-
-The demo's HTTP source listens on a fixed port (8765): where another demo may be running
-on the machine, run it in a network namespace of its own, so that its source is not the
-other's (or down), and nothing but loopback exists:
-
-    unshare -n sh -c 'ip link set lo up && PYTHONPATH=src:. .venv/bin/python \
-        benchmarks/demo_phases.py /tmp/demo-phases'
 """
 
 from __future__ import annotations
@@ -131,6 +124,7 @@ def main() -> None:
         examples=sorted((ROOT / "examples" / "programs").glob("*.yaml")),
         templates=ROOT / "templates",
         links=lambda home: settings.model_copy(update={"home": home}).link_issuer(),
+        city_files=sorted((ROOT / "examples" / "cities").glob("*.yaml")),
     )
     if profiler:
         profiler.disable()
