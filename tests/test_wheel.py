@@ -155,6 +155,6 @@ def test_the_installed_command_plays_the_demo_and_describes_serve(
     assert "  mail in: 19 mails from units to the office's mailbox" in played
     assert len(list((output / "mail" / "replies").glob("*.eml"))) == 19
     for program in ("xiangshan", "yinzhou"):
-        base = output / "reports" / program / "2021H1" / f"{program}-2021H1-半年度评估"
+        base = output / "data" / "reports" / program / "2021H1" / f"{program}-2021H1-半年度评估"
         for suffix in (".html", ".pdf", ".xlsx", ".docx"):
             assert base.with_suffix(suffix).is_file(), base.with_suffix(suffix)

@@ -11,7 +11,10 @@ of its units answer by mail (``demo/mailing.py``): their replies are kept under
 ``mail/replies/``, and pilot-tracker's receipts go out with the other alerts.
 
 The demo calls the same domain code the Prefect flows call, without a Prefect run per
-step, so that half a year takes minutes, not hours.
+step, so that half a year takes minutes, not hours. Its last working day may be handed to
+a caller instead (``last_day``: the command line runs it through the real Prefect flows,
+``flows/demo_day.py``): the units' submissions of that day land and the servers stay up,
+and the caller supervises, writes the day's reports and sends, as a scheduled day would.
 """
 
 from __future__ import annotations
@@ -73,6 +76,49 @@ class DemoResult:
     mailbox: str = ""  # why the demo played without a mailbox, if it did
     reports: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    last_day: LastDayResult | None = None  # what the caller of the last day did
+
+
+@dataclass(frozen=True)
+class LastDay:
+    """The demo's last working day, handed to a caller that supervises every program,
+    writes the reports due and sends (the Prefect flows), with what it needs to: the
+    servers (SMTP, the HTTP source, the office's mailbox) are up and the units'
+    submissions of the day have landed."""
+
+    day: date
+    folder: Path  # the demo's folder
+    home: Path  # its data home: the database (at ``database_url``), inbox, reports
+    database_url: str
+    apprise_config: Path
+    templates: Path
+    programs: list[str]
+    reports: list[tuple[str, str]]  # due that day: (kind, period), as schedule.writing_days
+    environ: dict[str, str]  # what the collect needs besides: the mailbox's password
+
+
+@dataclass(frozen=True)
+class Ran:
+    """One run the caller of the last day made (a Prefect flow run)."""
+
+    flow: str
+    name: str
+    state: str
+    seconds: float
+    depth: int = 0  # 0: a run the caller started; 1: a run under it; ...
+    program: str = ""
+    id: str = ""
+
+
+@dataclass
+class LastDayResult:
+    """What the caller of the last day did: the report files it wrote, the problems it met,
+    its runs, and how to look at them afterwards."""
+
+    reports: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+    runs: list[Ran] = field(default_factory=list)
+    look: list[str] = field(default_factory=list)
 
 
 class _Mailroom:
@@ -235,7 +281,8 @@ def apprise_config(specs: list[ProgramSpec], port: int, path: Path) -> Path:
     return path
 
 
-DEMO_PARTS = ("data", "mail", "reports", "apprise.yml")
+# "reports" is where demos played before kept their reports (now under data/).
+DEMO_PARTS = ("data", "mail", "reports", "apprise.yml", "prefect")
 
 
 def clear(folder: Path) -> None:
@@ -267,18 +314,21 @@ def play(
     start: date = START,
     end: date = END,
     links: Callable[[Path], Links] | None = None,
+    last_day: Callable[[LastDay], LastDayResult] | None = None,
 ) -> DemoResult:
     """Play the demo into ``folder``; a demo played there before is replaced.
 
     ``links`` gives the issuer of the units' personal links for the demo's data home (its
     key kept there, so that a portal on that home opens them); the messages carry them.
+    ``last_day`` supervises, writes the reports due and sends on the last working day,
+    instead of the domain calls.
     """
     home = folder / "data"
     clear(folder)
     home.mkdir(parents=True)
     first, _ = store.read_program_source(examples[0])
     with _office_mailbox(first, folder / "mail" / "replies") as post:
-        return _play(folder, home, examples, templates, on_day, start, end, links, post)
+        return _play(folder, home, examples, templates, on_day, start, end, links, post, last_day)
 
 
 def _play(
@@ -291,6 +341,7 @@ def _play(
     end: date,
     links: Callable[[Path], Links] | None,
     post: _Post | str,
+    last_day: Callable[[LastDay], LastDayResult] | None = None,
 ) -> DemoResult:
     issuer = links(home) if links is not None else None
     engine = db.make_engine(f"sqlite:///{(home / 'pilot-tracker.db').resolve()}")
@@ -323,6 +374,37 @@ def _play(
         previous: date | None = None
         for index, day in enumerate(workdays, start=1):
             on_day(day, index, len(workdays))
+            if last_day is not None and index == len(workdays):
+                for spec in specs:
+                    _supervise(
+                        engine,
+                        spec,
+                        home,
+                        day,
+                        previous,
+                        answers,
+                        message_templates,
+                        mail,
+                        mailroom,
+                        units_only=True,
+                    )
+                handed = LastDay(
+                    day=day,
+                    folder=folder,
+                    home=home,
+                    database_url=engine.url.render_as_string(hide_password=False),
+                    apprise_config=config,
+                    templates=templates,
+                    programs=[spec.code for spec in specs],
+                    reports=list(due.get(day, [])),
+                    environ={mailing.PASSWORD_ENV: mail.password} if mail is not None else {},
+                )
+                result.last_day = last_day(handed)
+                result.reports += result.last_day.reports
+                result.problems += result.last_day.problems
+                if mail is not None:
+                    mail.away_answers(mailroom, day)
+                continue
             for spec in specs:
                 _supervise(
                     engine, spec, home, day, previous, answers, message_templates, mail, mailroom
@@ -334,7 +416,7 @@ def _play(
                             kind=kind,
                             program=spec.code,
                             period=period,
-                            folder=folder / "reports" / spec.code / period,
+                            folder=home / "reports" / spec.code / period,
                             home=home,
                             templates=templates,
                             now=_moment(day, spec.timezone),
@@ -384,9 +466,10 @@ def _supervise(
     templates: outbox.Templates,
     post: _Post | None = None,
     mailroom: _Mailroom | None = None,
+    units_only: bool = False,
 ) -> None:
     """One program's supervise run on one day: submissions land (some by mail), collect,
-    flag, escalate."""
+    flag, escalate; with ``units_only``, only what the units do (submit, acknowledge)."""
     mailed = post is not None and post.spec.code == spec.code
     landed = submissions.deliver(
         spec=spec,
@@ -409,6 +492,8 @@ def _supervise(
             before=day,
             now=now - timedelta(minutes=30),
         )
+    if units_only:
+        return
     result = collection.collect(
         engine=engine,
         program=spec.code,

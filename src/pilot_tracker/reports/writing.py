@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
 from pilot_tracker import periods
 from pilot_tracker.alerts import outbox
@@ -202,6 +202,25 @@ def record_document(session: Session, written: Written, home: Path, now: datetim
         )
     )
     session.flush()
+
+
+def recorded_files(
+    *, session: Session, program: str, kind: str, period: str, home: Path
+) -> list[Path]:
+    """The files, in each format, of the document of ``kind`` and ``period`` written last
+    for ``program`` (none where none was), as ``Written.files`` had them."""
+    row = session.exec(
+        select(Document)
+        .where(
+            Document.program_id == program_id(session, program),
+            Document.kind == kind,
+            Document.period == period,
+        )
+        .order_by(col(Document.id).desc())
+    ).first()
+    if row is None:
+        return []
+    return [home / row.paths[key] for key in row.formats if key in row.paths]
 
 
 def announce(
