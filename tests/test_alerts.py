@@ -11,7 +11,9 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -597,6 +599,39 @@ def test_a_crash_after_delivery_neither_loses_nor_repeats_the_message(
     assert result.as_dict() == {"sent": 1, "failed": 0, "pending": 0, "deduplicated": 0}
     assert [message["Subject"] for message in box.messages()] == [URGE]
     assert rows(engine)[0].status == "sent"
+
+
+def test_two_runs_that_read_the_same_message_as_due_send_it_once(
+    engine: sa.Engine, tmp_path: Path, mailbox: tuple[Mailbox, int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Each program's supervise and report run ends with a send-alerts run, several at once:
+    # two of them read the outbox before either takes the message, and its delivery takes a
+    # while (a slow mail server), long enough for the other to try too.
+    box, port = mailbox
+    program = load_small(engine)
+    put(engine, program, LIAISON, URGE, "督办正文\n")
+    config = write_config(tmp_path, {mailto(port): "unit:jyj, role:liaison"})
+    due, notify = delivery._due, delivery._notify
+    both_read = threading.Barrier(2, timeout=30)
+
+    def read_together(*args: Any, **kwargs: Any) -> Any:
+        found = due(*args, **kwargs)
+        both_read.wait()
+        return found
+
+    def slowly(*args: Any, **kwargs: Any) -> Any:
+        time.sleep(0.5)
+        return notify(*args, **kwargs)
+
+    monkeypatch.setattr(delivery, "_due", read_together)
+    monkeypatch.setattr(delivery, "_notify", slowly)
+    with ThreadPoolExecutor(2) as runs:
+        results = list(runs.map(lambda _: deliver(engine, config, tmp_path, Now()), range(2)))
+
+    assert [message["Subject"] for message in box.messages()] == [URGE]
+    assert sorted(result.sent for result in results) == [0, 1]
+    [row] = rows(engine)
+    assert (row.status, row.attempts) == ("sent", 1)
 
 
 # --- chat bots: a 200 answer is not yet a delivery -------------------------------------------

@@ -1,4 +1,5 @@
-"""The README's first command: the whole half-year demo, end to end (about a minute)."""
+"""The README's first command: the whole half-year demo, end to end (about two minutes), its
+last day through the real Prefect flows."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ import email.policy
 import json
 import os
 import re
+import subprocess
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -43,15 +46,53 @@ def test_the_demo_plays_half_a_year(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     for line in FIGURES:
         assert line in result.stdout, result.stdout
 
+    reports = folder / "data" / "reports"
     for program in PROGRAMS:
         for quarter in ("2021Q1", "2021Q2"):
-            base = folder / "reports" / program / quarter / f"{program}-{quarter}-季度对账"
+            base = reports / program / quarter / f"{program}-{quarter}-季度对账"
             assert base.with_suffix(".pdf").is_file() and base.with_suffix(".xlsx").is_file()
-        base = folder / "reports" / program / "2021H1" / f"{program}-2021H1-半年度评估"
+        base = reports / program / "2021H1" / f"{program}-2021H1-半年度评估"
         for suffix in (".html", ".pdf", ".xlsx", ".docx"):
             assert base.with_suffix(suffix).is_file(), base.with_suffix(suffix)
 
+    # The last working day went through Prefect's flows, each run with the runs under it.
+    stdout = result.stdout
+    assert "  the last working day (2021-07-09) through Prefect's flows:\n" in stdout
+    for parent in ("supervise-all", "half-year-evaluation-all", "send-alerts"):
+        assert re.search(rf"^    {parent} \(\S+\): Completed, [\d.]+ s$", stdout, re.M), parent
+    for program in ("xiangshan", "yinzhou"):
+        supervised = rf"^        supervise {program}: Completed, [\d.]+ s; under it "
+        supervised += r"collect-status, flag-laggards, send-alerts: Completed$"
+        assert re.search(supervised, stdout, re.M), program
+        evaluated = rf"^        half-year-evaluation {program}: Completed, [\d.]+ s; under it "
+        evaluated += r"send-alerts: Completed$"
+        assert re.search(evaluated, stdout, re.M), program
     monkeypatch.setenv("PILOT_TRACKER_HOME", str(folder / "data"))
+    status = json.loads(runner.invoke(app, ["status", "--json"]).stdout)
+    for program in status["programs"]:  # on record by the flows themselves
+        assert program["last_runs"]["supervise"]["as_of"] == "2021-07-09"
+        assert program["last_runs"]["half-year-evaluation"]["outcome"] == "ok"
+    # The commands it prints to look at them work: Prefect's own, on the demo's home.
+    prefect = (folder / "prefect").resolve()
+    assert f"the runs: PREFECT_HOME={prefect} prefect flow-run ls\n" in stdout
+    assert f"in Prefect's UI: PREFECT_HOME={prefect} prefect server start, then open " in stdout
+    [run_id] = re.findall(
+        rf"a run's log: PREFECT_HOME={prefect} prefect flow-run logs (\S+)", stdout
+    )
+    logs = subprocess.run(
+        [sys.executable, "-m", "prefect", "flow-run", "logs", run_id],
+        env={
+            **{name: value for name, value in os.environ.items() if "PREFECT" not in name},
+            "PREFECT_HOME": str(prefect),
+            "DO_NOT_TRACK": "1",
+        },
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert logs.returncode == 0, logs.stderr
+    assert re.search(r"supervise for \d+ programs \(.*xiangshan, yinzhou", logs.stdout)
+
     sent = json.loads(runner.invoke(app, ["alerts", "list", "--status", "sent", "--json"]).stdout)
     mails = sorted((folder / "mail").glob("*.eml"))
     assert len(mails) == len(sent) > 50

@@ -161,6 +161,6 @@ def test_the_installed_command_plays_the_demo_and_describes_serve(
     assert len(list((output / "mail" / "replies").glob("*.eml"))) == 19
     assert "  city ningbo over 4 pilots (haishu, yinzhou, fenghua, xiangshan)" in played
     for program in PROGRAMS:
-        base = output / "reports" / program / "2021H1" / f"{program}-2021H1-半年度评估"
+        base = output / "data" / "reports" / program / "2021H1" / f"{program}-2021H1-半年度评估"
         for suffix in (".html", ".pdf", ".xlsx", ".docx"):
             assert base.with_suffix(suffix).is_file(), base.with_suffix(suffix)

@@ -56,6 +56,7 @@ if TYPE_CHECKING:
 
     from pilot_tracker.alerts import outbox
     from pilot_tracker.collect import collection
+    from pilot_tracker.demo.playthrough import LastDayResult
     from pilot_tracker.ledger import store
     from pilot_tracker.ledger.links import Link
     from pilot_tracker.ledger.program_file import ProgramSpec
@@ -1691,8 +1692,11 @@ def demo(
     loaded, with the example city over them (`report city --city ningbo` reads it).
 
     Submissions land, collect, flag, escalate and send run on every working day, and the
-    reports are written on their days; alerts go by email to an SMTP server on loopback,
-    each kept as an .eml file under DIR/mail/. At the end it prints the personal link of
+    reports are written on their days (under DIR/data/reports/); alerts go by email to an
+    SMTP server on loopback, each kept as an .eml file under DIR/mail/. The last working
+    day runs through the Prefect flows (supervise-all, the report parents due, send-alerts)
+    on Prefect's temporary server, its home DIR/prefect/; the demo lists those runs and how
+    to look at them. At the end it prints the personal link of
     one unit (the one with the most tasks and indicators) to its page on the portal, and two
     accounts of the office's board (office, leader) with new passwords. With --web, the
     portal then runs on the demo's data, its clock starting on the half-year's last day,
@@ -1704,6 +1708,9 @@ def demo(
 
     from pilot_tracker.demo import playthrough
 
+    flows_project()
+    from flows import demo_day  # the last day's runner; Prefect loads in its child only
+
     settings = load_settings()
     examples = sorted(EXAMPLE_PROGRAMS.glob("*.yaml"))
     if not examples:
@@ -1714,18 +1721,33 @@ def demo(
         from pilot_tracker.web.server import listening_socket
 
         listening_socket(host, port).close()
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        TextColumn("{task.completed}/{task.total} days"),
-        TimeElapsedColumn(),
-        console=err,
-        transient=True,
-    ) as bar:
+    # The last working day runs through Prefect's flows, in a child whose Prefect server
+    # starts on the first day (the folder cleared), while the half-year plays.
+    flows_runner = demo_day.Runner(output)
+    with (
+        flows_runner,
+        Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            TextColumn("{task.completed}/{task.total} days"),
+            TimeElapsedColumn(),
+            console=err,
+            transient=True,
+        ) as bar,
+    ):
         job = bar.add_task("playing 2021-01-04", total=None)
 
         def on_day(day: date, index: int, total: int) -> None:
+            if index == 1:
+                flows_runner.start()
             bar.update(job, description=f"playing {day}", completed=index - 1, total=total)
+
+        handed: list[date] = []
+
+        def last_day(day: playthrough.LastDay) -> playthrough.LastDayResult:
+            handed.append(day.day)
+            bar.update(job, description=f"playing {day.day} through Prefect's flows")
+            return flows_runner.run(day)
 
         result = playthrough.play(
             folder=output,
@@ -1735,6 +1757,7 @@ def demo(
             # The demo's key lives in its own data home, where a portal on it finds it.
             links=lambda home: settings.model_copy(update={"home": home}).link_issuer(),
             city_files=sorted(EXAMPLE_CITIES.glob("*.yaml")),
+            last_day=last_day,
         )
     out.print(f"demo played into {output.resolve()}", markup=False)
     out.print(f"  {result.days} working days, {len(result.reports)} report files", markup=False)
@@ -1762,7 +1785,7 @@ def demo(
             markup=False,
             soft_wrap=True,
         )
-    out.print(f"  reports: {output / 'reports'}", markup=False)
+    out.print(f"  reports: {output / 'data' / 'reports'}", markup=False)
     for city, programs in result.cities.items():
         out.print(
             f"  city {city} over {len(programs)} pilots ({', '.join(programs)}): its roll-up "
@@ -1771,6 +1794,9 @@ def demo(
             markup=False,
             soft_wrap=True,
         )
+    out.print(f"  reports: {output / 'data' / 'reports'}", markup=False)
+    if result.last_day is not None:
+        print_last_day(result.last_day, handed[0])
     out.print(
         f"  look around: PILOT_TRACKER_HOME={output / 'data'} pilot-tracker escalation list "
         "--program xiangshan",
@@ -1809,6 +1835,41 @@ def demo(
         say("portal stopped")
     if result.problems:
         raise typer.Exit(errors.EXIT_ERROR)
+
+
+def flows_project() -> Path | None:
+    """Make the package ``flows`` importable: it is installed with the wheel (or an
+    editable install); a checkout installed without it has it in its flows/ folder, which
+    is then returned."""
+    project = None if importlib.util.find_spec("flows") else CHECKOUT
+    if project is not None:
+        sys.path.insert(0, str(project))
+    return project
+
+
+def print_last_day(done: LastDayResult, day: date) -> None:
+    """The demo's last day through Prefect's flows: each run the demo started, with the
+    runs under it, their state and duration; then how to look at them."""
+    say = functools.partial(out.print, markup=False, soft_wrap=True)
+    say(f"  the last working day ({day}) through Prefect's flows:")
+    for index, ran in enumerate(done.runs):
+        if ran.depth > 1:
+            continue
+        under = []
+        for other in done.runs[index + 1 :]:
+            if other.depth <= ran.depth:
+                break
+            if ran.depth == 1:
+                under.append(other)
+        line = f"{'    ' * (ran.depth + 1)}{ran.flow}"
+        line += f" {ran.program}" if ran.program else f" ({ran.name})"
+        line += f": {ran.state}, {ran.seconds:.1f} s"
+        if under:
+            states = sorted({other.state for other in under})
+            line += f"; under it {', '.join(other.flow for other in under)}: {', '.join(states)}"
+        say(line)
+    for line in done.look:
+        say(f"    {line}")
 
 
 def web_address(host: str, port: int) -> str:
@@ -2296,13 +2357,9 @@ def serve(
     # None at all is most likely the wrong data home.
     if not loaded:
         raise ConfigurationError("no program is loaded; load one with `pilot-tracker program load`")
-    # The flows are the package ``flows``, installed with the wheel (or an editable install);
-    # a checkout installed without it has them in its flows/ folder, which the flow runs serve
-    # starts must then find too. Prefect is loaded only there, so the other commands start
-    # without it.
-    project = None if importlib.util.find_spec("flows") else CHECKOUT
-    if project is not None:
-        sys.path.insert(0, str(project))
+    # The flow runs serve starts must find the flows too. Prefect is loaded only there, so
+    # the other commands start without it.
+    project = flows_project()
     # The portal's address is taken now: a port in use stops serve before anything starts.
     portal = None
     if not no_web:

@@ -654,10 +654,18 @@ def _deliver(
         for path in item.attachments
         if (home / path).is_file()
     ]
-    # The attempt is on record before anything is sent.
+    # The attempt is on record before anything is sent, and claims the message: a run
+    # beside this one (send-alerts runs of several programs at once) that read it as due
+    # too finds it claimed, or sent, and leaves it.
     attempt_at = now()
     with db.session(engine) as session:
-        rows = _rows(session, ids)
+        rows = _rows(session, ids, claim=True)
+        read = {item.id: item.attempts for item in message.items}
+        if any(
+            row.status != NotificationStatus.PENDING.value or row.attempts != read[row.id]
+            for row in rows
+        ):
+            return
         attempts = max(row.attempts for row in rows) + 1
         for row in rows:
             row.attempts = attempts
@@ -852,8 +860,13 @@ def _cut(text: str, room: int, measure: Callable[[str], int]) -> str:
     return text[:end]
 
 
-def _rows(session: Session, ids: list[Any]) -> list[Notification]:
-    return list(session.exec(select(Notification).where(col(Notification.id).in_(ids))).all())
+def _rows(session: Session, ids: list[Any], claim: bool = False) -> list[Notification]:
+    """The outbox rows ``ids``; with ``claim``, locked until the transaction ends (on
+    PostgreSQL; SQLite's write transaction holds the whole file)."""
+    query = select(Notification).where(col(Notification.id).in_(ids))
+    if claim:
+        query = query.with_for_update()
+    return list(session.exec(query).all())
 
 
 def _finish(

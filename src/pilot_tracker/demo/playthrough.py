@@ -12,7 +12,10 @@ answer by mail (``demo/mailing.py``): their replies are kept under ``mail/replie
 pilot-tracker's receipts go out with the other alerts.
 
 The demo calls the same domain code the Prefect flows call, without a Prefect run per
-step, so that half a year takes minutes, not hours.
+step, so that half a year takes minutes, not hours. Its last working day may be handed to
+a caller instead (``last_day``: the command line runs it through the real Prefect flows,
+``flows/demo_day.py``): the units' submissions of that day land and the servers stay up,
+and the caller supervises, writes the day's reports and sends, as a scheduled day would.
 """
 
 from __future__ import annotations
@@ -83,6 +86,49 @@ class DemoResult:
     cities: dict[str, list[str]] = field(default_factory=dict)  # city → its pilots
     reports: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    last_day: LastDayResult | None = None  # what the caller of the last day did
+
+
+@dataclass(frozen=True)
+class LastDay:
+    """The demo's last working day, handed to a caller that supervises every program,
+    writes the reports due and sends (the Prefect flows), with what it needs to: the
+    servers (SMTP, the HTTP source, the office's mailbox) are up and the units'
+    submissions of the day have landed."""
+
+    day: date
+    folder: Path  # the demo's folder
+    home: Path  # its data home: the database (at ``database_url``), inbox, reports
+    database_url: str
+    apprise_config: Path
+    templates: Path
+    programs: list[str]
+    reports: list[tuple[str, str]]  # due that day: (kind, period), as schedule.writing_days
+    environ: dict[str, str]  # what the collect needs besides: the mailbox's password
+
+
+@dataclass(frozen=True)
+class Ran:
+    """One run the caller of the last day made (a Prefect flow run)."""
+
+    flow: str
+    name: str
+    state: str
+    seconds: float
+    depth: int = 0  # 0: a run the caller started; 1: a run under it; ...
+    program: str = ""
+    id: str = ""
+
+
+@dataclass
+class LastDayResult:
+    """What the caller of the last day did: the report files it wrote, the problems it met,
+    its runs, and how to look at them afterwards."""
+
+    reports: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+    runs: list[Ran] = field(default_factory=list)
+    look: list[str] = field(default_factory=list)
 
 
 class _Mailroom:
@@ -279,7 +325,8 @@ def loopback_targets(config: Path) -> apprise.Apprise:
     return targets
 
 
-DEMO_PARTS = ("data", "mail", "reports", "apprise.yml")
+# "reports" is where demos played before kept their reports (now under data/).
+DEMO_PARTS = ("data", "mail", "reports", "apprise.yml", "prefect")
 
 
 def clear(folder: Path) -> None:
@@ -312,12 +359,15 @@ def play(
     end: date = END,
     links: Callable[[Path], Links] | None = None,
     city_files: Sequence[Path] = (),
+    last_day: Callable[[LastDay], LastDayResult] | None = None,
 ) -> DemoResult:
     """Play the demo into ``folder``; a demo played there before is replaced.
 
     ``examples`` are the program files played, ``city_files`` the cities loaded over them.
     ``links`` gives the issuer of the units' personal links for the demo's data home (its
     key kept there, so that a portal on that home opens them); the messages carry them.
+    ``last_day`` supervises, writes the reports due and sends on the last working day,
+    instead of the domain calls.
     """
     home = folder / "data"
     clear(folder)
@@ -332,7 +382,18 @@ def play(
     ):
         programs = [(path, served_here(spec, http_port), sha) for path, spec, sha in programs]
         return _play(
-            folder, home, programs, city_files, templates, on_day, start, end, links, post, answers
+            folder,
+            home,
+            programs,
+            city_files,
+            templates,
+            on_day,
+            start,
+            end,
+            links,
+            post,
+            answers,
+            last_day,
         )
 
 
@@ -348,6 +409,7 @@ def _play(
     links: Callable[[Path], Links] | None,
     post: _Post | str,
     answers: dict[str, bytes | None],
+    last_day: Callable[[LastDay], LastDayResult] | None = None,
 ) -> DemoResult:
     issuer = links(home) if links is not None else None
     engine = db.make_engine(f"sqlite:///{(home / 'pilot-tracker.db').resolve()}")
@@ -390,10 +452,42 @@ def _play(
     days = [start + timedelta(days=n) for n in range((end - start).days + 1)]
     workdays = [day for day in days if calendar.is_workday(day)]
     with _smtp(folder / "mail") as (mailroom, port):
-        targets = loopback_targets(apprise_config(specs, port, folder / "apprise.yml", city_specs))
+        config = apprise_config(specs, port, folder / "apprise.yml", city_specs)
+        targets = loopback_targets(config)
         previous: date | None = None
         for index, day in enumerate(workdays, start=1):
             on_day(day, index, len(workdays))
+            if last_day is not None and index == len(workdays):
+                for spec in specs:
+                    _supervise(
+                        engine,
+                        spec,
+                        home,
+                        day,
+                        previous,
+                        answers,
+                        message_templates,
+                        mail,
+                        mailroom,
+                        units_only=True,
+                    )
+                handed = LastDay(
+                    day=day,
+                    folder=folder,
+                    home=home,
+                    database_url=engine.url.render_as_string(hide_password=False),
+                    apprise_config=config,
+                    templates=templates,
+                    programs=[spec.code for spec in specs],
+                    reports=list(due.get(day, [])),
+                    environ={mailing.PASSWORD_ENV: mail.password} if mail is not None else {},
+                )
+                result.last_day = last_day(handed)
+                result.reports += result.last_day.reports
+                result.problems += result.last_day.problems
+                if mail is not None:
+                    mail.away_answers(mailroom, day)
+                continue
             for spec in specs:
                 _supervise(
                     engine, spec, home, day, previous, answers, message_templates, mail, mailroom
@@ -405,7 +499,7 @@ def _play(
                             kind=kind,
                             program=spec.code,
                             period=period,
-                            folder=folder / "reports" / spec.code / period,
+                            folder=home / "reports" / spec.code / period,
                             home=home,
                             templates=templates,
                             now=_moment(day, spec.timezone),
@@ -453,9 +547,10 @@ def _supervise(
     templates: outbox.Templates,
     post: _Post | None = None,
     mailroom: _Mailroom | None = None,
+    units_only: bool = False,
 ) -> None:
     """One program's supervise run on one day: submissions land (some by mail), collect,
-    flag, escalate."""
+    flag, escalate; with ``units_only``, only what the units do (submit, acknowledge)."""
     mailed = post is not None and post.spec.code == spec.code
     landed = submissions.deliver(
         spec=spec,
@@ -478,6 +573,8 @@ def _supervise(
             before=day,
             now=now - timedelta(minutes=30),
         )
+    if units_only:
+        return
     result = collection.collect(
         engine=engine,
         program=spec.code,

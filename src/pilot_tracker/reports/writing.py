@@ -227,6 +227,25 @@ def record_document(
     session.flush()
 
 
+def recorded_files(
+    *, session: Session, program: str, kind: str, period: str, home: Path
+) -> list[Path]:
+    """The files, in each format, of the document of ``kind`` and ``period`` written last
+    for ``program`` (none where none was), as ``Written.files`` had them."""
+    row = session.exec(
+        select(Document)
+        .where(
+            Document.program_id == program_id(session, program),
+            Document.kind == kind,
+            Document.period == period,
+        )
+        .order_by(col(Document.id).desc())
+    ).first()
+    if row is None:
+        return []
+    return [home / row.paths[key] for key in row.formats if key in row.paths]
+
+
 def announcement(written: Written, home: Path, summary: str) -> tuple[list[str], str]:
     """What a message announcing a document carries: its PDF, XLSX and DOCX (as the outbox
     keeps them, under the data home), and a body (markup-free) with ``summary``, the files'
