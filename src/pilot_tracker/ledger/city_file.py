@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import yaml
 from pydantic import Field, TypeAdapter, ValidationError
 
 from pilot_tracker.errors import Problem, ProgramFileError
@@ -31,13 +30,10 @@ from pilot_tracker.ledger.program_file import (
     MailAddress,
     Name,
     Short,
-    YamlBoundError,
     _decoded,
     _Spec,
-    _yaml_lines,
     describe_error,
-    format_path,
-    load_yaml,
+    parse_yaml_file,
     read_bounded,
 )
 
@@ -84,29 +80,7 @@ def read_city_file(path: Path) -> CitySpec:
 
 def parse_city_text(text: str, name: str) -> CitySpec:
     """Validate the YAML text of a city file."""
-    try:
-        raw, root = load_yaml(text, {"programs": (MAX_CITY_PROGRAMS, "programs")})
-    except YamlBoundError as error:
-        raise ProgramFileError(name, [Problem(error.where, error.message)]) from None
-    except yaml.MarkedYAMLError as error:
-        mark = error.problem_mark or error.context_mark
-        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        reason = error.problem or error.context or "not valid YAML"
-        raise ProgramFileError(
-            name, [Problem(where, f"YAML syntax error: {reason}; check indentation and quoting")]
-        ) from None
-    except yaml.YAMLError as error:
-        raise ProgramFileError(name, [Problem("", f"YAML syntax error: {error}")]) from None
-    lines, duplicates = _yaml_lines(root)
-    if duplicates:
-        raise ProgramFileError(name, duplicates)
-
-    def locate(path: tuple[str | int, ...]) -> str:
-        for depth in range(len(path), -1, -1):
-            if path[:depth] in lines:
-                return f"{format_path(path)} (line {lines[path[:depth]]})"
-        return format_path(path)
-
+    raw, locate = parse_yaml_file(text, name, {"programs": (MAX_CITY_PROGRAMS, "programs")})
     if not isinstance(raw, dict):
         raise ProgramFileError(
             name,
