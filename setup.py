@@ -7,7 +7,8 @@ them (prefect.yaml and the README name them there):
 - ``flows/``: the Prefect flows, as the top-level package ``flows`` (the name prefect.yaml's
   entry points and the flows' own imports use; ``pilot_tracker`` never imports Prefect);
 - ``templates/``: the message and report templates, as ``pilot_tracker/templates``;
-- ``examples/``: the example programs the demo plays, as ``pilot_tracker/examples``.
+- ``examples/``: the example programs the demo plays and the example city over them, as
+  ``pilot_tracker/examples``.
 
 pyproject.toml cannot both find the packages under ``src/`` and map folders from beside it
 into them; this file does only that.
@@ -27,6 +28,7 @@ setup(
         "pilot_tracker.templates.portal.static",
         "pilot_tracker.examples",
         "pilot_tracker.examples.programs",
+        "pilot_tracker.examples.cities",
     ],
     package_dir={
         "": "src",
@@ -43,5 +45,6 @@ setup(
         "pilot_tracker.templates.portal.static": ["*.css", "*.js"],
         "pilot_tracker.examples": ["*.yml"],
         "pilot_tracker.examples.programs": ["*.yaml"],
+        "pilot_tracker.examples.cities": ["*.yaml"],
     },
 )

@@ -1,5 +1,6 @@
 """Flows ``supervise-all``, ``quarterly-reconciliation-all`` and ``half-year-evaluation-all``:
-one deployment each, for every program.
+one deployment each, for every program; and ``city-rollup-all``, the roll-up of every city
+over its pilots.
 
 Each lists the programs its run covers from the database (``runs.supervised_programs``,
 ``runs.reported_programs``: the loaded programs whose period holds the day, or overlaps
@@ -17,6 +18,12 @@ One program's failure does not stop the others: the parent waits for every child
 each failure on record as that program's run (so ``pilot-tracker status`` names it, with
 the reason), then ends Failed with ``ProgramsFailed`` naming the programs that failed, so
 Prefect's own notifications on a failed run fire.
+
+``city-rollup-all`` writes, one city after another, the roll-up of each loaded city for
+the period that just ended (``reports.city.due``: on schedule, the working day after its
+pilots' evaluations), then sends; each city's outcome is on record as a run
+``city-rollup <city>`` of each of its pilots, and a city that failed fails the parent,
+naming it, after the others.
 """
 
 from __future__ import annotations
@@ -33,13 +40,16 @@ from prefect import Flow, flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from prefect.concurrency.sync import concurrency
 from prefect.futures import PrefectFuture
+from prefect.states import State
 from prefect.task_runners import ThreadPoolTaskRunner
+from sqlalchemy.exc import OperationalError
 
-from flows.common import opened
+from flows.common import opened, retry_on
 from flows.reports import half_year_evaluation, quarterly_reconciliation
-from flows.supervise import supervise
-from pilot_tracker import runs
+from flows.supervise import send_alerts, supervise
+from pilot_tracker import periods, runs
 from pilot_tracker.errors import ProgramsFailed
+from pilot_tracker.reports import city as city_report
 
 LIMIT = "pilot-tracker-programs"
 # Programs run at once when the limit is first created: supervise mostly waits on sources,
@@ -227,3 +237,133 @@ def half_year_evaluation_all(
         )
     parameters = {"half": half, "send": send, "scheduled": scheduled}
     return fan_out("half-year-evaluation", programs, parameters)
+
+
+# --- the city roll-up of every city ---------------------------------------------------------
+
+
+def city_flow(city: str) -> str:
+    """What a city's roll-up is on record as, for each of its pilots (``status`` shows it
+    under each): one name per city, as a pilot may be named by several."""
+    return f"city-rollup {city}"
+
+
+@dataclass
+class CityRun:
+    """How one city's roll-up ended."""
+
+    city: str
+    period: str
+    state: str
+    message: str = ""
+    files: list[str] = field(default_factory=list)
+    queued: int = 0
+
+    @property
+    def failed(self) -> bool:
+        return self.state != "Completed"
+
+    @property
+    def outcome(self) -> str:
+        """As a run's record says it: ok, report problems (no PDF), or failed."""
+        if self.failed:
+            return "failed"
+        return "report problems" if self.message else "ok"
+
+
+# A locked SQLite file or a full disk may pass; a bug or a refusal would fail the same way.
+@task(
+    name="write-city-report",
+    task_run_name="city-rollup-{city}-{period}",
+    retries=2,
+    retry_delay_seconds=[10, 60],
+    retry_condition_fn=retry_on(OSError, OperationalError),
+    timeout_seconds=1800,
+    cache_policy=NO_CACHE,
+)
+def write_city_report(city: str, period: str, send: bool) -> city_report.CityWritten:
+    """Write every format of a city's roll-up, record it, and queue it with ``send``."""
+    with opened() as run, run.session() as session:
+        return city_report.write(
+            session=session,
+            city=city,
+            period=period,
+            folder=run.settings.reports / "cities" / city / period,
+            home=run.settings.home,
+            templates=run.settings.templates,
+            now=datetime.now(UTC),
+            send=send,
+        )
+
+
+def _city_run(city: str, period: str, state: State[Any]) -> CityRun:
+    if not state.is_completed():
+        return CityRun(city, period, state.name or "Failed", state.message or "")
+    written = state.result()
+    return CityRun(
+        city,
+        period,
+        "Completed",
+        "; ".join(written.problems),
+        sorted(written.files),
+        written.queued,
+    )
+
+
+@flow(name="city-rollup-all", timeout_seconds=2 * 3600)
+def city_rollup_all(
+    period: str | None = None, kind: str = "half", send: bool = True, scheduled: bool = False
+) -> list[CityRun]:
+    """The roll-up of every loaded city for ``period`` (a quarter or a half year), or the
+    last quarter or half year (``kind``) that ended; on schedule, a city writes on the
+    working day after its pilots' reports of the period."""
+    logger = get_run_logger()
+    with opened() as run, run.session() as session:
+        chosen = city_report.due(
+            session=session, now=datetime.now(UTC), kind=kind, period=period, scheduled=scheduled
+        )
+    logger.info(
+        "city roll-up for %d cities (%s)",
+        len(chosen),
+        ", ".join(f"{city} {when}" for city, when in chosen) or "none due",
+    )
+    done = []
+    for city, when in chosen:
+        started = datetime.now(UTC)
+        ended = _city_run(city, when, write_city_report(city, when, send, return_state=True))
+        finished = datetime.now(UTC)
+        with opened() as run:
+            with run.session() as session:
+                pilots = city_report.running_pilots(session=session, city=city, period=when)
+            for program in pilots:
+                runs.record(
+                    engine=run.engine,
+                    program=program,
+                    flow=city_flow(city),
+                    as_of=periods.bounds(when)[1],
+                    started=started,
+                    finished=finished,
+                    outcome=ended.outcome,
+                    summary={
+                        "city": city,
+                        "period": when,
+                        "files": ended.files,
+                        "queued": ended.queued,
+                        "error": ended.message[:MAX_ERROR] if ended.failed else "",
+                    },
+                )
+        if ended.failed:
+            logger.error("city roll-up %s %s: %s", city, when, ended.message or ended.state)
+        else:
+            logger.info("city roll-up %s %s: %s written", city, when, ", ".join(ended.files))
+        done.append(ended)
+    if send and any(not ended.failed for ended in done):
+        send_alerts()
+    failed = [ended for ended in done if ended.failed]
+    if failed:
+        names = ", ".join(ended.city for ended in failed)
+        raise ProgramsFailed(
+            f"city-rollup failed for {len(failed)} of {len(done)} cities: {names}; the others "
+            "completed (`pilot-tracker status` shows it for each pilot of the city)"
+        )
+    return done

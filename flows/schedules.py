@@ -3,7 +3,8 @@ prefect.yaml, one per flow, each run covering every program (flows/fan_out.py).
 
 Cron cannot know the Chinese calendar: supervise is scheduled every day and does its work
 on working days only; the reports are scheduled on the first days of the months after a
-period ends and write only on their working day. The schedules are in one time zone (the
+period ends and write only on their working day (a city's roll-up, the working day after
+its pilots' half-year evaluations). The schedules are in one time zone (the
 installation's, Asia/Shanghai by default); each program's run works on its own today.
 """
 
@@ -18,12 +19,19 @@ from typing import Any
 from prefect.runner import Runner
 from prefect.schedules import Cron
 
-from flows.fan_out import half_year_evaluation_all, quarterly_reconciliation_all, supervise_all
+from flows.fan_out import (
+    city_rollup_all,
+    half_year_evaluation_all,
+    quarterly_reconciliation_all,
+    supervise_all,
+)
 from flows.supervise import send_alerts
 
 SUPERVISE = "0 9 * * *"
 QUARTERLY = "0 10 1-15 1,4,7,10 *"
 HALF_YEAR = "0 10 1-15 1,7 *"
+# After the half-year evaluations: a city writes on the working day after its pilots'.
+CITY_ROLLUP = "0 11 1-20 1,7 *"
 SEND = "*/30 * * * *"
 
 
@@ -42,6 +50,11 @@ def deployments(zone: str) -> list[Any]:
         half_year_evaluation_all.to_deployment(
             name="half-year-evaluation-all",
             schedules=[Cron(HALF_YEAR, timezone=zone)],
+            parameters={"scheduled": True},
+        ),
+        city_rollup_all.to_deployment(
+            name="city-rollup-all",
+            schedules=[Cron(CITY_ROLLUP, timezone=zone)],
             parameters={"scheduled": True},
         ),
         send_alerts.to_deployment(name="send-alerts", schedules=[Cron(SEND, timezone=zone)]),

@@ -11,7 +11,9 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -25,6 +27,7 @@ import pytest
 import sqlalchemy as sa
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
+from apprise.config import ConfigBase
 from apprise.plugins.dingtalk import NotifyDingTalk
 from apprise.plugins.feishu import NotifyFeishu
 from apprise.plugins.wecombot import NotifyWeComBot
@@ -394,6 +397,38 @@ def test_a_single_message_keeps_its_own_subject_and_body(
     assert text_of(message).strip() == body.strip()
 
 
+def test_a_plain_mail_is_sent_without_reading_the_ca_bundle_and_a_tls_one_with_it(
+    sqlite_engine: sa.Engine,
+    program_id: int,
+    tmp_path: Path,
+    mailbox: tuple[Mailbox, int],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import ssl
+
+    box, port = mailbox
+    made: list[ssl.SSLContext] = []
+    make = ssl.create_default_context
+
+    def counted(*args: Any, **kwargs: Any) -> ssl.SSLContext:
+        made.append(make(*args, **kwargs))
+        return made[-1]
+
+    monkeypatch.setattr(ssl, "create_default_context", counted)
+    put(sqlite_engine, program_id, LIAISON, URGE)
+    config = write_config(tmp_path, {mailto(port): "unit:jyj, role:liaison"})
+    result = deliver(sqlite_engine, config, tmp_path, Now())
+    assert result.sent == 1 and len(box.messages()) == 1
+    assert made == []  # plain SMTP: no verifying context was made for nothing
+    # Over TLS (STARTTLS here, which this server does not offer), the mail plugin still
+    # gets a verifying context of its own: the send fails rather than goes out in clear.
+    put(sqlite_engine, program_id, HEAD, URGE)
+    starttls = write_config(tmp_path, {mailto(port).replace("?", "?mode=starttls&"): HEAD})
+    result = deliver(sqlite_engine, starttls, tmp_path, Now())
+    assert result.sent == 0 and len(box.messages()) == 1
+    assert len(made) == 1 and made[0].verify_mode == ssl.CERT_REQUIRED
+
+
 def test_an_answer_to_a_units_mail_goes_alone_in_its_thread(
     sqlite_engine: sa.Engine, program_id: int, tmp_path: Path, mailbox: tuple[Mailbox, int]
 ) -> None:
@@ -564,6 +599,39 @@ def test_a_crash_after_delivery_neither_loses_nor_repeats_the_message(
     assert result.as_dict() == {"sent": 1, "failed": 0, "pending": 0, "deduplicated": 0}
     assert [message["Subject"] for message in box.messages()] == [URGE]
     assert rows(engine)[0].status == "sent"
+
+
+def test_two_runs_that_read_the_same_message_as_due_send_it_once(
+    engine: sa.Engine, tmp_path: Path, mailbox: tuple[Mailbox, int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Each program's supervise and report run ends with a send-alerts run, several at once:
+    # two of them read the outbox before either takes the message, and its delivery takes a
+    # while (a slow mail server), long enough for the other to try too.
+    box, port = mailbox
+    program = load_small(engine)
+    put(engine, program, LIAISON, URGE, "督办正文\n")
+    config = write_config(tmp_path, {mailto(port): "unit:jyj, role:liaison"})
+    due, notify = delivery._due, delivery._notify
+    both_read = threading.Barrier(2, timeout=30)
+
+    def read_together(*args: Any, **kwargs: Any) -> Any:
+        found = due(*args, **kwargs)
+        both_read.wait()
+        return found
+
+    def slowly(*args: Any, **kwargs: Any) -> Any:
+        time.sleep(0.5)
+        return notify(*args, **kwargs)
+
+    monkeypatch.setattr(delivery, "_due", read_together)
+    monkeypatch.setattr(delivery, "_notify", slowly)
+    with ThreadPoolExecutor(2) as runs:
+        results = list(runs.map(lambda _: deliver(engine, config, tmp_path, Now()), range(2)))
+
+    assert [message["Subject"] for message in box.messages()] == [URGE]
+    assert sorted(result.sent for result in results) == [0, 1]
+    [row] = rows(engine)
+    assert (row.status, row.attempts) == ("sent", 1)
 
 
 # --- chat bots: a 200 answer is not yet a delivery -------------------------------------------
@@ -1168,7 +1236,61 @@ def test_an_entry_that_is_not_a_url_is_named(tmp_path: Path) -> None:
 
 def test_every_entry_of_the_example_file_is_usable() -> None:
     targets = delivery.load_targets(ROOT / "examples" / "apprise.yml")
-    assert len(targets) == 4
+    assert len(targets) == 5
+
+
+def counted_checks(monkeypatch: pytest.MonkeyPatch) -> list[object]:
+    """Each check of a file's entries, as it happens."""
+    checks: list[object] = []
+    check = delivery._unusable_entries
+
+    def counting(document: object) -> list[str]:
+        checks.append(document)
+        return check(document)
+
+    monkeypatch.setattr(delivery, "_unusable_entries", counting)
+    return checks
+
+
+def test_a_file_read_again_unchanged_is_read_once_and_gives_new_addresses(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    checks = counted_checks(monkeypatch)
+    reads: list[str] = []
+    parse = ConfigBase.config_parse_yaml
+
+    def read(content: str, *args: Any, **kwargs: Any) -> Any:
+        reads.append(content)
+        return parse(content, *args, **kwargs)
+
+    monkeypatch.setattr(ConfigBase, "config_parse_yaml", staticmethod(read))
+    config = write_config(tmp_path, {json_url_of(9): OFFICE, mailto(25): LIAISON})
+    first, second = delivery.load_targets(config), delivery.load_targets(config)
+    # Checked entry by entry once (one read each), read whole by Apprise once.
+    assert len(checks) == 1 and len(reads) == 2 + 1
+    assert [(server.url(privacy=False), server.tags) for server in second] == [
+        (server.url(privacy=False), server.tags) for server in first
+    ]
+    # New address objects each time: what Apprise spaces out for one object (its last
+    # send) does not carry over from one run to the next, nor do the mail headers.
+    assert not {id(server) for server in first} & {id(server) for server in second}
+    [office] = delivery._addresses(first, "", OFFICE)
+    office.throttle()
+    office.headers["In-Reply-To"] = "<x@example.org>"
+    [again] = delivery._addresses(delivery.load_targets(config), "", OFFICE)
+    assert again._last_io_datetime is None and again.headers == {}
+    # Changed, the file is checked again: an entry Apprise cannot use is still named.
+    with config.open("a", encoding="utf-8") as handle:
+        handle.write('  - "wecombot://":\n      tag: "unit:jyj, role:head"\n')
+    with pytest.raises(ConfigurationError, match=r"cannot use 1 of its urls.*entry 3 \(wecombot"):
+        delivery.load_targets(config)
+    with pytest.raises(ConfigurationError, match="cannot use 1 of its urls"):
+        delivery.load_targets(config)  # a file refused is refused again, every time
+    assert len(checks) == 3
+
+
+def json_url_of(port: int) -> str:
+    return f"json://127.0.0.1:{port}/office"
 
 
 LOAD_TARGETS_IN_A_CAGE = """

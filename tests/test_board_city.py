@@ -1,24 +1,36 @@
 """The city view (the board's ``/``): one row per program the account may see, its figures
-checked against the database by other means than the page's own."""
+checked against the database by other means than the page's own; and the roll-ups of a
+city whose every loaded pilot the account may see, downloaded through their record."""
 
 from __future__ import annotations
 
 import html
 import re
 from datetime import UTC, date, datetime
+from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 from zoneinfo import ZoneInfo
 
+import pytest
 import sqlalchemy as sa
 from sqlmodel import Session, func, select
 
 from pilot_tracker import db
 from pilot_tracker.ledger import plan, store
-from pilot_tracker.models import Document, Escalation, Flag, Program, RunRecord, Submission
+from pilot_tracker.models import (
+    CityDocument,
+    Document,
+    Escalation,
+    Flag,
+    Program,
+    RunRecord,
+    Submission,
+)
 from pilot_tracker.supervise import extensions
 from pilot_tracker.supervise.progress import progress
 
-from .board_fixtures import PLAYED_TO, BoardUnderTest
+from .board_fixtures import NOW, PLAYED_TO, BoardUnderTest
 
 PROGRAMS = ("xiangshan", "yinzhou")
 
@@ -267,3 +279,136 @@ def test_the_city_view_is_in_the_programs_zone(board: BoardUnderTest) -> None:
     with Session(board.engine) as session:
         on_plan, begun = _on_plan(session, "xiangshan", today)
     assert _cell(_row(page.text, "xiangshan"), "on-plan") == f"{on_plan} / {begun}"
+
+
+# --- the city's roll-ups ----------------------------------------------------------------------
+
+
+def _city_written(board: BoardUnderTest, folder: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """Ningbo over the played programs (haishu and fenghua not loaded), and its 2021Q1
+    roll-up written outside the data home (a stand-in PDF: the real one is read back in
+    tests/test_city_report.py)."""
+    from pilot_tracker.ledger import cities
+    from pilot_tracker.ledger.city_file import CitySpec
+    from pilot_tracker.reports import city as city_report
+    from pilot_tracker.reports import documents
+    from pilot_tracker.settings import PROJECT_TEMPLATES
+
+    def fake_pdf(document: str, path: Path, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        path.write_bytes(b"%PDF-1.7 stand-in\n")
+        return {}
+
+    monkeypatch.setattr(documents, "cjk_font", lambda: "WenQuanYi Micro Hei")
+    monkeypatch.setattr(documents, "pdf", fake_pdf)
+    spec = CitySpec(
+        code="ningbo",
+        name="宁波市",
+        office="共青团宁波市委办公室",
+        programs=["haishu", "yinzhou", "fenghua", "xiangshan"],
+    )
+    with db.session(board.engine) as session:
+        cities.load_city(session=session, spec=spec, source_name="", source_sha256="", now=NOW)
+    with db.session(board.engine) as session:
+        return city_report.write(
+            session=session,
+            city="ningbo",
+            period="2021Q1",
+            folder=folder,
+            home=board.settings.home,
+            templates=PROJECT_TEMPLATES,
+            now=NOW,
+            send=False,
+        )
+
+
+def _city_report_id(board: BoardUnderTest) -> int:
+    with Session(board.engine) as session:
+        return session.exec(select(CityDocument.id)).one()
+
+
+def test_the_city_league_downloads_its_roll_ups_from_the_city_view(
+    board: BoardUnderTest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    written = _city_written(board, tmp_path / "ningbo", monkeypatch)
+    browser = board.client("city")
+    page = browser.get("/")
+    assert page.status_code == 200
+    found = re.search(r'<section class="card" id="city-ningbo">(.*?)</section>', page.text, re.S)
+    assert found, "no section of the city"
+    section = found.group(1)
+    assert "宁波市试点汇总报告" in section
+    assert "尚未导入：haishu、fenghua" in _text(section)
+    report = _city_report_id(board)
+    row = re.search(rf'<tr id="city-report-{report}">(.*?)</tr>', section, re.S)
+    assert row and _text(row.group(1)).startswith("季度汇总（2021年第1季度） 2021-04-08 10:00")
+    links = re.findall(rf'href="(/city/ningbo/reports/{report}/(\w+))"', row.group(1))
+    assert [key for _, key in links] == ["html", "pdf", "xlsx", "docx"]
+    for link, key in links:
+        answer = browser.get(link)
+        assert answer.status_code == 200, link
+        assert answer.content == written.files[key].read_bytes()
+        disposition = answer.headers["content-disposition"]
+        assert disposition.startswith("attachment;")
+        name = unquote(disposition.split("filename*=utf-8''")[1])
+        assert name == f"宁波市-2021年第1季度-试点汇总.{key}"
+
+
+@pytest.mark.parametrize("account", ["office-xs", "office-yz", "leader-xs"])
+def test_an_account_that_may_not_see_every_pilot_sees_no_city(
+    board: BoardUnderTest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, account: str
+) -> None:
+    """A district's office sees its own pilot, not its neighbours' figures through the
+    city's report; the download is the same 404 as for a city that does not exist."""
+    _city_written(board, tmp_path / "ningbo", monkeypatch)
+    report = _city_report_id(board)
+    browser = board.client(account)
+    page = browser.get("/")
+    assert page.status_code == 200
+    assert "city-ningbo" not in page.text and "试点汇总报告" not in page.text
+    theirs = browser.get(f"/city/ningbo/reports/{report}/pdf")
+    missing = browser.get(f"/city/nowhere/reports/{report}/pdf")
+    assert theirs.status_code == missing.status_code == 404
+    assert theirs.text == missing.text
+
+
+def test_a_visitor_who_has_not_signed_in_is_sent_to_the_login_page(
+    board: BoardUnderTest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _city_written(board, tmp_path / "ningbo", monkeypatch)
+    answer = board.anonymous.get(
+        f"/city/ningbo/reports/{_city_report_id(board)}/pdf", follow_redirects=False
+    )
+    assert answer.status_code == 303 and answer.headers["location"].startswith("/login")
+
+
+def test_only_the_files_a_roll_up_records_are_served(
+    board: BoardUnderTest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    written = _city_written(board, tmp_path / "ningbo", monkeypatch)
+    report = _city_report_id(board)
+    browser = board.client("city")
+    for path in (
+        f"/city/ningbo/reports/{report}/exe",
+        f"/city/ningbo/reports/{report}/statement:jyj",
+        f"/city/ningbo/reports/{report + 1}/pdf",
+        "/city/ningbo/reports/abc/pdf",
+        f"/city/ningbo/reports/{'9' * 40}/pdf",
+    ):
+        assert browser.get(path).status_code == 404, path
+    # A record led astray: a path that climbs out of the data home, a file of another kind.
+    with Session(board.engine) as session:
+        row = session.get(CityDocument, report)
+        row.paths = {
+            **row.paths,
+            "pdf": "../../../../etc/hostname.pdf",
+            "xlsx": str(written.files["html"]),
+        }
+        session.add(row)
+        session.commit()
+    for key in ("pdf", "xlsx"):
+        assert browser.get(f"/city/ningbo/reports/{report}/{key}").status_code == 404, key
+    written.files["docx"].unlink()
+    assert browser.get(f"/city/ningbo/reports/{report}/docx").status_code == 404
+    page = browser.get("/").text
+    assert "Word 文档（文件已不在）" in _text(page)
+    assert browser.get(f"/city/ningbo/reports/{report}/html").status_code == 200

@@ -275,3 +275,44 @@ def test_an_anonymous_visitor_is_sent_to_sign_in(board: BoardUnderTest) -> None:
         answer = board.anonymous.get(path, follow_redirects=False)
         assert answer.status_code == 303
         assert answer.headers["location"].startswith("/login?back=")
+
+
+def test_an_annual_blue_book_is_listed_as_its_year_and_downloads(
+    board: BoardUnderTest, tmp_path: Path
+) -> None:
+    """The blue book's record (kind annual, period 2021), its files outside the data home
+    (kept absolute): first in the library, as 2021年度, and on the city view."""
+    files = {}
+    for key in ("html", "pdf", "docx"):
+        files[key] = tmp_path / f"xiangshan-2021-青年发展蓝皮书.{key}"
+        files[key].write_bytes(f"blue book {key}".encode())
+    row = _quarterly(board)
+    with Session(board.engine) as session:
+        annual = Document(
+            program_id=row.program_id,
+            kind="annual",
+            period="2021",
+            formats=sorted(files),
+            paths={key: str(path) for key, path in files.items()},
+            sha256={key: hashlib.sha256(p.read_bytes()).hexdigest() for key, p in files.items()},
+            generated_at=NOW + timedelta(hours=1),
+        )
+        session.add(annual)
+        session.commit()
+        annual_id = annual.id
+    browser = board.client("city")
+    page = browser.get("/p/xiangshan/reports")
+    assert page.status_code == 200
+    # The year ends after the quarter: the book comes first, and both are the latest of theirs.
+    assert page.text.index(f'id="report-{annual_id}"') < page.text.index(f'id="report-{row.id}"')
+    card = _text(_card(page.text, annual_id))
+    assert card.startswith("青年发展蓝皮书（2021年度） 最新 青年发展蓝皮书 · 2021年度 · 生成于")
+    assert "网页（HTML） 下载" in card and "Word 文档 下载" in card
+    assert "生成时未发送给专班和领导" in card
+    assert "最新" in _text(_card(page.text, row.id))
+    answer = browser.get(f"/p/xiangshan/reports/{annual_id}/docx")
+    assert answer.status_code == 200 and answer.content == b"blue book docx"
+    name = unquote(answer.headers["content-disposition"].split("filename*=utf-8''")[1])
+    assert name == "象山县试点-2021年度-青年发展蓝皮书.docx"
+    home = browser.get("/").text
+    assert "青年发展蓝皮书（2021年度）" in home

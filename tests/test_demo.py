@@ -1,4 +1,5 @@
-"""The README's first command: the whole half-year demo, end to end (about a minute)."""
+"""The README's first command: the whole half-year demo, end to end (about two minutes), its
+last day through the real Prefect flows."""
 
 from __future__ import annotations
 
@@ -7,19 +8,32 @@ import email.policy
 import json
 import os
 import re
+import subprocess
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+import yaml
+from sqlmodel import col, select
 from typer.testing import CliRunner
 
 from pilot_tracker import db
 from pilot_tracker.cli import app
 from pilot_tracker.demo.playthrough import clear
 from pilot_tracker.ledger.links import Links
+from pilot_tracker.models import Program, Submission, Unit
 from pilot_tracker.settings import Settings
 
 pytestmark = pytest.mark.slow
+PROGRAMS = ("fenghua", "haishu", "xiangshan", "yinzhou")
+# The summary's line per program (tests/test_wheel.py reads the same from the wheel).
+FIGURES = (
+    "  fenghua: 6 units flagged; escalations: 10 reminder, 2 urge, 1 interview",
+    "  haishu: 6 units flagged; escalations: 9 reminder, 0 urge, 4 interview",
+    "  xiangshan: 10 units flagged; escalations: 14 reminder, 1 urge, 6 interview",
+    "  yinzhou: 11 units flagged; escalations: 22 reminder, 0 urge, 7 interview",
+)
 SENT_BY = datetime(2021, 1, 5, tzinfo=UTC)  # before any link the demo issued expired
 
 
@@ -28,17 +42,57 @@ def test_the_demo_plays_half_a_year(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     folder = tmp_path / "demo"
     result = runner.invoke(app, ["demo", "-o", str(folder)])
     assert result.exit_code == 0, (result.stdout, result.stderr)
-    assert "129 working days" in result.stdout
+    assert "129 working days, 40 report files" in result.stdout
+    for line in FIGURES:
+        assert line in result.stdout, result.stdout
 
-    for program in ("xiangshan", "yinzhou"):
+    reports = folder / "data" / "reports"
+    for program in PROGRAMS:
         for quarter in ("2021Q1", "2021Q2"):
-            base = folder / "reports" / program / quarter / f"{program}-{quarter}-季度对账"
+            base = reports / program / quarter / f"{program}-{quarter}-季度对账"
             assert base.with_suffix(".pdf").is_file() and base.with_suffix(".xlsx").is_file()
-        base = folder / "reports" / program / "2021H1" / f"{program}-2021H1-半年度评估"
+        base = reports / program / "2021H1" / f"{program}-2021H1-半年度评估"
         for suffix in (".html", ".pdf", ".xlsx", ".docx"):
             assert base.with_suffix(suffix).is_file(), base.with_suffix(suffix)
 
+    # The last working day went through Prefect's flows, each run with the runs under it.
+    stdout = result.stdout
+    assert "  the last working day (2021-07-09) through Prefect's flows:\n" in stdout
+    for parent in ("supervise-all", "half-year-evaluation-all", "send-alerts"):
+        assert re.search(rf"^    {parent} \(\S+\): Completed, [\d.]+ s$", stdout, re.M), parent
+    for program in ("xiangshan", "yinzhou"):
+        supervised = rf"^        supervise {program}: Completed, [\d.]+ s; under it "
+        supervised += r"collect-status, flag-laggards, send-alerts: Completed$"
+        assert re.search(supervised, stdout, re.M), program
+        evaluated = rf"^        half-year-evaluation {program}: Completed, [\d.]+ s; under it "
+        evaluated += r"send-alerts: Completed$"
+        assert re.search(evaluated, stdout, re.M), program
     monkeypatch.setenv("PILOT_TRACKER_HOME", str(folder / "data"))
+    status = json.loads(runner.invoke(app, ["status", "--json"]).stdout)
+    for program in status["programs"]:  # on record by the flows themselves
+        assert program["last_runs"]["supervise"]["as_of"] == "2021-07-09"
+        assert program["last_runs"]["half-year-evaluation"]["outcome"] == "ok"
+    # The commands it prints to look at them work: Prefect's own, on the demo's home.
+    prefect = (folder / "prefect").resolve()
+    assert f"the runs: PREFECT_HOME={prefect} prefect flow-run ls\n" in stdout
+    assert f"in Prefect's UI: PREFECT_HOME={prefect} prefect server start, then open " in stdout
+    [run_id] = re.findall(
+        rf"a run's log: PREFECT_HOME={prefect} prefect flow-run logs (\S+)", stdout
+    )
+    logs = subprocess.run(
+        [sys.executable, "-m", "prefect", "flow-run", "logs", run_id],
+        env={
+            **{name: value for name, value in os.environ.items() if "PREFECT" not in name},
+            "PREFECT_HOME": str(prefect),
+            "DO_NOT_TRACK": "1",
+        },
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert logs.returncode == 0, logs.stderr
+    assert re.search(r"supervise for \d+ programs \(.*xiangshan, yinzhou", logs.stdout)
+
     sent = json.loads(runner.invoke(app, ["alerts", "list", "--status", "sent", "--json"]).stdout)
     mails = sorted((folder / "mail").glob("*.eml"))
     assert len(mails) == len(sent) > 50
@@ -55,15 +109,16 @@ def test_the_demo_plays_half_a_year(tmp_path: Path, monkeypatch: pytest.MonkeyPa
         body = mail.get_body(preferencelist=("plain",)).get_content()
         tokens = re.findall(r"http://127\.0\.0\.1:8000/u/([A-Za-z0-9_.\-]+)", body)
         mailbox = str(mail["To"]).split("@")[0]
-        if mailbox.endswith(("-office", "-leader")):
+        if mailbox.endswith(("-office", "-leader", "-city")):
             assert tokens == [], path.name
             continue
-        [token] = tokens
+        # A digest of several notices carries the unit's link in each of them.
+        assert tokens and len(set(tokens)) == 1, path.name
+        token = tokens[0]
         with db.session(engine) as session:
             unit = issuer.read(session=session, token=token, now=SENT_BY).unit.code
         assert mailbox.split("-")[1] == unit, path.name
         carried += 1
-    engine.dispose()
     assert carried > len(mails) / 2
     # Three units answer by mail: each mail taken is answered in its thread; the
     # out-of-office answer to a reminder is read and never answered.
@@ -95,6 +150,28 @@ def test_the_demo_plays_half_a_year(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     )
     assert {"reminder", "urge", "interview"} <= {item["level"] for item in escalations}
     assert any(item["status"] == "closed" for item in escalations)
+
+    # The example city is loaded over the four pilots, and the city league has its own
+    # addresses; the big-data centre's HTTP source answered (after being down a while).
+    cities = json.loads(runner.invoke(app, ["city", "list", "--json"]).stdout)
+    assert [(row["code"], row["programs"], row["missing"]) for row in cities] == [
+        ("ningbo", ["haishu", "yinzhou", "fenghua", "xiangshan"], [])
+    ]
+    assert "city ningbo over 4 pilots (haishu, yinzhou, fenghua, xiangshan)" in result.stdout
+    tags = [
+        next(iter(entry.values()))["tag"]
+        for entry in yaml.safe_load((folder / "apprise.yml").read_text(encoding="utf-8"))["urls"]
+    ]
+    assert "city:ningbo, role:city" in tags and "city:ningbo, role:leader" in tags
+    with db.session(engine) as session:
+        pulled = session.exec(
+            select(Program.code, Unit.code)
+            .join(Submission, col(Submission.program_id) == Program.id)
+            .join(Unit, col(Submission.unit_id) == Unit.id)
+            .where(Submission.source == "http")
+        ).all()
+    engine.dispose()
+    assert set(pulled) == {("yinzhou", "dsj")} and len(pulled) >= 4
 
     (folder / "notes.txt").write_text("mine", encoding="utf-8")
     refused = runner.invoke(app, ["demo", "-o", str(folder)])

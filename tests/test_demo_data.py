@@ -37,6 +37,26 @@ def test_every_kind_of_unit_is_there(yinzhou: ProgramSpec) -> None:
     assert kinds[Behaviour.ON_TRACK] > sum(kinds.values()) / 3  # most units are on track
 
 
+@pytest.mark.parametrize("path", sorted(EXAMPLES.glob("*.yaml")), ids=lambda path: path.stem)
+def test_every_example_program_has_its_share_of_each_kind_of_unit(path: Path) -> None:
+    spec = read_program_file(path)
+    kinds = Counter(behaviours(spec).values())
+    for kind in (
+        Behaviour.SILENT,
+        Behaviour.MESSY_WORKBOOK,
+        Behaviour.GBK_CSV,
+        Behaviour.BAD_ROW,
+        Behaviour.RECOVERING,
+    ):
+        assert kinds[kind] == 1, kind
+    reporting = sum(kinds.values()) - kinds[Behaviour.HTTP]
+    for kind in (Behaviour.LATE, Behaviour.BEHIND):
+        assert kinds[kind] == max(1, (reporting - 2) // 7), kind  # one in seven, at least one
+    assert kinds[Behaviour.ON_TRACK] > sum(kinds.values()) / 3
+    # Only Yinzhou's big-data centre reports over HTTP.
+    assert (kinds[Behaviour.HTTP] == 1) == (spec.code == "yinzhou")
+
+
 def test_the_same_seed_gives_the_same_submissions(yinzhou: ProgramSpec, tmp_path: Path) -> None:
     first = deliver(spec=yinzhou, inbox=tmp_path / "a", since=None, until=date(2021, 2, 28))
     second = deliver(spec=yinzhou, inbox=tmp_path / "b", since=None, until=date(2021, 2, 28))

@@ -136,7 +136,12 @@ def test_a_program_loaded_after_deploying_is_supervised_with_no_edit(
         )
         prefect(env, "work-pool", "create", "pilot-tracker", "--type", "process")
         deployed = prefect(env, "--no-prompt", "deploy", "--all")
-        for name in ("supervise-all", "quarterly-reconciliation-all", "half-year-evaluation-all"):
+        for name in (
+            "supervise-all",
+            "quarterly-reconciliation-all",
+            "half-year-evaluation-all",
+            "city-rollup-all",
+        ):
             assert name in deployed.stdout, deployed.stdout[-2000:]
         assert "xiangshan" not in deployed.stdout and "yinzhou" not in deployed.stdout
 
@@ -248,8 +253,8 @@ def test_serve_runs_the_schedules_until_ctrl_c_or_sigterm(
     text = output.wait_ended(timeout=30)
     assert escalated == [], (escalated, text[-2000:])
     assert (
-        "serving 4 schedules: supervise-all, quarterly-reconciliation-all, "
-        "half-year-evaluation-all, send-alerts"
+        "serving 5 schedules: supervise-all, quarterly-reconciliation-all, "
+        "half-year-evaluation-all, city-rollup-all, send-alerts"
     ) in text
     assert served.returncode == 0, text[-2000:]
     lines = text.splitlines()

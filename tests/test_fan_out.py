@@ -19,7 +19,7 @@ from pilot_tracker.demo.submissions import deliver
 from pilot_tracker.ledger.program_file import read_program_file
 from pilot_tracker.settings import Settings
 
-from .conftest import EXAMPLES
+from .conftest import EXAMPLES, ROOT
 
 
 def load(*programs: str, tmp_path: Path, zone: str = "Asia/Shanghai") -> None:
@@ -271,3 +271,56 @@ def test_the_report_flows_over_every_program_write_and_record_each(
         run = item["last_runs"]["quarterly-reconciliation"]
         assert (run["as_of"], run["outcome"]) == ("2021-03-31", "ok")
     assert (isolated_environment / "reports" / "ninghai" / "2021Q1").is_dir()
+
+
+@pytest.mark.usefixtures("prefect_harness")
+def test_the_city_roll_up_of_every_city_writes_each_and_names_the_one_that_failed(
+    isolated_environment: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two cities over the loaded pilots: ningbo (the example: haishu and fenghua not
+    loaded) is written; the other fails; the run fails naming it, and `status` shows each
+    city's run under each of its pilots."""
+    from flows.fan_out import city_rollup_all
+
+    from pilot_tracker.errors import ReportError
+    from pilot_tracker.reports import city as city_report
+    from pilot_tracker.reports import documents
+
+    load("xiangshan", "yinzhou", tmp_path=tmp_path)
+    other = tmp_path / "zhoushan.yaml"
+    other.write_text(
+        "code: zhoushan\nname: 舟山市\noffice: 共青团舟山市委办公室\nprograms: [xiangshan]\n",
+        encoding="utf-8",
+    )
+    cities = [str(ROOT / "examples" / "cities" / "ningbo.yaml"), str(other)]
+    assert CliRunner().invoke(app, ["city", "load", *cities]).exit_code == 0
+    written = city_report.write
+
+    def write(**kwargs: Any) -> Any:
+        if kwargs["city"] == "zhoushan":
+            raise ReportError("the city's roll-up could not be written")
+        return written(**kwargs)
+
+    def fake_pdf(document: str, path: Path, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        path.write_bytes(b"%PDF-1.7 stand-in\n")  # the real one is read back elsewhere
+        return {}
+
+    monkeypatch.setattr(city_report, "write", write)
+    monkeypatch.setattr(documents, "pdf", fake_pdf)
+    since = datetime.now(UTC)
+
+    state = city_rollup_all(period="2021Q1", send=False, return_state=True)
+
+    assert state.is_failed()
+    assert "city-rollup failed for 1 of 2 cities: zhoushan; the others completed" in (state.message)
+    folder = isolated_environment / "reports" / "cities" / "ningbo" / "2021Q1"
+    assert sorted(path.suffix for path in folder.iterdir()) == [".docx", ".html", ".pdf", ".xlsx"]
+    [parent] = flow_runs("city-rollup-all", since)
+    assert parent.state_type.value == "FAILED"
+    status = json.loads(CliRunner().invoke(app, ["status", "--json"]).stdout)
+    last = {item["program"]: item["last_runs"] for item in status["programs"]}
+    assert last["yinzhou"]["city-rollup ningbo"]["outcome"] == "ok"
+    assert last["xiangshan"]["city-rollup ningbo"]["as_of"] == "2021-03-31"
+    assert last["xiangshan"]["city-rollup zhoushan"]["outcome"] == "failed"
+    assert "could not be written" in last["xiangshan"]["city-rollup zhoushan"]["error"]
+    assert "city-rollup zhoushan" not in last["yinzhou"]

@@ -38,6 +38,8 @@ def test_every_flow_and_task_has_a_timeout() -> None:
         "quarterly-reconciliation-all",
         "half-year-evaluation-all",
         "run-program",
+        "city-rollup-all",
+        "write-city-report",
     }
     limits = {name: item.timeout_seconds for name, item in found.items()}
     assert all(limits.values()), limits
@@ -57,6 +59,10 @@ def test_every_flow_and_task_has_a_timeout() -> None:
         assert limits["run-program"] >= fan_out.SLOT_WAIT_SECONDS + limits[child]
     for parent in ("supervise-all", "quarterly-reconciliation-all", "half-year-evaluation-all"):
         assert limits[parent] > limits["run-program"]
+    # The cities' roll-ups are written one after another, then sent.
+    city = found["write-city-report"]
+    assert isinstance(city, Task) and city.retries
+    assert limits["city-rollup-all"] >= 2 * limits["write-city-report"] + limits["send-alerts"]
 
 
 def test_http_pulls_are_retried_with_jitter() -> None:

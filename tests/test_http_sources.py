@@ -21,11 +21,13 @@ import time
 import zlib
 from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 import trustme
 
+from pilot_tracker.collect import http as http_module
 from pilot_tracker.collect.http import RETRY_DELAYS, HttpSource
 from pilot_tracker.ledger.program_file import HttpSourceSpec, validate_program
 
@@ -245,6 +247,38 @@ def test_https_goes_to_the_checked_address_and_checks_the_name(
     else:
         assert pull.pulled == [] and server.requests == []
         assert pull.error == f"https://localhost:{port}/p.json could not be reached (ConnectError)"
+
+
+def test_one_tls_context_serves_every_pull_until_the_trust_settings_change(
+    authority: trustme.CA, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    made: list[object] = []
+    make = httpx.create_ssl_context
+
+    def counted(*args: Any, **kwargs: Any) -> ssl.SSLContext:
+        made.append(kwargs)
+        return make(*args, **kwargs)
+
+    monkeypatch.setattr(httpx, "create_ssl_context", counted)
+    monkeypatch.setattr(http_module, "_TLS_CONTEXTS", {})
+    with http_server("127.0.0.2", tls=server_tls(authority, "localhost")) as server:
+        port = server.url.rsplit(":", 1)[1]
+        server.answer("/p.json", Answer(body=DATA))
+        http, _ = source(
+            f"https://localhost:{port}/p.json",
+            resolve=resolver({"localhost": ["127.0.0.2"]}),
+            internal=True,
+        )
+        pulls = [http.pull(), http.pull()]
+        assert [pull.pulled[0].payload.data for pull in pulls] == [DATA, DATA]
+        assert len(made) == 1  # not one per pull, nor one more for httpx's own pool
+        # Another authority trusted instead: a new context, which this server's fails.
+        other = tmp_path / "other.pem"
+        trustme.CA().cert_pem.write_to_path(str(other))
+        monkeypatch.setenv("SSL_CERT_FILE", str(other))
+        pull = http.pull()
+    assert len(made) == 2
+    assert pull.error == f"https://localhost:{port}/p.json could not be reached (ConnectError)"
 
 
 # -- redirects --------------------------------------------------------------------------------

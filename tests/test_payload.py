@@ -291,6 +291,45 @@ def test_a_formula_without_a_cached_value_is_reported_as_such(tmp_path: Path) ->
     assert read.formula_cells == {("任务进展", 2, "percent")}
 
 
+def test_a_workbook_is_opened_once_for_its_rows_metadata_and_formulas(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    workbook = openpyxl.Workbook()
+    tasks = workbook.active
+    tasks.title = "任务进展"
+    for row in (
+        ["任务编号", "进展状态", "完成进度"],
+        ["T-01", "推进中", "=50+10"],
+        ["T-03", None, 40],
+    ):
+        tasks.append(row)
+    indicators = workbook.create_sheet("指标数据")
+    for row in (["指标编号", "当前值", "统计时点"], ["I-01", "=1+1", date(2021, 3, 31)]):
+        indicators.append(row)
+    meta = workbook.create_sheet("_meta")
+    meta.append(["unit", "tw"])
+    meta.sheet_state = "hidden"
+    workbook.save(tmp_path / "a.xlsx")
+    opened: list[dict[str, Any]] = []
+    load = openpyxl.load_workbook
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        opened.append(kwargs)
+        return load(*args, **kwargs)
+
+    monkeypatch.setattr(openpyxl, "load_workbook", counted)
+    read = read_payload((tmp_path / "a.xlsx").read_bytes(), "a.xlsx")
+    assert len(opened) == 1 and opened[0]["data_only"] is True
+    # A blank status is not a formula; the formulas without a cached value are named.
+    assert read.formula_cells == {("任务进展", 2, "percent"), ("指标数据", 2, "value")}
+    assert [(row.value("task"), row.value("percent")) for row in read.task_rows] == [
+        ("T-01", None),
+        ("T-03", 40),
+    ]
+    assert read.indicator_rows[0].value("as_of") == date(2021, 3, 31)
+    assert read.meta == {"unit": "tw"}
+
+
 # --- CSV: encodings and separators -----------------------------------------------------------
 
 CSV_LINES = [

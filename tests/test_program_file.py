@@ -14,6 +14,7 @@ import yaml
 from pilot_tracker.errors import ProgramFileError
 from pilot_tracker.ledger.program_file import (
     MAX_PROGRAM_FILE_BYTES,
+    SIX_HAS,
     ProgramSpec,
     read_program_file,
     short_name,
@@ -339,6 +340,51 @@ def test_yinzhou_example() -> None:
     assert len(key_projects) == 7
     for name in ("青领鄞州", "青创鄞州", "青才鄞州"):
         assert any(name in title for title in key_projects), name
+
+
+def test_haishu_example() -> None:
+    spec = read_program_file(EXAMPLES / "haishu.yaml")
+    assert (spec.level.value, spec.start, spec.end) == (
+        "municipal",
+        date(2021, 1, 1),
+        date(2021, 12, 31),
+    )
+    assert len(spec.units) == 28
+    kinds = Counter(task.list_kind.value for task in spec.tasks)
+    assert kinds == {"mechanism": 7, "development": 7, "personalised": 9}
+    titles = "\n".join(task.title for task in spec.tasks)
+    for subject in ("菁英计划", "81890540", "家燕归巢", "青年人才驿站", "路演", "微改造"):
+        assert subject in titles, subject
+    assert {task.has for task in spec.tasks} - {None} == set(SIX_HAS)
+    assert len(spec.indicators) == 4
+
+
+def test_fenghua_example() -> None:
+    spec = read_program_file(EXAMPLES / "fenghua.yaml")
+    assert (spec.level.value, spec.start, spec.end) == (
+        "provincial",
+        date(2021, 1, 1),
+        date(2021, 12, 31),
+    )
+    assert len(spec.units) == 28
+    kinds = Counter(task.list_kind.value for task in spec.tasks)
+    assert kinds == {"mechanism": 7, "development": 7, "personalised": 5}
+    titles = "\n".join(task.title for task in spec.tasks)
+    for subject in ("联络员机制", "青年议题讨论机制", "上海社会科学院", "筑梦计划", "凤来·栖奉"):
+        assert subject in titles, subject
+    for subject in ("剡社", "源泉", "片羽行动", "58众创"):
+        assert subject in titles, subject
+    assert {task.has for task in spec.tasks} - {None} == set(SIX_HAS)
+    assert len(spec.indicators) == 4
+
+
+@pytest.mark.parametrize("path", sorted(EXAMPLES.glob("*.yaml")), ids=lambda path: path.stem)
+def test_every_example_names_roles_not_people(path: Path) -> None:
+    spec = read_program_file(path)
+    contacts = [contact for unit in spec.units for contact in unit.contacts]
+    assert contacts and all(contact.name == "" for contact in contacts)
+    assert {contact.title for contact in contacts} == {"联络员", "主要负责人"}
+    assert path.read_text(encoding="utf-8").startswith("# Example program: ")
 
 
 def test_a_written_program_file_reads_back_the_same(tmp_path: Path) -> None:

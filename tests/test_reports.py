@@ -930,6 +930,28 @@ def test_each_unit_gets_its_own_statement(demo: Run) -> None:
     assert 0 < parts < whole
 
 
+def test_the_statements_are_cut_from_one_read_of_the_whole(
+    demo: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import pypdf
+
+    source = demo.quarterly.files["pdf"]
+    pages = [squeeze(page.extract_text() or "") for page in PdfReader(source).pages]
+    parts = {tmp_path / f"part-{number}.pdf": (number, number + 1) for number in range(len(pages))}
+    reads: list[Path] = []
+
+    class Counted(pypdf.PdfReader):
+        def __init__(self, stream: Any, *args: Any, **kwargs: Any) -> None:
+            reads.append(stream)
+            super().__init__(stream, *args, **kwargs)
+
+    monkeypatch.setattr(pypdf, "PdfReader", Counted)
+    documents.split_pdf(source, parts)
+    assert reads == [source]
+    assert [pdf_text(path) for path in parts] == pages
+    assert not [entry.name for entry in tmp_path.iterdir() if entry.name.startswith(".")]
+
+
 def test_each_unit_s_statement_carries_its_own_link_and_the_summary_none(demo: Run) -> None:
     """A link opens one unit's page, so it is printed in that unit's statement only: never
     in the summary, which holds every statement and goes to the office and the leaders."""

@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from .conftest import ROOT
+from .test_demo import FIGURES, PROGRAMS
 
 pytestmark = pytest.mark.slow
 
@@ -113,23 +114,26 @@ def test_the_wheel_holds_the_package_its_flows_templates_and_examples(
     code = (
         "import flows, pilot_tracker\n"
         "from importlib.resources import files\n"
-        "from pilot_tracker.settings import EXAMPLE_PROGRAMS, PROJECT_TEMPLATES\n"
+        "from pilot_tracker.settings import EXAMPLE_CITIES, EXAMPLE_PROGRAMS, PROJECT_TEMPLATES\n"
         "print(pilot_tracker.__file__, flows.__file__, PROJECT_TEMPLATES, EXAMPLE_PROGRAMS,"
-        " files('pilot_tracker') / 'migrations' / 'env.py', sep='\\n')\n"
+        " files('pilot_tracker') / 'migrations' / 'env.py', EXAMPLE_CITIES, sep='\\n')\n"
     )
     found = run([bin_folder / "python", "-c", code], cwd=tmp_path, env=env, timeout=60)
     venv = bin_folder.parent.resolve()
     paths = [Path(line).resolve() for line in found.splitlines()]
-    assert len(paths) == 5 and all(path.is_relative_to(venv) for path in paths), found
+    assert len(paths) == 6 and all(path.is_relative_to(venv) for path in paths), found
     assert (paths[2] / "alerts" / "reminder.txt.j2").is_file()
     assert (paths[2] / "reports" / "half_year.html.j2").is_file()
     assert (paths[2] / "portal" / "unit.html.j2").is_file()
     assert (paths[2] / "portal" / "static" / "portal.css").is_file()
     assert sorted(path.name for path in paths[3].glob("*.yaml")) == [
+        "fenghua.yaml",
+        "haishu.yaml",
         "xiangshan.yaml",
         "yinzhou.yaml",
     ]
     assert paths[4].is_file()
+    assert sorted(path.name for path in paths[5].glob("*.yaml")) == ["ningbo.yaml"]
 
 
 def test_the_installed_command_plays_the_demo_and_describes_serve(
@@ -143,18 +147,20 @@ def test_the_installed_command_plays_the_demo_and_describes_serve(
     assert "Run the schedules of every loaded program" in helped
 
     output = tmp_path / "demo"
-    played = run([command, "demo", "-o", output], cwd=tmp_path, env=env, timeout=600)
+    played = run([command, "demo", "-o", output], cwd=tmp_path, env=env, timeout=900)
     # The same summary the demo prints from a checkout (tests/test_demo.py plays that one).
-    assert "  129 working days, 20 report files" in played
-    assert "  xiangshan: 10 units flagged; escalations: 14 reminder, 1 urge, 6 interview" in played
-    assert "  yinzhou: 11 units flagged; escalations: 22 reminder, 0 urge, 7 interview" in played
-    # 273 alerts, and a receipt for each of the 18 mails three units sent the office's
-    # mailbox (a 19th, an out-of-office answer, is read and never answered)
-    assert "  messages sent: 291, emails kept: 291 in " in played
-    assert len(list((output / "mail").glob("*.eml"))) == 291
+    assert "  129 working days, 40 report files" in played
+    for line in FIGURES:
+        assert line in played, played
+    # 473 alerts, and a receipt for each of the 18 mails three of Xiangshan's units sent its
+    # office's mailbox (a 19th, an out-of-office answer, is read and never answered)
+    assert "  messages sent: 491, emails kept: 491 in " in played
+    assert len(list((output / "mail").glob("*.eml"))) == 491
     assert "  mail in: 19 mails from units to the office's mailbox" in played
+    assert "mail list --program xiangshan" in played
     assert len(list((output / "mail" / "replies").glob("*.eml"))) == 19
-    for program in ("xiangshan", "yinzhou"):
-        base = output / "reports" / program / "2021H1" / f"{program}-2021H1-半年度评估"
+    assert "  city ningbo over 4 pilots (haishu, yinzhou, fenghua, xiangshan)" in played
+    for program in PROGRAMS:
+        base = output / "data" / "reports" / program / "2021H1" / f"{program}-2021H1-半年度评估"
         for suffix in (".html", ".pdf", ".xlsx", ".docx"):
             assert base.with_suffix(suffix).is_file(), base.with_suffix(suffix)

@@ -40,8 +40,15 @@ from pilot_tracker.errors import (
     PilotTrackerError,
     ProgramFileError,
     Refusal,
+    ReportError,
 )
-from pilot_tracker.settings import CHECKOUT, DATABASE_FILE, EXAMPLE_PROGRAMS, Settings
+from pilot_tracker.settings import (
+    CHECKOUT,
+    DATABASE_FILE,
+    EXAMPLE_CITIES,
+    EXAMPLE_PROGRAMS,
+    Settings,
+)
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
@@ -49,6 +56,7 @@ if TYPE_CHECKING:
 
     from pilot_tracker.alerts import outbox
     from pilot_tracker.collect import collection
+    from pilot_tracker.demo.playthrough import LastDayResult
     from pilot_tracker.ledger import store
     from pilot_tracker.ledger.links import Link
     from pilot_tracker.ledger.program_file import ProgramSpec
@@ -1181,8 +1189,8 @@ def alerts_show(
 
 
 report_app = typer.Typer(
-    help="Reports: the quarterly reconciliation (季度对账), the half-year evaluation (半年度评估)."
-    "\n\n"
+    help="Reports: the quarterly reconciliation (季度对账), the half-year evaluation (半年度评估), "
+    "the annual blue book (青年发展蓝皮书), a city's roll-up over its pilots (试点汇总).\n\n"
     "Example: pilot-tracker report half-year --program yinzhou --half 2021H1",
     no_args_is_help=True,
     rich_markup_mode=None,
@@ -1274,6 +1282,72 @@ def report_half_year(
     from pilot_tracker.reports import figures
 
     write_report("half_year", program, figures.parse_half(half), output, no_send, as_json)
+
+
+@report_app.command("annual")
+@handles_errors
+def report_annual(
+    program: ProgramOption,
+    year: Annotated[str, typer.Option("--year", help="The year, e.g. 2021.")],
+    output: ReportFolderOption = None,
+    no_send: NoSendOption = False,
+    as_json: WrittenJsonOption = False,
+) -> None:
+    """Write the annual blue book (青年发展蓝皮书) of a program as HTML, PDF and DOCX: its
+    indicators with the year's readings and charts, the year's tasks and key projects.
+    Written again, it replaces the year's files and record; it is sent once a year.
+
+    Example: pilot-tracker report annual --program yinzhou --year 2021 -o reports/
+    """
+    from pilot_tracker.reports import blue_book
+
+    write_report("annual", program, blue_book.parse_year(year), output, no_send, as_json)
+
+
+@report_app.command("city")
+@handles_errors
+def report_city(
+    city: Annotated[str, typer.Option("--city", help="The city code, e.g. ningbo.")],
+    half: Annotated[str | None, typer.Option("--half", help="The half year, e.g. 2021H1.")] = None,
+    quarter: Annotated[
+        str | None, typer.Option("--quarter", help="Or the quarter, e.g. 2021Q2.")
+    ] = None,
+    output: ReportFolderOption = None,
+    no_send: NoSendOption = False,
+    as_json: WrittenJsonOption = False,
+) -> None:
+    """Write a city's roll-up over its pilots (试点汇总) as HTML, PDF, XLSX and DOCX.
+
+    One section per pilot and the comparison across them, with a ranking whose method is
+    stated; it goes to the city league (city:CODE role:city, role:leader) and each pilot's
+    office. Files go to DATA_HOME/reports/cities/CODE/PERIOD unless -o says otherwise.
+
+    Example: pilot-tracker report city --city ningbo --half 2021H1
+    """
+    from pilot_tracker.reports import city as city_report  # openpyxl, python-docx, WeasyPrint
+
+    if (half is None) == (quarter is None):
+        raise ReportError(
+            "give the period as one of --half (e.g. 2021H1) or --quarter (e.g. 2021Q2)"
+        )
+    period, _ = city_report.parse_period(half or quarter or "")
+    settings = load_settings()
+    with database_session(settings) as session:
+        written = city_report.write(
+            session=session,
+            city=city,
+            period=period,
+            # Checked against the loaded cities before anything is written there.
+            folder=output or settings.reports / "cities" / city / period,
+            home=settings.home,
+            templates=settings.templates,
+            now=now_utc(),
+            send=not no_send,
+        )
+    if not as_json:
+        for absent in written.absent:
+            out.print(f"left out: {absent.code} ({absent.why})", markup=False, soft_wrap=True)
+    print_written(written, as_json)
 
 
 def _reconcile(
@@ -1614,9 +1688,15 @@ def demo(
 ) -> None:
     """Play half a year (2021-01-04 to 2021-07-09) of supervising the example programs.
 
+    The four pilots of the city's work bulletin (Haishu, Yinzhou, Fenghua, Xiangshan) are
+    loaded, with the example city over them (`report city --city ningbo` reads it).
+
     Submissions land, collect, flag, escalate and send run on every working day, and the
-    reports are written on their days; alerts go by email to an SMTP server on loopback,
-    each kept as an .eml file under DIR/mail/. At the end it prints the personal link of
+    reports are written on their days (under DIR/data/reports/); alerts go by email to an
+    SMTP server on loopback, each kept as an .eml file under DIR/mail/. The last working
+    day runs through the Prefect flows (supervise-all, the report parents due, send-alerts)
+    on Prefect's temporary server, its home DIR/prefect/; the demo lists those runs and how
+    to look at them. At the end it prints the personal link of
     one unit (the one with the most tasks and indicators) to its page on the portal, and two
     accounts of the office's board (office, leader) with new passwords. With --web, the
     portal then runs on the demo's data, its clock starting on the half-year's last day,
@@ -1628,6 +1708,9 @@ def demo(
 
     from pilot_tracker.demo import playthrough
 
+    flows_project()
+    from flows import demo_day  # the last day's runner; Prefect loads in its child only
+
     settings = load_settings()
     examples = sorted(EXAMPLE_PROGRAMS.glob("*.yaml"))
     if not examples:
@@ -1638,18 +1721,33 @@ def demo(
         from pilot_tracker.web.server import listening_socket
 
         listening_socket(host, port).close()
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        TextColumn("{task.completed}/{task.total} days"),
-        TimeElapsedColumn(),
-        console=err,
-        transient=True,
-    ) as bar:
+    # The last working day runs through Prefect's flows, in a child whose Prefect server
+    # starts on the first day (the folder cleared), while the half-year plays.
+    flows_runner = demo_day.Runner(output)
+    with (
+        flows_runner,
+        Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            TextColumn("{task.completed}/{task.total} days"),
+            TimeElapsedColumn(),
+            console=err,
+            transient=True,
+        ) as bar,
+    ):
         job = bar.add_task("playing 2021-01-04", total=None)
 
         def on_day(day: date, index: int, total: int) -> None:
+            if index == 1:
+                flows_runner.start()
             bar.update(job, description=f"playing {day}", completed=index - 1, total=total)
+
+        handed: list[date] = []
+
+        def last_day(day: playthrough.LastDay) -> playthrough.LastDayResult:
+            handed.append(day.day)
+            bar.update(job, description=f"playing {day.day} through Prefect's flows")
+            return flows_runner.run(day)
 
         result = playthrough.play(
             folder=output,
@@ -1658,6 +1756,8 @@ def demo(
             on_day=on_day,
             # The demo's key lives in its own data home, where a portal on it finds it.
             links=lambda home: settings.model_copy(update={"home": home}).link_issuer(),
+            city_files=sorted(EXAMPLE_CITIES.glob("*.yaml")),
+            last_day=last_day,
         )
     out.print(f"demo played into {output.resolve()}", markup=False)
     out.print(f"  {result.days} working days, {len(result.reports)} report files", markup=False)
@@ -1681,11 +1781,22 @@ def demo(
             f"  mail in: {result.replies} mails from units to the office's mailbox, kept in "
             f"{output / 'mail' / 'replies'}; each taken is answered with a receipt (回复：…) "
             f"in {output / 'mail'}; see them with PILOT_TRACKER_HOME={output / 'data'} "
-            "pilot-tracker mail list --program xiangshan",
+            f"pilot-tracker mail list --program {result.mail_program}",
             markup=False,
             soft_wrap=True,
         )
-    out.print(f"  reports: {output / 'reports'}", markup=False)
+    out.print(f"  reports: {output / 'data' / 'reports'}", markup=False)
+    for city, programs in result.cities.items():
+        out.print(
+            f"  city {city} over {len(programs)} pilots ({', '.join(programs)}): its roll-up "
+            f"with PILOT_TRACKER_HOME={output / 'data'} pilot-tracker report city --city "
+            f"{city} --half 2021H1",
+            markup=False,
+            soft_wrap=True,
+        )
+    out.print(f"  reports: {output / 'data' / 'reports'}", markup=False)
+    if result.last_day is not None:
+        print_last_day(result.last_day, handed[0])
     out.print(
         f"  look around: PILOT_TRACKER_HOME={output / 'data'} pilot-tracker escalation list "
         "--program xiangshan",
@@ -1724,6 +1835,41 @@ def demo(
         say("portal stopped")
     if result.problems:
         raise typer.Exit(errors.EXIT_ERROR)
+
+
+def flows_project() -> Path | None:
+    """Make the package ``flows`` importable: it is installed with the wheel (or an
+    editable install); a checkout installed without it has it in its flows/ folder, which
+    is then returned."""
+    project = None if importlib.util.find_spec("flows") else CHECKOUT
+    if project is not None:
+        sys.path.insert(0, str(project))
+    return project
+
+
+def print_last_day(done: LastDayResult, day: date) -> None:
+    """The demo's last day through Prefect's flows: each run the demo started, with the
+    runs under it, their state and duration; then how to look at them."""
+    say = functools.partial(out.print, markup=False, soft_wrap=True)
+    say(f"  the last working day ({day}) through Prefect's flows:")
+    for index, ran in enumerate(done.runs):
+        if ran.depth > 1:
+            continue
+        under = []
+        for other in done.runs[index + 1 :]:
+            if other.depth <= ran.depth:
+                break
+            if ran.depth == 1:
+                under.append(other)
+        line = f"{'    ' * (ran.depth + 1)}{ran.flow}"
+        line += f" {ran.program}" if ran.program else f" ({ran.name})"
+        line += f": {ran.state}, {ran.seconds:.1f} s"
+        if under:
+            states = sorted({other.state for other in under})
+            line += f"; under it {', '.join(other.flow for other in under)}: {', '.join(states)}"
+        say(line)
+    for line in done.look:
+        say(f"    {line}")
 
 
 def web_address(host: str, port: int) -> str:
@@ -2191,9 +2337,10 @@ def serve(
     until Ctrl-C.
 
     supervise every day at 09:00 (it works on working days only), the quarterly
-    reconciliation and the half-year evaluation on their days, and delivery retries every
-    30 minutes, in PILOT_TRACKER_TIMEZONE (each program works on its own today); each run
-    covers every program loaded when it starts, a program loaded later too; through
+    reconciliation and the half-year evaluation on their days, each city's roll-up the
+    working day after its pilots' evaluations, and delivery retries every 30 minutes, in
+    PILOT_TRACKER_TIMEZONE (each program works on its own today); each run covers every
+    program loaded when it starts, a program loaded later too; through
     Prefect's serve and a Prefect server of its own on 127.0.0.1: nothing else to install.
     Beside them, the portal (as `pilot-tracker web`) on --host and --port, unless --no-web.
     Prefect's home is DATA_HOME/prefect/, the log (the portal's requests too)
@@ -2210,13 +2357,9 @@ def serve(
     # None at all is most likely the wrong data home.
     if not loaded:
         raise ConfigurationError("no program is loaded; load one with `pilot-tracker program load`")
-    # The flows are the package ``flows``, installed with the wheel (or an editable install);
-    # a checkout installed without it has them in its flows/ folder, which the flow runs serve
-    # starts must then find too. Prefect is loaded only there, so the other commands start
-    # without it.
-    project = None if importlib.util.find_spec("flows") else CHECKOUT
-    if project is not None:
-        sys.path.insert(0, str(project))
+    # The flow runs serve starts must find the flows too. Prefect is loaded only there, so
+    # the other commands start without it.
+    project = flows_project()
     # The portal's address is taken now: a port in use stops serve before anything starts.
     portal = None
     if not no_web:

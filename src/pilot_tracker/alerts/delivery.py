@@ -3,7 +3,9 @@
 Targets live outside the program file, in an Apprise configuration file (YAML) whose tags
 route each message: ``unit:<code>`` with ``role:liaison`` or ``role:head``; ``role:office``;
 ``role:leader``; with ``program:<code>`` as well where one file serves several programs
-that share unit codes. A message for a role with no address goes to the office with a note.
+that share unit codes; ``city:<code>`` with ``role:city`` or ``role:leader`` for a city
+league (its roll-up). A message for a role with no address goes to the office with a note
+(a city's, to its ``role:city``).
 
 - **One digest per recipient per run**: the pending messages for one target go out as one.
 - **Outbox first, delivery second, at most one duplicate**: before a message is sent its
@@ -24,13 +26,14 @@ that share unit codes. A message for a role with no address goes to the office w
 from __future__ import annotations
 
 import contextlib
+import copy
 import hashlib
 import json
 import logging
 import re
 import threading
 import time
-from collections import defaultdict, deque
+from collections import OrderedDict, defaultdict, deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -100,7 +103,13 @@ SLOW_DOWN = {"dingtalk": {130101}, "wecombot": {45009}, "feishu": {11232}, "lark
 DEFAULT_PAUSE = 60.0
 MAX_PAUSE = 3600.0
 POINTER = "\n……（内容较长，已截断。全文请见邮件，或由专班用 pilot-tracker alerts show 查看）"
-ROLE_NAMES = {"liaison": "联络员", "head": "主要负责人", "office": "专班", "leader": "领导"}
+ROLE_NAMES = {
+    "liaison": "联络员",
+    "head": "主要负责人",
+    "office": "专班",
+    "leader": "领导",
+    "city": "团市委",
+}
 
 # Apprise logs a malformed address back, secret and all; nothing below ERROR gets through,
 # and the few ERROR lines that echo an address are replaced by a neutral one.
@@ -134,8 +143,25 @@ class SendResult:
         }
 
 
+# The addresses of the files whose checks passed, by path and content, as Apprise read
+# them; never sent through. Each run gets copies of its own (Apprise spaces out what one
+# address object sends, so a run must not inherit another's), but the same bytes are
+# neither checked nor read by Apprise again: checking each entry on its own takes about
+# 2 ms, Apprise's reading of a file about 1.2 ms an entry, a copy 0.15 ms. Apprise follows
+# no ``include`` here, so the content is the whole of what is read.
+_CHECKED: OrderedDict[tuple[str, str], list[Any]] = OrderedDict()
+_CHECKED_LOCK = threading.Lock()
+CHECKED_FILES = 16
+
+
 def load_targets(path: Path | None) -> apprise.Apprise:
-    """The delivery addresses of an Apprise configuration file (its own YAML format)."""
+    """The delivery addresses of an Apprise configuration file (its own YAML format).
+
+    A file is checked whole the first time its content is read in this process: refused if
+    it would be costly to read, if Apprise finds no address in it, or if it skips any of its
+    entries. The same content again is neither checked nor read again: its addresses are
+    copies of those read the first time, new objects for each call.
+    """
     targets = apprise.Apprise()
     if path is None:
         return targets
@@ -143,7 +169,14 @@ def load_targets(path: Path | None) -> apprise.Apprise:
         raise ConfigurationError(
             f"PILOT_TRACKER_APPRISE_CONFIG: no file at {path}; point it at an Apprise YAML file"
         )
-    document = _read_bounded(path)
+    data = _read_config(path)
+    key = (str(path.resolve()), hashlib.sha256(data).hexdigest())
+    with _CHECKED_LOCK:
+        read = _CHECKED.get(key)
+    if read is not None:
+        targets.add(copy.deepcopy(read))
+        return targets
+    document = _read_bounded(path, data)
     config = apprise.AppriseConfig()
     if not config.add(str(path)) or not targets.add(config):
         raise ConfigurationError(f"PILOT_TRACKER_APPRISE_CONFIG: {path} is not an Apprise file")
@@ -158,21 +191,45 @@ def load_targets(path: Path | None) -> apprise.Apprise:
             f"urls, so nothing would reach them: {'; '.join(dropped)}; check each against the "
             "Apprise documentation for its service"
         )
+    if isinstance(document, dict):  # YAML; Apprise's text format is read every time
+        _remember(key, list(targets))
     return targets
 
 
-def _read_bounded(path: Path) -> Any:
-    """The file's YAML document (None for Apprise's text format), read once and refused
-    first if it would be costly to read (a YAML alias bomb, deep nesting, a huge file)
-    before Apprise reads it; errors name the place, never the file's content."""
+def _remember(key: tuple[str, str], services: list[Any]) -> None:
+    """Keep a copy of a file's addresses, not yet used, for the next runs; not if they cannot
+    be copied (a service holding a lock or a connection): that file is read every time."""
+    try:
+        kept = copy.deepcopy(services)
+    except Exception:  # whatever a plugin holds that cannot be copied
+        return
+    with _CHECKED_LOCK:
+        _CHECKED[key] = kept
+        while len(_CHECKED) > CHECKED_FILES:
+            _CHECKED.popitem(last=False)
+
+
+def _read_config(path: Path) -> bytes:
+    """The file's bytes, refused first if there are too many to be a file of addresses."""
     size = path.stat().st_size
+    if size <= MAX_CONFIG_BYTES:
+        with path.open("rb") as handle:
+            data = handle.read(MAX_CONFIG_BYTES + 1)  # bounded: it may have grown since
+        size = len(data)
     if size > MAX_CONFIG_BYTES:
         raise ConfigurationError(
             f"PILOT_TRACKER_APPRISE_CONFIG: {path} is {size:,} bytes; an Apprise file of "
             f"addresses is at most {MAX_CONFIG_BYTES:,}"
         )
+    return data
+
+
+def _read_bounded(path: Path, data: bytes) -> Any:
+    """The file's YAML document (None for Apprise's text format), refused first if it would
+    be costly to read (a YAML alias bomb, deep nesting) before Apprise reads it; errors name
+    the place, never the file's content."""
     try:
-        document, _ = load_yaml(path.read_text(encoding="utf-8"))
+        document, _ = load_yaml(data.decode("utf-8"))
     except YamlBoundError as error:
         raise ConfigurationError(
             f"PILOT_TRACKER_APPRISE_CONFIG: {path}, {error.where}: {error.message}"
@@ -236,12 +293,30 @@ def _tags(target: str) -> list[tuple[str, ...]]:
 
 def _addresses(targets: apprise.Apprise, program: str, target: str) -> list[Any]:
     """The addresses for a target: those tagged for this program too (``program:<code>``)
-    where there are any, as two programs may share unit codes; else those tagged for all."""
+    where there are any, as two programs may share unit codes; else those tagged for all.
+    A city league's addresses (tagged ``city:<code>``) take only their city's messages: its
+    leader is no program's ``role:leader``."""
     if program:
-        scoped = list(targets.find(tag=_tags(f"program:{program} {target}"), match_always=False))
+        scoped = _found(targets, f"program:{program} {target}")
         if scoped:
             return scoped
-    return list(targets.find(tag=_tags(target), match_always=False))
+    return _found(targets, target)
+
+
+def _found(targets: apprise.Apprise, target: str) -> list[Any]:
+    found = list(targets.find(tag=_tags(target), match_always=False))
+    if "city:" in target:
+        return found
+    return [server for server in found if not any(str(t).startswith("city:") for t in server.tags)]
+
+
+def fallback_of(target: str) -> str:
+    """Who takes a message whose target has no address: a city's own people
+    (``city:<code>``) for a message to its city league, the office for any other."""
+    parts = dict(part.split(":", 1) for part in target.split() if ":" in part)
+    if "city" in parts:
+        return f"city:{parts['city']} role:city"
+    return "role:office"
 
 
 def describe_target(target: str, unit_name: str = "") -> str:
@@ -554,12 +629,13 @@ def _deliver(
     program = message.program.code if message.program else ""
     servers = _addresses(targets, program, message.target)
     note = ""
-    if not servers:
-        servers = _addresses(targets, program, "role:office")
+    fallback = fallback_of(message.target)
+    if not servers and fallback != message.target:
+        servers = _addresses(targets, program, fallback)
         note = (
             f"（本消息应发送给{describe_target(message.target, message.unit_name)}，"
             "但未配置其接收地址，"
-            "现转专班处理，请补充配置。）"
+            f"现转{describe_target(fallback)}处理，请补充配置。）"
         )
     ids = [item.id for item in message.items]
     if not servers:
@@ -567,7 +643,7 @@ def _deliver(
             engine,
             ids,
             now(),
-            failed=f"no address is configured for {message.target!r} nor for 'role:office'",
+            failed=f"no address is configured for {message.target!r} nor for {fallback!r}",
             result=result,
         )
         return
@@ -578,10 +654,18 @@ def _deliver(
         for path in item.attachments
         if (home / path).is_file()
     ]
-    # The attempt is on record before anything is sent.
+    # The attempt is on record before anything is sent, and claims the message: a run
+    # beside this one (send-alerts runs of several programs at once) that read it as due
+    # too finds it claimed, or sent, and leaves it.
     attempt_at = now()
     with db.session(engine) as session:
-        rows = _rows(session, ids)
+        rows = _rows(session, ids, claim=True)
+        read = {item.id: item.attempts for item in message.items}
+        if any(
+            row.status != NotificationStatus.PENDING.value or row.attempts != read[row.id]
+            for row in rows
+        ):
+            return
         attempts = max(row.attempts for row in rows) + 1
         for row in rows:
             row.attempts = attempts
@@ -656,7 +740,11 @@ def _notify(
     message has no thread to join."""
     subject, body = _fit(server, scheme, subject, body)
     try:
-        with _answers() as answers, _mail_headers(server, scheme, headers or {}):
+        with (
+            _answers() as answers,
+            _mail_headers(server, scheme, headers or {}),
+            _plain_mail(server, scheme),
+        ):
             ok = server.notify(
                 body=body,
                 title=subject,
@@ -686,6 +774,50 @@ def _mail_headers(server: Any, scheme: str, headers: dict[str, str]) -> Iterator
     finally:
         server.headers.clear()
         server.headers.update(own)
+
+
+class _MailTLS:
+    """``ssl`` as Apprise's mail plugin sees it: the module itself, except while this thread
+    sends a mail with no transport security (plain SMTP, as to a relay on loopback). The
+    plugin makes a verifying TLS context for every mail, whatever its mode, which reads the
+    whole CA bundle (about 45 ms on this machine, most of a mail's cost); a plain mail never
+    uses it, so it gets a bare one. A mail over TLS gets the module's own, as before, and
+    another thread always does."""
+
+    def __init__(self, module: Any):
+        self._module = module
+        self.plain = threading.local()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._module, name)
+
+    def create_default_context(self, *args: Any, **kwargs: Any) -> Any:
+        if getattr(self.plain, "sending", False):
+            return self._module.SSLContext(self._module.PROTOCOL_TLS_CLIENT)
+        return self._module.create_default_context(*args, **kwargs)
+
+
+_MAIL_TLS_LOCK = threading.Lock()
+
+
+@contextlib.contextmanager
+def _plain_mail(server: Any, scheme: str) -> Iterator[None]:
+    """Within the block, a mail this thread sends in plain SMTP gets no verifying TLS
+    context made for it (see ``_MailTLS``)."""
+    if scheme not in EMAIL_SCHEMES or getattr(server, "secure_mode", None) != "insecure":
+        yield
+        return
+    from apprise.plugins.email import smtp
+
+    with _MAIL_TLS_LOCK:
+        if not isinstance(smtp.ssl, _MailTLS):
+            smtp.ssl = _MailTLS(smtp.ssl)
+        shim = smtp.ssl
+    shim.plain.sending = True
+    try:
+        yield
+    finally:
+        shim.plain.sending = False
 
 
 def _fit(server: Any, scheme: str, subject: str, body: str) -> tuple[str, str]:
@@ -728,8 +860,13 @@ def _cut(text: str, room: int, measure: Callable[[str], int]) -> str:
     return text[:end]
 
 
-def _rows(session: Session, ids: list[Any]) -> list[Notification]:
-    return list(session.exec(select(Notification).where(col(Notification.id).in_(ids))).all())
+def _rows(session: Session, ids: list[Any], claim: bool = False) -> list[Notification]:
+    """The outbox rows ``ids``; with ``claim``, locked until the transaction ends (on
+    PostgreSQL; SQLite's write transaction holds the whole file)."""
+    query = select(Notification).where(col(Notification.id).in_(ids))
+    if claim:
+        query = query.with_for_update()
+    return list(session.exec(query).all())
 
 
 def _finish(

@@ -4,6 +4,11 @@ A row holds what a city league's office compares across pilots: how many active 
 on plan, how many units were flagged on the latest flag day, the open escalations by
 level, when data last came in, and the latest report. The figures of every program are
 read together, in a few queries each, so the page stays quick for a city of ten pilots.
+
+Below them, the roll-ups (``reports/city.py``) of each city the account may see. A roll-up
+sets each pilot beside the others, so an account sees a city only when it may see **every**
+loaded pilot of it (and at least one is loaded): a district's office, given its own pilot,
+does not read its neighbours' figures through the city's report.
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, func
@@ -19,10 +25,11 @@ from sqlmodel import Session, col, select
 from pilot_tracker import db
 from pilot_tracker.board import accounts, battle_map, library
 from pilot_tracker.board.accounts import Viewer
-from pilot_tracker.ledger import plan
+from pilot_tracker.ledger import cities, plan
 from pilot_tracker.ledger.program_file import MilestoneSpec, TaskSpec
 from pilot_tracker.models import (
     LABELS,
+    City,
     Document,
     Escalation,
     EscalationLevel,
@@ -36,6 +43,7 @@ from pilot_tracker.models import (
     Submission,
     Task,
 )
+from pilot_tracker.reports.city import KIND_LABELS as CITY_KIND_LABELS
 from pilot_tracker.supervise import extensions
 
 # The flow that collects units' reports records its runs under this name (flows/collect_status.py).
@@ -152,6 +160,93 @@ def totals(rows: list[ProgramRow]) -> Totals:
             for level in LEVELS
         },
     )
+
+
+# --- the cities' roll-ups -------------------------------------------------------------------
+
+# How many of a city's roll-ups the page lists, the newest first.
+CITY_REPORTS_SHOWN = 6
+
+
+@dataclass(frozen=True)
+class CityReport:
+    """One roll-up of a city, as the city view lists it with its files."""
+
+    id: int
+    kind_label: str
+    period_label: str
+    generated_at: datetime | None  # in the city's zone
+    files: list[library.File]
+
+
+@dataclass(frozen=True)
+class CityRollups:
+    """A city the account may see: its pilots and its latest roll-ups."""
+
+    code: str
+    name: str
+    office: str
+    pilots: list[str]  # the loaded ones' names, in the city's order
+    missing: list[str]  # the codes of those it names that are not loaded
+    reports: list[CityReport]
+
+
+def visible_city(*, session: Session, viewer: Viewer, code: str) -> City | None:
+    """The city of ``code`` if the viewer may see it: every loaded pilot of it is one the
+    viewer may see, and one is loaded at least; else None."""
+    city = session.exec(select(City).where(City.code == code)).first()
+    if city is None or not _pilots_seen(session, viewer, city):
+        return None
+    return city
+
+
+def _pilots_seen(session: Session, viewer: Viewer, city: City) -> list[Program]:
+    """The city's loaded pilots, in its order, if the viewer may see every one; else none."""
+    codes = cities.program_codes(session=session, city=city)
+    found = {
+        program.code: program
+        for program in session.exec(select(Program).where(col(Program.code).in_(codes))).all()
+    }
+    loaded = [found[code] for code in codes if code in found]
+    return loaded if all(viewer.sees(program.code) for program in loaded) else []
+
+
+def city_rollups(*, session: Session, viewer: Viewer, home: Path) -> list[CityRollups]:
+    """The cities the viewer may see (``visible_city``), by code, each with its latest
+    roll-ups and their files."""
+    shown = []
+    for city in session.exec(select(City).order_by(col(City.code))).all():
+        loaded = _pilots_seen(session, viewer, city)
+        if not loaded:
+            continue
+        reports = [
+            CityReport(
+                id=row.id or 0,
+                kind_label=CITY_KIND_LABELS.get(row.kind, row.kind),
+                period_label=library.period_label(row.period),
+                generated_at=(
+                    db.local_moment(row.generated_at, city.timezone) if row.generated_at else None
+                ),
+                files=library.city_files(row, home),
+            )
+            for row in library.city_documents(session=session, city=city)[:CITY_REPORTS_SHOWN]
+        ]
+        loaded_codes = {program.code for program in loaded}
+        shown.append(
+            CityRollups(
+                code=city.code,
+                name=city.name,
+                office=city.office,
+                pilots=[program.name for program in loaded],
+                missing=[
+                    code
+                    for code in cities.program_codes(session=session, city=city)
+                    if code not in loaded_codes
+                ],
+                reports=reports,
+            )
+        )
+    return shown
 
 
 # --- the figures, read for all the programs at once ---------------------------------------

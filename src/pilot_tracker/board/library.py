@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 
 from sqlmodel import Session, col, or_, select
@@ -23,6 +23,8 @@ from pilot_tracker.errors import BoardNotFound
 from pilot_tracker.ledger.program_file import short_name
 from pilot_tracker.models import (
     LABELS,
+    City,
+    CityDocument,
     ContactRole,
     Document,
     DocumentKind,
@@ -32,7 +34,11 @@ from pilot_tracker.models import (
     Unit,
 )
 
-KIND_LABELS = {DocumentKind.QUARTERLY.value: "季度对账", DocumentKind.HALF_YEAR.value: "半年度评估"}
+KIND_LABELS = {
+    DocumentKind.QUARTERLY.value: "季度对账",
+    DocumentKind.HALF_YEAR.value: "半年度评估",
+    DocumentKind.ANNUAL.value: "青年发展蓝皮书",
+}
 FORMAT_LABELS = {"html": "网页（HTML）", "pdf": "PDF", "xlsx": "Excel 表格", "docx": "Word 文档"}
 STATUS_LABELS = {
     NotificationStatus.PENDING.value: "待发送",
@@ -52,9 +58,11 @@ MEDIA_TYPES = {
 SUFFIXES = {"html": {".html"}, "pdf": {".pdf"}, "xlsx": {".xlsx"}, "docx": {".docx"}}
 STATEMENT_SUFFIXES = {".pdf", ".html"}
 _MAX_ID = 18  # digits: an id longer than this is no id of ours (and would overflow)
+_YEAR = re.compile(r"^(\d{4})$")  # the period of an annual document (the blue book)
 _UNSAFE = re.compile(r'[\\/:*?"<>|\x00-\x1f\x7f]')
 
 REPORT_MISSING = "没有找到这份报告。请从本试点的“报告库”进入。"
+CITY_REPORT_MISSING = "没有找到这份汇总报告。请从工作台首页的“试点汇总报告”进入。"
 FILE_MISSING = "没有找到这份报告文件，可能已被移走或删除。请联系系统管理员重新生成报告。"
 
 
@@ -106,7 +114,9 @@ class Report:
 
 
 def period_label(period: str) -> str:
-    """2021Q1 → 2021年第1季度, 2021H1 → 2021年上半年, 2021-03 → 2021年3月."""
+    """2021Q1 → 2021年第1季度, 2021H1 → 2021年上半年, 2021-03 → 2021年3月, 2021 → 2021年度."""
+    if _YEAR.match(period):
+        return f"{period}年度"
     if match := periods.QUARTER.match(period):
         return f"{match[1]}年第{match[2]}季度"
     if match := periods.HALF.match(period):
@@ -127,9 +137,13 @@ def target_label(target: str, units: dict[str, str]) -> str:
     return role or target
 
 
-def _newest_first(row: Document) -> tuple[object, ...]:
+def _newest_first(row: Document | CityDocument) -> tuple[object, ...]:
     try:
-        end = periods.bounds(row.period)[1]
+        end = (
+            date(int(row.period), 12, 31)
+            if _YEAR.match(row.period)
+            else periods.bounds(row.period)[1]
+        )
     except ValueError:
         end = None
     moment = db.stored_moment(row.generated_at) if row.generated_at else None
@@ -258,7 +272,13 @@ def _message(sent: Notification | None, units: dict[str, str], program: Program)
     )
 
 
-def _file(row: Document, key: str, label: str, home: Path, message: Message | None = None) -> File:
+def _file(
+    row: Document | CityDocument,
+    key: str,
+    label: str,
+    home: Path,
+    message: Message | None = None,
+) -> File:
     return File(
         key=key,
         label=label,
@@ -312,7 +332,7 @@ def _document(session: Session, program: Program, report_id: str) -> Document:
     return row
 
 
-def _stored(row: Document, key: str, home: Path) -> Path | None:
+def _stored(row: Document | CityDocument, key: str, home: Path) -> Path | None:
     """The file of ``key`` as its record keeps it (under the data home, or absolute), if it
     is there and of the kind its key says; else None."""
     stored = row.paths.get(key)
@@ -341,6 +361,47 @@ def _filename(session: Session, program: Program, row: Document, key: str, suffi
         what = f"对账单-{name or code}"
     name = f"{short_name(program.name)}-{period_label(row.period)}-{what}"
     return _UNSAFE.sub("_", name) + suffix
+
+
+# --- a city's roll-ups (the city view) -----------------------------------------------------
+
+CITY_REPORT = "试点汇总"  # what a city's roll-up is called in a file's name
+
+
+def city_documents(*, session: Session, city: City) -> list[CityDocument]:
+    """A city's roll-ups, newest first: by period, then by when they were written."""
+    rows = session.exec(select(CityDocument).where(CityDocument.city_id == city.id)).all()
+    return sorted(rows, key=_newest_first, reverse=True)
+
+
+def city_files(row: CityDocument, home: Path) -> list[File]:
+    """The files of a city's roll-up, in the library's order of formats."""
+    return [
+        _file(row, key, FORMAT_LABELS.get(key, key), home)
+        for key in sorted(row.paths, key=lambda k: _key_order(k, {}))
+        if not key.startswith(STATEMENT)
+    ]
+
+
+def city_report_file(
+    *, session: Session, city: City, home: Path, report_id: str, key: str
+) -> Download:
+    """One file of one of a city's roll-ups, by the roll-up's id and the file's key, found
+    only through its record (``city_report``) like a program's; ``BoardNotFound`` for an id
+    or key not on record (or of another city) and for a file not where its record says."""
+    if not report_id.isdigit() or not report_id.isascii() or len(report_id) > _MAX_ID:
+        raise BoardNotFound(CITY_REPORT_MISSING)
+    row = session.get(CityDocument, int(report_id))
+    if row is None or row.city_id != city.id:
+        raise BoardNotFound(CITY_REPORT_MISSING)
+    path = _stored(row, key, home) if key in row.paths and not key.startswith(STATEMENT) else None
+    if path is None:
+        raise BoardNotFound(FILE_MISSING)
+    suffix = path.suffix.lower()
+    name = f"{city.name}-{period_label(row.period)}-{CITY_REPORT}"
+    return Download(
+        path=path, media_type=MEDIA_TYPES[suffix], filename=_UNSAFE.sub("_", name) + suffix
+    )
 
 
 # --- the latest document of each program (the city view) ----------------------------------

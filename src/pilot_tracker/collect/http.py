@@ -9,6 +9,7 @@ the size limit, also when it comes compressed.
 from __future__ import annotations
 
 import ipaddress
+import os
 import random
 import re
 import socket
@@ -450,12 +451,41 @@ def _pinned_transport(
     httpx takes no network backend, so its pool is swapped for one that has it; no
     proxy from the environment (a proxy would connect wherever it resolves the name).
     """
-    transport = httpx.HTTPTransport(trust_env=False)
+    context = tls_context()
+    transport = httpx.HTTPTransport(trust_env=False, verify=context)
     transport._pool = httpcore.ConnectionPool(
-        ssl_context=httpx.create_ssl_context(),
+        ssl_context=context,
         network_backend=_PinnedBackend(pins, deadline),
     )
     return transport
+
+
+# Making a TLS context reads every certificate of the CA bundle: about 20-40 ms, which a
+# run paid twice for each HTTP source, even one on plain http. One is made per trust
+# setting (SSL_CERT_FILE or SSL_CERT_DIR, as httpx reads them, and the file's stamp, so a
+# bundle replaced is read again) and shared: connections only read it.
+_TLS_CONTEXTS: dict[tuple[Any, ...], ssl.SSLContext] = {}
+_TLS_LOCK = threading.Lock()
+TRUST_VARIABLES = ("SSL_CERT_FILE", "SSL_CERT_DIR")
+
+
+def tls_context() -> ssl.SSLContext:
+    """httpx's TLS context for the trust settings of the environment, made once."""
+    key = tuple((os.environ.get(name), _stamp(os.environ.get(name))) for name in TRUST_VARIABLES)
+    with _TLS_LOCK:
+        context = _TLS_CONTEXTS.get(key)
+        if context is None:
+            _TLS_CONTEXTS.clear()  # the settings changed: the old context is not used again
+            context = _TLS_CONTEXTS[key] = httpx.create_ssl_context()
+    return context
+
+
+def _stamp(path: str | None) -> tuple[int, int] | None:
+    try:
+        info = os.stat(path) if path else None
+    except OSError:
+        return None
+    return (info.st_mtime_ns, info.st_size) if info is not None else None
 
 
 def _read_bounded(response: httpx.Response, where: str, deadline: _Deadline) -> bytes:

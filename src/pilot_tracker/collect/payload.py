@@ -230,6 +230,7 @@ def _read_xlsx(data: bytes) -> ReadPayload:
 
 
 def _read_workbook(data: bytes) -> ReadPayload:
+    """Rows, metadata and formula cells of a workbook, from one open of it."""
     import openpyxl  # imported here: reading a CSV or JSON payload never needs it
 
     try:
@@ -241,10 +242,12 @@ def _read_workbook(data: bytes) -> ReadPayload:
     try:
         result = ReadPayload(kind="xlsx")
         result.meta = _meta(workbook)
-        task_sheet, hidden_tasks = _find_sheet(workbook, TASK_SHEET, TASK_ALIASES, "task")
-        indicator_sheet, hidden_indicators = _find_sheet(
-            workbook, INDICATOR_SHEET, INDICATOR_ALIASES, "indicator"
-        )
+        sheets = {
+            name: _Sheet(workbook[name]) for name in workbook.sheetnames if name != META_SHEET
+        }
+        found = _find_sheets(sheets)
+        task_sheet, hidden_tasks = found["task"]
+        indicator_sheet, hidden_indicators = found["indicator"]
         if task_sheet is None and indicator_sheet is None:
             if hidden_tasks or hidden_indicators:
                 names = "、".join(f"“{name}”" for name in hidden_tasks + hidden_indicators)
@@ -263,11 +266,13 @@ def _read_workbook(data: bytes) -> ReadPayload:
                 for name in hidden
             ]
         if task_sheet is not None:
-            result.task_rows = list(_sheet_rows(workbook[task_sheet], task_sheet, TASK_ALIASES))
+            result.task_rows = list(_sheet_rows(sheets[task_sheet], task_sheet, TASK_ALIASES))
         if indicator_sheet is not None:
             result.indicator_rows = list(
-                _sheet_rows(workbook[indicator_sheet], indicator_sheet, INDICATOR_ALIASES)
+                _sheet_rows(sheets[indicator_sheet], indicator_sheet, INDICATOR_ALIASES)
             )
+        if _has_missing_values(result):
+            result.formula_cells = _formula_cells(workbook, result)
     except PayloadError:
         raise
     except Exception as error:
@@ -276,8 +281,6 @@ def _read_workbook(data: bytes) -> ReadPayload:
         ) from None
     finally:
         workbook.close()
-    if _has_missing_values(result):
-        result.formula_cells = _formula_cells(data, result)
     return result
 
 
@@ -328,42 +331,64 @@ def _meta_text(value: Any) -> str:
     return clean_text(str(value)).strip()[:MAX_META_CHARS]
 
 
-def _find_sheet(
-    workbook: Any, preferred: str, aliases: dict[str, str], key: str
-) -> tuple[str | None, list[str]]:
-    """The visible sheet with a header row naming ``key``, and the hidden ones that have one.
+SHEET_KEYS = (("task", TASK_SHEET, TASK_ALIASES), ("indicator", INDICATOR_SHEET, INDICATOR_ALIASES))
+
+
+class _Sheet:
+    """A sheet's rows, read once: the first ``HEADER_SEARCH_ROWS`` are read (and kept) to
+    look for a header row, the rest only if the sheet is the one taken."""
+
+    def __init__(self, sheet: Any):
+        # The caps bound the work whatever the sheet declares: openpyxl fills the gaps up
+        # to the last row it finds with empty rows, each as wide as the declared dimension.
+        self._rows = sheet.iter_rows(max_row=MAX_ROWS + 1, max_col=_width(sheet))
+        self.head = list(islice(self._rows, HEADER_SEARCH_ROWS))
+        self.state = getattr(sheet, "sheet_state", "visible")
+
+    def names(self, key: str, aliases: dict[str, str]) -> bool:
+        """Whether one of its first rows has a header naming ``key``."""
+        return any(
+            any(aliases.get(header_key(getattr(cell, "value", None))) == key for cell in row)
+            for row in self.head
+        )
+
+    def __iter__(self) -> Iterator[Sequence[Any]]:
+        yield from self.head
+        yield from self._rows
+
+
+def _find_sheets(sheets: dict[str, _Sheet]) -> dict[str, tuple[str | None, list[str]]]:
+    """For tasks and for indicators: the visible sheet with a header row naming them, and the
+    hidden ones that have one.
 
     A liaison sees, fills and checks the visible sheets only: a hidden one (often the
     template's own sheet, hidden after a copy was made) is never read over a visible one.
     Two visible sheets that both qualify are refused: which one is meant is not ours to
     guess.
     """
-    names = [preferred] if preferred in workbook.sheetnames else []
-    names += [name for name in workbook.sheetnames if name not in (preferred, META_SHEET)]
-    visible: list[str] = []
-    hidden: list[str] = []
-    for name in names:
-        sheet = workbook[name]
-        rows = sheet.iter_rows(max_row=HEADER_SEARCH_ROWS, max_col=_width(sheet), values_only=True)
-        if any(any(aliases.get(header_key(value)) == key for value in row) for row in rows):
-            state = getattr(sheet, "sheet_state", "visible")
-            (visible if state == "visible" else hidden).append(name)
-    if len(visible) > 1:
-        label = {"task": "任务编号", "indicator": "指标编号"}[key]
-        raise PayloadError(
-            f"工作簿中有 {len(visible)} 个工作表都含“{label}”表头："
-            + "、".join(f"“{name}”" for name in visible)
-            + "，无法判断以哪个为准。请只保留一个填报表（删除或清空其余工作表）后重新报送"
-        )
-    return (visible[0] if visible else None), hidden
+    found = {}
+    for key, preferred, aliases in SHEET_KEYS:
+        names = [preferred] if preferred in sheets else []
+        names += [name for name in sheets if name != preferred]
+        visible: list[str] = []
+        hidden: list[str] = []
+        for name in names:
+            if sheets[name].names(key, aliases):
+                (visible if sheets[name].state == "visible" else hidden).append(name)
+        if len(visible) > 1:
+            label = {"task": "任务编号", "indicator": "指标编号"}[key]
+            raise PayloadError(
+                f"工作簿中有 {len(visible)} 个工作表都含“{label}”表头："
+                + "、".join(f"“{name}”" for name in visible)
+                + "，无法判断以哪个为准。请只保留一个填报表（删除或清空其余工作表）后重新报送"
+            )
+        found[key] = ((visible[0] if visible else None), hidden)
+    return found
 
 
-def _sheet_rows(sheet: Any, title: str, aliases: dict[str, str]) -> Iterator[Row]:
-    # The caps bound the work whatever the sheet declares: openpyxl fills the gaps up to
-    # the last row it finds with empty rows, each as wide as the declared dimension.
-    rows = sheet.iter_rows(max_row=MAX_ROWS + 1, max_col=_width(sheet))
+def _sheet_rows(sheet: _Sheet, title: str, aliases: dict[str, str]) -> Iterator[Row]:
     header: dict[int, tuple[str, str]] | None = None
-    for number, cells in enumerate(rows, start=1):
+    for number, cells in enumerate(sheet, start=1):
         if number > MAX_ROWS:
             raise _too_many_rows(f"工作表“{title}”", "空行和只有格式的行")
         if header is None:
@@ -457,27 +482,33 @@ def _has_missing_values(result: ReadPayload) -> bool:
     )
 
 
-def _formula_cells(data: bytes, result: ReadPayload) -> set[tuple[str, int, str]]:
-    """Cells that hold a formula with no cached value: empty to us, not empty to the liaison."""
+def _formula_cells(workbook: Any, result: ReadPayload) -> set[tuple[str, int, str]]:
+    """Cells that hold a formula with no cached value: empty to us, not empty to the liaison.
+
+    Read from the workbook already open, its sheets read again for their formulas rather
+    than their cached values (openpyxl's read-only sheets read the workbook's ``data_only``
+    each time they are iterated), down to the last row that needs it: the workbook is not
+    opened a second time, nor its styles and shared strings parsed again.
+    """
     wanted = {
         (row.sheet, row.number)
         for row in result.task_rows + result.indicator_rows
         if any(_blank(row.value(key)) for key in FORMULA_KEYS if key in row.cells)
     }
     formulas: set[tuple[str, int, str]] = set()
-    import openpyxl
-
-    workbook = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=False)
+    workbook._data_only = False
     try:
         for title, aliases in ((TASK_SHEET, TASK_ALIASES), (INDICATOR_SHEET, INDICATOR_ALIASES)):
             rows = result.task_rows if aliases is TASK_ALIASES else result.indicator_rows
             sheet_name = rows[0].sheet if rows else title
-            if sheet_name not in workbook.sheetnames:
+            last = max((number for sheet, number in wanted if sheet == sheet_name), default=0)
+            if not last or sheet_name not in workbook.sheetnames:
                 continue
             header: dict[int, tuple[str, str]] = {}
             sheet = workbook[sheet_name]
-            rows = sheet.iter_rows(max_row=MAX_ROWS, max_col=_width(sheet))
-            for number, cells in enumerate(rows, start=1):
+            for number, cells in enumerate(
+                sheet.iter_rows(max_row=last, max_col=_width(sheet)), start=1
+            ):
                 values = [getattr(cell, "value", None) for cell in cells]
                 if not header:
                     header = _header(values, aliases) if number <= HEADER_SEARCH_ROWS else {}
@@ -492,7 +523,7 @@ def _formula_cells(data: bytes, result: ReadPayload) -> set[tuple[str, int, str]
                     ):
                         formulas.add((sheet_name, number, key))
     finally:
-        workbook.close()
+        workbook._data_only = True
     return formulas
 
 

@@ -1,17 +1,21 @@
 """The demo: half a year of supervision of the example programs, played in a minute or two.
 
-From an empty data home, the example programs are loaded and every day from 2021-01-04 to
-2021-07-09 is played: on each working day the units' submissions land (the demo data),
-the supervise run collects, flags, escalates and sends; on their days the quarterly
-reconciliations and the half-year evaluation are written and sent. Alerts go by real
-email to an SMTP server on loopback, each message kept as an ``.eml`` file; the HTTP
-source of the Yinzhou example is served on loopback too, and is down for a while. Where
-Dovecot is installed, the first program's office has a mailbox on loopback too, and a few
-of its units answer by mail (``demo/mailing.py``): their replies are kept under
-``mail/replies/``, and pilot-tracker's receipts go out with the other alerts.
+From an empty data home, the example programs (the four pilots of the city's bulletin) and
+the example city over them are loaded, and every day from 2021-01-04 to 2021-07-09 is
+played: on each working day the units' submissions land (the demo data), the supervise
+run collects, flags, escalates and sends; on their days the quarterly reconciliations and
+the half-year evaluation are written and sent. Alerts go by real email to an SMTP server
+on loopback, each message kept as an ``.eml`` file; the HTTP source of the Yinzhou example
+is served on loopback too, and is down for a while. Where Dovecot is installed,
+Xiangshan's office (``MAIL_IN``) has a mailbox on loopback too, and a few of its units
+answer by mail (``demo/mailing.py``): their replies are kept under ``mail/replies/``, and
+pilot-tracker's receipts go out with the other alerts.
 
 The demo calls the same domain code the Prefect flows call, without a Prefect run per
-step, so that half a year takes minutes, not hours.
+step, so that half a year takes minutes, not hours. Its last working day may be handed to
+a caller instead (``last_day``: the command line runs it through the real Prefect flows,
+``flows/demo_day.py``): the units' submissions of that day land and the servers stay up,
+and the caller supervises, writes the day's reports and sends, as a scheduled day would.
 """
 
 from __future__ import annotations
@@ -22,13 +26,13 @@ import shutil
 import socket
 import threading
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from email.parser import BytesHeaderParser
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 import yaml
@@ -40,9 +44,10 @@ from pilot_tracker.alerts import delivery, outbox
 from pilot_tracker.collect import collection
 from pilot_tracker.demo import mailing, submissions
 from pilot_tracker.errors import DemoError
-from pilot_tracker.ledger import store
+from pilot_tracker.ledger import cities, store
+from pilot_tracker.ledger.city_file import CitySpec
 from pilot_tracker.ledger.links import Links
-from pilot_tracker.ledger.program_file import ProgramSpec
+from pilot_tracker.ledger.program_file import HttpSourceSpec, ProgramSpec, SourceSpec
 from pilot_tracker.models import (
     Escalation,
     EscalationStatus,
@@ -55,10 +60,16 @@ from pilot_tracker.reports import schedule, writing
 from pilot_tracker.supervise import escalation, flags, notices
 from pilot_tracker.supervise import workdays as workdays_module
 
+if TYPE_CHECKING:
+    import apprise
+
 START = date(2021, 1, 4)
 END = date(2021, 7, 9)
 SUPERVISE_AT = time(9, 0)
 HTTP_PORT = 8765
+# The program whose office has a mailbox in the demo, and a few of whose units answer by
+# mail; the first example where it is not among them.
+MAIL_IN = "xiangshan"
 
 
 @dataclass
@@ -71,8 +82,53 @@ class DemoResult:
     mails: int = 0
     replies: int = 0  # mail the units sent to the office's mailbox
     mailbox: str = ""  # why the demo played without a mailbox, if it did
+    mail_program: str = ""  # whose office has the mailbox
+    cities: dict[str, list[str]] = field(default_factory=dict)  # city → its pilots
     reports: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    last_day: LastDayResult | None = None  # what the caller of the last day did
+
+
+@dataclass(frozen=True)
+class LastDay:
+    """The demo's last working day, handed to a caller that supervises every program,
+    writes the reports due and sends (the Prefect flows), with what it needs to: the
+    servers (SMTP, the HTTP source, the office's mailbox) are up and the units'
+    submissions of the day have landed."""
+
+    day: date
+    folder: Path  # the demo's folder
+    home: Path  # its data home: the database (at ``database_url``), inbox, reports
+    database_url: str
+    apprise_config: Path
+    templates: Path
+    programs: list[str]
+    reports: list[tuple[str, str]]  # due that day: (kind, period), as schedule.writing_days
+    environ: dict[str, str]  # what the collect needs besides: the mailbox's password
+
+
+@dataclass(frozen=True)
+class Ran:
+    """One run the caller of the last day made (a Prefect flow run)."""
+
+    flow: str
+    name: str
+    state: str
+    seconds: float
+    depth: int = 0  # 0: a run the caller started; 1: a run under it; ...
+    program: str = ""
+    id: str = ""
+
+
+@dataclass
+class LastDayResult:
+    """What the caller of the last day did: the report files it wrote, the problems it met,
+    its runs, and how to look at them afterwards."""
+
+    reports: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+    runs: list[Ran] = field(default_factory=list)
+    look: list[str] = field(default_factory=list)
 
 
 class _Mailroom:
@@ -174,13 +230,15 @@ def _free_port() -> int:
 
 
 @contextlib.contextmanager
-def _http_source(answers: dict[str, bytes | None]) -> Iterator[bool]:
-    """The big-data centre's system on loopback: a unit's JSON, or 503 while it is down."""
+def _http_source(answers: dict[str, bytes | None]) -> Iterator[int]:
+    """The big-data centre's system on loopback, on a free port (yielded): a unit's JSON at
+    ``/<program>/<unit>/progress.json`` (``answers`` by ``program/unit``), or 503 while it
+    is down."""
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
-            unit = self.path.rstrip("/").split("/")[-2] if self.path.count("/") >= 2 else ""
-            body = answers.get(unit)
+            parts = self.path.strip("/").split("/")
+            body = answers.get("/".join(parts[-3:-1])) if len(parts) >= 3 else None
             if body is None:
                 self.send_response(503)
                 self.end_headers()
@@ -194,25 +252,43 @@ def _http_source(answers: dict[str, bytes | None]) -> Iterator[bool]:
         def log_message(self, *args: object) -> None:
             pass
 
-    try:
-        server = ThreadingHTTPServer(("127.0.0.1", HTTP_PORT), Handler)
-    except OSError:
-        yield False  # the port is taken: the source stays down, as sources sometimes do
-        return
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     server.daemon_threads = True
     thread = threading.Thread(
         target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
     )
     thread.start()
     try:
-        yield True
+        yield server.server_address[1]
     finally:
         server.shutdown()
         server.server_close()
 
 
-def apprise_config(specs: list[ProgramSpec], port: int, path: Path) -> Path:
-    """Addresses for every liaison and head, the offices and the leaders, on loopback."""
+def served_here(spec: ProgramSpec, port: int) -> ProgramSpec:
+    """The program with its HTTP sources on the demo's server (``HTTP_PORT`` in the example
+    file) moved to ``port``: another demo on the same machine may hold ``HTTP_PORT``, and
+    a source down for the whole half-year would change what is played."""
+    served = f"http://127.0.0.1:{HTTP_PORT}/"
+
+    def moved(source: SourceSpec) -> SourceSpec:
+        if isinstance(source, HttpSourceSpec) and source.url.startswith(served):
+            url = f"http://127.0.0.1:{port}/{source.url.removeprefix(served)}"
+            return source.model_copy(update={"url": url})
+        return source
+
+    units = [
+        unit.model_copy(update={"sources": [moved(source) for source in unit.sources]})
+        for unit in spec.units
+    ]
+    return spec.model_copy(update={"units": units})
+
+
+def apprise_config(
+    specs: list[ProgramSpec], port: int, path: Path, city_specs: Sequence[CitySpec] = ()
+) -> Path:
+    """Addresses for every liaison and head, the offices and the leaders, and each city's
+    contacts (``city:<code>, role:city`` or ``role:leader``), on loopback."""
     urls: list[dict[str, dict[str, str]]] = []
 
     def address(mailbox: str, tags: str) -> None:
@@ -231,11 +307,26 @@ def apprise_config(specs: list[ProgramSpec], port: int, path: Path) -> Path:
                     f"{spec.code}-{unit.code}-{role}",
                     f"program:{spec.code}, unit:{unit.code}, role:{role}",
                 )
+    for city in city_specs:
+        for role in dict.fromkeys(contact.role for contact in city.contacts):
+            address(f"{city.code}-{role}", f"city:{city.code}, role:{role}")
     path.write_text(yaml.safe_dump({"version": 1, "urls": urls}), encoding="utf-8")
     return path
 
 
-DEMO_PARTS = ("data", "mail", "reports", "apprise.yml")
+def loopback_targets(config: Path) -> apprise.Apprise:
+    """The demo's addresses, read once for the whole half-year: reading them was most of a
+    played day's cost. Apprise pauses 5.5 s between two mails from one address object; a
+    scheduled run reads the file afresh and never meets that pause from one day to the
+    next, so on these addresses (all the loopback mail server) it is dropped."""
+    targets = delivery.load_targets(config)
+    for server in targets:
+        server.request_rate_per_sec = 0
+    return targets
+
+
+# "reports" is where demos played before kept their reports (now under data/).
+DEMO_PARTS = ("data", "mail", "reports", "apprise.yml", "prefect")
 
 
 def clear(folder: Path) -> None:
@@ -267,38 +358,66 @@ def play(
     start: date = START,
     end: date = END,
     links: Callable[[Path], Links] | None = None,
+    city_files: Sequence[Path] = (),
+    last_day: Callable[[LastDay], LastDayResult] | None = None,
 ) -> DemoResult:
     """Play the demo into ``folder``; a demo played there before is replaced.
 
+    ``examples`` are the program files played, ``city_files`` the cities loaded over them.
     ``links`` gives the issuer of the units' personal links for the demo's data home (its
     key kept there, so that a portal on that home opens them); the messages carry them.
+    ``last_day`` supervises, writes the reports due and sends on the last working day,
+    instead of the domain calls.
     """
     home = folder / "data"
     clear(folder)
     home.mkdir(parents=True)
-    first, _ = store.read_program_source(examples[0])
-    with _office_mailbox(first, folder / "mail" / "replies") as post:
-        return _play(folder, home, examples, templates, on_day, start, end, links, post)
+    programs = [(path, *store.read_program_source(path)) for path in examples]
+    by_code = {spec.code: spec for _, spec, _ in programs}
+    mail_in = by_code.get(MAIL_IN, programs[0][1])
+    answers: dict[str, bytes | None] = {}
+    with (
+        _http_source(answers) as http_port,
+        _office_mailbox(mail_in, folder / "mail" / "replies") as post,
+    ):
+        programs = [(path, served_here(spec, http_port), sha) for path, spec, sha in programs]
+        return _play(
+            folder,
+            home,
+            programs,
+            city_files,
+            templates,
+            on_day,
+            start,
+            end,
+            links,
+            post,
+            answers,
+            last_day,
+        )
 
 
 def _play(
     folder: Path,
     home: Path,
-    examples: list[Path],
+    programs: list[tuple[Path, ProgramSpec, str]],
+    city_files: Sequence[Path],
     templates: Path,
     on_day: Callable[[date, int, int], None],
     start: date,
     end: date,
     links: Callable[[Path], Links] | None,
     post: _Post | str,
+    answers: dict[str, bytes | None],
+    last_day: Callable[[LastDay], LastDayResult] | None = None,
 ) -> DemoResult:
     issuer = links(home) if links is not None else None
     engine = db.make_engine(f"sqlite:///{(home / 'pilot-tracker.db').resolve()}")
     db.migrate(engine)
     specs = []
+    city_specs = []
     with db.session(engine) as session:
-        for path in examples:
-            spec, sha256 = store.read_program_source(path)
+        for path, spec, sha256 in programs:
             if isinstance(post, _Post) and spec.code == post.spec.code:
                 spec = mailing.with_mailbox(spec, post.server.imap_port)
             store.load_program(
@@ -309,7 +428,22 @@ def _play(
                 now=_moment(start, spec.timezone),
             )
             specs.append(spec)
-    result = DemoResult(folder=folder, mailbox=post if isinstance(post, str) else "")
+        for path in city_files:
+            city, sha256 = cities.read_city_source(path)
+            cities.load_city(
+                session=session,
+                spec=city,
+                source_name=path.name,
+                source_sha256=sha256,
+                now=_moment(start, city.timezone),
+            )
+            city_specs.append(city)
+    result = DemoResult(
+        folder=folder,
+        mailbox=post if isinstance(post, str) else "",
+        mail_program=post.spec.code if isinstance(post, _Post) else "",
+        cities={city.code: list(city.programs) for city in city_specs},
+    )
     mail = post if isinstance(post, _Post) else None
     message_templates = outbox.Templates(templates, links=issuer)
     with db.session(engine) as session:
@@ -317,12 +451,43 @@ def _play(
     due = schedule.writing_days(calendar, start, end)
     days = [start + timedelta(days=n) for n in range((end - start).days + 1)]
     workdays = [day for day in days if calendar.is_workday(day)]
-    answers: dict[str, bytes | None] = {}
-    with _smtp(folder / "mail") as (mailroom, port), _http_source(answers):
-        config = apprise_config(specs, port, folder / "apprise.yml")
+    with _smtp(folder / "mail") as (mailroom, port):
+        config = apprise_config(specs, port, folder / "apprise.yml", city_specs)
+        targets = loopback_targets(config)
         previous: date | None = None
         for index, day in enumerate(workdays, start=1):
             on_day(day, index, len(workdays))
+            if last_day is not None and index == len(workdays):
+                for spec in specs:
+                    _supervise(
+                        engine,
+                        spec,
+                        home,
+                        day,
+                        previous,
+                        answers,
+                        message_templates,
+                        mail,
+                        mailroom,
+                        units_only=True,
+                    )
+                handed = LastDay(
+                    day=day,
+                    folder=folder,
+                    home=home,
+                    database_url=engine.url.render_as_string(hide_password=False),
+                    apprise_config=config,
+                    templates=templates,
+                    programs=[spec.code for spec in specs],
+                    reports=list(due.get(day, [])),
+                    environ={mailing.PASSWORD_ENV: mail.password} if mail is not None else {},
+                )
+                result.last_day = last_day(handed)
+                result.reports += result.last_day.reports
+                result.problems += result.last_day.problems
+                if mail is not None:
+                    mail.away_answers(mailroom, day)
+                continue
             for spec in specs:
                 _supervise(
                     engine, spec, home, day, previous, answers, message_templates, mail, mailroom
@@ -334,7 +499,7 @@ def _play(
                             kind=kind,
                             program=spec.code,
                             period=period,
-                            folder=folder / "reports" / spec.code / period,
+                            folder=home / "reports" / spec.code / period,
                             home=home,
                             templates=templates,
                             now=_moment(day, spec.timezone),
@@ -344,9 +509,7 @@ def _play(
                     result.problems += written.problems
             sent = delivery.send(
                 engine=engine,
-                # Read afresh each day, as each scheduled run does: Apprise spaces out
-                # the mails one address object sends, which would idle the demo.
-                targets=delivery.load_targets(config),
+                targets=targets,
                 templates=message_templates,
                 home=home,
                 now=lambda day=day: _moment(day, specs[0].timezone),
@@ -384,9 +547,10 @@ def _supervise(
     templates: outbox.Templates,
     post: _Post | None = None,
     mailroom: _Mailroom | None = None,
+    units_only: bool = False,
 ) -> None:
     """One program's supervise run on one day: submissions land (some by mail), collect,
-    flag, escalate."""
+    flag, escalate; with ``units_only``, only what the units do (submit, acknowledge)."""
     mailed = post is not None and post.spec.code == spec.code
     landed = submissions.deliver(
         spec=spec,
@@ -396,7 +560,7 @@ def _supervise(
         by_mail=post.units if post is not None and mailed else frozenset(),
     )
     for unit, body in landed.http.items():
-        answers[unit] = None if unit in landed.down else body
+        answers[f"{spec.code}/{unit}"] = None if unit in landed.down else body
     if post is not None and mailroom is not None:
         for item in landed.mailed:
             post.write(item, mailroom)
@@ -409,6 +573,8 @@ def _supervise(
             before=day,
             now=now - timedelta(minutes=30),
         )
+    if units_only:
+        return
     result = collection.collect(
         engine=engine,
         program=spec.code,

@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import yaml
 from pydantic import Field, TypeAdapter, ValidationError
 
 from pilot_tracker.errors import Problem, ProgramFileError
@@ -31,17 +30,14 @@ from pilot_tracker.ledger.program_file import (
     MailAddress,
     Name,
     Short,
-    YamlBoundError,
     _decoded,
     _Spec,
-    _yaml_lines,
     describe_error,
-    format_path,
-    load_yaml,
+    parse_yaml_file,
     read_bounded,
 )
 
-MAX_CITY_FILE_BYTES = 256 * 1024
+MAX_CITY_FILE_BYTES = 1024 * 1024
 MAX_CITY_PROGRAMS = 500  # a province's pilots fit in one file
 
 
@@ -67,6 +63,14 @@ class CitySpec(_Spec):
         return self.model_dump(mode="json")
 
 
+def _known_zone(zone: str) -> bool:
+    try:
+        ZoneInfo(zone)
+    except (ZoneInfoNotFoundError, ValueError):
+        return False
+    return True
+
+
 def read_city_file(path: Path) -> CitySpec:
     """Read and validate a city file; raise ``ProgramFileError`` with every problem."""
     name = path.name
@@ -76,54 +80,32 @@ def read_city_file(path: Path) -> CitySpec:
 
 def parse_city_text(text: str, name: str) -> CitySpec:
     """Validate the YAML text of a city file."""
-    try:
-        raw, root = load_yaml(text, {"programs": (MAX_CITY_PROGRAMS, "programs")})
-    except YamlBoundError as error:
-        raise ProgramFileError(name, [Problem(error.where, error.message)]) from None
-    except yaml.MarkedYAMLError as error:
-        mark = error.problem_mark or error.context_mark
-        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        reason = error.problem or error.context or "not valid YAML"
-        raise ProgramFileError(
-            name, [Problem(where, f"YAML syntax error: {reason}; check indentation and quoting")]
-        ) from None
-    except yaml.YAMLError as error:
-        raise ProgramFileError(name, [Problem("", f"YAML syntax error: {error}")]) from None
-    lines, duplicates = _yaml_lines(root)
-    if duplicates:
-        raise ProgramFileError(name, duplicates)
-
-    def locate(path: tuple[str | int, ...]) -> str:
-        for depth in range(len(path), -1, -1):
-            if path[:depth] in lines:
-                return f"{format_path(path)} (line {lines[path[:depth]]})"
-        return format_path(path)
-
+    raw, locate = parse_yaml_file(text, name, {"programs": (MAX_CITY_PROGRAMS, "programs")})
     if not isinstance(raw, dict):
         raise ProgramFileError(
             name,
             [Problem("", "the file must be a mapping of keys (code, name, office, programs)")],
         )
     problems: list[Problem] = []
+    spec = None
     try:
         spec = TypeAdapter(CitySpec).validate_python(raw)
     except ValidationError as error:
         for detail in error.errors():
             loc = tuple(detail["loc"])
             problems.append(Problem(locate(loc), describe_error(detail, CitySpec, loc)))
-        raise ProgramFileError(name, problems) from None
-    try:
-        ZoneInfo(spec.timezone)
-    except (ZoneInfoNotFoundError, ValueError):
+    zone = raw.get("timezone", "Asia/Shanghai")
+    if isinstance(zone, str) and not _known_zone(zone):
         problems.append(
             Problem(
                 locate(("timezone",)),
-                f'unknown time zone "{spec.timezone}"; write one such as Asia/Shanghai',
+                f'unknown time zone "{zone}"; write one such as Asia/Shanghai',
             )
         )
+    programs = raw.get("programs")
     seen: dict[str, int] = {}
-    for index, code in enumerate(spec.programs):
-        if code in seen:
+    for index, code in enumerate(programs if isinstance(programs, list) else []):
+        if isinstance(code, str) and code in seen:
             problems.append(
                 Problem(
                     locate(("programs", index)),
@@ -131,7 +113,7 @@ def parse_city_text(text: str, name: str) -> CitySpec:
                     "name each pilot once",
                 )
             )
-        seen.setdefault(code, index)
-    if problems:
+        seen.setdefault(str(code), index)
+    if problems or spec is None:
         raise ProgramFileError(name, problems)
     return spec

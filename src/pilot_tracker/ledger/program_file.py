@@ -554,8 +554,18 @@ def _line(mark: yaml.Mark | None) -> str:
 
 def parse_program_text(text: str, name: str) -> ProgramSpec:
     """Validate the YAML text of a program file."""
+    raw, locate = parse_yaml_file(text, name, SECTION_BOUNDS)
+    return validate_program(raw, name, locate)
+
+
+def parse_yaml_file(
+    text: str, name: str, counted: dict[str, tuple[int, str]]
+) -> tuple[Any, Locator]:
+    """The data of a program or city file's YAML, and a locator that names a key's place
+    with its line; a bound passed, a syntax error or a key written twice raises
+    ``ProgramFileError`` with its place."""
     try:
-        raw, root = load_yaml(text, SECTION_BOUNDS)
+        raw, root = load_yaml(text, counted)
     except YamlBoundError as error:
         raise ProgramFileError(name, [Problem(error.where, error.message)]) from None
     except yaml.MarkedYAMLError as error:
@@ -578,7 +588,7 @@ def parse_program_text(text: str, name: str) -> ProgramSpec:
                 return f"{format_path(path)} (line {lines[path[:depth]]})"
         return format_path(path)
 
-    return validate_program(raw, name, locate)
+    return raw, locate
 
 
 def _yaml_lines(root: yaml.Node | None) -> tuple[dict[Path_, int], list[Problem]]:

@@ -1,7 +1,13 @@
-"""Charts as inline SVG: nothing to fetch, the same bytes for the same figures."""
+"""Charts as inline SVG: nothing to fetch, the same bytes for the same figures. An
+indicator's year (the blue book) is drawn as SVG for the page and the PDF and, from the same
+layout, as PNG for the Word document."""
 
 from __future__ import annotations
 
+import io
+import math
+from dataclasses import dataclass, field
+from datetime import date
 from html import escape
 
 from pilot_tracker.ledger import plan
@@ -104,3 +110,266 @@ def battle_map(evaluation: Evaluation) -> str:
         parts.append(f"<text x='{x + 16}' y='{legend_y + 11}' font-size='11' {FONT}>{text}</text>")
     parts.append("</svg>")
     return "".join(parts)
+
+
+# --- an indicator's year (the blue book) -----------------------------------------------------
+
+
+def number(value: float | None) -> str:
+    """A figure as a reader reads it: 5, 4.55, 30000 (never 3e+04); — for none."""
+    if value is None:
+        return "—"
+    shown = f"{value:.4f}".rstrip("0").rstrip(".")
+    return "0" if shown == "-0" else shown
+
+
+@dataclass
+class Series:
+    """An indicator's year on a chart: its readings against its baseline, its target and
+    the straight line from one to the other (where the plan expects it on each day)."""
+
+    name: str
+    year: int
+    baseline: float
+    baseline_year: int
+    target: float
+    target_year: int
+    expected_start: float  # the straight line on the year's first day
+    expected_end: float  # and on its last
+    points: list[tuple[date, float]] = field(default_factory=list)
+
+
+SERIES_COLOURS = {
+    "readings": "#111111",
+    "expected": "#1f77b4",
+    "baseline": "#888888",
+    "target": "#c0392b",
+}
+# What each line of the chart is, in the legend of the page and the caption in Word.
+SERIES_LEGEND = {
+    "readings": "年内读数",
+    "expected": "按计划应达",
+    "baseline": "基期值",
+    "target": "目标值",
+}
+
+
+@dataclass(frozen=True)
+class _Frame:
+    """Where values and days fall on a chart ``width`` × ``height`` wide."""
+
+    year: int
+    width: float
+    height: float
+    left: float
+    right: float
+    top: float
+    bottom: float
+    low: float
+    high: float
+    step: float
+
+    def x(self, day: date) -> float:
+        first = date(self.year, 1, 1)
+        days = (date(self.year, 12, 31) - first).days
+        return self.left + (day - first).days / days * (self.width - self.left - self.right)
+
+    def y(self, value: float) -> float:
+        plot = self.height - self.top - self.bottom
+        return self.top + (self.high - value) / (self.high - self.low) * plot
+
+    @property
+    def ticks(self) -> list[float]:
+        count = round((self.high - self.low) / self.step)
+        return [self.low + index * self.step for index in range(count + 1)]
+
+    def label(self, value: float) -> str:
+        """A tick's value with as many decimals as the step has."""
+        step = f"{self.step:.10f}".rstrip("0").rstrip(".")
+        decimals = len(step.partition(".")[2])
+        return number(round(value, decimals))
+
+
+def _nice(raw: float) -> float:
+    """The step of 1, 2, 2.5 or 5 times a power of ten at or just above ``raw``."""
+    power = 10 ** math.floor(math.log10(raw))
+    return next(m * power for m in (1, 2, 2.5, 5, 10) if m * power >= raw * (1 - 1e-9))
+
+
+def _frame(series: Series, scale: float = 1.0) -> _Frame:
+    values = [series.baseline, series.target, series.expected_start, series.expected_end]
+    values += [value for _, value in series.points]
+    low, high = min(values), max(values)
+    if high == low:
+        pad = abs(high) * 0.1 or 1.0
+        low, high = low - pad, high + pad
+    step = _nice((high - low) / 4)
+    low = math.floor(low / step + 1e-9) * step
+    high = math.ceil(high / step - 1e-9) * step
+    if high <= low:
+        high = low + step
+    return _Frame(
+        series.year,
+        width=640 * scale,
+        height=250 * scale,
+        left=64 * scale,
+        right=20 * scale,
+        top=34 * scale,
+        bottom=28 * scale,
+        low=low,
+        high=high,
+        step=step,
+    )
+
+
+def indicator_series(series: Series) -> str:
+    """An indicator's year as SVG: the months along, the values up; the baseline and the
+    target as level lines, the straight line between them, and the readings."""
+    f = _frame(series)
+    bottom, right = f.height - f.bottom, f.width - f.right
+    first, last = date(series.year, 1, 1), date(series.year, 12, 31)
+    colours = SERIES_COLOURS
+    parts = [
+        f"<svg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 {f.width:g} {f.height:g}' "
+        f"width='{f.width:g}' height='{f.height:g}' role='img' "
+        f"aria-label='{escape(series.name)}：{series.year}年读数'>"
+    ]
+    legend = [
+        ("readings", "", SERIES_LEGEND["readings"]),
+        ("expected", "2 3", SERIES_LEGEND["expected"]),
+        ("baseline", "6 4", f"{SERIES_LEGEND['baseline']}（{series.baseline_year}年）"),
+        ("target", "6 4", f"{SERIES_LEGEND['target']}（{series.target_year}年）"),
+    ]
+    x = f.left
+    for key, dashes, text in legend:
+        dash = f" stroke-dasharray='{dashes}'" if dashes else ""
+        parts.append(
+            f"<line x1='{x:g}' y1='12' x2='{x + 22:g}' y2='12' stroke='{colours[key]}' "
+            f"stroke-width='2'{dash}/>"
+        )
+        parts.append(f"<text x='{x + 26:g}' y='16' font-size='11' {FONT}>{escape(text)}</text>")
+        x += 38 + 11 * len(text)
+    for tick in f.ticks:
+        y = f.y(tick)
+        parts.append(
+            f"<line x1='{f.left:g}' y1='{y:.1f}' x2='{right:g}' y2='{y:.1f}' stroke='#e5e5e5'/>"
+        )
+        parts.append(
+            f"<text x='{f.left - 6:g}' y='{y + 4:.1f}' font-size='10' text-anchor='end' "
+            f"{FONT}>{f.label(tick)}</text>"
+        )
+    parts.append(
+        f"<line x1='{f.left:g}' y1='{bottom:g}' x2='{right:g}' y2='{bottom:g}' stroke='#999'/>"
+    )
+    for month in range(1, 13):
+        x = f.x(date(series.year, month, 1))
+        parts.append(
+            f"<line x1='{x:.1f}' y1='{bottom:g}' x2='{x:.1f}' y2='{bottom + 4:g}' stroke='#999'/>"
+        )
+        parts.append(
+            f"<text x='{f.x(date(series.year, month, 15)):.1f}' y='{bottom + 16:g}' "
+            f"font-size='10' text-anchor='middle' {FONT}>{month}月</text>"
+        )
+    for key, value in (("baseline", series.baseline), ("target", series.target)):
+        y = f.y(value)
+        parts.append(
+            f"<line x1='{f.left:g}' y1='{y:.1f}' x2='{right:g}' y2='{y:.1f}' "
+            f"stroke='{colours[key]}' stroke-width='1.5' stroke-dasharray='6 4'/>"
+        )
+    parts.append(
+        f"<line x1='{f.x(first):.1f}' y1='{f.y(series.expected_start):.1f}' "
+        f"x2='{f.x(last):.1f}' y2='{f.y(series.expected_end):.1f}' "
+        f"stroke='{colours['expected']}' stroke-width='1.5' stroke-dasharray='2 3'/>"
+    )
+    points = [(f.x(day), f.y(value), value) for day, value in series.points]
+    if len(points) > 1:
+        line = " ".join(f"{x:.1f},{y:.1f}" for x, y, _ in points)
+        parts.append(
+            f"<polyline points='{line}' fill='none' stroke='{colours['readings']}' "
+            "stroke-width='2'/>"
+        )
+    for x, y, value in points:
+        parts.append(f"<circle cx='{x:.1f}' cy='{y:.1f}' r='3' fill='{colours['readings']}'/>")
+        parts.append(
+            f"<text x='{x:.1f}' y='{y - 7:.1f}' font-size='9' text-anchor='middle' {FONT}>"
+            f"{number(value)}</text>"
+        )
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def indicator_png(series: Series, scale: float = 2.0) -> bytes:
+    """The same chart as PNG, for Word. Only figures are drawn (months as 1-12): a picture
+    has no font fallback for Chinese, so the caption beside it names the lines."""
+    from PIL import Image, ImageDraw, ImageFont  # imported here: only Word needs it
+
+    f = _frame(series, scale)
+    image = Image.new("RGB", (round(f.width), round(f.height)), "white")
+    draw = ImageDraw.Draw(image)
+    font = ImageFont.load_default(size=round(10 * scale))
+    small = ImageFont.load_default(size=round(9 * scale))
+    bottom, right = f.height - f.bottom, f.width - f.right
+    first, last = date(series.year, 1, 1), date(series.year, 12, 31)
+    colours = SERIES_COLOURS
+
+    def text(x: float, y: float, words: str, where: str, face: object = font) -> None:
+        """``where``: r (right of x), m (centred on x); y is the text's middle."""
+        box = draw.textbbox((0, 0), words, font=face)  # type: ignore[arg-type]
+        width, height = box[2] - box[0], box[3] - box[1]
+        left = x - width if where == "r" else x - width / 2
+        draw.text((left - box[0], y - height / 2 - box[1]), words, fill="#333", font=face)  # type: ignore[arg-type]
+
+    def dashed(
+        start: tuple[float, float], end: tuple[float, float], dash: float, gap: float, colour: str
+    ) -> None:
+        length = math.dist(start, end)
+        if length == 0:
+            return
+        dx, dy = (end[0] - start[0]) / length, (end[1] - start[1]) / length
+        at = 0.0
+        while at < length:
+            to = min(at + dash, length)
+            draw.line(
+                [
+                    (start[0] + dx * at, start[1] + dy * at),
+                    (start[0] + dx * to, start[1] + dy * to),
+                ],
+                fill=colour,
+                width=round(1.5 * scale),
+            )
+            at = to + gap
+
+    for tick in f.ticks:
+        y = f.y(tick)
+        draw.line([(f.left, y), (right, y)], fill="#e5e5e5", width=1)
+        text(f.left - 6 * scale, y, f.label(tick), "r")
+    draw.line([(f.left, bottom), (right, bottom)], fill="#999999", width=round(scale))
+    for month in range(1, 13):
+        x = f.x(date(series.year, month, 1))
+        draw.line([(x, bottom), (x, bottom + 4 * scale)], fill="#999999", width=round(scale))
+        text(f.x(date(series.year, month, 15)), bottom + 12 * scale, str(month), "m")
+    for key, value in (("baseline", series.baseline), ("target", series.target)):
+        y = f.y(value)
+        dashed((f.left, y), (right, y), 6 * scale, 4 * scale, colours[key])
+    dashed(
+        (f.x(first), f.y(series.expected_start)),
+        (f.x(last), f.y(series.expected_end)),
+        2 * scale,
+        3 * scale,
+        colours["expected"],
+    )
+    points = [(f.x(day), f.y(value), value) for day, value in series.points]
+    if len(points) > 1:
+        draw.line(
+            [(x, y) for x, y, _ in points],
+            fill=colours["readings"],
+            width=round(2 * scale),
+            joint="curve",
+        )
+    radius = 3 * scale
+    for x, y, value in points:
+        draw.ellipse([(x - radius, y - radius), (x + radius, y + radius)], fill=colours["readings"])
+        text(x, y - 9 * scale, number(value), "m", small)
+    stream = io.BytesIO()
+    image.save(stream, format="PNG")
+    return stream.getvalue()

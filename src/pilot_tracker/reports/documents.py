@@ -142,16 +142,22 @@ def pdf(
     return {anchor: (start, end) for (anchor, start), end in zip(ordered, ends, strict=False)}
 
 
-def split_pdf(source: Path, pages: tuple[int, int], path: Path) -> None:
-    """Pages ``[start, end)`` of a PDF as a PDF of their own."""
+def split_pdf(source: Path, parts: dict[Path, tuple[int, int]]) -> None:
+    """Pages ``[start, end)`` of a PDF as a PDF of their own, for each path in ``parts``.
+
+    The source is read once for all of them: reading it is most of the work (eight times
+    the cutting, for a quarter's statements), and what is cut is the same either way.
+    """
     from pypdf import PdfReader, PdfWriter
 
-    writer = PdfWriter()
-    writer.append(PdfReader(source), pages=pages)
-    temporary = path.with_name(f".{path.name}.part")
-    with temporary.open("wb") as stream:
-        writer.write(stream)
-    temporary.replace(path)
+    reader = PdfReader(source)
+    for path, pages in parts.items():
+        writer = PdfWriter()
+        writer.append(reader, pages=pages)
+        temporary = path.with_name(f".{path.name}.part")
+        with temporary.open("wb") as stream:
+            writer.write(stream)
+        temporary.replace(path)
 
 
 def stamp(day: date) -> str:

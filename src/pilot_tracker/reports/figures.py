@@ -750,28 +750,7 @@ def _score(
         completion_weights.append(task.weight)
     completion = _mean(completion_parts, completion_weights)
 
-    calendar = snapshot.calendar
-    grace = spec.rules.missing_report.grace_workdays
-    owned = {indicator.code for indicator in spec.indicators if indicator.owner == unit}
-    timely, owed = 0, 0
-    situation = snapshot.situation(day)
-    cadence = spec.reporting.cadence
-    for month in _months(max(start, spec.start), day, cadence):
-        deadline = calendar.add_workdays(
-            calendar.roll_forward(periods.deadline(month, spec.reporting.deadline)), grace
-        )
-        if deadline > day or not rules._has_work(situation, unit, month):
-            continue
-        owed += 1
-        sent = [
-            e.reported_on for e in snapshot.status_reports if e.unit == unit and e.period == month
-        ]
-        sent += [
-            r.as_of
-            for r in snapshot.readings
-            if r.indicator in owned and periods.period_of(r.as_of, cadence) == month
-        ]
-        timely += bool(sent) and min(sent) <= deadline
+    timely, owed = reports_on_time(snapshot, unit, start, day)
     timeliness = round(timely / owed * 100, 1) if owed else None
 
     parts = []
@@ -826,6 +805,37 @@ def _score(
         else None
     )
     return UnitScore(unit, name, completion, timeliness, indicators, evidence, score, None)
+
+
+def reports_on_time(snapshot: Snapshot, unit: str, start: date, day: date) -> tuple[int, int]:
+    """How many of the reports a unit owed from ``start`` to ``day`` came by their deadline
+    (the period's reporting day, rolled to a working day, plus the grace of working days of
+    ``missing_report``), and how many it owed: one a period in which it had a task under way
+    or owned an indicator, whose deadline has passed by ``day``."""
+    spec = snapshot.spec
+    calendar = snapshot.calendar
+    grace = spec.rules.missing_report.grace_workdays
+    owned = {indicator.code for indicator in spec.indicators if indicator.owner == unit}
+    timely, owed = 0, 0
+    situation = snapshot.situation(day)
+    cadence = spec.reporting.cadence
+    for month in _months(max(start, spec.start), day, cadence):
+        deadline = calendar.add_workdays(
+            calendar.roll_forward(periods.deadline(month, spec.reporting.deadline)), grace
+        )
+        if deadline > day or not rules._has_work(situation, unit, month):
+            continue
+        owed += 1
+        sent = [
+            e.reported_on for e in snapshot.status_reports if e.unit == unit and e.period == month
+        ]
+        sent += [
+            r.as_of
+            for r in snapshot.readings
+            if r.indicator in owned and periods.period_of(r.as_of, cadence) == month
+        ]
+        timely += bool(sent) and min(sent) <= deadline
+    return timely, owed
 
 
 def narrative(evaluation: Evaluation, day: date) -> list[str]:

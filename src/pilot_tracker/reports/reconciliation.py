@@ -142,19 +142,22 @@ def _statements(
             except ReportError as error:
                 written.problems.append(f"statements' PDF not written: {error}")
                 source = None
+        cut: dict[Path, tuple[int, int]] = {}
         for statement in data.statements:
             # Each unit's statement is cut out of a whole, not printed again.
             name = f"{data.program}-{data.quarter}-对账单-{statement.unit}"
             pages = ranges.get(f"statement-{statement.unit}")
             if source is not None and pages is not None:
                 path = written.folder / f"{name}.pdf"
-                documents.split_pdf(source, pages, path)
+                cut[path] = pages
             else:
                 single = documents.html(
                     templates, "reports/statement_only.html.j2", s=statement, **context
                 )
                 path = write_text(written.folder / f"{name}.html", single)
             written.statements[statement.unit] = path
+        if source is not None and cut:
+            documents.split_pdf(source, cut)
     finally:  # it holds every unit's link: it never stays
         whole.unlink(missing_ok=True)
 

@@ -1,5 +1,7 @@
 """When the documents are written: the quarterly reconciliation on the 5th working day
-after its quarter ends, the half-year evaluation on the 7th after its half year.
+after its quarter ends, the half-year evaluation on the 7th after its half year, and a
+city's roll-up over its pilots the working day after each (the 6th, the 8th), once its
+pilots' own reports are out.
 
 Cron cannot count working days, so the schedules fire daily early in the month and write
 only on the day ``writing_day`` names; the demo writes on the same days.
@@ -14,6 +16,7 @@ from pilot_tracker.supervise.workdays import WorkCalendar
 
 QUARTERLY_WORKDAY = 5  # the 5th working day after a quarter ends
 HALF_YEAR_WORKDAY = 7  # the 7th working day after a half year ends
+CITY_AFTER = 1  # a city's roll-up: working days after its pilots' reports of the period
 
 
 def writing_day(calendar: WorkCalendar, period: str) -> date:
@@ -25,6 +28,12 @@ def writing_day(calendar: WorkCalendar, period: str) -> date:
     else:
         raise ValueError(f"{period} is neither a quarter nor a half year")
     return calendar.add_workdays(periods.bounds(period)[1], workday)
+
+
+def city_writing_day(calendar: WorkCalendar, period: str) -> date:
+    """The day a city's roll-up of a quarter or a half year is written: the working day
+    after its pilots' reconciliations or evaluations of that period."""
+    return calendar.add_workdays(writing_day(calendar, period), CITY_AFTER)
 
 
 def writing_days(

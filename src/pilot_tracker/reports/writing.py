@@ -2,8 +2,9 @@
 helpers both documents use, the document's row in the database, and its announcement to
 the office and the leaders.
 
-``write`` writes either document by its kind: the quarterly reconciliation
-(``reconciliation``) or the half-year evaluation (``evaluation``).
+``write`` writes a document by its kind: the quarterly reconciliation
+(``reconciliation``), the half-year evaluation (``evaluation``) or the annual blue book
+(``blue_book``).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
 from pilot_tracker import periods
 from pilot_tracker.alerts import outbox
@@ -120,7 +121,8 @@ def write(
     send: bool = True,
     links: Links | None = None,
 ) -> Written:
-    """Write either document by its kind (``quarterly`` or ``half_year``) and period.
+    """Write a document by its kind (``quarterly``, ``half_year`` or ``annual``, the blue
+    book of a year) and period.
 
     ``links`` issues the units' personal links that each unit's quarterly statement and
     its message carry (how to confirm or dispute); without it they carry none."""
@@ -133,14 +135,18 @@ def write(
         "now": now,
         "send": send,
     }
-    # The two documents build on this module, so they are imported here, not above.
-    from pilot_tracker.reports import evaluation, reconciliation
+    # The documents build on this module, so they are imported here, not above.
+    from pilot_tracker.reports import blue_book, evaluation, reconciliation
 
     if kind == DocumentKind.QUARTERLY.value:
         return reconciliation.write(quarter=period, links=links, **common)
     if kind == DocumentKind.HALF_YEAR.value:
         return evaluation.write(half=period, **common)
-    raise ReportError(f'no report of the kind "{kind}"; the kinds are quarterly and half_year')
+    if kind == DocumentKind.ANNUAL.value:
+        return blue_book.write(year=period, **common)
+    raise ReportError(
+        f'no report of the kind "{kind}"; the kinds are quarterly, half_year and annual'
+    )
 
 
 # --- shared by both documents ------------------------------------------------------------
@@ -183,31 +189,67 @@ def program_id(session: Session, code: str) -> int | None:
     return store.get_program(session=session, code=code).id
 
 
-def record_document(session: Session, written: Written, home: Path, now: datetime) -> None:
+def record_document(
+    session: Session, written: Written, home: Path, now: datetime, replace: bool = False
+) -> None:
     """Keep what was written: its kind, period, files and their sha256; each unit's
-    statement too, as ``statement:<unit>`` (the portal serves a unit its own from there)."""
+    statement too, as ``statement:<unit>`` (the portal serves a unit its own from there).
+
+    Each run is a record of its own, unless ``replace``: then the period's record (the
+    blue book has one per year) is written over, keeping its id."""
     files = {
         **written.files,
         **{f"statement:{unit}": path for unit, path in written.statements.items()},
     }
-    session.add(
-        Document(
-            program_id=program_id(session, written.program),  # type: ignore[arg-type]
-            kind=written.kind,
-            period=written.period,
-            formats=sorted(written.files),
-            paths={kind: relative(path, home) for kind, path in files.items()},
-            sha256={kind: sha256_of(path) for kind, path in files.items()},
-            generated_at=now,
-        )
+    owner = program_id(session, written.program)
+    earlier = (
+        session.exec(
+            select(Document)
+            .where(
+                Document.program_id == owner,
+                Document.kind == written.kind,
+                Document.period == written.period,
+            )
+            .order_by(col(Document.id))
+        ).all()
+        if replace
+        else []
     )
+    for extra in earlier[1:]:
+        session.delete(extra)
+    row = earlier[0] if earlier else Document(program_id=owner, kind=written.kind)  # type: ignore[arg-type]
+    row.period = written.period
+    row.formats = sorted(written.files)
+    row.paths = {kind: relative(path, home) for kind, path in files.items()}
+    row.sha256 = {kind: sha256_of(path) for kind, path in files.items()}
+    row.generated_at = now
+    session.add(row)
     session.flush()
 
 
-def announce(
-    session: Session, written: Written, home: Path, now: datetime, subject: str, summary: str
-) -> int:
-    """The document for the office and the leaders: once per period and recipient."""
+def recorded_files(
+    *, session: Session, program: str, kind: str, period: str, home: Path
+) -> list[Path]:
+    """The files, in each format, of the document of ``kind`` and ``period`` written last
+    for ``program`` (none where none was), as ``Written.files`` had them."""
+    row = session.exec(
+        select(Document)
+        .where(
+            Document.program_id == program_id(session, program),
+            Document.kind == kind,
+            Document.period == period,
+        )
+        .order_by(col(Document.id).desc())
+    ).first()
+    if row is None:
+        return []
+    return [home / row.paths[key] for key in row.formats if key in row.paths]
+
+
+def announcement(written: Written, home: Path, summary: str) -> tuple[list[str], str]:
+    """What a message announcing a document carries: its PDF, XLSX and DOCX (as the outbox
+    keeps them, under the data home), and a body (markup-free) with ``summary``, the files'
+    names and their folder."""
     attachments = [
         relative(written.files[kind], home)
         for kind in ("pdf", "xlsx", "docx")
@@ -218,15 +260,31 @@ def announce(
         f"{summary}\n\n报告文件：{where}\n存放位置：{written.folder}\n"
         "（邮件附有报告文件；其他渠道请到上述位置查阅。）"
     )
+    return attachments, outbox.neutralise(body)
+
+
+def announce(
+    session: Session,
+    written: Written,
+    home: Path,
+    now: datetime,
+    subject: str,
+    summary: str,
+    edition: str = "",
+) -> int:
+    """The document for the office and the leaders: once per period (and ``edition``, for a
+    document written again with new figures, such as a year's blue book before and after
+    the year ends) and recipient."""
+    attachments, body = announcement(written, home, summary)
     queued = 0
     for role in ("office", "leader"):
         item = outbox.enqueue(
             session=session,
             program_id=program_id(session, written.program),
-            dedup_key=f"report:{written.program}:{written.kind}:{written.period}:{role}",
+            dedup_key=f"report:{written.program}:{written.kind}:{written.period}{edition}:{role}",
             target=f"role:{role}",
             subject=subject,
-            body=outbox.neutralise(body),
+            body=body,
             now=now,
             attachments=attachments,
         )

@@ -300,13 +300,20 @@ async def logout(request: Request) -> Response:
 @router.get("/", response_class=HTMLResponse)
 def home(request: Request) -> Response:
     """The programs the account may see, one row each (the city view), linking to their
-    boards; an anonymous visitor lands on the login page."""
+    boards, and the roll-ups of the cities it may see; an anonymous visitor lands on the
+    login page."""
     viewer = signed_in(request)
     portal = portal_of(request)
     with portal.session() as session:
         view = city.overview(session=session, viewer=viewer, now=portal.now())
+        rollups = city.city_rollups(session=session, viewer=viewer, home=portal.settings.home)
     return board_render(
-        request, "board/home.html.j2", viewer=viewer, rows=view.rows, totals=view.totals
+        request,
+        "board/home.html.j2",
+        viewer=viewer,
+        rows=view.rows,
+        totals=view.totals,
+        cities=rollups,
     )
 
 

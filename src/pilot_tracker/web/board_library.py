@@ -1,15 +1,16 @@
 """The board's report library (报告库): the documents of a program, newest first, and the
 download of one of their files, found by the document's id and the file's key in its
-record, never by a path from the URL."""
+record, never by a path from the URL; a city's roll-ups the same way (the city view)."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, HTMLResponse, Response
 
-from pilot_tracker.board import library
+from pilot_tracker.board import city, library
+from pilot_tracker.errors import BoardNotFound
 from pilot_tracker.web.app import portal_of
-from pilot_tracker.web.board import board_program, board_render
+from pilot_tracker.web.board import NOT_FOUND, board_program, board_render, signed_in
 
 router = APIRouter()
 
@@ -41,6 +42,31 @@ def report_file(request: Request, code: str, report_id: str, key: str) -> Respon
         download = library.report_file(
             session=session,
             program=program,
+            home=portal.settings.home,
+            report_id=report_id,
+            key=key,
+        )
+    return FileResponse(
+        download.path,
+        media_type=download.media_type,
+        filename=download.filename,
+        content_disposition_type="attachment",
+    )
+
+
+@router.get("/city/{code}/reports/{report_id}/{key}")
+def city_report_file(request: Request, code: str, report_id: str, key: str) -> Response:
+    """One file of a city's roll-up, as an attachment; a city the account may not see is
+    the same 404 as one that does not exist."""
+    viewer = signed_in(request)
+    portal = portal_of(request)
+    with portal.session() as session:
+        found = city.visible_city(session=session, viewer=viewer, code=code)
+        if found is None:
+            raise BoardNotFound(NOT_FOUND)
+        download = library.city_report_file(
+            session=session,
+            city=found,
             home=portal.settings.home,
             report_id=report_id,
             key=key,

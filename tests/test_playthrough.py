@@ -1,0 +1,64 @@
+"""The demo's set-up around the domain calls: its loopback addresses and its HTTP source
+(tests/test_demo.py plays the whole half-year)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+
+from pilot_tracker.demo.playthrough import (
+    HTTP_PORT,
+    apprise_config,
+    loopback_targets,
+    served_here,
+)
+from pilot_tracker.ledger.city_file import read_city_file
+from pilot_tracker.ledger.program_file import HttpSourceSpec, ProgramSpec, read_program_file
+
+from .conftest import EXAMPLES, ROOT
+
+SPECS = [read_program_file(path) for path in sorted(EXAMPLES.glob("*.yaml"))]
+NINGBO = read_city_file(ROOT / "examples" / "cities" / "ningbo.yaml")
+
+
+def http_urls(spec: ProgramSpec) -> dict[str, str]:
+    return {
+        unit.code: source.url
+        for unit in spec.units
+        for source in unit.sources
+        if isinstance(source, HttpSourceSpec)
+    }
+
+
+def test_the_http_source_moves_to_the_port_the_demo_serves_it_on() -> None:
+    yinzhou = next(spec for spec in SPECS if spec.code == "yinzhou")
+    assert http_urls(yinzhou) == {"dsj": f"http://127.0.0.1:{HTTP_PORT}/yinzhou/dsj/progress.json"}
+    moved = served_here(yinzhou, 40123)
+    assert http_urls(moved) == {"dsj": "http://127.0.0.1:40123/yinzhou/dsj/progress.json"}
+    assert moved.model_copy(update={"units": yinzhou.units}) == yinzhou  # nothing else
+    for spec in SPECS:
+        if spec.code != "yinzhou":
+            assert served_here(spec, 40123) == spec
+
+
+def test_the_demos_addresses_reach_every_unit_office_and_the_city(tmp_path: Path) -> None:
+    path = apprise_config(SPECS, 2525, tmp_path / "apprise.yml", [NINGBO])
+    entries = yaml.safe_load(path.read_text(encoding="utf-8"))["urls"]
+    urls = [next(iter(entry)) for entry in entries]
+    assert all(url.startswith("mailto://127.0.0.1:2525?") for url in urls)
+    units = sum(len(spec.units) for spec in SPECS)
+    assert len(entries) == 2 * units + 2 * len(SPECS) + 2  # liaison, head; office, leader
+
+    targets = loopback_targets(path)
+    assert len(targets) == len(entries)
+    # Read once for the whole half-year, so no address waits between two mails.
+    assert {server.request_rate_per_sec for server in targets} == {0}
+    [city] = targets.find(tag=[("city:ningbo", "role:city")], match_always=False)
+    assert "/ningbo-city%40demo.example.gov.cn?" in city.url(privacy=False)
+    [leader] = targets.find(tag=[("city:ningbo", "role:leader")], match_always=False)
+    assert "/ningbo-leader%40demo.example.gov.cn?" in leader.url(privacy=False)
+    [liaison] = targets.find(
+        tag=[("program:haishu", "unit:tqw", "role:liaison")], match_always=False
+    )
+    assert "haishu-tqw-liaison" in liaison.url(privacy=False)
