@@ -396,6 +396,11 @@ def build(
         landed = submissions.deliver(spec=spec, inbox=settings.inbox, since=INBOX_SINCE, until=DAY)
         built.inbox_files += len(landed.written)
     built.seconds["inbox"] = time.perf_counter() - started
+    # The planner's statistics, as after the database's routine maintenance (PostgreSQL's
+    # autovacuum would analyze the freshly loaded tables within minutes).
+    with engine.connect() as connection:
+        connection.exec_driver_sql("ANALYZE")
+        connection.commit()
     with db.session(engine) as session:
         for name, model in (
             ("submissions", Submission),
@@ -664,12 +669,37 @@ def pdf_against_weasyprint(program: str, times: int, folder: Path, profile: bool
 
 
 def city_report(folder: Path) -> dict[str, Any]:
-    """The city report of the province's city, where this checkout has one."""
+    """The city report of the province's city over every program (HALF), in its four
+    formats, where this checkout has one (``reports/city.py``); not sent."""
     try:
-        from pilot_tracker.reports import city  # noqa: F401
+        from pilot_tracker.reports import city
     except ImportError:
         return {"missing": "pilot_tracker.reports.city is not in this checkout"}
-    raise SystemExit("the city report is in this checkout: time it here (#14)")
+    from pilot_tracker import db
+    from pilot_tracker.settings import PROJECT_TEMPLATES, Settings
+
+    settings = Settings()
+    engine = _engine()
+    began = time.perf_counter()
+    with db.session(engine) as session:
+        written = city.write(
+            session=session,
+            city="province",
+            period=HALF,
+            folder=folder,
+            home=settings.home,
+            templates=PROJECT_TEMPLATES,
+            now=_moment(DAY),
+            send=False,
+        )
+    seconds = time.perf_counter() - began
+    engine.dispose()
+    files = getattr(written, "files", {})
+    return {
+        "seconds": seconds,
+        "files": {key: Path(path).stat().st_size // 1024 for key, path in files.items()},
+        "problems": list(getattr(written, "problems", [])),
+    }
 
 
 # --- children: each measured part in a process of its own ----------------------------------
@@ -982,6 +1012,15 @@ def _time_parent(api: str, deployment: str, day: date, timeout: float) -> dict[s
         "children": len(children),
         "children_completed": sum(c["state_type"] == "COMPLETED" for c in children),
         "child_seconds": sorted(_seconds(c) for c in children),
+        "failed": [
+            {
+                "program": c["parameters"].get("program"),
+                "state": c["state_name"],
+                "message": (c.get("state") or {}).get("message", "")[:300],
+            }
+            for c in children
+            if c["state_type"] != "COMPLETED"
+        ],
     }
 
 
