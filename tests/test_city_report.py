@@ -629,10 +629,20 @@ def test_report_city_has_help_with_an_example() -> None:
 
 def test_the_demo_gives_each_city_its_league_and_leader_on_loopback(tmp_path: Path) -> None:
     from pilot_tracker.demo.playthrough import apprise_config
+    from pilot_tracker.ledger.city_file import CityContactSpec
 
     from .city_fixtures import city_spec
 
-    path = apprise_config([], 2525, tmp_path / "apprise.yml", [city_spec()])
+    # An address for each role the city's contacts name: the league's office here, and its
+    # leader once a contact names one.
+    city = city_spec()
+    path = apprise_config([], 2525, tmp_path / "apprise.yml", [city])
+    urls = yaml.safe_load(path.read_text(encoding="utf-8"))["urls"]
+    tags = {tags["tag"]: url for entry in urls for url, tags in entry.items()}
+    assert set(tags) == {"city:testcity, role:city"}
+    leader = CityContactSpec(role="leader", title="团市委分管领导")
+    city = city.model_copy(update={"contacts": [*city.contacts, leader]})
+    path = apprise_config([], 2525, tmp_path / "apprise.yml", [city])
     urls = yaml.safe_load(path.read_text(encoding="utf-8"))["urls"]
     tags = {tags["tag"]: url for entry in urls for url, tags in entry.items()}
     assert set(tags) == {"city:testcity, role:city", "city:testcity, role:leader"}
