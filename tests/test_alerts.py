@@ -489,6 +489,33 @@ def test_messages_for_one_address_in_two_programs_are_not_merged(
     assert [post["json"]["title"] for post in office.posts] == ["演示县的通知", "宁海县的通知"]
 
 
+def test_a_send_for_some_programs_leaves_the_others_messages_to_their_sender(
+    sqlite_engine: sa.Engine, program_id: int, tmp_path: Path
+) -> None:
+    other = copy.deepcopy(SMALL) | {"code": "other", "name": "宁海县试点"}
+    with db.session(sqlite_engine) as session:
+        store.load_program(
+            session=session,
+            spec=validate_program(other, "other.yaml"),
+            source_name="other.yaml",
+            source_sha256="",
+            now=NOW,
+        )
+        other_id = session.exec(select(Program.id).where(Program.code == "other")).one()
+    put(sqlite_engine, program_id, OFFICE, "演示县的通知", key="a")
+    put(sqlite_engine, other_id, OFFICE, "宁海县的通知", key="b")
+    with receiver() as office:
+        config = write_config(tmp_path, {json_url(office): "role:office"})
+
+        first = deliver(sqlite_engine, config, tmp_path, Now(), programs=["other"])
+        titles = [post["json"]["title"] for post in office.posts]
+        second = deliver(sqlite_engine, config, tmp_path, Now(), programs=["demo"])
+
+    assert (first.sent, first.pending) == (1, 1) and titles == ["宁海县的通知"]
+    assert (second.sent, second.pending) == (1, 0)
+    assert [post["json"]["title"] for post in office.posts] == ["宁海县的通知", "演示县的通知"]
+
+
 # --- retries, backoff and the retry budget ---------------------------------------------------
 
 

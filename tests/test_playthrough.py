@@ -3,17 +3,23 @@
 
 from __future__ import annotations
 
+import email
+from datetime import date
 from pathlib import Path
 
+import pytest
 import yaml
 
 from pilot_tracker.demo.playthrough import (
     HTTP_PORT,
+    _shares,
     apprise_config,
     loopback_targets,
+    play,
     served_here,
 )
 from pilot_tracker.ledger.city_file import read_city_file
+from pilot_tracker.ledger.links import Links
 from pilot_tracker.ledger.program_file import HttpSourceSpec, ProgramSpec, read_program_file
 
 from .conftest import EXAMPLES, ROOT
@@ -62,3 +68,54 @@ def test_the_demos_addresses_reach_every_unit_office_and_the_city(tmp_path: Path
         tag=[("program:haishu", "unit:tqw", "role:liaison")], match_always=False
     )
     assert "haishu-tqw-liaison" in liaison.url(privacy=False)
+
+
+def test_the_programs_are_shared_by_their_units_and_keep_their_order() -> None:
+    by_code = {spec.code: spec for spec in SPECS}
+    sizes = {code: len(spec.units) for code, spec in by_code.items()}
+
+    two = _shares(SPECS, 2)
+    four = _shares(SPECS, 4)
+
+    assert sorted(spec.code for group in two for spec in group) == sorted(by_code)
+    loads = [sum(sizes[spec.code] for spec in group) for group in two]
+    assert max(loads) - min(loads) <= max(sizes.values()), loads
+    for group in two:  # each group plays its programs in the order given
+        assert [spec.code for spec in group] == [s.code for s in SPECS if s in group]
+    assert sorted(len(group) for group in four) == [1, 1, 1, 1]
+    assert _shares(SPECS[:1], 2) == [SPECS[:1]]
+
+
+@pytest.mark.slow  # a week played twice, about 30 s
+def test_two_players_play_what_one_plays(tmp_path: Path) -> None:
+    """A week of the demo played in two processes: the same figures, reports and mails as
+    in one, every program's messages sent once (the servers stay in this one)."""
+    played = {}
+    for workers in (1, 2):
+        result = play(
+            folder=tmp_path / f"demo-{workers}",
+            examples=sorted(EXAMPLES.glob("*.yaml")),
+            templates=ROOT / "templates",
+            start=date(2021, 1, 15),
+            end=date(2021, 1, 21),
+            links=lambda home: Links("k" * 40, "http://127.0.0.1:8000"),
+            city_files=[ROOT / "examples" / "cities" / "ningbo.yaml"],
+            workers=workers,
+        )
+        assert result.problems == []
+        mails = sorted((result.folder / "mail").glob("*.eml"))
+        played[workers] = (
+            result.days,
+            result.flagged_units,
+            result.escalations,
+            result.messages,
+            result.mails,
+            result.replies,
+            sorted(Path(path).name for path in result.reports),
+            sorted(
+                (str(m["To"]), str(m["Subject"]))
+                for m in (email.message_from_bytes(path.read_bytes()) for path in mails)
+            ),
+        )
+    assert played[1] == played[2]
+    assert played[2][3] == played[2][4] > 0  # every message sent is a mail kept, once

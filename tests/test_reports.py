@@ -672,6 +672,54 @@ def test_every_format_is_written(demo: Run) -> None:
     assert not [p for p in demo.home.rglob("*.part")]
 
 
+@pytest.mark.parametrize("kind, period", [("quarterly", "2021Q1"), ("half_year", "2021H1")])
+def test_while_a_report_prints_another_process_may_write(
+    kind: str,
+    period: str,
+    sqlite_engine: sa.Engine,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Printing takes seconds: a supervise run (another process) writing meanwhile is not
+    kept waiting behind the report's transaction (SQLite has one writer at a time)."""
+    import sqlite3
+
+    build(sqlite_engine)
+    database = db.sqlite_file(sqlite_engine.url)
+    free: list[bool] = []
+
+    def print_while_another_writes(*args: Any, **kwargs: Any) -> dict[str, tuple[int, int]]:
+        other = sqlite3.connect(database, timeout=0, isolation_level=None)
+        try:
+            other.execute("BEGIN IMMEDIATE")
+            other.execute("ROLLBACK")
+            free.append(True)
+        except sqlite3.OperationalError:  # database is locked
+            free.append(False)
+        finally:
+            other.close()
+        raise ReportError("no font here")  # the rest is written without the PDF
+
+    monkeypatch.setattr(documents, "pdf", print_while_another_writes)
+    with db.session(sqlite_engine) as session:
+        written = writing.write(
+            session=session,
+            kind=kind,
+            program="demo",
+            period=period,
+            folder=tmp_path / period,
+            home=tmp_path,
+            templates=TEMPLATES,
+            now=NOW,
+            links=LINKS,
+        )
+
+    assert free and all(free), free
+    assert written.files["xlsx"].is_file() and written.queued > 0
+    with db.session(sqlite_engine) as session:  # recorded after the printing, all the same
+        assert session.exec(select(Document).where(Document.period == period)).one().kind == kind
+
+
 def test_the_quarterly_pdf_reads_back(demo: Run) -> None:
     text = pdf_text(demo.quarterly.files["pdf"])
     assert PdfReader(demo.quarterly.files["pdf"]).pages[0].extract_text()  # real text, not boxes

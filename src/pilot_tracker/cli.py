@@ -1758,6 +1758,8 @@ def demo(
             links=lambda home: settings.model_copy(update={"home": home}).link_issuer(),
             city_files=sorted(EXAMPLE_CITIES.glob("*.yaml")),
             last_day=last_day,
+            # The programs shared between the machine's cores, each played in a process.
+            workers=os.cpu_count() or 1,
         )
     out.print(f"demo played into {output.resolve()}", markup=False)
     out.print(f"  {result.days} working days, {len(result.reports)} report files", markup=False)

@@ -224,9 +224,29 @@ def _connect(engine: Engine) -> Iterator[sa.Connection]:
 
 @contextmanager
 def session(engine: Engine) -> Iterator[Session]:
-    """A session whose transaction commits when the block ends, and rolls back on error."""
-    with Session(engine) as db_session, db_session.begin():
-        yield db_session
+    """A session whose transaction commits when the block ends, and rolls back on error.
+    Long work inside that writes nothing for a while may end the transaction early
+    (``release``); the next statement begins another."""
+    with Session(engine) as db_session:
+        try:
+            yield db_session
+        except BaseException:
+            db_session.rollback()
+            raise
+        db_session.commit()
+
+
+def release(session: Session) -> None:
+    """Commit what ``session`` did so far, keeping the objects it loaded as they are, so
+    that it holds no lock until it next touches the database: a report printed for
+    seconds after its figures were read keeps no other writer waiting (a SQLite database
+    has one writer at a time; each transaction here takes the write lock as it begins)."""
+    keep = session.expire_on_commit
+    session.expire_on_commit = False
+    try:
+        session.commit()
+    finally:
+        session.expire_on_commit = keep
 
 
 def stored_moment(moment: datetime) -> datetime:

@@ -34,7 +34,7 @@ import re
 import threading
 import time
 from collections import OrderedDict, defaultdict, deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -490,13 +490,15 @@ def send(
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
     wait_budget: float = 60.0,
+    programs: Collection[str] | None = None,
 ) -> SendResult:
-    """Deliver what is due in the outbox (everything pending, with ``force``)."""
+    """Deliver what is due in the outbox (everything pending, with ``force``); with
+    ``programs``, only those programs' messages (another sender has the rest)."""
     result = SendResult()
     limiter = _ChatLimiter(clock, sleep)
     _remember_recent(engine, limiter, now())
     _remember_pauses(engine, limiter, now())
-    for message in _due(engine, now(), force):
+    for message in _due(engine, now(), force, programs):
         if len(message.items) > 1:
             result.deduplicated += len(message.items) - 1
         _deliver(engine, message, targets, templates, home, now, limiter, wait_budget, result)
@@ -567,13 +569,17 @@ def pending_count(*, engine: Engine) -> int:
         )
 
 
-def _due(engine: Engine, now: datetime, force: bool) -> list[_Message]:
+def _due(
+    engine: Engine, now: datetime, force: bool, programs: Collection[str] | None = None
+) -> list[_Message]:
     with db.session(engine) as session:
         query = (
             select(Notification, Program)
             .join(Program, isouter=True)
             .where(Notification.status == NotificationStatus.PENDING.value)
         )
+        if programs is not None:
+            query = query.where(col(Program.code).in_(sorted(programs)))
         if not force:
             query = query.where(col(Notification.next_attempt_at) <= now)
         groups: dict[tuple[Any, str, int | None], _Message] = {}

@@ -22,11 +22,14 @@ from __future__ import annotations
 
 import contextlib
 import email.policy
+import multiprocessing
+import queue
 import shutil
 import socket
 import threading
+import time as time_module
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from email.parser import BytesHeaderParser
@@ -61,6 +64,8 @@ from pilot_tracker.supervise import escalation, flags, notices
 from pilot_tracker.supervise import workdays as workdays_module
 
 if TYPE_CHECKING:
+    from multiprocessing.managers import SyncManager
+
     import apprise
 
 START = date(2021, 1, 4)
@@ -135,10 +140,11 @@ class _Mailroom:
     """An SMTP server on loopback that keeps every message as an .eml file, and the last
     reminder each address was sent (what a liaison who answers by mail replies to)."""
 
-    def __init__(self, folder: Path):
+    def __init__(self, folder: Path, reminders: MutableMapping[str, bytes] | None = None):
         self.folder = folder
         self.count = 0
-        self.reminders: dict[str, bytes] = {}
+        # Shared with the players' processes when the programs are played in several.
+        self.reminders: MutableMapping[str, bytes] = {} if reminders is None else reminders
         folder.mkdir(parents=True, exist_ok=True)
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
@@ -173,18 +179,19 @@ class _Post:
         self.folder.mkdir(parents=True, exist_ok=True)
         (self.folder / f"{self.sent:04d}.eml").write_bytes(raw)
 
-    def write(self, mailed: submissions.Mailed, mailroom: _Mailroom) -> None:
-        """The unit's workbook, mailed: in reply to its last reminder, if it had one."""
-        reminder = mailroom.reminders.get(mailing.liaison_address(self.spec, mailed.unit))
+    def write(self, mailed: submissions.Mailed, reminders: Mapping[str, bytes]) -> None:
+        """The unit's workbook, mailed: in reply to its last reminder (``reminders``, by
+        address, as the mailroom kept them), if it had one."""
+        reminder = reminders.get(mailing.liaison_address(self.spec, mailed.unit))
         self.append(mailing.reply(self.spec, mailed, reminder), _moment(mailed.day, "UTC"))
 
-    def away_answers(self, mailroom: _Mailroom, day: date) -> None:
+    def away_answers(self, reminders: Mapping[str, bytes], day: date) -> None:
         """The first of these units to be sent a reminder has its liaison away: their mail
         server answers that reminder with an out-of-office reply, once."""
         if self.answered:
             return
         for unit in sorted(self.units):
-            reminder = mailroom.reminders.get(mailing.liaison_address(self.spec, unit))
+            reminder = reminders.get(mailing.liaison_address(self.spec, unit))
             if reminder is not None:
                 self.answered.add(unit)
                 self.append(
@@ -210,10 +217,12 @@ def _office_mailbox(spec: ProgramSpec, folder: Path) -> Iterator[_Post | str]:
 
 
 @contextlib.contextmanager
-def _smtp(folder: Path) -> Iterator[tuple[_Mailroom, int]]:
+def _smtp(
+    folder: Path, reminders: MutableMapping[str, bytes] | None = None
+) -> Iterator[tuple[_Mailroom, int]]:
     from aiosmtpd.controller import Controller
 
-    mailroom = _Mailroom(folder)
+    mailroom = _Mailroom(folder, reminders)
     port = _free_port()
     controller = Controller(mailroom, hostname="127.0.0.1", port=port)
     controller.start()
@@ -230,7 +239,7 @@ def _free_port() -> int:
 
 
 @contextlib.contextmanager
-def _http_source(answers: dict[str, bytes | None]) -> Iterator[int]:
+def _http_source(answers: Mapping[str, bytes | None]) -> Iterator[int]:
     """The big-data centre's system on loopback, on a free port (yielded): a unit's JSON at
     ``/<program>/<unit>/progress.json`` (``answers`` by ``program/unit``), or 503 while it
     is down."""
@@ -360,6 +369,7 @@ def play(
     links: Callable[[Path], Links] | None = None,
     city_files: Sequence[Path] = (),
     last_day: Callable[[LastDay], LastDayResult] | None = None,
+    workers: int = 1,
 ) -> DemoResult:
     """Play the demo into ``folder``; a demo played there before is replaced.
 
@@ -367,7 +377,10 @@ def play(
     ``links`` gives the issuer of the units' personal links for the demo's data home (its
     key kept there, so that a portal on that home opens them); the messages carry them.
     ``last_day`` supervises, writes the reports due and sends on the last working day,
-    instead of the domain calls.
+    instead of the domain calls. With ``workers`` above one, the programs are shared
+    between that many processes, each playing its own programs' half-year and sending
+    their messages, with the servers (SMTP, the HTTP source, the mailbox) in this one:
+    what is played and sent is the same, in less time on as many cores.
     """
     home = folder / "data"
     clear(folder)
@@ -375,11 +388,12 @@ def play(
     programs = [(path, *store.read_program_source(path)) for path in examples]
     by_code = {spec.code: spec for _, spec, _ in programs}
     mail_in = by_code.get(MAIL_IN, programs[0][1])
-    answers: dict[str, bytes | None] = {}
-    with (
-        _http_source(answers) as http_port,
-        _office_mailbox(mail_in, folder / "mail" / "replies") as post,
-    ):
+    workers = max(1, min(workers, len(programs)))
+    with contextlib.ExitStack() as stack:
+        shared = stack.enter_context(_SPAWN.Manager()) if workers > 1 else None
+        answers: MutableMapping[str, bytes | None] = shared.dict() if shared else {}
+        http_port = stack.enter_context(_http_source(answers))
+        post = stack.enter_context(_office_mailbox(mail_in, folder / "mail" / "replies"))
         programs = [(path, served_here(spec, http_port), sha) for path, spec, sha in programs]
         return _play(
             folder,
@@ -394,6 +408,8 @@ def play(
             post,
             answers,
             last_day,
+            shared,
+            workers,
         )
 
 
@@ -408,8 +424,10 @@ def _play(
     end: date,
     links: Callable[[Path], Links] | None,
     post: _Post | str,
-    answers: dict[str, bytes | None],
-    last_day: Callable[[LastDay], LastDayResult] | None = None,
+    answers: MutableMapping[str, bytes | None],
+    last_day: Callable[[LastDay], LastDayResult] | None,
+    shared: SyncManager | None,
+    workers: int,
 ) -> DemoResult:
     issuer = links(home) if links is not None else None
     engine = db.make_engine(f"sqlite:///{(home / 'pilot-tracker.db').resolve()}")
@@ -445,86 +463,241 @@ def _play(
         cities={city.code: list(city.programs) for city in city_specs},
     )
     mail = post if isinstance(post, _Post) else None
-    message_templates = outbox.Templates(templates, links=issuer)
     with db.session(engine) as session:
         calendar = workdays_module.calendar_of(session=session)
     due = schedule.writing_days(calendar, start, end)
     days = [start + timedelta(days=n) for n in range((end - start).days + 1)]
     workdays = [day for day in days if calendar.is_workday(day)]
-    with _smtp(folder / "mail") as (mailroom, port):
+    # The last working day goes to the caller, after every player has played the others.
+    played = workdays[:-1] if last_day is not None else workdays
+    reminders = shared.dict() if shared is not None else None
+    with _smtp(folder / "mail", reminders) as (mailroom, port):
         config = apprise_config(specs, port, folder / "apprise.yml", city_specs)
-        targets = loopback_targets(config)
-        previous: date | None = None
-        for index, day in enumerate(workdays, start=1):
-            on_day(day, index, len(workdays))
-            if last_day is not None and index == len(workdays):
-                for spec in specs:
-                    _supervise(
-                        engine,
-                        spec,
-                        home,
-                        day,
-                        previous,
-                        answers,
-                        message_templates,
-                        mail,
-                        mailroom,
-                        units_only=True,
-                    )
-                handed = LastDay(
-                    day=day,
-                    folder=folder,
-                    home=home,
-                    database_url=engine.url.render_as_string(hide_password=False),
-                    apprise_config=config,
-                    templates=templates,
-                    programs=[spec.code for spec in specs],
-                    reports=list(due.get(day, [])),
-                    environ={mailing.PASSWORD_ENV: mail.password} if mail is not None else {},
-                )
-                result.last_day = last_day(handed)
-                result.reports += result.last_day.reports
-                result.problems += result.last_day.problems
-                if mail is not None:
-                    mail.away_answers(mailroom, day)
-                continue
-            for spec in specs:
-                _supervise(
-                    engine, spec, home, day, previous, answers, message_templates, mail, mailroom
-                )
-                for kind, period in due.get(day, []):
-                    with db.session(engine) as session:
-                        written = writing.write(
-                            session=session,
-                            kind=kind,
-                            program=spec.code,
-                            period=period,
-                            folder=home / "reports" / spec.code / period,
-                            home=home,
-                            templates=templates,
-                            now=_moment(day, spec.timezone),
-                            links=issuer,
-                        )
-                    result.reports += [str(path) for path in written.files.values()]
-                    result.problems += written.problems
-            sent = delivery.send(
-                engine=engine,
-                targets=targets,
-                templates=message_templates,
+        groups = [
+            _Group(
+                programs=group,
                 home=home,
-                now=lambda day=day: _moment(day, specs[0].timezone),
-                sleep=lambda _: None,
+                database_url=engine.url.render_as_string(hide_password=False),
+                apprise_config=config,
+                templates=templates,
+                links=issuer,
+                days=played,
+                total=len(workdays),
+                due=due,
+                answers=answers,
+                reminders=mailroom.reminders,
+                post=_mail_of(mail, group),
             )
-            result.messages += sent.sent
+            for group in _shares(specs, workers)
+        ]
+        if len(groups) == 1:
+            outcomes = [_play_group(groups[0], on_day)]
+        else:
+            assert shared is not None
+            outcomes = _play_apart(groups, shared, on_day)
+        for outcome in outcomes:
+            result.reports += outcome.reports
+            result.problems += outcome.problems
+            if mail is not None and outcome.post is not None:
+                mail.sent, mail.answered = outcome.post.sent, outcome.post.answered
+        if last_day is not None and workdays:
+            day = workdays[-1]
+            on_day(day, len(workdays), len(workdays))
+            previous = played[-1] if played else None
+            for spec in specs:
+                _units_act(home, spec, day, previous, answers, engine, mail, mailroom.reminders)
+            handed = LastDay(
+                day=day,
+                folder=folder,
+                home=home,
+                database_url=engine.url.render_as_string(hide_password=False),
+                apprise_config=config,
+                templates=templates,
+                programs=[spec.code for spec in specs],
+                reports=list(due.get(day, [])),
+                environ={mailing.PASSWORD_ENV: mail.password} if mail is not None else {},
+            )
+            result.last_day = last_day(handed)
+            result.reports += result.last_day.reports
+            result.problems += result.last_day.problems
             if mail is not None:
-                mail.away_answers(mailroom, day)
-            previous = day
+                mail.away_answers(mailroom.reminders, day)
         result.days = len(workdays)
         result.mails = mailroom.count
         result.replies = mail.sent if mail is not None else 0
     _summarise(engine, result)
     engine.dispose()
     return result
+
+
+# Players are started afresh, not forked from a process whose threads serve the mail.
+_SPAWN = multiprocessing.get_context("spawn")
+# How long the players may take over the half-year before the demo gives up on them.
+PLAYERS_DEADLINE = 3600.0
+
+
+@dataclass
+class _Group:
+    """What one player plays: its programs on the days given, with what they need to."""
+
+    programs: list[ProgramSpec]
+    home: Path
+    database_url: str
+    apprise_config: Path
+    templates: Path
+    links: Links | None
+    days: list[date]
+    total: int  # the working days of the whole half-year, for the progress shown
+    due: dict[date, list[tuple[str, str]]]
+    answers: MutableMapping[str, bytes | None]  # the HTTP source's, by program/unit
+    reminders: Mapping[str, bytes]  # the last reminder each address was mailed
+    post: _Post | None  # the office's mailbox, with the player of its program
+
+
+@dataclass
+class _Outcome:
+    """What a player wrote and met, and the mailbox as it left it."""
+
+    reports: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+    post: _Post | None = None
+
+
+def _shares(specs: list[ProgramSpec], workers: int) -> list[list[ProgramSpec]]:
+    """The programs in ``workers`` groups of about the same number of units (the work of
+    a day grows with them), each in the order given."""
+    loads = [0] * workers
+    chosen: dict[str, int] = {}
+    for spec in sorted(specs, key=lambda spec: (-len(spec.units), spec.code)):
+        lightest = loads.index(min(loads))
+        chosen[spec.code] = lightest
+        loads[lightest] += len(spec.units)
+    groups = [[spec for spec in specs if chosen[spec.code] == index] for index in range(workers)]
+    return [group for group in groups if group]
+
+
+def _mail_of(post: _Post | None, group: list[ProgramSpec]) -> _Post | None:
+    """The office's mailbox, for the group that plays its program."""
+    return post if post is not None and post.spec.code in {s.code for s in group} else None
+
+
+def _play_group(group: _Group, on_day: Callable[[date, int, int], None]) -> _Outcome:
+    """Play ``group``'s programs on its days: each day the units act, each program is
+    supervised, the reports due are written, and its programs' messages are sent."""
+    engine = db.make_engine(group.database_url)
+    outcome = _Outcome(post=group.post)
+    templates = outbox.Templates(group.templates, links=group.links)
+    targets = loopback_targets(group.apprise_config)
+    codes = [spec.code for spec in group.programs]
+    previous: date | None = None
+    try:
+        for index, day in enumerate(group.days, start=1):
+            on_day(day, index, group.total)
+            for spec in group.programs:
+                _units_act(
+                    group.home,
+                    spec,
+                    day,
+                    previous,
+                    group.answers,
+                    engine,
+                    group.post,
+                    group.reminders,
+                )
+                _supervise(engine, spec, group.home, day, group.answers, templates, group.post)
+                for kind, period in group.due.get(day, []):
+                    with db.session(engine) as session:
+                        written = writing.write(
+                            session=session,
+                            kind=kind,
+                            program=spec.code,
+                            period=period,
+                            folder=group.home / "reports" / spec.code / period,
+                            home=group.home,
+                            templates=group.templates,
+                            now=_moment(day, spec.timezone),
+                            links=group.links,
+                        )
+                    outcome.reports += [str(path) for path in written.files.values()]
+                    outcome.problems += written.problems
+            delivery.send(
+                engine=engine,
+                targets=targets,
+                templates=templates,
+                home=group.home,
+                now=lambda day=day: _moment(day, group.programs[0].timezone),
+                sleep=lambda _: None,
+                programs=codes,
+            )
+            if group.post is not None:
+                group.post.away_answers(group.reminders, day)
+            previous = day
+    finally:
+        engine.dispose()
+    return outcome
+
+
+def _player(group: _Group, index: int, news: Any) -> None:
+    """A player's process: plays its group, saying each day it starts and what it did."""
+    try:
+        outcome = _play_group(group, lambda day, count, total: news.put(("day", index, count)))
+    except BaseException as error:  # said to the demo, which stops the others
+        try:
+            news.put(("failed", index, error))
+        except Exception:  # an error that cannot be pickled is said by its text
+            news.put(("failed", index, DemoError(f"a player stopped: {error!r}")))
+        return
+    news.put(("done", index, outcome))
+
+
+def _play_apart(
+    groups: list[_Group], shared: SyncManager, on_day: Callable[[date, int, int], None]
+) -> list[_Outcome]:
+    """Each group in a process of its own; ``on_day`` hears of a day once every player
+    has started it."""
+    news = shared.Queue()
+    players = [
+        _SPAWN.Process(target=_player, args=(group, index, news), name=f"demo-player-{index}")
+        for index, group in enumerate(groups)
+    ]
+    started = [0] * len(groups)
+    outcomes: dict[int, _Outcome] = {}
+    days = groups[0].days
+    deadline = time_module.monotonic() + PLAYERS_DEADLINE
+    try:
+        for player in players:
+            player.start()
+        while len(outcomes) < len(groups):
+            if time_module.monotonic() > deadline:
+                raise DemoError(
+                    f"the demo's players did not finish in {PLAYERS_DEADLINE:.0f} s; "
+                    "is the machine very busy? Play it again"
+                )
+            try:
+                kind, index, what = news.get(timeout=0.5)
+            except queue.Empty:
+                for index, player in enumerate(players):
+                    if index not in outcomes and not player.is_alive():
+                        raise DemoError(
+                            f"a player of the demo stopped (exit code {player.exitcode}) "
+                            "before it finished; play it again"
+                        ) from None
+                continue
+            if kind == "failed":
+                raise what
+            if kind == "done":
+                outcomes[index] = what
+                continue
+            before = min(started)
+            started[index] = what
+            if min(started) > before:
+                on_day(days[min(started) - 1], min(started), groups[0].total)
+    finally:
+        for player in players:
+            if player.is_alive():
+                player.terminate()
+            player.join(timeout=10)
+    return [outcomes[index] for index in range(len(groups))]
 
 
 def _moment(day: date, zone: str) -> datetime:
@@ -537,20 +710,18 @@ def finished_at(zone: str = "Asia/Shanghai") -> datetime:
     return _moment(END, zone)
 
 
-def _supervise(
-    engine: Engine,
-    spec: ProgramSpec,
+def _units_act(
     home: Path,
+    spec: ProgramSpec,
     day: date,
     previous: date | None,
-    answers: dict[str, bytes | None],
-    templates: outbox.Templates,
-    post: _Post | None = None,
-    mailroom: _Mailroom | None = None,
-    units_only: bool = False,
+    answers: MutableMapping[str, bytes | None],
+    engine: Engine,
+    post: _Post | None,
+    reminders: Mapping[str, bytes],
 ) -> None:
-    """One program's supervise run on one day: submissions land (some by mail), collect,
-    flag, escalate; with ``units_only``, only what the units do (submit, acknowledge)."""
+    """What a program's units do by ``day``: their submissions land (some by mail, in
+    reply to their last reminder), and their heads acknowledge the notices they had."""
     mailed = post is not None and post.spec.code == spec.code
     landed = submissions.deliver(
         spec=spec,
@@ -561,9 +732,9 @@ def _supervise(
     )
     for unit, body in landed.http.items():
         answers[f"{spec.code}/{unit}"] = None if unit in landed.down else body
-    if post is not None and mailroom is not None:
+    if post is not None:
         for item in landed.mailed:
-            post.write(item, mailroom)
+            post.write(item, reminders)
     now = _moment(day, spec.timezone)
     with db.session(engine) as session:
         acknowledge_notices(
@@ -573,8 +744,20 @@ def _supervise(
             before=day,
             now=now - timedelta(minutes=30),
         )
-    if units_only:
-        return
+
+
+def _supervise(
+    engine: Engine,
+    spec: ProgramSpec,
+    home: Path,
+    day: date,
+    answers: Mapping[str, bytes | None],
+    templates: outbox.Templates,
+    post: _Post | None = None,
+) -> None:
+    """One program's supervise run on one day: collect, flag, escalate."""
+    mailed = post is not None and post.spec.code == spec.code
+    now = _moment(day, spec.timezone)
     result = collection.collect(
         engine=engine,
         program=spec.code,

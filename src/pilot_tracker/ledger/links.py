@@ -57,11 +57,16 @@ class Links:
     """Issues and reads personal links with one key, for one public address."""
 
     def __init__(self, secret: str, public_url: str, days: int = 90):
+        self._secret = secret
         self._serializer = URLSafeSerializer(
             secret, salt=_SALT, signer_kwargs={"digest_method": hashlib.sha256}
         )
         self.public_url = public_url.rstrip("/")
         self.days = days
+
+    def __reduce__(self) -> tuple[type[Links], tuple[str, str, int]]:
+        # Handed to another process (the demo's players) as the same key and address.
+        return (Links, (self._secret, self.public_url, self.days))
 
     def issue(self, *, program: Program, unit: Unit, now: datetime) -> Link:
         """A link for the unit, valid ``days`` from ``now``."""

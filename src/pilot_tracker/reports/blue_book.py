@@ -23,6 +23,7 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel import Session
 
+from pilot_tracker import db
 from pilot_tracker.errors import ReportError
 from pilot_tracker.ledger import store
 from pilot_tracker.ledger.plan import planned_percent
@@ -415,6 +416,7 @@ def write(
     record = store.get_program(session=session, code=program)
     book = book_of(snapshot, int(year), record.source_name)
     written = Written(DocumentKind.ANNUAL.value, program, year, folder)
+    db.release(session)  # printing takes seconds, and needs nothing more from the database
     folder.mkdir(parents=True, exist_ok=True)
     base = f"{program}-{year}-{TITLE}"
     page = documents.html(

@@ -25,7 +25,7 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, col, select
 
-from pilot_tracker import periods
+from pilot_tracker import db, periods
 from pilot_tracker.alerts import outbox
 from pilot_tracker.errors import ReportError
 from pilot_tracker.ledger import cities
@@ -628,6 +628,7 @@ def write(
         )
     data = rollup(session=session, city=city, period=period)
     written = CityWritten(kind, city, period, folder, absent=data.absent)
+    db.release(session)  # printing takes seconds, and needs nothing more from the database
     folder.mkdir(parents=True, exist_ok=True)
     base = f"{city}-{period}-{REPORT_NAME}"
     page = documents.html(

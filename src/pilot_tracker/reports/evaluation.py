@@ -8,7 +8,7 @@ from pathlib import Path
 import openpyxl
 from sqlmodel import Session
 
-from pilot_tracker import periods
+from pilot_tracker import db, periods
 from pilot_tracker.ledger.program_file import short_name
 from pilot_tracker.models import DocumentKind
 from pilot_tracker.reports import charts, documents, figures
@@ -46,6 +46,7 @@ def write(
     snapshot = figures.load(session=session, program=program, as_of=end)
     data = figures.evaluation(snapshot, half)
     written = Written(DocumentKind.HALF_YEAR.value, program, half, folder)
+    db.release(session)  # printing takes seconds, and needs nothing more from the database
     folder.mkdir(parents=True, exist_ok=True)
     base = f"{program}-{half}-半年度评估"
     page = documents.html(

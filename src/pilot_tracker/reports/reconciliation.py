@@ -75,6 +75,7 @@ def write(
             unit.code: outbox.link_context(links.issue(program=record, unit=unit, now=now), record)
             for unit in program_units(session=session, program=record)
         }
+    db.release(session)  # printing takes seconds, and needs nothing more from the database
     context = {
         "q": data,
         "generated": documents.stamp(end),
