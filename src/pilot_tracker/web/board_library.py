@@ -46,12 +46,7 @@ def report_file(request: Request, code: str, report_id: str, key: str) -> Respon
             report_id=report_id,
             key=key,
         )
-    return FileResponse(
-        download.path,
-        media_type=download.media_type,
-        filename=download.filename,
-        content_disposition_type="attachment",
-    )
+    return _attachment(download)
 
 
 @router.get("/city/{code}/reports/{report_id}/{key}")
@@ -71,6 +66,11 @@ def city_report_file(request: Request, code: str, report_id: str, key: str) -> R
             report_id=report_id,
             key=key,
         )
+    return _attachment(download)
+
+
+def _attachment(download: library.Download) -> FileResponse:
+    """A report's file as a download, under the name it was written with."""
     return FileResponse(
         download.path,
         media_type=download.media_type,
