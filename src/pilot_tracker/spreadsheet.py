@@ -103,8 +103,8 @@ def print_ready(workbook: Workbook, *, title: str, period: str = "") -> None:
     for sheet in workbook.worksheets:
         if sheet.sheet_state != "visible":
             continue
+        _format_figures(sheet)  # first: a width follows the figures as they show
         total = _fit_columns(sheet)
-        _format_figures(sheet)
         setup = sheet.page_setup
         setup.paperSize = sheet.PAPERSIZE_A4
         setup.orientation = "landscape" if total > PORTRAIT_WIDTH else "portrait"
@@ -132,7 +132,9 @@ def _footer_text(text: str) -> str:
 
 def text_width(text: str) -> int:
     """How wide text prints, in column units: a Chinese (wide) character takes two."""
-    return sum(2 if unicodedata.east_asian_width(char) in "WF" else 1 for char in text)
+    if text.isascii():
+        return len(text)
+    return len(text) + sum(unicodedata.east_asian_width(char) in "WF" for char in text)
 
 
 def _shown(value: Any, number_format: str) -> str:
@@ -229,7 +231,7 @@ def _fit_rows(sheet: Worksheet) -> None:
 
 def _token(shown: str) -> bool:
     """Text a line cannot break: a code, a checksum."""
-    return shown.isascii() and not any(char.isspace() for char in shown)
+    return shown.isascii() and len(shown.split(maxsplit=1)) == 1
 
 
 def _header_row(sheet: Worksheet) -> int:
