@@ -42,7 +42,7 @@ NARROWEST, WIDEST, WIDEST_TOKEN = 6, 50, 70
 # What fits across A4 at openpyxl's default margins (0.7 in each side), in those units:
 # wider sheets print landscape (fit to one page wide either way).
 PORTRAIT_WIDTH = 92
-LINE_HEIGHT = 15  # points: a line of 11-point text, Chinese or not
+LINE_HEIGHT = 16  # points: a line of 11-point text, Chinese (taller than Latin) or not
 
 
 def put(sheet: Worksheet, row: int, column: int, value: Any) -> Cell:
@@ -198,6 +198,7 @@ def _fit_rows(sheet: Worksheet) -> None:
     """Each row as high as its wrapped text's lines, merged cells' too. LibreOffice keeps
     a row of an .xlsx at one line's height, its wrapped text cut off, unless the row says
     how high it is."""
+    from openpyxl.styles import Alignment
     from openpyxl.utils import get_column_letter
 
     spans = {
@@ -227,6 +228,13 @@ def _fit_rows(sheet: Worksheet) -> None:
             )
         if lines > 1:
             dimension.height = LINE_HEIGHT * lines
+            for cell in row:  # a row of several lines reads from its top
+                if cell.value is not None and cell.alignment.vertical is None:
+                    cell.alignment = Alignment(
+                        horizontal=cell.alignment.horizontal,
+                        vertical="top",
+                        wrap_text=cell.alignment.wrap_text,
+                    )
 
 
 def _token(shown: str) -> bool:
