@@ -367,3 +367,15 @@ def test_every_word_document_prints_within_the_paper(pdfs: dict[str, Path], name
 @pytest.mark.parametrize("name", WORD)
 def test_every_word_document_prints_on_a4(pdfs: dict[str, Path], name: str) -> None:
     assert all(page.is_a4 for page in office.pages(pdfs[name]))
+
+
+@pytest.mark.slow  # LibreOffice: seconds a file
+@pytest.mark.parametrize("name", WORD)
+def test_no_word_of_a_word_document_runs_outside_the_banxin_across(
+    pdfs: dict[str, Path], name: str
+) -> None:
+    """Across, from 28 mm to 184 mm from the paper's left edge: no table (nor any text)
+    wider than the type area (the page's height is checked once the documents are A4)."""
+    across = office.Box(office.BANXIN.left, 0, office.BANXIN.right, office.A4[1])
+    for number, page in enumerate(office.pages(pdfs[name]), start=1):
+        assert office.beyond(page, across, tolerance=2.0) == [], f"page {number}"
