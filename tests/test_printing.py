@@ -225,11 +225,9 @@ def printed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Printed]:
     engine.dispose()
 
 
-@pytest.fixture(scope="module")
-def pdfs(printed: Printed) -> dict[str, Path]:
-    """Every workbook and Word document converted once."""
-    office.require_office()
-    files = {
+def sources(printed: Printed) -> dict[str, Path]:
+    """The files the print tests convert, by the name the tests give them."""
+    return {
         "evaluation.xlsx": printed.evaluation["xlsx"],
         "evaluation.docx": printed.evaluation["docx"],
         "quarterly.xlsx": printed.quarterly["xlsx"],
@@ -239,7 +237,26 @@ def pdfs(printed: Printed) -> dict[str, Path]:
         "template.xlsx": printed.template,
         "ledger.xlsx": printed.ledger,
     }
-    return {name: office.to_pdf(path, printed.home / "pdf" / name) for name, path in files.items()}
+
+
+class Converted(dict[str, Path]):
+    """Each file's PDF, converted the first time a test asks for it (so a worker of
+    pytest-xdist converts only the files its tests read)."""
+
+    def __init__(self, printed: Printed):
+        super().__init__()
+        self.printed = printed
+
+    def __missing__(self, name: str) -> Path:
+        pdf = office.to_pdf(sources(self.printed)[name], self.printed.home / "pdf" / name)
+        self[name] = pdf
+        return pdf
+
+
+@pytest.fixture(scope="module")
+def pdfs(printed: Printed) -> Converted:
+    office.require_office()
+    return Converted(printed)
 
 
 def by_sheet(pages: list[office.Page], sheets: list[str]) -> dict[str, list[office.Page]]:
@@ -292,13 +309,7 @@ WORKBOOKS = ["evaluation.xlsx", "quarterly.xlsx", "city.xlsx", "template.xlsx", 
 def test_every_sheet_prints_on_a4_one_page_wide_with_its_header_on_every_page(
     printed: Printed, pdfs: dict[str, Path], name: str
 ) -> None:
-    source = {
-        "evaluation.xlsx": printed.evaluation["xlsx"],
-        "quarterly.xlsx": printed.quarterly["xlsx"],
-        "city.xlsx": printed.city["xlsx"],
-        "template.xlsx": printed.template,
-        "ledger.xlsx": printed.ledger,
-    }[name]
+    source = sources(printed)[name]
     workbook = openpyxl.load_workbook(source)
     sheets = [sheet for sheet in workbook.worksheets if sheet.sheet_state == "visible"]
     pages = office.pages(pdfs[name])
