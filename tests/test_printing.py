@@ -42,7 +42,7 @@ from pilot_tracker.spreadsheet import (
 
 from . import office
 from .city_fixtures import CITY, build_city
-from .conftest import EXAMPLES, ROOT
+from .conftest import EXAMPLES, ROOT, load_examples
 from .test_blue_book import yinzhou_readings
 from .test_reports import store_reports
 
@@ -186,8 +186,6 @@ def printed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Printed]:
     engine = db.make_engine(f"sqlite:///{home / 'ledger.db'}")
     db.migrate(engine)
     with db.session(engine) as session:
-        from .conftest import load_examples
-
         load_examples(session, "yinzhou")
     readings = [row for row in yinzhou_readings() if row[3] <= date(2021, 6, 30)]
     escalations = [(unit.code, "reminder", date(2021, 4, 26)) for unit in spec.units[:12]]
