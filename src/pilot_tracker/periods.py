@@ -33,6 +33,18 @@ def half_of(day: date) -> str:
     return f"{day.year}H{1 if day.month <= 6 else 2}"
 
 
+def label(period: str) -> str:
+    """A period as a report names it: 2021H1 → 2021年上半年, 2021Q2 → 2021年第2季度,
+    2021-03 → 2021年3月."""
+    if match := _HALF.match(period):
+        return f"{match[1]}年{'上' if match[2] == '1' else '下'}半年"
+    if match := _QUARTER.match(period):
+        return f"{match[1]}年第{match[2]}季度"
+    if match := _MONTH.match(period):
+        return f"{match[1]}年{int(match[2])}月"
+    return period
+
+
 def bounds(period: str) -> tuple[date, date]:
     """The first and last day of a period; ``ValueError`` if it is not one."""
     if match := _MONTH.match(period):

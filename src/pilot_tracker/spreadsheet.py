@@ -8,9 +8,11 @@ checking an archive must not cost a read-only command openpyxl's import.
 from __future__ import annotations
 
 import io
+import math
 import os
 import re
 import tempfile
+import unicodedata
 import zipfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -33,6 +35,14 @@ FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r", "\n")
 ILLEGAL_CHARACTERS_RE = re.compile(r"[\000-\010]|[\013-\014]|[\016-\037]")
 HEADER_COLOUR = "DDEBF7"
 DATE_FORMAT = "yyyy-mm-dd"
+# A number with one decimal, for columns of figures rounded to one (percent points, scores).
+ONE_DECIMAL = "0.0"
+# Column widths, in Excel's units (about one Latin character; a Chinese one takes two).
+NARROWEST, WIDEST, WIDEST_TOKEN = 6, 50, 70
+# What fits across A4 at openpyxl's default margins (0.7 in each side), in those units:
+# wider sheets print landscape (fit to one page wide either way).
+PORTRAIT_WIDTH = 92
+LINE_HEIGHT = 16  # points: a line of 11-point text, Chinese (taller than Latin) or not
 
 
 def put(sheet: Worksheet, row: int, column: int, value: Any) -> Cell:
@@ -61,7 +71,10 @@ def write_table(
     widths: Sequence[int] | None = None,
     first_row: int = 1,
 ) -> int:
-    """Write a header row and data rows; return the number of data rows."""
+    """Write a header row and data rows; return the number of data rows.
+
+    ``widths`` are the least widths of the columns (a column left blank to be filled in
+    needs room); ``print_ready`` widens each column to its content."""
     from openpyxl.styles import Alignment, Font, PatternFill
     from openpyxl.utils import get_column_letter
 
@@ -78,6 +91,181 @@ def write_table(
     for column, width in enumerate(widths or [], start=1):
         sheet.column_dimensions[get_column_letter(column)].width = width
     return count
+
+
+def print_ready(workbook: Workbook, *, title: str, period: str = "") -> None:
+    """Set every visible sheet up to print: A4, landscape where it is wide, one page wide,
+    the rows above its frozen panes (its title and header rows) repeated on every page, a
+    footer with ``title``, ``period``, the sheet and 第 N 页 共 M 页, columns as wide as their
+    content (long text wraps) and figures with one decimal shown with one.
+
+    Run it last, on the whole workbook: the widths follow what the cells hold."""
+    for sheet in workbook.worksheets:
+        if sheet.sheet_state != "visible":
+            continue
+        _format_figures(sheet)  # first: a width follows the figures as they show
+        total = _fit_columns(sheet)
+        setup = sheet.page_setup
+        setup.paperSize = sheet.PAPERSIZE_A4
+        setup.orientation = "landscape" if total > PORTRAIT_WIDTH else "portrait"
+        setup.fitToWidth = 1
+        setup.fitToHeight = 0  # as many pages down as it takes
+        sheet.sheet_properties.pageSetUpPr.fitToPage = True
+        sheet.print_options.horizontalCentered = True
+        sheet.print_options.gridLines = True  # a table's lines on paper, as on screen
+        header = _header_row(sheet)
+        if header:
+            sheet.print_title_rows = f"1:{header}"
+        footer = sheet.oddFooter
+        footer.left.text = _footer_text(title)
+        footer.center.text = "第 &P 页 共 &N 页"
+        footer.right.text = _footer_text(period) + (" " if period else "") + "&A"
+        for part in (footer.left, footer.center, footer.right):
+            part.size = 9
+
+
+def _footer_text(text: str) -> str:
+    """Text as a footer shows it: "&" starts a code there, so it is doubled; Excel takes at
+    most 255 characters a footer, so a long name is cut."""
+    return ILLEGAL_CHARACTERS_RE.sub("", text)[:80].replace("&", "&&")
+
+
+def text_width(text: str) -> int:
+    """How wide text prints, in column units: a Chinese (wide) character takes two."""
+    if text.isascii():
+        return len(text)
+    return len(text) + sum(unicodedata.east_asian_width(char) in "WF" for char in text)
+
+
+def _shown(value: Any, number_format: str) -> str:
+    if isinstance(value, datetime | date):
+        return "2021-03-31"
+    if isinstance(value, float) and number_format == ONE_DECIMAL:
+        return f"{value:.1f}"
+    if isinstance(value, float):
+        return f"{value:g}" if abs(value) < 1e15 else f"{value:.6g}"
+    return "" if value is None else str(value)
+
+
+def _fit_columns(sheet: Worksheet) -> float:
+    """Widen each column to its content (text too long for a column wraps in it); return
+    the sheet's width."""
+    from openpyxl.styles import Alignment
+    from openpyxl.utils import get_column_letter
+
+    merged = {
+        (row, column)
+        for ranges in sheet.merged_cells.ranges
+        for row in range(ranges.min_row, ranges.max_row + 1)
+        for column in range(ranges.min_col, ranges.max_col + 1)
+    }
+    header = _header_row(sheet)
+    # A sheet of one column (a guide's lines) may take a portrait page's width.
+    widest = WIDEST if sheet.max_column > 1 else PORTRAIT_WIDTH - 2
+    total = 0.0
+    for column in range(1, sheet.max_column + 1):
+        cells = []
+        for row in range(1, sheet.max_row + 1):
+            if (row, column) in merged:
+                continue  # a title over several columns sets none of them
+            cell = sheet.cell(row=row, column=column)
+            shown = _shown(cell.value, cell.number_format)
+            if shown:
+                width = max(text_width(line) for line in shown.splitlines() or [""])
+                if row == header and width > 12:
+                    width = math.ceil(width / 2) + 1  # a long header wraps over two lines
+                cells.append((cell, shown, width))
+        needed = max((width for _, _, width in cells), default=0) + 2
+        unbroken = all(width <= widest or _token(shown) for _, shown, width in cells)
+        letter = get_column_letter(column)
+        # A width set before (write_table's ``widths``) is the least; openpyxl gives a
+        # column it was never asked about a width of its own, so ask first.
+        least = sheet.column_dimensions[letter].width if letter in sheet.column_dimensions else 0
+        dimension = sheet.column_dimensions[letter]
+        width = max(NARROWEST, min(needed, WIDEST_TOKEN if unbroken else widest), least)
+        dimension.width = width
+        total += width
+        for cell, _, needed_here in cells:
+            if needed_here + 2 > width and not cell.alignment.wrap_text:
+                cell.alignment = Alignment(
+                    horizontal=cell.alignment.horizontal, vertical="top", wrap_text=True
+                )
+    _fit_rows(sheet)
+    return total
+
+
+def _fit_rows(sheet: Worksheet) -> None:
+    """Each row as high as its wrapped text's lines, merged cells' too. LibreOffice keeps
+    a row of an .xlsx at one line's height, its wrapped text cut off, unless the row says
+    how high it is."""
+    from openpyxl.styles import Alignment
+    from openpyxl.utils import get_column_letter
+
+    spans = {
+        (ranges.min_row, ranges.min_col): range(ranges.min_col, ranges.max_col + 1)
+        for ranges in sheet.merged_cells.ranges
+    }
+    widths = {
+        column: sheet.column_dimensions[get_column_letter(column)].width
+        for column in range(1, sheet.max_column + 1)
+    }
+    for row in sheet.iter_rows():
+        dimension = sheet.row_dimensions[row[0].row]
+        if dimension.height:
+            continue  # a row given its height (a title) keeps it
+        lines = 1
+        for cell in row:
+            if not isinstance(cell.value, str) or not cell.alignment.wrap_text:
+                continue
+            columns = spans.get((cell.row, cell.column), [cell.column])
+            room = max(sum(widths.get(column, 0) for column in columns) - 1, 1) / 1.05
+            lines = max(
+                lines,
+                sum(
+                    max(1, math.ceil(text_width(line) / room))
+                    for line in cell.value.splitlines() or [""]
+                ),
+            )
+        if lines > 1:
+            dimension.height = LINE_HEIGHT * lines
+            for cell in row:  # a row of several lines reads from its top
+                if cell.value is not None and cell.alignment.vertical is None:
+                    cell.alignment = Alignment(
+                        horizontal=cell.alignment.horizontal,
+                        vertical="top",
+                        wrap_text=cell.alignment.wrap_text,
+                    )
+
+
+def _token(shown: str) -> bool:
+    """Text a line cannot break: a code, a checksum."""
+    return shown.isascii() and len(shown.split(maxsplit=1)) == 1
+
+
+def _header_row(sheet: Worksheet) -> int:
+    """The last row above the frozen panes (the header), 0 for a sheet without them."""
+    return sheet[sheet.freeze_panes].row - 1 if sheet.freeze_panes else 0
+
+
+def _format_figures(sheet: Worksheet) -> None:
+    """A column of percent points or scores (0 to 100) rounded to one decimal shows every
+    one with it (80.0, 66.7); other figures show as they are."""
+    header = _header_row(sheet)
+    if not header:
+        return
+    for column in sheet.iter_cols(min_row=header + 1):
+        figures = [
+            cell
+            for cell in column
+            if isinstance(cell.value, int | float) and not isinstance(cell.value, bool)
+        ]
+        fractional = any(isinstance(c.value, float) and not c.value.is_integer() for c in figures)
+        if fractional and all(
+            0 <= cell.value <= 100 and round(cell.value, 1) == cell.value for cell in figures
+        ):
+            for cell in figures:
+                if cell.number_format == "General":
+                    cell.number_format = ONE_DECIMAL
 
 
 def save_atomically(workbook: Workbook, path: Path) -> None:

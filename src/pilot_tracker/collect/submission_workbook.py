@@ -20,7 +20,7 @@ from openpyxl.worksheet.worksheet import Worksheet
 from pilot_tracker.errors import NotFoundError
 from pilot_tracker.ledger.program_file import ProgramSpec, UnitSpec
 from pilot_tracker.models import LABELS, ListKind, TaskStatus
-from pilot_tracker.spreadsheet import put, save_atomically, write_table
+from pilot_tracker.spreadsheet import print_ready, put, save_atomically, write_table
 
 TEMPLATE_VERSION = "1"
 TASK_SHEET = "任务进展"
@@ -78,6 +78,7 @@ def build_submission_template(
     _indicator_sheet(workbook.create_sheet(INDICATOR_SHEET), spec, unit)
     _guide(workbook.create_sheet(GUIDE_SHEET), spec, unit)
     _meta(workbook.create_sheet(META_SHEET), spec, unit, generated_on)
+    print_ready(workbook, title=f"{spec.name} · {unit.name}", period="填报表")
     return workbook
 
 
@@ -238,7 +239,6 @@ def _guide(sheet: Worksheet, spec: ProgramSpec, unit: UnitSpec) -> None:
         cell = put(sheet, row, 1, line)
         cell.alignment = Alignment(wrap_text=True, vertical="top")
     sheet["A1"].font = Font(bold=True, size=13)
-    sheet.column_dimensions["A"].width = 100
 
 
 def _meta(sheet: Worksheet, spec: ProgramSpec, unit: UnitSpec, generated_on: date) -> None:

@@ -44,6 +44,7 @@ from pilot_tracker.spreadsheet import (
     cell_value,
     check_zip,
     find_header_row,
+    print_ready,
     put,
     save_atomically,
     write_table,
@@ -722,6 +723,7 @@ def write_ledger_workbook(spec: ProgramSpec, path: Path) -> None:
         ],
     )
     _guide(workbook.create_sheet(GUIDE_SHEET))
+    print_ready(workbook, title=spec.name, period="试点台账")
     save_atomically(workbook, path)
 
 
@@ -754,4 +756,3 @@ def _guide(sheet: Worksheet) -> None:
     ]
     for row, line in enumerate(lines, start=1):
         put(sheet, row, 1, line)
-    sheet.column_dimensions["A"].width = 110

@@ -55,7 +55,7 @@ from pilot_tracker.reports.writing import (
     write_pdf,
     write_text,
 )
-from pilot_tracker.spreadsheet import save_atomically, write_table
+from pilot_tracker.spreadsheet import print_ready, save_atomically, write_table
 from pilot_tracker.supervise import rules, workdays
 
 # The composite a city ranks its pilots by: each part a share in percent, weighted; a part
@@ -96,11 +96,7 @@ def parse_period(text: str) -> tuple[str, str]:
 
 def period_label(period: str) -> str:
     """2021H1 → 2021年上半年, 2021Q2 → 2021年第2季度."""
-    if match := periods.HALF.match(period):
-        return f"{match[1]}年{'上' if match[2] == '1' else '下'}半年"
-    if match := periods.QUARTER.match(period):
-        return f"{match[1]}年第{match[2]}季度"
-    return period
+    return periods.label(period)
 
 
 # --- the figures ----------------------------------------------------------------------------
@@ -757,7 +753,6 @@ def workbook(data: CityRollup, path: Path) -> Path:
             ]
             for p in data.ranking
         ],
-        widths=[6, 12, 36, 8, *[10] * 14],
     )
     method = "；".join(
         f"{name}（{meaning}）权重{weight:g}" for _, name, meaning, weight in data.parts
@@ -775,7 +770,6 @@ def workbook(data: CityRollup, path: Path) -> Path:
             for p in data.pilots
             for item in p.evaluation.lists
         ],
-        widths=[12, 16, 14, 8, 8, 10, 10],
     )
     write_table(
         book.create_sheet("主要指标"),
@@ -811,7 +805,6 @@ def workbook(data: CityRollup, path: Path) -> Path:
             for p in data.pilots
             for i in p.evaluation.indicators
         ],
-        widths=[12, 16, 10, 10, 30, 8, 8, 8, 12, 8, 8, 10],
     )
     write_table(
         book.create_sheet("预警单位"),
@@ -821,7 +814,6 @@ def workbook(data: CityRollup, path: Path) -> Path:
             for p in data.pilots
             for u in p.flagged
         ],
-        widths=[12, 16, 10, 24, 10, 10],
     )
     write_table(
         book.create_sheet("督办情况"),
@@ -851,20 +843,18 @@ def workbook(data: CityRollup, path: Path) -> Path:
             for p in data.pilots
             for line in p.escalations
         ],
-        widths=[12, 16, 10, 10, 10, 10, 10, 14, 12],
     )
     write_table(
         book.create_sheet("六有"),
         ["试点编号", "试点", *SIX_HAS.values()],
         [[p.code, p.short, *[p.six_has[key].state_label for key in SIX_HAS]] for p in data.pilots],
-        widths=[12, 16, *[10] * len(SIX_HAS)],
     )
     write_table(
         book.create_sheet("未纳入试点"),
         ["试点编号", "试点", "原因"],
         [[a.code, a.name, a.reason] for a in data.absent],
-        widths=[12, 36, 40],
     )
+    print_ready(book, title=data.name, period=f"{data.period_label}{data.kind_label}")
     fix_dates(book, data.end)
     save_atomically(book, path)
     return path

@@ -25,7 +25,7 @@ from pilot_tracker.reports.writing import (
     write_pdf,
     write_text,
 )
-from pilot_tracker.spreadsheet import save_atomically, write_table
+from pilot_tracker.spreadsheet import print_ready, save_atomically, write_table
 
 
 def write(
@@ -91,14 +91,12 @@ def _evaluation_workbook(
             [s.rank, s.unit, s.name, s.completion, s.timeliness, s.indicators, s.evidence, s.score]
             for s in data.scores
         ],
-        widths=[6, 10, 24, 10, 10, 10, 10, 10],
     )
     note_under(sheet, data.calendar_note)
     write_table(
         workbook.create_sheet("清单进度"),
         ["任务清单", "任务数", "已完成", "平均进度%", "计划进度%"],
         [[i.label, i.tasks, i.completed, i.average, i.planned] for i in data.lists],
-        widths=[14, 8, 8, 10, 10],
     )
     write_table(
         workbook.create_sheet("主要指标"),
@@ -135,7 +133,6 @@ def _evaluation_workbook(
             ]
             for i in data.indicators
         ],
-        widths=[10, 30, 10, 8, 8, 8, 8, 12, 8, 8, 10, 8, 10],
     )
     write_table(
         workbook.create_sheet("督办情况"),
@@ -151,7 +148,6 @@ def _evaluation_workbook(
             ]
             for e in data.escalations
         ],
-        widths=[10, 10, 24, 12, 12, 24],
     )
     write_table(
         workbook.create_sheet("六有"),
@@ -164,13 +160,11 @@ def _evaluation_workbook(
             ]
             for item in data.six_has
         ],
-        widths=[10, 10, 90],
     )
     write_table(
         workbook.create_sheet("挂图作战"),
         ["单位编号", "成员单位", *[f"{int(m[-2:])}月" for m in data.months]],
         [[code, name, *[percent for percent, _ in cells]] for code, name, cells in data.heat],
-        widths=[10, 24, *[8] * len(data.months)],
     )
     by_unit: dict[str, set[str]] = {}
     for report in snapshot.status_reports:
@@ -183,6 +177,7 @@ def _evaluation_workbook(
             for unit in snapshot.spec.units
         ],
     )
+    print_ready(workbook, title=data.name, period=f"{periods.label(data.half)}评估")
     fix_dates(workbook, day)
     save_atomically(workbook, path)
     return path

@@ -39,7 +39,7 @@ from pilot_tracker.reports.writing import (
     write_pdf,
     write_text,
 )
-from pilot_tracker.spreadsheet import save_atomically, write_table
+from pilot_tracker.spreadsheet import print_ready, save_atomically, write_table
 
 
 def write(
@@ -194,7 +194,6 @@ def _quarterly_workbook(data: figures.Quarterly, path: Path, day: date) -> Path:
             ]
             for line in data.lines
         ],
-        widths=[10, 24, 10, 10, 10, 8, 10, 10, 30],
     )
     note_under(summary, data.calendar_note)
     details = workbook.create_sheet("任务明细")
@@ -216,7 +215,6 @@ def _quarterly_workbook(data: figures.Quarterly, path: Path, day: date) -> Path:
             for s in data.statements
             for r in s.rows
         ],
-        widths=[10, 20, 12, 44, 6, 12, 10, 8, 40],
     )
     issues = workbook.create_sheet("需核实问题")
     write_table(
@@ -227,9 +225,9 @@ def _quarterly_workbook(data: figures.Quarterly, path: Path, day: date) -> Path:
             for s in data.statements
             for d in s.discrepancies
         ],
-        widths=[10, 20, 12, 12, 70],
     )
     sources_sheet(workbook, [(s.unit, s.name, s.submissions) for s in data.statements])
+    print_ready(workbook, title=data.name, period=f"{periods.label(data.quarter)}对账")
     fix_dates(workbook, day)
     save_atomically(workbook, path)
     return path

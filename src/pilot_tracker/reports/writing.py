@@ -153,9 +153,18 @@ def write(
 
 
 def note_under(sheet: Any, note: str) -> None:
-    """A note under a sheet's table (text, never a formula)."""
+    """A note under a sheet's table (text, never a formula), across the table's width, where
+    it wraps (``print_ready`` sizes the columns to the table, not to the note)."""
     if note:
-        put(sheet, sheet.max_row + 2, 1, note)
+        from openpyxl.styles import Alignment
+
+        row = sheet.max_row + 2
+        cell = put(sheet, row, 1, note)
+        cell.alignment = Alignment(vertical="top", wrap_text=True)
+        if sheet.max_column > 1:
+            sheet.merge_cells(
+                start_row=row, start_column=1, end_row=row, end_column=sheet.max_column
+            )
 
 
 def sources_sheet(workbook: Any, rows: list[tuple[str, str, list[str]]]) -> None:
@@ -164,7 +173,6 @@ def sources_sheet(workbook: Any, rows: list[tuple[str, str, list[str]]]) -> None
         workbook.create_sheet("数据来源"),
         ["单位编号", "成员单位", "报送文件 SHA-256"],
         [[unit, name, sha] for unit, name, shas in rows for sha in shas],
-        widths=[10, 24, 70],
     )
 
 
