@@ -14,10 +14,11 @@ pilot-tracker's receipts go out with the other alerts.
 The demo calls the same domain code the Prefect flows call, without a Prefect run per
 step, so that half a year takes minutes, not hours; on a machine with several cores its
 programs are shared between as many processes (players), each playing its programs' days
-and sending their messages, while the servers stay in the demo's own process. Its last working day may be handed to
-a caller instead (``last_day``: the command line runs it through the real Prefect flows,
-``flows/demo_day.py``): the units' submissions of that day land and the servers stay up,
-and the caller supervises, writes the day's reports and sends, as a scheduled day would.
+and sending their messages, while the servers stay in the demo's own process. Its last
+working day may be handed to a caller instead (``last_day``: the command line runs it
+through the real Prefect flows, ``flows/demo_day.py``): the units' submissions of that day
+land and the servers stay up, and the caller supervises, writes the day's reports and
+sends, as a scheduled day would.
 """
 
 from __future__ import annotations
