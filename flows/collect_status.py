@@ -86,7 +86,9 @@ def file_mail(mailbox: MailboxSource, uids: list[int], uidvalidity: int) -> None
 
 @task(name="pull-inbox-folders", timeout_seconds=600, cache_policy=NO_CACHE)
 def pull_folders(sources: list[Source], settle_seconds: float) -> list[Pull]:
-    return collection.pull_folders(sources, settle_seconds=settle_seconds, sleep=time.sleep)
+    return collection.pull_folders(
+        sources, settle_seconds=settle_seconds, sleep=time.sleep, now=datetime.now(UTC)
+    )
 
 
 def _pull_within(source: HttpSource):
@@ -115,7 +117,6 @@ def collect_status(
             program=program,
             inbox=settings.inbox,
             environ=os.environ,
-            settle_seconds=settle_seconds,
             attempts=1,  # Prefect retries the task instead
         )
         http = [

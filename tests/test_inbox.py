@@ -190,11 +190,57 @@ def test_a_file_swapped_for_a_link_after_the_scan_is_not_read(
         os.symlink(target, candidate)
         os.utime(candidate, ns=(stat.st_atime_ns, stat.st_mtime_ns), follow_symlinks=False)
 
-    pull = FolderSource("jyj", folder, settle_seconds=1, sleep=swap).pull()
+    source = FolderSource("jyj", folder)
+    scanned = source.snapshot()
+    swap(0)  # between the scan and the read
+    pull = source.pull(scanned)
 
     assert all(CSV not in pulled.payload.data for pulled in pull.pulled)
     assert pull.pulled == []
     assert candidate.is_symlink() and (outside / "secret.csv").exists()
+
+
+def _folder_with(tmp_path: Path, age: float) -> tuple[FolderSource, datetime]:
+    """A unit folder holding one CSV last written ``age`` seconds before the run's now."""
+    folder = tmp_path / "inbox" / "demo" / "jyj"
+    folder.mkdir(parents=True)
+    path = folder / "进展.csv"
+    path.write_bytes(CSV)
+    now = datetime(2021, 3, 31, 1, 0, tzinfo=UTC)
+    stamp = now.timestamp() - age
+    os.utime(path, (stamp, stamp))
+    return FolderSource("jyj", folder, root=tmp_path / "inbox"), now
+
+
+def test_files_that_landed_before_the_run_are_read_without_waiting(tmp_path: Path) -> None:
+    source, now = _folder_with(tmp_path, age=3600)
+    waits: list[float] = []
+
+    (pull,) = collection.pull_folders([source], settle_seconds=1, sleep=waits.append, now=now)
+
+    assert waits == []
+    assert [pulled.payload.name for pulled in pull.pulled] == ["进展.csv"]
+
+
+def test_a_file_written_a_moment_ago_waits_until_it_is_old_enough_and_is_read_if_unchanged(
+    tmp_path: Path,
+) -> None:
+    source, now = _folder_with(tmp_path, age=0.25)
+    waits: list[float] = []
+
+    (pull,) = collection.pull_folders([source], settle_seconds=1, sleep=waits.append, now=now)
+
+    assert waits == [pytest.approx(0.75)]
+    assert [pulled.payload.name for pulled in pull.pulled] == ["进展.csv"]
+
+
+def test_a_file_stamped_ahead_of_the_runs_clock_waits_the_whole_settle(tmp_path: Path) -> None:
+    source, now = _folder_with(tmp_path, age=-120)  # another machine's clock
+    waits: list[float] = []
+
+    collection.pull_folders([source], settle_seconds=1, sleep=waits.append, now=now)
+
+    assert waits == [1]
 
 
 def test_a_file_swapped_for_a_fifo_after_the_scan_never_blocks(tmp_path: Path) -> None:
@@ -213,7 +259,10 @@ def test_a_file_swapped_for_a_fifo_after_the_scan_never_blocks(tmp_path: Path) -
             candidate.unlink()
             os.mkfifo(candidate)
             os.utime(candidate, ns=(stat.st_atime_ns, stat.st_mtime_ns))
-        pull = FolderSource("jyj", folder, settle_seconds=1, sleep=swap).pull()
+        source = FolderSource("jyj", folder)
+        scanned = source.snapshot()
+        swap(0)  # between the scan and the read
+        pull = source.pull(scanned)
         print(len(pull.pulled), candidate.exists())
         """
     )
@@ -233,7 +282,9 @@ def test_a_file_replaced_while_it_was_taken_in_stays(sqlite_engine: sa.Engine, h
         )
         if s.unit == "jyj"
     ]
-    pulls = collection.pull_folders([source], settle_seconds=0, sleep=lambda _: None)
+    pulls = collection.pull_folders(
+        [source], settle_seconds=0, sleep=lambda _: None, now=datetime.now(UTC)
+    )
     corrected = CSV.replace(b",30,", b",35,")
     first.unlink()
     first.write_bytes(corrected)  # the unit sends a corrected file under the same name

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 import os
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
+from pilot_tracker.collect import collection
 from pilot_tracker.collect.http import HttpSource
 from pilot_tracker.collect.inbox import FolderSource, inbox_folder
 from pilot_tracker.collect.sources import redact_url
@@ -151,7 +153,12 @@ def test_a_file_still_being_written_is_left_for_the_next_run(tmp_path: Path) -> 
         with growing.open("ab") as stream:
             stream.write(b" and more")
 
-    pull = FolderSource("jyj", folder, settle_seconds=0.5, sleep=writer_still_busy).pull()
+    (pull,) = collection.pull_folders(
+        [FolderSource("jyj", folder)],
+        settle_seconds=0.5,
+        sleep=writer_still_busy,  # written just now: the run waits, and it grows meanwhile
+        now=datetime.now(UTC),
+    )
     assert [p.payload.name for p in pull.pulled] == ["done.csv"]
     assert list(pull.waiting) == ["进展.xlsx"]
     assert growing.exists()

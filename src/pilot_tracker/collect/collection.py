@@ -26,7 +26,7 @@ from sqlmodel import select
 from pilot_tracker import db
 from pilot_tracker.alerts import outbox
 from pilot_tracker.collect import replies
-from pilot_tracker.collect.inbox import FolderSource, inbox_folder, survey_inbox
+from pilot_tracker.collect.inbox import FolderSource, inbox_folder, settle_wait, survey_inbox
 from pilot_tracker.collect.inbox import survey_root as survey_inbox_root
 from pilot_tracker.collect.intake import (
     SubmissionSummary,
@@ -161,7 +161,6 @@ def open_sources(
     program: str,
     inbox: Path,
     environ: Mapping[str, str],
-    settle_seconds: float = 0.0,
     attempts: int = 3,
     sleep: Callable[[float], None] = time.sleep,
 ) -> list[Source]:
@@ -181,7 +180,6 @@ def open_sources(
             specs,
             inbox=inbox,
             environ=environ,
-            settle_seconds=settle_seconds,
             attempts=attempts,
             sleep=sleep,
         )
@@ -278,13 +276,20 @@ def _unique(items: Iterable[NotTaken]) -> list[NotTaken]:
 
 
 def pull_folders(
-    sources: Iterable[Source], *, settle_seconds: float, sleep: Callable[[float], None]
+    sources: Iterable[Source],
+    *,
+    settle_seconds: float,
+    sleep: Callable[[float], None],
+    now: datetime,
 ) -> list[Pull]:
-    """Pull every folder source, waiting once for all of them so half-copied files show."""
+    """Pull every folder source; where a file is younger than ``settle_seconds`` at ``now``,
+    wait once, for all of them, until it is that old, so a half-copied file shows by its
+    size or time changing (``inbox.settle_wait``). Files that landed before never wait."""
     folders = [source for source in sources if isinstance(source, FolderSource)]
     snapshots = [folder.snapshot() for folder in folders]
-    if settle_seconds and any(snapshots):
-        sleep(settle_seconds)
+    wait = settle_wait(snapshots, settle_seconds, now)
+    if wait > 0:
+        sleep(wait)
     return [folder.pull(snapshot) for folder, snapshot in zip(folders, snapshots, strict=True)]
 
 
@@ -512,11 +517,10 @@ def collect(
         program=program,
         inbox=home / "inbox",
         environ=environ,
-        settle_seconds=settle_seconds,
         attempts=attempts,
         sleep=sleep,
     )
-    pulls = pull_folders(sources, settle_seconds=settle_seconds, sleep=sleep)
+    pulls = pull_folders(sources, settle_seconds=settle_seconds, sleep=sleep, now=now)
     broken: list[Broken] = []
     for source in sources:
         if isinstance(source, FolderSource):

@@ -13,8 +13,7 @@ import os
 import re
 import stat as statmodule
 import struct
-import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -100,14 +99,10 @@ class FolderSource:
         folder: Path,
         *,
         root: Path | None = None,
-        settle_seconds: float = 0.0,
-        sleep: Callable[[float], None] = time.sleep,
     ):
         self.unit = unit
         self.folder = folder
         self.root = root
-        self.settle_seconds = settle_seconds
-        self.sleep = sleep
 
     def where(self, name: str = "") -> str:
         """A path as shown: relative to the inbox when it is known."""
@@ -152,18 +147,16 @@ class FolderSource:
         return self.scan()[0]
 
     def pull(self, before: dict[str, Signature] | None = None) -> Pull:
-        """Read the files that did not change since ``before`` (a snapshot).
-
-        Without a snapshot, take one and wait ``settle_seconds``. A file whose size or
-        time changed is still being written and is left for the next run.
+        """Read the files that did not change since ``before`` (a snapshot: see
+        ``collection.pull_folders``, which waits between the two where a file is young), or
+        what is there now. A file whose size or time changed is still being written and is
+        left for the next run.
         """
         result = Pull(self.unit, self.kind)
         scanned, refused = self.scan()
         result.not_taken += refused
         if before is None:
             before = scanned
-            if before and self.settle_seconds:
-                self.sleep(self.settle_seconds)
         if not before:
             return result
         try:
@@ -287,6 +280,22 @@ def _is_link(name: str, folder: int | None) -> bool:
 _OPEN_FOLDER = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 # O_NONBLOCK: a FIFO or device swapped in after the scan must not block the run.
 _OPEN_FILE = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC | os.O_NOCTTY
+
+
+def settle_wait(
+    snapshots: Iterable[dict[str, Signature]], settle_seconds: float, now: datetime
+) -> float:
+    """Seconds to wait before reading files scanned at ``now``, so that one still being
+    copied shows by its size or time changing: until the youngest is ``settle_seconds``
+    old. Nothing when every file is older, as files that landed before a run are; the
+    whole ``settle_seconds`` when a file's time is ahead of ``now`` (another clock)."""
+    stamps = [signature[3] for snapshot in snapshots for signature in snapshot.values()]
+    if settle_seconds <= 0 or not stamps:
+        return 0.0
+    age = now.timestamp() - max(stamps) / 1e9
+    if age < 0:
+        return settle_seconds
+    return max(0.0, settle_seconds - age)
 
 
 def _signature_of(stat: os.stat_result) -> Signature:

@@ -108,7 +108,6 @@ def sources_of(
     *,
     inbox: Path,
     environ: Mapping[str, str],
-    settle_seconds: float = 0.0,
     attempts: int = 3,
     sleep: Callable[[float], None] = time.sleep,
 ) -> Iterator[Source]:
@@ -122,4 +121,4 @@ def sources_of(
         if isinstance(spec, HttpSourceSpec):
             yield HttpSource(unit, spec, environ=environ, attempts=attempts, sleep=sleep)
         else:
-            yield FolderSource(unit, folder, root=inbox, settle_seconds=settle_seconds, sleep=sleep)
+            yield FolderSource(unit, folder, root=inbox)
