@@ -48,6 +48,7 @@ from .test_reports import (
     squeeze,
     store_reports,
 )
+from .word_layout import assert_official_layout
 
 YEAR_END = datetime(2022, 1, 10, 1, 0, tzinfo=UTC)  # the year is over
 MID_YEAR = datetime(2021, 7, 5, 1, 30, tzinfo=UTC)  # 2021-07-05 in Shanghai
@@ -352,6 +353,15 @@ def test_the_book_is_written_in_every_format(written: Run) -> None:
     )
 
 
+def test_the_word_document_is_in_the_official_layout(written: Run) -> None:
+    assert_official_layout(
+        written.first.files["docx"],
+        title=["演示县试点", "2021年度青年发展蓝皮书"],
+        levels={1, 2},
+        printed_by="演示县试点领导小组办公室",
+    )
+
+
 def test_the_word_document_reads_back(written: Run) -> None:
     document = docx.Document(str(written.first.files["docx"]))
     lines = [p.text for p in document.paragraphs if p.text.strip()]
@@ -457,7 +467,9 @@ def test_the_word_document_reads_back(written: Run) -> None:
         "图3\u3000I-03 青年人才驿站覆盖率",
     ]
     assert "灰色虚线为基期值5.8%（2020年），红色虚线为目标值5.5%（2025年）" in captions[0]
-    assert lines[-4:] == book.sources
+    assert lines[-5:-1] == book.sources
+    # The 版记: printed by the leading group's office (the program file names no issuer).
+    assert lines[-1] == "\u3000演示县试点领导小组办公室\t2021年12月31日印发"
 
 
 def test_the_pdf_reads_back(written: Run) -> None:
