@@ -762,7 +762,16 @@ def test_yinzhou_2021_on_the_command_line(isolated_environment: Path, tmp_path: 
     spec = read_program_file(EXAMPLES / "yinzhou.yaml")
     document = docx.Document(str(out / "yinzhou-2021-青年发展蓝皮书.docx"))
     lines = [p.text for p in document.paragraphs if p.text.strip()]
-    assert lines[:2] == [spec.name, "2021年度青年发展蓝皮书"]
+    # The example names who issues its documents: the masthead, then the title.
+    assert lines[:5] == [
+        "共青团宁波市鄞州区委员会文件",
+        "鄞团发〔2021〕\u3000\u3000号",
+        spec.name,
+        "2021年度青年发展蓝皮书",
+        "（数据截至2021年12月31日）",
+    ]
+    assert lines[5] == "鄞州区中长期青年发展规划试点工作领导小组各成员单位："
+    assert lines[-1] == "\u3000共青团宁波市鄞州区委办公室\t2021年12月31日印发"
     assert (
         "试点共设主要发展指标13项（国家指标2项、省级指标5项、自设指标6项）。"
         "截至2021年12月31日，已达目标0项，正常推进11项，滞后1项，暂无数据1项。"

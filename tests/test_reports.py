@@ -885,6 +885,7 @@ def test_the_word_document_has_headings_tables_and_official_fonts(demo: Run) -> 
         "四、成员单位评分与排名",
         "五、滞后单位与督办情况",
         "六、“六有”建设情况",
+        "七、挂图作战",
     ]
     assert {east_asia(run) for p in headings for run in p.runs} == {"黑体"}
     body = [p for p in paragraphs[2:] if not p.style.name.startswith("Heading")]
@@ -935,6 +936,41 @@ def test_the_word_documents_are_in_the_official_layout(demo: Run) -> None:
         levels={2},
         printed_by=printed_by,
     )
+
+
+def test_the_word_evaluation_shows_the_charts_of_the_pdf(demo: Run) -> None:
+    """The bars by list and the battle map, drawn from the page's own SVG: the same size
+    ratio, and every colour the SVG fills a shape with."""
+    import io
+    import xml.etree.ElementTree as ElementTree
+
+    from PIL import Image
+
+    from pilot_tracker.reports import charts
+
+    document = docx.Document(str(demo.half.files["docx"]))
+    data = figures.evaluation(snapshot(demo.engine, date(2021, 6, 30)), "2021H1")
+    shapes = document.inline_shapes
+    assert len(shapes) == 2
+    for shape, svg in zip(
+        shapes, [charts.completion_by_list(data), charts.battle_map(data)], strict=True
+    ):
+        blob = document.part.related_parts[
+            shape._inline.graphic.graphicData.pic.blipFill.blip.embed
+        ].blob
+        picture = Image.open(io.BytesIO(blob)).convert("RGB")
+        root = ElementTree.fromstring(svg)
+        width, height = float(root.get("width")), float(root.get("height"))
+        assert picture.size == (round(width * 2), round(height * 2))
+        assert abs(shape.width / shape.height - width / height) < 0.01
+        assert shape.width.mm <= 156
+        fills = {
+            e.get("fill").lstrip("#").lower()
+            for e in root.iter("{http://www.w3.org/2000/svg}rect")
+            if e.get("fill") not in (None, "none")
+        }
+        shown = {bytes(rgb).hex() for _, rgb in picture.getcolors(maxcolors=1 << 20)}
+        assert fills and fills <= shown
 
 
 def test_the_quarter_in_word_has_a_line_per_unit_and_a_page_per_statement(demo: Run) -> None:

@@ -40,7 +40,7 @@ from xml.sax.saxutils import escape
 from docx import Document
 from docx.enum.section import WD_SECTION
 from docx.enum.style import WD_STYLE_TYPE
-from docx.enum.text import WD_ALIGN_PARAGRAPH, WD_LINE_SPACING
+from docx.enum.text import WD_LINE_SPACING
 from docx.oxml import parse_xml
 from docx.oxml.ns import nsdecls, qn
 from docx.shared import Mm, Pt
@@ -149,16 +149,6 @@ def _runs(text: str, font: str, size: float, **kwargs: Any) -> str:
     )
 
 
-def _font(run: Any, font: str, size: float, bold: bool = False) -> None:
-    """Set a python-docx run in ``font`` (East Asian) and Times New Roman (Latin)."""
-    latin = SONG if font == SONG else LATIN_FONT
-    run.font.name = latin
-    run.font.size = Pt(size)
-    run.font.bold = bold
-    fonts = run._element.get_or_add_rPr().get_or_add_rFonts()
-    fonts.set(qn("w:eastAsia"), font)
-
-
 def display_width(text: str) -> float:
     """How many Chinese characters' width ``text`` takes (Latin letters and digits: half)."""
     return sum(1.0 if unicodedata.east_asian_width(c) in "WF" else 0.55 for c in text) or 1.0
@@ -221,16 +211,16 @@ def _cell(text: str, width: int, *, header: bool, number: bool, name: bool) -> s
     )
 
 
-def table_xml(headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> Any:
-    """A table as one XML element, built in one parse: a quarter's statements hold
-    hundreds of rows, and python-docx's cell by cell API takes a hundred times longer."""
+def table_markup(headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
+    """A table as markup: a quarter's statements hold hundreds of rows, and python-docx's
+    cell by cell API takes a hundred times longer than parsing them."""
     rows = list(rows)
     shown = [[_shown(value) for value in row] for row in rows]
     widths = column_widths(headers, shown)
     names = [header in NAME_HEADERS for header in headers]
     border = '<w:{0} w:val="single" w:sz="4" w:space="0" w:color="000000"/>'
     parts = [
-        f"<w:tbl {nsdecls('w')}><w:tblPr>"
+        "<w:tbl><w:tblPr>"
         f'<w:tblW w:w="{TEXT_WIDTH_TWIPS}" w:type="dxa"/><w:jc w:val="center"/>'
         "<w:tblBorders>"
         + "".join(border.format(side) for side in ("top", "left", "bottom", "right"))
@@ -257,7 +247,7 @@ def table_xml(headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> Any:
         ]
         parts.append("</w:tr>")
     parts.append("</w:tbl>")
-    return parse_xml("".join(parts))
+    return "".join(parts)
 
 
 def _page_number_footer(footer: Any, side: str) -> None:
@@ -326,6 +316,7 @@ class Official:
         self._page()
         self._styles()
         self._body = document.element.body
+        self._pending: list[str] = []
         if issuer.issuer:
             self._masthead()
 
@@ -391,25 +382,59 @@ class Official:
         mark = f"{self.issuer.issuer}文件"
         # As large as fits on one line, and no larger than 36 pt.
         size = min(36.0, round(TEXT_WIDTH_MM / 25.4 * 72 / (display_width(mark) + 1), 1))
-        paragraph = self.paragraph(mark, font=TITLE_FONT, size=size, indent=False, center=True)
-        paragraph.paragraph_format.line_spacing_rule = WD_LINE_SPACING.SINGLE
-        for run in paragraph.runs:
-            run.font.color.rgb = None
-            run._element.get_or_add_rPr().append(
-                parse_xml(f'<w:color {nsdecls("w")} w:val="{RED}"/>')
-            )
-        self.paragraph("", indent=False)
-        number = self.issuer.number(self.day.year)
-        line = self.paragraph(number, indent=False, center=True)
-        line._p.get_or_add_pPr().append(
-            parse_xml(
-                f'<w:pBdr {nsdecls("w")}><w:bottom w:val="single" w:sz="12" w:space="8" '
-                f'w:color="{RED}"/></w:pBdr>'
-            )
+        self._add(
+            _runs(mark, TITLE_FONT, size, colour=RED),
+            align="center",
+            spacing='<w:spacing w:before="0" w:after="0" w:line="240" w:lineRule="auto"/>',
         )
-        self.paragraph("", indent=False)
+        self._add("")
+        self._add(
+            _runs(self.issuer.number(self.day.year), BODY_FONT, BODY_SIZE),
+            align="center",
+            borders=f'<w:bottom w:val="single" w:sz="12" w:space="8" w:color="{RED}"/>',
+        )
+        self._add("")
 
     # -- content --
+    #
+    # Paragraphs and tables are kept as markup and parsed into the body in one go: a
+    # quarter's statements are hundreds of paragraphs, and python-docx's API spends ten
+    # times as long on each as its markup takes to parse.
+
+    def _add(
+        self,
+        runs: str,
+        *,
+        style: str = "",
+        align: str = "",
+        indent: bool = False,
+        new_page: bool = False,
+        keep: bool = False,
+        borders: str = "",
+        tabs: str = "",
+        spacing: str = "",
+    ) -> None:
+        self._pending.append(
+            "<w:p><w:pPr>"
+            + (f'<w:pStyle w:val="{style}"/>' if style else "")
+            + ("<w:keepNext/>" if keep else "")
+            + ("<w:pageBreakBefore/>" if new_page else "")
+            + (f"<w:pBdr>{borders}</w:pBdr>" if borders else "")
+            + (f"<w:tabs>{tabs}</w:tabs>" if tabs else "")
+            + spacing
+            + (f'<w:ind w:firstLine="{BODY_SIZE * 40}"/>' if indent else "")
+            + (f'<w:jc w:val="{align}"/>' if align else "")
+            + f"</w:pPr>{runs}</w:p>"
+        )
+
+    def _flush(self) -> None:
+        if not self._pending:
+            return
+        body = parse_xml(f"<w:body {nsdecls('w')}>{''.join(self._pending)}</w:body>")
+        self._pending = []
+        end = self._body.sectPr
+        for element in list(body):
+            end.addprevious(element)
 
     def paragraph(
         self,
@@ -419,38 +444,30 @@ class Official:
         size: float = BODY_SIZE,
         indent: bool = True,
         center: bool = False,
-        bold: bool = False,
         new_page: bool = False,
-    ) -> Any:
+    ) -> None:
         """A body paragraph: 仿宋 3号, its first line indented two characters."""
-        paragraph = self.document.add_paragraph()
-        if center:
-            paragraph.alignment = WD_ALIGN_PARAGRAPH.CENTER
-        if indent:
-            paragraph.paragraph_format.first_line_indent = Pt(BODY_SIZE * 2)
-        if new_page:
-            paragraph.paragraph_format.page_break_before = True
-        if text:
-            _font(paragraph.add_run(clean(text)), font, size, bold)
-        return paragraph
+        self._add(
+            _runs(text, font, size) if text else "",
+            align="center" if center else "",
+            indent=indent,
+            new_page=new_page,
+        )
 
     def title(self, *lines: str, new_page: bool = False) -> None:
-        """The title: 2号 方正小标宋简体, centred, a line to itself for each of ``lines``;
-        then the addressees (主送), where the document has any."""
+        """The title: 2号 方正小标宋简体, centred, a line to itself for each of ``lines``."""
         for number, line in enumerate(lines):
-            self.paragraph(
-                line,
-                font=TITLE_FONT,
-                size=TITLE_SIZE,
-                indent=False,
-                center=True,
+            self._add(
+                _runs(line, TITLE_FONT, TITLE_SIZE),
+                align="center",
                 new_page=new_page and number == 0,
+                keep=True,
             )
 
     def addressees(self) -> None:
         """The addressees (主送) under the title, on a line of their own: 各成员单位："""
         if self.issuer.send_to:
-            self.paragraph("", indent=False)
+            self._add("")
             self.paragraph("、".join(self.issuer.send_to) + "：", indent=False)
 
     def centred(self, text: str) -> None:
@@ -459,37 +476,25 @@ class Official:
 
     def heading(self, text: str, level: int = 1) -> None:
         """A heading of ``level`` 1 (一、 黑体), 2 (（一） 楷体), 3 (1. 仿宋) or 4 (（1） 仿宋)."""
-        heading = self.document.add_heading(level=level)
-        _font(heading.add_run(clean(text)), HEADING_FONTS[level], BODY_SIZE)
+        self._add(_runs(text, HEADING_FONTS[level], BODY_SIZE), style=f"Heading{level}")
 
     def table(self, headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
-        """A table across the text block (see ``table_xml``)."""
-        self._body.sectPr.addprevious(table_xml(headers, rows))
-
-    def shaded(
-        self, headers: Sequence[str], rows: Sequence[Sequence[tuple[str, str | None]]]
-    ) -> None:
-        """A table whose cells carry a colour each (``(text, fill)``): the battle map."""
-        element = table_xml(headers, [[text for text, _ in row] for row in rows])
-        for tr, row in zip(element.findall(qn("w:tr"))[1:], rows, strict=True):
-            for tc, (_, fill) in zip(tr.findall(qn("w:tc")), row, strict=True):
-                if fill:
-                    tc.tcPr.append(
-                        parse_xml(
-                            f'<w:shd {nsdecls("w")} w:val="clear" w:color="auto" '
-                            f'w:fill="{fill.lstrip("#").upper()}"/>'
-                        )
-                    )
-        self._body.sectPr.addprevious(element)
+        """A table across the text block (see ``table_markup``)."""
+        self._pending.append(table_markup(headers, rows))
 
     def picture(self, png: bytes, width_mm: float = TEXT_WIDTH_MM) -> None:
         """A picture, centred, no wider than the text block; its line is as tall as it is."""
+        self._flush()
         self.document.add_picture(io.BytesIO(png), width=Mm(min(width_mm, TEXT_WIDTH_MM)))
-        paragraph = self.document.paragraphs[-1]
-        paragraph.alignment = WD_ALIGN_PARAGRAPH.CENTER
-        paragraph.paragraph_format.line_spacing_rule = WD_LINE_SPACING.SINGLE
-        paragraph.paragraph_format.first_line_indent = Pt(0)
-        paragraph._p.get_or_add_pPr().append(parse_xml(f'<w:snapToGrid {nsdecls("w")} w:val="0"/>'))
+        paragraph = self._body.findall(qn("w:p"))[-1]
+        paragraph.insert(
+            0,
+            parse_xml(
+                f'<w:pPr {nsdecls("w")}><w:snapToGrid w:val="0"/>'
+                '<w:spacing w:before="0" w:after="0" w:line="240" w:lineRule="auto"/>'
+                '<w:jc w:val="center"/></w:pPr>'
+            ),
+        )
 
     def caption(self, text: str) -> None:
         """A note under a table or a picture: 仿宋 5号, not indented."""
@@ -499,7 +504,7 @@ class Official:
         """The 版记 at the end: 抄送 (where any), then the printing office and the printing
         date, one character in from each side, between a heavy line above and below and a
         thin one between (paragraph borders: the document's tables are its figures)."""
-        self.paragraph("", indent=False)
+        self._add("")
         space = IMPRINT_SIZE * 20
         lines = []
         if self.issuer.copy_to:
@@ -517,21 +522,19 @@ class Official:
         line = '<w:{0} w:val="single" w:sz="{1}" w:space="1" w:color="000000"/>'
         for number, runs in enumerate(lines):
             last = number == len(lines) - 1
-            borders = (line.format("top", 8) if number == 0 else "") + line.format(
-                "bottom", 8 if last else 6
-            )
-            self._body.sectPr.addprevious(
-                parse_xml(
-                    f'<w:p {nsdecls("w")}><w:pPr><w:pStyle w:val="Imprint"/><w:keepNext/>'
-                    f"<w:pBdr>{borders}</w:pBdr>"
-                    f'<w:tabs><w:tab w:val="right" w:pos="{TEXT_WIDTH_TWIPS - space}"/></w:tabs>'
-                    f"</w:pPr>{runs}</w:p>"
-                )
+            self._add(
+                runs,
+                style="Imprint",
+                keep=not last,
+                borders=(line.format("top", 8) if number == 0 else "")
+                + line.format("bottom", 8 if last else 6),
+                tabs=f'<w:tab w:val="right" w:pos="{TEXT_WIDTH_TWIPS - space}"/>',
             )
 
     def save(self, path: Path) -> Path:
         """Save whole or not at all, every part dated the document's day: the same content
         gives the same bytes, run after run."""
+        self._flush()
         buffer = io.BytesIO()
         self.document.save(buffer)
         day = self.day

@@ -10,10 +10,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pilot_tracker.ledger.program_file import short_name
-from pilot_tracker.reports import charts
+from pilot_tracker.reports import charts, documents
 from pilot_tracker.reports.charts import SERIES_LEGEND, number
 from pilot_tracker.reports.figures import Evaluation
-from pilot_tracker.reports.gongwen import HEI, Issuer, Official
+from pilot_tracker.reports.gongwen import HEI, TEXT_WIDTH_MM, Issuer, Official
 
 if TYPE_CHECKING:
     from pilot_tracker.models import City, Program
@@ -58,6 +58,7 @@ def evaluation_document(
         ["任务清单", "任务数", "已完成", "平均进度%", "计划进度%"],
         [[i.label, i.tasks, i.completed, i.average, i.planned] for i in data.lists],
     )
+    _chart(document, charts.completion_by_list(data))
     if data.extensions:
         document.paragraph(
             f"经批准延期的任务{len(data.extensions)}项，以下按延期后的完成时限评估：",
@@ -134,8 +135,28 @@ def evaluation_document(
             for item in data.six_has
         ],
     )
+    document.heading("七、挂图作战")
+    document.paragraph("各单位牵头任务每月末的平均报送进度（格内数字），颜色表示与计划进度的差距。")
+    _chart(document, charts.battle_map(data))
     document.imprint()
     return document.save(path)
+
+
+# The page's widest chart (640 units) spans the text block; a tall one keeps to a page.
+CHART_MM_PER_UNIT = TEXT_WIDTH_MM / 640
+CHART_MAX_HEIGHT_MM = 215
+
+
+def _chart(document: Official, svg: str) -> None:
+    """A chart of the page and the PDF as a picture (``charts.svg_png``), at the PDF's
+    size; where no Chinese font is installed to draw it, a line that says where it is."""
+    font = documents.cjk_font_file()
+    if font is None:
+        document.caption("（图略：本机未安装中文字体，无法绘制，请查阅网页版。）")
+        return
+    png, width, height = charts.svg_png(svg, font)
+    scale = min(CHART_MM_PER_UNIT, CHART_MAX_HEIGHT_MM / height)
+    document.picture(png, width_mm=width * scale)
 
 
 # --- the quarterly reconciliation -----------------------------------------------------------
