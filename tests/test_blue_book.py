@@ -357,7 +357,7 @@ def test_the_word_document_is_in_the_official_layout(written: Run) -> None:
     assert_official_layout(
         written.first.files["docx"],
         title=["演示县试点", "2021年度青年发展蓝皮书"],
-        levels={1, 2},
+        levels={1, 2, 3},
         printed_by="演示县试点领导小组办公室",
     )
 
@@ -375,8 +375,12 @@ def test_the_word_document_reads_back(written: Run) -> None:
         "自设指标（2项）",
         "二、各项指标年度情况",
         "（一）国家指标",
+        "1．I-01 城镇青年调查失业率",
         "（二）省级指标",
+        "1．I-02 青年志愿服务组织数量",
         "（三）自设指标",
+        "1．I-03 青年人才驿站覆盖率",
+        "2．I-04 青年夜校参与人次",
         "三、年度任务推进情况",
         "机制性任务清单（2项）",
         "发展任务清单（3项）",

@@ -13,7 +13,7 @@ from pilot_tracker.ledger.program_file import short_name
 from pilot_tracker.reports import charts, documents
 from pilot_tracker.reports.charts import SERIES_LEGEND, number
 from pilot_tracker.reports.figures import Evaluation
-from pilot_tracker.reports.gongwen import HEI, TEXT_WIDTH_MM, Issuer, Official
+from pilot_tracker.reports.gongwen import TEXT_WIDTH_MM, Issuer, Official
 
 if TYPE_CHECKING:
     from pilot_tracker.models import City, Program
@@ -341,8 +341,8 @@ def blue_book_document(book: BlueBook, path: Path, issuer: Issuer | None = None)
     figure = 0
     for place, (label, rows) in enumerate(book.indicators_by_level):
         document.heading(f"（{_numeral(place)}）{label}", level=2)
-        for i in rows:
-            document.paragraph(f"{i.code} {i.name}", font=HEI, indent=False)
+        for order, i in enumerate(rows, start=1):
+            document.heading(f"{order}．{i.code} {i.name}", level=3)
             document.table(
                 ["项目", "内容"],
                 [
