@@ -55,14 +55,17 @@ def assert_official_layout(
         assert mm(section.page_width) - mm(section.left_margin) - mm(section.right_margin) == 156
         assert mm(section.page_height) - mm(section.top_margin) - mm(section.bottom_margin) == 225
         grid = section._sectPr.find(qn("w:docGrid"))
-        assert grid.get(qn("w:type")) == "linesAndChars"
+        assert grid.get(qn("w:type")) == "lines"
         assert grid.get(qn("w:linePitch")) == "579"
-        # 28 characters of 16 pt in the 156 mm line.
-        pitch = 16 + int(grid.get(qn("w:charSpace"))) / 4096
-        assert 28 * pitch <= 156 / 25.4 * 72 < 29 * pitch
+    # 28 characters of 3号 in the 156 mm line: the body's type a little condensed.
+    normal = document.styles["Normal"]
+    assert normal.font.size == Pt(16)
+    condensed = int(normal.element.rPr.find(qn("w:spacing")).get(qn("w:val"))) / 20
+    pitch = 16 + condensed
+    assert 28 * pitch <= 156 / 25.4 * 72 < 29 * pitch
 
     # 22 lines of a fixed spacing in the 225 mm of the block.
-    normal = document.styles["Normal"].paragraph_format
+    normal = normal.paragraph_format
     assert normal.line_spacing_rule == WD_LINE_SPACING.EXACTLY
     block = 225 / 25.4 * 72
     assert 22 * normal.line_spacing.pt <= block < 23 * normal.line_spacing.pt

@@ -57,9 +57,10 @@ LINES, CHARACTERS = 22, 28
 # 22 lines in 225 mm (637.8 pt) at a fixed 28.95 pt (579 twips) each.
 LINE_PITCH_TWIPS = 579
 LINE_SPACING = Pt(LINE_PITCH_TWIPS / 20)
-# 28 characters of 16 pt in 156 mm: each 15.79 pt, 0.207 pt less than the font size,
-# which the grid states in 4096ths of a point.
-CHARACTER_SPACE = round((TEXT_WIDTH_MM / 25.4 * 72 / CHARACTERS - 16) * 4096)
+# 28 characters of 16 pt in 156 mm (442.2 pt): each condensed by 0.25 pt (in twentieths
+# of a point), 15.75 pt a character. Set on the type, not by the document grid's character
+# pitch (linesAndChars), which LibreOffice lays out at twice the pitch Word does.
+CHARACTER_SPACING = -5
 # The page number's line (4号, 14 pt ≈ 4.9 mm) sits 7 mm under the text block.
 FOOTER_DISTANCE_MM = BOTTOM_MM - 7 - 5  # 23
 
@@ -80,6 +81,10 @@ HEADING_FONTS = {1: HEI, 2: KAI, 3: FANGSONG, 4: FANGSONG}
 BODY_FONT = FANGSONG
 RED = "FF0000"
 
+# A column no wider than this many characters gets exactly its width; a long text column
+# gets at least MIN_LONG_COLUMN.
+SHORT_COLUMN = 12
+MIN_LONG_COLUMN = 6
 # Columns whose cells are a unit's (or a pilot's) name: never broken across lines.
 NAME_HEADERS = frozenset({"成员单位", "牵头单位", "责任单位", "试点"})
 _NUMBER = re.compile(r"^[-+]?\d[\d,]*(\.\d+)?%?$")
@@ -171,30 +176,44 @@ def _shown(value: Any) -> str:
 
 
 def column_widths(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> list[int]:
-    """Widths (twips) that fill the text block: a unit's name column as wide as its longest
-    name on one line; the others by how much they hold, each at least four characters."""
+    """Widths (twips) that fill the text block exactly: a unit's name column as wide as its
+    longest name (up to 16 characters); a short column (a code, a date, a number) as wide
+    as its longest line; the long texts share what is left. A header may take two lines."""
     char = TABLE_SIZE * 20  # twips per Chinese character
-    pad = 2 * CELL_MARGIN_TWIPS + 20
-    wants: list[float] = []
-    fixed: dict[int, int] = {}
+    pad = 2 * CELL_MARGIN_TWIPS + 30
+    needs: list[float] = []
     for index, header in enumerate(headers):
-        column = [display_width(header), *(display_width(row[index]) for row in rows)]
-        longest = max(column)
+        cells = [display_width(row[index]) for row in rows]
+        longest = max([max(display_width(header) / 2, 2.0), *cells])
+        needs.append(longest)
+    fixed: dict[int, float] = {}
+    for index, (header, longest) in enumerate(zip(headers, needs, strict=True)):
         if header in NAME_HEADERS:
-            fixed[index] = round(min(longest, 16) * char + pad)
-        # A long text column wants its share; a short one exactly its longest line.
-        wants.append(max(min(longest, 40), 4) * char + pad)
-    free = TEXT_WIDTH_TWIPS - sum(fixed.values())
-    others = [index for index in range(len(headers)) if index not in fixed]
-    wanted = sum(wants[index] for index in others) or 1
-    widths = [0] * len(headers)
-    for index in range(len(headers)):
-        if index in fixed:
-            widths[index] = fixed[index]
-        else:
-            widths[index] = int(free * wants[index] / wanted)
-    # What rounding left over goes to the last column: the table is exactly the block.
-    widths[-1] += TEXT_WIDTH_TWIPS - sum(widths)
+            fixed[index] = min(longest, 16) * char + pad
+        elif longest <= SHORT_COLUMN:
+            fixed[index] = longest * char + pad
+    long = [index for index in range(len(headers)) if index not in fixed]
+    room = TEXT_WIDTH_TWIPS - sum(fixed.values())
+    if not long and room >= 0:
+        # Only short columns: each widened in proportion, to fill the block.
+        fixed = {
+            index: width * TEXT_WIDTH_TWIPS / sum(fixed.values()) for index, width in fixed.items()
+        }
+        room = 0
+    if room < len(long) * MIN_LONG_COLUMN * char or (not long and room < 0):
+        # Too many columns to give each what it needs: all in proportion to their need.
+        fixed, long = {}, list(range(len(headers)))
+        room = TEXT_WIDTH_TWIPS
+    shares = {index: min(needs[index], 40) for index in long}
+    total = sum(shares.values()) or 1
+    widths = [
+        int(fixed[index]) if index in fixed else int(room * shares[index] / total)
+        for index in range(len(headers))
+    ]
+    # What is left over goes to the widest long column (or the last): the table is exactly
+    # the block.
+    spare = max(long, key=lambda index: widths[index]) if long else len(widths) - 1
+    widths[spare] += TEXT_WIDTH_TWIPS - sum(widths)
     return widths
 
 
@@ -280,6 +299,21 @@ def _page_number_footer(footer: Any, side: str) -> None:
         paragraph.append(run(inner))
 
 
+# What follows a run's character spacing in its properties (the schema fixes the order).
+_AFTER_SPACING = ("w:w", "w:kern", "w:position", "w:sz", "w:szCs", "w:lang")
+
+
+def _before(parent: Any, markup: str, following: Sequence[str]) -> None:
+    """Put an element into ``parent`` where the schema wants it: before the first of the
+    ``following`` elements it has (Word refuses elements out of order)."""
+    element = parse_xml(markup)
+    for child in parent:
+        if child.tag in {qn(tag) for tag in following}:
+            child.addprevious(element)
+            return
+    parent.append(element)
+
+
 def _style_fonts(style: Any, font: str, size: float, bold: bool = False) -> None:
     """A style in ``font`` and Times New Roman, ``size``, black: no theme fonts, no colour."""
     rPr = style.element.get_or_add_rPr()
@@ -336,8 +370,7 @@ class Official:
             sectPr.remove(old)
         sectPr.append(
             parse_xml(
-                f'<w:docGrid {nsdecls("w")} w:type="linesAndChars" '
-                f'w:linePitch="{LINE_PITCH_TWIPS}" w:charSpace="{CHARACTER_SPACE}"/>'
+                f'<w:docGrid {nsdecls("w")} w:type="lines" w:linePitch="{LINE_PITCH_TWIPS}"/>'
             )
         )
         self.document.settings.odd_and_even_pages_header_footer = True
@@ -354,8 +387,21 @@ class Official:
                 for key in ("w:ascii", "w:hAnsi", "w:cs"):
                     fonts.set(qn(key), LATIN_FONT)
                 fonts.set(qn("w:eastAsia"), BODY_FONT)
+            # The grid's character pitch is reckoned from the default size: 3号.
+            for tag in ("w:sz", "w:szCs"):
+                for size in defaults.iter(qn(tag)):
+                    size.set(qn("w:val"), str(BODY_SIZE * 2))
+            for language in defaults.iter(qn("w:lang")):
+                language.set(qn("w:eastAsia"), "zh-CN")
+            for spacing in defaults.iter(qn("w:spacing")):
+                spacing.set(qn("w:after"), "0")
         normal = styles["Normal"]
         _style_fonts(normal, BODY_FONT, BODY_SIZE)
+        _before(
+            normal.element.get_or_add_rPr(),
+            f'<w:spacing {nsdecls("w")} w:val="{CHARACTER_SPACING}"/>',
+            _AFTER_SPACING,
+        )
         _fixed_lines(normal.paragraph_format)
         normal.paragraph_format.widow_control = True
         for level, font in HEADING_FONTS.items():
@@ -371,10 +417,17 @@ class Official:
         table_text = styles.add_style("Table Text", WD_STYLE_TYPE.PARAGRAPH)
         table_text.base_style = normal
         _style_fonts(table_text, BODY_FONT, TABLE_SIZE)
+        _before(
+            table_text.element.get_or_add_rPr(),
+            f'<w:spacing {nsdecls("w")} w:val="0"/>',
+            _AFTER_SPACING,
+        )
         table_text.paragraph_format.line_spacing_rule = WD_LINE_SPACING.SINGLE
         table_text.paragraph_format.first_line_indent = Pt(0)
-        table_text.element.get_or_add_pPr().append(
-            parse_xml(f'<w:snapToGrid {nsdecls("w")} w:val="0"/>')
+        _before(
+            table_text.element.get_or_add_pPr(),
+            f'<w:snapToGrid {nsdecls("w")} w:val="0"/>',
+            ("w:spacing", "w:ind", "w:jc"),
         )
 
     def _masthead(self) -> None:
@@ -385,6 +438,7 @@ class Official:
         self._add(
             _runs(mark, TITLE_FONT, size, colour=RED),
             align="center",
+            grid=False,
             spacing='<w:spacing w:before="0" w:after="0" w:line="240" w:lineRule="auto"/>',
         )
         self._add("")
@@ -413,7 +467,10 @@ class Official:
         borders: str = "",
         tabs: str = "",
         spacing: str = "",
+        grid: bool = True,
     ) -> None:
+        """A paragraph of ``runs``; off the character grid (``grid``) where its type is not
+        3号: a title's characters would each take two of the grid's cells."""
         self._pending.append(
             "<w:p><w:pPr>"
             + (f'<w:pStyle w:val="{style}"/>' if style else "")
@@ -421,6 +478,7 @@ class Official:
             + ("<w:pageBreakBefore/>" if new_page else "")
             + (f"<w:pBdr>{borders}</w:pBdr>" if borders else "")
             + (f"<w:tabs>{tabs}</w:tabs>" if tabs else "")
+            + ("" if grid else '<w:snapToGrid w:val="0"/>')
             + spacing
             + (f'<w:ind w:firstLine="{BODY_SIZE * 40}"/>' if indent else "")
             + (f'<w:jc w:val="{align}"/>' if align else "")
@@ -452,6 +510,7 @@ class Official:
             align="center" if center else "",
             indent=indent,
             new_page=new_page,
+            grid=size == BODY_SIZE,
         )
 
     def title(self, *lines: str, new_page: bool = False) -> None:
@@ -462,6 +521,7 @@ class Official:
                 align="center",
                 new_page=new_page and number == 0,
                 keep=True,
+                grid=False,
             )
 
     def addressees(self) -> None:
@@ -529,6 +589,7 @@ class Official:
                 borders=(line.format("top", 8) if number == 0 else "")
                 + line.format("bottom", 8 if last else 6),
                 tabs=f'<w:tab w:val="right" w:pos="{TEXT_WIDTH_TWIPS - space}"/>',
+                grid=False,
             )
 
     def save(self, path: Path) -> Path:
