@@ -6,8 +6,8 @@ One ``Official`` document holds the whole layout, so the documents differ only i
 say:
 
 - A4, a text block (版心) of 156 × 225 mm, 37 mm from the top (天头) and 28 mm from the
-  binding edge (订口); 22 lines of 28 characters, held by the document grid and a fixed
-  line spacing of 28.95 pt.
+  binding edge (订口); 22 lines of 28 characters, held by the line grid with a fixed line
+  spacing of 28.95 pt and by the body's type condensed 0.25 pt.
 - The title in 2号 方正小标宋简体 (22 pt), the body in 3号 仿宋_GB2312 (16 pt); headings
   一、 in 黑体, （一） in 楷体_GB2312, 1. and （1） in 仿宋_GB2312; digits and Latin text in
   Times New Roman.
