@@ -55,6 +55,8 @@ PHASES = [
     ("  XLSX (reconciliation)", "pilot_tracker.reports.reconciliation", "_quarterly_workbook"),
     ("  XLSX (evaluation)", "pilot_tracker.reports.evaluation", "_evaluation_workbook"),
     ("  DOCX", "pilot_tracker.reports.word", "evaluation_document"),
+    ("  DOCX (quarter's summary)", "pilot_tracker.reports.word", "quarterly_document"),
+    ("  DOCX (statements, one file)", "pilot_tracker.reports.word", "statements_document"),
     ("away answers", "pilot_tracker.demo.playthrough", "_Post.away_answers"),
     ("summary", "pilot_tracker.demo.playthrough", "_summarise"),
 ]

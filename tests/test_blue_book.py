@@ -48,6 +48,7 @@ from .test_reports import (
     squeeze,
     store_reports,
 )
+from .word_layout import assert_official_layout
 
 YEAR_END = datetime(2022, 1, 10, 1, 0, tzinfo=UTC)  # the year is over
 MID_YEAR = datetime(2021, 7, 5, 1, 30, tzinfo=UTC)  # 2021-07-05 in Shanghai
@@ -352,6 +353,15 @@ def test_the_book_is_written_in_every_format(written: Run) -> None:
     )
 
 
+def test_the_word_document_is_in_the_official_layout(written: Run) -> None:
+    assert_official_layout(
+        written.first.files["docx"],
+        title=["演示县试点", "2021年度青年发展蓝皮书"],
+        levels={1, 2, 3},
+        printed_by="演示县试点领导小组办公室",
+    )
+
+
 def test_the_word_document_reads_back(written: Run) -> None:
     document = docx.Document(str(written.first.files["docx"]))
     lines = [p.text for p in document.paragraphs if p.text.strip()]
@@ -365,8 +375,12 @@ def test_the_word_document_reads_back(written: Run) -> None:
         "自设指标（2项）",
         "二、各项指标年度情况",
         "（一）国家指标",
+        "1．I-01 城镇青年调查失业率",
         "（二）省级指标",
+        "1．I-02 青年志愿服务组织数量",
         "（三）自设指标",
+        "1．I-03 青年人才驿站覆盖率",
+        "2．I-04 青年夜校参与人次",
         "三、年度任务推进情况",
         "机制性任务清单（2项）",
         "发展任务清单（3项）",
@@ -457,7 +471,9 @@ def test_the_word_document_reads_back(written: Run) -> None:
         "图3\u3000I-03 青年人才驿站覆盖率",
     ]
     assert "灰色虚线为基期值5.8%（2020年），红色虚线为目标值5.5%（2025年）" in captions[0]
-    assert lines[-4:] == book.sources
+    assert lines[-5:-1] == book.sources
+    # The 版记: printed by the leading group's office (the program file names no issuer).
+    assert lines[-1] == "\u3000演示县试点领导小组办公室\t2021年12月31日印发"
 
 
 def test_the_pdf_reads_back(written: Run) -> None:
@@ -750,7 +766,16 @@ def test_yinzhou_2021_on_the_command_line(isolated_environment: Path, tmp_path: 
     spec = read_program_file(EXAMPLES / "yinzhou.yaml")
     document = docx.Document(str(out / "yinzhou-2021-青年发展蓝皮书.docx"))
     lines = [p.text for p in document.paragraphs if p.text.strip()]
-    assert lines[:2] == [spec.name, "2021年度青年发展蓝皮书"]
+    # The example names who issues its documents: the masthead, then the title.
+    assert lines[:5] == [
+        "共青团宁波市鄞州区委员会文件",
+        "鄞团发〔2021〕\u3000\u3000号",
+        spec.name,
+        "2021年度青年发展蓝皮书",
+        "（数据截至2021年12月31日）",
+    ]
+    assert lines[5] == "鄞州区中长期青年发展规划试点工作领导小组各成员单位："
+    assert lines[-1] == "\u3000共青团宁波市鄞州区委办公室\t2021年12月31日印发"
     assert (
         "试点共设主要发展指标13项（国家指标2项、省级指标5项、自设指标6项）。"
         "截至2021年12月31日，已达目标0项，正常推进11项，滞后1项，暂无数据1项。"

@@ -57,7 +57,8 @@ def test_the_library_lists_the_quarterly_with_its_formats_and_statements(
     text = _text(card)
     assert "季度对账（2021年第1季度）" in text and "最新" in text
     assert "生成于 2021-04-08 09:00" in text  # 01:00 UTC, in Shanghai
-    assert set(row.formats) == {"html", "pdf", "xlsx"}
+    assert set(row.formats) == {"html", "pdf", "xlsx", "docx", "statements_docx"}
+    assert "Word 文档" in text and "各单位对账单（Word）" in text
     for key in row.formats:
         assert f'href="/p/xiangshan/reports/{row.id}/{key}"' in card
         assert f'<code class="sha">{row.sha256[key]}</code>' in card
@@ -122,7 +123,10 @@ def test_the_announcements_and_the_statements_messages_show_with_their_status(
     assert re.search(rf"{re.escape(name)} 下载 [0-9a-f]{{64}} 发送失败 已尝试5次", text)
 
 
-@pytest.mark.parametrize("key", ["html", "pdf", "xlsx", "statement"])
+DOCX_MEDIA = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+
+
+@pytest.mark.parametrize("key", ["html", "pdf", "xlsx", "docx", "statements_docx", "statement"])
 def test_a_download_is_the_stored_file_as_an_attachment(board: BoardUnderTest, key: str) -> None:
     row = _quarterly(board)
     if key == "statement":
@@ -134,6 +138,8 @@ def test_a_download_is_the_stored_file_as_an_attachment(board: BoardUnderTest, k
         "html": "text/html; charset=utf-8",
         "pdf": "application/pdf",
         "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        "docx": DOCX_MEDIA,
+        "statements_docx": DOCX_MEDIA,
     }
     assert answer.headers["content-type"] == media.get(key, "application/pdf")
     disposition = answer.headers["content-disposition"]
@@ -141,6 +147,8 @@ def test_a_download_is_the_stored_file_as_an_attachment(board: BoardUnderTest, k
     name = unquote(disposition.split("filename*=utf-8''")[1])
     if key.startswith("statement:"):
         assert name.startswith("象山县试点-2021年第1季度-对账单-") and name.endswith(".pdf")
+    elif key == "statements_docx":
+        assert name == "象山县试点-2021年第1季度-对账单-各单位.docx"
     else:
         assert name == f"象山县试点-2021年第1季度-季度对账.{key}"
 
@@ -183,7 +191,8 @@ def test_a_report_of_another_program_is_not_found(board: BoardUnderTest) -> None
         "statement:nosuch",
         "nope",
         "HTML",
-        "docx",  # not a format of the quarterly
+        "odt",  # not a format of any report
+        "DOCX",
         "%00",
         "pdf%00.html",
     ],

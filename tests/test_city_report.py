@@ -30,6 +30,7 @@ from pilot_tracker.supervise import workdays
 from .city_fixtures import CITY, HOSTILE_UNIT, NOW, OTHER_NAME, build_city, load_city
 from .test_alerts import Now, deliver, json_url, receiver, write_config
 from .test_reports import TEMPLATES, assert_self_contained, pdf_text, rows_of, squeeze
+from .word_layout import assert_official_layout
 
 # --- 1. the figures, worked out by hand -----------------------------------------------------
 #
@@ -376,6 +377,15 @@ def test_the_workbook_holds_numbers(written: Written) -> None:
         ["absent", "absent", "尚未导入本系统"],
         ["later", "后续县中长期青年发展规划试点", "试点期为2022-01-01至2022-12-31，不含本期"],
     ]
+
+
+def test_the_word_document_is_in_the_official_layout(written: Written) -> None:
+    assert_official_layout(
+        written.first.files["docx"],
+        title=["测试市试点工作汇总报告"],
+        levels={1, 2},
+        printed_by="共青团测试市委办公室",  # the city's office: its file names no issuer
+    )
 
 
 def test_the_word_document_has_the_sections_and_tables(written: Written) -> None:

@@ -42,7 +42,7 @@ def test_the_demo_plays_half_a_year(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     folder = tmp_path / "demo"
     result = runner.invoke(app, ["demo", "-o", str(folder)])
     assert result.exit_code == 0, (result.stdout, result.stderr)
-    assert "129 working days, 40 report files" in result.stdout
+    assert "129 working days, 56 report files" in result.stdout
     for line in FIGURES:
         assert line in result.stdout, result.stdout
 

@@ -211,7 +211,7 @@ def test_the_report_flows_write_record_and_queue(isolated_environment: Path) -> 
     half = half_year_evaluation("xiangshan", half="2021H1", send=False)
 
     assert quarter.written and half.written and quarter.sent and half.sent is None
-    assert set(quarter.written.files) == {"html", "pdf", "xlsx"}
+    assert set(quarter.written.files) == {"html", "pdf", "xlsx", "docx", "statements_docx"}
     assert quarter.written.problems == []
     assert all(Path(path).is_file() for path in quarter.written.files.values())
     assert quarter.written.queued > 2  # office, leaders, and the units' statements

@@ -59,6 +59,7 @@ from pilot_tracker.supervise import flags, rules
 from .conftest import ROOT
 from .message_links import LINKS, PUBLIC_URL, links_in, opened_by
 from .test_program_file import SMALL
+from .word_layout import assert_official_layout
 
 TEMPLATES = ROOT / "templates"
 LOADED = datetime(2021, 1, 1, 0, 0, tzinfo=UTC)
@@ -662,6 +663,8 @@ def test_every_format_is_written(demo: Run) -> None:
         "html": folder / "2021Q1" / "demo-2021Q1-季度对账.html",
         "pdf": folder / "2021Q1" / "demo-2021Q1-季度对账.pdf",
         "xlsx": folder / "2021Q1" / "demo-2021Q1-季度对账.xlsx",
+        "docx": folder / "2021Q1" / "demo-2021Q1-季度对账.docx",
+        "statements_docx": folder / "2021Q1" / "demo-2021Q1-对账单.docx",
     }
     assert demo.half.files == {
         kind: folder / "2021H1" / f"demo-2021H1-半年度评估.{kind}"
@@ -882,6 +885,7 @@ def test_the_word_document_has_headings_tables_and_official_fonts(demo: Run) -> 
         "四、成员单位评分与排名",
         "五、滞后单位与督办情况",
         "六、“六有”建设情况",
+        "七、挂图作战",
     ]
     assert {east_asia(run) for p in headings for run in p.runs} == {"黑体"}
     body = [p for p in paragraphs[2:] if not p.style.name.startswith("Heading")]
@@ -910,6 +914,110 @@ def test_the_word_document_has_headings_tables_and_official_fonts(demo: Run) -> 
         "未结",
         "未签收（4月21日起逾期）",
     ]
+
+
+def test_the_word_documents_are_in_the_official_layout(demo: Run) -> None:
+    printed_by = "演示县试点领导小组办公室"  # the demo's program file names no issuer
+    assert_official_layout(
+        demo.half.files["docx"],
+        title=["演示县试点", "2021年上半年评估报告"],
+        levels={1},
+        printed_by=printed_by,
+    )
+    assert_official_layout(
+        demo.quarterly.files["docx"],
+        title=["演示县试点", "2021年第1季度任务对账汇总"],
+        levels={1},
+        printed_by=printed_by,
+    )
+    assert_official_layout(
+        demo.quarterly.files["statements_docx"],
+        title=["演示县试点", "2021年第1季度任务对账单"],
+        levels={2},
+        printed_by=printed_by,
+    )
+
+
+def test_the_word_evaluation_shows_the_charts_of_the_pdf(demo: Run) -> None:
+    """The bars by list and the battle map, drawn from the page's own SVG: the same size
+    ratio, and every colour the SVG fills a shape with."""
+    import io
+    import xml.etree.ElementTree as ElementTree
+
+    from PIL import Image
+
+    from pilot_tracker.reports import charts
+
+    document = docx.Document(str(demo.half.files["docx"]))
+    data = figures.evaluation(snapshot(demo.engine, date(2021, 6, 30)), "2021H1")
+    shapes = document.inline_shapes
+    assert len(shapes) == 2
+    for shape, svg in zip(
+        shapes, [charts.completion_by_list(data), charts.battle_map(data)], strict=True
+    ):
+        blob = document.part.related_parts[
+            shape._inline.graphic.graphicData.pic.blipFill.blip.embed
+        ].blob
+        picture = Image.open(io.BytesIO(blob)).convert("RGB")
+        root = ElementTree.fromstring(svg)
+        width, height = float(root.get("width")), float(root.get("height"))
+        assert picture.size == (round(width * 2), round(height * 2))
+        assert abs(shape.width / shape.height - width / height) < 0.01
+        assert shape.width.mm <= 156
+        fills = {
+            e.get("fill").lstrip("#").lower()
+            for e in root.iter("{http://www.w3.org/2000/svg}rect")
+            if e.get("fill") not in (None, "none")
+        }
+        shown = {bytes(rgb).hex() for _, rgb in picture.getcolors(maxcolors=1 << 20)}
+        assert fills and fills <= shown
+
+
+def test_the_quarter_in_word_has_a_line_per_unit_and_a_page_per_statement(demo: Run) -> None:
+    summary = docx.Document(str(demo.quarterly.files["docx"]))
+    (table,) = summary.tables
+    rows = [[cell.text for cell in row.cells] for row in table.rows]
+    assert rows[0] == [
+        "成员单位",
+        "牵头任务",
+        "报送完成",
+        "按期完成",
+        "预警",
+        "未结督办",
+        "对账确认",
+        "备注",
+    ]
+    assert [row[0] for row in rows[1:]] == list(NAMES.values())
+    text = "\n".join(p.text for p in summary.paragraphs)
+    assert "牵头推进任务5项，报送已完成2项，其中按期完成1项" in text
+    assert "对账发现需核实的问题5处" in text
+
+    statements = docx.Document(str(demo.quarterly.files["statements_docx"]))
+    titles = [p for p in statements.paragraphs if p.text == "2021年第1季度任务对账单"]
+    firsts = [p for p in statements.paragraphs if p.text == "演示县试点"]
+    # One statement per unit, each from a page of its own.
+    assert len(titles) == len(firsts) == len(NAMES)
+    assert [p.paragraph_format.page_break_before for p in firsts] == [None, True, True]
+    lines = [p.text for p in statements.paragraphs]
+    assert [line for line in lines if line.endswith("：") and line[:-1] in NAMES.values()] == [
+        f"{name}：" for name in NAMES.values()
+    ]
+    tables = [[[cell.text for cell in row.cells] for row in t.rows] for t in statements.tables]
+    tasks = [t for t in tables if t[0][0] == "任务编号" and t[0][1] == "任务名称"]
+    assert [[(row[0], row[2], row[4], row[5], row[6]) for row in t[1:]] for t in tasks] == [
+        [
+            (task, role, status, str(percent), history)
+            for task, role, status, percent, history in Q1_ROWS[unit]
+        ]
+        for unit in NAMES
+    ]
+    issues = [t for t in tables if t[0] == ["任务编号", "问题类型", "说明"]]
+    assert [[tuple(row) for row in t[1:]] for t in issues] == [
+        [tuple(d) for d in Q1_DISCREPANCIES[unit]] for unit in NAMES if Q1_DISCREPANCIES[unit]
+    ]
+    # The office's copy of every statement carries no unit's personal link.
+    assert PUBLIC_URL not in "\n".join(lines)
+    assert any("通知中的专属链接" in line for line in lines)
 
 
 def test_the_quarterly_html_is_self_contained(demo: Run) -> None:
@@ -1067,9 +1175,9 @@ def test_each_run_is_recorded_with_checksums(demo: Run) -> None:
     with db.session(demo.engine) as session:
         rows = session.exec(select(Document).order_by(col(Document.id))).all()
         assert [(r.kind, r.period, r.formats) for r in rows] == [
-            ("quarterly", "2021Q1", ["html", "pdf", "xlsx"]),
+            ("quarterly", "2021Q1", ["docx", "html", "pdf", "statements_docx", "xlsx"]),
             ("half_year", "2021H1", ["docx", "html", "pdf", "xlsx"]),
-            ("quarterly", "2021Q1", ["html", "xlsx"]),
+            ("quarterly", "2021Q1", ["docx", "html", "statements_docx", "xlsx"]),
             ("half_year", "2021H1", ["docx", "html", "xlsx"]),
         ]
         for row, written in zip(
@@ -1141,7 +1249,7 @@ def test_delivery_is_queued_once(demo: Run) -> None:
         assert all((demo.home / a).is_file() for a in message.attachments)
         if message.subject.startswith("【季度对账】"):
             assert message.target in ("role:office", "role:leader")
-            assert message.attachments == [quarterly["pdf"], quarterly["xlsx"]]
+            assert message.attachments == [quarterly["pdf"], quarterly["xlsx"], quarterly["docx"]]
             assert "牵头任务5项，报送完成2项，按期完成1项，需核实问题5处" in message.body
         elif message.subject.startswith("【半年度评估】"):
             assert message.target in ("role:office", "role:leader")
@@ -1583,8 +1691,11 @@ def test_reports_on_the_command_line(edge: Edge) -> None:
         "program": "edge",
         "period": "2021Q3",
         "files": {
-            kind: str(folder / "2021Q3" / f"edge-2021Q3-季度对账.{kind}")
-            for kind in ("html", "pdf", "xlsx")
+            **{
+                kind: str(folder / "2021Q3" / f"edge-2021Q3-季度对账.{kind}")
+                for kind in ("html", "pdf", "xlsx", "docx")
+            },
+            "statements_docx": str(folder / "2021Q3" / "edge-2021Q3-对账单.docx"),
         },
         "statements": {
             unit: str(folder / "2021Q3" / f"edge-2021Q3-对账单-{unit}.pdf")

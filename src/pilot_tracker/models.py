@@ -290,6 +290,8 @@ class Program(SQLModel, table=True):
     evaluation: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
     # The office's mailbox (program_file.MailboxSpec), or NULL where the program has none.
     mailbox: dict[str, Any] | None = Field(default=None, sa_type=JSON)
+    # Who issues its Word documents (program_file.DocumentsSpec), or NULL where not given.
+    documents: dict[str, Any] | None = Field(default=None, sa_type=JSON)
     source_name: str = Field(default="", sa_type=String(255))
     source_sha256: str = Field(default="", sa_type=String(64))
     loaded_at: datetime | None = _timestamp()
@@ -749,6 +751,8 @@ class City(SQLModel, table=True):
     timezone: str = Field(sa_type=String(64))
     # The city league's people who get its reports (city_file.CityContactSpec, as JSON).
     contacts: list[dict[str, Any]] = Field(default_factory=list, sa_type=JSON)
+    # Who issues its Word documents (program_file.DocumentsSpec), or NULL where not given.
+    documents: dict[str, Any] | None = Field(default=None, sa_type=JSON)
     source_name: str = Field(default="", sa_type=String(255))
     source_sha256: str = Field(default="", sa_type=String(64))
     loaded_at: datetime | None = _timestamp()

@@ -39,7 +39,13 @@ KIND_LABELS = {
     DocumentKind.HALF_YEAR.value: "半年度评估",
     DocumentKind.ANNUAL.value: "青年发展蓝皮书",
 }
-FORMAT_LABELS = {"html": "网页（HTML）", "pdf": "PDF", "xlsx": "Excel 表格", "docx": "Word 文档"}
+FORMAT_LABELS = {
+    "html": "网页（HTML）",
+    "pdf": "PDF",
+    "xlsx": "Excel 表格",
+    "docx": "Word 文档",
+    "statements_docx": "各单位对账单（Word）",  # reports/reconciliation.STATEMENTS_DOCX
+}
 STATUS_LABELS = {
     NotificationStatus.PENDING.value: "待发送",
     NotificationStatus.SENT.value: "已发送",
@@ -55,7 +61,13 @@ MEDIA_TYPES = {
     ".xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
     ".docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
 }
-SUFFIXES = {"html": {".html"}, "pdf": {".pdf"}, "xlsx": {".xlsx"}, "docx": {".docx"}}
+SUFFIXES = {
+    "html": {".html"},
+    "pdf": {".pdf"},
+    "xlsx": {".xlsx"},
+    "docx": {".docx"},
+    "statements_docx": {".docx"},
+}
 STATEMENT_SUFFIXES = {".pdf", ".html"}
 _MAX_ID = 18  # digits: an id longer than this is no id of ours (and would overflow)
 _YEAR = re.compile(r"^(\d{4})$")  # the period of an annual document (the blue book)
@@ -359,6 +371,8 @@ def _filename(session: Session, program: Program, row: Document, key: str, suffi
             select(Unit.name).where(Unit.program_id == program.id, Unit.code == code)
         ).first()
         what = f"对账单-{name or code}"
+    elif key == "statements_docx":
+        what = "对账单-各单位"
     name = f"{short_name(program.name)}-{period_label(row.period)}-{what}"
     return _UNSAFE.sub("_", name) + suffix
 

@@ -11,6 +11,10 @@ not loaded yet, and its reports say so.
     programs: [haishu, yinzhou, fenghua, xiangshan]
     contacts:
       - {role: city, title: 团市委青年发展部}
+    documents:            # optional: who issues its Word documents (公文), and to whom
+      issuer: 共青团宁波市委员会
+      prefix: 甬团
+      send_to: [各区（县、市）团委]
 
 The file is read with the program file's bounds and error places (``program_file``).
 """
@@ -27,6 +31,7 @@ from pilot_tracker.errors import Problem, ProgramFileError
 from pilot_tracker.ledger.program_file import (
     MAX_CONTACTS,
     Code,
+    DocumentsSpec,
     MailAddress,
     Name,
     Short,
@@ -58,9 +63,13 @@ class CitySpec(_Spec):
     timezone: str = "Asia/Shanghai"
     programs: Annotated[list[Code], Field(min_length=1, max_length=MAX_CITY_PROGRAMS)]
     contacts: Annotated[list[CityContactSpec], Field(default_factory=list, max_length=MAX_CONTACTS)]
+    documents: DocumentsSpec | None = None
 
     def to_document(self) -> dict[str, Any]:
-        return self.model_dump(mode="json")
+        document = self.model_dump(mode="json")
+        if document["documents"] is None:
+            del document["documents"]
+        return document
 
 
 def _known_zone(zone: str) -> bool:

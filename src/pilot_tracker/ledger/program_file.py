@@ -351,6 +351,21 @@ class ReportingSpec(_Spec):
     deadline: int = Field(default=25, ge=1, le=31)
 
 
+MAX_ADDRESSEES = 50  # 主送 or 抄送: a leading group's 30-37 units and more
+
+
+class DocumentsSpec(_Spec):
+    """Who issues the Word documents (公文) and to whom: the issuing office (发文机关), the
+    prefix of the 文号 (海共青发), the addressees (主送), the copies (抄送), and the printing
+    office (印发机关; the issuer where not given)."""
+
+    issuer: Name
+    prefix: Short = ""
+    send_to: Annotated[list[Name], Field(max_length=MAX_ADDRESSEES)] = []
+    copy_to: Annotated[list[Name], Field(max_length=MAX_ADDRESSEES)] = []
+    printed_by: Short = ""
+
+
 class ProgramHeader(_Spec):
     """The program's own keys, everything but its lists of items."""
 
@@ -365,6 +380,7 @@ class ProgramHeader(_Spec):
     rules: RulesSpec = RulesSpec()
     evaluation: EvaluationSpec = EvaluationSpec()
     mailbox: MailboxSpec | None = None
+    documents: DocumentsSpec | None = None
 
 
 class ProgramSpec(ProgramHeader):
@@ -385,6 +401,8 @@ class ProgramSpec(ProgramHeader):
             task["list"] = task.pop("list_kind")
         if document["mailbox"] is None:
             del document["mailbox"]
+        if document["documents"] is None:
+            del document["documents"]
         for unit in document["units"]:
             if not unit["mail_from"]:
                 del unit["mail_from"]

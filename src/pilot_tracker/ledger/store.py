@@ -185,6 +185,7 @@ def read_program(*, session: Session, code: str) -> ProgramSpec:
         calendar=program.calendar,
         evaluation=program.evaluation,
         mailbox=program.mailbox,
+        documents=program.documents,
         units=[
             UnitSpec(
                 code=unit.code,
@@ -420,6 +421,7 @@ def _apply_header(
     program.calendar = spec.calendar.model_dump(mode="json", exclude_defaults=True)
     program.evaluation = spec.evaluation.model_dump(mode="json", exclude_defaults=True)
     program.mailbox = spec.mailbox.model_dump(mode="json") if spec.mailbox else None
+    program.documents = spec.documents.model_dump(mode="json") if spec.documents else None
     program.source_name = source_name[:255]
     program.source_sha256 = source_sha256
     program.updated_at = now

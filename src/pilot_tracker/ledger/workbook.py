@@ -121,12 +121,15 @@ INFO_ROWS = [
     Column("日历调整", "calendar"),
     Column("评价权重", "evaluation"),
     Column("收件邮箱", "mailbox"),
+    Column("公文设置", "documents"),
 ]
 # What an unreadable settings cell of the info sheet is told.
 SETTINGS_HINTS = {
     "rules": 'not readable rule settings; write them as JSON, e.g. {"overdue": {}}',
     "mailbox": "not readable mailbox settings; write them as JSON, e.g. "
     '{"host": "imap.example.gov.cn", "user": "office", "password_env": "PT_MAIL_PASSWORD"}',
+    "documents": "not readable document settings; write them as JSON, e.g. "
+    '{"issuer": "共青团宁波市海曙区委员会", "prefix": "海共青发", "send_to": ["各成员单位"]}',
 }
 UNIT_COLUMNS = [
     Column("单位编号", "code", True, width=12),
@@ -336,7 +339,7 @@ class _Reader:
                 continue
             if column.vocabulary is not None:
                 value = _vocabulary_value(column.vocabulary, value)
-            if column.key in ("rules", "calendar", "evaluation", "mailbox"):
+            if column.key in ("rules", "calendar", "evaluation", "mailbox", "documents"):
                 value = self._rules(value, place, column.key)
             _assign(document, path, value)
         for column in INFO_ROWS:
@@ -626,6 +629,12 @@ def write_ledger_workbook(spec: ProgramSpec, path: Path) -> None:
                 "收件邮箱",
                 json.dumps(spec.mailbox.model_dump(mode="json"), ensure_ascii=False)
                 if spec.mailbox
+                else "",
+            ],
+            [
+                "公文设置",
+                json.dumps(spec.documents.model_dump(mode="json"), ensure_ascii=False)
+                if spec.documents
                 else "",
             ],
         ],

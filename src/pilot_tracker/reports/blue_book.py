@@ -403,7 +403,7 @@ def write(
 ) -> Written:
     """Write the blue book of a year as HTML, PDF and DOCX, replacing the year's earlier
     one; queue its delivery to the office and the leaders (once per year)."""
-    from pilot_tracker.reports.word import blue_book_document  # python-docx, Pillow
+    from pilot_tracker.reports.word import blue_book_document, program_issuer  # python-docx
 
     year = parse_year(year)
     day = check_year(session=session, program=program, year=year, now=now)
@@ -429,7 +429,9 @@ def write(
     )
     written.files["html"] = write_text(folder / f"{base}.html", page)
     write_pdf(page, folder / f"{base}.pdf", written, "pdf", templates=templates)
-    written.files["docx"] = blue_book_document(book, folder / f"{base}.docx")
+    written.files["docx"] = blue_book_document(
+        book, folder / f"{base}.docx", program_issuer(record)
+    )
     record_document(session, written, home, now, replace=True)
     if send:
         when = "" if book.complete else f"（{book.as_of_label}）"

@@ -5,6 +5,7 @@ layout, as PNG for the Word document."""
 from __future__ import annotations
 
 import io
+import itertools
 import math
 from dataclasses import dataclass, field
 from datetime import date
@@ -73,7 +74,9 @@ def battle_map(evaluation: Evaluation) -> str:
     rows = evaluation.heat
     months = evaluation.months
     left, cell, top = 150, 56, 34
-    width = left + cell * len(months) + 10
+    legend = [plan.ON_PLAN, plan.BEHIND, plan.FAR_BEHIND, plan.UNREPORTED]
+    # Wide enough for the legend too: its last entry (未报送) ends 110 × 3 + 16 + 3 × 11 in.
+    width = max(left + cell * len(months) + 10, left + 110 * (len(legend) - 1) + 60)
     height = top + 22 * len(rows) + 40
     parts = [
         f"<svg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 {width} {height}' "
@@ -101,7 +104,6 @@ def battle_map(evaluation: Evaluation) -> str:
                     f"text-anchor='middle' {FONT}>{percent:g}</text>"
                 )
     legend_y = top + 22 * len(rows) + 16
-    legend = [plan.ON_PLAN, plan.BEHIND, plan.FAR_BEHIND, plan.UNREPORTED]
     for offset, (colour, text) in enumerate(
         (COLOURS[band], plan.BAND_LABELS[band]) for band in legend
     ):
@@ -373,3 +375,105 @@ def indicator_png(series: Series, scale: float = 2.0) -> bytes:
     stream = io.BytesIO()
     image.save(stream, format="PNG")
     return stream.getvalue()
+
+
+# --- the page's charts as pictures, for Word --------------------------------------------------
+
+_SVG = "{http://www.w3.org/2000/svg}"
+
+
+def _dashes(
+    draw: object,
+    start: tuple[float, float],
+    end: tuple[float, float],
+    pattern: list[float],
+    **pen: object,
+) -> None:
+    length = math.dist(start, end)
+    if length == 0:
+        return
+    dx, dy = (end[0] - start[0]) / length, (end[1] - start[1]) / length
+    at, index = 0.0, 0
+    while at < length:
+        to = min(at + pattern[index % len(pattern)], length)
+        if index % 2 == 0:
+            draw.line(  # type: ignore[attr-defined]
+                [
+                    (start[0] + dx * at, start[1] + dy * at),
+                    (start[0] + dx * to, start[1] + dy * to),
+                ],
+                **pen,
+            )
+        at, index = to, index + 1
+
+
+def svg_png(svg: str, font_file: str, scale: float = 2.0) -> tuple[bytes, float, float]:
+    """One of this module's SVG charts drawn as PNG with Pillow, shape for shape (rect,
+    line, polyline, circle, text in ``font_file``): the picture Word shows is the chart the
+    page and the PDF show. Returns the PNG and the chart's width and height (SVG units).
+
+    Only the few shapes and attributes these charts use are drawn; that is what keeps it
+    cheap (milliseconds a chart) beside a real SVG renderer, which is not installed."""
+    from xml.etree import ElementTree
+
+    from PIL import Image, ImageDraw, ImageFont  # imported here: only Word needs it
+
+    root = ElementTree.fromstring(svg)
+    width, height = float(root.get("width", 0)), float(root.get("height", 0))
+    image = Image.new("RGB", (round(width * scale), round(height * scale)), "white")
+    draw = ImageDraw.Draw(image)
+    faces: dict[float, object] = {}
+
+    def face(size: float) -> object:
+        if size not in faces:
+            faces[size] = ImageFont.truetype(font_file, round(size * scale))
+        return faces[size]
+
+    def number(element: object, name: str, default: float = 0.0) -> float:
+        return float(element.get(name, default)) * scale  # type: ignore[attr-defined]
+
+    def colour(value: str | None) -> str | None:
+        return None if value in (None, "none") else value
+
+    for element in root.iter():
+        tag = element.tag.removeprefix(_SVG)
+        stroke = colour(element.get("stroke"))
+        pen_width = max(1, round(float(element.get("stroke-width", 1)) * scale))
+        dashes = [float(d) * scale for d in element.get("stroke-dasharray", "").split()]
+        if tag == "rect":
+            x, y = number(element, "x"), number(element, "y")
+            box = [(x, y), (x + number(element, "width"), y + number(element, "height"))]
+            draw.rectangle(
+                box, fill=colour(element.get("fill", "black")), outline=stroke, width=pen_width
+            )
+        elif tag in ("line", "polyline"):
+            if tag == "line":
+                points = [
+                    (number(element, "x1"), number(element, "y1")),
+                    (number(element, "x2"), number(element, "y2")),
+                ]
+            else:
+                points = [
+                    (float(x) * scale, float(y) * scale)
+                    for x, y in (pair.split(",") for pair in element.get("points", "").split())
+                ]
+            for start, end in itertools.pairwise(points):
+                if dashes:
+                    _dashes(draw, start, end, dashes, fill=stroke, width=pen_width)
+                else:
+                    draw.line([start, end], fill=stroke, width=pen_width)
+        elif tag == "circle":
+            x, y, r = number(element, "cx"), number(element, "cy"), number(element, "r")
+            draw.ellipse([(x - r, y - r), (x + r, y + r)], fill=colour(element.get("fill")))
+        elif tag == "text" and element.text:
+            anchor = {"end": "rs", "middle": "ms"}.get(element.get("text-anchor", ""), "ls")
+            draw.text(
+                (number(element, "x"), number(element, "y")),
+                element.text,
+                fill=colour(element.get("fill")) or "#000000",
+                font=face(float(element.get("font-size", 12))),  # type: ignore[arg-type]
+                anchor=anchor,
+            )
+    stream = io.BytesIO()
+    image.save(stream, format="PNG", optimize=False, compress_level=6)
+    return stream.getvalue(), width, height

@@ -633,9 +633,9 @@ def write(
     written.files["html"] = write_text(folder / f"{base}.html", page)
     write_pdf(page, folder / f"{base}.pdf", written, "pdf", templates=templates)
     written.files["xlsx"] = workbook(data, folder / f"{base}.xlsx")
-    from pilot_tracker.reports.word import city_document  # python-docx, when it is written
+    from pilot_tracker.reports.word import city_document, city_issuer  # python-docx
 
-    written.files["docx"] = city_document(data, folder / f"{base}.docx")
+    written.files["docx"] = city_document(data, folder / f"{base}.docx", city_issuer(record))
     _record(session, record, written, home, now)
     if send:
         written.queued += _announce(session, data, written, home, now)

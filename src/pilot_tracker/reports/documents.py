@@ -48,6 +48,22 @@ def cjk_font() -> str | None:
     return listed.splitlines()[0].split(",")[0] if listed.strip() else None
 
 
+@lru_cache(maxsize=1)
+def cjk_font_file() -> str | None:
+    """The file of the installed font with Chinese glyphs (``cjk_font``), for drawing
+    pictures; None where there is none."""
+    family = cjk_font()
+    if family is None or shutil.which("fc-match") is None:
+        return None
+    found = subprocess.run(
+        ["fc-match", "-f", "%{file}", f"{family}:lang=zh"],
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout.strip()
+    return found if found and Path(found).is_file() else None
+
+
 def _shown(url: str) -> str:
     """An address as the log may show it: no user, password, query or fragment."""
     parts = urlsplit(url)

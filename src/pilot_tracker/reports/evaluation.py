@@ -9,11 +9,12 @@ import openpyxl
 from sqlmodel import Session
 
 from pilot_tracker import db, periods
+from pilot_tracker.ledger import store
 from pilot_tracker.ledger.program_file import short_name
 from pilot_tracker.models import DocumentKind
 from pilot_tracker.reports import charts, documents, figures
 from pilot_tracker.reports.figures import parse_half
-from pilot_tracker.reports.word import evaluation_document
+from pilot_tracker.reports.word import evaluation_document, program_issuer
 from pilot_tracker.reports.writing import (
     Written,
     announce,
@@ -46,6 +47,7 @@ def write(
     snapshot = figures.load(session=session, program=program, as_of=end)
     data = figures.evaluation(snapshot, half)
     written = Written(DocumentKind.HALF_YEAR.value, program, half, folder)
+    issuer = program_issuer(store.get_program(session=session, code=program))
     db.release(session)  # printing takes seconds, and needs nothing more from the database
     folder.mkdir(parents=True, exist_ok=True)
     base = f"{program}-{half}-半年度评估"
@@ -60,7 +62,7 @@ def write(
     written.files["html"] = write_text(folder / f"{base}.html", page)
     write_pdf(page, folder / f"{base}.pdf", written, "pdf", templates=templates)
     written.files["xlsx"] = _evaluation_workbook(data, snapshot, folder / f"{base}.xlsx", end)
-    written.files["docx"] = evaluation_document(data, folder / f"{base}.docx", end)
+    written.files["docx"] = evaluation_document(data, folder / f"{base}.docx", end, issuer)
     record_document(session, written, home, now)
     if send:
         label = f"{half[:4]}年{'上' if half.endswith('1') else '下'}半年"

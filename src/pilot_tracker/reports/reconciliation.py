@@ -41,6 +41,9 @@ from pilot_tracker.reports.writing import (
 )
 from pilot_tracker.spreadsheet import print_ready, save_atomically, write_table
 
+# The key of the Word file of every unit's statement, among a quarter's files.
+STATEMENTS_DOCX = "statements_docx"
+
 
 def write(
     *,
@@ -87,6 +90,13 @@ def write(
     anchors = [f"statement-{statement.unit}" for statement in data.statements]
     ranges = write_pdf(page, folder / f"{base}.pdf", written, "pdf", anchors, templates)
     written.files["xlsx"] = _quarterly_workbook(data, folder / f"{base}.xlsx", end)
+    from pilot_tracker.reports import word  # python-docx: only when a report is written
+
+    issuer = word.program_issuer(record)
+    written.files["docx"] = word.quarterly_document(data, folder / f"{base}.docx", issuer)
+    written.files[STATEMENTS_DOCX] = word.statements_document(
+        data, folder / f"{program}-{quarter}-对账单.docx", issuer, linked=links is not None
+    )
     _statements(data, written, ranges, anchors, templates, {**context, "unit_links": own})
     record_document(session, written, home, now)
     if send:
