@@ -13,7 +13,7 @@ from html import escape
 from pilot_tracker.ledger import plan
 from pilot_tracker.reports.figures import Evaluation
 
-FONT = "font-family='WenQuanYi Micro Hei, Noto Sans CJK SC, sans-serif'"
+FONT = "font-family='Noto Sans CJK SC, WenQuanYi Micro Hei, sans-serif'"
 
 
 def completion_by_list(evaluation: Evaluation) -> str:
