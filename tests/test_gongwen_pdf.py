@@ -24,14 +24,6 @@ from pilot_tracker.reports import charts, documents, figures
 
 from .test_reports import TEMPLATES, build, snapshot
 
-pytestmark = [
-    pytest.mark.skipif(shutil.which("pdftotext") is None, reason="pdftotext (poppler-utils)"),
-    pytest.mark.skipif(
-        bool(documents.missing_stand_ins()),
-        reason="the layout's free fonts are not installed: run scripts/setup",
-    ),
-]
-
 MM = 72 / 25.4
 PAGE = (210 * MM, 297 * MM)  # A4, in points
 # The 版心: 156 × 225 mm, 订口 (left) 28 mm, 天头 (top) 37 mm.
@@ -80,6 +72,10 @@ def render(page: str, path: Path) -> Path:
 
 @pytest.fixture(scope="module")
 def printed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Printed]:
+    if shutil.which("pdftotext") is None:
+        pytest.skip("pdftotext (poppler-utils) is not installed: run scripts/setup")
+    if documents.missing_stand_ins():
+        pytest.skip("the layout's free fonts are not installed: run scripts/setup")
     folder = tmp_path_factory.mktemp("gongwen")
     engine = db.make_engine(f"sqlite:///{folder / 'ledger.db'}")
     db.migrate(engine)
@@ -290,3 +286,18 @@ def test_without_gongwen_the_imprint_names_the_office_and_the_report_s_date(
     assert found[0].text == "演示县试点"  # no header block
     assert not [w for w in found if "抄送" in w.text]
     assert [w.text for w in line_of(found, "印发")] == ["演示县试点工作专班", "2021年6月30日印发"]
+
+
+def test_without_the_free_fonts_the_log_says_what_to_install(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    if documents.cjk_font() is None:
+        pytest.skip("no Chinese font: no PDF can be printed")
+    monkeypatch.setattr(documents, "missing_stand_ins", lambda: ("fonts-arphic-ukai",))
+    monkeypatch.setitem(documents._told, "stand_ins", False)
+    for name in ("a.pdf", "b.pdf"):
+        documents.pdf("<p>试点工作</p>", tmp_path / name)
+        assert (tmp_path / name).stat().st_size > 0  # printed all the same
+    told = [r.getMessage() for r in caplog.records if "official-document layout" in r.getMessage()]
+    assert len(told) == 1  # once a process, not once a PDF
+    assert "apt-get install fonts-arphic-ukai" in told[0]
