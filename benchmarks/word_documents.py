@@ -77,9 +77,9 @@ def main() -> None:
         evaluation = cpu(
             lambda: word.evaluation_document(half, out / "half.docx", half.end, issuer)
         )
-        font = documents.cjk_font_file()
-        bars = cpu(lambda: charts.svg_png(charts.completion_by_list(half), font or ""))
-        battle = cpu(lambda: charts.svg_png(charts.battle_map(half), font or ""))
+        path, index = documents.cjk_font_file() or ("", 0)
+        bars = cpu(lambda: charts.svg_png(charts.completion_by_list(half), path, font_index=index))
+        battle = cpu(lambda: charts.svg_png(charts.battle_map(half), path, font_index=index))
         print(f"{spec.code}: {len(quarter.statements)} units, {rows} statement rows")
         print(f"quarter summary (DOCX)        {summary:6.3f} s CPU")
         print(f"statements, one file (DOCX)   {statements:6.3f} s CPU")

@@ -14,7 +14,7 @@ from html import escape
 from pilot_tracker.ledger import plan
 from pilot_tracker.reports.figures import Evaluation
 
-FONT = "font-family='WenQuanYi Micro Hei, Noto Sans CJK SC, sans-serif'"
+FONT = "font-family='Noto Sans CJK SC, WenQuanYi Micro Hei, sans-serif'"
 
 
 def completion_by_list(evaluation: Evaluation) -> str:
@@ -407,10 +407,13 @@ def _dashes(
         at, index = to, index + 1
 
 
-def svg_png(svg: str, font_file: str, scale: float = 2.0) -> tuple[bytes, float, float]:
+def svg_png(
+    svg: str, font_file: str, scale: float = 2.0, font_index: int = 0
+) -> tuple[bytes, float, float]:
     """One of this module's SVG charts drawn as PNG with Pillow, shape for shape (rect,
-    line, polyline, circle, text in ``font_file``): the picture Word shows is the chart the
-    page and the PDF show. Returns the PNG and the chart's width and height (SVG units).
+    line, polyline, circle, text in ``font_file``, its face ``font_index``): the picture
+    Word shows is the chart the page and the PDF show. Returns the PNG and the chart's
+    width and height (SVG units).
 
     Only the few shapes and attributes these charts use are drawn; that is what keeps it
     cheap (milliseconds a chart) beside a real SVG renderer, which is not installed."""
@@ -426,7 +429,7 @@ def svg_png(svg: str, font_file: str, scale: float = 2.0) -> tuple[bytes, float,
 
     def face(size: float) -> object:
         if size not in faces:
-            faces[size] = ImageFont.truetype(font_file, round(size * scale))
+            faces[size] = ImageFont.truetype(font_file, round(size * scale), index=font_index)
         return faces[size]
 
     def number(element: object, name: str, default: float = 0.0) -> float:

@@ -17,7 +17,17 @@ from pilot_tracker.errors import ReportError
 
 log = logging.getLogger(__name__)
 
-CJK_FONT_FAMILIES = ("WenQuanYi Micro Hei", "Noto Sans CJK SC", "Noto Serif CJK SC", "Source Han")
+CJK_FONT_FAMILIES = ("Noto Serif CJK SC", "Noto Sans CJK SC", "WenQuanYi Micro Hei", "Source Han")
+
+# The free fonts that stand for the 公文's own in the PDF (templates/reports/base.html.j2,
+# docs/reports.md "Fonts"), with the Debian package of each: without them the PDF still
+# prints, in whatever Chinese font there is, and the log says what to install.
+STAND_INS = {
+    "Noto Serif CJK SC": "fonts-noto-cjk",
+    "Noto Sans CJK SC": "fonts-noto-cjk",
+    "AR PL UKai CN": "fonts-arphic-ukai",
+    "Liberation Serif": "fonts-liberation",
+}
 
 
 def environment(templates: Path) -> Environment:
@@ -48,20 +58,43 @@ def cjk_font() -> str | None:
     return listed.splitlines()[0].split(",")[0] if listed.strip() else None
 
 
+# The charts' own font (reports/charts.py), first where it is installed.
+CHART_FONT = "Noto Sans CJK SC"
+
+
 @lru_cache(maxsize=1)
-def cjk_font_file() -> str | None:
-    """The file of the installed font with Chinese glyphs (``cjk_font``), for drawing
-    pictures; None where there is none."""
+def cjk_font_file() -> tuple[str, int] | None:
+    """The file of an installed font with Chinese glyphs, and the index of its simplified
+    Chinese face in it (a Noto ``.ttc`` holds the Japanese, Korean and Chinese ones), for
+    drawing pictures: the charts' font where it is installed; None where there is none."""
     family = cjk_font()
     if family is None or shutil.which("fc-match") is None:
         return None
-    found = subprocess.run(
-        ["fc-match", "-f", "%{file}", f"{family}:lang=zh"],
-        capture_output=True,
-        text=True,
-        check=False,
-    ).stdout.strip()
-    return found if found and Path(found).is_file() else None
+    for wanted in (CHART_FONT, family):
+        found = subprocess.run(
+            ["fc-match", "-f", "%{family}\t%{file}\t%{index}", f"{wanted}:lang=zh-cn"],
+            capture_output=True,
+            text=True,
+            check=False,
+        ).stdout.strip()
+        families, _, rest = found.partition("\t")
+        path, _, index = rest.partition("\t")
+        if wanted in families.split(",") and Path(path).is_file():
+            return path, int(index or 0)
+    return None
+
+
+@lru_cache(maxsize=1)
+def missing_stand_ins() -> tuple[str, ...]:
+    """The Debian packages of the 公文 layout's free fonts that are not installed."""
+    if shutil.which("fc-list") is None:
+        return tuple(sorted(set(STAND_INS.values())))
+    listed = subprocess.run(
+        ["fc-list", ":", "family"], capture_output=True, text=True, check=False
+    ).stdout
+    families = {name.strip() for line in listed.splitlines() for name in line.split(",")}
+    missing = {package for family, package in STAND_INS.items() if family not in families}
+    return tuple(sorted(missing))
 
 
 def _shown(url: str) -> str:
@@ -122,6 +155,9 @@ def _bundled_only(assets: Path | None) -> Any:
     return BundledOnly()
 
 
+_told = {"stand_ins": False}
+
+
 def pdf(
     document: str, path: Path, sections: list[str] = (), assets: Path | None = None
 ) -> dict[str, tuple[int, int]]:
@@ -136,8 +172,15 @@ def pdf(
     if cjk_font() is None:
         raise ReportError(
             "no font with Chinese characters is installed, so the PDF would show empty boxes; "
-            "run scripts/setup (it installs fonts-wqy-microhei) or apt-get install "
-            "fonts-wqy-microhei"
+            "run scripts/setup (it installs fonts-noto-cjk and fonts-arphic-ukai) or apt-get "
+            "install fonts-noto-cjk fonts-arphic-ukai"
+        )
+    if missing_stand_ins() and not _told["stand_ins"]:
+        _told["stand_ins"] = True
+        log.warning(
+            "report PDF: the fonts of the official-document layout are not all installed "
+            "(apt-get install %s); the PDF uses the Chinese fonts there are",
+            " ".join(missing_stand_ins()),
         )
     from weasyprint import HTML  # imported here: it loads Pango, which only PDFs need
 

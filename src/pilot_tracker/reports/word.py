@@ -154,7 +154,7 @@ def _chart(document: Official, svg: str) -> None:
     if font is None:
         document.caption("（图略：本机未安装中文字体，无法绘制，请查阅网页版。）")
         return
-    png, width, height = charts.svg_png(svg, font)
+    png, width, height = charts.svg_png(svg, font[0], font_index=font[1])
     scale = min(CHART_MM_PER_UNIT, CHART_MAX_HEIGHT_MM / height)
     document.picture(png, width_mm=width * scale)
 
