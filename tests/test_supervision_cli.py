@@ -228,3 +228,91 @@ def test_an_urge_not_acknowledged_in_time_shows_in_the_list_and_the_status(
     assert (
         f"escalation {ignored['id']} ({ignored['unit']}): urge notice unacknowledged since" in shown
     )
+
+
+# --- every program in one process (pilot-tracker supervise --all-programs) ------------------
+
+
+def two_programs_until(day: str) -> None:
+    run("init")
+    for code in ("haishu", "xiangshan"):
+        run("program", "load", str(EXAMPLES / f"{code}.yaml"))
+        run("simulate", "--program", code, "--until", day)
+
+
+def last_supervise(program: str) -> dict:
+    # status exits 1 while a run has failed: someone must look
+    status = json.loads(runner.invoke(app, ["status", "--json"]).stdout)
+    [found] = [item for item in status["programs"] if item["program"] == program]
+    return found["last_runs"]["supervise"]
+
+
+def test_supervise_all_programs_collects_flags_and_records_each(
+    isolated_environment: Path,
+) -> None:
+    two_programs_until("2021-04-06")
+
+    done = json.loads(run("supervise", "--all-programs", "--as-of", "2021-04-06", "--json"))
+
+    assert [item["program"] for item in done["programs"]] == ["haishu", "xiangshan"]
+    for item in done["programs"]:
+        assert item["as_of"] == "2021-04-06" and item["skipped"] == ""
+        assert item["submissions"] > 0 and item["errors"] == 0
+        # the flags on record are the day's, as the flag command computes them
+        flagged = json.loads(
+            run("flag", "--program", item["program"], "--as-of", "2021-04-06", "--json")
+        )
+        assert item["flags"] == len(flagged["flags"]) > 0
+        assert last_supervise(item["program"])["outcome"] == "ok"
+    assert json.loads(run("alerts", "list", "--status", "pending", "--json"))  # queued
+
+
+def test_one_programs_failure_is_on_record_and_the_others_complete(
+    isolated_environment: Path,
+) -> None:
+    two_programs_until("2021-04-07")
+    run("supervise", "--program", "haishu", "--as-of", "2021-04-07")
+
+    result = runner.invoke(app, ["supervise", "--all-programs", "--as-of", "2021-04-06"])
+
+    assert result.exit_code == 1, (result.stdout, result.stderr)
+    assert "Traceback" not in result.stdout + result.stderr
+    assert "haishu: failed: haishu: flags and escalations are on record up to 2021-04-07" in (
+        result.stdout
+    )
+    assert re.search(r"^xiangshan 2021-04-06: \d+ submissions, \d+ flags", result.stdout, re.M)
+    assert "failed for 1 of 2 programs: haishu; the others completed" in result.stderr
+    failed = last_supervise("haishu")
+    assert failed["outcome"] == "failed" and "2021-04-07" in failed["error"]
+    assert last_supervise("xiangshan")["outcome"] == "ok"
+
+
+def test_a_fault_in_one_program_is_logged_and_the_others_complete(
+    isolated_environment: Path, monkeypatch
+) -> None:
+    from pilot_tracker.supervise import day
+
+    two_programs_until("2021-04-06")
+    collect = day.collection.collect
+
+    def broken_for_haishu(**kwargs):
+        if kwargs["program"] == "haishu":
+            raise RuntimeError("a fault of ours")
+        return collect(**kwargs)
+
+    monkeypatch.setattr(day.collection, "collect", broken_for_haishu)
+
+    result = runner.invoke(app, ["supervise", "--all-programs", "--as-of", "2021-04-06"])
+
+    assert result.exit_code == 70, (result.stdout, result.stderr)
+    assert "haishu: failed: a fault of ours" in result.stdout
+    assert last_supervise("xiangshan")["outcome"] == "ok"
+    log = isolated_environment / "logs" / "supervise.log"
+    assert "Traceback" in log.read_text() and str(log) in result.stderr
+
+
+def test_supervise_names_one_program_or_all() -> None:
+    for args in ([], ["--program", "xiangshan", "--all-programs"]):
+        result = runner.invoke(app, ["supervise", *args])
+        assert result.exit_code == 2
+        assert "name one program with --program, or use --all-programs" in result.stderr

@@ -729,6 +729,148 @@ def collect(
         raise typer.Exit(errors.EXIT_BUG)
 
 
+@app.command()
+@handles_errors
+def supervise(
+    program: Annotated[
+        str | None, typer.Option("--program", help="The program code (or --all-programs).")
+    ] = None,
+    all_programs: Annotated[
+        bool,
+        typer.Option(
+            "--all-programs", help="Every program whose period holds its day, one after another."
+        ),
+    ] = False,
+    as_of: Annotated[
+        str | None,
+        typer.Option(
+            "--as-of",
+            help="The day to supervise for (default: each program's today, on working days).",
+        ),
+    ] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print each program's day as JSON.")
+    ] = False,
+) -> None:
+    """Collect, flag and escalate for a program, or for every program, in this one
+    process, as the supervise flow does; the notices are queued (send them with
+    `pilot-tracker alerts send`).
+
+    Each program stands alone: one that fails is put on record (`pilot-tracker status`
+    names it, with the reason) and the others go on; the exit code is then 1 (70 for a
+    fault of pilot-tracker, its traceback in DATA_HOME/logs/supervise.log).
+
+    Example: pilot-tracker supervise --all-programs --as-of 2021-04-06
+    """
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    from pilot_tracker import runs
+    from pilot_tracker.supervise import day as supervised
+
+    if (program is None) == (not all_programs):
+        raise typer.BadParameter("name one program with --program, or use --all-programs")
+    day = None if as_of is None else parse_day_option(as_of, "UTC")
+    settings = load_settings()
+    engine = open_database(settings)
+    templates = message_templates(settings)
+    if program is not None:
+        program_timezone(engine, program)  # a program that is not loaded is said at once
+        programs = [program]
+    else:
+        programs = runs.supervised_programs(engine=engine, now=now_utc(), as_of=day)
+    done: list[dict[str, Any]] = []
+    failed: list[str] = []
+    bugs = 0
+    progress = Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        console=err,
+        transient=True,
+        disable=as_json or not err.is_terminal,
+    )
+    log_path = settings.home / "logs" / "supervise.log"
+    with logs.to_file(log_path) as log_file, progress:
+        job = progress.add_task("supervising", total=len(programs))
+        for code in programs:
+            progress.update(job, description=f"supervising {code}")
+            try:
+                result = supervised.supervise(
+                    engine=engine,
+                    program=code,
+                    as_of=day,
+                    clock=now_utc,
+                    home=settings.home,
+                    environ=os.environ,
+                    templates=templates,
+                    warn_from=settings.calendar_warning_day,
+                    inbox_wait=timedelta(minutes=settings.inbox_wait_minutes),
+                )
+            except Exception as error:  # the program's failure; the others go on
+                if not isinstance(error, PilotTrackerError):
+                    bugs += 1
+                    logging.getLogger("pilot_tracker").error(
+                        "supervise %s failed", code, exc_info=error
+                    )
+                reason = str(error).strip().splitlines()[0] if str(error).strip() else ""
+                reason = reason or type(error).__name__
+                supervised.record_failure(
+                    engine=engine, program=code, as_of=day, now=now_utc(), error=reason
+                )
+                failed.append(code)
+                done.append({"program": code, "failed": reason})
+                if not as_json:
+                    out.print(f"{code}: failed: {reason}", markup=False, soft_wrap=True)
+            else:
+                bugs += bool(result.errors)
+                done.append(result.as_dict())
+                if not as_json:
+                    out.print(supervised_line(result), markup=False, soft_wrap=True)
+            progress.advance(job)
+    if as_json:
+        emit_json({"programs": done})
+    elif not programs:
+        out.print("no program's period holds the day: nothing to supervise", markup=False)
+    if failed:
+        others = "; the others completed" if len(failed) < len(programs) else ""
+        traceback_at = f"; a fault of pilot-tracker's traceback is in {log_file}" if bugs else ""
+        err.print(
+            f"error: supervise failed for {len(failed)} of {len(programs)} programs: "
+            f"{', '.join(failed)}{others} (`pilot-tracker status` shows each failure and its "
+            f"reason{traceback_at})",
+            markup=False,
+            soft_wrap=True,
+        )
+    elif bugs:
+        err.print(
+            "error: a payload or source could not be taken in, a fault of pilot-tracker "
+            f"rather than of the units; see the traceback in {log_file}",
+            markup=False,
+            soft_wrap=True,
+        )
+    if bugs:
+        raise typer.Exit(errors.EXIT_BUG)
+    if failed:
+        raise typer.Exit(errors.EXIT_ERROR)
+
+
+def supervised_line(result: Any) -> str:
+    """One program's supervised day, in one line."""
+    if result.skipped:
+        return f"{result.program} {result.day}: skipped ({result.skipped})"
+    parts = [
+        f"{result.submissions} submissions",
+        f"{result.flags} flags",
+        f"{result.moved} escalations moved",
+    ]
+    if result.unavailable:
+        down = [f"{item['unit']} ({item['source']})" for item in result.unavailable]
+        parts.append(f"unavailable: {', '.join(down)}")
+    if result.errors:
+        parts.append(f"{result.errors} not taken in (a fault of pilot-tracker)")
+    return f"{result.program} {result.day}: " + ", ".join(parts)
+
+
 def print_collection(result: collection.CollectionResult) -> None:
     out.print(f"{result.program}: collection as of {result.as_of}", markup=False)
     if result.submissions:
