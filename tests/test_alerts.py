@@ -465,11 +465,10 @@ def test_an_answer_to_a_units_mail_goes_alone_in_its_thread(
     assert box.messages()[-1]["In-Reply-To"] is None
 
 
-def test_messages_for_one_address_in_two_programs_are_not_merged(
-    sqlite_engine: sa.Engine, program_id: int, tmp_path: Path
-) -> None:
+def load_other(engine: sa.Engine) -> int:
+    """A second program beside SMALL ("other"); its id."""
     other = copy.deepcopy(SMALL) | {"code": "other", "name": "宁海县试点"}
-    with db.session(sqlite_engine) as session:
+    with db.session(engine) as session:
         store.load_program(
             session=session,
             spec=validate_program(other, "other.yaml"),
@@ -477,7 +476,13 @@ def test_messages_for_one_address_in_two_programs_are_not_merged(
             source_sha256="",
             now=NOW,
         )
-        other_id = session.exec(select(Program.id).where(Program.code == "other")).one()
+        return session.exec(select(Program.id).where(Program.code == "other")).one()
+
+
+def test_messages_for_one_address_in_two_programs_are_not_merged(
+    sqlite_engine: sa.Engine, program_id: int, tmp_path: Path
+) -> None:
+    other_id = load_other(sqlite_engine)
     put(sqlite_engine, program_id, OFFICE, "演示县的通知", key="a")
     put(sqlite_engine, other_id, OFFICE, "宁海县的通知", key="b")
     with receiver() as office:
@@ -492,16 +497,7 @@ def test_messages_for_one_address_in_two_programs_are_not_merged(
 def test_a_send_for_some_programs_leaves_the_others_messages_to_their_sender(
     sqlite_engine: sa.Engine, program_id: int, tmp_path: Path
 ) -> None:
-    other = copy.deepcopy(SMALL) | {"code": "other", "name": "宁海县试点"}
-    with db.session(sqlite_engine) as session:
-        store.load_program(
-            session=session,
-            spec=validate_program(other, "other.yaml"),
-            source_name="other.yaml",
-            source_sha256="",
-            now=NOW,
-        )
-        other_id = session.exec(select(Program.id).where(Program.code == "other")).one()
+    other_id = load_other(sqlite_engine)
     put(sqlite_engine, program_id, OFFICE, "演示县的通知", key="a")
     put(sqlite_engine, other_id, OFFICE, "宁海县的通知", key="b")
     with receiver() as office:
