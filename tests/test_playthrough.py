@@ -119,3 +119,34 @@ def test_two_players_play_what_one_plays(tmp_path: Path) -> None:
         )
     assert played[1] == played[2]
     assert played[2][3] == played[2][4] > 0  # every message sent is a mail kept, once
+
+
+@pytest.mark.slow  # two processes started, a few seconds
+def test_a_players_error_reaches_the_demo_and_stops_the_others(tmp_path: Path) -> None:
+    """A player that cannot open the database says why; the demo raises it, not a hang."""
+    import multiprocessing
+
+    from pilot_tracker.demo.playthrough import _Group, _play_apart
+    from pilot_tracker.errors import DatabaseError
+
+    def group(code: str) -> _Group:
+        return _Group(
+            programs=[spec for spec in SPECS if spec.code == code],
+            home=tmp_path,
+            database_url=f"sqlite:///{tmp_path / 'missing' / 'pilot-tracker.db'}",
+            apprise_config=tmp_path / "apprise.yml",
+            templates=ROOT / "templates",
+            links=None,
+            days=[date(2021, 1, 4)],
+            total=1,
+            due={},
+            answers={},
+            reminders={},
+            post=None,
+        )
+
+    with (
+        multiprocessing.get_context("spawn").Manager() as shared,
+        pytest.raises(DatabaseError, match="no folder"),
+    ):
+        _play_apart([group("haishu"), group("yinzhou")], shared, lambda *_: None)

@@ -493,11 +493,10 @@ def _play(
             )
             for group in _shares(specs, workers)
         ]
-        if len(groups) == 1:
-            outcomes = [_play_group(groups[0], on_day)]
-        else:
-            assert shared is not None
+        if shared is not None and len(groups) > 1:
             outcomes = _play_apart(groups, shared, on_day)
+        else:
+            outcomes = [_play_group(group, on_day) for group in groups]
         for outcome in outcomes:
             result.reports += outcome.reports
             result.problems += outcome.problems
@@ -679,12 +678,18 @@ def _play_apart(
             try:
                 kind, index, what = news.get(timeout=0.5)
             except queue.Empty:
-                for index, player in enumerate(players):
-                    if index not in outcomes and not player.is_alive():
-                        raise DemoError(
-                            f"a player of the demo stopped (exit code {player.exitcode}) "
-                            "before it finished; play it again"
-                        ) from None
+                stopped = [
+                    player
+                    for index, player in enumerate(players)
+                    if index not in outcomes and not player.is_alive()
+                ]
+                # A player says what it did before it ends: a stopped one that said nothing
+                # (the queue still empty after it ended) died.
+                if stopped and news.empty():
+                    raise DemoError(
+                        f"a player of the demo stopped (exit code {stopped[0].exitcode}) "
+                        "before it finished; play it again"
+                    ) from None
                 continue
             if kind == "failed":
                 raise what
