@@ -1409,6 +1409,16 @@ def test_hostile_names_stay_text_in_workbooks(edge: Edge) -> None:
     assert rows_of(details)[0][3] == LONGEST_TITLE
 
 
+def test_hostile_names_reach_the_word_documents_as_text(edge: Edge) -> None:
+    """A unit named like markup or a formula is in each Word file as the characters it is
+    (the layout writes Word's XML itself, so a name must never become markup)."""
+    for kind, key in (("quarterly", "docx"), ("quarterly", "statements_docx"), ("half", "docx")):
+        document = docx.Document(str(edge.file(kind, key)))
+        cells = [cell.text for table in document.tables for r in table.rows for cell in r.cells]
+        text = "\n".join([p.text for p in document.paragraphs] + cells)
+        assert XSS in text and DDE in text, (kind, key)
+
+
 def test_hostile_names_and_long_titles_still_print(edge: Edge) -> None:
     text = pdf_text(edge.file("quarterly", "pdf"))
     assert squeeze(XSS) in text and squeeze(DDE) in text and "县统计局" in text
