@@ -242,3 +242,40 @@ def test_every_example_program_names_who_issues_its_documents(path: Path) -> Non
     spec = read_program_file(path)
     assert spec.documents is not None
     assert spec.documents.issuer and spec.documents.prefix and spec.documents.send_to
+
+
+def test_the_page_and_its_pdf_name_the_issuer_as_the_word_file_does(
+    sqlite_engine: sa.Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The half-year evaluation of a program with a ``documents:`` section: its page (from
+    which the PDF is printed) carries the same mark, 文号, 主送, 抄送 and 印发机关 as its
+    Word file."""
+    from pilot_tracker.reports import documents, evaluation
+
+    spec = validate_program(with_documents(DOCUMENTS), "demo.yaml")
+    with db.session(sqlite_engine) as session:
+        store.load_program(
+            session=session, spec=spec, source_name="demo.yaml", source_sha256="0" * 64, now=NOW
+        )
+    monkeypatch.setattr(documents, "cjk_font", lambda: None)  # the page, not the print
+    with db.session(sqlite_engine) as session:
+        written = evaluation.write(
+            session=session,
+            program=spec.code,
+            half="2021H1",
+            folder=tmp_path,
+            home=tmp_path,
+            templates=EXAMPLES.parent.parent / "templates",
+            now=NOW,
+            send=False,
+        )
+    page = written.files["html"].read_text(encoding="utf-8")
+    text = "\n".join(p.text for p in docx.Document(str(written.files["docx"])).paragraphs)
+    for shown in (
+        "共青团宁波市海曙区委员会",  # the mark
+        "海共青发〔2021〕",  # the 文号, its number for the office to fill in
+        "区青年发展规划试点工作领导小组各成员单位",  # 主送
+        "团市委青年发展部",  # 抄送
+        "共青团宁波市海曙区委办公室",  # 印发机关
+    ):
+        assert shown in page and shown in text, shown

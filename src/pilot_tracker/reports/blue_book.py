@@ -426,6 +426,7 @@ def write(
         n=number,
         charts={i.code: charts.indicator_series(i.series) for i in book.charted},
         generated=documents.stamp(day),
+        gongwen=program_issuer(record).page(int(year)),
     )
     written.files["html"] = write_text(folder / f"{base}.html", page)
     write_pdf(page, folder / f"{base}.pdf", written, "pdf", templates=templates)

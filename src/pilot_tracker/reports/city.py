@@ -627,15 +627,20 @@ def write(
     db.release(session)  # printing takes seconds, and needs nothing more from the database
     folder.mkdir(parents=True, exist_ok=True)
     base = f"{city}-{period}-{REPORT_NAME}"
+    from pilot_tracker.reports.word import city_document, city_issuer  # python-docx
+
+    issuer = city_issuer(record)
     page = documents.html(
-        templates, "reports/city.html.j2", r=data, generated=documents.stamp(data.end)
+        templates,
+        "reports/city.html.j2",
+        r=data,
+        generated=documents.stamp(data.end),
+        gongwen=issuer.page(data.end.year),
     )
     written.files["html"] = write_text(folder / f"{base}.html", page)
     write_pdf(page, folder / f"{base}.pdf", written, "pdf", templates=templates)
     written.files["xlsx"] = workbook(data, folder / f"{base}.xlsx")
-    from pilot_tracker.reports.word import city_document, city_issuer  # python-docx
-
-    written.files["docx"] = city_document(data, folder / f"{base}.docx", city_issuer(record))
+    written.files["docx"] = city_document(data, folder / f"{base}.docx", issuer)
     _record(session, record, written, home, now)
     if send:
         written.queued += _announce(session, data, written, home, now)

@@ -58,6 +58,7 @@ def write(
         chart_lists=charts.completion_by_list(data),
         chart_map=charts.battle_map(data),
         generated=documents.stamp(end),
+        gongwen=issuer.page(end.year),
     )
     written.files["html"] = write_text(folder / f"{base}.html", page)
     write_pdf(page, folder / f"{base}.pdf", written, "pdf", templates=templates)

@@ -124,6 +124,17 @@ class Issuer:
             printed_by=section.get("printed_by") or issuer or default_printer,
         )
 
+    def page(self, year: int) -> dict[str, Any]:
+        """The same particulars for the page and its PDF (the ``gongwen`` the report
+        templates read): the mark, the 文号, 主送, 抄送 and the printing office."""
+        return {
+            "issuer": self.issuer,
+            "number": self.number(year),
+            "recipients": list(self.send_to),
+            "copies": list(self.copy_to),
+            "printer": self.printed_by,
+        }
+
     def number(self, year: int) -> str:
         """The 文号 with its number left blank for the office to fill in: no register of
         numbers is kept here (海共青发〔2021〕　号)."""

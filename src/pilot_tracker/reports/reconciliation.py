@@ -85,14 +85,18 @@ def write(
         "unit_links": {},
         "linked": links is not None,
     }
-    page = documents.html(templates, "reports/quarterly.html.j2", **context)
+    from pilot_tracker.reports import word  # python-docx: only when a report is written
+
+    issuer = word.program_issuer(record)
+    # The summary carries the issuer's particulars; the statements cut from it, or printed
+    # apart with their links, are the units' own pages.
+    page = documents.html(
+        templates, "reports/quarterly.html.j2", **context, gongwen=issuer.page(end.year)
+    )
     written.files["html"] = write_text(folder / f"{base}.html", page)
     anchors = [f"statement-{statement.unit}" for statement in data.statements]
     ranges = write_pdf(page, folder / f"{base}.pdf", written, "pdf", anchors, templates)
     written.files["xlsx"] = _quarterly_workbook(data, folder / f"{base}.xlsx", end)
-    from pilot_tracker.reports import word  # python-docx: only when a report is written
-
-    issuer = word.program_issuer(record)
     written.files["docx"] = word.quarterly_document(data, folder / f"{base}.docx", issuer)
     written.files[STATEMENTS_DOCX] = word.statements_document(
         data, folder / f"{program}-{quarter}-对账单.docx", issuer, linked=links is not None
