@@ -62,13 +62,17 @@ def cjk_font() -> str | None:
 CHART_FONT = "Noto Sans CJK SC"
 
 
-@lru_cache(maxsize=1)
 def cjk_font_file() -> tuple[str, int] | None:
     """The file of an installed font with Chinese glyphs, and the index of its simplified
     Chinese face in it (a Noto ``.ttc`` holds the Japanese, Korean and Chinese ones), for
     drawing pictures: the charts' font where it is installed; None where there is none."""
     family = cjk_font()
-    if family is None or shutil.which("fc-match") is None:
+    return None if family is None else _font_file(family)
+
+
+@lru_cache(maxsize=4)
+def _font_file(family: str) -> tuple[str, int] | None:
+    if shutil.which("fc-match") is None:
         return None
     for wanted in (CHART_FONT, family):
         found = subprocess.run(
