@@ -1,4 +1,4 @@
-"""The README's first command: the whole half-year demo, end to end (about two minutes), its
+"""The README's first command: the whole half-year demo, end to end (about three minutes), its
 last day through the real Prefect flows."""
 
 from __future__ import annotations
