@@ -7,7 +7,8 @@ them (prefect.yaml and the README name them there):
 - ``flows/``: the Prefect flows, as the top-level package ``flows`` (the name prefect.yaml's
   entry points and the flows' own imports use; ``pilot_tracker`` never imports Prefect);
 - ``templates/``: the message and report templates, as ``pilot_tracker/templates``;
-- ``examples/``: the example programs the demo plays and the example city over them, as
+- ``examples/``: the example programs the demo plays, the example city over them and the
+  districts' accounts of their practice for its bulletin, as
   ``pilot_tracker/examples``.
 
 pyproject.toml cannot both find the packages under ``src/`` and map folders from beside it
@@ -29,6 +30,7 @@ setup(
         "pilot_tracker.examples",
         "pilot_tracker.examples.programs",
         "pilot_tracker.examples.cities",
+        "pilot_tracker.examples.accounts",
     ],
     package_dir={
         "": "src",
@@ -46,5 +48,6 @@ setup(
         "pilot_tracker.examples": ["*.yml"],
         "pilot_tracker.examples.programs": ["*.yaml"],
         "pilot_tracker.examples.cities": ["*.yaml"],
+        "pilot_tracker.examples.accounts": ["*.md"],
     },
 )

@@ -45,6 +45,7 @@ from pilot_tracker.errors import (
 from pilot_tracker.settings import (
     CHECKOUT,
     DATABASE_FILE,
+    EXAMPLE_ACCOUNTS,
     EXAMPLE_CITIES,
     EXAMPLE_PROGRAMS,
     Settings,
@@ -603,6 +604,175 @@ def city_list(
             ", ".join(city["missing"]),
         )
     out.print(grid)
+
+
+@city_app.command("bulletins")
+@handles_errors
+def city_bulletins(
+    city: Annotated[str, typer.Option("--city", help="The city code, e.g. ningbo.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the issues as JSON.")] = False,
+) -> None:
+    """List the register of a city's work bulletin (工作简报): each issue written here, its
+    period, 第N期, 总第M期 and date.
+
+    Example: pilot-tracker city bulletins --city ningbo
+    """
+    from pilot_tracker.reports import bulletin
+
+    with database_session(load_settings()) as session:
+        issues = bulletin.register(session=session, city=city)
+    if as_json:
+        emit_json(issues)
+        return
+    if not issues:
+        out.print(
+            f"{city}: no bulletin written yet; write one with `pilot-tracker report bulletin "
+            f"--city {city} --half 2021H1`",
+            markup=False,
+            soft_wrap=True,
+        )
+        return
+    grid = table("period", "number", "total", "issued on")
+    for issue in issues:
+        row(
+            grid,
+            issue["period"],
+            f"第{issue['number']}期",
+            f"总第{issue['total']}期",
+            issue["issued_on"],
+        )
+    out.print(grid)
+
+
+# --- the districts' accounts of their practice ----------------------------------------------
+
+practice_app = typer.Typer(
+    help="A district office's account of its practice (经验做法) for a quarter or half year, "
+    "printed as it is sent in the city's work bulletin: load, list, remove.\n\n"
+    "Example: pilot-tracker practice load --program haishu --half 2021H1 haishu.md",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+)
+app.add_typer(practice_app, name="practice")
+
+HalfOption = Annotated[str | None, typer.Option("--half", help="The half year, e.g. 2021H1.")]
+OrQuarterOption = Annotated[
+    str | None, typer.Option("--quarter", help="Or the quarter, e.g. 2021Q2.")
+]
+
+
+def one_period(half: str | None, quarter: str | None) -> str:
+    """The one period given as --half or --quarter."""
+    if (half is None) == (quarter is None):
+        raise ReportError(
+            "give the period as one of --half (e.g. 2021H1) or --quarter (e.g. 2021Q2)"
+        )
+    from pilot_tracker.ledger import practice
+
+    return practice.check_period(half or quarter or "")
+
+
+@practice_app.command("load")
+@handles_errors
+def practice_load(
+    program: ProgramOption,
+    file: Annotated[
+        Path, typer.Argument(help="The account: a text or Markdown file (UTF-8 or GBK).")
+    ],
+    half: HalfOption = None,
+    quarter: OrQuarterOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the outcome as JSON.")] = False,
+) -> None:
+    """Load a district office's account of its practice for a period, replacing the one it
+    had. One paragraph a line; a first line "# …" is the article's headline; "**…**" at a
+    paragraph's start is its lead-in. Refused whole, with the line of each problem.
+
+    Example: pilot-tracker practice load --program haishu --half 2021H1 haishu-2021H1.md
+    """
+    from pilot_tracker.ledger import practice
+
+    period = one_period(half, quarter)
+    try:
+        text = practice.read_account_file(file)
+    except errors.PracticeFileError as error:
+        print_problems(error)
+        err.print("nothing was written", markup=False)
+        raise typer.Exit(errors.EXIT_ERROR) from None
+    with database_session(load_settings()) as session:
+        result = practice.load_account(
+            session=session,
+            program=program,
+            period=period,
+            text=text,
+            source_name=file.name,
+            now=now_utc(),
+        )
+    if as_json:
+        emit_json(result.as_dict())
+        return
+    verb = "loaded" if result.created else "unchanged" if result.unchanged else "replaced"
+    out.print(
+        f"{program} {period}: {verb}, {result.paragraphs} paragraphs"
+        + (f", headline {result.title}" if result.title else ", no headline (# …)"),
+        markup=False,
+        soft_wrap=True,
+    )
+
+
+@practice_app.command("list")
+@handles_errors
+def practice_list(
+    city: Annotated[str, typer.Option("--city", help="The city code, e.g. ningbo.")],
+    half: HalfOption = None,
+    quarter: OrQuarterOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the list as JSON.")] = False,
+) -> None:
+    """List which of a city's pilots sent an account of their practice for a period, and
+    which did not.
+
+    Example: pilot-tracker practice list --city ningbo --half 2021H1
+    """
+    from pilot_tracker.ledger import cities, practice
+
+    period = one_period(half, quarter)
+    with database_session(load_settings()) as session:
+        codes = cities.read_city(session=session, code=city).programs
+        found = practice.accounts(session=session, programs=codes, period=period)
+    rows = [
+        {
+            "program": code,
+            "sent": code in found,
+            "title": found[code].title if code in found else "",
+            "file": found[code].source_name if code in found else "",
+        }
+        for code in codes
+    ]
+    if as_json:
+        emit_json(rows)
+        return
+    grid = table("program", "account", "headline", "file")
+    for item in rows:
+        row(grid, item["program"], "sent" if item["sent"] else "none", item["title"], item["file"])
+    out.print(grid)
+
+
+@practice_app.command("remove")
+@handles_errors
+def practice_remove(
+    program: ProgramOption,
+    half: HalfOption = None,
+    quarter: OrQuarterOption = None,
+) -> None:
+    """Withdraw a district's account of its practice for a period.
+
+    Example: pilot-tracker practice remove --program haishu --half 2021H1
+    """
+    from pilot_tracker.ledger import practice
+
+    period = one_period(half, quarter)
+    with database_session(load_settings()) as session:
+        practice.remove_account(session=session, program=program, period=period)
+    out.print(f"{program} {period}: account removed", markup=False)
 
 
 @app.command()
@@ -1492,6 +1662,70 @@ def report_city(
     print_written(written, as_json)
 
 
+@report_app.command("bulletin")
+@handles_errors
+def report_bulletin(
+    city: Annotated[str, typer.Option("--city", help="The city code, e.g. ningbo.")],
+    half: HalfOption = None,
+    quarter: OrQuarterOption = None,
+    number: Annotated[
+        int | None,
+        typer.Option("--number", help="This issue's number in its year (第N期), if not the next."),
+    ] = None,
+    total: Annotated[
+        int | None,
+        typer.Option(
+            "--total", help="This issue's number over the run (总第M期), if not the next."
+        ),
+    ] = None,
+    output: ReportFolderOption = None,
+    no_send: NoSendOption = False,
+    as_json: WrittenJsonOption = False,
+) -> None:
+    """Write a city's work bulletin (工作简报) for a period in Word and PDF (and HTML).
+
+    The masthead from the city file's bulletin: section; 第N期 and 总第M期 from the city's
+    register (a period written again keeps its numbers; the next takes the next ones); one
+    article per district pilot with its figures (those of `report city`) and its office's
+    account of its practice as loaded (`pilot-tracker practice load`); 分送, 责任编辑 and the
+    印发 date. Sent to the city league (city:CODE role:city, role:leader) and each pilot's
+    office. Files go to DATA_HOME/reports/cities/CODE/PERIOD unless -o says otherwise.
+
+    Example: pilot-tracker report bulletin --city ningbo --half 2021H1
+    """
+    from pilot_tracker.reports import bulletin  # python-docx, WeasyPrint
+
+    period = one_period(half, quarter)
+    settings = load_settings()
+    with database_session(settings) as session:
+        written = bulletin.write(
+            session=session,
+            city=city,
+            period=period,
+            # Checked against the loaded cities before anything is written there.
+            folder=output or settings.reports / "cities" / city / period,
+            home=settings.home,
+            templates=settings.templates,
+            now=now_utc(),
+            send=not no_send,
+            number=number,
+            total=total,
+        )
+    if not as_json:
+        out.print(f"{city} {period}: 第{written.number}期 (总第{written.total}期)", markup=False)
+        for absent in written.absent:
+            out.print(f"left out: {absent.code} ({absent.why})", markup=False, soft_wrap=True)
+        if written.without_account:
+            out.print(
+                f"no account of their practice from: {', '.join(written.without_account)} "
+                "(their articles have the figures alone; load one with `pilot-tracker practice "
+                "load`)",
+                markup=False,
+                soft_wrap=True,
+            )
+    print_written(written, as_json)
+
+
 def _reconcile(
     program: str, quarter: str, unit: str, note: str, status: ConfirmationStatus
 ) -> None:
@@ -1902,6 +2136,7 @@ def demo(
             last_day=last_day,
             # The programs shared between the machine's cores, each played in a process.
             workers=os.cpu_count() or 1,
+            accounts=EXAMPLE_ACCOUNTS,
         )
     out.print(f"demo played into {output.resolve()}", markup=False)
     out.print(f"  {result.days} working days, {len(result.reports)} report files", markup=False)
@@ -1929,12 +2164,23 @@ def demo(
             markup=False,
             soft_wrap=True,
         )
-    out.print(f"  reports: {output / 'data' / 'reports'}", markup=False)
     for city, programs in result.cities.items():
         out.print(
             f"  city {city} over {len(programs)} pilots ({', '.join(programs)}): its roll-up "
             f"with PILOT_TRACKER_HOME={output / 'data'} pilot-tracker report city --city "
             f"{city} --half 2021H1",
+            markup=False,
+            soft_wrap=True,
+        )
+    for city, issue in result.bulletins.items():
+        out.print(
+            f"  city {city}'s work bulletin for {issue.period}, 第{issue.number}期 (总第"
+            f"{issue.total}期): {issue.files.get('docx', '')}"
+            + (
+                f"; no account of their practice from {', '.join(issue.without_account)}"
+                if issue.without_account
+                else ""
+            ),
             markup=False,
             soft_wrap=True,
         )

@@ -182,6 +182,11 @@ class ProgramFileError(Refusal, LedgerError):
     """A program file or ledger workbook was refused; ``problems`` lists every reason."""
 
 
+class PracticeFileError(Refusal, LedgerError):
+    """A district office's account of its practice (经验做法) was refused; ``problems``
+    lists every reason."""
+
+
 class NotFoundError(PilotTrackerError):
     """A code or number that is not on record."""
 

@@ -753,6 +753,8 @@ class City(SQLModel, table=True):
     contacts: list[dict[str, Any]] = Field(default_factory=list, sa_type=JSON)
     # Who issues its Word documents (program_file.DocumentsSpec), or NULL where not given.
     documents: dict[str, Any] | None = Field(default=None, sa_type=JSON)
+    # Its work bulletin (city_file.BulletinSpec), or NULL where not given.
+    bulletin: dict[str, Any] | None = Field(default=None, sa_type=JSON)
     source_name: str = Field(default="", sa_type=String(255))
     source_sha256: str = Field(default="", sa_type=String(64))
     loaded_at: datetime | None = _timestamp()
@@ -790,6 +792,47 @@ class CityDocument(SQLModel, table=True):
     paths: dict[str, str] = Field(default_factory=dict, sa_type=JSON)
     sha256: dict[str, str] = Field(default_factory=dict, sa_type=JSON)
     generated_at: datetime | None = _timestamp()
+
+
+class BulletinIssue(SQLModel, table=True):
+    """An issue of a city's work bulletin (工作简报): the register of its numbers, 第N期 in
+    its year and 总第M期 over the bulletin's run, kept per city and period (a period written
+    again keeps its numbers), with where its files are and their checksums."""
+
+    __tablename__ = "bulletin_issue"
+    __table_args__ = (
+        UniqueConstraint("city_id", "period"),
+        UniqueConstraint("city_id", "total"),
+        UniqueConstraint("city_id", "year", "number"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    city_id: int = Field(foreign_key="city.id", ondelete="CASCADE", index=True)
+    period: str = Field(sa_type=String(10))
+    year: int  # the year of its date: 第N期 counts from 1 each year
+    number: int  # 第N期
+    total: int  # 总第M期
+    issued_on: date
+    formats: list[str] = Field(default_factory=list, sa_type=JSON)
+    paths: dict[str, str] = Field(default_factory=dict, sa_type=JSON)
+    sha256: dict[str, str] = Field(default_factory=dict, sa_type=JSON)
+    generated_at: datetime | None = _timestamp()
+
+
+class PracticeAccount(SQLModel, table=True):
+    """A district office's own account of its practice (经验做法) for a period, as it sent
+    it (a text or Markdown file), printed verbatim in the city's work bulletin."""
+
+    __tablename__ = "practice_account"
+    __table_args__ = (UniqueConstraint("program_id", "period"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    program_id: int = Field(foreign_key="program.id", ondelete="CASCADE", index=True)
+    period: str = Field(sa_type=String(10))
+    text: str = Field(sa_type=Text)
+    source_name: str = Field(default="", sa_type=String(255))
+    sha256: str = Field(sa_type=String(64))
+    loaded_at: datetime | None = _timestamp()
 
 
 # --- the board's accounts -----------------------------------------------------------------

@@ -34,6 +34,7 @@ def project_folder(name: str) -> Path:
 PROJECT_TEMPLATES = project_folder("templates")
 EXAMPLE_PROGRAMS = project_folder("examples") / "programs"
 EXAMPLE_CITIES = project_folder("examples") / "cities"
+EXAMPLE_ACCOUNTS = project_folder("examples") / "accounts"
 
 
 class Settings(BaseSettings):

@@ -45,12 +45,12 @@ import yaml
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from pilot_tracker import db
+from pilot_tracker import db, periods
 from pilot_tracker.alerts import delivery, outbox
 from pilot_tracker.collect import collection
 from pilot_tracker.demo import mailing, submissions
 from pilot_tracker.errors import DemoError
-from pilot_tracker.ledger import cities, store
+from pilot_tracker.ledger import cities, practice, store
 from pilot_tracker.ledger.city_file import CitySpec
 from pilot_tracker.ledger.links import Links
 from pilot_tracker.ledger.program_file import HttpSourceSpec, ProgramSpec, SourceSpec
@@ -62,7 +62,7 @@ from pilot_tracker.models import (
     Program,
     Unit,
 )
-from pilot_tracker.reports import schedule, writing
+from pilot_tracker.reports import bulletin, schedule, writing
 from pilot_tracker.supervise import escalation, flags, notices
 from pilot_tracker.supervise import workdays as workdays_module
 
@@ -92,6 +92,7 @@ class DemoResult:
     mailbox: str = ""  # why the demo played without a mailbox, if it did
     mail_program: str = ""  # whose office has the mailbox
     cities: dict[str, list[str]] = field(default_factory=dict)  # city → its pilots
+    bulletins: dict[str, bulletin.BulletinWritten] = field(default_factory=dict)  # city → its issue
     reports: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     last_day: LastDayResult | None = None  # what the caller of the last day did
@@ -373,10 +374,13 @@ def play(
     city_files: Sequence[Path] = (),
     last_day: Callable[[LastDay], LastDayResult] | None = None,
     workers: int = 1,
+    accounts: Path | None = None,
 ) -> DemoResult:
     """Play the demo into ``folder``; a demo played there before is replaced.
 
-    ``examples`` are the program files played, ``city_files`` the cities loaded over them.
+    ``examples`` are the program files played, ``city_files`` the cities loaded over them;
+    ``accounts`` the folder of the districts' accounts of their practice for the cities'
+    work bulletins, written on the last working day.
     ``links`` gives the issuer of the units' personal links for the demo's data home (its
     key kept there, so that a portal on that home opens them); the messages carry them.
     ``last_day`` supervises, writes the reports due and sends on the last working day,
@@ -413,6 +417,7 @@ def play(
             last_day,
             shared,
             workers,
+            accounts,
         )
 
 
@@ -431,6 +436,7 @@ def _play(
     last_day: Callable[[LastDay], LastDayResult] | None,
     shared: SyncManager | None,
     workers: int,
+    accounts: Path | None = None,
 ) -> DemoResult:
     issuer = links(home) if links is not None else None
     engine = db.make_engine(f"sqlite:///{(home / 'pilot-tracker.db').resolve()}")
@@ -502,6 +508,8 @@ def _play(
             result.problems += outcome.problems
             if mail is not None and outcome.post is not None:
                 mail.sent, mail.answered = outcome.post.sent, outcome.post.answered
+        if workdays:
+            _bulletins(engine, home, templates, city_specs, accounts, workdays[-1], result)
         if last_day is not None and workdays:
             day = workdays[-1]
             on_day(day, len(workdays), len(workdays))
@@ -706,6 +714,52 @@ def _play_apart(
                 player.terminate()
             player.join(timeout=10)
     return [outcomes[index] for index in range(len(groups))]
+
+
+def _bulletins(
+    engine: Engine,
+    home: Path,
+    templates: Path,
+    city_specs: Sequence[CitySpec],
+    accounts: Path | None,
+    day: date,
+    result: DemoResult,
+) -> None:
+    """Each city's work bulletin for the half year that ended before ``day``, written that
+    day with the accounts of their practice the districts sent (``accounts``:
+    ``<program>-<period>.md``; a district with none has its figures alone), to be sent
+    with the day's messages."""
+    for city in city_specs:
+        if city.bulletin is None:
+            continue
+        period = periods.last_ended(day, "half")
+        now = _moment(day, city.timezone)
+        with db.session(engine) as session:
+            for code in city.programs:
+                path = accounts / f"{code}-{period}.md" if accounts is not None else None
+                if path is None or not path.is_file():
+                    continue
+                practice.load_account(
+                    session=session,
+                    program=code,
+                    period=period,
+                    text=practice.read_account_file(path),
+                    source_name=path.name,
+                    now=now,
+                )
+        with db.session(engine) as session:
+            written = bulletin.write(
+                session=session,
+                city=city.code,
+                period=period,
+                folder=home / "reports" / "cities" / city.code / period,
+                home=home,
+                templates=templates,
+                now=now,
+            )
+        result.reports += [str(path) for path in written.files.values()]
+        result.problems += written.problems
+        result.bulletins[city.code] = written
 
 
 def _moment(day: date, zone: str) -> datetime:

@@ -73,6 +73,7 @@ def load_city(
     city.timezone = spec.timezone
     city.contacts = [contact.model_dump(mode="json") for contact in spec.contacts]
     city.documents = spec.documents.model_dump(mode="json") if spec.documents else None
+    city.bulletin = spec.bulletin.model_dump(mode="json") if spec.bulletin else None
     city.source_name = source_name
     city.source_sha256 = source_sha256
     city.updated_at = now
@@ -119,6 +120,7 @@ def read_city(*, session: Session, code: str) -> CitySpec:
         programs=program_codes(session=session, city=city),
         contacts=[CityContactSpec.model_validate(contact) for contact in city.contacts],
         documents=city.documents,
+        bulletin=city.bulletin,
     )
 
 

@@ -15,6 +15,13 @@ not loaded yet, and its reports say so.
       issuer: 共青团宁波市委员会
       prefix: 甬团
       send_to: [各区（县、市）团委]
+    bulletin:             # optional: its work bulletin (工作简报)
+      name: 宁波市共青团工作简报
+      column: 经验交流
+      distribution: [各区县（市）团委, 市直属单位团组织]   # 分送
+      editor: 团市委办公室            # 责任编辑, a role
+      first_number: 1                 # 第N期 and 总第M期 of the first issue written here
+      first_total: 166
 
 The file is read with the program file's bounds and error places (``program_file``).
 """
@@ -29,6 +36,7 @@ from pydantic import Field, TypeAdapter, ValidationError
 
 from pilot_tracker.errors import Problem, ProgramFileError
 from pilot_tracker.ledger.program_file import (
+    MAX_ADDRESSEES,
     MAX_CONTACTS,
     Code,
     DocumentsSpec,
@@ -44,6 +52,8 @@ from pilot_tracker.ledger.program_file import (
 
 MAX_CITY_FILE_BYTES = 1024 * 1024
 MAX_CITY_PROGRAMS = 500  # a province's pilots fit in one file
+MAX_BULLETIN_NUMBER = 999  # 第N期 in a year
+MAX_BULLETIN_TOTAL = 99_999  # 总第M期
 
 
 class CityContactSpec(_Spec):
@@ -56,6 +66,20 @@ class CityContactSpec(_Spec):
     email: MailAddress = ""
 
 
+class BulletinSpec(_Spec):
+    """The city's work bulletin (工作简报): its name and column on the masthead, whom it is
+    sent to (分送), who edits it (责任编辑, a role), and the numbers the first issue
+    written here takes (a bulletin's run is older than the tool): 第``first_number``期 of
+    its year, 总第``first_total``期."""
+
+    name: Name
+    column: Short = ""
+    distribution: Annotated[list[Name], Field(default_factory=list, max_length=MAX_ADDRESSEES)]
+    editor: Short = ""
+    first_number: Annotated[int, Field(ge=1, le=MAX_BULLETIN_NUMBER)] = 1
+    first_total: Annotated[int, Field(ge=1, le=MAX_BULLETIN_TOTAL)] = 1
+
+
 class CitySpec(_Spec):
     code: Code
     name: Name
@@ -64,11 +88,13 @@ class CitySpec(_Spec):
     programs: Annotated[list[Code], Field(min_length=1, max_length=MAX_CITY_PROGRAMS)]
     contacts: Annotated[list[CityContactSpec], Field(default_factory=list, max_length=MAX_CONTACTS)]
     documents: DocumentsSpec | None = None
+    bulletin: BulletinSpec | None = None
 
     def to_document(self) -> dict[str, Any]:
         document = self.model_dump(mode="json")
-        if document["documents"] is None:
-            del document["documents"]
+        for key in ("documents", "bulletin"):
+            if document[key] is None:
+                del document[key]
         return document
 
 

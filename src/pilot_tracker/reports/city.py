@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import statistics
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -167,6 +168,8 @@ class Pilot:
     reports_owed: int
     reports_timely: int
     escalations: list[EscalationLine]
+    # Per task list: the tasks begun by the period's last day, and those on plan.
+    on_plan_by_list: dict[str, tuple[int, int]] = field(default_factory=dict)
     parts: dict[str, float | None] = field(default_factory=dict)
     score: float | None = None
     rank: int | None = None
@@ -197,7 +200,7 @@ class Pilot:
 
     @property
     def timeliness(self) -> float | None:
-        return _share(self.reports_timely, self.reports_owed)
+        return share(self.reports_timely, self.reports_owed)
 
     @property
     def lists(self) -> dict[str, figures.ListProgress]:
@@ -297,7 +300,7 @@ class CityRollup:
         return [(key, *PARTS[key], weight) for key, weight in self.weights.items()]
 
 
-def _share(part: int, whole: int) -> float | None:
+def share(part: int, whole: int) -> float | None:
     return round(part / whole * 100, 1) if whole else None
 
 
@@ -311,10 +314,14 @@ def pilot_figures(snapshot: figures.Snapshot, period: str) -> Pilot:
 
     active = [task for task in spec.tasks if task.start <= day]
     on_plan = 0
+    by_list: dict[str, list[int]] = {}
     for task in active:
         latest = snapshot.latest(task, day=day)
         band = gap_band(latest.percent if latest else None, planned_percent(task, day))
         on_plan += band == ON_PLAN
+        counts = by_list.setdefault(task.list_kind.value, [0, 0])
+        counts[0] += 1
+        counts[1] += band == ON_PLAN
 
     indicators = []
     for level in IndicatorLevel:
@@ -363,6 +370,7 @@ def pilot_figures(snapshot: figures.Snapshot, period: str) -> Pilot:
         reports_owed=owed,
         reports_timely=timely,
         escalations=escalation_lines(snapshot.escalations, start, end),
+        on_plan_by_list={kind: (started, ok) for kind, (started, ok) in by_list.items()},
     )
 
 
@@ -402,10 +410,10 @@ def rank(pilots: list[Pilot], weights: dict[str, float] = WEIGHTS) -> None:
     equal scores share a rank; a pilot with no part that applies has no score or rank."""
     for pilot in pilots:
         pilot.parts = {
-            "on_plan": _share(pilot.tasks_on_plan, pilot.tasks_active),
-            "indicators": _share(pilot.indicators_on_course, pilot.indicators_total),
+            "on_plan": share(pilot.tasks_on_plan, pilot.tasks_active),
+            "indicators": share(pilot.indicators_on_course, pilot.indicators_total),
             "timeliness": pilot.timeliness,
-            "steady": _share(pilot.units - pilot.units_red, pilot.units),
+            "steady": share(pilot.units - pilot.units_red, pilot.units),
         }
         present = {
             key: value
@@ -496,7 +504,7 @@ def narrative(data: CityRollup) -> list[str]:
     if active:
         lines.append(
             f"各试点已开始的任务共{active}项，已完成{completed}项，"
-            f"按计划推进{on_plan}项（{_share(on_plan, active):g}%）。"
+            f"按计划推进{on_plan}项（{share(on_plan, active):g}%）。"
         )
     total = sum(p.indicators_total for p in pilots)
     if total:
@@ -513,7 +521,7 @@ def narrative(data: CityRollup) -> list[str]:
     timely = sum(p.reports_timely for p in pilots)
     sentence = f"期末被预警的成员单位{flagged}个，其中红色预警{red}个"
     if owed:
-        sentence += f"；应报送{owed}次，按时报送{timely}次，报送及时率{_share(timely, owed):g}%"
+        sentence += f"；应报送{owed}次，按时报送{timely}次，报送及时率{share(timely, owed):g}%"
     lines.append(sentence + "。")
     by_level = {
         level: sum(p.escalations_by_level[level].count for p in pilots) for level, _ in data.levels
@@ -676,25 +684,46 @@ def _announce(
     """The roll-up for the city league and each pilot's office: once per period and
     recipient."""
     attachments, body = announcement(written, home, "\n".join(data.narrative))
-    subject = f"【试点汇总】{data.name} · {data.period_label}{data.kind_label}报告"
+    return send_to_city(
+        session,
+        city=data.city,
+        programs=[p.code for p in data.pilots],
+        key=lambda recipient: dedup_key(data.city, data.kind, data.period, recipient),
+        subject=f"【试点汇总】{data.name} · {data.period_label}{data.kind_label}报告",
+        attachments=attachments,
+        body=body,
+        now=now,
+    )
+
+
+def send_to_city(
+    session: Session,
+    *,
+    city: str,
+    programs: list[str],
+    key: Callable[[str], str],
+    subject: str,
+    attachments: list[str],
+    body: str,
+    now: datetime,
+) -> int:
+    """Queue a city's document for the city league (``city:<code>`` with ``role:city`` and
+    ``role:leader``) and each pilot's office, once per ``key`` of the recipient (``city``,
+    ``leader`` or ``office:<program>``); how many were queued."""
     ids = dict(
-        session.exec(
-            select(Program.code, Program.id).where(
-                col(Program.code).in_([p.code for p in data.pilots])
-            )
-        ).all()
+        session.exec(select(Program.code, Program.id).where(col(Program.code).in_(programs))).all()
     )
     recipients: list[tuple[str, int | None, str]] = [
-        (role, None, f"city:{data.city} role:{role}") for role in ("city", "leader")
+        (role, None, f"city:{city} role:{role}") for role in ("city", "leader")
     ]
     # Delivery looks for program:<code> role:office first (alerts/delivery.py).
-    recipients += [(f"office:{p.code}", ids[p.code], "role:office") for p in data.pilots]
+    recipients += [(f"office:{code}", ids[code], "role:office") for code in programs]
     queued = 0
     for recipient, program_id, target in recipients:
         item = outbox.enqueue(
             session=session,
             program_id=program_id,
-            dedup_key=dedup_key(data.city, data.kind, data.period, recipient),
+            dedup_key=key(recipient),
             target=target,
             subject=subject,
             body=body,

@@ -514,10 +514,13 @@ class Official:
         indent: bool = True,
         center: bool = False,
         new_page: bool = False,
+        lead: str = "",
     ) -> None:
-        """A body paragraph: 仿宋 3号, its first line indented two characters."""
+        """A body paragraph: 仿宋 3号, its first line indented two characters; ``lead``, a
+        lead-in sentence before the text, in bold."""
         self._add(
-            _runs(text, font, size) if text else "",
+            (_runs(lead, font, size, bold=True) if lead else "")
+            + (_runs(text, font, size) if text else ""),
             align="center" if center else "",
             indent=indent,
             new_page=new_page,
@@ -540,6 +543,10 @@ class Official:
         if self.issuer.send_to:
             self._add("")
             self.paragraph("、".join(self.issuer.send_to) + "：", indent=False)
+
+    def blank(self) -> None:
+        """An empty line."""
+        self._add("")
 
     def centred(self, text: str) -> None:
         """A line under the title (the period, the source): 楷体 3号, centred."""
@@ -587,6 +594,70 @@ class Official:
         printed = f"{self.day.year}年{self.day.month}月{self.day.day}日印发"
         lines.append(
             _runs(f"\u3000{self.issuer.printed_by}", FANGSONG, IMPRINT_SIZE)
+            + f"<w:r>{_run_properties(FANGSONG, IMPRINT_SIZE)}<w:tab/></w:r>"
+            + _runs(printed, FANGSONG, IMPRINT_SIZE)
+        )
+        line = '<w:{0} w:val="single" w:sz="{1}" w:space="1" w:color="000000"/>'
+        for number, runs in enumerate(lines):
+            last = number == len(lines) - 1
+            self._add(
+                runs,
+                style="Imprint",
+                keep=not last,
+                borders=(line.format("top", 8) if number == 0 else "")
+                + line.format("bottom", 8 if last else 6),
+                tabs=f'<w:tab w:val="right" w:pos="{TEXT_WIDTH_TWIPS - space}"/>',
+                grid=False,
+            )
+
+    # -- a work bulletin (工作简报) --
+
+    def bulletin_masthead(
+        self, *, name: str, column: str, number: int, total: int, office: str
+    ) -> None:
+        """A work bulletin's masthead (报头): its name in red, as large as fits on a line
+        (at most 1号 bold, 42 pt), the column in brackets, 第N期 and （总第M期）, then the
+        issuing office on the left and the date on the right over a heavy red line."""
+        size = min(42.0, round(TEXT_WIDTH_MM / 25.4 * 72 / (display_width(name) + 0.5), 1))
+        auto = '<w:spacing w:before="0" w:after="0" w:line="240" w:lineRule="auto"/>'
+        self._add("")
+        self._add(
+            _runs(name, TITLE_FONT, size, colour=RED), align="center", grid=False, spacing=auto
+        )
+        if column:
+            self._add(_runs(f"（{column}）", KAI, BODY_SIZE), align="center")
+        self._add("")
+        self._add(_runs(f"第{number}期", BODY_FONT, BODY_SIZE), align="center")
+        self._add(_runs(f"（总第{total}期）", BODY_FONT, BODY_SIZE), align="center")
+        self._add("")
+        day = f"{self.day.year}年{self.day.month}月{self.day.day}日"
+        self._add(
+            _runs(office, BODY_FONT, BODY_SIZE)
+            + f"<w:r>{_run_properties(BODY_FONT, BODY_SIZE)}<w:tab/></w:r>"
+            + _runs(day, BODY_FONT, BODY_SIZE),
+            tabs=f'<w:tab w:val="right" w:pos="{TEXT_WIDTH_TWIPS}"/>',
+            borders=f'<w:bottom w:val="thickThinSmallGap" w:sz="24" w:space="4" w:color="{RED}"/>',
+        )
+        self._add("")
+
+    def contents(self, titles: Sequence[str]) -> None:
+        """The issue's contents: a line for each article, in 楷体."""
+        for title in titles:
+            self.paragraph(f"◆ {title}", font=KAI, indent=True)
+        self._add("", borders='<w:bottom w:val="single" w:sz="6" w:space="1" w:color="000000"/>')
+        self._add("")
+
+    def bulletin_end(self, *, distribution: Sequence[str], editor: str) -> None:
+        """The end of a bulletin: 分送, then 责任编辑 on the left and the 印发 date on the
+        right, between a heavy rule above and below and a thin one between."""
+        self._add("")
+        space = IMPRINT_SIZE * 20
+        lines = []
+        if distribution:
+            lines.append(_runs("分送：" + "、".join(distribution), FANGSONG, IMPRINT_SIZE))
+        printed = f"{self.day.year}年{self.day.month}月{self.day.day}日印发"
+        lines.append(
+            (_runs(f"责任编辑：{editor}", FANGSONG, IMPRINT_SIZE) if editor else "")
             + f"<w:r>{_run_properties(FANGSONG, IMPRINT_SIZE)}<w:tab/></w:r>"
             + _runs(printed, FANGSONG, IMPRINT_SIZE)
         )

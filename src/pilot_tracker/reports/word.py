@@ -1,6 +1,7 @@
 """The half-year evaluation, the quarterly reconciliation (its summary and its units'
-statements), the annual blue book and a city's roll-up as Word documents an office can edit
-and forward as they are: each in the 公文 layout of ``reports/gongwen.py``.
+statements), the annual blue book, a city's roll-up and its work bulletin as Word documents
+an office can edit and forward as they are: each in the 公文 layout of
+``reports/gongwen.py``.
 """
 
 from __future__ import annotations
@@ -13,11 +14,12 @@ from pilot_tracker.ledger.program_file import short_name
 from pilot_tracker.reports import charts, documents
 from pilot_tracker.reports.charts import SERIES_LEGEND, number
 from pilot_tracker.reports.figures import Evaluation
-from pilot_tracker.reports.gongwen import TEXT_WIDTH_MM, Issuer, Official
+from pilot_tracker.reports.gongwen import KAI, TEXT_WIDTH_MM, Issuer, Official
 
 if TYPE_CHECKING:
     from pilot_tracker.models import City, Program
     from pilot_tracker.reports.blue_book import BlueBook, IndicatorYear
+    from pilot_tracker.reports.bulletin import Issue
     from pilot_tracker.reports.city import CityRollup
     from pilot_tracker.reports.figures import Quarterly
 
@@ -568,3 +570,40 @@ def _numeral(place: int) -> str:
 def _indicator_cell(pilot: Any, level: str) -> str:
     count = pilot.indicator_counts.get(level)
     return f"{count.on_course}/{count.total}" if count else "—"
+
+
+def bulletin_document(issue: Issue, path: Path) -> Path:
+    """A city's work bulletin (``reports/bulletin.py``): the masthead, the contents, one
+    article per district pilot (its figures, then its office's account as sent), and
+    分送, 责任编辑 and the 印发 date at the end."""
+    document = Official(
+        title=f"{issue.name} 第{issue.number}期",
+        day=issue.day,
+        issuer=Issuer(printed_by=issue.office),
+    )
+    document.bulletin_masthead(
+        name=issue.name,
+        column=issue.column,
+        number=issue.number,
+        total=issue.total,
+        office=issue.office,
+    )
+    document.contents(issue.contents)
+    for item in issue.articles:
+        document.title(item.title)
+        document.blank()
+        document.paragraph(item.summary, font=KAI)
+        document.table(["事项", "本期情况"], item.rows)
+        if item.account is not None:
+            for block in item.account.blocks:
+                if block.heading:
+                    document.heading(block.text)
+                else:
+                    document.paragraph(block.text, lead=block.lead)
+        document.blank()
+    if issue.absent:
+        document.caption(
+            "本期未刊登：" + "；".join(f"{a.name}（{a.reason}）" for a in issue.absent) + "。"
+        )
+    document.bulletin_end(distribution=issue.distribution, editor=issue.editor)
+    return document.save(path)

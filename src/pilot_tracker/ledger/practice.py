@@ -1,0 +1,307 @@
+"""A district office's account of its practice (经验做法) for a quarter or a half year: the
+text its city's work bulletin prints under the pilot's figures (``reports/bulletin.py``).
+
+The office sends it as a text or Markdown file, one paragraph a line, and the bulletin
+prints it verbatim; nothing in it is rewritten, and what it says is escaped wherever it is
+printed. The little Markdown read is what a district's 简报 article has:
+
+    # 团海曙区委：“菁英计划”实现青年发展阶梯式支持      ← the article's headline (first line)
+    自海曙区青年工作联席会议制度建立以来，……            ← a paragraph
+    **一、探索“020 式”青年引进，拓展智慧服务。**联合……  ← a paragraph with a bold lead-in
+    ## 下一步工作                                    ← a heading inside the article
+
+Anything else (asterisks elsewhere, list marks, links) is printed as written. An account is
+bounded (``MAX_ACCOUNT_BYTES``, ``MAX_LINES``, ``MAX_LINE``) and refused whole, each problem
+with its line, where it holds characters no document should (controls, bidirectional
+overrides) or nothing at all. Loading an account again for the same period replaces it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from sqlmodel import Session, col, select
+
+from pilot_tracker import periods
+from pilot_tracker.errors import (
+    NotFoundError,
+    PracticeFileError,
+    Problem,
+    ReportError,
+    UndecodableText,
+)
+from pilot_tracker.ledger import store
+from pilot_tracker.models import PracticeAccount, Program
+from pilot_tracker.text import decode_text
+
+MAX_ACCOUNT_BYTES = 256 * 1024  # a district's article is two or three pages
+MAX_LINES = 2000
+MAX_LINE = 10_000  # characters in one paragraph
+MAX_TITLE = 100
+SUFFIXES = (".md", ".markdown", ".txt")
+
+_LEAD = re.compile(r"^\*\*(?P<lead>[^*](?:.*?[^*])?)\*\*(?P<rest>.*)$")
+_HEADING = re.compile(r"^(?P<marks>#{1,6})\s+(?P<text>.+?)\s*#*\s*$")
+# Characters no document should carry: controls (a tab is a space here) and the
+# bidirectional overrides that would show a line in another order than it is stored.
+_BIDI = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f")
+
+
+@dataclass(frozen=True)
+class Block:
+    """A paragraph of an account, with its bold lead-in where it has one, or a heading."""
+
+    text: str
+    lead: str = ""
+    heading: bool = False
+
+
+@dataclass(frozen=True)
+class Account:
+    """A district's account for a period, read into its headline and blocks."""
+
+    program: str
+    period: str
+    title: str
+    blocks: tuple[Block, ...]
+    source_name: str = ""
+
+
+def check_period(period: str) -> str:
+    """A quarter (2021Q2) or a half year (2021H1), or a clear error."""
+    if periods.QUARTER.match(period) or periods.HALF.match(period):
+        return period
+    raise ReportError(
+        f'"{period}" is neither a quarter nor a half year; write it as 2021Q2 or 2021H1'
+    )
+
+
+def read_account_file(path: Path) -> str:
+    """The text of an account's file: bounded, decoded by the text policy (UTF-8, UTF-16 or
+    GBK), its lines checked (``problems``); ``PracticeFileError`` with every problem."""
+    name = path.name
+    if path.suffix.lower() not in SUFFIXES:
+        raise PracticeFileError(
+            name,
+            [Problem("", f"an account is a text or Markdown file ({', '.join(SUFFIXES)})")],
+        )
+    try:
+        if not path.is_file():
+            raise PracticeFileError(name, [Problem("", f"no such file: {path}")])
+        size = path.stat().st_size
+        if size > MAX_ACCOUNT_BYTES:
+            raise PracticeFileError(
+                name,
+                [
+                    Problem(
+                        "",
+                        f"the file is {size:,} bytes, more than the {MAX_ACCOUNT_BYTES:,} "
+                        "allowed for one district's account; send the article alone",
+                    )
+                ],
+            )
+        data = path.read_bytes()
+    except OSError as error:
+        problem = Problem("", f"cannot read {path}: {error.strerror}")
+        raise PracticeFileError(name, [problem]) from None
+    try:
+        text = decode_text(data)
+    except UndecodableText as error:
+        raise PracticeFileError(
+            name,
+            [
+                Problem(
+                    f"byte {error.start}",
+                    "the file is not UTF-8, UTF-16 or GBK text; save it as UTF-8 "
+                    "(另存为 → 编码 UTF-8) and load it again",
+                )
+            ],
+        ) from None
+    text = normalised(text)
+    problems = check_text(text)
+    if problems:
+        raise PracticeFileError(name, problems)
+    return text
+
+
+def normalised(text: str) -> str:
+    """Line ends as newlines, no byte-order mark, no trailing spaces on a line."""
+    text = text.removeprefix("\ufeff").replace("\r\n", "\n").replace("\r", "\n")
+    return "\n".join(line.rstrip() for line in text.split("\n")).strip("\n")
+
+
+def check_text(text: str) -> list[Problem]:
+    """Every problem of an account's text, each with its line (and column)."""
+    lines = text.split("\n")
+    problems: list[Problem] = []
+    if not text.strip():
+        return [
+            Problem("", "the account is empty; write the district's practice, one paragraph a line")
+        ]
+    if len(lines) > MAX_LINES:
+        problems.append(Problem("", f"{len(lines):,} lines, more than the {MAX_LINES:,} allowed"))
+    for number, line in enumerate(lines[:MAX_LINES], start=1):
+        if len(line) > MAX_LINE:
+            problems.append(
+                Problem(
+                    f"line {number}",
+                    f"{len(line):,} characters in one paragraph, more than {MAX_LINE:,}",
+                )
+            )
+        for column, character in enumerate(line, start=1):
+            if character == "\t":
+                continue
+            if character in _BIDI or unicodedata.category(character) in ("Cc", "Cs", "Co"):
+                problems.append(
+                    Problem(
+                        f"line {number}, column {column}",
+                        f"the character U+{ord(character):04X} has no place in a document; "
+                        "delete it and load the file again",
+                    )
+                )
+                break
+        if len(problems) >= 20:
+            break
+    title = title_of(text)
+    if title is not None and len(title) > MAX_TITLE:
+        problems.append(
+            Problem("line 1", f"the headline has {len(title)} characters, more than {MAX_TITLE}")
+        )
+    return problems
+
+
+def title_of(text: str) -> str | None:
+    """The headline: the first non-empty line where it is a level-one heading (# …)."""
+    for line in text.split("\n"):
+        if line.strip():
+            match = _HEADING.match(line.strip())
+            return match["text"] if match and len(match["marks"]) == 1 else None
+    return None
+
+
+def parse(text: str, *, program: str = "", period: str = "", source_name: str = "") -> Account:
+    """An account's headline and blocks: one paragraph a non-empty line (leading spaces and
+    full-width indents dropped, the layout indents), a bold lead-in where a paragraph opens
+    with **…**, a heading where a line is a Markdown heading."""
+    title = title_of(text) or ""
+    blocks: list[Block] = []
+    seen_title = not title
+    for raw in text.split("\n"):
+        line = raw.strip().lstrip("\u3000").replace("\t", " ")
+        if not line:
+            continue
+        heading = _HEADING.match(line)
+        if heading:
+            if not seen_title:
+                seen_title = True
+                continue
+            blocks.append(Block(heading["text"], heading=True))
+            continue
+        seen_title = True
+        lead = _LEAD.match(line)
+        if lead:
+            blocks.append(Block(lead["rest"].strip(), lead=lead["lead"]))
+        else:
+            blocks.append(Block(line))
+    return Account(program, period, title, tuple(blocks), source_name)
+
+
+# --- in the database -------------------------------------------------------------------------
+
+
+@dataclass
+class AccountLoad:
+    """What loading an account did."""
+
+    program: str
+    period: str
+    created: bool
+    unchanged: bool
+    title: str
+    paragraphs: int
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "program": self.program,
+            "period": self.period,
+            "created": self.created,
+            "unchanged": self.unchanged,
+            "title": self.title,
+            "paragraphs": self.paragraphs,
+        }
+
+
+def load_account(
+    *, session: Session, program: str, period: str, text: str, source_name: str, now: datetime
+) -> AccountLoad:
+    """Keep a district's account for a period (replacing the one it had), in the session's
+    transaction; the text is checked again here, whatever brought it."""
+    check_period(period)
+    record = store.get_program(session=session, code=program)
+    start, end = periods.bounds(period)
+    if record.start_date > end or record.end_date < start:
+        raise ReportError(
+            f"the pilot {program} runs from {record.start_date} to {record.end_date}, "
+            f"outside {period}; give a period in its span"
+        )
+    text = normalised(text)
+    problems = check_text(text)
+    if problems:
+        raise PracticeFileError(source_name or program, problems)
+    digest = hashlib.sha256(text.encode()).hexdigest()
+    row = session.exec(
+        select(PracticeAccount).where(
+            PracticeAccount.program_id == record.id, PracticeAccount.period == period
+        )
+    ).first()
+    account = parse(text)
+    result = AccountLoad(
+        program=program,
+        period=period,
+        created=row is None,
+        unchanged=row is not None and row.sha256 == digest,
+        title=account.title,
+        paragraphs=sum(1 for block in account.blocks if not block.heading),
+    )
+    if result.unchanged:
+        return result
+    row = row or PracticeAccount(program_id=record.id, period=period)  # type: ignore[arg-type]
+    row.text = text
+    row.sha256 = digest
+    row.source_name = source_name[:255]
+    row.loaded_at = now
+    session.add(row)
+    session.flush()
+    return result
+
+
+def accounts(*, session: Session, programs: list[str], period: str) -> dict[str, Account]:
+    """The accounts the given programs sent for the period, by program code."""
+    rows = session.exec(
+        select(Program.code, PracticeAccount.text, PracticeAccount.source_name)
+        .join(PracticeAccount, col(PracticeAccount.program_id) == Program.id)
+        .where(col(Program.code).in_(programs), PracticeAccount.period == period)
+    ).all()
+    return {
+        code: parse(text, program=code, period=period, source_name=source)
+        for code, text, source in rows
+    }
+
+
+def remove_account(*, session: Session, program: str, period: str) -> None:
+    """Withdraw a district's account for a period; a ``NotFoundError`` where it has none."""
+    record = store.get_program(session=session, code=program)
+    row = session.exec(
+        select(PracticeAccount).where(
+            PracticeAccount.program_id == record.id, PracticeAccount.period == period
+        )
+    ).first()
+    if row is None:
+        raise NotFoundError(f"the pilot {program} has no account of its practice for {period}")
+    session.delete(row)
+    session.flush()
