@@ -44,9 +44,11 @@ def assert_official_layout(
     title: list[str],
     levels: set[int],
     printed_by: str,
+    last_line: str = "",
 ) -> Any:
     """Assert the layout of the Word document at ``path``: its ``title`` lines, the heading
-    ``levels`` it uses, and the 版记 naming ``printed_by``; return the document."""
+    ``levels`` it uses, and the 版记 naming ``printed_by`` (or a last line matching the
+    pattern ``last_line``: a bulletin's 责任编辑 and date); return the document."""
     document = docx.Document(str(path))
     # A4; the text block 156 × 225 mm, 37 mm from the top and 28 mm from the binding edge.
     for section in document.sections:
@@ -118,9 +120,8 @@ def assert_official_layout(
     # The 版记 at the end: the printing office and the printing date, ruled above and below.
     last = shown[-1]
     assert last.style.name == "Imprint"
-    assert re.fullmatch(
-        rf"\u3000{re.escape(printed_by)}\t\d{{4}}年\d{{1,2}}月\d{{1,2}}日印发", last.text
-    )
+    pattern = last_line or rf"\u3000{re.escape(printed_by)}\t\d{{4}}年\d{{1,2}}月\d{{1,2}}日印发"
+    assert re.fullmatch(pattern, last.text), last.text
     borders = last._p.pPr.find(qn("w:pBdr"))
     assert borders.find(qn("w:bottom")) is not None
     imprint = [p for p in shown if p.style.name == "Imprint"]

@@ -643,7 +643,7 @@ class Official:
     def contents(self, titles: Sequence[str]) -> None:
         """The issue's contents: a line for each article, in 楷体."""
         for title in titles:
-            self.paragraph(f"◆ {title}", font=KAI, indent=True)
+            self.paragraph(f"◆ {title}", font=KAI, indent=False)
         self._add("", borders='<w:bottom w:val="single" w:sz="6" w:space="1" w:color="000000"/>')
         self._add("")
 

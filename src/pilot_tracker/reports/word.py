@@ -14,7 +14,7 @@ from pilot_tracker.ledger.program_file import short_name
 from pilot_tracker.reports import charts, documents
 from pilot_tracker.reports.charts import SERIES_LEGEND, number
 from pilot_tracker.reports.figures import Evaluation
-from pilot_tracker.reports.gongwen import KAI, TEXT_WIDTH_MM, Issuer, Official
+from pilot_tracker.reports.gongwen import TEXT_WIDTH_MM, Issuer, Official
 
 if TYPE_CHECKING:
     from pilot_tracker.models import City, Program
@@ -592,7 +592,7 @@ def bulletin_document(issue: Issue, path: Path) -> Path:
     for item in issue.articles:
         document.title(item.title)
         document.blank()
-        document.paragraph(item.summary, font=KAI)
+        document.paragraph(item.summary)
         document.table(["事项", "本期情况"], item.rows)
         if item.account is not None:
             for block in item.account.blocks:
