@@ -13,6 +13,7 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
+import docx
 import pytest
 import yaml
 from sqlmodel import col, select
@@ -24,6 +25,8 @@ from pilot_tracker.demo.playthrough import clear
 from pilot_tracker.ledger.links import Links
 from pilot_tracker.models import Program, Submission, Unit
 from pilot_tracker.settings import Settings
+
+from .conftest import ROOT
 
 pytestmark = pytest.mark.slow
 PROGRAMS = ("fenghua", "haishu", "xiangshan", "yinzhou")
@@ -42,7 +45,7 @@ def test_the_demo_plays_half_a_year(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     folder = tmp_path / "demo"
     result = runner.invoke(app, ["demo", "-o", str(folder)])
     assert result.exit_code == 0, (result.stdout, result.stderr)
-    assert "129 working days, 56 report files" in result.stdout
+    assert "129 working days, 59 report files" in result.stdout
     for line in FIGURES:
         assert line in result.stdout, result.stdout
 
@@ -151,6 +154,18 @@ def test_the_demo_plays_half_a_year(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     assert {"reminder", "urge", "interview"} <= {item["level"] for item in escalations}
     assert any(item["status"] == "closed" for item in escalations)
 
+    # The city's work bulletin for the half-year, written on its last day: Word and PDF,
+    # an article per pilot with the roll-up's figures, Fenghua's without an account.
+    bulletin_folder = reports / "cities" / "ningbo" / "2021H1"
+    for suffix in ("docx", "pdf"):
+        assert (bulletin_folder / f"ningbo-2021H1-工作简报.{suffix}").is_file()
+    assert (
+        "  city ningbo's work bulletin for 2021H1, 第3期 (总第170期): "
+        f"{bulletin_folder / 'ningbo-2021H1-工作简报.docx'}; no account of their practice "
+        "from fenghua\n" in stdout
+    )
+    assert_the_bulletin_has_the_roll_ups_figures(folder / "data", bulletin_folder)
+
     # The example city is loaded over the four pilots, and the city league has its own
     # addresses; the big-data centre's HTTP source answered (after being down a while).
     cities = json.loads(runner.invoke(app, ["city", "list", "--json"]).stdout)
@@ -180,3 +195,47 @@ def test_the_demo_plays_half_a_year(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     (folder / "notes.txt").unlink()
     clear(folder)  # what a second demo into the same folder does first
     assert list(folder.iterdir()) == []
+
+
+def assert_the_bulletin_has_the_roll_ups_figures(home: Path, folder: Path) -> None:
+    """The demo's bulletin says of each pilot what the city roll-up says; the next period's
+    issue takes the next numbers and a period written again keeps its own."""
+    from pilot_tracker.reports import bulletin, city
+
+    from .test_bulletin import figures_of
+
+    document = docx.Document(str(folder / "ningbo-2021H1-工作简报.docx"))
+    text = "\n".join(p.text for p in document.paragraphs)
+    text += "\n".join(cell.text for t in document.tables for r in t.rows for cell in r.cells)
+    engine = db.make_engine(f"sqlite:///{home / 'pilot-tracker.db'}")
+    with db.session(engine) as session:
+        rollup = city.rollup(session=session, city="ningbo", period="2021H1")
+    assert [pilot.code for pilot in rollup.pilots] == ["haishu", "yinzhou", "fenghua", "xiangshan"]
+    for pilot in rollup.pilots:
+        assert pilot.reports_owed > 0
+        for figure in figures_of(pilot):
+            assert figure in text, (pilot.code, figure)
+    for headline in (
+        "团海曙区委：“菁英计划”实现青年发展阶梯式支持",
+        "团鄞州区委：全面推进全国中长期青年发展规划县级实施试点工作",
+        "奉化区试点2021年上半年推进情况",
+        "团象山县委：持续推动中长期青年发展规划试点工作提质生效",
+    ):
+        assert f"◆ {headline}" in text
+    autumn = datetime(2021, 10, 11, 3, tzinfo=UTC)
+    numbers = []
+    for period in ("2021Q3", "2021H1"):
+        with db.session(engine) as session:
+            written = bulletin.write(
+                session=session,
+                city="ningbo",
+                period=period,
+                folder=home / "again" / period,
+                home=home,
+                templates=ROOT / "templates",
+                now=autumn,
+                send=False,
+            )
+        numbers.append((written.number, written.total))
+    engine.dispose()
+    assert numbers == [(4, 171), (3, 170)]

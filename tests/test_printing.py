@@ -27,7 +27,14 @@ from pilot_tracker import db
 from pilot_tracker.collect.submission_workbook import write_submission_template
 from pilot_tracker.ledger.program_file import ProgramSpec, read_program_file
 from pilot_tracker.ledger.workbook import write_ledger_workbook
-from pilot_tracker.reports import blue_book, city, documents, evaluation, reconciliation
+from pilot_tracker.reports import (
+    blue_book,
+    bulletin,
+    city,
+    documents,
+    evaluation,
+    reconciliation,
+)
 from pilot_tracker.reports.writing import note_under
 from pilot_tracker.spreadsheet import (
     LINE_HEIGHT,
@@ -44,6 +51,7 @@ from . import office
 from .city_fixtures import CITY, build_city
 from .conftest import EXAMPLES, ROOT, load_examples
 from .test_blue_book import yinzhou_readings
+from .test_bulletin import load_account, load_bulletin_city
 from .test_reports import store_reports
 
 TEMPLATES = ROOT / "templates"
@@ -78,6 +86,7 @@ class Printed:
     blue_book: dict[str, Path]
     template: Path
     ledger: Path
+    bulletin: dict[str, Path]
 
 
 # --- the print setup, on small workbooks ---------------------------------------------------
@@ -179,7 +188,8 @@ def test_a_note_under_a_table_spans_it_and_leaves_its_columns_alone() -> None:
 @pytest.fixture(scope="module")
 def printed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Printed]:
     """Yinzhou's 2021H1 evaluation and 2021Q2 reconciliation, a unit's submission workbook
-    and the ledger, its blue book of 2021 so far; the small city's 2021H1 roll-up. Without
+    and the ledger, its blue book of 2021 so far; the small city's 2021H1 roll-up and work
+    bulletin. Without
     WeasyPrint's PDFs (seconds each, and not what these tests read)."""
     home = tmp_path_factory.mktemp("printing")
     spec = read_program_file(EXAMPLES / "yinzhou.yaml")
@@ -191,6 +201,8 @@ def printed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Printed]:
     escalations = [(unit.code, "reminder", date(2021, 4, 26)) for unit in spec.units[:12]]
     store_reports(engine, "yinzhou", yinzhou_reports(spec), readings, escalations)
     build_city(engine)
+    load_bulletin_city(engine)
+    load_account(engine)
     common = {"home": home, "templates": TEMPLATES, "now": NOW, "send": False}
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(documents, "cjk_font", lambda: None)
@@ -215,11 +227,16 @@ def printed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Printed]:
             book = blue_book.write(
                 session=session, program="yinzhou", year="2021", folder=home / "book", **common
             )
+            issue = bulletin.write(
+                session=session, city=CITY, period="2021H1", folder=home / "bulletin", **common
+            )
     template = home / "tqw-填报表.xlsx"
     write_submission_template(spec, "tqw", template, generated_on=date(2021, 1, 4))
     ledger = home / "yinzhou-台账.xlsx"
     write_ledger_workbook(spec, ledger)
-    yield Printed(home, half.files, quarter.files, rollup.files, book.files, template, ledger)
+    yield Printed(
+        home, half.files, quarter.files, rollup.files, book.files, template, ledger, issue.files
+    )
     engine.dispose()
 
 
@@ -234,6 +251,7 @@ def sources(printed: Printed) -> dict[str, Path]:
         "city.xlsx": printed.city["xlsx"],
         "city.docx": printed.city["docx"],
         "blue_book.docx": printed.blue_book["docx"],
+        "bulletin.docx": printed.bulletin["docx"],
         "template.xlsx": printed.template,
         "ledger.xlsx": printed.ledger,
     }
@@ -357,7 +375,14 @@ def test_yinzhou_s_evaluation_prints_one_page_wide(printed: Printed, pdfs: dict[
     assert squeeze(spec.name) in footer and "2021年上半年评估" in footer
 
 
-WORD = ["evaluation.docx", "quarterly.docx", "statements.docx", "city.docx", "blue_book.docx"]
+WORD = [
+    "evaluation.docx",
+    "quarterly.docx",
+    "statements.docx",
+    "city.docx",
+    "blue_book.docx",
+    "bulletin.docx",
+]
 
 
 @pytest.mark.slow  # LibreOffice: seconds a file

@@ -2065,7 +2065,9 @@ def demo(
     """Play half a year (2021-01-04 to 2021-07-09) of supervising the example programs.
 
     The four pilots of the city's work bulletin (Haishu, Yinzhou, Fenghua, Xiangshan) are
-    loaded, with the example city over them (`report city --city ningbo` reads it).
+    loaded, with the example city over them (`report city --city ningbo` reads it); on
+    the last day the city's work bulletin for the half-year is written, with the accounts
+    of three districts' practice and none from Fenghua.
 
     Submissions land, collect, flag, escalate and send run on every working day, and the
     reports are written on their days (under DIR/data/reports/); alerts go by email to an
