@@ -135,44 +135,86 @@ def normalised(text: str) -> str:
     return "\n".join(line.rstrip() for line in text.split("\n")).strip("\n")
 
 
-def check_text(text: str) -> list[Problem]:
-    """Every problem of an account's text, each with its line (and column)."""
-    lines = text.split("\n")
-    problems: list[Problem] = []
+@dataclass(frozen=True)
+class Finding:
+    """One thing wrong with an account's text: ``kind`` (empty, lines, long_line,
+    character, title), where (``line``, ``column``), and the number it is about (how many
+    lines or characters, or the character's code point)."""
+
+    kind: str
+    line: int = 0
+    column: int = 0
+    value: int = 0
+
+    @property
+    def problem(self) -> Problem:
+        """The finding for the command line."""
+        if self.kind == "empty":
+            return Problem(
+                "", "the account is empty; write the district's practice, one paragraph a line"
+            )
+        if self.kind == "lines":
+            return Problem("", f"{self.value:,} lines, more than the {MAX_LINES:,} allowed")
+        if self.kind == "long_line":
+            return Problem(
+                f"line {self.line}",
+                f"{self.value:,} characters in one paragraph, more than {MAX_LINE:,}",
+            )
+        if self.kind == "title":
+            return Problem(
+                "line 1", f"the headline has {self.value} characters, more than {MAX_TITLE}"
+            )
+        return Problem(
+            f"line {self.line}, column {self.column}",
+            f"the character U+{self.value:04X} has no place in a document; "
+            "delete it and load the file again",
+        )
+
+    @property
+    def chinese(self) -> str:
+        """The finding for the board, in Chinese."""
+        if self.kind == "empty":
+            return "经验做法为空。请按“一段一行”填写本期经验做法。"
+        if self.kind == "lines":
+            return f"共{self.value}行，超过{MAX_LINES}行的上限。"
+        if self.kind == "long_line":
+            return f"第{self.line}行有{self.value}个字，超过每段{MAX_LINE}字的上限。"
+        if self.kind == "title":
+            return f"第1行的标题有{self.value}个字，超过{MAX_TITLE}字的上限。"
+        return (
+            f"第{self.line}行第{self.column}个字符（U+{self.value:04X}）不能用于公文，"
+            "请删除后再保存。"
+        )
+
+
+def findings(text: str) -> list[Finding]:
+    """Everything wrong with an account's text, each with its line (and column)."""
     if not text.strip():
-        return [
-            Problem("", "the account is empty; write the district's practice, one paragraph a line")
-        ]
+        return [Finding("empty")]
+    lines = text.split("\n")
+    found: list[Finding] = []
     if len(lines) > MAX_LINES:
-        problems.append(Problem("", f"{len(lines):,} lines, more than the {MAX_LINES:,} allowed"))
+        found.append(Finding("lines", value=len(lines)))
     for number, line in enumerate(lines[:MAX_LINES], start=1):
         if len(line) > MAX_LINE:
-            problems.append(
-                Problem(
-                    f"line {number}",
-                    f"{len(line):,} characters in one paragraph, more than {MAX_LINE:,}",
-                )
-            )
+            found.append(Finding("long_line", line=number, value=len(line)))
         for column, character in enumerate(line, start=1):
             if character == "\t":
                 continue
             if character in _BIDI or unicodedata.category(character) in ("Cc", "Cs", "Co"):
-                problems.append(
-                    Problem(
-                        f"line {number}, column {column}",
-                        f"the character U+{ord(character):04X} has no place in a document; "
-                        "delete it and load the file again",
-                    )
-                )
+                found.append(Finding("character", line=number, column=column, value=ord(character)))
                 break
-        if len(problems) >= 20:
+        if len(found) >= 20:
             break
     title = title_of(text)
     if title is not None and len(title) > MAX_TITLE:
-        problems.append(
-            Problem("line 1", f"the headline has {len(title)} characters, more than {MAX_TITLE}")
-        )
-    return problems
+        found.append(Finding("title", line=1, value=len(title)))
+    return found
+
+
+def check_text(text: str) -> list[Problem]:
+    """Every problem of an account's text, for the command line."""
+    return [finding.problem for finding in findings(text)]
 
 
 def title_of(text: str) -> str | None:
@@ -214,6 +256,14 @@ def parse(text: str, *, program: str = "", period: str = "", source_name: str = 
 # --- in the database -------------------------------------------------------------------------
 
 
+class AccountRefused(PracticeFileError):
+    """An account's text refused, with its ``findings`` (for the board's Chinese)."""
+
+    def __init__(self, source: str, found: list[Finding]):
+        super().__init__(source, [finding.problem for finding in found])
+        self.findings = found
+
+
 @dataclass
 class AccountLoad:
     """What loading an account did."""
@@ -250,9 +300,9 @@ def load_account(
             f"outside {period}; give a period in its span"
         )
     text = normalised(text)
-    problems = check_text(text)
-    if problems:
-        raise PracticeFileError(source_name or program, problems)
+    found = findings(text)
+    if found:
+        raise AccountRefused(source_name or program, found)
     digest = hashlib.sha256(text.encode()).hexdigest()
     row = session.exec(
         select(PracticeAccount).where(

@@ -159,6 +159,7 @@ def create_app(
         board_inbox,
         board_library,
         board_map,
+        board_practice,
         pages,
         report_form,
     )
@@ -174,6 +175,7 @@ def create_app(
             board_escalations,
             board_inbox,
             board_library,
+            board_practice,
         )
     ]
     for router in routers:
