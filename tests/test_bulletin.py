@@ -169,12 +169,13 @@ def test_an_account_needs_a_loaded_pilot_that_runs_in_the_period(
 
 
 @pytest.fixture
-def bulletin_city(sqlite_engine: sa.Engine, monkeypatch: pytest.MonkeyPatch) -> sa.Engine:
-    """The small city with a bulletin; PDFs stand in (the module's fixture renders one)."""
-    build_city(sqlite_engine)
-    load_bulletin_city(sqlite_engine)
+def bulletin_city(engine: sa.Engine, monkeypatch: pytest.MonkeyPatch) -> sa.Engine:
+    """The small city with a bulletin, on each database; PDFs stand in (the module's
+    fixture renders one)."""
+    build_city(engine)
+    load_bulletin_city(engine)
     monkeypatch.setattr(documents, "pdf", fake_pdf)
-    return sqlite_engine
+    return engine
 
 
 def fake_pdf(document: str, path: Path, sections: Any = (), assets: Any = None) -> dict[str, Any]:
