@@ -1638,11 +1638,7 @@ def report_city(
     """
     from pilot_tracker.reports import city as city_report  # openpyxl, python-docx, WeasyPrint
 
-    if (half is None) == (quarter is None):
-        raise ReportError(
-            "give the period as one of --half (e.g. 2021H1) or --quarter (e.g. 2021Q2)"
-        )
-    period, _ = city_report.parse_period(half or quarter or "")
+    period = one_period(half, quarter)
     settings = load_settings()
     with database_session(settings) as session:
         written = city_report.write(

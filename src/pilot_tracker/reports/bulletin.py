@@ -27,7 +27,6 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
@@ -322,12 +321,7 @@ def write(
     period, _ = city_report.parse_period(period)
     record = cities.get_city(session=session, code=city)
     spec = bulletin_spec(record)
-    today = now.astimezone(ZoneInfo(record.timezone)).date()
-    if periods.bounds(period)[0] > today:
-        raise ReportError(
-            f"{period} has not begun: today is {today} ({record.timezone}); "
-            "choose a quarter or half year that has"
-        )
+    today = city_report.begun(record, period, now)
     issued = numbers(
         session=session,
         city=record,

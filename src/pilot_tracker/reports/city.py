@@ -624,12 +624,7 @@ def write(
     and to each pilot's office, once per period and recipient."""
     period, kind = parse_period(period)
     record = cities.get_city(session=session, code=city)
-    today = now.astimezone(ZoneInfo(record.timezone)).date()
-    if periods.bounds(period)[0] > today:
-        raise ReportError(
-            f"{period} has not begun: today is {today} ({record.timezone}); "
-            "choose a quarter or half year that has"
-        )
+    begun(record, period, now)
     data = rollup(session=session, city=city, period=period)
     written = CityWritten(kind, city, period, folder, absent=data.absent)
     db.release(session)  # printing takes seconds, and needs nothing more from the database
@@ -653,6 +648,17 @@ def write(
     if send:
         written.queued += _announce(session, data, written, home, now)
     return written
+
+
+def begun(city: City, period: str, now: datetime) -> date:
+    """The city's today at ``now``; a period that has not begun by then is refused."""
+    today = now.astimezone(ZoneInfo(city.timezone)).date()
+    if periods.bounds(period)[0] > today:
+        raise ReportError(
+            f"{period} has not begun: today is {today} ({city.timezone}); "
+            "choose a quarter or half year that has"
+        )
+    return today
 
 
 def _record(session: Session, city: City, written: CityWritten, home: Path, now: datetime) -> None:

@@ -582,18 +582,20 @@ class Official:
         """The 版记 at the end: 抄送 (where any), then the printing office and the printing
         date, one character in from each side, between a heavy line above and below and a
         thin one between (paragraph borders: the document's tables are its figures)."""
+        copies = (
+            "\u3000抄送：" + "，".join(self.issuer.copy_to) + "。" if self.issuer.copy_to else ""
+        )
+        self._ruled_end(copies, f"\u3000{self.issuer.printed_by}")
+
+    def _ruled_end(self, first: str, left: str) -> None:
+        """The lines at a document's end, in 4号 仿宋 between rules: ``first`` (where any)
+        over a line with ``left`` on the left and the printing date (印发) on the right."""
         self._add("")
         space = IMPRINT_SIZE * 20
-        lines = []
-        if self.issuer.copy_to:
-            lines.append(
-                _runs(
-                    "\u3000抄送：" + "，".join(self.issuer.copy_to) + "。", FANGSONG, IMPRINT_SIZE
-                )
-            )
+        lines = [_runs(first, FANGSONG, IMPRINT_SIZE)] if first else []
         printed = f"{self.day.year}年{self.day.month}月{self.day.day}日印发"
         lines.append(
-            _runs(f"\u3000{self.issuer.printed_by}", FANGSONG, IMPRINT_SIZE)
+            (_runs(left, FANGSONG, IMPRINT_SIZE) if left else "")
             + f"<w:r>{_run_properties(FANGSONG, IMPRINT_SIZE)}<w:tab/></w:r>"
             + _runs(printed, FANGSONG, IMPRINT_SIZE)
         )
@@ -650,29 +652,10 @@ class Official:
     def bulletin_end(self, *, distribution: Sequence[str], editor: str) -> None:
         """The end of a bulletin: 分送, then 责任编辑 on the left and the 印发 date on the
         right, between a heavy rule above and below and a thin one between."""
-        self._add("")
-        space = IMPRINT_SIZE * 20
-        lines = []
-        if distribution:
-            lines.append(_runs("分送：" + "、".join(distribution), FANGSONG, IMPRINT_SIZE))
-        printed = f"{self.day.year}年{self.day.month}月{self.day.day}日印发"
-        lines.append(
-            (_runs(f"责任编辑：{editor}", FANGSONG, IMPRINT_SIZE) if editor else "")
-            + f"<w:r>{_run_properties(FANGSONG, IMPRINT_SIZE)}<w:tab/></w:r>"
-            + _runs(printed, FANGSONG, IMPRINT_SIZE)
+        self._ruled_end(
+            "分送：" + "、".join(distribution) if distribution else "",
+            f"责任编辑：{editor}" if editor else "",
         )
-        line = '<w:{0} w:val="single" w:sz="{1}" w:space="1" w:color="000000"/>'
-        for number, runs in enumerate(lines):
-            last = number == len(lines) - 1
-            self._add(
-                runs,
-                style="Imprint",
-                keep=not last,
-                borders=(line.format("top", 8) if number == 0 else "")
-                + line.format("bottom", 8 if last else 6),
-                tabs=f'<w:tab w:val="right" w:pos="{TEXT_WIDTH_TWIPS - space}"/>',
-                grid=False,
-            )
 
     def save(self, path: Path) -> Path:
         """Save whole or not at all, every part dated the document's day: the same content
