@@ -184,12 +184,11 @@ def article(pilot: Pilot, period_label: str, account: practice.Account | None) -
 
 @dataclass(frozen=True)
 class Numbers:
-    """An issue's numbers and date, and whether the register has it yet."""
+    """An issue's numbers and date."""
 
     number: int
     total: int
     day: date
-    new: bool
 
 
 def numbers(
@@ -215,7 +214,7 @@ def numbers(
     issues = session.exec(select(BulletinIssue).where(BulletinIssue.city_id == city.id)).all()
     mine = next((issue for issue in issues if issue.period == period), None)
     if mine is not None and number is None and total is None:
-        return Numbers(mine.number, mine.total, mine.issued_on, new=False)
+        return Numbers(mine.number, mine.total, mine.issued_on)
     day = mine.issued_on if mine is not None else today
     others = [issue for issue in issues if issue.period != period]
     last = max(others, key=lambda issue: issue.total, default=None)
@@ -244,7 +243,7 @@ def numbers(
             f"the register has run out of numbers (第{number}期, 总第{total}期); "
             "give the numbers with --number and --total"
         )
-    return Numbers(number, total, day, new=mine is None)
+    return Numbers(number, total, day)
 
 
 def register(*, session: Session, city: str) -> list[dict[str, Any]]:
