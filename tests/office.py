@@ -185,8 +185,16 @@ def paper(page: Page) -> Box:
 
 
 # The type area (版心) of an official document on A4 portrait (GB/T 9704-2012 5.2.2):
-# 156 mm x 225 mm, 37 mm from the top edge and 28 mm from the left.
+# 156 mm x 225 mm, 37 mm from the top edge and 28 mm from the binding edge (订口): the left
+# of an odd page, the right of an even one (printed on both sides, the two sides' text
+# blocks back to back).
 BANXIN = Box(mm(28), mm(37), mm(28 + 156), mm(37 + 225))
+EVEN_BANXIN = Box(mm(26), mm(37), mm(26 + 156), mm(37 + 225))
+
+
+def banxin(number: int) -> Box:
+    """The 版心 of page ``number`` (from 1)."""
+    return BANXIN if number % 2 else EVEN_BANXIN
 
 
 def beyond(page: Page, box: Box, *, tolerance: float = 1.0) -> list[Word]:

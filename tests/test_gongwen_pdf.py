@@ -26,8 +26,10 @@ from .test_reports import TEMPLATES, build, snapshot
 
 MM = 72 / 25.4
 PAGE = (210 * MM, 297 * MM)  # A4, in points
-# The 版心: 156 × 225 mm, 订口 (left) 28 mm, 天头 (top) 37 mm.
+# The 版心: 156 × 225 mm, 订口 28 mm (the left of an odd page, the right of an even one:
+# printed on both sides), 天头 (top) 37 mm.
 LEFT, TOP, RIGHT, BOTTOM = 28 * MM, 37 * MM, (28 + 156) * MM, (37 + 225) * MM
+EVEN = 2 * MM  # how far left an even page's 版心 sits of an odd page's
 SLACK = 1.0  # points: what a glyph's box may stand out of its line
 
 GONGWEN = {
@@ -169,15 +171,23 @@ def test_the_text_stays_inside_the_type_area(printed: Printed) -> None:
         outside = [
             (w.page + 1, w.text)
             for w in body
-            if w.x0 < LEFT - SLACK
-            or w.x1 > RIGHT + SLACK
+            if w.x0 < LEFT - shift(w) - SLACK
+            or w.x1 > RIGHT - shift(w) + SLACK
             or w.y0 < TOP - SLACK
             or w.y1 > BOTTOM + SLACK
         ]
         assert outside == [], path.name
-        # The text reaches both sides of the 版心: it is the 版心, not a narrower column.
-        assert min(w.x0 for w in body) == pytest.approx(LEFT, abs=SLACK)
-        assert max(w.x1 for w in body) == pytest.approx(RIGHT, abs=3 * 16 / 28 + SLACK)
+        # The text reaches both sides of the 版心: it is the 版心, not a narrower column
+        # (an even page's sits 2 mm to the left, its binding edge on the right).
+        assert min(w.x0 + shift(w) for w in body) == pytest.approx(LEFT, abs=SLACK)
+        assert max(w.x1 + shift(w) for w in body) == pytest.approx(RIGHT, abs=3 * 16 / 28 + SLACK)
+        evens = [w.x0 for w in body if shift(w)]
+        assert not evens or min(evens) == pytest.approx(LEFT - EVEN, abs=SLACK)
+
+
+def shift(word: Word) -> float:
+    """How far left of an odd page's the 版心 of the word's page is."""
+    return EVEN if word.page % 2 == 1 else 0.0
 
 
 def test_page_numbers_sit_under_the_type_area_right_on_odd_pages_left_on_even(
@@ -193,7 +203,7 @@ def test_page_numbers_sit_under_the_type_area_right_on_odd_pages_left_on_even(
         if page % 2 == 0:
             assert line[-1].x1 == pytest.approx(RIGHT - 14, abs=1.5)
         else:
-            assert line[0].x0 == pytest.approx(LEFT + 14, abs=1.5)
+            assert line[0].x0 == pytest.approx(LEFT - EVEN + 14, abs=1.5)
     numbers = [s for s in spans(printed.plain) if s.text in ("—", "— 1 —", "—1—")]
     assert numbers and {(s.font, s.size) for s in numbers} == {("Noto-Serif-CJK-SC", 14.0)}
 

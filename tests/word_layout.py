@@ -59,6 +59,8 @@ def assert_official_layout(
         grid = section._sectPr.find(qn("w:docGrid"))
         assert grid.get(qn("w:type")) == "lines"
         assert grid.get(qn("w:linePitch")) == "579"
+    # Printed on both sides: margins mirrored, the 订口 on the right of an even page.
+    assert document.settings.element.find(qn("w:mirrorMargins")) is not None
     # 28 characters of 3号 in the 156 mm line: the body's type a little condensed.
     normal = document.styles["Normal"]
     assert normal.font.size == Pt(16)

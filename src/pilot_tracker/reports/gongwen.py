@@ -6,8 +6,9 @@ One ``Official`` document holds the whole layout, so the documents differ only i
 say:
 
 - A4, a text block (版心) of 156 × 225 mm, 37 mm from the top (天头) and 28 mm from the
-  binding edge (订口); 22 lines of 28 characters, held by the line grid with a fixed line
-  spacing of 28.95 pt and by the body's type condensed 0.25 pt.
+  binding edge (订口), margins mirrored for printing on both sides; 22 lines of 28
+  characters, held by the line grid with a fixed line spacing of 28.95 pt and by the
+  body's type condensed 0.25 pt.
 - The title in 2号 方正小标宋简体 (22 pt), the body in 3号 仿宋_GB2312 (16 pt); headings
   一、 in 黑体, （一） in 楷体_GB2312, 1. and （1） in 仿宋_GB2312; digits and Latin text in
   Times New Roman.
@@ -312,6 +313,16 @@ def _page_number_footer(footer: Any, side: str) -> None:
 
 # What follows a run's character spacing in its properties (the schema fixes the order).
 _AFTER_SPACING = ("w:w", "w:kern", "w:position", "w:sz", "w:szCs", "w:lang")
+# What may follow w:mirrorMargins in w:settings, of what a new document's settings hold.
+_AFTER_MIRROR = (
+    "w:alignBordersAndEdges",
+    "w:gutterAtTop",
+    "w:proofState",
+    "w:defaultTabStop",
+    "w:evenAndOddHeaders",
+    "w:characterSpacingControl",
+    "w:compat",
+)
 
 
 def _before(parent: Any, markup: str, following: Sequence[str]) -> None:
@@ -385,6 +396,11 @@ class Official:
             )
         )
         self.document.settings.odd_and_even_pages_header_footer = True
+        # Printed on both sides (GB/T 9704 6): the binding edge (订口) of an even page is on
+        # its right, so that the text blocks of a sheet's two sides are back to back.
+        settings = self.document.settings.element
+        if settings.find(qn("w:mirrorMargins")) is None:
+            _before(settings, f"<w:mirrorMargins {nsdecls('w')}/>", _AFTER_MIRROR)
         _page_number_footer(section.footer, "right")
         _page_number_footer(section.even_page_footer, "left")
 
