@@ -412,3 +412,72 @@ def test_only_the_files_a_roll_up_records_are_served(
     page = browser.get("/").text
     assert "Word 文档（文件已不在）" in _text(page)
     assert browser.get(f"/city/ningbo/reports/{report}/html").status_code == 200
+
+
+def _bulletin_written(board: BoardUnderTest, folder: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """Ningbo with its bulletin, and the bulletin of 2021Q1 written outside the data home."""
+    from pilot_tracker.ledger import cities
+    from pilot_tracker.ledger.city_file import BulletinSpec, CitySpec
+    from pilot_tracker.reports import bulletin, documents
+    from pilot_tracker.settings import PROJECT_TEMPLATES
+
+    def fake_pdf(document: str, path: Path, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        path.write_bytes(b"%PDF-1.7 stand-in\n")
+        return {}
+
+    monkeypatch.setattr(documents, "pdf", fake_pdf)
+    spec = CitySpec(
+        code="ningbo",
+        name="宁波市",
+        office="共青团宁波市委办公室",
+        programs=["haishu", "yinzhou", "fenghua", "xiangshan"],
+        bulletin=BulletinSpec(name="宁波市共青团工作简报", first_number=2, first_total=167),
+    )
+    with db.session(board.engine) as session:
+        cities.load_city(session=session, spec=spec, source_name="", source_sha256="", now=NOW)
+    with db.session(board.engine) as session:
+        return bulletin.write(
+            session=session,
+            city="ningbo",
+            period="2021Q1",
+            folder=folder,
+            home=board.settings.home,
+            templates=PROJECT_TEMPLATES,
+            now=NOW,
+            send=False,
+        )
+
+
+def test_the_city_league_downloads_its_bulletins_from_the_city_view(
+    board: BoardUnderTest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pilot_tracker.models import BulletinIssue
+
+    written = _bulletin_written(board, tmp_path / "ningbo", monkeypatch)
+    with Session(board.engine) as session:
+        issue = session.exec(select(BulletinIssue.id)).one()
+    browser = board.client("city")
+    section = browser.get("/").text.split('id="city-ningbo"')[1].split("</section>")[0]
+    row = re.search(rf'<tr id="city-bulletin-{issue}">(.*?)</tr>', section, re.S)
+    assert row and _text(row.group(1)).startswith(
+        "2021年第2期（总第167期） 2021年第1季度 2021-04-08"
+    )
+    links = re.findall(rf'href="(/city/ningbo/bulletins/{issue}/(\w+))"', row.group(1))
+    assert [key for _, key in links] == ["html", "pdf", "docx"]
+    for link, key in links:
+        answer = browser.get(link)
+        assert answer.status_code == 200, link
+        assert answer.content == written.files[key].read_bytes()
+        name = unquote(answer.headers["content-disposition"].split("filename*=utf-8''")[1])
+        assert name == f"宁波市-工作简报-2021年第2期.{key}"
+    for path in (
+        f"/city/ningbo/bulletins/{issue}/exe",
+        f"/city/ningbo/bulletins/{issue + 1}/pdf",
+        "/city/ningbo/bulletins/abc/pdf",
+        f"/city/nowhere/bulletins/{issue}/pdf",
+    ):
+        assert browser.get(path).status_code == 404, path
+    # A district's office does not read its neighbours through the city's bulletin.
+    office = board.client("office-xs")
+    assert "city-bulletin" not in office.get("/").text
+    assert office.get(f"/city/ningbo/bulletins/{issue}/pdf").status_code == 404

@@ -180,8 +180,20 @@ class CityReport:
 
 
 @dataclass(frozen=True)
+class CityBulletin:
+    """One issue of a city's work bulletin, as the city view lists it with its files."""
+
+    id: int
+    number: int
+    total: int
+    period_label: str
+    issued_on: date
+    files: list[library.File]
+
+
+@dataclass(frozen=True)
 class CityRollups:
-    """A city the account may see: its pilots and its latest roll-ups."""
+    """A city the account may see: its pilots, its latest roll-ups and bulletins."""
 
     code: str
     name: str
@@ -189,6 +201,7 @@ class CityRollups:
     pilots: list[str]  # the loaded ones' names, in the city's order
     missing: list[str]  # the codes of those it names that are not loaded
     reports: list[CityReport]
+    bulletins: list[CityBulletin] = field(default_factory=list)
 
 
 def visible_city(*, session: Session, viewer: Viewer, code: str) -> City | None:
@@ -213,7 +226,7 @@ def _pilots_seen(session: Session, viewer: Viewer, city: City) -> list[Program]:
 
 def city_rollups(*, session: Session, viewer: Viewer, home: Path) -> list[CityRollups]:
     """The cities the viewer may see (``visible_city``), by code, each with its latest
-    roll-ups and their files."""
+    roll-ups and bulletins and their files."""
     shown = []
     for city in session.exec(select(City).order_by(col(City.code))).all():
         loaded = _pilots_seen(session, viewer, city)
@@ -244,6 +257,19 @@ def city_rollups(*, session: Session, viewer: Viewer, home: Path) -> list[CityRo
                     if code not in loaded_codes
                 ],
                 reports=reports,
+                bulletins=[
+                    CityBulletin(
+                        id=row.id or 0,
+                        number=row.number,
+                        total=row.total,
+                        period_label=library.period_label(row.period),
+                        issued_on=row.issued_on,
+                        files=library.city_files(row, home),
+                    )
+                    for row in library.city_bulletins(session=session, city=city)[
+                        :CITY_REPORTS_SHOWN
+                    ]
+                ],
             )
         )
     return shown

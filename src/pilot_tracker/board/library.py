@@ -23,6 +23,7 @@ from pilot_tracker.errors import BoardNotFound
 from pilot_tracker.ledger.program_file import short_name
 from pilot_tracker.models import (
     LABELS,
+    BulletinIssue,
     City,
     CityDocument,
     ContactRole,
@@ -285,7 +286,7 @@ def _message(sent: Notification | None, units: dict[str, str], program: Program)
 
 
 def _file(
-    row: Document | CityDocument,
+    row: Document | CityDocument | BulletinIssue,
     key: str,
     label: str,
     home: Path,
@@ -344,7 +345,7 @@ def _document(session: Session, program: Program, report_id: str) -> Document:
     return row
 
 
-def _stored(row: Document | CityDocument, key: str, home: Path) -> Path | None:
+def _stored(row: Document | CityDocument | BulletinIssue, key: str, home: Path) -> Path | None:
     """The file of ``key`` as its record keeps it (under the data home, or absolute), if it
     is there and of the kind its key says; else None."""
     stored = row.paths.get(key)
@@ -388,8 +389,8 @@ def city_documents(*, session: Session, city: City) -> list[CityDocument]:
     return sorted(rows, key=_newest_first, reverse=True)
 
 
-def city_files(row: CityDocument, home: Path) -> list[File]:
-    """The files of a city's roll-up, in the library's order of formats."""
+def city_files(row: CityDocument | BulletinIssue, home: Path) -> list[File]:
+    """The files of a city's roll-up or bulletin, in the library's order of formats."""
     return [
         _file(row, key, FORMAT_LABELS.get(key, key), home)
         for key in sorted(row.paths, key=lambda k: _key_order(k, {}))
@@ -431,3 +432,38 @@ def latest_by_program(*, session: Session, program_ids: list[int]) -> dict[int, 
     ).all():
         newest[row.program_id].append(row)
     return {pid: max(rows, key=_newest_first) for pid, rows in newest.items()}
+
+
+# --- a city's work bulletin (the city view) ------------------------------------------------
+
+BULLETIN_MISSING = "没有找到这期工作简报。请从工作台首页的“工作简报”进入。"
+
+
+def city_bulletins(*, session: Session, city: City) -> list[BulletinIssue]:
+    """A city's bulletins written here, the latest issue first (总第M期)."""
+    return list(
+        session.exec(
+            select(BulletinIssue)
+            .where(BulletinIssue.city_id == city.id)
+            .order_by(col(BulletinIssue.total).desc())
+        ).all()
+    )
+
+
+def bulletin_file(*, session: Session, city: City, home: Path, issue_id: str, key: str) -> Download:
+    """One file of one of a city's bulletins, by the issue's id and the file's key, found
+    only through the register (``bulletin_issue``); ``BoardNotFound`` for an id or key not
+    on record (or of another city) and for a file not where the register says."""
+    if not issue_id.isdigit() or not issue_id.isascii() or len(issue_id) > _MAX_ID:
+        raise BoardNotFound(BULLETIN_MISSING)
+    row = session.get(BulletinIssue, int(issue_id))
+    if row is None or row.city_id != city.id:
+        raise BoardNotFound(BULLETIN_MISSING)
+    path = _stored(row, key, home) if key in row.paths else None
+    if path is None:
+        raise BoardNotFound(FILE_MISSING)
+    suffix = path.suffix.lower()
+    name = f"{city.name}-工作简报-{row.issued_on.year}年第{row.number}期"
+    return Download(
+        path=path, media_type=MEDIA_TYPES[suffix], filename=_UNSAFE.sub("_", name) + suffix
+    )

@@ -1,6 +1,7 @@
 """The board's report library (报告库): the documents of a program, newest first, and the
 download of one of their files, found by the document's id and the file's key in its
-record, never by a path from the URL; a city's roll-ups the same way (the city view)."""
+record, never by a path from the URL; a city's roll-ups and work bulletins the same way
+(the city view)."""
 
 from __future__ import annotations
 
@@ -64,6 +65,25 @@ def city_report_file(request: Request, code: str, report_id: str, key: str) -> R
             city=found,
             home=portal.settings.home,
             report_id=report_id,
+            key=key,
+        )
+    return _attachment(download)
+
+
+@router.get("/city/{code}/bulletins/{issue_id}/{key}")
+def city_bulletin_file(request: Request, code: str, issue_id: str, key: str) -> Response:
+    """One file of a city's work bulletin, as an attachment; found as a roll-up's is."""
+    viewer = signed_in(request)
+    portal = portal_of(request)
+    with portal.session() as session:
+        found = city.visible_city(session=session, viewer=viewer, code=code)
+        if found is None:
+            raise BoardNotFound(NOT_FOUND)
+        download = library.bulletin_file(
+            session=session,
+            city=found,
+            home=portal.settings.home,
+            issue_id=issue_id,
             key=key,
         )
     return _attachment(download)
