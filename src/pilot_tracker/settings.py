@@ -1,9 +1,9 @@
 """Settings, read from the environment (prefix ``PILOT_TRACKER_``) by entry points only.
 
 ``Settings`` is a plain pydantic model that reads its own environment variables (any case,
-as pydantic-settings would): pydantic-settings took longer to import than a command that
-only reads takes to run (benchmarks/cli_startup.py). Values given as arguments win over the
-environment; the validators and their messages are the model's.
+as pydantic-settings did): importing pydantic-settings took longer than ``pilot-tracker
+--help`` now takes to run (docs/benchmarks.md, "CLI start-up"). Values given as arguments
+win over the environment; the validators and their messages are the model's.
 """
 
 from __future__ import annotations
