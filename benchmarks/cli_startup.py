@@ -16,7 +16,11 @@ the interpreter running this script, so the ``pilot_tracker`` on its path is mea
 ``PYTHONPATH=src`` to measure a checkout other than the installed one. Bytecode is cached
 as an installed package has it (compiled once, in a temporary PYTHONPYCACHEPREFIX, even
 where PYTHONDONTWRITEBYTECODE is set), and each command runs once untimed first.
-``--importtime`` also prints the costliest imports of ``pilot_tracker.cli``.
+
+The aim (#19) is 0.3 s of wall time (median) for each command; the table says which meet
+it. ``--importtime`` also prints, for each command, where its imports spend their time:
+the self time of every module it imports, summed by package (``pilot_tracker``'s modules
+one by one), the costliest first; what is left of the wall time is the command's own work.
 """
 
 from __future__ import annotations
@@ -44,6 +48,7 @@ COMMANDS: list[tuple[str, list[str]]] = [
 ]
 RUN_CLI = "from pilot_tracker.cli import main; main()"
 DEADLINE_S = 60
+AIM_S = 0.3  # issue #19: the commands a person types to look around answer at once
 
 
 def run(argv: list[str], env: dict[str, str]) -> tuple[float, float]:
@@ -72,22 +77,27 @@ def prepare(env: dict[str, str]) -> None:
     run(cli("program", "load", *map(str, PROGRAMS)), env)
 
 
-def costliest_imports(env: dict[str, str], top: int = 12) -> list[tuple[int, str]]:
-    """(cumulative microseconds, module) of what pilot_tracker.cli imports itself."""
+def import_profile(argv: list[str], env: dict[str, str], top: int = 8) -> list[tuple[int, str]]:
+    """(self microseconds, package) of every import ``argv`` makes, summed by package
+    (``pilot_tracker.models`` on its own: building the tables is its self time), costliest
+    first, and the total of all of them last."""
     done = subprocess.run(
-        [sys.executable, "-X", "importtime", "-c", "import pilot_tracker.cli"],
+        [argv[0], "-X", "importtime", *argv[1:]],
         env=env,
         capture_output=True,
         text=True,
         timeout=DEADLINE_S,
-        check=True,
+        check=False,
     )
-    rows = []
+    spent: dict[str, int] = {}
     for line in done.stderr.splitlines():
-        match = re.match(r"import time:\s+\d+ \|\s+(\d+) \|( +)(\S+)", line)
-        if match and len(match.group(2)) <= 3:  # pilot_tracker.cli and its own imports
-            rows.append((int(match.group(1)), match.group(3)))
-    return sorted(rows, reverse=True)[:top]
+        match = re.match(r"import time:\s+(\d+) \|\s+\d+ \| *(\S+)", line)
+        if match:
+            parts = match.group(2).split(".")
+            package = ".".join(parts[:2]) if parts[0] == "pilot_tracker" else parts[0]
+            spent[package] = spent.get(package, 0) + int(match.group(1))
+    rows = sorted(((time_us, name) for name, time_us in spent.items()), reverse=True)
+    return [*rows[:top], (sum(spent.values()), "all imports")]
 
 
 def load() -> str:
@@ -118,19 +128,22 @@ def main() -> None:
             run(argv, env)
         print(f"Python {platform.python_version()}, {os.cpu_count()} CPUs, {platform.system()}")
         print(f"median of {options.repeat} runs; load average before: {load()}\n")
-        print(f"| {'command':<44} | wall (median) | min | max | CPU (median) |")
-        print(f"|{'-' * 46}|--------------:|----:|----:|-------------:|")
+        print(f"| {'command':<44} | wall (median) | min | max | CPU (median) | aim {AIM_S} s |")
+        print(f"|{'-' * 46}|--------------:|----:|----:|-------------:|:----------:|")
         for label, argv in rows:
             walls, cpus = zip(*(run(argv, env) for _ in range(options.repeat)), strict=True)
+            wall = statistics.median(walls)
+            aim = "" if argv[1:] == ["-c", "pass"] else ("met" if wall <= AIM_S else "missed")
             print(
-                f"| {label:<44} | {statistics.median(walls):.2f} s "
-                f"| {min(walls):.2f} | {max(walls):.2f} | {statistics.median(cpus):.2f} s |"
+                f"| {label:<44} | {wall:.2f} s | {min(walls):.2f} | {max(walls):.2f} "
+                f"| {statistics.median(cpus):.2f} s | {aim:^10} |"
             )
         print(f"\nload average after: {load()}")
         if options.importtime:
-            print("\ncostliest imports of pilot_tracker.cli (cumulative):")
-            for microseconds, module in costliest_imports(env):
-                print(f"  {microseconds / 1000:8.1f} ms  {module}")
+            for label, argv in rows[1:]:
+                print(f"\n{label}: self time of its imports, by package")
+                for microseconds, package in import_profile(argv, env):
+                    print(f"  {microseconds / 1000:8.1f} ms  {package}")
 
 
 if __name__ == "__main__":

@@ -6,9 +6,11 @@ the table in docs/operations.md); usage errors exit 2; a bug exits 70 and names 
 that holds its traceback.
 
 A command imports what it uses: the modules behind Apprise, WeasyPrint, python-docx,
-openpyxl, httpx and Prefect are imported inside the commands that need them, so that
-``--help`` and the commands that only read start in a fraction of a second
-(tests/test_layout.py holds the list; benchmarks/cli_startup.py the timings).
+openpyxl, httpx and Prefect are imported inside the commands that need them, and so are
+the settings (pydantic), the database (SQLAlchemy, SQLModel) and rich, which prints through
+:data:`out` and :data:`err` made on first use; so ``--help`` imports Typer and little else,
+and the commands that only read start in a fraction of a second (tests/test_layout.py
+holds the lists; benchmarks/cli_startup.py the timings).
 """
 
 from __future__ import annotations
@@ -29,10 +31,6 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 from zoneinfo import ZoneInfo
 
 import typer
-from pydantic import ValidationError
-from rich.console import Console
-from rich.table import Table
-from rich.text import Text
 
 from pilot_tracker import __version__, errors, logs, telemetry
 from pilot_tracker.errors import (
@@ -42,16 +40,11 @@ from pilot_tracker.errors import (
     Refusal,
     ReportError,
 )
-from pilot_tracker.settings import (
-    CHECKOUT,
-    DATABASE_FILE,
-    EXAMPLE_ACCOUNTS,
-    EXAMPLE_CITIES,
-    EXAMPLE_PROGRAMS,
-    Settings,
-)
 
 if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
     from sqlalchemy.engine import Engine
     from sqlmodel import Session
 
@@ -63,6 +56,7 @@ if TYPE_CHECKING:
     from pilot_tracker.ledger.program_file import ProgramSpec
     from pilot_tracker.models import ConfirmationStatus
     from pilot_tracker.reports import writing
+    from pilot_tracker.settings import Settings
     from pilot_tracker.supervise import workdays
 
 # Before any command can import Prefect (serve, the flows): its telemetry stays off in this
@@ -87,8 +81,30 @@ program_app = typer.Typer(
 )
 app.add_typer(program_app, name="program")
 
-out = Console(highlight=False)
-err = Console(stderr=True, highlight=False)
+
+class LazyConsole:
+    """A rich ``Console`` made when a command first prints through it, so that ``--help``
+    and a command that fails before printing start without rich."""
+
+    def __init__(self, **options: Any) -> None:
+        self._options = options
+        self._console: Console | None = None
+
+    @property
+    def console(self) -> Console:
+        """The console itself, for rich's own widgets (a progress bar)."""
+        if self._console is None:
+            from rich.console import Console
+
+            self._console = Console(**self._options)
+        return self._console
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.console, name)
+
+
+out = LazyConsole(highlight=False)
+err = LazyConsole(stderr=True, highlight=False)
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -160,6 +176,8 @@ def record_bug(error: Exception, doing: str) -> Path | str:
     """Write the traceback of ``error`` to DATA_HOME/logs/errors.log (or, with no usable
     data home, the temporary folder's pilot-tracker-errors.log); the file written."""
     try:
+        from pilot_tracker.settings import Settings
+
         folder = Settings().home / "logs"
         candidates = [folder / "errors.log"]
     except Exception:  # the settings are wrong too: the bug still leaves its traceback
@@ -188,6 +206,10 @@ def database_errors() -> type[Exception]:
 
 def load_settings() -> Settings:
     """The settings from the environment, or a ``ConfigurationError`` naming the variable."""
+    from pydantic import ValidationError
+
+    from pilot_tracker.settings import Settings
+
     try:
         return Settings()
     except ValidationError as error:
@@ -245,6 +267,8 @@ def emit_json(data: Any) -> None:
 
 
 def table(*columns: str) -> Table:
+    from rich.table import Table
+
     grid = Table(header_style="bold")
     for column in columns:
         grid.add_column(column, overflow="fold")
@@ -252,6 +276,8 @@ def table(*columns: str) -> Table:
 
 
 def row(grid: Table, *values: Any) -> None:
+    from rich.text import Text
+
     grid.add_row(*(Text("" if value is None else str(value)) for value in values))
 
 
@@ -422,6 +448,8 @@ def program_json(spec: ProgramSpec) -> dict[str, Any]:
 
 
 def print_program(spec: ProgramSpec) -> None:
+    from rich.text import Text
+
     from pilot_tracker.models import LABELS, IndicatorLevel, ListKind
 
     unit_names = {unit.code: unit.name for unit in spec.units}
@@ -955,7 +983,7 @@ def supervise(
         TextColumn("{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
-        console=err,
+        console=err.console,
         transient=True,
         disable=as_json or not err.is_terminal,
     )
@@ -2081,6 +2109,7 @@ def demo(
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
     from pilot_tracker.demo import playthrough
+    from pilot_tracker.settings import EXAMPLE_ACCOUNTS, EXAMPLE_CITIES, EXAMPLE_PROGRAMS
 
     flows_project()
     from flows import demo_day  # the last day's runner; Prefect loads in its child only
@@ -2105,7 +2134,7 @@ def demo(
             BarColumn(),
             TextColumn("{task.completed}/{task.total} days"),
             TimeElapsedColumn(),
-            console=err,
+            console=err.console,
             transient=True,
         ) as bar,
     ):
@@ -2229,6 +2258,8 @@ def flows_project() -> Path | None:
     """Make the package ``flows`` importable: it is installed with the wheel (or an
     editable install); a checkout installed without it has it in its flows/ folder, which
     is then returned."""
+    from pilot_tracker.settings import CHECKOUT
+
     project = None if importlib.util.find_spec("flows") else CHECKOUT
     if project is not None:
         sys.path.insert(0, str(project))
@@ -2303,6 +2334,7 @@ YearArgument = Annotated[int, typer.Argument(min=2000, max=2100, help="The year,
 def installation_calendar(settings: Settings) -> tuple[workdays.WorkCalendar, str]:
     """The calendar with the entered years, and a note when there is no database to hold
     any yet (the package's years are still shown)."""
+    from pilot_tracker.settings import DATABASE_FILE
     from pilot_tracker.supervise import workdays
 
     if not settings.database_url and not (settings.home / DATABASE_FILE).exists():
@@ -2417,6 +2449,8 @@ def show_arrangement(
     arrangement: workdays.Arrangement, status: str, calendar: workdays.WorkCalendar
 ) -> None:
     """The year's header, its twelve months in a grid, and its holidays by name."""
+    from rich.table import Table
+
     year = arrangement.year
     issued = f", issued {arrangement.issued}" if arrangement.issued else ""
     out.print(f"{year}: {status}, from {arrangement.source}{issued}", markup=False)
@@ -2456,6 +2490,8 @@ def month_block(
 ) -> Text:
     """One month: Monday first, a holiday with *, a make-up workday with +."""
     import calendar as month_calendar
+
+    from rich.text import Text
 
     block = Text(f"{year}-{month:02d}".center(21) + "\n", style="bold")
     block.append("Mo Tu We Th Fr Sa Su\n", style="dim")
@@ -2510,6 +2546,7 @@ def calendar_add(
     Example: pilot-tracker calendar add 2027 国务院办公厅关于2027年部分节假日安排的通知.txt
     """
     from pilot_tracker import db
+    from pilot_tracker.settings import DATABASE_FILE
     from pilot_tracker.supervise import holiday_notice, workdays
 
     if replace and amend:

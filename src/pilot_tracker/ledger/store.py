@@ -3,6 +3,9 @@
 ``load_program`` writes a validated ``ProgramSpec`` in one transaction and says what it
 changed; ``read_program`` turns the stored ledger back into a ``ProgramSpec``, which is
 what ``program show``, the ledger workbook and the submission templates are made from.
+
+The program file's models (pydantic, YAML) are imported by the functions that read or
+write a program whole, so that ``program list`` starts without them.
 """
 
 from __future__ import annotations
@@ -12,26 +15,12 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import delete, func
 from sqlmodel import Session, select
 
 from pilot_tracker.errors import LedgerError, NotFoundError, Problem, ProgramFileError
-from pilot_tracker.ledger.program_file import (
-    ContactSpec,
-    IndicatorSpec,
-    MilestoneSpec,
-    ProgramHeader,
-    ProgramSpec,
-    ReportingSpec,
-    TaskListSpec,
-    TaskSpec,
-    UnitSpec,
-    ValueYear,
-    read_program_file,
-    write_program_file,
-)
 from pilot_tracker.models import (
     Contact,
     Escalation,
@@ -47,6 +36,9 @@ from pilot_tracker.models import (
     TaskList,
     Unit,
 )
+
+if TYPE_CHECKING:
+    from pilot_tracker.ledger.program_file import ProgramSpec
 
 YAML_SUFFIXES = {".yaml", ".yml"}
 WORKBOOK_SUFFIXES = {".xlsx"}
@@ -131,6 +123,18 @@ def get_program(*, session: Session, code: str) -> Program:
 
 def read_program(*, session: Session, code: str) -> ProgramSpec:
     """The stored ledger of a program, as a ``ProgramSpec``, in the order it was loaded."""
+    from pilot_tracker.ledger.program_file import (
+        ContactSpec,
+        IndicatorSpec,
+        MilestoneSpec,
+        ProgramSpec,
+        ReportingSpec,
+        TaskListSpec,
+        TaskSpec,
+        UnitSpec,
+        ValueYear,
+    )
+
     program = get_program(session=session, code=code)
     units = session.exec(
         select(Unit).where(Unit.program_id == program.id).order_by(Unit.position)
@@ -241,6 +245,8 @@ def read_program_source(path: Path) -> tuple[ProgramSpec, str]:
     """A program from a program file (.yaml) or a ledger workbook (.xlsx), and its sha256."""
     suffix = path.suffix.lower()
     if suffix in YAML_SUFFIXES:
+        from pilot_tracker.ledger.program_file import read_program_file
+
         spec = read_program_file(path)
     elif suffix in WORKBOOK_SUFFIXES:
         from pilot_tracker.ledger import workbook  # imported here: it loads openpyxl
@@ -263,6 +269,8 @@ def write_program_source(spec: ProgramSpec, path: Path) -> None:
 
         workbook.write_ledger_workbook(spec, path)
     elif suffix in YAML_SUFFIXES:
+        from pilot_tracker.ledger.program_file import write_program_file
+
         write_program_file(spec, path)
     else:
         raise LedgerError(
@@ -312,6 +320,8 @@ def load_program(
 
 
 def _header_changes(stored: ProgramSpec | None, spec: ProgramSpec) -> list[str]:
+    from pilot_tracker.ledger.program_file import ProgramHeader
+
     if stored is None:
         return []
     changed = [
