@@ -68,8 +68,6 @@ HEAVY = {
     "mako",
     "httpx",
     "aiosmtpd",
-    # The settings read their variables themselves: pydantic-settings only came with Prefect.
-    "pydantic_settings",
 }
 # What the command line and --help need before they know which command runs: no database,
 # no rich (out and err make their console when first printed to), no settings (pydantic;

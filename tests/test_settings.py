@@ -1,6 +1,5 @@
 """The settings come from PILOT_TRACKER_ variables, in any case, unless given as arguments;
-a wrong value is one line naming its variable (settings.py reads them without
-pydantic-settings)."""
+a wrong value is one line naming its variable."""
 
 from __future__ import annotations
 

@@ -1,28 +1,26 @@
 """Settings, read from the environment (prefix ``PILOT_TRACKER_``) by entry points only.
 
-``Settings`` is a plain pydantic model that reads its own environment variables (any case,
-as pydantic-settings did): importing pydantic-settings took longer than ``pilot-tracker
---help`` now takes to run (docs/benchmarks.md, "CLI start-up"). Values given as arguments
-win over the environment; the validators and their messages are the model's.
+The command line imports this module only in the commands that read settings
+(``cli.load_settings``): ``pilot-tracker --help`` goes without pydantic-settings
+(docs/benchmarks.md, "CLI start-up").
 """
 
 from __future__ import annotations
 
-import os
 from datetime import date
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from pilot_tracker.errors import ConfigurationError
 
 if TYPE_CHECKING:
     from pilot_tracker.ledger.links import Links
 
-ENV_PREFIX = "PILOT_TRACKER_"
 DATABASE_FILE = "pilot-tracker.db"
 # The project's folder in a checkout (an editable install): templates/, examples/ and flows/
 # beside src/.
@@ -44,16 +42,14 @@ EXAMPLE_CITIES = project_folder("examples") / "cities"
 EXAMPLE_ACCOUNTS = project_folder("examples") / "accounts"
 
 
-class Settings(BaseModel):
+class Settings(BaseSettings):
     """Where the data lives and which clock it runs on.
 
     ``home`` holds the SQLite database (by default), ``inbox/``, ``archive/`` and
     ``reports/``. ``database_url`` is a ``str`` so SQLite and PostgreSQL both pass.
-    Each field is read from ``PILOT_TRACKER_`` and its name (``PILOT_TRACKER_HOME``) unless
-    it is given as an argument.
     """
 
-    model_config = ConfigDict(extra="ignore", validate_default=True)
+    model_config = SettingsConfigDict(env_prefix="PILOT_TRACKER_", extra="ignore")
 
     home: Path = Path(".pilot-tracker")
     database_url: str = ""
@@ -76,19 +72,6 @@ class Settings(BaseModel):
     # minutes without a request.
     session_hours: int = Field(default=12, ge=1, le=24 * 30)
     session_idle_minutes: int = Field(default=120, ge=5, le=24 * 60)
-
-    @model_validator(mode="before")
-    @classmethod
-    def _from_environment(cls, given: Any) -> Any:
-        if not isinstance(given, dict):
-            return given
-        environment = {name.lower(): value for name, value in os.environ.items()}
-        found = {
-            field: environment[f"{ENV_PREFIX}{field}".lower()]
-            for field in cls.model_fields
-            if f"{ENV_PREFIX}{field}".lower() in environment
-        }
-        return {**found, **given}
 
     @field_validator("public_url")
     @classmethod
