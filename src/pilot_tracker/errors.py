@@ -13,8 +13,11 @@
     │   │                             while it was read (answered 413)
     │   └── UndecodableText           bytes that are not UTF-8, UTF-16 or GB18030 text
     ├── LedgerError                   the ledger (programs, units, tasks, indicators)
-    │   └── ProgramFileError          a program file or ledger workbook is invalid;
-    │                                 carries every problem found, each with its place
+    │   ├── ProgramFileError          a program file or ledger workbook is invalid;
+    │   │                             carries every problem found, each with its place
+    │   └── PracticeFileError         a district's account of its practice is refused
+    │       └── AccountRefused        ... for its text, with what and where (the board's
+    │                                 Chinese)
     ├── NotFoundError                 a code or number that is not on record: a program,
     │                                 a unit, a message, an escalation
     ├── SourceError                   a unit's source (inbox folder, HTTP address)
@@ -69,7 +72,7 @@
     └── ServeError                    `serve` could not start or reach its Prefect server
 
 A message says what was wrong, where (file, sheet, row, column, key) and what to do.
-An input refused whole (ProgramFileError, NoticeError) is also a ``Refusal``: it carries
+An input refused whole (ProgramFileError, PracticeFileError, NoticeError) is also a ``Refusal``: it carries
 every ``Problem`` found, each with its place, and the CLI prints one line per problem.
 
 Entry points map the tree to what a user sees in one place each: :func:`exit_code` gives
@@ -80,7 +83,7 @@ as one line that names the log holding its traceback, with exit code ``EXIT_BUG`
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar
 
 # Exit codes of the ``pilot-tracker`` command (docs/operations.md).
 EXIT_OK = 0
@@ -185,6 +188,15 @@ class ProgramFileError(Refusal, LedgerError):
 class PracticeFileError(Refusal, LedgerError):
     """A district office's account of its practice (经验做法) was refused; ``problems``
     lists every reason."""
+
+
+class AccountRefused(PracticeFileError):
+    """An account's text refused, with its ``findings`` (``ledger/practice.Finding``: what
+    is wrong, and where), which the board says in Chinese."""
+
+    def __init__(self, source: str, problems: list[Problem], findings: list[Any]):
+        super().__init__(source, problems)
+        self.findings = findings
 
 
 class NotFoundError(PilotTrackerError):

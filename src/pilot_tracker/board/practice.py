@@ -14,7 +14,7 @@ from datetime import date, datetime
 from sqlmodel import Session, select
 
 from pilot_tracker import periods
-from pilot_tracker.errors import BoardError
+from pilot_tracker.errors import AccountRefused, BoardError
 from pilot_tracker.ledger import practice
 from pilot_tracker.models import PracticeAccount, Program
 
@@ -114,7 +114,7 @@ def enter(
             source_name=SOURCE.format(name=entered_by),
             now=now,
         )
-    except practice.AccountRefused as refused:
+    except AccountRefused as refused:
         raise BoardError(
             "".join(finding.chinese for finding in refused.findings[:3]), field="text"
         ) from None

@@ -29,6 +29,7 @@ from sqlmodel import Session, col, select
 
 from pilot_tracker import periods
 from pilot_tracker.errors import (
+    AccountRefused,
     NotFoundError,
     PracticeFileError,
     Problem,
@@ -256,14 +257,6 @@ def parse(text: str, *, program: str = "", period: str = "", source_name: str = 
 # --- in the database -------------------------------------------------------------------------
 
 
-class AccountRefused(PracticeFileError):
-    """An account's text refused, with its ``findings`` (for the board's Chinese)."""
-
-    def __init__(self, source: str, found: list[Finding]):
-        super().__init__(source, [finding.problem for finding in found])
-        self.findings = found
-
-
 @dataclass
 class AccountLoad:
     """What loading an account did."""
@@ -302,7 +295,7 @@ def load_account(
     text = normalised(text)
     found = findings(text)
     if found:
-        raise AccountRefused(source_name or program, found)
+        raise AccountRefused(source_name or program, [f.problem for f in found], found)
     digest = hashlib.sha256(text.encode()).hexdigest()
     row = session.exec(
         select(PracticeAccount).where(
