@@ -595,6 +595,7 @@ def _play_group(group: _Group, on_day: Callable[[date, int, int], None]) -> _Out
     """Play ``group``'s programs on its days: each day the units act, each program is
     supervised, the reports due are written, and its programs' messages are sent."""
     engine = db.make_engine(group.database_url)
+    reader = db.make_engine(group.database_url, reads_only=True)
     outcome = _Outcome(post=group.post)
     templates = outbox.Templates(group.templates, links=group.links)
     targets = loopback_targets(group.apprise_config)
@@ -614,7 +615,9 @@ def _play_group(group: _Group, on_day: Callable[[date, int, int], None]) -> _Out
                     group.post,
                     group.reminders,
                 )
-                _supervise(engine, spec, group.home, day, group.answers, templates, group.post)
+                _supervise(
+                    engine, reader, spec, group.home, day, group.answers, templates, group.post
+                )
                 for kind, period in group.due.get(day, []):
                     with db.session(engine) as session:
                         written = writing.write(
@@ -644,6 +647,7 @@ def _play_group(group: _Group, on_day: Callable[[date, int, int], None]) -> _Out
             previous = day
     finally:
         engine.dispose()
+        reader.dispose()
     return outcome
 
 
@@ -810,6 +814,7 @@ def _units_act(
 
 def _supervise(
     engine: Engine,
+    reader: Engine,
     spec: ProgramSpec,
     home: Path,
     day: date,
@@ -817,7 +822,9 @@ def _supervise(
     templates: outbox.Templates,
     post: _Post | None = None,
 ) -> None:
-    """One program's supervise run on one day: collect, flag, escalate."""
+    """One program's supervise run on one day: collect, flag, escalate. The rules read the
+    program (``reader``: no write lock) before the flags and the ladder are written: the
+    other players wait for the writing only, and only this player writes this program."""
     mailed = post is not None and post.spec.code == spec.code
     now = _moment(day, spec.timezone)
     result = collection.collect(
@@ -832,6 +839,10 @@ def _supervise(
         attempts=1,
         sleep=lambda _: None,
     )
+    with Session(reader, expire_on_commit=False) as session:
+        found = flags.preview(
+            session=session, program=spec.code, as_of=day, unavailable=result.excused()
+        )
     with db.session(engine) as session:
         flags.flag_and_escalate(
             session=session,
@@ -841,6 +852,7 @@ def _supervise(
             templates=templates,
             home=home,
             unavailable=result.excused(),
+            previewed=found,
         )
 
 
