@@ -509,7 +509,7 @@ def _play(
             if mail is not None and outcome.post is not None:
                 mail.sent, mail.answered = outcome.post.sent, outcome.post.answered
         if workdays:
-            _bulletins(engine, home, templates, city_specs, accounts, workdays[-1], result)
+            _bulletins(engine, home, templates, city_specs, accounts, workdays[-1], result, start)
         if last_day is not None and workdays:
             day = workdays[-1]
             on_day(day, len(workdays), len(workdays))
@@ -728,15 +728,19 @@ def _bulletins(
     accounts: Path | None,
     day: date,
     result: DemoResult,
+    start: date,
 ) -> None:
     """Each city's work bulletin for the half year that ended before ``day``, written that
     day with the accounts of their practice the districts sent (``accounts``:
     ``<program>-<period>.md``; a district with none has its figures alone), to be sent
-    with the day's messages."""
+    with the day's messages. A half year that ended before ``start``, the first day
+    played (a week played in January), has none: nothing of it was played."""
+    period = periods.last_ended(day, "half")
+    if periods.bounds(period)[1] < start:
+        return
     for city in city_specs:
         if city.bulletin is None:
             continue
-        period = periods.last_ended(day, "half")
         now = _moment(day, city.timezone)
         with db.session(engine) as session:
             for code in city.programs:
