@@ -32,6 +32,7 @@ import flows  # noqa: F401  first: Prefect's telemetry off before Prefect loads
 
 # isort: split
 import contextlib
+import threading
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
@@ -73,6 +74,13 @@ RUN_PROGRAM_SECONDS = SLOT_WAIT_SECONDS + max(
 PARENT_SECONDS = RUN_PROGRAM_SECONDS + 600
 # What a failure on record keeps of a child's message.
 MAX_ERROR = 500
+# A parent's threads ask for their slots one at a time. Asked at once, a Prefect server on
+# SQLite (serve's, the demo's) answers all but one with 503 ("database is locked": each
+# request reads the limit, then writes it), and the client asks again after 2, 4, 8 s:
+# the demo's four programs began 2-14 s apart with slots free. One at a time, each gets
+# its slot in a fraction of a second; a thread waits here while the limit is full, as it
+# would in the request, and the slots go in turn.
+_ASKING = threading.Lock()
 
 
 @dataclass
@@ -131,7 +139,11 @@ def ensure_limit(slots: int = SLOTS) -> int:
 def run_program(child: str, program: str, parameters: dict[str, Any]) -> ProgramRun:
     """Run ``child`` for ``program`` as a child flow run once a slot of the limit is free;
     how it ended, without raising (a failure is the parent's to record)."""
-    with concurrency(LIMIT, occupy=1, timeout_seconds=SLOT_WAIT_SECONDS, strict=True):
+    with contextlib.ExitStack() as slot:
+        with _ASKING:
+            slot.enter_context(
+                concurrency(LIMIT, occupy=1, timeout_seconds=SLOT_WAIT_SECONDS, strict=True)
+            )
         state = CHILDREN[child](program, **parameters, return_state=True)
     return ProgramRun(
         program=program,

@@ -113,6 +113,28 @@ def test_sqlite_runs_in_wal_mode_with_foreign_keys_and_a_busy_timeout(
         assert connection.exec_driver_sql("PRAGMA busy_timeout").scalar() >= 5000
 
 
+def test_a_read_through_a_reads_only_engine_keeps_no_writer_waiting(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'x.db'}"
+    writer = db.make_engine(url)
+    with writer.begin() as connection:
+        connection.exec_driver_sql("CREATE TABLE t (n INTEGER)")
+    reader = db.make_engine(url, reads_only=True)
+    other = sa.create_engine(url, connect_args={"timeout": 0.1})  # waits 0.1 s, no more
+    with reader.begin() as reading:
+        assert reading.exec_driver_sql("SELECT count(*) FROM t").scalar() == 0
+        # Another process writes while the read's transaction is open: it gets the lock.
+        with other.begin() as connection:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+            connection.exec_driver_sql("INSERT INTO t VALUES (1)")
+            connection.exec_driver_sql("COMMIT")
+    with writer.begin() as blocking, pytest.raises(sa.exc.OperationalError, match="locked"):
+        blocking.exec_driver_sql("SELECT count(*) FROM t")  # a writing engine's read: locked
+        with other.begin() as connection:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+    for engine in (writer, reader, other):
+        engine.dispose()
+
+
 def test_foreign_keys_are_enforced(engine: sa.Engine) -> None:
     with pytest.raises(sa.exc.IntegrityError), engine.begin() as connection:
         connection.execute(

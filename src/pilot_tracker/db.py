@@ -43,12 +43,17 @@ def redact(url: str) -> str:
         return "<unparseable database URL>"
 
 
-def make_engine(url: str, *, create: bool = True) -> Engine:
+def make_engine(url: str, *, create: bool = True, reads_only: bool = False) -> Engine:
     """An engine for ``url``; SQLite gets WAL, a busy timeout and foreign keys.
 
     A SQLite file's folder must exist: a mistyped URL is an error, not a new empty
     database somewhere. With ``create`` false the file itself must exist too, so that a
     command that only reads never leaves an empty database behind.
+
+    With ``reads_only``, a SQLite transaction begins deferred: it takes no write lock, so
+    a writer in another process never waits for it (in WAL it reads the last commit).
+    Nothing may be written through such an engine: a deferred transaction that writes
+    can fail at once with "database is locked".
     """
     try:
         parsed = make_url(url)
@@ -66,7 +71,7 @@ def make_engine(url: str, *, create: bool = True) -> Engine:
                 f"no folder {path.parent} for the database {redact(url)}; create the folder, "
                 "or set PILOT_TRACKER_DATABASE_URL to a file in a folder that exists"
             )
-        return _sqlite_engine(parsed)
+        return _sqlite_engine(parsed, immediate=not reads_only)
     return sa.create_engine(parsed, pool_pre_ping=True)
 
 
@@ -83,7 +88,7 @@ def _no_database(path: Path) -> DatabaseError:
     return DatabaseError(f"no database at {path}; run `pilot-tracker init`")
 
 
-def _sqlite_engine(url: sa.URL) -> Engine:
+def _sqlite_engine(url: sa.URL, immediate: bool = True) -> Engine:
     engine = sa.create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
 
     @sa.event.listens_for(engine, "connect")
@@ -103,7 +108,7 @@ def _sqlite_engine(url: sa.URL) -> Engine:
         # Take the write lock at the start: a deferred transaction that later wants to
         # write can fail at once with "database is locked", whatever the busy timeout,
         # when another process writes too (the scheduler and a CLI command, say).
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
     return engine
 

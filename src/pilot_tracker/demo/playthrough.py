@@ -509,7 +509,7 @@ def _play(
             if mail is not None and outcome.post is not None:
                 mail.sent, mail.answered = outcome.post.sent, outcome.post.answered
         if workdays:
-            _bulletins(engine, home, templates, city_specs, accounts, workdays[-1], result)
+            _bulletins(engine, home, templates, city_specs, accounts, workdays[-1], result, start)
         if last_day is not None and workdays:
             day = workdays[-1]
             on_day(day, len(workdays), len(workdays))
@@ -595,6 +595,7 @@ def _play_group(group: _Group, on_day: Callable[[date, int, int], None]) -> _Out
     """Play ``group``'s programs on its days: each day the units act, each program is
     supervised, the reports due are written, and its programs' messages are sent."""
     engine = db.make_engine(group.database_url)
+    reader = db.make_engine(group.database_url, reads_only=True)
     outcome = _Outcome(post=group.post)
     templates = outbox.Templates(group.templates, links=group.links)
     targets = loopback_targets(group.apprise_config)
@@ -614,7 +615,9 @@ def _play_group(group: _Group, on_day: Callable[[date, int, int], None]) -> _Out
                     group.post,
                     group.reminders,
                 )
-                _supervise(engine, spec, group.home, day, group.answers, templates, group.post)
+                _supervise(
+                    engine, reader, spec, group.home, day, group.answers, templates, group.post
+                )
                 for kind, period in group.due.get(day, []):
                     with db.session(engine) as session:
                         written = writing.write(
@@ -644,6 +647,7 @@ def _play_group(group: _Group, on_day: Callable[[date, int, int], None]) -> _Out
             previous = day
     finally:
         engine.dispose()
+        reader.dispose()
     return outcome
 
 
@@ -724,15 +728,19 @@ def _bulletins(
     accounts: Path | None,
     day: date,
     result: DemoResult,
+    start: date,
 ) -> None:
     """Each city's work bulletin for the half year that ended before ``day``, written that
     day with the accounts of their practice the districts sent (``accounts``:
     ``<program>-<period>.md``; a district with none has its figures alone), to be sent
-    with the day's messages."""
+    with the day's messages. A half year that ended before ``start``, the first day
+    played (a week played in January), has none: nothing of it was played."""
+    period = periods.last_ended(day, "half")
+    if periods.bounds(period)[1] < start:
+        return
     for city in city_specs:
         if city.bulletin is None:
             continue
-        period = periods.last_ended(day, "half")
         now = _moment(day, city.timezone)
         with db.session(engine) as session:
             for code in city.programs:
@@ -810,6 +818,7 @@ def _units_act(
 
 def _supervise(
     engine: Engine,
+    reader: Engine,
     spec: ProgramSpec,
     home: Path,
     day: date,
@@ -817,7 +826,9 @@ def _supervise(
     templates: outbox.Templates,
     post: _Post | None = None,
 ) -> None:
-    """One program's supervise run on one day: collect, flag, escalate."""
+    """One program's supervise run on one day: collect, flag, escalate. The rules read the
+    program (``reader``: no write lock) before the flags and the ladder are written: the
+    other players wait for the writing only, and only this player writes this program."""
     mailed = post is not None and post.spec.code == spec.code
     now = _moment(day, spec.timezone)
     result = collection.collect(
@@ -832,6 +843,10 @@ def _supervise(
         attempts=1,
         sleep=lambda _: None,
     )
+    with Session(reader, expire_on_commit=False) as session:
+        found = flags.preview(
+            session=session, program=spec.code, as_of=day, unavailable=result.excused()
+        )
     with db.session(engine) as session:
         flags.flag_and_escalate(
             session=session,
@@ -841,6 +856,7 @@ def _supervise(
             templates=templates,
             home=home,
             unavailable=result.excused(),
+            previewed=found,
         )
 
 

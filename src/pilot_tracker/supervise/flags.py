@@ -119,14 +119,28 @@ def preview(
 
 
 def flag(
-    *, session: Session, program: str, as_of: date, unavailable: frozenset[str] = frozenset()
+    *,
+    session: Session,
+    program: str,
+    as_of: date,
+    unavailable: frozenset[str] = frozenset(),
+    previewed: Flagged | None = None,
 ) -> Flagged:
-    """Run the rules for a program on a day and keep the flags (replacing that day's).
+    """Run the rules for a program on a day and keep the flags (replacing that day's);
+    with ``previewed``, keep what that ``preview`` of the day found.
 
     Raises ``EarlierDayError`` for a day before the latest one on record.
     """
     check_day(session=session, program=program, as_of=as_of)
-    flagged = preview(session=session, program=program, as_of=as_of, unavailable=unavailable)
+    if previewed is not None and (
+        previewed.program.code != program
+        or previewed.situation.as_of != as_of
+        or previewed.situation.unavailable != unavailable
+    ):
+        raise ValueError(f"the preview given is not {program}'s of {as_of}")
+    flagged = previewed or preview(
+        session=session, program=program, as_of=as_of, unavailable=unavailable
+    )
     record, findings = flagged.program, flagged.findings
     session.execute(delete(Flag).where(col(Flag.program_id) == record.id, Flag.as_of == as_of))
     ids = _ids(session, record)
@@ -185,9 +199,19 @@ def flag_and_escalate(
     templates: outbox.Templates,
     home: Path,
     unavailable: frozenset[str] = frozenset(),
+    previewed: Flagged | None = None,
 ) -> tuple[Flagged, list[escalation.Change]]:
-    """Flag a program and move its units on the escalation ladder, in one transaction."""
-    flagged = flag(session=session, program=program, as_of=as_of, unavailable=unavailable)
+    """Flag a program and move its units on the escalation ladder, in one transaction.
+
+    ``previewed``: the day's ``preview``, read before this transaction (which then holds
+    the write lock for the writing only), where nothing else writes the program between."""
+    flagged = flag(
+        session=session,
+        program=program,
+        as_of=as_of,
+        unavailable=unavailable,
+        previewed=previewed,
+    )
     changes = escalation.advance(
         session=session,
         program=flagged.program,
