@@ -1667,9 +1667,25 @@ def report_city(
     from pilot_tracker.reports import city as city_report  # openpyxl, python-docx, WeasyPrint
 
     period = one_period(half, quarter)
+    written = write_city_document(city_report.write, city, period, output, no_send)
+    if not as_json:
+        print_left_out(written.absent)
+    print_written(written, as_json)
+
+
+def write_city_document(
+    write: Callable[..., Any],
+    city: str,
+    period: str,
+    output: Path | None,
+    no_send: bool,
+    **given: Any,
+) -> Any:
+    """A city's document for a period, written by ``write`` (the roll-up's or the
+    bulletin's) into DATA_HOME/reports/cities/CITY/PERIOD unless -o says otherwise."""
     settings = load_settings()
     with database_session(settings) as session:
-        written = city_report.write(
+        return write(
             session=session,
             city=city,
             period=period,
@@ -1679,11 +1695,13 @@ def report_city(
             templates=settings.templates,
             now=now_utc(),
             send=not no_send,
+            **given,
         )
-    if not as_json:
-        for absent in written.absent:
-            out.print(f"left out: {absent.code} ({absent.why})", markup=False, soft_wrap=True)
-    print_written(written, as_json)
+
+
+def print_left_out(absent: list[Any]) -> None:
+    for pilot in absent:
+        out.print(f"left out: {pilot.code} ({pilot.why})", markup=False, soft_wrap=True)
 
 
 @report_app.command("bulletin")
@@ -1720,25 +1738,12 @@ def report_bulletin(
     from pilot_tracker.reports import bulletin  # python-docx, WeasyPrint
 
     period = one_period(half, quarter)
-    settings = load_settings()
-    with database_session(settings) as session:
-        written = bulletin.write(
-            session=session,
-            city=city,
-            period=period,
-            # Checked against the loaded cities before anything is written there.
-            folder=output or settings.reports / "cities" / city / period,
-            home=settings.home,
-            templates=settings.templates,
-            now=now_utc(),
-            send=not no_send,
-            number=number,
-            total=total,
-        )
+    written = write_city_document(
+        bulletin.write, city, period, output, no_send, number=number, total=total
+    )
     if not as_json:
         out.print(f"{city} {period}: 第{written.number}期 (总第{written.total}期)", markup=False)
-        for absent in written.absent:
-            out.print(f"left out: {absent.code} ({absent.why})", markup=False, soft_wrap=True)
+        print_left_out(written.absent)
         if written.without_account:
             out.print(
                 f"no account of their practice from: {', '.join(written.without_account)} "

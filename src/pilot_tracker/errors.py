@@ -72,8 +72,9 @@
     └── ServeError                    `serve` could not start or reach its Prefect server
 
 A message says what was wrong, where (file, sheet, row, column, key) and what to do.
-An input refused whole (ProgramFileError, PracticeFileError, NoticeError) is also a ``Refusal``: it carries
-every ``Problem`` found, each with its place, and the CLI prints one line per problem.
+An input refused whole (ProgramFileError, PracticeFileError, NoticeError) is also a
+``Refusal``: it carries every ``Problem`` found, each with its place, and the CLI prints
+one line per problem.
 
 Entry points map the tree to what a user sees in one place each: :func:`exit_code` gives
 the command's exit code (the table in docs/operations.md); anything else is a bug, shown

@@ -5,6 +5,8 @@ record, never by a path from the URL; a city's roll-ups and work bulletins the s
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, HTMLResponse, Response
 
@@ -54,38 +56,26 @@ def report_file(request: Request, code: str, report_id: str, key: str) -> Respon
 def city_report_file(request: Request, code: str, report_id: str, key: str) -> Response:
     """One file of a city's roll-up, as an attachment; a city the account may not see is
     the same 404 as one that does not exist."""
-    viewer = signed_in(request)
-    portal = portal_of(request)
-    with portal.session() as session:
-        found = city.visible_city(session=session, viewer=viewer, code=code)
-        if found is None:
-            raise BoardNotFound(NOT_FOUND)
-        download = library.city_report_file(
-            session=session,
-            city=found,
-            home=portal.settings.home,
-            report_id=report_id,
-            key=key,
-        )
-    return _attachment(download)
+    return _city_file(request, code, library.city_report_file, report_id=report_id, key=key)
 
 
 @router.get("/city/{code}/bulletins/{issue_id}/{key}")
 def city_bulletin_file(request: Request, code: str, issue_id: str, key: str) -> Response:
     """One file of a city's work bulletin, as an attachment; found as a roll-up's is."""
+    return _city_file(request, code, library.bulletin_file, issue_id=issue_id, key=key)
+
+
+def _city_file(
+    request: Request, code: str, find: Callable[..., library.Download], **which: str
+) -> Response:
+    """A city's file found by ``find`` in its records, for a viewer who may see the city."""
     viewer = signed_in(request)
     portal = portal_of(request)
     with portal.session() as session:
         found = city.visible_city(session=session, viewer=viewer, code=code)
         if found is None:
             raise BoardNotFound(NOT_FOUND)
-        download = library.bulletin_file(
-            session=session,
-            city=found,
-            home=portal.settings.home,
-            issue_id=issue_id,
-            key=key,
-        )
+        download = find(session=session, city=found, home=portal.settings.home, **which)
     return _attachment(download)
 
 
