@@ -31,6 +31,7 @@ from pilot_tracker.supervise import extensions
 from pilot_tracker.supervise.progress import progress
 
 from .board_fixtures import NOW, PLAYED_TO, BoardUnderTest
+from .test_city_report import fake_pdf
 
 PROGRAMS = ("xiangshan", "yinzhou")
 
@@ -294,10 +295,6 @@ def _city_written(board: BoardUnderTest, folder: Path, monkeypatch: pytest.Monke
     from pilot_tracker.reports import documents
     from pilot_tracker.settings import PROJECT_TEMPLATES
 
-    def fake_pdf(document: str, path: Path, *args: Any, **kwargs: Any) -> dict[str, Any]:
-        path.write_bytes(b"%PDF-1.7 stand-in\n")
-        return {}
-
     monkeypatch.setattr(documents, "cjk_font", lambda: "WenQuanYi Micro Hei")
     monkeypatch.setattr(documents, "pdf", fake_pdf)
     spec = CitySpec(
@@ -420,10 +417,6 @@ def _bulletin_written(board: BoardUnderTest, folder: Path, monkeypatch: pytest.M
     from pilot_tracker.ledger.city_file import BulletinSpec, CitySpec
     from pilot_tracker.reports import bulletin, documents
     from pilot_tracker.settings import PROJECT_TEMPLATES
-
-    def fake_pdf(document: str, path: Path, *args: Any, **kwargs: Any) -> dict[str, Any]:
-        path.write_bytes(b"%PDF-1.7 stand-in\n")
-        return {}
 
     monkeypatch.setattr(documents, "pdf", fake_pdf)
     spec = CitySpec(

@@ -17,10 +17,8 @@ import docx
 import pytest
 import sqlalchemy as sa
 from sqlmodel import col, select
-from typer.testing import CliRunner
 
 from pilot_tracker import db
-from pilot_tracker.cli import app
 from pilot_tracker.errors import PracticeFileError, ProgramFileError, ReportError
 from pilot_tracker.ledger import cities, practice
 from pilot_tracker.ledger.city_file import BulletinSpec, parse_city_text
@@ -29,6 +27,7 @@ from pilot_tracker.reports import bulletin, city, documents
 from pilot_tracker.reports.writing import sha256_of
 
 from .city_fixtures import CITY, HOSTILE_UNIT, NOW, build_city, city_spec
+from .test_city_report import cli, fake_pdf
 from .test_reports import TEMPLATES, assert_self_contained, pdf_text, squeeze
 from .word_layout import assert_official_layout
 
@@ -176,11 +175,6 @@ def bulletin_city(engine: sa.Engine, monkeypatch: pytest.MonkeyPatch) -> sa.Engi
     load_bulletin_city(engine)
     monkeypatch.setattr(documents, "pdf", fake_pdf)
     return engine
-
-
-def fake_pdf(document: str, path: Path, sections: Any = (), assets: Any = None) -> dict[str, Any]:
-    path.write_bytes(b"%PDF-1.7 stand-in\n")
-    return {}
 
 
 def issue(engine: sa.Engine, home: Path, period: str, now: datetime, **given: Any) -> Any:
@@ -457,16 +451,6 @@ def test_the_city_league_and_each_pilots_office_get_it_once(written: Written) ->
 
 
 # --- 4. the command line ----------------------------------------------------------------------
-
-
-runner = CliRunner()
-
-
-def cli(*args: Any, code: int = 0) -> Any:
-    result = runner.invoke(app, [str(arg) for arg in args])
-    assert result.exit_code == code, (result.stdout, result.stderr)
-    assert "Traceback" not in result.stdout + result.stderr
-    return result
 
 
 @pytest.fixture

@@ -695,9 +695,9 @@ def one_period(half: str | None, quarter: str | None) -> str:
         raise ReportError(
             "give the period as one of --half (e.g. 2021H1) or --quarter (e.g. 2021Q2)"
         )
-    from pilot_tracker.ledger import practice
+    from pilot_tracker import periods
 
-    return practice.check_period(half or quarter or "")
+    return periods.quarter_or_half(half or quarter or "")
 
 
 @practice_app.command("load")

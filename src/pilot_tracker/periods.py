@@ -10,6 +10,7 @@ import re
 from calendar import monthrange
 from datetime import date, timedelta
 
+from pilot_tracker.errors import ReportError
 from pilot_tracker.models import Cadence
 
 _MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
@@ -31,6 +32,16 @@ def quarter_of(day: date) -> str:
 
 def half_of(day: date) -> str:
     return f"{day.year}H{1 if day.month <= 6 else 2}"
+
+
+def quarter_or_half(text: str) -> str:
+    """A quarter (2021Q2) or a half year (2021H1), or a ``ReportError`` that says how to
+    write one."""
+    if QUARTER.match(text) or HALF.match(text):
+        return text
+    raise ReportError(
+        f'"{text}" is neither a quarter nor a half year; write it as 2021Q2 or 2021H1'
+    )
 
 
 def label(period: str) -> str:

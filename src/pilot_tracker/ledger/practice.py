@@ -73,15 +73,6 @@ class Account:
     source_name: str = ""
 
 
-def check_period(period: str) -> str:
-    """A quarter (2021Q2) or a half year (2021H1), or a clear error."""
-    if periods.QUARTER.match(period) or periods.HALF.match(period):
-        return period
-    raise ReportError(
-        f'"{period}" is neither a quarter nor a half year; write it as 2021Q2 or 2021H1'
-    )
-
-
 def read_account_file(path: Path) -> str:
     """The text of an account's file: bounded, decoded by the text policy (UTF-8, UTF-16 or
     GBK), its lines checked (``problems``); ``PracticeFileError`` with every problem."""
@@ -284,7 +275,7 @@ def load_account(
 ) -> AccountLoad:
     """Keep a district's account for a period (replacing the one it had), in the session's
     transaction; the text is checked again here, whatever brought it."""
-    check_period(period)
+    periods.quarter_or_half(period)
     record = store.get_program(session=session, code=program)
     start, end = periods.bounds(period)
     if record.start_date > end or record.end_date < start:

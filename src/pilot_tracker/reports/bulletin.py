@@ -317,7 +317,7 @@ def write(
     it in the register (its numbers, files and checksums), and queue it for the city league
     (``role:city``, ``role:leader``) and each district's office, once per period and
     recipient."""
-    period, _ = city_report.parse_period(period)
+    period = periods.quarter_or_half(period)
     record = cities.get_city(session=session, code=city)
     spec = bulletin_spec(record)
     today = city_report.begun(record, period, now)

@@ -86,13 +86,9 @@ LEVELS = sorted(EscalationLevel, key=lambda level: -level.rank)
 
 def parse_period(text: str) -> tuple[str, str]:
     """A quarter (2021Q2) or a half year (2021H1), and the kind of roll-up it makes."""
-    if periods.QUARTER.match(text):
-        return text, DocumentKind.QUARTERLY.value
-    if periods.HALF.match(text):
-        return text, DocumentKind.HALF_YEAR.value
-    raise ReportError(
-        f'"{text}" is neither a quarter nor a half year; write it as 2021Q2 or 2021H1'
-    )
+    period = periods.quarter_or_half(text)
+    kind = DocumentKind.QUARTERLY if periods.QUARTER.match(period) else DocumentKind.HALF_YEAR
+    return period, kind.value
 
 
 def period_label(period: str) -> str:
