@@ -137,12 +137,12 @@ def read_program(*, session: Session, code: str) -> ProgramSpec:
 
     program = get_program(session=session, code=code)
     units = session.exec(
-        select(Unit).where(Unit.program_id == program.id).order_by(Unit.position)
+        _columns(Unit).where(Unit.program_id == program.id).order_by(Unit.position)
     ).all()
     unit_codes = {unit.id: unit.code for unit in units}
     contacts = _group(
         session.exec(
-            select(Contact)
+            _columns(Contact)
             .join(Unit, Contact.unit_id == Unit.id)
             .where(Unit.program_id == program.id)
             .order_by(Contact.role)
@@ -150,31 +150,31 @@ def read_program(*, session: Session, code: str) -> ProgramSpec:
         "unit_id",
     )
     task_lists = session.exec(
-        select(TaskList).where(TaskList.program_id == program.id).order_by(TaskList.position)
+        _columns(TaskList).where(TaskList.program_id == program.id).order_by(TaskList.position)
     ).all()
     list_kinds = {task_list.id: task_list.kind for task_list in task_lists}
     tasks = session.exec(
-        select(Task).where(Task.program_id == program.id).order_by(Task.position)
+        _columns(Task).where(Task.program_id == program.id).order_by(Task.position)
     ).all()
-    task_ids = [task.id for task in tasks]
+    in_program = select(Task.id).where(Task.program_id == program.id)
     co_units = _group(
         session.exec(
-            select(TaskCoUnit)
-            .where(TaskCoUnit.task_id.in_(task_ids))  # type: ignore[union-attr]
+            _columns(TaskCoUnit)
+            .where(TaskCoUnit.task_id.in_(in_program))  # type: ignore[union-attr]
             .order_by(TaskCoUnit.position)
         ).all(),
         "task_id",
     )
     milestones = _group(
         session.exec(
-            select(Milestone)
-            .where(Milestone.task_id.in_(task_ids))  # type: ignore[union-attr]
+            _columns(Milestone)
+            .where(Milestone.task_id.in_(in_program))  # type: ignore[union-attr]
             .order_by(Milestone.planned_on)
         ).all(),
         "task_id",
     )
     indicators = session.exec(
-        select(Indicator).where(Indicator.program_id == program.id).order_by(Indicator.position)
+        _columns(Indicator).where(Indicator.program_id == program.id).order_by(Indicator.position)
     ).all()
 
     return ProgramSpec(
@@ -595,6 +595,12 @@ def _count(session: Session, model: Any, program_id: int | None) -> int:
     return session.exec(
         select(func.count()).select_from(model).where(model.program_id == program_id)
     ).one()
+
+
+def _columns(model: Any) -> Any:
+    """A select of a table's columns: rows that read like the model's objects, without
+    building them (a program's ledger is some 300 of them, read on every flag)."""
+    return select(*model.__table__.columns)
 
 
 def _group(rows: Iterable[Any], key: str) -> dict[Any, list[Any]]:

@@ -14,7 +14,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import delete, func
+from sqlalchemy import delete, func, insert
 from sqlmodel import Session, col, select
 
 from pilot_tracker.alerts import outbox
@@ -79,15 +79,13 @@ def situation(
 def latest_day(*, session: Session, program_id: int) -> date | None:
     """The latest day on record for a program: of a flag, or of an escalation opened,
     raised or closed."""
-    days = [
-        session.exec(select(func.max(column)).where(model.program_id == program_id)).one()
-        for model, column in (
-            (Flag, Flag.as_of),
-            (Escalation, Escalation.opened_on),
-            (Escalation, Escalation.raised_on),
-            (Escalation, Escalation.closed_on),
-        )
-    ]
+    flagged = select(func.max(Flag.as_of)).where(Flag.program_id == program_id)
+    escalated = select(
+        func.max(Escalation.opened_on),
+        func.max(Escalation.raised_on),
+        func.max(Escalation.closed_on),
+    ).where(Escalation.program_id == program_id)
+    days = session.exec(select(flagged.scalar_subquery(), *escalated.subquery().c)).one()
     return max((day for day in days if day is not None), default=None)
 
 
@@ -143,22 +141,27 @@ def flag(
     )
     record, findings = flagged.program, flagged.findings
     session.execute(delete(Flag).where(col(Flag.program_id) == record.id, Flag.as_of == as_of))
-    ids = _ids(session, record)
-    for finding in findings:
-        session.add(
-            Flag(
-                program_id=record.id,  # type: ignore[arg-type]
-                unit_id=ids["unit"][finding.unit],
-                task_id=ids["task"].get(finding.task) if finding.task else None,
-                indicator_id=ids["indicator"].get(finding.indicator) if finding.indicator else None,
-                rule=finding.rule,
-                severity=finding.severity.value,
-                period=finding.period,
-                as_of=as_of,
-                details={**finding.details, "message": finding.message},
-            )
+    if findings:
+        ids = _ids(session, record)
+        session.execute(
+            insert(Flag),
+            [
+                {
+                    "program_id": record.id,
+                    "unit_id": ids["unit"][finding.unit],
+                    "task_id": ids["task"].get(finding.task) if finding.task else None,
+                    "indicator_id": (
+                        ids["indicator"].get(finding.indicator) if finding.indicator else None
+                    ),
+                    "rule": finding.rule,
+                    "severity": finding.severity.value,
+                    "period": finding.period,
+                    "as_of": as_of,
+                    "details": {**finding.details, "message": finding.message},
+                }
+                for finding in findings
+            ],
         )
-    session.flush()
     return flagged
 
 

@@ -24,9 +24,20 @@ from pilot_tracker.supervise import rules
 
 def _filed_by(program_id: int | None, as_of: date) -> Select[Any]:
     """Every status report of a program filed by a day, with the codes and the submission
-    that say what it is about and where it came from."""
+    that say what it is about and where it came from: the columns ``rules.StatusReport``
+    holds, as plain rows (no ORM object is built for the thousands of a program's history)."""
     return (
-        select(StatusReport, Task.code, Unit.code, Submission.sha256)
+        select(
+            Task.code,
+            Unit.code,
+            StatusReport.period,
+            StatusReport.status,
+            StatusReport.percent,
+            StatusReport.reported_on,
+            StatusReport.evidence,
+            StatusReport.submission_id,
+            Submission.sha256,
+        )
         .join(Task, StatusReport.task_id == Task.id)
         .join(Unit, StatusReport.unit_id == Unit.id)
         .join(Submission, StatusReport.submission_id == Submission.id)
@@ -34,19 +45,9 @@ def _filed_by(program_id: int | None, as_of: date) -> Select[Any]:
     )
 
 
-def _status_report(row: StatusReport, task: str, unit: str, sha256: str) -> rules.StatusReport:
-    """A stored status report as the rules and the figures read it."""
-    return rules.StatusReport(
-        task=task,
-        unit=unit,
-        period=row.period,
-        status=row.status,
-        percent=row.percent,
-        reported_on=row.reported_on,
-        evidence=row.evidence,
-        order=row.submission_id,
-        submission=sha256,
-    )
+def _status_report(row: Any) -> rules.StatusReport:
+    """A stored status report, as ``_filed_by`` reads it, as the rules and the figures read it."""
+    return rules.StatusReport(*row)
 
 
 def stored_status_reports(
@@ -56,7 +57,7 @@ def stored_status_reports(
     query = _filed_by(program_id, as_of).order_by(
         col(StatusReport.reported_on), col(StatusReport.submission_id)
     )
-    return [_status_report(*row) for row in session.exec(query).all()]
+    return [_status_report(row) for row in session.exec(query).all()]
 
 
 def stored_readings(
@@ -64,11 +65,14 @@ def stored_readings(
 ) -> list[rules.Reading]:
     """Every indicator reading taken by a day."""
     return [
-        rules.Reading(
-            indicator=code, value=reading.value, as_of=reading.as_of, order=reading.submission_id
-        )
-        for reading, code in session.exec(
-            select(IndicatorReading, Indicator.code)
+        rules.Reading(*row)
+        for row in session.exec(
+            select(
+                Indicator.code,
+                IndicatorReading.value,
+                IndicatorReading.as_of,
+                IndicatorReading.submission_id,
+            )
             .join(Indicator, IndicatorReading.indicator_id == Indicator.id)
             .where(Indicator.program_id == program_id, IndicatorReading.as_of <= as_of)
         ).all()
@@ -98,7 +102,7 @@ def progress(
             raise NotFoundError(f'no unit "{unit}" in program {program}')
         query = query.where(StatusReport.unit_id == unit_id)
     latest: dict[tuple[str, str], dict[str, Any]] = {}
-    for report in (_status_report(*row) for row in session.exec(query).all()):
+    for report in (_status_report(row) for row in session.exec(query).all()):
         latest[(report.task, report.unit)] = {
             "task": report.task,
             "unit": report.unit,

@@ -19,6 +19,7 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from functools import cached_property
 from typing import Any
 
 from pilot_tracker import periods
@@ -71,7 +72,11 @@ class Finding:
 
 @dataclass
 class Situation:
-    """Everything the rules look at, as of one day."""
+    """Everything the rules look at, as of one day.
+
+    The reports are grouped once, by task and unit and by unit, when a rule first asks:
+    ``status_reports`` and ``readings`` are not to be changed after that.
+    """
 
     spec: ProgramSpec
     as_of: date
@@ -85,18 +90,41 @@ class Situation:
         self.readings = [r for r in self.readings if r.as_of <= self.as_of]
         self.period = periods.period_of(self.as_of, self.spec.reporting.cadence)
 
+    @cached_property
+    def _filed(self) -> dict[tuple[str, str], list[StatusReport]]:
+        """Each task's reports by each unit, in the order they were filed."""
+        filed: dict[tuple[str, str], list[StatusReport]] = defaultdict(list)
+        for report in sorted(self.status_reports, key=_filed_order):
+            filed[(report.task, report.unit)].append(report)
+        return filed
+
+    @cached_property
+    def _by_unit(self) -> dict[str, list[StatusReport]]:
+        by_unit: dict[str, list[StatusReport]] = defaultdict(list)
+        for report in self.status_reports:
+            by_unit[report.unit].append(report)
+        return by_unit
+
+    def filed(self, task: str, unit: str) -> list[StatusReport]:
+        """A unit's reports on a task, in the order they were filed."""
+        return self._filed.get((task, unit), [])
+
+    def of_unit(self, unit: str) -> list[StatusReport]:
+        """A unit's reports on any task."""
+        return self._by_unit.get(unit, [])
+
     def latest(self, task: TaskSpec) -> StatusReport | None:
         """The lead unit's latest status report on a task."""
-        mine = [r for r in self.status_reports if r.task == task.code and r.unit == task.lead_unit]
-        return max(mine, key=lambda r: (r.reported_on, r.order), default=None)
+        mine = self.filed(task.code, task.lead_unit)
+        return mine[-1] if mine else None
 
     def by_period(self, task: TaskSpec) -> dict[str, StatusReport]:
         """The lead unit's last status report on a task in each period."""
-        latest: dict[str, StatusReport] = {}
-        for report in sorted(self.status_reports, key=lambda r: (r.reported_on, r.order)):
-            if report.task == task.code and report.unit == task.lead_unit:
-                latest[report.period] = report
-        return latest
+        return {report.period: report for report in self.filed(task.code, task.lead_unit)}
+
+
+def _filed_order(report: StatusReport) -> tuple[date, int]:
+    return report.reported_on, report.order
 
 
 def _d(day: date) -> str:
@@ -186,9 +214,9 @@ def _owed_tasks(situation: Situation, unit: str, period: str) -> list[TaskSpec]:
     for task in situation.spec.tasks:
         if task.lead_unit != unit or task.start > last:
             continue
-        earlier = [r for r in situation.status_reports if r.task == task.code and r.unit == unit]
         done = any(
-            r.status == TaskStatus.COMPLETED.value and r.reported_on < first for r in earlier
+            r.status == TaskStatus.COMPLETED.value and r.reported_on < first
+            for r in situation.filed(task.code, unit)
         )
         if not done:
             owed.append(task)
@@ -206,9 +234,8 @@ def caught_up(situation: Situation, unit: str, period: str) -> bool:
     cadence = situation.spec.reporting.cadence
     owned = [i.code for i in situation.spec.indicators if i.owner == unit]
     sent: dict[str, set[str]] = defaultdict(set)  # period → what the unit reported in it
-    for report in situation.status_reports:
-        if report.unit == unit:
-            sent[report.period].add(report.task)
+    for report in situation.of_unit(unit):
+        sent[report.period].add(report.task)
     for reading in situation.readings:
         if reading.indicator in owned:
             sent[periods.period_of(reading.as_of, cadence)].add(reading.indicator)

@@ -198,11 +198,11 @@ class WorkCalendar:
             return self._entered_days[day]
         if day.year in self.entered:
             return day.weekday() < 5
-        try:
-            return chinese_calendar.is_workday(day)
-        except NotImplementedError:
+        official = _package_says(day)
+        if official is None:
             self.guessed_years.add(day.year)
             return day.weekday() < 5
+        return official
 
     @property
     def status(self) -> str:
@@ -264,6 +264,16 @@ class WorkCalendar:
             arrangement.holidays.update({d: n for d, n in other.holidays.items() if d.year == year})
             arrangement.workdays.update({d: n for d, n in other.workdays.items() if d.year == year})
         return arrangement
+
+
+@cache
+def _package_says(day: date) -> bool | None:
+    """Whether the package's calendar has ``day`` as a working day; None for a year it
+    does not cover. Remembered: the rules ask about the same days for every program."""
+    try:
+        return chinese_calendar.is_workday(day)
+    except NotImplementedError:
+        return None
 
 
 def days_of(year: int) -> list[date]:
