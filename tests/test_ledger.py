@@ -98,6 +98,42 @@ def test_an_edited_program_updates_in_place(engine: sa.Engine) -> None:
         assert session.exec(select(Task.id).where(Task.code == "T-01")).one() == task_id
 
 
+def revision(engine: sa.Engine) -> str:
+    with db.session(engine) as session:
+        return session.exec(select(Program.revision)).one()
+
+
+def test_a_ledger_read_is_kept_until_it_is_loaded_again(engine: sa.Engine) -> None:
+    load(engine, small())
+    first = revision(engine)
+    assert len(first) == 32 and int(first, 16) >= 0
+    read = stored(engine, "demo")
+    statements: list[str] = []
+    sa.event.listen(engine, "before_cursor_execute", lambda *a: statements.append(a[2]))
+    assert stored(engine, "demo") is read  # kept: the program's own row is all it reads
+    selects = [s for s in statements if s.lstrip().upper().startswith("SELECT")]
+    assert len(selects) == 1 and "FROM program" in selects[0]
+
+    load(engine, small())  # unchanged: the same revision, the same ledger
+    assert revision(engine) == first and stored(engine, "demo") is read
+
+    document = copy.deepcopy(SMALL)
+    document["tasks"][0]["title"] = "建立并运行青年工作联席会议制度"
+    load(engine, validate_program(document, "demo.yaml"))  # the same ``now``, a new revision
+    assert revision(engine) != first
+    again = stored(engine, "demo")
+    assert again.tasks[0].title == "建立并运行青年工作联席会议制度"
+    assert again == validate_program(document, "demo.yaml")
+
+
+def test_a_program_loaded_before_revisions_is_read_from_its_tables(engine: sa.Engine) -> None:
+    load(engine, small())
+    with engine.begin() as connection:
+        connection.execute(sa.text("UPDATE program SET revision = ''"))
+    one, two = stored(engine, "demo"), stored(engine, "demo")
+    assert one == two == small() and one is not two
+
+
 def test_a_dry_run_writes_nothing(engine: sa.Engine) -> None:
     result = load(engine, small(), dry_run=True)
     assert result.created and result.dry_run

@@ -296,6 +296,9 @@ class Program(SQLModel, table=True):
     source_sha256: str = Field(default="", sa_type=String(64))
     loaded_at: datetime | None = _timestamp()
     updated_at: datetime | None = _timestamp()
+    # A new token each time the ledger is loaded (``store.read_program`` keeps what it read
+    # under it); "" for a program last loaded before there were tokens.
+    revision: str = Field(default="", sa_type=String(32), sa_column_kwargs={"server_default": ""})
 
 
 class Unit(SQLModel, table=True):

@@ -11,6 +11,7 @@ write a program whole, so that ``program list`` starts without them.
 from __future__ import annotations
 
 import hashlib
+import secrets
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -121,8 +122,31 @@ def get_program(*, session: Session, code: str) -> Program:
     return program
 
 
+# The ledgers read, by revision: a run over a province reads each program's ledger several
+# times, and a ledger changes only when it is loaded again, under a new revision. A
+# ``ProgramSpec`` is frozen, so one can be handed to every reader.
+_READ: dict[str, ProgramSpec] = {}
+_READ_KEPT = 512
+
+
 def read_program(*, session: Session, code: str) -> ProgramSpec:
-    """The stored ledger of a program, as a ``ProgramSpec``, in the order it was loaded."""
+    """The stored ledger of a program, as a ``ProgramSpec``, in the order it was loaded.
+
+    Kept under the program's revision, which every load that changes the ledger renews:
+    the next read of the same revision, in any session, is a lookup."""
+    program = get_program(session=session, code=code)
+    kept = _READ.get(program.revision) if program.revision else None
+    if kept is not None:
+        return kept
+    spec = _read_ledger(session, program)
+    if program.revision:
+        while len(_READ) >= _READ_KEPT:
+            _READ.pop(next(iter(_READ)), None)
+        _READ[program.revision] = spec
+    return spec
+
+
+def _read_ledger(session: Session, program: Program) -> ProgramSpec:
     from pilot_tracker.ledger.program_file import (
         ContactSpec,
         IndicatorSpec,
@@ -135,7 +159,6 @@ def read_program(*, session: Session, code: str) -> ProgramSpec:
         ValueYear,
     )
 
-    program = get_program(session=session, code=code)
     units = session.exec(
         _columns(Unit).where(Unit.program_id == program.id).order_by(Unit.position)
     ).all()
@@ -435,6 +458,7 @@ def _apply_header(
     program.source_name = source_name[:255]
     program.source_sha256 = source_sha256
     program.updated_at = now
+    program.revision = secrets.token_hex(16)
 
 
 def _write_ledger(

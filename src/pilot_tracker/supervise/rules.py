@@ -105,6 +105,15 @@ class Situation:
             by_unit[report.unit].append(report)
         return by_unit
 
+    @cached_property
+    def reading_periods(self) -> dict[str, set[str]]:
+        """The periods in which each indicator has a reading."""
+        cadence = self.spec.reporting.cadence
+        taken: dict[str, set[str]] = defaultdict(set)
+        for reading in self.readings:
+            taken[reading.indicator].add(periods.period_of(reading.as_of, cadence))
+        return taken
+
     def filed(self, task: str, unit: str) -> list[StatusReport]:
         """A unit's reports on a task, in the order they were filed."""
         return self._filed.get((task, unit), [])
@@ -155,16 +164,12 @@ def missing_report(situation: Situation) -> list[Finding]:
     reported: dict[str, set[str]] = defaultdict(set)
     for report in situation.status_reports:
         reported[report.unit].add(report.period)
-    owners = {indicator.code: indicator.owner for indicator in spec.indicators}
-    for reading in situation.readings:
-        if reading.indicator in owners:
-            reported[owners[reading.indicator]].add(periods.period_of(reading.as_of, cadence))
+    for indicator in spec.indicators:
+        reported[indicator.owner] |= situation.reading_periods.get(indicator.code, set())
 
     findings = []
     for unit in spec.units:
         if unit.code in situation.unavailable or not _has_work(situation, unit.code, period):
-            continue
-        if caught_up(situation, unit.code, period):
             continue
         missed, checked = 0, period
         while (
@@ -174,7 +179,7 @@ def missing_report(situation: Situation) -> list[Finding]:
         ):
             missed += 1
             checked = periods.period_of(periods.bounds(checked)[0] - timedelta(days=1), cadence)
-        if not missed:
+        if not missed or caught_up(situation, unit.code, period):
             continue
         deadline = calendar.roll_forward(periods.deadline(period, spec.reporting.deadline))
         findings.append(
@@ -231,14 +236,13 @@ def caught_up(situation: Situation, unit: str, period: str) -> bool:
     Such a unit is no longer flagged for the skipped period, so its escalation can close;
     the half-year figures still count the period as missed (``figures._score``).
     """
-    cadence = situation.spec.reporting.cadence
     owned = [i.code for i in situation.spec.indicators if i.owner == unit]
     sent: dict[str, set[str]] = defaultdict(set)  # period → what the unit reported in it
     for report in situation.of_unit(unit):
         sent[report.period].add(report.task)
-    for reading in situation.readings:
-        if reading.indicator in owned:
-            sent[periods.period_of(reading.as_of, cadence)].add(reading.indicator)
+    for code in owned:
+        for period in situation.reading_periods.get(code, ()):
+            sent[period].add(code)
     latest = max(sent, key=periods.ordinal, default=None)
     if latest is None or periods.ordinal(latest) <= periods.ordinal(period):
         return False
