@@ -287,9 +287,11 @@ def build(
     say: Callable[[str], None],
     months: int = len(HISTORY),
     flag_days: tuple[date, ...] = FLAG_DAYS,
+    inbox: tuple[date, date] = (INBOX_SINCE, DAY),
 ) -> Built:
     """The province in the database at ``url`` (migrated here), data home ``home``: the
-    last ``months`` of HISTORY, flagged on ``flag_days``."""
+    last ``months`` of HISTORY, flagged on ``flag_days``, and in the inbox the workbooks
+    the units send after the first day of ``inbox`` up to its second."""
     from sqlmodel import select
 
     from pilot_tracker import db
@@ -344,22 +346,27 @@ def build(
                 )
                 for model in (Unit, Task, Indicator)
             }
-            made = list(_history(spec, ids[Unit], ids[Task], ids[Indicator], HISTORY[-months:]))
+            made = list(
+                _history(
+                    spec, ids[Unit], ids[Task], ids[Indicator], HISTORY[len(HISTORY) - months :]
+                )
+            )
             for row, _, _ in made:
                 row["program_id"] = program.id
-            new = session.execute(returning, [row for row, _, _ in made]).scalars().all()
-            reports = [
-                {**report, "submission_id": sid}
-                for sid, (_, rows, _) in zip(new, made, strict=True)
-                for report in rows
-            ]
-            readings = [
-                {**reading, "submission_id": sid}
-                for sid, (_, _, rows) in zip(new, made, strict=True)
-                for reading in rows
-            ]
-            session.execute(sa.insert(StatusReport), reports)
-            session.execute(sa.insert(IndicatorReading), readings)
+            if made:  # none where no history is asked for
+                new = session.execute(returning, [row for row, _, _ in made]).scalars().all()
+                reports = [
+                    {**report, "submission_id": sid}
+                    for sid, (_, rows, _) in zip(new, made, strict=True)
+                    for report in rows
+                ]
+                readings = [
+                    {**reading, "submission_id": sid}
+                    for sid, (_, _, rows) in zip(new, made, strict=True)
+                    for reading in rows
+                ]
+                session.execute(sa.insert(StatusReport), reports)
+                session.execute(sa.insert(IndicatorReading), readings)
         if number % 10 == 0 or number == programs:
             say(f"  {number} programs loaded with their history")
     with db.session(engine) as session:
@@ -393,7 +400,9 @@ def build(
     built.seconds["escalation history"] = time.perf_counter() - started
     started = time.perf_counter()
     for spec in specs.values():
-        landed = submissions.deliver(spec=spec, inbox=settings.inbox, since=INBOX_SINCE, until=DAY)
+        landed = submissions.deliver(
+            spec=spec, inbox=settings.inbox, since=inbox[0], until=inbox[1]
+        )
         built.inbox_files += len(landed.written)
     built.seconds["inbox"] = time.perf_counter() - started
     # The planner's statistics, as after the database's routine maintenance (PostgreSQL's

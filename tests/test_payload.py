@@ -17,7 +17,7 @@ import sys
 import time
 import zipfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -291,7 +291,144 @@ def test_a_formula_without_a_cached_value_is_reported_as_such(tmp_path: Path) ->
     assert read.formula_cells == {("任务进展", 2, "percent")}
 
 
-def test_a_workbook_is_opened_once_for_its_rows_metadata_and_formulas(
+class Opens:
+    """Each reader's opens of a workbook, counted: openpyxl's and python-calamine's."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch):
+        import python_calamine
+
+        self.openpyxl: list[dict[str, Any]] = []
+        self.calamine = 0
+        load, calamine = openpyxl.load_workbook, python_calamine.CalamineWorkbook
+
+        def counted_openpyxl(*args: Any, **kwargs: Any) -> Any:
+            self.openpyxl.append(kwargs)
+            return load(*args, **kwargs)
+
+        class Counted:
+            @staticmethod
+            def from_filelike(*args: Any, **kwargs: Any) -> Any:
+                self.calamine += 1
+                return calamine.from_filelike(*args, **kwargs)
+
+        monkeypatch.setattr(openpyxl, "load_workbook", counted_openpyxl)
+        monkeypatch.setattr(python_calamine, "CalamineWorkbook", Counted)
+
+
+def mixed_workbook(path: Path, **cells: Any) -> bytes:
+    """Tasks, indicators and the hidden metadata, with every kind of value a liaison types;
+    ``cells`` set more (``C2="=50+10"``) on the task sheet."""
+    workbook = openpyxl.Workbook()
+    tasks = workbook.active
+    tasks.title = "任务进展"
+    for row in (
+        ["任务编号", "进展状态", "完成进度", "进展情况", "存在问题", "填报日期"],
+        ["T-01", "推进中", 60, "  召开联席会议  ", None, date(2021, 3, 31)],
+        [3, "已完成", 100.0, "印发方案", "", datetime(2021, 3, 30, 9, 30)],
+        ["T-04", None, 12.5, True, "   ", "2021年3月29日"],
+    ):
+        tasks.append(row)
+    for ref, value in cells.items():
+        tasks[ref] = value
+    indicators = workbook.create_sheet("指标数据")
+    for row in (["指标编号", "当前值", "统计时点"], ["I-01", 1234567.25, date(2021, 3, 31)]):
+        indicators.append(row)
+    stale = workbook.create_sheet("任务进展（旧）")
+    stale.append(["任务编号", "进展状态"])
+    stale.sheet_state = "hidden"
+    meta = workbook.create_sheet("_meta")
+    for row in (["program", "demo"], ["unit", "tw"], ["template_version", 2]):
+        meta.append(row)
+    meta.sheet_state = "veryHidden"
+    workbook.save(path)
+    return path.read_bytes()
+
+
+def test_a_workbook_of_values_is_read_once_by_calamine_as_openpyxl_reads_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data = mixed_workbook(tmp_path / "a.xlsx")
+    by_openpyxl = payload._read_workbook(data)
+    opens = Opens(monkeypatch)
+    read = read_payload(data, "a.xlsx")
+    assert (opens.calamine, opens.openpyxl) == (1, [])
+    assert read == by_openpyxl
+    assert [(row.value("task"), row.value("percent")) for row in read.task_rows] == [
+        ("T-01", 60),
+        (3, 100),  # a number, as openpyxl reads it; intake makes it the code "3"
+        ("T-04", 12.5),
+    ]
+    assert read.task_rows[0].value("progress") == "召开联席会议"
+    assert read.task_rows[1].value("reported_on") == datetime(2021, 3, 30, 9, 30)
+    assert read.indicator_rows[0].value("as_of") == date(2021, 3, 31)
+    assert read.meta == {"program": "demo", "unit": "tw", "template_version": "2"}
+    assert read.notes == ["已读取工作表“任务进展”；隐藏的工作表“任务进展（旧）”也是填报表，未读取"]
+
+
+@pytest.mark.parametrize(
+    ("cells", "formats"),
+    [
+        ({"C2": "=50+10"}, {}),  # a formula: is its cached value there?
+        ({}, {"C3": "0%"}),  # a percent format: 0.6 is 60
+        ({}, {"C3": "0.0%"}),
+        ({"XFD1048576": "远处"}, {}),  # a sheet python-calamine would build 17 billion cells wide
+        ({"A20002": "x"}, {}),  # more rows than are read
+    ],
+)
+def test_a_workbook_that_needs_openpyxl_is_opened_once_by_it(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    cells: dict[str, Any],
+    formats: dict[str, str],
+) -> None:
+    path = tmp_path / "a.xlsx"
+    mixed_workbook(path, **cells)
+    workbook = openpyxl.load_workbook(path)
+    for ref, number_format in formats.items():
+        workbook["任务进展"][ref].number_format = number_format
+    workbook.save(path)
+    opens = Opens(monkeypatch)
+    try:
+        read_payload(path.read_bytes(), "a.xlsx")
+    except PayloadError as error:  # the rows beyond the cap are refused, as before
+        assert "行" in str(error)
+    assert opens.calamine == 0 and len(opens.openpyxl) == 1
+
+
+def test_a_sheet_larger_than_calamine_builds_whole_is_read_by_openpyxl(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data = mixed_workbook(tmp_path / "a.xlsx", J9="远处")  # 9 rows × 10 columns: 90 cells
+    monkeypatch.setattr(payload, "MAX_PLAIN_CELLS", 89)
+    opens = Opens(monkeypatch)
+    assert len(read_payload(data, "a.xlsx").task_rows) == 3
+    assert opens.calamine == 0 and len(opens.openpyxl) == 1
+    monkeypatch.setattr(payload, "MAX_PLAIN_CELLS", 90)
+    assert len(read_payload(data, "a.xlsx").task_rows) == 3
+    assert opens.calamine == 1 and len(opens.openpyxl) == 1
+
+
+def test_an_error_cell_is_read_by_openpyxl_as_it_was_typed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "a.xlsx"
+    mixed_workbook(path)
+    with zipfile.ZipFile(path) as archive:
+        parts = {name: archive.read(name) for name in archive.namelist()}
+    sheet = "xl/worksheets/sheet1.xml"
+    parts[sheet] = re.sub(
+        rb'<c r="C3"[^>]*>.*?</c>', b'<c r="C3" t="e"><v>#DIV/0!</v></c>', parts[sheet]
+    )
+    with zipfile.ZipFile(path, "w") as archive:
+        for name, part in parts.items():
+            archive.writestr(name, part)
+    opens = Opens(monkeypatch)
+    read = read_payload(path.read_bytes(), "a.xlsx")
+    assert opens.calamine == 0 and len(opens.openpyxl) == 1
+    assert read.task_rows[1].value("percent") == "#DIV/0!"  # not a blank: the row check names it
+
+
+def test_a_workbook_with_formulas_is_opened_once_for_its_rows_metadata_and_formulas(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     workbook = openpyxl.Workbook()
@@ -310,16 +447,10 @@ def test_a_workbook_is_opened_once_for_its_rows_metadata_and_formulas(
     meta.append(["unit", "tw"])
     meta.sheet_state = "hidden"
     workbook.save(tmp_path / "a.xlsx")
-    opened: list[dict[str, Any]] = []
-    load = openpyxl.load_workbook
-
-    def counted(*args: Any, **kwargs: Any) -> Any:
-        opened.append(kwargs)
-        return load(*args, **kwargs)
-
-    monkeypatch.setattr(openpyxl, "load_workbook", counted)
+    opens = Opens(monkeypatch)
     read = read_payload((tmp_path / "a.xlsx").read_bytes(), "a.xlsx")
-    assert len(opened) == 1 and opened[0]["data_only"] is True
+    assert opens.calamine == 0
+    assert len(opens.openpyxl) == 1 and opens.openpyxl[0]["data_only"] is True
     # A blank status is not a formula; the formulas without a cached value are named.
     assert read.formula_cells == {("任务进展", 2, "percent"), ("指标数据", 2, "value")}
     assert [(row.value("task"), row.value("percent")) for row in read.task_rows] == [

@@ -299,15 +299,75 @@ class ZipBounds:
     shared_strings: int | None = None
 
 
-def check_zip(data: bytes, bounds: ZipBounds) -> None:
+_NAME = rb"<(?:[A-Za-z_][\w.-]*:)?"  # an element's start, whatever its namespace prefix
+_FORMULA = re.compile(_NAME + rb"f[\s>/]")
+_CELL = re.compile(_NAME + rb"c[\s>/]")
+_PLACED_CELL = re.compile(_NAME + rb"c\s[^<>]*?\br\s*=\s*[\"']([A-Za-z]{1,3})([0-9]{1,7})[\"']")
+_ERROR_CELL = re.compile(_NAME + rb"c\s[^<>]*?\bt\s*=\s*[\"']e[\"']")
+# Excel's own percent formats (9: 0%, 10: 0.00%) and any format code with a percent sign.
+_PERCENT_FORMAT = re.compile(rb"numFmtId\s*=\s*[\"'](?:9|10)[\"']|formatCode\s*=\s*[\"'][^\"']*%")
+_WINDOW_TAIL = 256  # longer than any element start the patterns above look at
+
+
+@dataclass
+class ZipContents:
+    """What ``check_zip`` saw in an archive's parts as it read them through once.
+
+    ``plain(rows, columns, area)`` says whether a reader that knows neither number formats
+    nor formulas (python-calamine) reads the workbook as openpyxl does: no formula, no error
+    cell, no percent format, and every cell placed (its ``r``) within ``rows`` × ``columns``
+    and an ``area`` of cells (such a reader builds a sheet whole, as wide and as long as its
+    farthest cell, where openpyxl reads it row by row)."""
+
+    shared_strings: int = 0
+    cells: int = 0
+    placed: int = 0
+    last_row: int = 0
+    last_column: int = 0
+    formulas: bool = False
+    errors: bool = False
+    percent_formats: bool = False
+
+    def plain(self, rows: int, columns: int, area: int) -> bool:
+        return (
+            not (self.formulas or self.errors or self.percent_formats)
+            and self.placed == self.cells
+            and self.last_row <= rows
+            and self.last_column <= columns
+            and self.last_row * self.last_column <= area
+        )
+
+    def _read(self, window: bytes, tail: bytes) -> None:
+        """Count what ``window`` holds beyond the ``tail`` it starts with."""
+        self.shared_strings += _shared_string_ends(window) - _shared_string_ends(tail)
+        self.cells += len(_CELL.findall(window)) - len(_CELL.findall(tail))
+        placed = _PLACED_CELL.findall(window)
+        self.placed += len(placed) - len(_PLACED_CELL.findall(tail))
+        for letters, digits in placed:
+            self.last_row = max(self.last_row, int(digits))
+            self.last_column = max(self.last_column, _column_number(letters))
+        self.formulas = self.formulas or bool(_FORMULA.search(window))
+        self.errors = self.errors or bool(_ERROR_CELL.search(window))
+        self.percent_formats = self.percent_formats or bool(_PERCENT_FORMAT.search(window))
+
+
+def _column_number(letters: bytes) -> int:
+    number = 0
+    for letter in letters.upper():
+        number = number * 26 + letter - 64
+    return number
+
+
+def check_zip(data: bytes, bounds: ZipBounds) -> ZipContents | None:
     """Refuse a zip bomb by what the archive declares, before anything is inflated.
 
     Inflating cannot exceed what is declared: ``zipfile`` stops at each entry's declared
     size and fails its CRC check. ``bounds.part`` bounds each part, ``bounds.styles`` the
     styles part (which openpyxl parses whole on opening, ~2 µs a byte). With
     ``bounds.shared_strings``, the archive is then read
-    through once (within ``bounds.uncompressed``) counting shared strings: openpyxl loads
-    the whole table when it opens a workbook, at some microseconds a string.
+    through once (within ``bounds.uncompressed``) counting shared strings (openpyxl loads
+    the whole table when it opens a workbook, at some microseconds a string), and what it
+    holds is returned (``ZipContents``); without, None.
     """
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
@@ -328,26 +388,30 @@ def check_zip(data: bytes, bounds: ZipBounds) -> None:
         styles = entry.filename == "xl/styles.xml"  # where openpyxl reads them, always
         if styles and bounds.styles is not None and entry.file_size > bounds.styles:
             raise ZipRefused("styles")
-    if bounds.shared_strings is not None:
-        with zipfile.ZipFile(io.BytesIO(data)) as archive:
-            if _shared_strings(archive) > bounds.shared_strings:
-                raise ZipRefused("shared_strings")
+    if bounds.shared_strings is None:
+        return None
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        contents = _contents(archive)
+    if contents.shared_strings > bounds.shared_strings:
+        raise ZipRefused("shared_strings")
+    return contents
 
 
-def _shared_strings(archive: zipfile.ZipFile) -> int:
-    """How many shared strings the archive's parts hold, whichever part holds them."""
-    count = 0
+def _contents(archive: zipfile.ZipFile) -> ZipContents:
+    """What the archive's parts hold, whichever part holds it, read through once."""
+    contents = ZipContents()
     for entry in archive.infolist():
         tail = b""
         try:
             with archive.open(entry) as part:
                 while chunk := part.read(1024 * 1024):
                     window = tail + chunk
-                    count += _shared_string_ends(window) - _shared_string_ends(tail)
-                    tail = window[-64:]
+                    contents._read(window, tail)
+                    tail = window[-_WINDOW_TAIL:]
         except (zipfile.BadZipFile, NotImplementedError, RuntimeError, OSError):
-            continue  # openpyxl will refuse what it cannot read
-    return count
+            contents.formulas = True  # not plain: openpyxl will refuse what it cannot read
+            continue
+    return contents
 
 
 def _shared_string_ends(data: bytes) -> int:
