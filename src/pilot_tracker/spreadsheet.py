@@ -347,8 +347,14 @@ class ZipContents:
             self.last_row = max(self.last_row, int(digits))
             self.last_column = max(self.last_column, _column_number(letters))
         self.formulas = self.formulas or bool(_FORMULA.search(window))
-        self.errors = self.errors or bool(_ERROR_CELL.search(window))
-        self.percent_formats = self.percent_formats or bool(_PERCENT_FORMAT.search(window))
+        # Each pattern only where the text it needs is there at all (most parts have none).
+        self.errors = self.errors or (
+            (b'"e"' in window or b"'e'" in window) and bool(_ERROR_CELL.search(window))
+        )
+        self.percent_formats = self.percent_formats or (
+            (b"numFmtId" in window or b"formatCode" in window)
+            and bool(_PERCENT_FORMAT.search(window))
+        )
 
 
 def _column_number(letters: bytes) -> int:
