@@ -538,3 +538,36 @@ def test_short_names() -> None:
     assert short_name("象山县中长期青年发展规划省级试点") == "象山县试点"
     assert short_name("鄞州区中长期青年发展规划全国县级实施试点") == "鄞州区试点"
     assert short_name("Demo") == "Demo"
+
+
+def test_a_program_file_is_parsed_once_with_libyaml(monkeypatch: pytest.MonkeyPatch) -> None:
+    from pilot_tracker.ledger import program_file
+
+    assert program_file._Loader is yaml.CSafeLoader  # libyaml is installed here
+    text = (EXAMPLES / "yinzhou.yaml").read_text(encoding="utf-8")
+    parsed: list[str] = []
+    streamed = yaml.parse
+
+    class Counted(yaml.CSafeLoader):
+        def __init__(self, stream: str):
+            parsed.append("composed")
+            super().__init__(stream)
+
+    def counted_parse(*args: Any, **kwargs: Any) -> Any:
+        parsed.append("events")
+        return streamed(*args, **kwargs)
+
+    monkeypatch.setattr(yaml, "parse", counted_parse)
+    monkeypatch.setattr(program_file, "_Loader", Counted)
+    monkeypatch.setattr(program_file.load_yaml, "__kwdefaults__", {"loader": Counted})
+    spec = program_file.parse_program_text(text, "yinzhou.yaml")
+    assert parsed == ["composed"] and len(spec.units) == 37
+    # An alias in a short file is still refused with its own line: the events, on refusal.
+    parsed.clear()
+    with pytest.raises(ProgramFileError) as refused:
+        program_file.parse_program_text(
+            "code: demo\nunits:\n  - &tw {code: tw}\n  - *tw\n", "a.yaml"
+        )
+    problem = refused.value.problems[0]
+    assert "line 4" in problem.place and "aliases" in problem.message
+    assert parsed == ["composed", "events"]

@@ -481,6 +481,7 @@ def _decoded(data: bytes, name: str) -> str:
 
 # libyaml where it is installed: it parses without recursion and ten times faster.
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_LIBYAML = getattr(getattr(yaml, "cyaml", None), "CParser", None)
 
 
 def load_yaml(
@@ -491,13 +492,75 @@ def load_yaml(
 ) -> tuple[Any, yaml.Node | None]:
     """The data of a YAML document, and its node tree (for line numbers).
 
-    The events are checked first, in one pass that holds nothing, so that aliases
-    (whose expansion can grow a few lines into gigabytes), deep nesting, too many values
-    and, for each top-level key in ``counted``, too many items (``{key: (limit, noun)}``)
-    raise ``YamlBoundError`` before a single object is built. Syntax errors raise
-    ``yaml.YAMLError`` as usual.
+    Aliases (whose expansion can grow a few lines into gigabytes), deep nesting, too many
+    values and, for each top-level key in ``counted``, too many items (``{key: (limit,
+    noun)}``) raise ``YamlBoundError`` before a single object is built. Syntax errors
+    raise ``yaml.YAMLError`` as usual.
+
+    A text too short to hold more values than allowed is parsed once, with libyaml where
+    it is installed: its node tree (where an alias is the node it names, not a copy) is
+    checked before anything is built from it. A longer text, or one read without libyaml
+    (whose pure-Python composer recurses with each level), is checked first as a stream of
+    events that holds nothing, then parsed.
     """
     counted = counted or {}
+    short = len(text) <= MAX_YAML_VALUES // _VALUES_PER_CHARACTER
+    if not (short and _LIBYAML is not None and issubclass(loader, _LIBYAML)):
+        _check_events(text, counted, loader)
+    reader = loader(text)
+    try:
+        try:
+            root = reader.get_single_node()
+        except yaml.MarkedYAMLError as error:
+            if "maximum nesting depth" in str(error.problem):  # libyaml stops at 1,000
+                raise YamlBoundError(_line(error.problem_mark), _TOO_DEEP) from None
+            raise
+        if root is not None and not _tree_within_bounds(root, counted):
+            _check_events(text, counted, loader)  # it says which bound, and where
+            raise YamlBoundError("", "beyond the bounds this file is read within")
+        return (reader.construct_document(root) if root is not None else None), root
+    finally:
+        reader.dispose()
+
+
+# The most values a character of YAML can make (``[:,:]``: a mapping of a null key and a
+# null value for every two characters), rounded up.
+_VALUES_PER_CHARACTER = 2
+
+
+def _tree_within_bounds(root: yaml.Node, counted: dict[str, tuple[int, str]]) -> bool:
+    """Whether a composed document keeps every bound ``_check_events`` keeps: no node
+    reached twice (an alias), none deeper than allowed, not too many values, nor items
+    in a counted section. Walked with a stack, each node once."""
+    seen: set[int] = set()
+    stack: list[tuple[yaml.Node, int]] = [(root, 0)]
+    while stack:
+        node, depth = stack.pop()
+        if id(node) in seen:
+            return False
+        seen.add(id(node))
+        if len(seen) > MAX_YAML_VALUES:
+            return False
+        if isinstance(node, yaml.MappingNode | yaml.SequenceNode):
+            if depth + 1 > MAX_YAML_DEPTH:
+                return False
+            children = (
+                [part for pair in node.value for part in pair]
+                if isinstance(node, yaml.MappingNode)
+                else list(node.value)
+            )
+            stack.extend((child, depth + 1) for child in reversed(children))
+    if isinstance(root, yaml.MappingNode):
+        for key, value in root.value:
+            section = counted.get(str(key.value)) if isinstance(key, yaml.ScalarNode) else None
+            if section and isinstance(value, yaml.SequenceNode) and len(value.value) > section[0]:
+                return False
+    return True
+
+
+def _check_events(text: str, counted: dict[str, tuple[int, str]], loader: type[Any]) -> None:
+    """Refuse the first alias, too deep a nesting, too many values or too many items of a
+    counted section, with its place, in one pass over the events that holds nothing."""
     depth = values = items = 0
     root_is_mapping = key_turn = False
     key: Any = None
@@ -548,12 +611,6 @@ def load_yaml(
         if "maximum nesting depth" in str(error.problem):
             raise YamlBoundError(_line(error.problem_mark), _TOO_DEEP) from None
         raise
-    reader = loader(text)
-    try:
-        root = reader.get_single_node()
-        return (reader.construct_document(root) if root is not None else None), root
-    finally:
-        reader.dispose()
 
 
 _TOO_DEEP = (
@@ -738,7 +795,11 @@ def validate_program(raw: Any, source: str, locate: Locator = format_path) -> Pr
         order = {key: rank for rank, key in enumerate(raw)}
         found.sort(key=lambda entry: _document_order(entry[0], order))
         raise ProgramFileError(source, [Problem(locate(path), text) for path, text in found])
-    return ProgramSpec.model_validate(raw)
+    # Every item is valid and checked: the program is built from them (pydantic does not
+    # validate a model instance again), its header validated as part of it.
+    return ProgramSpec.model_validate(
+        {**raw, **{section: [item for _, item in items[section]] for section in SECTIONS}}
+    )
 
 
 def _document_order(path: Path_, order: dict[Any, int]) -> tuple[int, int]:
@@ -756,7 +817,7 @@ def _check(model: type[_Spec], value: Any, path: Path_, add: Callable[[Path_, st
     rest of the file is what lets one pass list every problem at once.
     """
     try:
-        return TypeAdapter(model).validate_python(value)
+        return model.model_validate(value)
     except ValidationError as error:
         for detail in error.errors():
             location = (*path, *detail["loc"])

@@ -631,8 +631,9 @@ def _upsert(
             changed.append((row[0], update))
     ids = {code: row[0] for code, row in existing.items()}
     if added:
+        table = model.__table__  # Core: no ORM bookkeeping for rows only inserted
         new = session.scalars(
-            insert(model).returning(model.id, sort_by_parameter_order=True), added
+            insert(table).returning(table.c.id, sort_by_parameter_order=True), added
         ).all()
         ids.update(zip((row[key] for row in added), new, strict=True))
     for id_, update in changed:  # few: a reload changes what an office edited
@@ -648,7 +649,7 @@ def _replace(
     if owners:
         session.execute(delete(model).where(owner.in_(owners)))
     if rows:
-        session.execute(insert(model), rows)
+        session.execute(insert(model.__table__), rows)
 
 
 def _remove(session: Session, model: Any, program_id: int, key: str, codes: list[str]) -> None:
