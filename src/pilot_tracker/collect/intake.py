@@ -15,6 +15,7 @@ import re
 import stat as statmodule
 import tempfile
 import unicodedata
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -458,9 +459,8 @@ class _Checker:
                 )
             ).all()
         }
-        latest = self._latest_reports([task.id for task in mine.values()])
         first_row: dict[str, int] = {}
-        reports: list[dict[str, Any]] = []
+        taken: list[tuple[Any, str, dict[str, Any]]] = []  # task id, period, the report
         for row in rows:
             problems: list[RejectionLine] = []
             code = code_key(text_of(row.value("task"), 40))
@@ -486,18 +486,23 @@ class _Checker:
             if report is None:
                 self.summary.ignored += 1  # a row of the template left empty
                 continue
-            task = mine[code]
             period = periods.period_of(report["reported_on"], self.program.cadence)
-            previous = latest.get((task.id, period))
+            taken.append((mine[code].id, period, report))
+        latest = self._latest_reports(
+            {task for task, _, _ in taken}, {period for _, period, _ in taken}
+        )
+        reports: list[dict[str, Any]] = []
+        for task, period, report in taken:
+            previous = latest.get((task, period))
             if previous is not None and all(
-                getattr(previous, key) == value for key, value in report.items()
+                previous[key] == value for key, value in report.items()
             ):
                 self.summary.ignored += 1
                 continue
             reports.append(
                 {
                     "submission_id": self.submission.id,
-                    "task_id": task.id,
+                    "task_id": task,
                     "unit_id": self.unit.id,
                     "period": period,
                     **report,
@@ -600,17 +605,26 @@ class _Checker:
             return None
         return {"status": status.value, "percent": percent, "reported_on": reported_on, **texts}
 
-    def _latest_reports(self, task_ids: list[Any]) -> dict[tuple[int, str], StatusReport]:
-        latest: dict[tuple[int, str], StatusReport] = {}
+    def _latest_reports(
+        self, task_ids: set[Any], in_periods: set[str]
+    ) -> dict[tuple[int, str], Mapping[str, Any]]:
+        """The unit's latest stored report on each of these tasks in each of these periods
+        (the periods the payload reports on, not the whole history)."""
+        latest: dict[tuple[int, str], Mapping[str, Any]] = {}
         if not task_ids:
             return latest
-        reports = self.session.exec(
-            select(StatusReport)
-            .where(StatusReport.unit_id == self.unit.id, col(StatusReport.task_id).in_(task_ids))
-            .order_by(col(StatusReport.submission_id))
-        ).all()
+        table = StatusReport.__table__  # type: ignore[attr-defined]
+        reports = self.session.execute(
+            select(table)
+            .where(
+                table.c.unit_id == self.unit.id,
+                table.c.task_id.in_(task_ids),
+                table.c.period.in_(in_periods),
+            )
+            .order_by(table.c.submission_id)
+        )
         for report in reports:
-            latest[(report.task_id, report.period)] = report
+            latest[(report.task_id, report.period)] = report._mapping
         return latest
 
     # -- indicators --
