@@ -22,7 +22,7 @@ and SQLAlchemy Core (never through intake):
   messy, a GBK CSV, a row that cannot be read), about 26 a program.
 
 **The figures**, each with its floor measured in the same run, each part in a child process
-of its own (peak memory: its ``ru_maxrss`` through ``os.wait4``; for a tree of processes the
+of its own (peak memory: its ``ru_maxrss``, through a launcher; for a tree of processes the
 sum of their RSS, sampled from /proc every 0.2 s):
 
 (a) a day's supervise (collect, flag and escalate, send) of every program on DAY:
@@ -834,7 +834,11 @@ class Ran:
 
 
 def run_child(what: str, arguments: dict[str, Any], env: dict[str, str], timeout: float) -> Ran:
-    """This script as a child, under prlimit (2 GB), killed after ``timeout`` seconds."""
+    """This script as a child, under prlimit (2 GB), killed after ``timeout`` seconds; its
+    peak RSS its own, through the launcher (``timing.launched``: a child of this process
+    would report this process's peak as its own)."""
+    from timing import launched, peak_mb  # benchmarks/timing.py, beside this script
+
     command = [
         "prlimit",
         "--as=2147483648",
@@ -845,26 +849,33 @@ def run_child(what: str, arguments: dict[str, Any], env: dict[str, str], timeout
         json.dumps(arguments),
     ]
     began = time.perf_counter()
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        process = subprocess.Popen(command, env=env, stdout=out, stderr=err, cwd=ROOT)
-        deadline = time.monotonic() + timeout
-        while True:
-            pid, status, usage = os.wait4(process.pid, os.WNOHANG)
-            if pid:
-                break
-            if time.monotonic() > deadline:
-                process.kill()
-                pid, status, usage = os.wait4(process.pid, 0)
-                raise SystemExit(f"{what}: not done within {timeout:.0f} s")
-            time.sleep(0.05)
-        process.returncode = os.waitstatus_to_exitcode(status)
+    with (
+        tempfile.TemporaryFile() as out,
+        tempfile.TemporaryFile() as err,
+        tempfile.TemporaryDirectory() as folder,
+    ):
+        peak = Path(folder) / "peak"
+        process = subprocess.Popen(
+            launched(command, peak),
+            env=env,
+            stdout=out,
+            stderr=err,
+            cwd=ROOT,
+            start_new_session=True,
+        )
+        try:
+            process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+            raise SystemExit(f"{what}: not done within {timeout:.0f} s") from None
         wall = time.perf_counter() - began
         out.seek(0)
         err.seek(0)
         text, errors = out.read().decode(), err.read().decode()
-    if process.returncode != 0:
-        raise SystemExit(f"{what} failed ({process.returncode}):\n{errors[-3000:]}")
-    return Ran(json.loads(text.strip().splitlines()[-1]), wall, usage.ru_maxrss / 1024)
+        if process.returncode != 0:
+            raise SystemExit(f"{what} failed ({process.returncode}):\n{errors[-3000:]}")
+        return Ran(json.loads(text.strip().splitlines()[-1]), wall, peak_mb(peak))
 
 
 # --- through Prefect ---------------------------------------------------------------------------

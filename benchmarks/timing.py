@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import statistics
+import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 WARM_UP = 10
 
@@ -28,3 +30,26 @@ def summary(spent: list[float]) -> str:
         f"median {statistics.median(ordered):6.1f} ms   p95 {p95:6.1f} ms   "
         f"min {ordered[0]:6.1f} ms   max {ordered[-1]:6.1f} ms   (n={len(ordered)})"
     )
+
+
+# A fork shares its parent's memory, and Linux keeps the parent's peak as the child's when
+# the child execs: ``os.wait4`` on a child of a large process reports at least that
+# process's own peak (a 400 MB parent's ``python -c pass`` "peaks" at 411 MB). A small
+# launcher between them reports its own child's: ``python -c pass`` then peaks at 11 MB.
+_LAUNCHER = (
+    "import resource, subprocess, sys\n"
+    "code = subprocess.call(sys.argv[2:])\n"
+    "with open(sys.argv[1], 'w') as out:\n"
+    "    out.write(str(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss))\n"
+    "sys.exit(code)\n"
+)
+
+
+def launched(command: list[str], peak_file: Path) -> list[str]:
+    """``command`` run by the launcher, which writes its peak RSS (KB) to ``peak_file``."""
+    return [sys.executable, "-c", _LAUNCHER, str(peak_file), *command]
+
+
+def peak_mb(peak_file: Path) -> float:
+    """What the launcher wrote: the command's own peak RSS, in MB."""
+    return int(peak_file.read_text()) / 1024
