@@ -98,3 +98,28 @@ def test_a_small_province_is_built_and_its_day_supervised(database: str, tmp_pat
         stored = session.exec(select(sa.func.count()).select_from(Submission)).one()
         assert stored == built.counts["submissions"] + len(files)
     engine.dispose()
+
+
+province_run = _script("province_run")
+
+
+def test_a_backlog_is_built_and_its_floor_reads_every_file(tmp_path: Path) -> None:
+    """The six months of workbooks in the inbox of a program with no history; the floor's
+    reader reads rows from every one, as intake would."""
+    built = province_run.build_backlog(tmp_path / "home", 1)
+    files = sorted(path for path in (tmp_path / "home" / "inbox").rglob("*") if path.is_file())
+    assert built.inbox_files == len(files) >= 100  # six months of some 30 units
+    months = {path.name.split("-", 1)[1][:7] for path in files if "-20" in path.name}
+    assert {"2022-08", "2023-01"} <= months and "2023-02" not in months
+    assert built.counts["submissions"] == 0 and built.counts["flags"] == 0
+    assert all(province_run.read_once(path.read_bytes(), path.name) > 0 for path in files)
+
+
+def test_a_childs_peak_memory_is_its_own(tmp_path: Path) -> None:
+    """A child of a large process reports that process's peak as its own; the launcher's
+    child reports its own."""
+    big = bytearray(300 * 1024 * 1024)
+    big[::4096] = b"\x01" * len(big[::4096])
+    ran = province_run.run([sys.executable, "-c", "pass"], {}, timeout=60)
+    assert ran["code"] == 0 and ran["peak_mb"] < 100
+    del big
