@@ -6,6 +6,7 @@ import copy
 import hashlib
 import json
 import shutil
+import time
 from collections import Counter
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -157,6 +158,44 @@ def test_one_broken_file_does_not_stop_the_others(
     assert "a;rm -rf ~ $(reboot).csv" in {s.file for s in mine}
     assert sum(s.status == "imported" for s in result.submissions) >= 10
     assert result.unavailable == []
+
+
+def test_each_payload_is_archived_ahead_and_taken_in_only_after(
+    sqlite_engine: sa.Engine,
+    tmp_path: Path,
+    xiangshan: ProgramSpec,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The next payload's archive copy is written in a thread while one is taken in; each
+    is taken in (intake's own archive call finds its copy whole) only once its copy is."""
+    from pilot_tracker.collect import collection, intake
+
+    load(sqlite_engine, xiangshan)
+    home = tmp_path / "home"
+    deliver(spec=xiangshan, inbox=home / "inbox", since=None, until=date(2021, 1, 31))
+    events: list[tuple[str, str]] = []
+    archive = intake.archive_payload
+
+    def ahead(where: Path, data: bytes) -> tuple[str, str]:
+        time.sleep(0.02)  # a slow disk
+        done = archive(where, data)
+        events.append(("ahead", done[0]))
+        return done
+
+    def taken(where: Path, data: bytes) -> tuple[str, str]:
+        done = archive(where, data)
+        events.append(("taken", done[0]))
+        return done
+
+    monkeypatch.setattr(collection, "archive_payload", ahead)
+    monkeypatch.setattr(intake, "archive_payload", taken)
+    result = run(sqlite_engine, home, "xiangshan", as_of=date(2021, 1, 31))
+    order = [sha for kind, sha in events if kind == "taken"]
+    assert len(order) == len(result.submissions) >= 10
+    for sha in order[1:]:  # every one but the first was written ahead, before it was taken
+        assert events.index(("ahead", sha)) < events.index(("taken", sha))
+    for summary in result.submissions:
+        assert (home / "archive" / summary.sha256[:2] / summary.sha256).is_file()
 
 
 def http_program(url: str) -> ProgramSpec:
