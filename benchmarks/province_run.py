@@ -359,6 +359,8 @@ def at_size(programs: int, work: Path, options: argparse.Namespace) -> dict[str,
     say(f"[N={programs}] supervise --all-programs, {built.inbox_files} files")
     result["supervise"] = supervise(copy(backlog, work / "supervised"), work, programs, timeout)
     say(f"  {result['supervise']['wall']:.1f} s, {result['supervise']['peak_mb']:.0f} MB")
+    if options.supervise_only:
+        return result
 
     say(f"[N={programs}] intake against reading each payload once and a commit")
     day = {"day": BACKLOG_DAY.isoformat()}
@@ -429,6 +431,9 @@ def main() -> int:
     parser.add_argument("--deadline", type=float, default=1800, help="seconds any part may take")
     parser.add_argument("--results", type=Path, help="write the figures as JSON here")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
+    parser.add_argument(
+        "--supervise-only", action="store_true", help="the backlog's supervise, nothing else"
+    )
     options = parser.parse_args()
     work_root = Path(tempfile.mkdtemp(prefix="province-run-"))
     results: dict[str, Any] = {"machine": province.machine(), "aims": AIMS, "sizes": []}
@@ -437,6 +442,9 @@ def main() -> int:
             work = work_root / f"n{programs}"
             work.mkdir()
             result = at_size(programs, work, options)
+            if options.supervise_only:
+                print(json.dumps({"programs": programs, "supervise": result["supervise"]}))
+                continue
             result["met"] = aims(result)
             results["sizes"].append(result)
             print(json.dumps({"programs": programs, "met": result["met"]}))

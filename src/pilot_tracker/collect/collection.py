@@ -445,9 +445,10 @@ def _in_transaction(
     """One payload through ``intake`` (taken in, or recorded as failed) in its own
     transaction."""
     with db.session(engine) as session:
-        record = store.get_program(session=session, code=program)
-        member = session.exec(
-            select(Unit).where(Unit.program_id == record.id, Unit.code == unit)
+        record, member = session.exec(
+            select(Program, Unit)
+            .join(Unit, Unit.program_id == Program.id)
+            .where(Program.code == program, Unit.code == unit)
         ).one()
         return intake(
             session=session,

@@ -341,7 +341,9 @@ def _open(
         status=SubmissionStatus.REJECTED.value,
     )
     seen = session.exec(
-        select(Submission).where(Submission.unit_id == unit.id, Submission.sha256 == summary.sha256)
+        select(Submission.id).where(
+            Submission.unit_id == unit.id, Submission.sha256 == summary.sha256
+        )
     ).first()
     if seen is not None:
         summary.status = SubmissionStatus.DUPLICATE.value
@@ -451,9 +453,9 @@ class _Checker:
         session, unit = self.session, self.unit
         co_led = select(TaskCoUnit.task_id).where(TaskCoUnit.unit_id == unit.id)
         mine = {
-            code_key(task.code): task
-            for task in session.exec(
-                select(Task).where(
+            code_key(code): task_id
+            for task_id, code in session.exec(
+                select(Task.id, Task.code).where(
                     Task.program_id == self.program.id,
                     or_(Task.lead_unit_id == unit.id, col(Task.id).in_(co_led)),
                 )
@@ -487,7 +489,7 @@ class _Checker:
                 self.summary.ignored += 1  # a row of the template left empty
                 continue
             period = periods.period_of(report["reported_on"], self.program.cadence)
-            taken.append((mine[code].id, period, report))
+            taken.append((mine[code], period, report))
         latest = self._latest_reports(
             {task for task, _, _ in taken}, {period for _, period, _ in taken}
         )
@@ -639,12 +641,7 @@ class _Checker:
                 )
             ).all()
         }
-        everyone = {
-            code_key(code)
-            for code in self.session.exec(
-                select(Indicator.code).where(Indicator.program_id == self.program.id)
-            ).all()
-        }
+        everyone: set[str] | None = None  # read only to say why a code is not this unit's
         seen: set[tuple[str, date]] = set()
         for row in rows:
             code = code_key(text_of(row.value("indicator"), 40))
@@ -652,6 +649,13 @@ class _Checker:
                 self._reject([self._line(row, "indicator", "指标编号为空")])
                 continue
             if code not in owned:
+                if everyone is None:
+                    everyone = {
+                        code_key(other)
+                        for other in self.session.exec(
+                            select(Indicator.code).where(Indicator.program_id == self.program.id)
+                        ).all()
+                    }
                 reason = (
                     "该指标不由本单位报送，请只填报本单位负责的指标"
                     if code in everyone
