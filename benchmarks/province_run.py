@@ -39,7 +39,10 @@ How each grows with N is read off the runs at each N (``--programs 10 100``).
     PYTHONPATH=src:. timeout 7200 .venv/bin/python benchmarks/province_run.py \\
         --programs 10 100 --results province-run.json
 
-``--keep`` leaves the temporary folder; ``--deadline`` bounds every part (1,800 s).
+``--keep`` leaves the temporary folder; ``--deadline`` bounds every part (1,800 s);
+``--postgres postgresql+psycopg://postgres@127.0.0.1:5432/postgres`` measures the flag on
+PostgreSQL too (in a database of its own, dropped at the end); ``--supervise-only`` runs
+the backlog's supervise alone.
 """
 
 from __future__ import annotations
@@ -389,6 +392,9 @@ def at_size(programs: int, work: Path, options: argparse.Namespace) -> dict[str,
     result["flag"] = {**ran.figures, "peak_mb": ran.peak_mb}
     result["flag"]["ratio"] = ran.figures["flag_seconds"] / ran.figures["scan_seconds"]
     say(f"  {result['flag']['ratio']:.1f}×")
+    if options.postgres:
+        result["flag_postgresql"] = flag_on_postgresql(programs, work, options)
+        say(f"  PostgreSQL: {result['flag_postgresql']['ratio']:.1f}×")
     say(f"[N={programs}] the PDF against WeasyPrint alone")
     ran = province.run_child(
         "pdf",
@@ -408,6 +414,31 @@ def at_size(programs: int, work: Path, options: argparse.Namespace) -> dict[str,
     say(f"  {result['load']['wall']:.2f} s")
     result["load_after"] = os.getloadavg()
     return result
+
+
+def flag_on_postgresql(programs: int, work: Path, options: argparse.Namespace) -> dict:
+    """The flag against the scan on the two years' province built in PostgreSQL."""
+    backend = province.Backend("postgresql", work / "postgresql", options.postgres)
+    backend.create(f"{province.BASE_DATABASE}_run")
+    try:
+        url = backend.url(f"{province.BASE_DATABASE}_run", work)
+        home = work / "postgresql-home"
+        province.build(
+            url=url,
+            home=home,
+            programs=programs,
+            say=lambda line: None,
+            flag_days=(),
+            inbox=(province.DAY, province.DAY),
+        )
+        env = province.environment(home, url, work / "prefect")
+        arguments = {"day": province.DAY.isoformat(), "program": "p001", "times": 10}
+        ran = province.run_child("flag", {**arguments, "profile": False}, env, options.deadline)
+        figures = {**ran.figures, "peak_mb": ran.peak_mb}
+        figures["ratio"] = figures["flag_seconds"] / figures["scan_seconds"]
+        return figures
+    finally:
+        backend.drop_all()
 
 
 def aims(result: dict[str, Any]) -> dict[str, bool]:
@@ -433,6 +464,11 @@ def main() -> int:
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
     parser.add_argument(
         "--supervise-only", action="store_true", help="the backlog's supervise, nothing else"
+    )
+    parser.add_argument(
+        "--postgres",
+        default="",
+        help="an admin URL on 127.0.0.1: the flag measured on PostgreSQL too",
     )
     options = parser.parse_args()
     work_root = Path(tempfile.mkdtemp(prefix="province-run-"))
@@ -471,6 +507,14 @@ def report(size: dict[str, Any]) -> str:
             f"floor {size['floor']['peak_mb']:.0f} MB)",
             f"  flag                      {f['flag_seconds'] * 1000:7.1f} ms  scan "
             f"{f['scan_seconds'] * 1000:.1f} ms = {f['ratio']:.1f}×  ({f['rows']} rows)",
+            *(
+                [
+                    f"  flag, PostgreSQL          {g['flag_seconds'] * 1000:7.1f} ms  scan "
+                    f"{g['scan_seconds'] * 1000:.1f} ms = {g['ratio']:.1f}×"
+                ]
+                if (g := size.get("flag_postgresql"))
+                else []
+            ),
             f"  --help                    {h['help_seconds']:7.3f} s  python -c pass "
             f"{h['python_seconds']:.3f} s",
             f"  PDF                       {p['product_seconds']:7.2f} s  WeasyPrint "
