@@ -364,6 +364,7 @@ def take(
                 )
                 continue
             ready.append((pull, pulled))
+    ledger = _Ledger.read(engine, program) if ready else None
     with _ArchiveAhead(home) as archive:
         for index, (pull, pulled) in enumerate(ready):
             archive.settle(pulled.payload)
@@ -380,6 +381,7 @@ def take(
                     now,
                     home,
                     templates,
+                    ledger=ledger,
                 )
             except Exception as error:  # a bug: intake records what a unit sent wrong itself
                 failed = _failed_intake(
@@ -401,6 +403,23 @@ def take(
     if templates is not None:
         _warn_office(engine, program, result.not_taken, now, templates)
     return result
+
+
+@dataclass
+class _Ledger:
+    """A program's record and its units', read once for a run's payloads: intake reads
+    their fields and never changes them (detached from the session that read them)."""
+
+    program: Program
+    units: dict[str, Unit]
+
+    @classmethod
+    def read(cls, engine: Engine, program: str) -> _Ledger:
+        with db.session(engine) as session:
+            record = store.get_program(session=session, code=program)
+            units = session.exec(select(Unit).where(Unit.program_id == record.id)).all()
+            session.expunge_all()  # loaded as they are, not expired when the block commits
+        return cls(record, {unit.code: unit for unit in units})
 
 
 class _ArchiveAhead:
@@ -441,15 +460,20 @@ def _in_transaction(
     now: datetime,
     home: Path,
     templates: outbox.Templates | None,
+    ledger: _Ledger | None = None,
 ) -> SubmissionSummary:
     """One payload through ``intake`` (taken in, or recorded as failed) in its own
-    transaction."""
+    transaction; the program and unit as ``ledger`` read them at the run's start, or read
+    in it."""
     with db.session(engine) as session:
-        record, member = session.exec(
-            select(Program, Unit)
-            .join(Unit, Unit.program_id == Program.id)
-            .where(Program.code == program, Unit.code == unit)
-        ).one()
+        if ledger is not None:
+            record, member = ledger.program, ledger.units[unit]
+        else:
+            record, member = session.exec(
+                select(Program, Unit)
+                .join(Unit, Unit.program_id == Program.id)
+                .where(Program.code == program, Unit.code == unit)
+            ).one()
         return intake(
             session=session,
             program=record,
