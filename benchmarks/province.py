@@ -437,7 +437,6 @@ def supervise_program(
     flows/collect_status.py), in the same order, without Prefect."""
     from pilot_tracker import db, runs
     from pilot_tracker.alerts import delivery
-    from pilot_tracker.collect import collection
     from pilot_tracker.ledger import store
     from pilot_tracker.supervise import flags, workdays
 
@@ -458,17 +457,8 @@ def supervise_program(
     with runs.exclusive(engine=engine, program=program, flow="supervise", now=started) as other:
         if other is not None:
             raise SystemExit(f"{program}: another run holds the lock")
-        collected = collection.collect(
-            engine=engine,
-            program=program,
-            as_of=day,
-            now=datetime.now(UTC),
-            home=settings.home,
-            environ=os.environ,
-            templates=templates,
-            settle_seconds=0,
-            attempts=1,
-            inbox_wait=timedelta(minutes=settings.inbox_wait_minutes),
+        collected = collect_program(
+            engine=engine, settings=settings, templates=templates, program=program, day=day
         )
         runs.record(
             engine=engine,
@@ -507,6 +497,25 @@ def supervise_program(
             summary=summary,
         )
     return summary
+
+
+def collect_program(*, engine: Any, settings: Any, templates: Any, program: str, day: date) -> Any:
+    """``collection.collect`` as the ``collect-status`` flow calls it, without waiting for
+    files still being copied (the builder wrote them long before)."""
+    from pilot_tracker.collect import collection
+
+    return collection.collect(
+        engine=engine,
+        program=program,
+        as_of=day,
+        now=datetime.now(UTC),
+        home=settings.home,
+        environ=os.environ,
+        templates=templates,
+        settle_seconds=0,
+        attempts=1,
+        inbox_wait=timedelta(minutes=settings.inbox_wait_minutes),
+    )
 
 
 def supervise_all(day: date) -> dict[str, Any]:
@@ -835,9 +844,9 @@ class Ran:
 
 def run_child(what: str, arguments: dict[str, Any], env: dict[str, str], timeout: float) -> Ran:
     """This script as a child, under prlimit (2 GB), killed after ``timeout`` seconds; its
-    peak RSS its own, through the launcher (``timing.launched``: a child of this process
-    would report this process's peak as its own)."""
-    from timing import launched, peak_mb  # benchmarks/timing.py, beside this script
+    peak RSS its own (``timing.measured``: a child of this process would report this
+    process's peak as its own)."""
+    from timing import measured  # benchmarks/timing.py, beside this script
 
     command = [
         "prlimit",
@@ -848,34 +857,12 @@ def run_child(what: str, arguments: dict[str, Any], env: dict[str, str], timeout
         what,
         json.dumps(arguments),
     ]
-    began = time.perf_counter()
-    with (
-        tempfile.TemporaryFile() as out,
-        tempfile.TemporaryFile() as err,
-        tempfile.TemporaryDirectory() as folder,
-    ):
-        peak = Path(folder) / "peak"
-        process = subprocess.Popen(
-            launched(command, peak),
-            env=env,
-            stdout=out,
-            stderr=err,
-            cwd=ROOT,
-            start_new_session=True,
-        )
-        try:
-            process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
-            raise SystemExit(f"{what}: not done within {timeout:.0f} s") from None
-        wall = time.perf_counter() - began
-        out.seek(0)
-        err.seek(0)
-        text, errors = out.read().decode(), err.read().decode()
-        if process.returncode != 0:
-            raise SystemExit(f"{what} failed ({process.returncode}):\n{errors[-3000:]}")
-        return Ran(json.loads(text.strip().splitlines()[-1]), wall, peak_mb(peak))
+    ran = measured(command, env=env, cwd=ROOT, timeout=timeout)
+    if ran is None:
+        raise SystemExit(f"{what}: not done within {timeout:.0f} s")
+    if ran["code"] != 0:
+        raise SystemExit(f"{what} failed ({ran['code']}):\n{ran['err'][-3000:]}")
+    return Ran(json.loads(ran["out"].strip().splitlines()[-1]), ran["wall"], ran["peak_mb"])
 
 
 # --- through Prefect ---------------------------------------------------------------------------

@@ -52,12 +52,10 @@ import io
 import json
 import os
 import shutil
-import signal
-import subprocess
 import sys
 import tempfile
 import time
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from pathlib import Path
 from statistics import median
 from typing import Any
@@ -69,7 +67,7 @@ HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE.parent / "src"), str(HERE.parent), str(HERE)]
 
 from benchmarks import province  # noqa: E402
-from timing import launched, peak_mb  # noqa: E402
+from timing import measured  # noqa: E402
 
 BACKLOG = (date(2022, 7, 31), date(2023, 1, 31))  # what the units sent after, up to
 BACKLOG_DAY = date(2023, 2, 1)
@@ -127,52 +125,12 @@ def env_for(home: Path, work: Path) -> dict[str, str]:
 
 
 def run(command: list[str], env: dict[str, str], timeout: float, peak: bool = True) -> dict:
-    """A process's wall time, peak RSS (MB, through the launcher, ``timing.launched``: a
-    child of this process would report this process's peak as its own), CPU time, exit
-    code and output. ``peak=False`` runs it directly, for start-up times."""
-    began = time.perf_counter()
-    with (
-        tempfile.TemporaryFile() as out,
-        tempfile.TemporaryFile() as err,
-        tempfile.TemporaryDirectory() as folder,
-    ):
-        peak_file = Path(folder) / "peak"
-        process = subprocess.Popen(
-            launched(command, peak_file) if peak else command,
-            env=env,
-            stdout=out,
-            stderr=err,
-            cwd=province.ROOT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-        try:
-            _, status, usage = _wait4(process.pid, timeout)
-        except TimeoutError:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
-            raise SystemExit(f"{command[:3]}: not done within {timeout:.0f} s") from None
-        wall = time.perf_counter() - began
-        out.seek(0)
-        err.seek(0)
-        return {
-            "wall": wall,
-            "peak_mb": peak_mb(peak_file) if peak else None,
-            "cpu": usage.ru_utime + usage.ru_stime,
-            "code": os.waitstatus_to_exitcode(status),
-            "out": out.read().decode(errors="replace"),
-            "err": err.read().decode(errors="replace"),
-        }
-
-
-def _wait4(pid: int, timeout: float) -> tuple[int, int, Any]:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        waited = os.wait4(pid, os.WNOHANG)
-        if waited[0]:
-            return waited
-        time.sleep(0.005)
-    raise TimeoutError
+    """A process's wall time, its own peak RSS, CPU time, exit code and output
+    (``timing.measured``), from the repository's root."""
+    ran = measured(command, env=env, cwd=province.ROOT, timeout=timeout, peak=peak)
+    if ran is None:
+        raise SystemExit(f"{command[:3]}: not done within {timeout:.0f} s")
+    return ran
 
 
 def child(what: str, arguments: dict[str, Any], env: dict[str, str], timeout: float) -> dict:
@@ -198,7 +156,6 @@ def intake_all(day: date) -> dict[str, Any]:
     """``collection.collect`` of every program, in this process, as ``supervise`` calls it."""
     from pilot_tracker import db, runs
     from pilot_tracker.alerts import outbox
-    from pilot_tracker.collect import collection
     from pilot_tracker.settings import Settings
 
     settings = Settings()
@@ -208,17 +165,8 @@ def intake_all(day: date) -> dict[str, Any]:
     taken = 0
     began = time.perf_counter()
     for program in programs:
-        collected = collection.collect(
-            engine=engine,
-            program=program,
-            as_of=day,
-            now=datetime.now(UTC),
-            home=settings.home,
-            environ=os.environ,
-            templates=templates,
-            settle_seconds=0,
-            attempts=1,
-            inbox_wait=timedelta(minutes=settings.inbox_wait_minutes),
+        collected = province.collect_program(
+            engine=engine, settings=settings, templates=templates, program=program, day=day
         )
         taken += len(collected.submissions)
     seconds = time.perf_counter() - began

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 WARM_UP = 10
 
@@ -53,3 +58,47 @@ def launched(command: list[str], peak_file: Path) -> list[str]:
 def peak_mb(peak_file: Path) -> float:
     """What the launcher wrote: the command's own peak RSS, in MB."""
     return int(peak_file.read_text()) / 1024
+
+
+def measured(
+    command: list[str], *, env: dict[str, str], cwd: Path, timeout: float, peak: bool = True
+) -> dict[str, Any] | None:
+    """Run ``command`` in a session of its own: its wall time, its own peak RSS in MB
+    (through the launcher; None with ``peak=False``, which runs it directly, for start-up
+    times), CPU time, exit code and output; None, its processes killed, past ``timeout``."""
+    began = time.perf_counter()
+    with (
+        tempfile.TemporaryFile() as out,
+        tempfile.TemporaryFile() as err,
+        tempfile.TemporaryDirectory() as folder,
+    ):
+        peak_file = Path(folder) / "peak"
+        process = subprocess.Popen(
+            launched(command, peak_file) if peak else command,
+            env=env,
+            stdout=out,
+            stderr=err,
+            cwd=cwd,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        deadline = time.monotonic() + timeout
+        while not (waited := os.wait4(process.pid, os.WNOHANG))[0]:
+            if time.monotonic() > deadline:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+                return None
+            time.sleep(0.005)
+        _, status, usage = waited
+        process.returncode = os.waitstatus_to_exitcode(status)
+        wall = time.perf_counter() - began
+        out.seek(0)
+        err.seek(0)
+        return {
+            "wall": wall,
+            "peak_mb": peak_mb(peak_file) if peak else None,
+            "cpu": usage.ru_utime + usage.ru_stime,
+            "code": process.returncode,
+            "out": out.read().decode(errors="replace"),
+            "err": err.read().decode(errors="replace"),
+        }

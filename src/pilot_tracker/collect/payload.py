@@ -22,6 +22,7 @@ import re
 import unicodedata
 import warnings
 from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from itertools import islice
 from typing import Any, NamedTuple
@@ -248,7 +249,7 @@ def _read_plain_workbook(data: bytes) -> ReadPayload:
     except Exception as error:  # calamine raises its own kinds for a broken file
         raise PayloadError(_UNREADABLE.format(type(error).__name__)) from None
     visible = python_calamine.SheetVisibleEnum.Visible
-    try:
+    with _reading(workbook):
         meta: dict[str, str] = {}
         sheets: dict[str, _Sheet] = {}
         for sheet in workbook.sheets_metadata:
@@ -261,9 +262,17 @@ def _read_plain_workbook(data: bytes) -> ReadPayload:
             cells = ([_Plain(_plain(value)) for value in row[:MAX_COLUMNS]] for row in rows)
             sheets[sheet.name] = _Sheet(cells, "visible" if sheet.visible == visible else "hidden")
         return _read_sheets(meta, sheets)
+
+
+@contextmanager
+def _reading(workbook: Any) -> Iterator[None]:
+    """Whatever a reader raises on a broken or hostile workbook, said as a refusal; the
+    workbook closed in any case."""
+    try:
+        yield
     except PayloadError:
         raise
-    except Exception as error:
+    except Exception as error:  # each reader raises many kinds of its own
         raise PayloadError(_UNREADABLE.format(type(error).__name__)) from None
     finally:
         workbook.close()
@@ -293,7 +302,7 @@ def _read_workbook(data: bytes) -> ReadPayload:
         workbook = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except Exception as error:  # openpyxl raises many kinds for a broken or hostile file
         raise PayloadError(_UNREADABLE.format(type(error).__name__)) from None
-    try:
+    with _reading(workbook):
         result = _read_sheets(
             _meta(workbook),
             {
@@ -307,12 +316,6 @@ def _read_workbook(data: bytes) -> ReadPayload:
         )
         if _has_missing_values(result):
             result.formula_cells = _formula_cells(workbook, result)
-    except PayloadError:
-        raise
-    except Exception as error:
-        raise PayloadError(_UNREADABLE.format(type(error).__name__)) from None
-    finally:
-        workbook.close()
     return result
 
 
