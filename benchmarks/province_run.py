@@ -89,26 +89,18 @@ DATABASE = "pilot.db"
 
 def build_backlog(home: Path, programs: int) -> province.Built:
     """Ledgers only, and six months of workbooks in the inbox."""
-    return province.build(
-        url=f"sqlite:///{home / DATABASE}",
-        home=home,
-        programs=programs,
-        say=lambda line: None,
-        months=0,
-        flag_days=(),
-        inbox=BACKLOG,
-    )
+    return _build(home, programs, months=0, inbox=BACKLOG)
 
 
 def build_history(home: Path, programs: int) -> province.Built:
     """Ledgers with two years of history; nothing in the inbox."""
+    return _build(home, programs, months=len(province.HISTORY), inbox=(province.DAY, province.DAY))
+
+
+def _build(home: Path, programs: int, **state: Any) -> province.Built:
+    url = f"sqlite:///{home / DATABASE}"
     return province.build(
-        url=f"sqlite:///{home / DATABASE}",
-        home=home,
-        programs=programs,
-        say=lambda line: None,
-        flag_days=(),
-        inbox=(province.DAY, province.DAY),
+        url=url, home=home, programs=programs, say=lambda line: None, flag_days=(), **state
     )
 
 
