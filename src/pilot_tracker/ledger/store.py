@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -128,6 +129,7 @@ def get_program(*, session: Session, code: str) -> Program:
 # ``ProgramSpec`` is frozen, so one can be handed to every reader.
 _READ: dict[str, ProgramSpec] = {}
 _READ_KEPT = 512
+_READ_LOCK = threading.Lock()  # a flow's programs may be read in threads of one process
 
 
 def read_program(*, session: Session, code: str) -> ProgramSpec:
@@ -141,9 +143,10 @@ def read_program(*, session: Session, code: str) -> ProgramSpec:
         return kept
     spec = _read_ledger(session, program)
     if program.revision:
-        while len(_READ) >= _READ_KEPT:
-            _READ.pop(next(iter(_READ)), None)
-        _READ[program.revision] = spec
+        with _READ_LOCK:
+            while len(_READ) >= _READ_KEPT:
+                _READ.pop(next(iter(_READ)))
+            _READ[program.revision] = spec
     return spec
 
 
