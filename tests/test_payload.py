@@ -428,6 +428,32 @@ def test_an_error_cell_is_read_by_openpyxl_as_it_was_typed(
     assert read.task_rows[1].value("percent") == "#DIV/0!"  # not a blank: the row check names it
 
 
+@pytest.mark.parametrize(
+    ("before", "after"),
+    [
+        (b"<sheetData>", b"<sheetData>&lol;"),  # an entity it never declares
+        (b"<worksheet ", b'<!DOCTYPE x [<!ENTITY lol "lol">]><worksheet '),  # a DTD
+    ],
+)
+def test_an_entity_sends_a_workbook_to_openpyxl_which_refuses_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, before: bytes, after: bytes
+) -> None:
+    path = tmp_path / "a.xlsx"
+    mixed_workbook(path)
+    with zipfile.ZipFile(path) as archive:
+        parts = {name: archive.read(name) for name in archive.namelist()}
+    sheet = "xl/worksheets/sheet1.xml"
+    assert before in parts[sheet]
+    parts[sheet] = parts[sheet].replace(before, after, 1)
+    with zipfile.ZipFile(path, "w") as archive:
+        for name, part in parts.items():
+            archive.writestr(name, part)
+    opens = Opens(monkeypatch)
+    with pytest.raises(PayloadError, match="工作簿无法读取"):
+        read_payload(path.read_bytes(), "a.xlsx")
+    assert opens.calamine == 0 and len(opens.openpyxl) == 1
+
+
 def test_a_workbook_with_formulas_is_opened_once_for_its_rows_metadata_and_formulas(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

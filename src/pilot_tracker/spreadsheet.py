@@ -306,6 +306,8 @@ _PLACED_CELL = re.compile(_NAME + rb"c\s[^<>]*?\br\s*=\s*[\"']([A-Za-z]{1,3})([0
 _ERROR_CELL = re.compile(_NAME + rb"c\s[^<>]*?\bt\s*=\s*[\"']e[\"']")
 # Excel's own percent formats (9: 0%, 10: 0.00%) and any format code with a percent sign.
 _PERCENT_FORMAT = re.compile(rb"numFmtId\s*=\s*[\"'](?:9|10)[\"']|formatCode\s*=\s*[\"'][^\"']*%")
+# An entity reference other than XML's five and character references.
+_ENTITY = re.compile(rb"&(?!(?:amp|lt|gt|quot|apos|#[0-9]+|#x[0-9A-Fa-f]+);)")
 _WINDOW_TAIL = 256  # longer than any element start the patterns above look at
 
 
@@ -315,7 +317,9 @@ class ZipContents:
 
     ``plain(rows, columns, area)`` says whether a reader that knows neither number formats
     nor formulas (python-calamine) reads the workbook as openpyxl does: no formula, no error
-    cell, no percent format, and every cell placed (its ``r``) within ``rows`` × ``columns``
+    cell, no percent format, no DTD nor entity beyond XML's own (openpyxl refuses them, as
+    it should; python-calamine would read past them), and every cell placed (its ``r``)
+    within ``rows`` × ``columns``
     and an ``area`` of cells (such a reader builds a sheet whole, as wide and as long as its
     farthest cell, where openpyxl reads it row by row)."""
 
@@ -327,10 +331,11 @@ class ZipContents:
     formulas: bool = False
     errors: bool = False
     percent_formats: bool = False
+    entities: bool = False  # a DTD, or an entity XML does not define by itself
 
     def plain(self, rows: int, columns: int, area: int) -> bool:
         return (
-            not (self.formulas or self.errors or self.percent_formats)
+            not (self.formulas or self.errors or self.percent_formats or self.entities)
             and self.placed == self.cells
             and self.last_row <= rows
             and self.last_column <= columns
@@ -347,6 +352,9 @@ class ZipContents:
             self.last_row = max(self.last_row, int(digits))
             self.last_column = max(self.last_column, _column_number(letters))
         self.formulas = self.formulas or bool(_FORMULA.search(window))
+        self.entities = self.entities or (
+            b"<!" in window.replace(b"<![CDATA[", b"") or bool(_ENTITY.search(window))
+        )
         # Each pattern only where the text it needs is there at all (most parts have none).
         self.errors = self.errors or (
             (b'"e"' in window or b"'e'" in window) and bool(_ERROR_CELL.search(window))
