@@ -280,3 +280,18 @@ def test_a_rule_switched_off() -> None:
         f.rule != "behind_plan"
         for f in rules.evaluate(situation(date(2021, 3, 31), reports, spec=spec))
     )
+
+
+def test_a_unit_that_skipped_a_period_has_not_caught_up_with_readings_of_earlier_ones() -> None:
+    """rsj owns an indicator: readings of January and February do not make up for a March
+    it skipped (the period checked is March, whatever the readings' months)."""
+    reports = [report("T-02", "rsj", date(2021, 2, 20), 10)]
+    indicator = SPEC.indicators[0].code
+    readings = [
+        rules.Reading(indicator=indicator, value=5.9, as_of=date(2021, 1, 29)),
+        rules.Reading(indicator=indicator, value=6.0, as_of=date(2021, 2, 26)),
+    ]
+    current = situation(date(2021, 3, 31), reports, readings)
+    assert rules.caught_up(current, "rsj", "2021-03") is False
+    found = {f.unit: f for f in rules.missing_report(current)}
+    assert found["rsj"].details["period"] == "2021-03"

@@ -241,8 +241,8 @@ def caught_up(situation: Situation, unit: str, period: str) -> bool:
     for report in situation.of_unit(unit):
         sent[report.period].add(report.task)
     for code in owned:
-        for period in situation.reading_periods.get(code, ()):
-            sent[period].add(code)
+        for taken in situation.reading_periods.get(code, ()):
+            sent[taken].add(code)
     latest = max(sent, key=periods.ordinal, default=None)
     if latest is None or periods.ordinal(latest) <= periods.ordinal(period):
         return False
