@@ -408,22 +408,24 @@ def test_a_sheet_larger_than_calamine_builds_whole_is_read_by_openpyxl(
     assert opens.calamine == 1 and len(opens.openpyxl) == 1
 
 
+SHEET_XML = "xl/worksheets/sheet1.xml"  # the task sheet of ``mixed_workbook``
+
+
+def _sheet_xml(path: Path) -> bytes:
+    with zipfile.ZipFile(path) as archive:
+        return archive.read(SHEET_XML)
+
+
 def test_an_error_cell_is_read_by_openpyxl_as_it_was_typed(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     path = tmp_path / "a.xlsx"
     mixed_workbook(path)
-    with zipfile.ZipFile(path) as archive:
-        parts = {name: archive.read(name) for name in archive.namelist()}
-    sheet = "xl/worksheets/sheet1.xml"
-    parts[sheet] = re.sub(
-        rb'<c r="C3"[^>]*>.*?</c>', b'<c r="C3" t="e"><v>#DIV/0!</v></c>', parts[sheet]
-    )
-    with zipfile.ZipFile(path, "w") as archive:
-        for name, part in parts.items():
-            archive.writestr(name, part)
+    sheet = _sheet_xml(path)
+    error = re.sub(rb'<c r="C3"[^>]*>.*?</c>', b'<c r="C3" t="e"><v>#DIV/0!</v></c>', sheet)
+    data = rewrite(path, tmp_path / "b.xlsx", replace={SHEET_XML: error})
     opens = Opens(monkeypatch)
-    read = read_payload(path.read_bytes(), "a.xlsx")
+    read = read_payload(data, "a.xlsx")
     assert opens.calamine == 0 and len(opens.openpyxl) == 1
     assert read.task_rows[1].value("percent") == "#DIV/0!"  # not a blank: the row check names it
 
@@ -440,17 +442,13 @@ def test_an_entity_sends_a_workbook_to_openpyxl_which_refuses_it(
 ) -> None:
     path = tmp_path / "a.xlsx"
     mixed_workbook(path)
-    with zipfile.ZipFile(path) as archive:
-        parts = {name: archive.read(name) for name in archive.namelist()}
-    sheet = "xl/worksheets/sheet1.xml"
-    assert before in parts[sheet]
-    parts[sheet] = parts[sheet].replace(before, after, 1)
-    with zipfile.ZipFile(path, "w") as archive:
-        for name, part in parts.items():
-            archive.writestr(name, part)
+    sheet = _sheet_xml(path)
+    assert before in sheet
+    replace = {SHEET_XML: sheet.replace(before, after, 1)}
+    data = rewrite(path, tmp_path / "b.xlsx", replace=replace)
     opens = Opens(monkeypatch)
     with pytest.raises(PayloadError, match="工作簿无法读取"):
-        read_payload(path.read_bytes(), "a.xlsx")
+        read_payload(data, "a.xlsx")
     assert opens.calamine == 0 and len(opens.openpyxl) == 1
 
 
