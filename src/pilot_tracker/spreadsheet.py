@@ -318,10 +318,10 @@ class ZipContents:
     ``plain(rows, columns, area)`` says whether a reader that knows neither number formats
     nor formulas (python-calamine) reads the workbook as openpyxl does: no formula, no error
     cell, no percent format, no DTD nor entity beyond XML's own (openpyxl refuses them, as
-    it should; python-calamine would read past them), and every cell placed (its ``r``)
-    within ``rows`` × ``columns``
-    and an ``area`` of cells (such a reader builds a sheet whole, as wide and as long as its
-    farthest cell, where openpyxl reads it row by row)."""
+    it should; python-calamine would read past them), no part it could not read, and every
+    cell placed (its ``r``) within ``rows`` × ``columns`` and an ``area`` of cells (such a
+    reader builds a sheet whole, as wide and as long as its farthest cell, where openpyxl
+    reads it row by row)."""
 
     shared_strings: int = 0
     cells: int = 0
@@ -332,10 +332,17 @@ class ZipContents:
     errors: bool = False
     percent_formats: bool = False
     entities: bool = False  # a DTD, or an entity XML does not define by itself
+    unreadable: bool = False  # a part zipfile could not inflate
 
     def plain(self, rows: int, columns: int, area: int) -> bool:
         return (
-            not (self.formulas or self.errors or self.percent_formats or self.entities)
+            not (
+                self.formulas
+                or self.errors
+                or self.percent_formats
+                or self.entities
+                or self.unreadable
+            )
             and self.placed == self.cells
             and self.last_row <= rows
             and self.last_column <= columns
@@ -423,7 +430,7 @@ def _contents(archive: zipfile.ZipFile) -> ZipContents:
                     contents._read(window, tail)
                     tail = window[-_WINDOW_TAIL:]
         except (zipfile.BadZipFile, NotImplementedError, RuntimeError, OSError):
-            contents.formulas = True  # not plain: openpyxl will refuse what it cannot read
+            contents.unreadable = True  # openpyxl will refuse what it cannot read
             continue
     return contents
 
