@@ -499,9 +499,12 @@ def supervise_program(
     return summary
 
 
-def collect_program(*, engine: Any, settings: Any, templates: Any, program: str, day: date) -> Any:
-    """``collection.collect`` as the ``collect-status`` flow calls it, without waiting for
-    files still being copied (the builder wrote them long before)."""
+def collect_program(
+    *, engine: Any, settings: Any, templates: Any, program: str, day: date, reader: Any = None
+) -> Any:
+    """``collection.collect`` as the ``collect-status`` flow calls it (with ``reader``, as
+    ``supervise`` calls it), without waiting for files still being copied (the builder
+    wrote them long before)."""
     from pilot_tracker.collect import collection
 
     return collection.collect(
@@ -515,6 +518,7 @@ def collect_program(*, engine: Any, settings: Any, templates: Any, program: str,
         settle_seconds=0,
         attempts=1,
         inbox_wait=timedelta(minutes=settings.inbox_wait_minutes),
+        reader=reader,
     )
 
 

@@ -145,9 +145,11 @@ def _brief_run(ran: dict[str, Any]) -> dict[str, Any]:
 
 
 def intake_all(day: date) -> dict[str, Any]:
-    """``collection.collect`` of every program, in this process, as ``supervise`` calls it."""
+    """``collection.collect`` of every program, in this process, as ``supervise`` calls it
+    (its payloads read by one reader process for the run)."""
     from pilot_tracker import db, runs
     from pilot_tracker.alerts import outbox
+    from pilot_tracker.collect.reader import ReaderProcess
     from pilot_tracker.settings import Settings
 
     settings = Settings()
@@ -156,11 +158,17 @@ def intake_all(day: date) -> dict[str, Any]:
     programs = runs.supervised_programs(engine=engine, now=datetime.now(UTC), as_of=day)
     taken = 0
     began = time.perf_counter()
-    for program in programs:
-        collected = province.collect_program(
-            engine=engine, settings=settings, templates=templates, program=program, day=day
-        )
-        taken += len(collected.submissions)
+    with ReaderProcess() as reader:
+        for program in programs:
+            collected = province.collect_program(
+                engine=engine,
+                settings=settings,
+                templates=templates,
+                program=program,
+                day=day,
+                reader=reader,
+            )
+            taken += len(collected.submissions)
     seconds = time.perf_counter() - began
     engine.dispose()
     return {"seconds": seconds, "programs": len(programs), "payloads": taken}

@@ -30,6 +30,7 @@ from pilot_tracker.collect.collection import Broken, CollectionResult
 from pilot_tracker.collect.http import HttpSource
 from pilot_tracker.collect.inbox import FolderSource
 from pilot_tracker.collect.mailbox import MailboxSource, MailPull
+from pilot_tracker.collect.reader import ReaderProcess
 from pilot_tracker.collect.sources import Pull, Pulled, Source
 from pilot_tracker.errors import SourceRefused
 from pilot_tracker.ledger.program_file import MAX_MAILBOX_DEADLINE, MAX_SOURCE_DEADLINE
@@ -141,18 +142,20 @@ def collect_status(
             except Exception as error:  # a bug of ours: the run's error, not the unit's
                 broken.append(Broken(source.unit, source.kind, error))
 
-        result = collection.take(
-            engine=engine,
-            program=program,
-            pulls=pulls,
-            as_of=day,
-            now=datetime.now(UTC),
-            home=settings.home,
-            templates=run.templates,
-            not_taken=collection.survey(engine=engine, program=program, inbox=settings.inbox),
-            inbox_wait=timedelta(minutes=settings.inbox_wait_minutes),
-            broken=broken,
-        )
+        with ReaderProcess() as reader:  # started only for a backlog: collect.reader
+            result = collection.take(
+                engine=engine,
+                program=program,
+                pulls=pulls,
+                as_of=day,
+                now=datetime.now(UTC),
+                home=settings.home,
+                templates=run.templates,
+                not_taken=collection.survey(engine=engine, program=program, inbox=settings.inbox),
+                inbox_wait=timedelta(minutes=settings.inbox_wait_minutes),
+                broken=broken,
+                reader=reader,
+            )
         if mailbox is not None and mail is not None:
             try:
                 pulled, error = mail.result(), None

@@ -166,8 +166,9 @@ def test_each_payload_is_archived_ahead_and_taken_in_only_after(
     xiangshan: ProgramSpec,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """The next payload's archive copy is written in a thread while one is taken in; each
-    is taken in (intake's own archive call finds its copy whole) only once its copy is."""
+    """The next payloads' archive copies are written in a thread while one is taken in;
+    each is taken in (intake's own archive call finds its copy whole) only once its copy
+    is."""
     from pilot_tracker.collect import collection, intake
 
     load(sqlite_engine, xiangshan)
@@ -176,14 +177,14 @@ def test_each_payload_is_archived_ahead_and_taken_in_only_after(
     events: list[tuple[str, str]] = []
     archive = intake.archive_payload
 
-    def ahead(where: Path, data: bytes) -> tuple[str, str]:
+    def ahead(where: Path, data: bytes, sha256: str | None = None) -> tuple[str, str]:
         time.sleep(0.02)  # a slow disk
-        done = archive(where, data)
+        done = archive(where, data, sha256)
         events.append(("ahead", done[0]))
         return done
 
-    def taken(where: Path, data: bytes) -> tuple[str, str]:
-        done = archive(where, data)
+    def taken(where: Path, data: bytes, sha256: str | None = None) -> tuple[str, str]:
+        done = archive(where, data, sha256)
         events.append(("taken", done[0]))
         return done
 

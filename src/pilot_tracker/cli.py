@@ -898,11 +898,15 @@ def collect(
     Example: pilot-tracker collect --program xiangshan --as-of 2021-03-26
     """
     from pilot_tracker.collect import collection
+    from pilot_tracker.collect.reader import ReaderProcess
 
     settings = load_settings()
     engine = open_database(settings)
     day = parse_day_option(as_of, program_timezone(engine, program))
-    with logs.to_file(settings.home / "logs" / "collect.log") as log_file:
+    with (
+        logs.to_file(settings.home / "logs" / "collect.log") as log_file,
+        ReaderProcess() as reader,
+    ):
         result = collection.collect(
             engine=engine,
             program=program,
@@ -912,6 +916,7 @@ def collect(
             environ=os.environ,
             templates=message_templates(settings),
             inbox_wait=timedelta(minutes=settings.inbox_wait_minutes),
+            reader=reader,
         )
     if as_json:
         emit_json(result.as_dict())
@@ -963,6 +968,7 @@ def supervise(
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
     from pilot_tracker import runs
+    from pilot_tracker.collect.reader import ReaderProcess
     from pilot_tracker.supervise import day as supervised
 
     if (program is None) == (not all_programs):
@@ -988,7 +994,7 @@ def supervise(
         disable=as_json or not err.is_terminal,
     )
     log_path = settings.home / "logs" / "supervise.log"
-    with logs.to_file(log_path) as log_file, progress:
+    with logs.to_file(log_path) as log_file, progress, ReaderProcess() as reader:
         job = progress.add_task("supervising", total=len(programs))
         for code in programs:
             progress.update(job, description=f"supervising {code}")
@@ -1003,6 +1009,7 @@ def supervise(
                     templates=templates,
                     warn_from=settings.calendar_warning_day,
                     inbox_wait=timedelta(minutes=settings.inbox_wait_minutes),
+                    reader=reader,
                 )
             except Exception as error:  # the program's failure; the others go on
                 if not isinstance(error, PilotTrackerError):

@@ -11,6 +11,7 @@ unavailable; the unit is only spared flags on this run's evidence (``excused``).
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import logging
 import time
@@ -31,6 +32,7 @@ from pilot_tracker.collect import replies
 from pilot_tracker.collect.inbox import FolderSource, inbox_folder, settle_wait, survey_inbox
 from pilot_tracker.collect.inbox import survey_root as survey_inbox_root
 from pilot_tracker.collect.intake import (
+    Codes,
     SubmissionSummary,
     archive_payload,
     record_failure,
@@ -39,6 +41,7 @@ from pilot_tracker.collect.intake import (
 )
 from pilot_tracker.collect.mailbox import MailboxSource, MailPull
 from pilot_tracker.collect.payload import Payload, display_name
+from pilot_tracker.collect.reader import ReaderProcess, reader_of
 from pilot_tracker.collect.sources import NotTaken, Pull, Source, sources_of
 from pilot_tracker.errors import SourceError, SourceRefused
 from pilot_tracker.ledger import store
@@ -48,6 +51,7 @@ from pilot_tracker.models import Program, Unit
 log = logging.getLogger(__name__)
 _SOURCE_SPECS = TypeAdapter(list[SourceSpec])
 # A file that does not read as a whole file is left this long for its writer to finish.
+ARCHIVE_AHEAD = 4  # payloads archived ahead of the one being taken in
 INBOX_WAIT = timedelta(minutes=15)
 # Archive temporaries older than this are a killed run's, and are swept.
 TEMPORARY_AGE = timedelta(hours=1)
@@ -313,9 +317,11 @@ def take(
     not_taken: Iterable[NotTaken] = (),
     inbox_wait: timedelta = INBOX_WAIT,
     broken: Iterable[Broken] = (),
+    reader: ReaderProcess | None = None,
 ) -> CollectionResult:
     """Take in what was pulled, each payload in its own transaction; record the ``broken``
-    pulls as errors of the run.
+    pulls as errors of the run. With a ``reader`` the payloads are read in its process,
+    ahead of their turn.
 
     A pulled file that does not read as a whole file and was written less than
     ``inbox_wait`` before ``now`` is left for the next run. An inbox file leaves the inbox
@@ -365,14 +371,18 @@ def take(
                 continue
             ready.append((pull, pulled))
     ledger = _Ledger.read(engine, program) if ready else None
+    reading = reader.reading([pulled.payload for _, pulled in ready]) if reader else None
+    taken_in = functools.partial(
+        take_payload, codes=ledger.codes if ledger else None, reader=reader_of(reading)
+    )
     with _ArchiveAhead(home) as archive:
         for index, (pull, pulled) in enumerate(ready):
             archive.settle(pulled.payload)
-            if index + 1 < len(ready):
-                archive.ahead(ready[index + 1][1].payload)
+            next_ones = ready[index + 1 : index + 1 + ARCHIVE_AHEAD]
+            archive.ahead([later.payload for _, later in next_ones])
             try:
                 summary = _in_transaction(
-                    take_payload,
+                    taken_in,
                     engine,
                     program,
                     pull.unit,
@@ -408,10 +418,12 @@ def take(
 @dataclass
 class _Ledger:
     """A program's record and its units', read once for a run's payloads: intake reads
-    their fields and never changes them (detached from the session that read them)."""
+    their fields and never changes them (detached from the session that read them); and
+    the codes the payloads are checked against, read as intake first needs them."""
 
     program: Program
     units: dict[str, Unit]
+    codes: Codes = field(default_factory=Codes)
 
     @classmethod
     def read(cls, engine: Engine, program: str) -> _Ledger:
@@ -423,19 +435,22 @@ class _Ledger:
 
 
 class _ArchiveAhead:
-    """Writes the next payload's archive copy (the file, its fsync and its folder's) in a
-    thread while the one before is taken in, so that the disk's waits overlap the work:
-    intake's own ``archive_payload`` then finds the copy whole and writes nothing. A
-    payload is taken in only once its copy ahead is done, so the order stays what intake
-    promises: archived, then recorded, then out of the inbox."""
+    """Writes the archive copies of the next payloads (each file, its fsync and its
+    folder's) in a thread while the one before them is taken in, so that the disk's waits
+    overlap the work: intake's own ``archive_payload`` then finds the copy whole and writes
+    nothing. A payload is taken in only once its copy ahead is done, so the order stays
+    what intake promises: archived, then recorded, then out of the inbox."""
 
     def __init__(self, home: Path):
         self.home = home
         self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="archive-ahead")
         self.pending: dict[int, Future[tuple[str, str]]] = {}
 
-    def ahead(self, payload: Payload) -> None:
-        self.pending[id(payload)] = self.pool.submit(archive_payload, self.home, payload.data)
+    def ahead(self, payloads: Iterable[Payload]) -> None:
+        """Archive these payloads in turn, those not already on their way."""
+        for payload in payloads:
+            if id(payload) not in self.pending:
+                self.pending[id(payload)] = self.pool.submit(_archive, self.home, payload)
 
     def settle(self, payload: Payload) -> None:
         future = self.pending.pop(id(payload), None)
@@ -448,6 +463,10 @@ class _ArchiveAhead:
 
     def __exit__(self, *exc: object) -> None:
         self.pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _archive(home: Path, payload: Payload) -> tuple[str, str]:
+    return archive_payload(home, payload.data, payload.sha256)
 
 
 def _in_transaction(
@@ -573,8 +592,10 @@ def collect(
     attempts: int = 3,
     sleep: Callable[[float], None] = time.sleep,
     inbox_wait: timedelta = INBOX_WAIT,
+    reader: ReaderProcess | None = None,
 ) -> CollectionResult:
-    """Pull every source of the program once and take in what came."""
+    """Pull every source of the program once and take in what came (read by ``reader``'s
+    process when given)."""
     sources = open_sources(
         engine=engine,
         program=program,
@@ -605,6 +626,7 @@ def collect(
         not_taken=survey(engine=engine, program=program, inbox=home / "inbox"),
         inbox_wait=inbox_wait,
         broken=broken,
+        reader=reader,
     )
     mailbox = open_mailbox(engine=engine, program=program, environ=environ)
     if mailbox is not None:

@@ -15,15 +15,15 @@ import re
 import stat as statmodule
 import tempfile
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import insert
-from sqlmodel import Session, col, or_, select
+from sqlalchemy import bindparam, insert
+from sqlmodel import Session, or_, select
 
 from pilot_tracker import periods
 from pilot_tracker.alerts import outbox
@@ -60,6 +60,44 @@ from pilot_tracker.values import (
     parse_percent,
     parse_status,
     text_of,
+)
+
+# The tables intake writes and checks against, written and read as rows (Core): the ORM's
+# unit of work costs more than the statements themselves at a payload's size.
+_SUBMISSION = Submission.__table__  # type: ignore[attr-defined]
+_STATUS_REPORT = StatusReport.__table__  # type: ignore[attr-defined]
+_READING = IndicatorReading.__table__  # type: ignore[attr-defined]
+_REJECTION = Rejection.__table__  # type: ignore[attr-defined]
+_TASK = Task.__table__  # type: ignore[attr-defined]
+_UNIT = Unit.__table__  # type: ignore[attr-defined]
+# A payload's statements, built once (their parameters bound at each execution).
+_SEEN = select(_SUBMISSION.c.id).where(
+    _SUBMISSION.c.unit_id == bindparam("unit_id"), _SUBMISSION.c.sha256 == bindparam("sha256")
+)
+_REPORTED = ("status", "percent", "reported_on", "progress", "problems", "next_steps", "evidence")
+_LATEST_REPORTS = (
+    select(
+        _STATUS_REPORT.c.task_id,
+        _STATUS_REPORT.c.period,
+        *(_STATUS_REPORT.c[key] for key in _REPORTED),
+    )
+    .where(
+        _STATUS_REPORT.c.unit_id == bindparam("unit_id"),
+        _STATUS_REPORT.c.period.in_(bindparam("periods", expanding=True)),
+    )
+    .order_by(_STATUS_REPORT.c.submission_id)
+)
+_ADD_SUBMISSION = insert(_SUBMISSION)
+_ADD_REPORTS = insert(_STATUS_REPORT)
+_ADD_READINGS = insert(_READING)
+_ADD_REJECTIONS = insert(_REJECTION)
+_LATEST_READINGS = (
+    select(_READING.c.indicator_id, _READING.c.as_of, _READING.c.value)
+    .where(
+        _READING.c.indicator_id.in_(bindparam("indicators", expanding=True)),
+        _READING.c.as_of.in_(bindparam("days", expanding=True)),
+    )
+    .order_by(_READING.c.submission_id)
 )
 
 NOTICE_TEMPLATE = "alerts/rejection.txt.j2"
@@ -112,14 +150,15 @@ def code_key(code: str) -> str:
     return unicodedata.normalize("NFKC", code).strip().upper()
 
 
-def archive_payload(home: Path, data: bytes) -> tuple[str, str]:
+def archive_payload(home: Path, data: bytes, sha256: str | None = None) -> tuple[str, str]:
     """Store the bytes content-addressed under ``archive/``; return (sha256, relative path).
+    ``sha256`` is the bytes' digest, when already taken.
 
     Written once, atomically: a second copy of the same bytes is the same file. A copy
     already there but of the wrong size (a disk that filled up, a hand that truncated it)
     is written again, so the archive holds the payload whole before the inbox lets it go.
     """
-    sha256 = hashlib.sha256(data).hexdigest()
+    sha256 = sha256 or hashlib.sha256(data).hexdigest()
     relative = f"archive/{sha256[:2]}/{sha256}"
     path = home / relative
     try:
@@ -226,8 +265,14 @@ def take_payload(
     now: datetime,
     home: Path,
     templates: outbox.Templates | None,
+    codes: Codes | None = None,
+    reader: Callable[[Payload], ReadPayload] | None = None,
 ) -> SubmissionSummary:
-    """Archive, read, check and store one payload in the session's transaction."""
+    """Archive, read, check and store one payload in the session's transaction.
+
+    ``codes`` is what a run's payloads are checked against, kept across them (read in
+    this transaction when not given); ``reader`` reads the payload (``read_payload`` in
+    this process when not given: a run may read its payloads in a reader process)."""
     if payload.oversized:
         return _take_oversized(
             session=session,
@@ -239,18 +284,24 @@ def take_payload(
             home=home,
             templates=templates,
         )
-    summary, submission = _open(session, program, unit, payload, home, now)
-    if submission is None:
+    summary, record = _open(session, unit, payload, home, now)
+    if record is None:
         return summary
+    checked = _Checked()
     try:
-        read = read_payload(payload.data, payload.name, payload.content_type)
+        read = (
+            read_payload(payload.data, payload.name, payload.content_type)
+            if reader is None
+            else reader(payload)
+        )
         _check_metadata(session, read, program, unit)
     except PayloadError as error:
         summary.refuse(str(error))
     else:
         summary.notes = list(read.notes)
-        _Checker(session, program, unit, submission, summary, as_of).run(read)
-    return _close(session, program, unit, submission, summary, as_of, now, templates)
+        checker = _Checker(session, program, unit, codes or Codes(), summary, as_of)
+        checked = checker.run(read)
+    return _close(session, program, unit, record, summary, as_of, now, templates, checked)
 
 
 def record_failure(
@@ -269,12 +320,12 @@ def record_failure(
     The bytes are archived, the submission holds one rejection saying the office will look
     at it, and the liaison is told so; the unit sent something, so it is not "unavailable".
     """
-    summary, submission = _open(session, program, unit, payload, home, now)
-    if submission is None:
+    summary, record = _open(session, unit, payload, home, now)
+    if record is None:
         return summary
     summary.refuse(FAILURE_REASON)
     summary.fault = True
-    return _close(session, program, unit, submission, summary, as_of, now, templates)
+    return _close(session, program, unit, record, summary, as_of, now, templates)
 
 
 def _take_oversized(
@@ -298,26 +349,23 @@ def _take_oversized(
     sha256 = hashlib.sha256(
         b"pilot-tracker oversized payload\0%d\0" % size + payload.data
     ).hexdigest()
-    summary, submission = _open(
-        session, program, unit, payload, home, now, sha256=sha256, size=size
-    )
-    if submission is None:
+    summary, record = _open(session, unit, payload, home, now, sha256=sha256, size=size)
+    if record is None:
         return summary
     megabytes = math.ceil(size / 1024 / 1024 * 10) / 10
     shown = f"{megabytes:.0f}" if megabytes >= 100 else f"{megabytes:.1f}"
-    head_sha256 = submission.archive_path.rsplit("/", 1)[-1]
+    head_sha256 = record["archive_path"].rsplit("/", 1)[-1]
     summary.refuse(
         f"文件过大（{shown} MB），单个文件不得超过 {MAX_PAYLOAD_BYTES // 1024 // 1024} MB，"
         "未导入。请删除或压缩其中的图片等附件，或拆分为多个文件后重新报送。"
         f"系统仅存档了该文件的前 1 MB（SHA-256：{head_sha256}）",
         value=f"{size:,} 字节",
     )
-    return _close(session, program, unit, submission, summary, as_of, now, templates)
+    return _close(session, program, unit, record, summary, as_of, now, templates)
 
 
 def _open(
     session: Session,
-    program: Program,
     unit: Unit,
     payload: Payload,
     home: Path,
@@ -330,8 +378,9 @@ def _open(
 
     ``sha256`` and ``size`` are given for a payload refused by its size, whose bytes are
     only its first MB: the record then names the whole file, the archive holds the head.
+    The submission's record is returned unwritten: ``_close`` writes it once, whole.
     """
-    archived, relative = archive_payload(home, payload.data)
+    archived, relative = archive_payload(home, payload.data, payload.sha256)
     head = sha256 is not None
     summary = SubmissionSummary(
         unit=unit.code,
@@ -340,67 +389,83 @@ def _open(
         sha256=sha256 or archived,
         status=SubmissionStatus.REJECTED.value,
     )
-    seen = session.exec(
-        select(Submission.id).where(
-            Submission.unit_id == unit.id, Submission.sha256 == summary.sha256
-        )
-    ).first()
+    seen = session.execute(_SEEN, {"unit_id": unit.id, "sha256": summary.sha256}).first()
     if seen is not None:
         summary.status = SubmissionStatus.DUPLICATE.value
         return summary, None
-    submission = Submission(
-        program_id=program.id,  # type: ignore[arg-type]
-        unit_id=unit.id,  # type: ignore[arg-type]
-        source=payload.source,
-        filename=summary.file[:255],
-        sha256=summary.sha256,
-        archive_path=relative,
-        received_at=now,
-        status=SubmissionStatus.REJECTED.value,
-        size=size if head else len(payload.data),
-        archived=(ArchiveExtent.HEAD if head else ArchiveExtent.WHOLE).value,
-    )
-    session.add(submission)
-    session.flush()
-    return summary, submission
+    return summary, {
+        "program_id": unit.program_id,
+        "unit_id": unit.id,
+        "source": payload.source,
+        "filename": summary.file[:255],
+        "sha256": summary.sha256,
+        "archive_path": relative,
+        "received_at": now,
+        "size": size if head else len(payload.data),
+        "archived": (ArchiveExtent.HEAD if head else ArchiveExtent.WHOLE).value,
+    }
+
+
+@dataclass
+class _Checked:
+    """What a payload's good rows become, each waiting for its submission's id."""
+
+    reports: list[dict[str, Any]] = field(default_factory=list)
+    readings: list[dict[str, Any]] = field(default_factory=list)
 
 
 def _close(
     session: Session,
     program: Program,
     unit: Unit,
-    submission: Submission,
+    record: dict[str, Any],
     summary: SubmissionSummary,
     as_of: date,
     now: datetime,
     templates: outbox.Templates | None,
+    checked: _Checked | None = None,
 ) -> SubmissionSummary:
-    """Set the submission's status and counts, store its rejections, tell the liaison."""
+    """Write the submission with its status and counts, then what it brought (its reports,
+    readings and rejections, one INSERT each: the ORM would send one a row), and tell the
+    liaison of any rejection."""
     if summary.rejected == 0:
         summary.status = SubmissionStatus.IMPORTED.value
     elif summary.imported or summary.updated:
         summary.status = SubmissionStatus.PARTIAL.value
     else:
         summary.status = SubmissionStatus.REJECTED.value
-    submission.status = summary.status
-    submission.imported = summary.imported
-    submission.updated = summary.updated
-    submission.ignored = summary.ignored
-    submission.rejected = summary.rejected
-    for line in summary.rejections:
-        session.add(
-            Rejection(
-                submission_id=submission.id,  # type: ignore[arg-type]
-                sheet=line.sheet[:100],
-                row=line.row,
-                column=line.column[:100],
-                value=line.value,
-                reason=line.reason,
-            )
+    counts = ("status", "imported", "updated", "ignored", "rejected")
+    written = session.execute(
+        _ADD_SUBMISSION, {**record, **{key: getattr(summary, key) for key in counts}}
+    )
+    submission_id = written.inserted_primary_key[0]
+    if checked is not None and checked.reports:
+        session.execute(
+            _ADD_REPORTS,
+            [{"submission_id": submission_id, **report} for report in checked.reports],
+        )
+    if checked is not None and checked.readings:
+        session.execute(
+            _ADD_READINGS,
+            [{"submission_id": submission_id, **reading} for reading in checked.readings],
+        )
+    if summary.rejections:
+        session.execute(
+            _ADD_REJECTIONS,
+            [
+                {
+                    "submission_id": submission_id,
+                    "sheet": line.sheet[:100],
+                    "row": line.row,
+                    "column": line.column[:100],
+                    "value": line.value,
+                    "reason": line.reason,
+                }
+                for line in summary.rejections
+            ],
         )
     if summary.rejections and templates is not None:
         _notify(session, program, unit, summary, as_of, now, templates)
-    session.flush()
     return summary
 
 
@@ -419,48 +484,123 @@ def _check_metadata(session: Session, read: ReadPayload, program: Program, unit:
         )
 
 
+@dataclass(frozen=True)
+class _Owned:
+    """An indicator a unit reports, as its readings are checked."""
+
+    id: int
+    measure: str
+    baseline_value: float | None
+    target_value: float | None
+    baseline_year: int
+
+
+class Codes:
+    """The codes a unit's rows are checked against: the tasks it leads or co-leads, the
+    indicators it owns, and, to say why a code is not the unit's, every task's lead and
+    every indicator of the program. Read at the first payload that needs them and kept for
+    the run's others (the program's ledger as the run found it, as its units are)."""
+
+    def __init__(self) -> None:
+        self._tasks: dict[int, dict[str, int]] = {}
+        self._indicators: dict[int, dict[str, _Owned]] = {}
+        self._leads: dict[str, str] | None = None
+        self._all_indicators: set[str] | None = None
+
+    def tasks(self, session: Session, unit: Unit) -> dict[str, int]:
+        """The unit's tasks, led or co-led: their id by code (as ``code_key`` has it)."""
+        mine = self._tasks.get(unit.id)  # type: ignore[arg-type]
+        if mine is None:
+            task, co_unit = _TASK, TaskCoUnit.__table__  # type: ignore[attr-defined]
+            co_led = select(co_unit.c.task_id).where(co_unit.c.unit_id == unit.id)
+            rows = session.execute(
+                select(task.c.id, task.c.code).where(
+                    task.c.program_id == unit.program_id,
+                    or_(task.c.lead_unit_id == unit.id, task.c.id.in_(co_led)),
+                )
+            )
+            mine = {code_key(code): task_id for task_id, code in rows}
+            self._tasks[unit.id] = mine  # type: ignore[index]
+        return mine
+
+    def lead(self, session: Session, unit: Unit, code: str) -> str | None:
+        """The name of the unit leading the task ``code``; None when there is no such task."""
+        if self._leads is None:  # read once: a file may hold 20 000 codes that are not ours
+            self._leads = {
+                code_key(task_code): lead
+                for task_code, lead in session.execute(
+                    select(_TASK.c.code, _UNIT.c.name)
+                    .join(_UNIT, _TASK.c.lead_unit_id == _UNIT.c.id)
+                    .where(_TASK.c.program_id == unit.program_id)
+                )
+            }
+        return self._leads.get(code)
+
+    def indicators(self, session: Session, unit: Unit) -> dict[str, _Owned]:
+        """The indicators the unit reports, by code."""
+        owned = self._indicators.get(unit.id)  # type: ignore[arg-type]
+        if owned is None:
+            table = Indicator.__table__  # type: ignore[attr-defined]
+            fields = [table.c[name] for name in _Owned.__dataclass_fields__]
+            owned = {
+                code_key(code): _Owned(*row)
+                for code, *row in session.execute(
+                    select(table.c.code, *fields).where(
+                        table.c.program_id == unit.program_id,
+                        table.c.owner_unit_id == unit.id,
+                    )
+                )
+            }
+            self._indicators[unit.id] = owned  # type: ignore[index]
+        return owned
+
+    def indicator_exists(self, session: Session, unit: Unit, code: str) -> bool:
+        """Whether the program has an indicator ``code`` (whoever reports it)."""
+        if self._all_indicators is None:
+            table = Indicator.__table__  # type: ignore[attr-defined]
+            self._all_indicators = {
+                code_key(other)
+                for (other,) in session.execute(
+                    select(table.c.code).where(table.c.program_id == unit.program_id)
+                )
+            }
+        return code in self._all_indicators
+
+
 class _Checker:
-    """Checks the rows of one payload against the ledger and stores the good ones."""
+    """Checks the rows of one payload against the ledger; the good ones are returned to be
+    stored with their submission."""
 
     def __init__(
         self,
         session: Session,
         program: Program,
         unit: Unit,
-        submission: Submission,
+        codes: Codes,
         summary: SubmissionSummary,
         as_of: date,
     ):
         self.session = session
         self.program = program
         self.unit = unit
-        self.submission = submission
+        self.codes = codes
         self.summary = summary
         self.as_of = as_of
         self.earliest = program.start_date - DATE_MARGIN
-        self.leads: dict[str, str] | None = None
+        self.checked = _Checked()
 
-    def run(self, read: ReadPayload) -> None:
+    def run(self, read: ReadPayload) -> _Checked:
         self.formulas = read.formula_cells
         if read.task_rows:
             self._tasks(read.task_rows)
         if read.indicator_rows:
             self._indicators(read.indicator_rows)
+        return self.checked
 
     # -- tasks --
 
     def _tasks(self, rows: list[Row]) -> None:
-        session, unit = self.session, self.unit
-        co_led = select(TaskCoUnit.task_id).where(TaskCoUnit.unit_id == unit.id)
-        mine = {
-            code_key(code): task_id
-            for task_id, code in session.exec(
-                select(Task.id, Task.code).where(
-                    Task.program_id == self.program.id,
-                    or_(Task.lead_unit_id == unit.id, col(Task.id).in_(co_led)),
-                )
-            ).all()
-        }
+        mine = self.codes.tasks(self.session, self.unit)
         first_row: dict[str, int] = {}
         taken: list[tuple[Any, str, dict[str, Any]]] = []  # task id, period, the report
         for row in rows:
@@ -493,7 +633,6 @@ class _Checker:
         latest = self._latest_reports(
             {task for task, _, _ in taken}, {period for _, period, _ in taken}
         )
-        reports: list[dict[str, Any]] = []
         for task, period, report in taken:
             previous = latest.get((task, period))
             if previous is not None and all(
@@ -501,35 +640,17 @@ class _Checker:
             ):
                 self.summary.ignored += 1
                 continue
-            reports.append(
-                {
-                    "submission_id": self.submission.id,
-                    "task_id": task,
-                    "unit_id": self.unit.id,
-                    "period": period,
-                    **report,
-                }
+            self.checked.reports.append(
+                {"task_id": task, "unit_id": self.unit.id, "period": period, **report}
             )
             if previous is None:
                 self.summary.imported += 1
             else:
                 self.summary.updated += 1
-        if reports:
-            # One INSERT for all rows: the ORM would send one statement per report.
-            self.session.execute(insert(StatusReport), reports)
 
     def _not_mine(self, code: str) -> str:
         """Why a task code is not this unit's: another unit leads it, or it does not exist."""
-        if self.leads is None:  # read once: a file may hold 20 000 codes that are not ours
-            self.leads = {
-                code_key(task_code): lead
-                for task_code, lead in self.session.exec(
-                    select(Task.code, Unit.name)
-                    .join(Unit, Task.lead_unit_id == Unit.id)
-                    .where(Task.program_id == self.program.id)
-                ).all()
-            }
-        lead = self.leads.get(code)
+        lead = self.codes.lead(self.session, self.unit, code)
         if lead is not None:
             return f"该任务不属于本单位（牵头单位：{lead}），请只填报本单位牵头或配合的任务"
         return "任务编号不存在，请核对下发填报表中的任务编号"
@@ -615,50 +736,29 @@ class _Checker:
         latest: dict[tuple[int, str], Mapping[str, Any]] = {}
         if not task_ids:
             return latest
-        table = StatusReport.__table__  # type: ignore[attr-defined]
         reports = self.session.execute(
-            select(table)
-            .where(
-                table.c.unit_id == self.unit.id,
-                table.c.task_id.in_(task_ids),
-                table.c.period.in_(in_periods),
-            )
-            .order_by(table.c.submission_id)
+            _LATEST_REPORTS, {"unit_id": self.unit.id, "periods": sorted(in_periods)}
         )
         for report in reports:
-            latest[(report.task_id, report.period)] = report._mapping
+            if report.task_id in task_ids:
+                latest[(report.task_id, report.period)] = report._mapping
         return latest
 
     # -- indicators --
 
     def _indicators(self, rows: list[Row]) -> None:
-        owned = {
-            code_key(indicator.code): indicator
-            for indicator in self.session.exec(
-                select(Indicator).where(
-                    Indicator.program_id == self.program.id,
-                    Indicator.owner_unit_id == self.unit.id,
-                )
-            ).all()
-        }
-        everyone: set[str] | None = None  # read only to say why a code is not this unit's
+        owned = self.codes.indicators(self.session, self.unit)
         seen: set[tuple[str, date]] = set()
+        taken: list[tuple[_Owned, date, float]] = []
         for row in rows:
             code = code_key(text_of(row.value("indicator"), 40))
             if not code:
                 self._reject([self._line(row, "indicator", "指标编号为空")])
                 continue
             if code not in owned:
-                if everyone is None:
-                    everyone = {
-                        code_key(other)
-                        for other in self.session.exec(
-                            select(Indicator.code).where(Indicator.program_id == self.program.id)
-                        ).all()
-                    }
                 reason = (
                     "该指标不由本单位报送，请只填报本单位负责的指标"
-                    if code in everyone
+                    if self.codes.indicator_exists(self.session, self.unit, code)
                     else "指标编号不存在，请核对下发填报表中的指标编号"
                 )
                 self._reject([self._line(row, "indicator", reason)])
@@ -706,29 +806,36 @@ class _Checker:
                 self._reject([self._line(row, "indicator", "同一指标同一统计时点重复填报")])
                 continue
             seen.add((code, as_of))
-            previous = self.session.exec(
-                select(IndicatorReading)
-                .where(
-                    IndicatorReading.indicator_id == indicator.id,
-                    IndicatorReading.as_of == as_of,
-                )
-                .order_by(col(IndicatorReading.submission_id).desc())
-            ).first()
-            if previous is not None and previous.value == value:
+            taken.append((indicator, as_of, value))
+        latest = self._latest_readings(
+            {indicator.id for indicator, _, _ in taken}, {as_of for _, as_of, _ in taken}
+        )
+        for indicator, as_of, value in taken:
+            previous = latest.get((indicator.id, as_of))
+            if previous is not None and previous == value:
                 self.summary.ignored += 1
                 continue
-            self.session.add(
-                IndicatorReading(
-                    submission_id=self.submission.id,  # type: ignore[arg-type]
-                    indicator_id=indicator.id,  # type: ignore[arg-type]
-                    value=value,
-                    as_of=as_of,
-                )
+            self.checked.readings.append(
+                {"indicator_id": indicator.id, "value": value, "as_of": as_of}
             )
             if previous is None:
                 self.summary.imported += 1
             else:
                 self.summary.updated += 1
+
+    def _latest_readings(
+        self, indicator_ids: set[int], days: set[date]
+    ) -> dict[tuple[int, date], float]:
+        """The latest stored value of each of these indicators as of each of these days."""
+        latest: dict[tuple[int, date], float] = {}
+        if not indicator_ids:
+            return latest
+        readings = self.session.execute(
+            _LATEST_READINGS, {"indicators": sorted(indicator_ids), "days": sorted(days)}
+        )
+        for indicator_id, as_of, value in readings:
+            latest[(indicator_id, as_of)] = value
+        return latest
 
     # -- rejections --
 

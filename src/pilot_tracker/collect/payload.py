@@ -15,6 +15,8 @@ lone surrogates).
 from __future__ import annotations
 
 import csv
+import functools
+import hashlib
 import io
 import json
 import math
@@ -84,6 +86,11 @@ class Payload:
     content_type: str = ""
     size: int | None = None
     oversized: bool = False
+
+    @functools.cached_property
+    def sha256(self) -> str:
+        """The hex SHA-256 of ``data`` (taken once: the archive and intake both ask)."""
+        return hashlib.sha256(self.data).hexdigest()
 
 
 def display_name(name: str, limit: int = 120) -> str:

@@ -112,13 +112,15 @@ def sources_of(
     sleep: Callable[[float], None] = time.sleep,
 ) -> Iterator[Source]:
     """The sources of a unit; with none declared, its inbox folder."""
-    # The kinds build on this module's types, so they are imported when first asked for.
-    from pilot_tracker.collect.http import HttpSource
+    # The kinds build on this module's types, so they are imported when first asked for
+    # (HTTP's only for a unit that has one: httpx takes a quarter of a second to import).
     from pilot_tracker.collect.inbox import FolderSource, inbox_folder
 
     folder = inbox_folder(inbox, program, unit)
     for spec in declared or [FolderSourceSpec(kind="folder")]:
         if isinstance(spec, HttpSourceSpec):
+            from pilot_tracker.collect.http import HttpSource
+
             yield HttpSource(unit, spec, environ=environ, attempts=attempts, sleep=sleep)
         else:
             yield FolderSource(unit, folder, root=inbox)

@@ -18,6 +18,7 @@ from sqlalchemy.engine import Engine
 from pilot_tracker import db, runs
 from pilot_tracker.alerts import outbox
 from pilot_tracker.collect import collection
+from pilot_tracker.collect.reader import ReaderProcess
 from pilot_tracker.ledger import store
 from pilot_tracker.supervise import flags, workdays
 
@@ -71,12 +72,14 @@ def supervise(
     warn_from: tuple[int, int],
     inbox_wait: timedelta,
     settle_seconds: float = 1.0,
+    reader: ReaderProcess | None = None,
 ) -> Day:
     """Supervise ``program`` for ``as_of`` (its own today when None, and then only on a
     working day): collect, flag and escalate, queue the notices, and put the run on
     record. A day before the latest on record is refused (``EarlierDayError``), as the
     flow refuses it; a run of the flow writing for the program meanwhile makes this one
-    skip. ``clock`` gives the time (the run's start and end on record)."""
+    skip. ``clock`` gives the time (the run's start and end on record); ``reader``, when
+    given, reads the payloads in its process (``collect.reader``)."""
     now = clock()
     day = as_of or today_of(engine=engine, program=program, now=now)
     with db.session(engine) as session:
@@ -111,6 +114,7 @@ def supervise(
             templates=templates,
             settle_seconds=settle_seconds,
             inbox_wait=inbox_wait,
+            reader=reader,
         )
         with db.session(engine) as session:
             flagged, changes = flags.flag_and_escalate(
