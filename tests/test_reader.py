@@ -57,20 +57,70 @@ def outcome(read: object, payload: Payload) -> object:
         return ("refused", str(error))
 
 
+class Counted:
+    """Which payloads were read where: sent to the child, or read in this process."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch):
+        self.here: list[str] = []
+        self.sent: list[str] = []
+        read, send = reader.read_here, ReaderProcess._send
+
+        def read_here(payload: Payload) -> object:
+            self.here.append(payload.name)
+            return read(payload)
+
+        def sent(process: ReaderProcess, payload: Payload) -> int:
+            self.sent.append(payload.name)
+            return send(process, payload)
+
+        monkeypatch.setattr(reader, "read_here", read_here)
+        monkeypatch.setattr(ReaderProcess, "_send", sent)
+
+
 def test_the_child_reads_each_payload_as_this_process_would(
     payloads: list[Payload], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """Each payload is read once, by the child or (while the child works) by this
+    process, and gives what this process alone would read."""
     expected = [outcome(read_here, payload) for payload in payloads]
     assert sum(isinstance(item, tuple) for item in expected) == 3  # the three refused
-
-    def never(payload: Payload) -> None:
-        raise AssertionError(f"{payload.name} was read in this process")
-
-    monkeypatch.setattr(reader, "read_here", never)
+    counted = Counted(monkeypatch)
     with ReaderProcess(least=0) as process:
         reading = process.reading(payloads)
         assert [outcome(reading.read, payload) for payload in payloads] == expected
         assert process.broken == ""
+    assert sorted(counted.here + counted.sent) == sorted(payload.name for payload in payloads)
+    assert counted.sent  # the child read (this process reads only while it waits)
+
+
+def test_this_process_reads_ahead_while_a_slow_child_works(
+    payloads: list[Payload], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A child slow at each payload: this process reads the payloads not yet sent while it
+    waits, at most ``READ_AHEAD`` of them early, each still read once and in its place."""
+    slow = tmp_path / "slow.py"
+    slow.write_text(
+        "import time\n"
+        "from pilot_tracker.collect import reader\n"
+        "read = reader.read_payload\n"
+        "def slowly(*args):\n"
+        "    time.sleep(0.05)\n"
+        "    return read(*args)\n"
+        "reader.read_payload = slowly\n"
+        "reader.main()\n"
+    )
+    some = payloads[:24]
+    expected = [outcome(read_here, payload) for payload in some]
+    counted = Counted(monkeypatch)
+    with ReaderProcess(command=[sys.executable, str(slow)], least=0, ahead=2) as process:
+        reading = process.reading(some)
+        got = []
+        for payload in some:
+            got.append(outcome(reading.read, payload))
+            assert len(reading.read_ahead) <= reader.READ_AHEAD
+    assert got == expected
+    assert counted.here and counted.sent
+    assert sorted(counted.here + counted.sent) == sorted(payload.name for payload in some)
 
 
 def test_payloads_skipped_do_not_shift_the_answers(payloads: list[Payload]) -> None:
@@ -172,7 +222,8 @@ def test_collect_with_a_reader_stores_what_it_stores_without(
     tmp_path: Path, xiangshan: ProgramSpec, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The same inbox taken in with and without the child: the same submissions, reports
-    and rejections; with it, no payload is read in this process."""
+    and rejections; with it, each payload is read once, by the child or by this process
+    while it waits."""
     from pilot_tracker import db
 
     sent = tmp_path / "sent"
@@ -187,12 +238,15 @@ def test_collect_with_a_reader_stores_what_it_stores_without(
         if with_reader:
 
             def never(*args: object) -> None:
-                raise AssertionError("a payload was read in this process")
+                raise AssertionError("intake read a payload itself")
 
             monkeypatch.setattr(intake, "read_payload", never)
-            monkeypatch.setattr(reader, "read_here", never)
+            counted = Counted(monkeypatch)
             with ReaderProcess(least=0) as process:
                 result = run(engine, home, "xiangshan", reader=process)
+            read = sorted(counted.here + counted.sent)
+            assert read == sorted(path.name for path in sent.rglob("*") if path.is_file())
+            assert counted.sent
         else:
             result = run(engine, home, "xiangshan")
         assert len(result.submissions) >= 30

@@ -33,7 +33,6 @@ import subprocess
 import sys
 import threading
 import time
-from collections import deque
 from collections.abc import Callable, Sequence
 from typing import Any, BinaryIO
 
@@ -47,6 +46,7 @@ AHEAD = 4  # payloads sent ahead of the one being taken in
 # Payloads a run must have read before the child is started: it takes about 0.3 s to
 # start and saves about 2 ms a payload, so a day's few files never wait for it.
 LEAST = 100
+READ_AHEAD = 8  # payloads this process may read early, waiting for their turn
 DEADLINE = 300.0  # seconds the child may take over one payload before it is given up
 _HEADER = struct.Struct(">Q")
 _READ, _REFUSED, _FAULT = "read", "refused", "fault"
@@ -76,7 +76,6 @@ class ReaderProcess:
         self._child: subprocess.Popen[bytes] | None = None
         self._outbox: queue.Queue[bytes | None] = queue.Queue()
         self._sender: threading.Thread | None = None
-        self._pending = b""
         self._sequence = 0
         self.counted = 0  # payloads the run's readings have held
         self.broken = ""  # why the child was given up, once it was
@@ -148,6 +147,11 @@ class ReaderProcess:
         self._outbox.put(_HEADER.pack(len(message)) + message)
         return self._sequence
 
+    def _answered(self) -> bool:
+        """Whether the child's next answer has begun to arrive (without waiting)."""
+        assert self._child is not None and self._child.stdout is not None
+        return bool(select.select([self._child.stdout], [], [], 0)[0])
+
     def _receive(self) -> tuple[int, str, Any]:
         """The child's next answer: (sequence, outcome, what was read or why not)."""
         assert self._child is not None and self._child.stdout is not None
@@ -184,19 +188,24 @@ class ReaderProcess:
 
 
 class Reading:
-    """One run's payloads read by the child, each sent ``ahead`` of its turn; a payload
-    the child was not sent (or could not read) is read in this process."""
+    """One run's payloads, each read once: by the child, sent ``ahead`` of its turn, or
+    here, by this process, when it would otherwise wait for the child (it then reads the
+    next payload not yet sent, and keeps what it read until that payload's turn); a
+    payload the child could not read is read here too."""
 
     def __init__(self, process: ReaderProcess, payloads: list[Payload]):
         self.process = process
         self.payloads = payloads
         self.position = {id(payload): index for index, payload in enumerate(payloads)}
         self.sent: dict[int, int] = {}  # id(payload) -> its sequence
-        self.in_flight: deque[int] = deque()
-        self.next = 0
+        self.read_ahead: dict[int, Callable[[], ReadPayload]] = {}  # read here, early
+        self.next = 0  # the first payload neither sent nor read here
 
     def read(self, payload: Payload) -> ReadPayload:
         """What ``payload`` holds, as ``read_payload`` reads it (raising as it raises)."""
+        early = self.read_ahead.pop(id(payload), None)
+        if early is not None:
+            return early()
         index = self.position.get(id(payload))
         if index is None or self.process.broken:
             return read_here(payload)
@@ -204,6 +213,8 @@ class Reading:
         wanted = self.sent.get(id(payload))
         try:
             while wanted is not None:
+                while not self.process._answered() and self._read_one_here():
+                    pass  # this process reads while the child works
                 sequence, outcome, value = self.process._receive()
                 if sequence != wanted:
                     continue  # a payload skipped (a duplicate): never asked for
@@ -219,8 +230,29 @@ class Reading:
     def _send_through(self, last: int) -> None:
         while self.next <= min(last, len(self.payloads) - 1):
             payload = self.payloads[self.next]
-            self.sent[id(payload)] = self.process._send(payload)
             self.next += 1
+            if id(payload) not in self.read_ahead:
+                self.sent[id(payload)] = self.process._send(payload)
+
+    def _read_one_here(self) -> bool:
+        """Read the next payload not yet sent, here; False when none is left, or when
+        ``READ_AHEAD`` payloads read early already wait for their turn."""
+        if self.next >= len(self.payloads) or len(self.read_ahead) >= READ_AHEAD:
+            return False
+        payload = self.payloads[self.next]
+        self.next += 1
+        try:
+            read = read_here(payload)
+        except Exception as error:  # raised at its turn, as intake would have met it
+            failed = error
+
+            def again() -> ReadPayload:
+                raise failed
+
+            self.read_ahead[id(payload)] = again
+        else:
+            self.read_ahead[id(payload)] = lambda: read
+        return True
 
 
 def reader_of(reading: Reading | None) -> Callable[[Payload], ReadPayload]:
