@@ -19,7 +19,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import delete, func, insert
+from sqlalchemy import delete, func, insert, literal, union_all
+from sqlalchemy import select as sa_select
 from sqlalchemy import update as sa_update
 from sqlmodel import Session, select
 
@@ -137,7 +138,11 @@ def read_program(*, session: Session, code: str) -> ProgramSpec:
 
     Kept under the program's revision, which every load that changes the ledger renews:
     the next read of the same revision, in any session, is a lookup."""
-    program = get_program(session=session, code=code)
+    return ledger_of(session=session, program=get_program(session=session, code=code))
+
+
+def ledger_of(*, session: Session, program: Program) -> ProgramSpec:
+    """``read_program`` of a program record already read."""
     kept = _READ.get(program.revision) if program.revision else None
     if kept is not None:
         return kept
@@ -148,6 +153,48 @@ def read_program(*, session: Session, code: str) -> ProgramSpec:
                 _READ.pop(next(iter(_READ)))
             _READ[program.revision] = spec
     return spec
+
+
+@dataclass(frozen=True)
+class LedgerIds:
+    """The row ids of a program's units, tasks and indicators, by code."""
+
+    units: dict[str, int]
+    tasks: dict[str, int]
+    indicators: dict[str, int]
+
+
+_IDS: dict[str, LedgerIds] = {}
+
+
+def ids_of(*, session: Session, program: Program) -> LedgerIds:
+    """The ids of the program's units, tasks and indicators by code, read in one query and
+    kept under the program's revision, as its ledger is."""
+    kept = _IDS.get(program.revision) if program.revision else None
+    if kept is not None:
+        return kept
+    found: dict[str, dict[str, int]] = {"unit": {}, "task": {}, "indicator": {}}
+    tables = {"unit": Unit, "task": Task, "indicator": Indicator}
+    union = union_all(
+        *(
+            sa_select(literal(kind), table.c.code, table.c.id).where(
+                table.c.program_id == program.id
+            )
+            for kind, table in (
+                (kind, model.__table__)  # type: ignore[attr-defined]
+                for kind, model in tables.items()
+            )
+        )
+    )
+    for kind, code, row_id in session.connection().execute(union):
+        found[kind][code] = row_id
+    ids = LedgerIds(found["unit"], found["task"], found["indicator"])
+    if program.revision:
+        with _READ_LOCK:
+            while len(_IDS) >= _READ_KEPT:
+                _IDS.pop(next(iter(_IDS)))
+            _IDS[program.revision] = ids
+    return ids
 
 
 def _read_ledger(session: Session, program: Program) -> ProgramSpec:

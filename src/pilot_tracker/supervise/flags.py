@@ -14,8 +14,8 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import delete, func, insert
-from sqlmodel import Session, col, select
+from sqlalchemy import bindparam, delete, func, insert
+from sqlmodel import Session, select
 
 from pilot_tracker.alerts import outbox
 from pilot_tracker.errors import EarlierDayError
@@ -24,12 +24,15 @@ from pilot_tracker.ledger.program_file import ProgramSpec
 from pilot_tracker.models import (
     Escalation,
     Flag,
-    Indicator,
     Program,
-    Task,
-    Unit,
 )
 from pilot_tracker.supervise import escalation, extensions, progress, rules, workdays
+
+_FLAG = Flag.__table__  # type: ignore[attr-defined]
+_DELETE_DAY = delete(_FLAG).where(
+    _FLAG.c.program_id == bindparam("program_id"), _FLAG.c.as_of == bindparam("as_of")
+)
+_ADD_FLAGS = insert(_FLAG)
 
 
 @dataclass
@@ -52,10 +55,17 @@ def situation(
     """What the rules need for a program on a day, read from the database; a task's due
     date is the one in effect that day (an approved extension moves it)."""
     record = store.get_program(session=session, code=program)
+    spec, current = _situation(session, record, as_of, unavailable)
+    return record, spec, current
+
+
+def _situation(
+    session: Session, record: Program, as_of: date, unavailable: frozenset[str]
+) -> tuple[ProgramSpec, rules.Situation]:
     spec, _ = extensions.effective(
         session=session,
         program_id=record.id,
-        spec=store.read_program(session=session, code=program),
+        spec=store.ledger_of(session=session, program=record),
         as_of=as_of,
     )
     status_reports = progress.stored_status_reports(
@@ -63,7 +73,6 @@ def situation(
     )
     readings = progress.stored_readings(session=session, program_id=record.id, as_of=as_of)
     return (
-        record,
         spec,
         rules.Situation(
             spec=spec,
@@ -91,9 +100,13 @@ def latest_day(*, session: Session, program_id: int) -> date | None:
 
 def check_day(*, session: Session, program: str, as_of: date) -> None:
     """Refuse a writing run for a day before the latest one on record."""
-    record = store.get_program(session=session, code=program)
+    _check_day(session, store.get_program(session=session, code=program), as_of)
+
+
+def _check_day(session: Session, record: Program, as_of: date) -> None:
     latest = latest_day(session=session, program_id=record.id)  # type: ignore[arg-type]
     if latest is not None and as_of < latest:
+        program = record.code
         raise EarlierDayError(
             f"{program}: flags and escalations are on record up to {latest}; a run for "
             f"{as_of} would rewrite what came after it, so nothing was written. To see what "
@@ -106,9 +119,13 @@ def preview(
     *, session: Session, program: str, as_of: date, unavailable: frozenset[str] = frozenset()
 ) -> Flagged:
     """What the rules find for a program on a day, any day, writing nothing."""
-    record, spec, current = situation(
-        session=session, program=program, as_of=as_of, unavailable=unavailable
-    )
+    return _preview(session, store.get_program(session=session, code=program), as_of, unavailable)
+
+
+def _preview(
+    session: Session, record: Program, as_of: date, unavailable: frozenset[str]
+) -> Flagged:
+    spec, current = _situation(session, record, as_of, unavailable)
     findings = rules.evaluate(current)
     if current.calendar.guessed_years:  # a flag on guessed working days says so
         for finding in findings:
@@ -129,29 +146,28 @@ def flag(
 
     Raises ``EarlierDayError`` for a day before the latest one on record.
     """
-    check_day(session=session, program=program, as_of=as_of)
+    record = store.get_program(session=session, code=program)
+    _check_day(session, record, as_of)
     if previewed is not None and (
         previewed.program.code != program
         or previewed.situation.as_of != as_of
         or previewed.situation.unavailable != unavailable
     ):
         raise ValueError(f"the preview given is not {program}'s of {as_of}")
-    flagged = previewed or preview(
-        session=session, program=program, as_of=as_of, unavailable=unavailable
-    )
-    record, findings = flagged.program, flagged.findings
-    session.execute(delete(Flag).where(col(Flag.program_id) == record.id, Flag.as_of == as_of))
+    flagged = previewed or _preview(session, record, as_of, unavailable)
+    findings = flagged.findings
+    session.execute(_DELETE_DAY, {"program_id": record.id, "as_of": as_of})
     if findings:
-        ids = _ids(session, record)
+        ids = store.ids_of(session=session, program=record)
         session.execute(
-            insert(Flag),
+            _ADD_FLAGS,
             [
                 {
                     "program_id": record.id,
-                    "unit_id": ids["unit"][finding.unit],
-                    "task_id": ids["task"].get(finding.task) if finding.task else None,
+                    "unit_id": ids.units[finding.unit],
+                    "task_id": ids.tasks.get(finding.task) if finding.task else None,
                     "indicator_id": (
-                        ids["indicator"].get(finding.indicator) if finding.indicator else None
+                        ids.indicators.get(finding.indicator) if finding.indicator else None
                     ),
                     "rule": finding.rule,
                     "severity": finding.severity.value,
@@ -163,22 +179,6 @@ def flag(
             ],
         )
     return flagged
-
-
-def _ids(session: Session, program: Program) -> dict[str, dict[str, Any]]:
-    return {
-        "unit": dict(
-            session.exec(select(Unit.code, Unit.id).where(Unit.program_id == program.id)).all()
-        ),
-        "task": dict(
-            session.exec(select(Task.code, Task.id).where(Task.program_id == program.id)).all()
-        ),
-        "indicator": dict(
-            session.exec(
-                select(Indicator.code, Indicator.id).where(Indicator.program_id == program.id)
-            ).all()
-        ),
-    }
 
 
 def finding_dict(finding: rules.Finding) -> dict[str, Any]:

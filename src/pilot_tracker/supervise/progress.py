@@ -6,8 +6,9 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from sqlmodel import Session, col, select
-from sqlmodel.sql.expression import Select
+import sqlalchemy as sa
+from sqlalchemy.sql import Select
+from sqlmodel import Session, select
 
 from pilot_tracker.errors import NotFoundError
 from pilot_tracker.ledger import store
@@ -21,27 +22,35 @@ from pilot_tracker.models import (
 )
 from pilot_tracker.supervise import rules
 
+_REPORT = StatusReport.__table__  # type: ignore[attr-defined]
+_TASK = Task.__table__  # type: ignore[attr-defined]
+_UNIT = Unit.__table__  # type: ignore[attr-defined]
+_SUBMISSION = Submission.__table__  # type: ignore[attr-defined]
+_INDICATOR = Indicator.__table__  # type: ignore[attr-defined]
+_READING = IndicatorReading.__table__  # type: ignore[attr-defined]
 
-def _filed_by(program_id: int | None, as_of: date) -> Select[Any]:
+
+def _filed_by(program_id: int | None, as_of: date) -> Select:
     """Every status report of a program filed by a day, with the codes and the submission
     that say what it is about and where it came from: the columns ``rules.StatusReport``
-    holds, as plain rows (no ORM object is built for the thousands of a program's history)."""
+    holds, as plain rows (a Core statement: no ORM object, nor the ORM's loading, for the
+    thousands of a program's history)."""
     return (
-        select(
-            Task.code,
-            Unit.code,
-            StatusReport.period,
-            StatusReport.status,
-            StatusReport.percent,
-            StatusReport.reported_on,
-            StatusReport.evidence,
-            StatusReport.submission_id,
-            Submission.sha256,
+        sa.select(
+            _TASK.c.code,
+            _UNIT.c.code,
+            _REPORT.c.period,
+            _REPORT.c.status,
+            _REPORT.c.percent,
+            _REPORT.c.reported_on,
+            _REPORT.c.evidence,
+            _REPORT.c.submission_id,
+            _SUBMISSION.c.sha256,
         )
-        .join(Task, StatusReport.task_id == Task.id)
-        .join(Unit, StatusReport.unit_id == Unit.id)
-        .join(Submission, StatusReport.submission_id == Submission.id)
-        .where(Task.program_id == program_id, StatusReport.reported_on <= as_of)
+        .join_from(_REPORT, _TASK, _REPORT.c.task_id == _TASK.c.id)
+        .join(_UNIT, _REPORT.c.unit_id == _UNIT.c.id)
+        .join(_SUBMISSION, _REPORT.c.submission_id == _SUBMISSION.c.id)
+        .where(_TASK.c.program_id == program_id, _REPORT.c.reported_on <= as_of)
     )
 
 
@@ -55,28 +64,23 @@ def stored_status_reports(
 ) -> list[rules.StatusReport]:
     """Every status report filed by a day, in the order they were filed."""
     query = _filed_by(program_id, as_of).order_by(
-        col(StatusReport.reported_on), col(StatusReport.submission_id)
+        _REPORT.c.reported_on, _REPORT.c.submission_id
     )
-    return [_status_report(row) for row in session.exec(query).all()]
+    return [_status_report(row) for row in session.connection().execute(query).all()]
 
 
 def stored_readings(
     *, session: Session, program_id: int | None, as_of: date
 ) -> list[rules.Reading]:
     """Every indicator reading taken by a day."""
-    return [
-        rules.Reading(*row)
-        for row in session.exec(
-            select(
-                Indicator.code,
-                IndicatorReading.value,
-                IndicatorReading.as_of,
-                IndicatorReading.submission_id,
-            )
-            .join(Indicator, IndicatorReading.indicator_id == Indicator.id)
-            .where(Indicator.program_id == program_id, IndicatorReading.as_of <= as_of)
-        ).all()
-    ]
+    query = (
+        sa.select(
+            _INDICATOR.c.code, _READING.c.value, _READING.c.as_of, _READING.c.submission_id
+        )
+        .join_from(_READING, _INDICATOR, _READING.c.indicator_id == _INDICATOR.c.id)
+        .where(_INDICATOR.c.program_id == program_id, _READING.c.as_of <= as_of)
+    )
+    return [rules.Reading(*row) for row in session.connection().execute(query).all()]
 
 
 def progress(
@@ -89,10 +93,7 @@ def progress(
     """
     record = store.get_program(session=session, code=program)
     query = _filed_by(record.id, as_of).order_by(
-        col(Task.position),
-        col(Unit.position),
-        col(StatusReport.reported_on),
-        col(StatusReport.submission_id),
+        _TASK.c.position, _UNIT.c.position, _REPORT.c.reported_on, _REPORT.c.submission_id
     )
     if unit is not None:
         unit_id = session.exec(
@@ -100,9 +101,9 @@ def progress(
         ).first()
         if unit_id is None:
             raise NotFoundError(f'no unit "{unit}" in program {program}')
-        query = query.where(StatusReport.unit_id == unit_id)
+        query = query.where(_REPORT.c.unit_id == unit_id)
     latest: dict[tuple[str, str], dict[str, Any]] = {}
-    for report in (_status_report(row) for row in session.exec(query).all()):
+    for report in (_status_report(row) for row in session.connection().execute(query)):
         latest[(report.task, report.unit)] = {
             "task": report.task,
             "unit": report.unit,
