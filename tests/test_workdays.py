@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import date
+import random
+from datetime import date, timedelta
 
 import pytest
 
 from pilot_tracker.reports import schedule
-from pilot_tracker.supervise.workdays import WorkCalendar
+from pilot_tracker.supervise.workdays import Arrangement, WorkCalendar
 
 
 @pytest.mark.parametrize(
@@ -56,6 +57,52 @@ def test_adding_working_days(start: date, count: int, end: date) -> None:
     calendar = WorkCalendar()
     assert calendar.add_workdays(start, count) == end
     assert calendar.workdays_between(start, end) == count
+
+
+def test_working_days_since_many_starts_in_one_walk() -> None:
+    """Each start's count is ``workdays_between``'s: starts after the end, equal, repeated,
+    across Spring Festival and a program's own holiday."""
+    calendar = WorkCalendar(holidays=[date(2021, 3, 31)])
+    end = date(2021, 4, 6)
+    starts = [
+        date(2021, 1, 29),
+        date(2021, 2, 9),
+        date(2021, 2, 9),
+        date(2021, 3, 30),
+        date(2021, 4, 5),
+        end,
+        date(2021, 4, 20),
+    ]
+    counts = calendar.workdays_since(starts, end)
+    assert counts == {start: calendar.workdays_between(start, end) for start in starts}
+    assert counts[date(2021, 3, 30)] == 3  # 4-1, 4-2, 4-6 (3-31 the program's; 4-3 to 4-5 清明)
+    assert calendar.workdays_since([], end) == {}
+
+
+def test_working_days_since_count_whole_months_as_day_by_day() -> None:
+    """Months counted at once give the day-by-day count, with the program's own days, an
+    entered year that also sets a day of the year before, and a year the package does not
+    cover (guessed, and said to be, either way)."""
+    entered = Arrangement(
+        year=2022,
+        source="entered",
+        holidays={date(2022, 10, 3): "国庆节", date(2021, 12, 31): "元旦"},
+        workdays={date(2022, 10, 8): "国庆节"},
+    )
+
+    def calendar() -> WorkCalendar:
+        return WorkCalendar(
+            holidays=[date(2021, 3, 31)], workdays=[date(2021, 6, 5)], entered={2022: entered}
+        )
+
+    chance = random.Random(19)
+    for _ in range(300):
+        end = date(2020, 1, 1) + timedelta(days=chance.randrange(365 * 17))
+        starts = [end - timedelta(days=chance.randrange(800)) for _ in range(3)]
+        one, each = calendar(), calendar()
+        counts = one.workdays_since(starts, end)
+        assert counts == {start: each.workdays_between(start, end) for start in starts}
+        assert one.guessed_years == each.guessed_years
 
 
 def test_program_overrides_win() -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from calendar import monthrange
 from datetime import date, timedelta
+from functools import lru_cache
 
 from pilot_tracker.errors import ReportError
 from pilot_tracker.models import Cadence
@@ -19,6 +20,8 @@ _HALF = re.compile(r"^(\d{4})H([12])$")
 MONTH, QUARTER, HALF = _MONTH, _QUARTER, _HALF
 
 
+# The rules and the figures ask the same few hundred days and periods again and again.
+@lru_cache(maxsize=8192)
 def period_of(day: date, cadence: Cadence | str) -> str:
     """The reporting period a day falls in, for a cadence."""
     if Cadence(cadence) is Cadence.QUARTERLY:
@@ -56,6 +59,7 @@ def label(period: str) -> str:
     return period
 
 
+@lru_cache(maxsize=4096)
 def bounds(period: str) -> tuple[date, date]:
     """The first and last day of a period; ``ValueError`` if it is not one."""
     if match := _MONTH.match(period):

@@ -23,6 +23,7 @@ from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from pilot_tracker import db, values
@@ -106,20 +107,26 @@ def _day(moment: datetime | None, zone: str) -> date:
 # --- what is in effect --------------------------------------------------------------------
 
 
+_EXTENSION = Extension.__table__  # type: ignore[attr-defined]
+_TASK = Task.__table__  # type: ignore[attr-defined]
+# Every flag and every report reads it: built once, its program and day bound each time.
+_IN_EFFECT = (
+    sa.select(_TASK.c.code, _EXTENSION.c.proposed_due)
+    .join_from(_EXTENSION, _TASK, _EXTENSION.c.task_id == _TASK.c.id)
+    .where(
+        _EXTENSION.c.program_id == sa.bindparam("program_id"),
+        _EXTENSION.c.status == ExtensionStatus.APPROVED.value,
+        _EXTENSION.c.decided_on <= sa.bindparam("as_of"),
+    )
+    .order_by(_EXTENSION.c.decided_on, _EXTENSION.c.id)
+)
+
+
 def in_effect(*, session: Session, program_id: int | None, as_of: date) -> dict[str, date]:
     """The due date of every task with an extension approved on or before ``as_of``, by
     task code; of several, the one approved last."""
-    rows = session.exec(
-        select(Task.code, Extension.proposed_due)
-        .join(Task, Extension.task_id == Task.id)
-        .where(
-            Extension.program_id == program_id,
-            Extension.status == ExtensionStatus.APPROVED.value,
-            col(Extension.decided_on) <= as_of,
-        )
-        .order_by(col(Extension.decided_on), col(Extension.id))
-    ).all()
-    return dict(rows)
+    rows = session.connection().execute(_IN_EFFECT, {"program_id": program_id, "as_of": as_of})
+    return dict(rows.all())
 
 
 def moved(task: TaskSpec, due: date) -> TaskSpec:

@@ -33,6 +33,20 @@ _DELETE_DAY = delete(_FLAG).where(
     _FLAG.c.program_id == bindparam("program_id"), _FLAG.c.as_of == bindparam("as_of")
 )
 _ADD_FLAGS = insert(_FLAG)
+_ESCALATION = Escalation.__table__  # type: ignore[attr-defined]
+_LATEST_DAYS = select(
+    select(func.max(_FLAG.c.as_of))
+    .where(_FLAG.c.program_id == bindparam("program_id"))
+    .scalar_subquery(),
+    *select(
+        func.max(_ESCALATION.c.opened_on),
+        func.max(_ESCALATION.c.raised_on),
+        func.max(_ESCALATION.c.closed_on),
+    )
+    .where(_ESCALATION.c.program_id == bindparam("program_id"))
+    .subquery()
+    .c,
+)
 
 
 @dataclass
@@ -88,13 +102,7 @@ def _situation(
 def latest_day(*, session: Session, program_id: int) -> date | None:
     """The latest day on record for a program: of a flag, or of an escalation opened,
     raised or closed."""
-    flagged = select(func.max(Flag.as_of)).where(Flag.program_id == program_id)
-    escalated = select(
-        func.max(Escalation.opened_on),
-        func.max(Escalation.raised_on),
-        func.max(Escalation.closed_on),
-    ).where(Escalation.program_id == program_id)
-    days = session.exec(select(flagged.scalar_subquery(), *escalated.subquery().c)).one()
+    days = session.connection().execute(_LATEST_DAYS, {"program_id": program_id}).one()
     return max((day for day in days if day is not None), default=None)
 
 

@@ -30,7 +30,7 @@ _INDICATOR = Indicator.__table__  # type: ignore[attr-defined]
 _READING = IndicatorReading.__table__  # type: ignore[attr-defined]
 
 
-def _filed_by(program_id: int | None, as_of: date) -> Select:
+def _filed_by(program_id: Any, as_of: Any) -> Select:
     """Every status report of a program filed by a day, with the codes and the submission
     that say what it is about and where it came from: the columns ``rules.StatusReport``
     holds, as plain rows (a Core statement: no ORM object, nor the ORM's loading, for the
@@ -54,6 +54,21 @@ def _filed_by(program_id: int | None, as_of: date) -> Select:
     )
 
 
+# Built once, their program and day bound at each execution: a program's flag, figures and
+# progress read through them every run.
+_FILED = _filed_by(sa.bindparam("program_id"), sa.bindparam("as_of")).order_by(
+    _REPORT.c.reported_on, _REPORT.c.submission_id
+)
+_READ_BY = (
+    sa.select(_INDICATOR.c.code, _READING.c.value, _READING.c.as_of, _READING.c.submission_id)
+    .join_from(_READING, _INDICATOR, _READING.c.indicator_id == _INDICATOR.c.id)
+    .where(
+        _INDICATOR.c.program_id == sa.bindparam("program_id"),
+        _READING.c.as_of <= sa.bindparam("as_of"),
+    )
+)
+
+
 def _status_report(row: Any) -> rules.StatusReport:
     """A stored status report, as ``_filed_by`` reads it, as the rules and the figures read it."""
     return rules.StatusReport(*row)
@@ -63,24 +78,16 @@ def stored_status_reports(
     *, session: Session, program_id: int | None, as_of: date
 ) -> list[rules.StatusReport]:
     """Every status report filed by a day, in the order they were filed."""
-    query = _filed_by(program_id, as_of).order_by(
-        _REPORT.c.reported_on, _REPORT.c.submission_id
-    )
-    return [_status_report(row) for row in session.connection().execute(query).all()]
+    rows = session.connection().execute(_FILED, {"program_id": program_id, "as_of": as_of})
+    return [_status_report(row) for row in rows.all()]
 
 
 def stored_readings(
     *, session: Session, program_id: int | None, as_of: date
 ) -> list[rules.Reading]:
     """Every indicator reading taken by a day."""
-    query = (
-        sa.select(
-            _INDICATOR.c.code, _READING.c.value, _READING.c.as_of, _READING.c.submission_id
-        )
-        .join_from(_READING, _INDICATOR, _READING.c.indicator_id == _INDICATOR.c.id)
-        .where(_INDICATOR.c.program_id == program_id, _READING.c.as_of <= as_of)
-    )
-    return [rules.Reading(*row) for row in session.connection().execute(query).all()]
+    rows = session.connection().execute(_READ_BY, {"program_id": program_id, "as_of": as_of})
+    return [rules.Reading(*row) for row in rows.all()]
 
 
 def progress(

@@ -305,6 +305,7 @@ def overdue(situation: Situation) -> list[Finding]:
     if not rule.enabled:
         return []
     findings = []
+    late_tasks = []
     for task in situation.spec.tasks:
         due = situation.calendar.roll_forward(task.due)
         if situation.as_of <= due:
@@ -312,7 +313,10 @@ def overdue(situation: Situation) -> list[Finding]:
         latest = situation.latest(task)
         if latest is not None and latest.status == TaskStatus.COMPLETED.value:
             continue
-        late = situation.calendar.workdays_between(due, situation.as_of)
+        late_tasks.append((task, due, latest))
+    lateness = situation.calendar.workdays_since((due for _, due, _ in late_tasks), situation.as_of)
+    for task, due, latest in late_tasks:
+        late = lateness[due]
         shown = f"最近报送{_n(latest.percent)}%" if latest else "从未报送"
         findings.append(
             Finding(

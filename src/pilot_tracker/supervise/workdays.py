@@ -178,6 +178,11 @@ class WorkCalendar:
             self._entered_days.update(dict.fromkeys(arrangement.holidays, False))
             self._entered_days.update(dict.fromkeys(arrangement.workdays, True))
         self.guessed_years: set[int] = set()
+        # The months in which a day is not as the package has it: the program's own days,
+        # and those of the entered years (a notice may set a day of the year before).
+        self._special_months = {
+            (day.year, day.month) for day in (*self.holidays, *self.workdays, *self._entered_days)
+        }
 
     def source_of(self, year: int) -> str:
         """``entered``, ``official`` (the package) or ``guessed``."""
@@ -244,6 +249,33 @@ class WorkCalendar:
             count += self.is_workday(day)
         return count
 
+    def workdays_since(self, starts: Iterable[date], end: date) -> dict[date, int]:
+        """``workdays_between(start, end)`` for each of ``starts``, in one walk back from
+        ``end``: a whole month the package's calendar covers, where neither the program
+        nor an entered year says otherwise, is counted at once (remembered across
+        calendars); any other day is asked, as ``workdays_between`` asks it."""
+        wanted = sorted(set(starts), reverse=True)
+        counts = {start: 0 for start in wanted if start >= end}
+        count, day = 0, end
+        for start in (start for start in wanted if start < end):
+            while day > start:
+                first = day.replace(day=1)
+                whole = (
+                    (day + timedelta(days=1)).day == 1
+                    and first > start
+                    and day.year not in self.entered
+                    and (day.year, day.month) not in self._special_months
+                )
+                in_month = _package_month(day.year, day.month) if whole else None
+                if in_month is not None:
+                    count += in_month
+                    day = first - timedelta(days=1)
+                else:
+                    count += self.is_workday(day)
+                    day -= timedelta(days=1)
+            counts[start] = count
+        return counts
+
     def year(self, year: int) -> Arrangement:
         """A year's holidays (with names) and make-up workdays, wherever they come from."""
         if year in self.entered:
@@ -264,6 +296,20 @@ class WorkCalendar:
             arrangement.holidays.update({d: n for d, n in other.holidays.items() if d.year == year})
             arrangement.workdays.update({d: n for d, n in other.workdays.items() if d.year == year})
         return arrangement
+
+
+@cache
+def _package_month(year: int, month: int) -> int | None:
+    """The working days of a month by the package's calendar; None if it does not cover
+    every day of it."""
+    day, count = date(year, month, 1), 0
+    while day.month == month:
+        says = _package_says(day)
+        if says is None:
+            return None
+        count += says
+        day += timedelta(days=1)
+    return count
 
 
 @cache
