@@ -163,6 +163,11 @@ class LedgerIds:
     tasks: dict[str, int]
     indicators: dict[str, int]
 
+    @property
+    def unit_codes(self) -> dict[int, str]:
+        """The units' codes by id."""
+        return {unit_id: code for code, unit_id in self.units.items()}
+
 
 _IDS: dict[str, LedgerIds] = {}
 

@@ -82,9 +82,7 @@ def _situation(
         spec=store.ledger_of(session=session, program=record),
         as_of=as_of,
     )
-    status_reports = progress.stored_status_reports(
-        session=session, program_id=record.id, as_of=as_of
-    )
+    status_reports = progress.status_reports_judged(session=session, program=record, as_of=as_of)
     readings = progress.stored_readings(session=session, program_id=record.id, as_of=as_of)
     return (
         spec,

@@ -15,6 +15,7 @@ from pilot_tracker.ledger import store
 from pilot_tracker.models import (
     Indicator,
     IndicatorReading,
+    Program,
     StatusReport,
     Submission,
     Task,
@@ -69,6 +70,28 @@ _READ_BY = (
 )
 
 
+# What the rules read of each report: no file (the figures name it), the unit by its id
+# (named from the ledger's ids): one join, for the program, as an indexed scan of it has.
+_JUDGED = (
+    sa.select(
+        _TASK.c.code,
+        _REPORT.c.unit_id,
+        _REPORT.c.period,
+        _REPORT.c.status,
+        _REPORT.c.percent,
+        _REPORT.c.reported_on,
+        _REPORT.c.evidence,
+        _REPORT.c.submission_id,
+    )
+    .join_from(_REPORT, _TASK, _REPORT.c.task_id == _TASK.c.id)
+    .where(
+        _TASK.c.program_id == sa.bindparam("program_id"),
+        _REPORT.c.reported_on <= sa.bindparam("as_of"),
+    )
+    .order_by(_REPORT.c.reported_on, _REPORT.c.submission_id)
+)
+
+
 def _status_report(row: Any) -> rules.StatusReport:
     """A stored status report, as ``_filed_by`` reads it, as the rules and the figures read it."""
     return rules.StatusReport(*row)
@@ -80,6 +103,19 @@ def stored_status_reports(
     """Every status report filed by a day, in the order they were filed."""
     rows = session.connection().execute(_FILED, {"program_id": program_id, "as_of": as_of})
     return [_status_report(row) for row in rows.all()]
+
+
+def status_reports_judged(
+    *, session: Session, program: Program, as_of: date
+) -> list[rules.StatusReport]:
+    """``stored_status_reports`` as the rules read them: without the file each came in."""
+    units = store.ids_of(session=session, program=program).unit_codes
+    rows = session.connection().execute(_JUDGED, {"program_id": program.id, "as_of": as_of})
+    make = rules.StatusReport
+    return [
+        make(task, units[unit], period, status, percent, day, evidence, order)
+        for task, unit, period, status, percent, day, evidence, order in rows.all()
+    ]
 
 
 def stored_readings(
