@@ -245,6 +245,19 @@ def test_a_templates_metadata_names_the_unit_whoever_sends_it(
     assert receipt.target == "unit:jyj role:liaison"
 
 
+def test_a_mailed_workbook_is_opened_once_to_know_whose_it_is_and_take_it(
+    loaded: sa.Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Its hidden metadata names the unit, and the rows are taken in, from one open."""
+    from .test_payload import Opens
+
+    raw = message(sender="colleague@163.com", files=[("教育局.xlsx", workbook("jyj"))])
+    opens = Opens(monkeypatch)
+    [summary] = take(loaded, tmp_path, fetched(raw)).submissions
+    assert (summary.unit, summary.status, summary.imported) == ("jyj", "imported", 1)
+    assert opens.calamine + len(opens.openpyxl) == 1
+
+
 def test_the_units_shared_mailbox_counts_as_the_unit_in_any_case(
     loaded: sa.Engine, tmp_path: Path
 ) -> None:

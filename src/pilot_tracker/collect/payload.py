@@ -203,31 +203,6 @@ def read_payload(data: bytes, name: str, content_type: str = "") -> ReadPayload:
     )
 
 
-def peek_meta(data: bytes, name: str = "") -> dict[str, str]:
-    """The template's hidden metadata (program, unit, template version) without reading the
-    rows: how a workbook in a mail says whose it is. ``{}`` for anything without it (a CSV,
-    a broken or refused file: intake names what is wrong when it reads it); never raises."""
-    if len(data) > MAX_PAYLOAD_BYTES:
-        return {}
-    try:
-        if data.startswith(ZIP_MAGIC):
-            _check_zip(data)
-            import openpyxl
-
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                workbook = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-            try:
-                return _meta(workbook)
-            finally:
-                workbook.close()
-        if name.lower().endswith(".json") or data.lstrip()[:1] == b"{":
-            return _read_json(data).meta
-    except Exception:  # whatever it is, it is not a template whose metadata we can read
-        return {}
-    return {}
-
-
 # --- xlsx --------------------------------------------------------------------------------
 
 

@@ -54,7 +54,7 @@ from pilot_tracker.collect.mail import (
     read_letter,
 )
 from pilot_tracker.collect.mailbox import Fetched, MailPull
-from pilot_tracker.collect.payload import Payload, display_name, peek_meta
+from pilot_tracker.collect.payload import Payload, ReadPayload, display_name, read_payload
 from pilot_tracker.errors import ArchiveError, MailError, MailRefused, NotFoundError
 from pilot_tracker.ledger import store
 from pilot_tracker.models import (
@@ -334,7 +334,9 @@ class _Reader:
             outcome=PartOutcome.HELD.value,
         )
         item = MailFile(name, PartOutcome.HELD.value)
-        unit, reason = self._whose(attachment, sender_unit, forged, letter)
+        payload = _payload(attachment, name)
+        meta, reader = _read_once(payload)
+        unit, reason = self._whose(meta, sender_unit, forged, letter)
         if self.sent.has(self.session, self.program, sha256):
             item.outcome, item.reason = PartOutcome.QUOTED.value, QUOTED
             unit = unit or sender_unit
@@ -343,11 +345,12 @@ class _Reader:
                 session=self.session,
                 program=self.program,
                 unit=unit,
-                payload=_payload(attachment, name),
+                payload=payload,
                 as_of=self.as_of,
                 now=self.now,
                 home=self.home,
                 templates=None,  # the receipt carries the rejections
+                reader=reader,  # read once: its metadata said whose it is
             )
             item.outcome, item.summary = PartOutcome.SUBMITTED.value, summary
             part.submission_id = _submission_id(self.session, unit, summary)
@@ -362,10 +365,10 @@ class _Reader:
         return item
 
     def _whose(
-        self, attachment: Attachment, sender_unit: Unit | None, forged: bool, letter: Letter
+        self, meta: dict[str, str], sender_unit: Unit | None, forged: bool, letter: Letter
     ) -> tuple[Unit | None, str]:
-        """The unit a file is taken as, or the reason it is held (with the unit it claims)."""
-        meta = peek_meta(attachment.data, attachment.name)
+        """The unit a file is taken as, or the reason it is held (with the unit it claims),
+        by the template's hidden metadata (``meta``) and the sender."""
         claimed_program = meta.get("program", "")
         claimed = meta.get("unit", "")
         sender = letter.sender or "（空）"
@@ -532,6 +535,23 @@ def _status(files: list[MailFile]) -> tuple[str, str]:
     if any(item.outcome == PartOutcome.QUOTED.value for item in files):
         return MailStatus.HELD.value, QUOTED
     return MailStatus.HELD.value, NO_FILES
+
+
+def _read_once(payload: Payload) -> tuple[dict[str, str], Callable[[Payload], ReadPayload]]:
+    """A mailed file read once, as intake reads it: its template's hidden metadata (how a
+    workbook in a mail says whose it is; ``{}`` for anything without it, a CSV, a broken or
+    refused file), and intake's reader of it, which gives what was read or raises what
+    reading raised (intake names what is wrong)."""
+    try:
+        read = read_payload(payload.data, payload.name, payload.content_type)
+    except Exception as error:  # intake meets it again, and records it as it would
+        failed = error
+
+        def again(_: Payload) -> ReadPayload:
+            raise failed
+
+        return {}, again
+    return dict(read.meta), lambda _: read
 
 
 def _payload(attachment: Attachment, name: str) -> Payload:
