@@ -126,6 +126,28 @@ def test_a_date_written_as_people_write_it_is_read(ledger: sa.Engine) -> None:
     assert stored(ledger)[0][2] == date(2021, 6, 30)
 
 
+def test_a_day_flagged_again_has_its_flags_replaced_and_the_days_before_kept(
+    ledger: sa.Engine,
+) -> None:
+    """A schedule that fires twice does no harm; a new day adds its own flags."""
+
+    def on_record() -> dict[date, int]:
+        with db.session(ledger) as session:
+            days = session.exec(select(Flag.as_of)).all()
+        return {day: days.count(day) for day in sorted(set(days))}
+
+    first, second = date(2021, 4, 19), date(2021, 4, 20)
+    with db.session(ledger) as session:
+        found = len(flags.flag(session=session, program="xiangshan", as_of=first).findings)
+    assert found and on_record() == {first: found}
+    with db.session(ledger) as session:
+        flags.flag(session=session, program="xiangshan", as_of=first)
+    assert on_record() == {first: found}
+    with db.session(ledger) as session:
+        again = len(flags.flag(session=session, program="xiangshan", as_of=second).findings)
+    assert on_record() == {first: found, second: again}
+
+
 def test_an_approved_extension_moves_the_due_date_for_the_rules_from_then_on(
     ledger: sa.Engine,
 ) -> None:

@@ -32,7 +32,9 @@ _FLAG = Flag.__table__  # type: ignore[attr-defined]
 _DELETE_DAY = delete(_FLAG).where(
     _FLAG.c.program_id == bindparam("program_id"), _FLAG.c.as_of == bindparam("as_of")
 )
-_ADD_FLAGS = insert(_FLAG)
+# RETURNING makes SQLAlchemy send the rows as one multi-row INSERT ("insertmanyvalues"):
+# on PostgreSQL one statement, not one a flag.
+_ADD_FLAGS = insert(_FLAG).returning(_FLAG.c.id)
 _ESCALATION = Escalation.__table__  # type: ignore[attr-defined]
 _LATEST_DAYS = select(
     select(func.max(_FLAG.c.as_of))
@@ -109,7 +111,8 @@ def check_day(*, session: Session, program: str, as_of: date) -> None:
     _check_day(session, store.get_program(session=session, code=program), as_of)
 
 
-def _check_day(session: Session, record: Program, as_of: date) -> None:
+def _check_day(session: Session, record: Program, as_of: date) -> date | None:
+    """``check_day`` of a program record already read; the latest day on record."""
     latest = latest_day(session=session, program_id=record.id)  # type: ignore[arg-type]
     if latest is not None and as_of < latest:
         program = record.code
@@ -119,6 +122,7 @@ def _check_day(session: Session, record: Program, as_of: date) -> None:
             f"{as_of}'s flags would be without writing anything, run: pilot-tracker flag "
             f"--program {program} --as-of {as_of} --dry-run"
         )
+    return latest
 
 
 def preview(
@@ -153,7 +157,7 @@ def flag(
     Raises ``EarlierDayError`` for a day before the latest one on record.
     """
     record = store.get_program(session=session, code=program)
-    _check_day(session, record, as_of)
+    latest = _check_day(session, record, as_of)
     if previewed is not None and (
         previewed.program.code != program
         or previewed.situation.as_of != as_of
@@ -162,7 +166,8 @@ def flag(
         raise ValueError(f"the preview given is not {program}'s of {as_of}")
     flagged = previewed or _preview(session, record, as_of, unavailable)
     findings = flagged.findings
-    session.execute(_DELETE_DAY, {"program_id": record.id, "as_of": as_of})
+    if latest == as_of:  # the day has been flagged before: its flags are replaced
+        session.execute(_DELETE_DAY, {"program_id": record.id, "as_of": as_of})
     if findings:
         ids = store.ids_of(session=session, program=record)
         session.execute(
