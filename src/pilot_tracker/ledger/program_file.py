@@ -531,25 +531,28 @@ _VALUES_PER_CHARACTER = 2
 def _tree_within_bounds(root: yaml.Node, counted: dict[str, tuple[int, str]]) -> bool:
     """Whether a composed document keeps every bound ``_check_events`` keeps: no node
     reached twice (an alias), none deeper than allowed, not too many values, nor items
-    in a counted section. Walked with a stack, each node once."""
-    seen: set[int] = set()
-    stack: list[tuple[yaml.Node, int]] = [(root, 0)]
-    while stack:
-        node, depth = stack.pop()
-        if id(node) in seen:
+    in a counted section. Walked with a stack of collections, each node once."""
+    seen: set[int] = {id(root)}
+    collections: list[tuple[yaml.Node, int]] = []
+    if isinstance(root, yaml.CollectionNode):
+        collections.append((root, 0))
+    while collections:
+        node, depth = collections.pop()
+        if depth + 1 > MAX_YAML_DEPTH:
             return False
-        seen.add(id(node))
+        children = (
+            [part for pair in node.value for part in pair]
+            if isinstance(node, yaml.MappingNode)
+            else node.value
+        )
+        for child in children:
+            if id(child) in seen:
+                return False
+            seen.add(id(child))
+            if not isinstance(child, yaml.ScalarNode):
+                collections.append((child, depth + 1))
         if len(seen) > MAX_YAML_VALUES:
             return False
-        if isinstance(node, yaml.MappingNode | yaml.SequenceNode):
-            if depth + 1 > MAX_YAML_DEPTH:
-                return False
-            children = (
-                [part for pair in node.value for part in pair]
-                if isinstance(node, yaml.MappingNode)
-                else list(node.value)
-            )
-            stack.extend((child, depth + 1) for child in reversed(children))
     if isinstance(root, yaml.MappingNode):
         for key, value in root.value:
             section = counted.get(str(key.value)) if isinstance(key, yaml.ScalarNode) else None
@@ -653,17 +656,36 @@ def parse_yaml_file(
     except yaml.YAMLError as error:
         raise ProgramFileError(name, [Problem("", f"YAML syntax error: {error}")]) from None
 
-    lines, duplicates = _yaml_lines(root)
-    if duplicates:
-        raise ProgramFileError(name, duplicates)
+    if root is not None and _has_duplicate_key(root):
+        raise ProgramFileError(name, _yaml_lines(root)[1])
+    lines: dict[Path_, int] | None = None  # worked out when a problem is first placed
 
     def locate(path: Path_) -> str:
+        nonlocal lines
+        if lines is None:
+            lines = _yaml_lines(root)[0]
         for depth in range(len(path), -1, -1):
             if path[:depth] in lines:
                 return f"{format_path(path)} (line {lines[path[:depth]]})"
         return format_path(path)
 
     return raw, locate
+
+
+def _has_duplicate_key(root: yaml.Node) -> bool:
+    """Whether a mapping of the document has a key written twice (``_yaml_lines`` says
+    where); walked with a stack, without the paths and lines only a problem needs."""
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, yaml.MappingNode):
+            keys = [str(key.value) for key, _ in node.value]
+            if len(set(keys)) != len(keys):
+                return True
+            stack.extend(value for _, value in node.value)
+        elif isinstance(node, yaml.SequenceNode):
+            stack.extend(node.value)
+    return False
 
 
 def _yaml_lines(root: yaml.Node | None) -> tuple[dict[Path_, int], list[Problem]]:

@@ -686,11 +686,16 @@ def _upsert(
             changed.append((row[0], update))
     ids = {code: row[0] for code, row in existing.items()}
     if added:
-        table = model.__table__  # Core: no ORM bookkeeping for rows only inserted
-        new = session.scalars(
-            insert(table).returning(table.c.id, sort_by_parameter_order=True), added
-        ).all()
-        ids.update(zip((row[key] for row in added), new, strict=True))
+        # Core, no ORM bookkeeping for rows only inserted; and no RETURNING in parameter
+        # order, which SQLite can give only a row per statement: one INSERT of them all,
+        # then the program's ids by key in one SELECT.
+        table = model.__table__
+        session.execute(insert(table), added)
+        ids = dict(
+            session.execute(
+                select(table.c[key], table.c.id).where(table.c.program_id == program_id)
+            ).all()
+        )
     for id_, update in changed:  # few: a reload changes what an office edited
         session.execute(sa_update(model).where(model.id == id_).values(**update))
     return ids
