@@ -195,6 +195,46 @@ def test_bad_input_is_refused_whole(sqlite_initialised: None, tmp_path: Path, ca
     assert show("demo") == before
 
 
+def many_programs(tmp_path: Path, count: int) -> list[Path]:
+    """``count`` program files, the small pilot under a code each."""
+    paths = []
+    for number in range(1, count + 1):
+        document = copy.deepcopy(SMALL)
+        document["code"], document["name"] = f"p{number:02d}", f"试点{number}"
+        paths.append(write_program(tmp_path, document, f"p{number:02d}.yaml"))
+    return paths
+
+
+def test_many_files_are_read_along_and_loaded_in_order(
+    sqlite_initialised: None, tmp_path: Path
+) -> None:
+    """Enough files that a second process reads along: each is loaded, in order, once."""
+    paths = many_programs(tmp_path, 30)
+    loaded = json.loads(run("program", "load", *paths, "--json").stdout)
+    assert [item["program"] for item in loaded] == [f"p{n:02d}" for n in range(1, 31)]
+    assert {item["outcome"] for item in loaded} == {"created"}
+    listed = json.loads(run("program", "list", "--json").stdout)
+    assert sorted(item["code"] for item in listed) == [f"p{n:02d}" for n in range(1, 31)]
+
+
+def test_one_bad_file_among_many_writes_nothing_and_every_problem_is_listed(
+    sqlite_initialised: None, tmp_path: Path
+) -> None:
+    """The programs before it were written in the transaction as they were read: rolled
+    back; the problems of a bad file read by either process are listed, each once."""
+    paths = many_programs(tmp_path, 30)
+    for index in (3, 27):
+        document = bad(tasks__1__code="T-01")
+        document["code"] = f"p{index + 1:02d}"
+        write_program(tmp_path, document, paths[index].name)
+    result = run("program", "load", *paths, code=1)
+    assert result.stderr.count('task code "T-01" is used twice') == 2
+    assert "error: p04.yaml: refused" in result.stderr
+    assert "error: p28.yaml: refused" in result.stderr
+    assert "nothing was written" in result.stderr
+    assert json.loads(run("program", "list", "--json").stdout) == []
+
+
 def test_a_file_that_is_not_text_is_refused(sqlite_initialised: None, tmp_path: Path) -> None:
     path = tmp_path / "demo.yaml"
     path.write_bytes(b"code: demo\nname: \xff\xfe\xfd\n")

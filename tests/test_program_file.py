@@ -571,3 +571,39 @@ def test_a_program_file_is_parsed_once_with_libyaml(monkeypatch: pytest.MonkeyPa
     problem = refused.value.problems[0]
     assert "line 4" in problem.place and "aliases" in problem.message
     assert parsed == ["composed", "events", "composed"]  # the event pass parses with its own
+
+
+def test_files_read_along_by_a_helper_read_each_once_as_here(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """From enough files a helper process reads from the last while this one reads from
+    the first: the same programs and refusals, in order, each file read by one of the two."""
+    from pilot_tracker.ledger import store
+
+    paths = []
+    for number in range(1, 41):
+        document = copy.deepcopy(SMALL)
+        document["code"] = f"p{number:02d}"
+        if number in (5, 38):  # refused: by this process, and by the helper
+            document["tasks"][1]["code"] = document["tasks"][0]["code"]
+        path = tmp_path / f"p{number:02d}.yaml"
+        path.write_text(yaml.safe_dump(document, allow_unicode=True), encoding="utf-8")
+        paths.append(path)
+    alone = list(store.read_program_sources(paths, along_from=len(paths) + 1))
+    here: list[str] = []
+    read = store._read_or_refusal
+
+    def counted(path: Path) -> Any:
+        here.append(path.name)
+        return read(path)
+
+    monkeypatch.setattr(store, "_read_or_refusal", counted)
+    along = list(store.read_program_sources(paths, along_from=2))
+
+    def shown(outcome: Any) -> Any:
+        return (str(outcome), outcome.problems) if isinstance(outcome, Exception) else outcome
+
+    assert [shown(item) for item in along] == [shown(item) for item in alone]
+    assert sum(isinstance(item, ProgramFileError) for item in along) == 2
+    assert "p01.yaml" in here and len(here) < len(paths)  # the helper read the rest
+    assert "p38.yaml" in here  # refused (by either): read here, to say why

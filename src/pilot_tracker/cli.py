@@ -329,35 +329,45 @@ def program_load(
     from pilot_tracker.ledger import store
 
     settings = load_settings()
-    sources: list[tuple[Path, ProgramSpec, str]] = []
+    codes: set[str] = set()
     refused = False
-    for file in files:
-        try:
-            spec, sha256 = store.read_program_source(file)
-        except ProgramFileError as error:
-            print_problems(error)
-            refused = True
-            continue
-        if any(spec.code == other.code for _, other, _ in sources):
-            err.print(f'error: {file.name}: program "{spec.code}" is in two files', markup=False)
-            refused = True
-        sources.append((file, spec, sha256))
-    if refused:
-        err.print("nothing was written", markup=False)
-        raise typer.Exit(errors.EXIT_ERROR)
-
-    with database_session(settings) as session:
-        results = [
-            store.load_program(
-                session=session,
-                spec=spec,
-                source_name=file.name,
-                source_sha256=sha256,
-                now=now_utc(),
-                dry_run=dry_run,
+    results: list[store.LoadResult] = []
+    with contextlib.ExitStack() as opened:
+        session: Session | None = None
+        reads = opened.enter_context(contextlib.closing(store.read_program_sources(files)))
+        # Each program is written as soon as it is read (its file read along in a second
+        # process), in the one transaction, which rolls back if any file is refused.
+        for file, read in zip(files, reads, strict=True):
+            if isinstance(read, ProgramFileError):
+                print_problems(read)
+                refused = True
+                continue
+            spec, sha256 = read
+            if spec.code in codes:
+                err.print(
+                    f'error: {file.name}: program "{spec.code}" is in two files', markup=False
+                )
+                refused = True
+            codes.add(spec.code)
+            if refused:
+                continue  # read on, to list every problem of every file
+            if session is None:
+                session = opened.enter_context(database_session(settings))
+            results.append(
+                store.load_program(
+                    session=session,
+                    spec=spec,
+                    source_name=file.name,
+                    source_sha256=sha256,
+                    now=now_utc(),
+                    dry_run=dry_run,
+                )
             )
-            for file, spec, sha256 in sources
-        ]
+        if refused:
+            if session is not None:
+                session.rollback()
+            err.print("nothing was written", markup=False)
+            raise typer.Exit(errors.EXIT_ERROR)
     if as_json:
         emit_json([result.as_dict() for result in results])
         return

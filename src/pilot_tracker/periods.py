@@ -12,7 +12,7 @@ from datetime import date, timedelta
 from functools import lru_cache
 
 from pilot_tracker.errors import ReportError
-from pilot_tracker.models import Cadence
+from pilot_tracker.vocabulary import Cadence
 
 _MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
 _QUARTER = re.compile(r"^(\d{4})Q([1-4])$")

@@ -14,7 +14,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from pilot_tracker.errors import CellError
-from pilot_tracker.models import TaskStatus
+from pilot_tracker.vocabulary import TaskStatus
 
 WHOLE_LIMIT = 10**15  # whole numbers beyond this are shown as 1e+20, not in full
 _NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)$")

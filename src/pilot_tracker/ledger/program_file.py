@@ -13,6 +13,7 @@ ledger workbook (``ledger_workbook``) feeds the same ``validate_program``.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Callable, Iterable
 from datetime import date
@@ -35,7 +36,9 @@ from pydantic import (
 )
 
 from pilot_tracker.errors import Problem, ProgramFileError, UndecodableText, YamlBoundError
-from pilot_tracker.models import (
+from pilot_tracker.text import decode_text
+from pilot_tracker.values import FIGURE_LIMIT, counts, parse_day
+from pilot_tracker.vocabulary import (
     LABELS,
     Cadence,
     ContactRole,
@@ -44,8 +47,6 @@ from pilot_tracker.models import (
     ListKind,
     ProgramLevel,
 )
-from pilot_tracker.text import decode_text
-from pilot_tracker.values import FIGURE_LIMIT, counts, parse_day
 
 # Bounds on what one program may hold: far above any real pilot (30-37 member units,
 # a few dozen tasks, 13 indicators), far below what could exhaust a machine.
@@ -628,6 +629,21 @@ def _too_many(limit: int, noun: str) -> str:
 
 def _line(mark: yaml.Mark | None) -> str:
     return f"line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+
+
+def read_along(path: str) -> tuple[ProgramSpec, str] | None:
+    """A program file read and validated by ``store.read_program_sources``'s helper
+    process, with its sha256; None for a file it does not read (a ledger workbook) or that
+    is refused (read again by the loading process, to say why). This module imports no
+    table, so the helper starts in a fraction of the loader's time."""
+    file = Path(path)
+    if file.suffix.lower() not in (".yaml", ".yml"):
+        return None
+    try:
+        spec = read_program_file(file)
+        return spec, hashlib.sha256(file.read_bytes()).hexdigest()
+    except Exception:
+        return None
 
 
 def parse_program_text(text: str, name: str) -> ProgramSpec:
