@@ -93,18 +93,17 @@ class ReaderProcess:
         return Reading(self, wanted)
 
     def close(self) -> None:
-        """Stop the child (its input closed, then killed if it lingers)."""
+        """Stop the child. It holds nothing worth finishing: answers never asked for (a
+        run's last duplicates) go with it, and waiting for it to end by itself could wait
+        on it writing them to a pipe no one reads."""
         child, self._child = self._child, None
         if child is None:
             return
         self._outbox.put(None)
+        child.kill()
+        child.wait(timeout=5)
         if self._sender is not None:
             self._sender.join(timeout=5)
-        try:
-            child.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            child.kill()
-            child.wait(timeout=5)
         if child.stdout is not None:
             child.stdout.close()
 
