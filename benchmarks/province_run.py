@@ -16,10 +16,11 @@ states, each built once per N and copied for every part that changes it:
 
 - **supervise**: ``pilot-tracker supervise --all-programs --as-of 2023-02-01`` on the
   backlog, the whole process. Aim at N = 100: at most 90 s and 500 MB.
-- **intake**: ``collection.collect`` of every program, in one process, on a copy of the
-  backlog; its floor, every inbox file read from disk and read once by the reader intake
-  chooses (python-calamine for a workbook of values, openpyxl for the others, the CSV and
-  JSON parsers), one row inserted and committed per file. Aim: at most 1.5× the floor.
+- **intake**: ``collection.collect`` of every program, in one process (with one reader
+  process for the run, as ``supervise`` has), on a copy of the backlog; its floor, every
+  inbox file read from disk and read once by the reader intake chooses (python-calamine
+  for a workbook of values, openpyxl for the others, the CSV and JSON parsers), one row
+  inserted and committed per file. Aim: at most 1.5× the floor.
 - **flag**: ``supervise.flags.flag`` for p001 on 2023-02-24 (two years), median of 10; its
   floor, one indexed SELECT of p001's status rows (``province.SCAN``), median of 10, taken
   in turn. Aim: at most 3×.
