@@ -57,6 +57,21 @@ def read_here(payload: Payload) -> ReadPayload:
     return read_payload(payload.data, payload.name, payload.content_type)
 
 
+def read_now(payload: Payload) -> Callable[[Payload], ReadPayload]:
+    """``payload`` read in this process now, once, and a reader that gives what was read,
+    or raises what reading raised, when intake asks for it."""
+    try:
+        read = read_here(payload)
+    except Exception as error:  # raised when asked, as intake would have met it
+        failed = error
+
+        def again(_: Payload) -> ReadPayload:
+            raise failed
+
+        return again
+    return lambda _: read
+
+
 class ReaderProcess:
     """The child that reads a run's payloads, started once the run has had ``least`` of
     them; ``close`` (or leaving the ``with`` block) stops it."""
@@ -197,14 +212,14 @@ class Reading:
         self.payloads = payloads
         self.position = {id(payload): index for index, payload in enumerate(payloads)}
         self.sent: dict[int, int] = {}  # id(payload) -> its sequence
-        self.read_ahead: dict[int, Callable[[], ReadPayload]] = {}  # read here, early
+        self.read_ahead: dict[int, Callable[[Payload], ReadPayload]] = {}  # read here, early
         self.next = 0  # the first payload neither sent nor read here
 
     def read(self, payload: Payload) -> ReadPayload:
         """What ``payload`` holds, as ``read_payload`` reads it (raising as it raises)."""
         early = self.read_ahead.pop(id(payload), None)
         if early is not None:
-            return early()
+            return early(payload)
         index = self.position.get(id(payload))
         if index is None or self.process.broken:
             return read_here(payload)
@@ -240,17 +255,7 @@ class Reading:
             return False
         payload = self.payloads[self.next]
         self.next += 1
-        try:
-            read = read_here(payload)
-        except Exception as error:  # raised at its turn, as intake would have met it
-            failed = error
-
-            def again() -> ReadPayload:
-                raise failed
-
-            self.read_ahead[id(payload)] = again
-        else:
-            self.read_ahead[id(payload)] = lambda: read
+        self.read_ahead[id(payload)] = read_now(payload)
         return True
 
 

@@ -54,7 +54,8 @@ from pilot_tracker.collect.mail import (
     read_letter,
 )
 from pilot_tracker.collect.mailbox import Fetched, MailPull
-from pilot_tracker.collect.payload import Payload, ReadPayload, display_name, read_payload
+from pilot_tracker.collect.payload import Payload, ReadPayload, display_name
+from pilot_tracker.collect.reader import read_now
 from pilot_tracker.errors import ArchiveError, MailError, MailRefused, NotFoundError
 from pilot_tracker.ledger import store
 from pilot_tracker.models import (
@@ -540,18 +541,13 @@ def _status(files: list[MailFile]) -> tuple[str, str]:
 def _read_once(payload: Payload) -> tuple[dict[str, str], Callable[[Payload], ReadPayload]]:
     """A mailed file read once, as intake reads it: its template's hidden metadata (how a
     workbook in a mail says whose it is; ``{}`` for anything without it, a CSV, a broken or
-    refused file), and intake's reader of it, which gives what was read or raises what
-    reading raised (intake names what is wrong)."""
+    refused file), and intake's reader of it (``reader.read_now``), which gives what was
+    read or raises what reading raised (intake names what is wrong)."""
+    reader = read_now(payload)
     try:
-        read = read_payload(payload.data, payload.name, payload.content_type)
-    except Exception as error:  # intake meets it again, and records it as it would
-        failed = error
-
-        def again(_: Payload) -> ReadPayload:
-            raise failed
-
-        return {}, again
-    return dict(read.meta), lambda _: read
+        return dict(reader(payload).meta), reader
+    except Exception:  # intake meets it again, and records it as it would
+        return {}, reader
 
 
 def _payload(attachment: Attachment, name: str) -> Payload:

@@ -633,12 +633,10 @@ def _line(mark: yaml.Mark | None) -> str:
 
 def read_along(path: str) -> tuple[ProgramSpec, str] | None:
     """A program file read and validated by ``store.read_program_sources``'s helper
-    process, with its sha256; None for a file it does not read (a ledger workbook) or that
-    is refused (read again by the loading process, to say why). This module imports no
-    table, so the helper starts in a fraction of the loader's time."""
+    process, with its sha256; None for a file refused (read again by the loading process,
+    to say why). This module imports no table, so the helper starts in a fraction of the
+    loader's time."""
     file = Path(path)
-    if file.suffix.lower() not in (".yaml", ".yml"):
-        return None
     try:
         spec = read_program_file(file)
         return spec, hashlib.sha256(file.read_bytes()).hexdigest()

@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -143,16 +143,22 @@ def read_program(*, session: Session, code: str) -> ProgramSpec:
 
 def ledger_of(*, session: Session, program: Program) -> ProgramSpec:
     """``read_program`` of a program record already read."""
-    kept = _READ.get(program.revision) if program.revision else None
+    return _kept(_READ, program, lambda: _read_ledger(session, program))
+
+
+def _kept(cache: dict[str, Any], program: Program, read: Callable[[], Any]) -> Any:
+    """What ``read`` gives for ``program``, kept in ``cache`` under its revision (at most
+    ``_READ_KEPT`` revisions, the oldest dropped first)."""
+    kept = cache.get(program.revision) if program.revision else None
     if kept is not None:
         return kept
-    spec = _read_ledger(session, program)
+    value = read()
     if program.revision:
         with _READ_LOCK:
-            while len(_READ) >= _READ_KEPT:
-                _READ.pop(next(iter(_READ)))
-            _READ[program.revision] = spec
-    return spec
+            while len(cache) >= _READ_KEPT:
+                cache.pop(next(iter(cache)))
+            cache[program.revision] = value
+    return value
 
 
 @dataclass(frozen=True)
@@ -175,31 +181,21 @@ _IDS: dict[str, LedgerIds] = {}
 def ids_of(*, session: Session, program: Program) -> LedgerIds:
     """The ids of the program's units, tasks and indicators by code, read in one query and
     kept under the program's revision, as its ledger is."""
-    kept = _IDS.get(program.revision) if program.revision else None
-    if kept is not None:
-        return kept
+    return _kept(_IDS, program, lambda: _read_ids(session, program))  # type: ignore[no-any-return]
+
+
+def _read_ids(session: Session, program: Program) -> LedgerIds:
     found: dict[str, dict[str, int]] = {"unit": {}, "task": {}, "indicator": {}}
     tables = {"unit": Unit, "task": Task, "indicator": Indicator}
     union = union_all(
         *(
-            sa_select(literal(kind), table.c.code, table.c.id).where(
-                table.c.program_id == program.id
-            )
-            for kind, table in (
-                (kind, model.__table__)  # type: ignore[attr-defined]
-                for kind, model in tables.items()
-            )
+            sa_select(literal(kind), model.code, model.id).where(model.program_id == program.id)
+            for kind, model in tables.items()
         )
     )
     for kind, code, row_id in session.connection().execute(union):
         found[kind][code] = row_id
-    ids = LedgerIds(found["unit"], found["task"], found["indicator"])
-    if program.revision:
-        with _READ_LOCK:
-            while len(_IDS) >= _READ_KEPT:
-                _IDS.pop(next(iter(_IDS)))
-            _IDS[program.revision] = ids
-    return ids
+    return LedgerIds(found["unit"], found["task"], found["indicator"])
 
 
 def _read_ledger(session: Session, program: Program) -> ProgramSpec:
@@ -369,9 +365,12 @@ def read_program_sources(
     # spawn: a fresh interpreter, whatever threads this process runs
     helper = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
     try:
-        along = [helper.submit(read_along, str(path)) for path in reversed(paths)][::-1]
+        along = [
+            helper.submit(read_along, str(path)) if path.suffix.lower() in YAML_SUFFIXES else None
+            for path in reversed(paths)
+        ][::-1]
         for path, future in zip(paths, along, strict=True):
-            if future.cancel():
+            if future is None or future.cancel():
                 yield _read_or_refusal(path)
                 continue
             try:

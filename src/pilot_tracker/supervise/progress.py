@@ -31,13 +31,23 @@ _INDICATOR = Indicator.__table__  # type: ignore[attr-defined]
 _READING = IndicatorReading.__table__  # type: ignore[attr-defined]
 
 
+def _reports_of(*columns: Any, program_id: Any, as_of: Any) -> Select:
+    """``columns`` of every status report of a program filed by a day: one join, to the
+    task, for the program (as an indexed scan of its reports has). A Core statement: no
+    ORM object, nor the ORM's loading, for the thousands of a program's history."""
+    return (
+        sa.select(*columns)
+        .join_from(_REPORT, _TASK, _REPORT.c.task_id == _TASK.c.id)
+        .where(_TASK.c.program_id == program_id, _REPORT.c.reported_on <= as_of)
+    )
+
+
 def _filed_by(program_id: Any, as_of: Any) -> Select:
     """Every status report of a program filed by a day, with the codes and the submission
     that say what it is about and where it came from: the columns ``rules.StatusReport``
-    holds, as plain rows (a Core statement: no ORM object, nor the ORM's loading, for the
-    thousands of a program's history)."""
+    holds, as plain rows."""
     return (
-        sa.select(
+        _reports_of(
             _TASK.c.code,
             _UNIT.c.code,
             _REPORT.c.period,
@@ -47,48 +57,37 @@ def _filed_by(program_id: Any, as_of: Any) -> Select:
             _REPORT.c.evidence,
             _REPORT.c.submission_id,
             _SUBMISSION.c.sha256,
+            program_id=program_id,
+            as_of=as_of,
         )
-        .join_from(_REPORT, _TASK, _REPORT.c.task_id == _TASK.c.id)
         .join(_UNIT, _REPORT.c.unit_id == _UNIT.c.id)
         .join(_SUBMISSION, _REPORT.c.submission_id == _SUBMISSION.c.id)
-        .where(_TASK.c.program_id == program_id, _REPORT.c.reported_on <= as_of)
     )
 
 
 # Built once, their program and day bound at each execution: a program's flag, figures and
 # progress read through them every run.
-_FILED = _filed_by(sa.bindparam("program_id"), sa.bindparam("as_of")).order_by(
-    _REPORT.c.reported_on, _REPORT.c.submission_id
-)
+_PROGRAM, _DAY = sa.bindparam("program_id"), sa.bindparam("as_of")
+_IN_ORDER = (_REPORT.c.reported_on, _REPORT.c.submission_id)  # as they were filed
+_FILED = _filed_by(_PROGRAM, _DAY).order_by(*_IN_ORDER)
+# What the rules read of each report: no file (the figures name it), the unit by its id
+# (named from the ledger's ids), so no join but the program's.
+_JUDGED = _reports_of(
+    _TASK.c.code,
+    _REPORT.c.unit_id,
+    _REPORT.c.period,
+    _REPORT.c.status,
+    _REPORT.c.percent,
+    _REPORT.c.reported_on,
+    _REPORT.c.evidence,
+    _REPORT.c.submission_id,
+    program_id=_PROGRAM,
+    as_of=_DAY,
+).order_by(*_IN_ORDER)
 _READ_BY = (
     sa.select(_INDICATOR.c.code, _READING.c.value, _READING.c.as_of, _READING.c.submission_id)
     .join_from(_READING, _INDICATOR, _READING.c.indicator_id == _INDICATOR.c.id)
-    .where(
-        _INDICATOR.c.program_id == sa.bindparam("program_id"),
-        _READING.c.as_of <= sa.bindparam("as_of"),
-    )
-)
-
-
-# What the rules read of each report: no file (the figures name it), the unit by its id
-# (named from the ledger's ids): one join, for the program, as an indexed scan of it has.
-_JUDGED = (
-    sa.select(
-        _TASK.c.code,
-        _REPORT.c.unit_id,
-        _REPORT.c.period,
-        _REPORT.c.status,
-        _REPORT.c.percent,
-        _REPORT.c.reported_on,
-        _REPORT.c.evidence,
-        _REPORT.c.submission_id,
-    )
-    .join_from(_REPORT, _TASK, _REPORT.c.task_id == _TASK.c.id)
-    .where(
-        _TASK.c.program_id == sa.bindparam("program_id"),
-        _REPORT.c.reported_on <= sa.bindparam("as_of"),
-    )
-    .order_by(_REPORT.c.reported_on, _REPORT.c.submission_id)
+    .where(_INDICATOR.c.program_id == _PROGRAM, _READING.c.as_of <= _DAY)
 )
 
 
