@@ -561,13 +561,17 @@ def _engine() -> Any:
     return engine
 
 
-def _timed(*calls: Callable[[], Any], times: int) -> list[list[float]]:
+def _timed(
+    *calls: Callable[[], Any], times: int, before: Callable[[], Any] = lambda: None
+) -> list[list[float]]:
     """Seconds of each of ``times`` calls of each of ``calls``, taken in turn (so the load
-    of a shared machine falls on all alike), after one untimed call of each."""
+    of a shared machine falls on all alike), after one untimed call of each; ``before``
+    runs, untimed, before each turn."""
     for call in calls:
         call()  # imports, caches, the first queries compiled
     spent: list[list[float]] = [[] for _ in calls]
     for _ in range(times):
+        before()
         for call, into in zip(calls, spent, strict=True):
             began = time.perf_counter()
             call()
@@ -582,7 +586,8 @@ SCAN = (
 
 
 def flag_against_scan(program: str, day: date, times: int, profile: bool) -> dict[str, Any]:
-    """``flags.flag`` for one program against one SELECT of its status rows."""
+    """``flags.flag`` for one program, the day's first and the day again, against one
+    SELECT of its status rows."""
     from sqlalchemy import event
 
     from pilot_tracker import db
@@ -608,8 +613,20 @@ def flag_against_scan(program: str, day: date, times: int, profile: bool) -> dic
     def count(*arguments: Any) -> None:
         statements.append(arguments[2])
 
-    flagged, scanned = _timed(flag, scan, times=times)
+    def forget_day() -> None:  # the day's flags gone, as before its first run
+        with engine.begin() as connection:
+            connection.execute(
+                sa.text("DELETE FROM flag WHERE program_id = :program AND as_of = :day"),
+                {"program": program_id, "day": day},
+            )
+
+    # In turn: the day's first flag (its flags written), the same day flagged again (the
+    # flags found the same: read back, nothing written), the scan.
+    first, flagged, scanned = _timed(flag, flag, scan, times=times, before=forget_day)
+    forget_day()
     event.listen(engine, "before_cursor_execute", count)
+    flag()
+    first_statements = len(statements)
     findings = flag()
     event.remove(engine, "before_cursor_execute", count)
     explain = "EXPLAIN QUERY PLAN " if engine.dialect.name == "sqlite" else "EXPLAIN "
@@ -622,13 +639,16 @@ def flag_against_scan(program: str, day: date, times: int, profile: bool) -> dic
     engine.dispose()
     return {
         **found,
+        "first_flag_seconds": median(first),
+        "first_flag_runs": first,
         "flag_seconds": median(flagged),
         "flag_runs": flagged,
         "scan_seconds": median(scanned),
         "scan_runs": scanned,
         "rows": len(rows),
         "findings": findings,
-        "statements": len(statements),
+        "first_flag_statements": first_statements,
+        "statements": len(statements) - first_statements,
         "plan": plan,
     }
 

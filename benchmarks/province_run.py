@@ -21,9 +21,11 @@ states, each built once per N and copied for every part that changes it:
   inbox file read from disk and read once by the reader intake chooses (python-calamine
   for a workbook of values, openpyxl for the others, the CSV and JSON parsers), one row
   inserted and committed per file. Aim: at most 1.5× the floor.
-- **flag**: ``supervise.flags.flag`` for p001 on 2023-02-24 (two years), median of 10; its
-  floor, one indexed SELECT of p001's status rows (``province.SCAN``), median of 10, taken
-  in turn. Aim: at most 3×.
+- **flag**: ``supervise.flags.flag`` for p001 on 2023-02-24 (two years), median of 10,
+  twice in each turn: the day's first flag (its flags deleted before the turn, untimed),
+  then the day again (the same flags found: read back, nothing written); its floor, one
+  indexed SELECT of p001's status rows (``province.SCAN``), median of 10, taken in turn.
+  Aim: both at most 3×, on SQLite and (with ``--postgres``) on PostgreSQL.
 - **help**: ``pilot-tracker --help``, the whole process, median of 9; beside it ``python -c
   pass``, in turn. Aim: at most 0.3 s.
 - **PDF**: the half-year evaluation of p001 for 2022H2 as the product prints it (the
@@ -339,11 +341,12 @@ def at_size(programs: int, work: Path, options: argparse.Namespace) -> dict[str,
         timeout,
     )
     result["flag"] = {**ran.figures, "peak_mb": ran.peak_mb}
-    result["flag"]["ratio"] = ran.figures["flag_seconds"] / ran.figures["scan_seconds"]
-    say(f"  {result['flag']['ratio']:.1f}×")
+    _ratios(result["flag"])
+    say(f"  {result['flag']['first_ratio']:.1f}× first, {result['flag']['ratio']:.1f}× again")
     if options.postgres:
         result["flag_postgresql"] = flag_on_postgresql(programs, work, options)
-        say(f"  PostgreSQL: {result['flag_postgresql']['ratio']:.1f}×")
+        flagged = result["flag_postgresql"]
+        say(f"  PostgreSQL: {flagged['first_ratio']:.1f}× first, {flagged['ratio']:.1f}× again")
     say(f"[N={programs}] the PDF against WeasyPrint alone")
     ran = province.run_child(
         "pdf",
@@ -383,19 +386,30 @@ def flag_on_postgresql(programs: int, work: Path, options: argparse.Namespace) -
         env = province.environment(home, url, work / "prefect")
         arguments = {"day": province.DAY.isoformat(), "program": "p001", "times": 10}
         ran = province.run_child("flag", {**arguments, "profile": False}, env, options.deadline)
-        figures = {**ran.figures, "peak_mb": ran.peak_mb}
-        figures["ratio"] = figures["flag_seconds"] / figures["scan_seconds"]
-        return figures
+        return _ratios({**ran.figures, "peak_mb": ran.peak_mb})
     finally:
         backend.drop_all()
 
 
+def _ratios(flag: dict[str, Any]) -> dict[str, Any]:
+    """The flag's figures with its ratios to the scan: the day's first flag, and again."""
+    flag["first_ratio"] = flag["first_flag_seconds"] / flag["scan_seconds"]
+    flag["ratio"] = flag["flag_seconds"] / flag["scan_seconds"]
+    return flag
+
+
 def aims(result: dict[str, Any]) -> dict[str, bool]:
+    flagged = [
+        result["flag"],
+        *([result["flag_postgresql"]] if "flag_postgresql" in result else []),
+    ]
     return {
         "supervise_seconds": result["supervise"]["wall"] <= AIMS["supervise_seconds"],
         "supervise_mb": result["supervise"]["peak_mb"] <= AIMS["supervise_mb"],
         "intake_ratio": result["intake"]["ratio"] <= AIMS["intake_ratio"],
-        "flag_ratio": result["flag"]["ratio"] <= AIMS["flag_ratio"],
+        "flag_ratio": all(
+            max(flag["first_ratio"], flag["ratio"]) <= AIMS["flag_ratio"] for flag in flagged
+        ),
         "help_seconds": result["help"]["help_seconds"] <= AIMS["help_seconds"],
         "pdf_ratio": result["pdf"]["ratio"] <= AIMS["pdf_ratio"],
         "load_seconds": result["load"]["wall"] <= AIMS["load_seconds"],
@@ -454,13 +468,9 @@ def report(size: dict[str, Any]) -> str:
             f"  intake                    {i['seconds']:7.1f} s  floor "
             f"{size['floor']['seconds']:.1f} s = {i['ratio']:.2f}×  ({i['peak_mb']:.0f} MB, "
             f"floor {size['floor']['peak_mb']:.0f} MB)",
-            f"  flag                      {f['flag_seconds'] * 1000:7.1f} ms  scan "
-            f"{f['scan_seconds'] * 1000:.1f} ms = {f['ratio']:.1f}×  ({f['rows']} rows)",
+            f"  flag, SQLite              {_flag_line(f)}  ({f['rows']} rows)",
             *(
-                [
-                    f"  flag, PostgreSQL          {g['flag_seconds'] * 1000:7.1f} ms  scan "
-                    f"{g['scan_seconds'] * 1000:.1f} ms = {g['ratio']:.1f}×"
-                ]
+                [f"  flag, PostgreSQL          {_flag_line(g)}"]
                 if (g := size.get("flag_postgresql"))
                 else []
             ),
@@ -471,6 +481,14 @@ def report(size: dict[str, Any]) -> str:
             f"  program load              {lo['wall']:7.2f} s  {lo['peak_mb']:5.0f} MB",
             f"  met: {size['met']}",
         ]
+    )
+
+
+def _flag_line(flag: dict[str, Any]) -> str:
+    return (
+        f"{flag['first_flag_seconds'] * 1000:5.1f} ms first, "
+        f"{flag['flag_seconds'] * 1000:.1f} ms again; scan {flag['scan_seconds'] * 1000:.1f} ms "
+        f"= {flag['first_ratio']:.1f}× and {flag['ratio']:.1f}×"
     )
 
 

@@ -44,7 +44,9 @@ def database(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'home' / DATABASE_FILE}"
 
 
-def test_a_small_province_is_built_and_its_day_supervised(database: str, tmp_path: Path) -> None:
+def test_a_small_province_is_built_and_its_day_supervised(
+    database: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Two programs of the examples' shape with three months of history: their ledger, the
     city of both, the history's mix, an escalation history, the day's workbooks in the
     inbox; the day's supervise of one program takes every one of its workbooks."""
@@ -98,6 +100,13 @@ def test_a_small_province_is_built_and_its_day_supervised(database: str, tmp_pat
         stored = session.exec(select(sa.func.count()).select_from(Submission)).one()
         assert stored == built.counts["submissions"] + len(files)
     engine.dispose()
+
+    # The flag against the scan: the day's first flag, and the day again, each timed.
+    monkeypatch.setenv("PILOT_TRACKER_HOME", str(home))
+    monkeypatch.setenv("PILOT_TRACKER_DATABASE_URL", database)
+    figures = province.flag_against_scan("p001", province.DAY, times=2, profile=False)
+    assert len(figures["first_flag_runs"]) == len(figures["flag_runs"]) == 2
+    assert figures["findings"] > 0 and figures["rows"] > 0
 
 
 province_run = _script("province_run")

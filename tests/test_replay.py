@@ -24,7 +24,7 @@ from pilot_tracker.ledger import store
 from pilot_tracker.ledger.program_file import read_program_file
 from pilot_tracker.models import Escalation, Flag, Notification
 from pilot_tracker.settings import Settings
-from pilot_tracker.supervise import escalation, flags
+from pilot_tracker.supervise import escalation, flags, workdays
 
 from .conftest import EXAMPLES, ROOT
 
@@ -264,3 +264,68 @@ def test_closing_by_hand_before_it_opened_is_refused_on_the_command_line(
     assert "opened on 2021-04-06" in refused
     again = json.loads(cli("escalation", "list", "--program", "xiangshan", "--json"))[0]
     assert again["status"] == "open" and again["closed"] is None
+
+
+def day_flags(engine: sa.Engine, day: date) -> list[tuple]:
+    with db.session(engine) as session:
+        return [
+            (f.id, f.rule, f.unit_id, f.task_id, f.indicator_id, f.severity, f.details)
+            for f in session.exec(select(Flag).where(Flag.as_of == day).order_by(Flag.id)).all()
+        ]
+
+
+def test_the_same_day_flagged_again_keeps_its_flags_unless_the_findings_change(
+    engine: sa.Engine,
+) -> None:
+    load(engine)
+    with db.session(engine) as session:
+        first = flags.flag(session=session, program="xiangshan", as_of=LATER)
+    stored = day_flags(engine, LATER)
+    assert len(stored) == len(first.findings) > 1
+
+    written: list[str] = []
+
+    def note(connection, cursor, statement, *_: object) -> None:  # type: ignore[no-untyped-def]
+        if not statement.lstrip().upper().startswith("SELECT"):
+            written.append(statement)
+
+    sa.event.listen(engine, "before_cursor_execute", note)
+    try:
+        with db.session(engine) as session:  # the same findings: nothing written
+            flags.flag(session=session, program="xiangshan", as_of=LATER)
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", note)
+    assert not [s for s in written if "flag" in s.lower()], written
+    assert day_flags(engine, LATER) == stored
+
+    away = first.findings[0].unit  # one unit unavailable: its flags go, the others stay
+    with db.session(engine) as session:
+        again = flags.flag(
+            session=session, program="xiangshan", as_of=LATER, unavailable=frozenset({away})
+        )
+    after = day_flags(engine, LATER)
+    assert len(after) == len(again.findings) < len(stored)
+    assert [(rule, details["message"]) for _, rule, *_, details in after] == [
+        (finding.rule, finding.message) for finding in again.findings
+    ]
+
+
+def test_a_flag_counts_working_days_by_the_entered_years(engine: sa.Engine) -> None:
+    load(engine)
+    with db.session(engine) as session:
+        before = flags.preview(session=session, program="xiangshan", as_of=LATER)
+    workday = date(2021, 3, 31)  # a Wednesday, a working day by the package
+    assert before.situation.calendar.is_workday(workday)
+    with db.session(engine) as session:
+        workdays.enter_year(
+            session=session,
+            arrangement=workdays.Arrangement(
+                year=2021, source="测试通知", holidays={workday: "测试假日"}
+            ),
+            now=datetime(2021, 1, 2, tzinfo=UTC),
+        )
+    with db.session(engine) as session:
+        after = flags.preview(session=session, program="xiangshan", as_of=LATER)
+    assert after.situation.calendar.source_of(2021) == "entered"
+    assert not after.situation.calendar.is_workday(workday)
+    assert after.situation.calendar.entered[2021].holidays == {workday: "测试假日"}

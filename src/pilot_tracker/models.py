@@ -16,6 +16,7 @@ from sqlalchemy import (
     CheckConstraint,
     Column,
     DateTime,
+    Index,
     String,
     Text,
     UniqueConstraint,
@@ -373,10 +374,15 @@ class Rejection(SQLModel, table=True):
 class Flag(SQLModel, table=True):
     """A lag finding of one rule about one unit (and task or indicator) for a period."""
 
-    __table_args__ = (_one_of("severity", Severity),)
+    __table_args__ = (
+        _one_of("severity", Severity),
+        # A program's flags of a day, and its latest day flagged, found without reading
+        # the rest of its history (every flag and the day's run ask).
+        Index("ix_flag_program_id_as_of", "program_id", "as_of"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
-    program_id: int = Field(foreign_key="program.id", index=True)
+    program_id: int = Field(foreign_key="program.id")
     unit_id: int = Field(foreign_key="unit.id", index=True)
     task_id: int | None = Field(default=None, foreign_key="task.id", index=True)
     indicator_id: int | None = Field(default=None, foreign_key="indicator.id", index=True)

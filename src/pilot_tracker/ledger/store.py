@@ -117,12 +117,17 @@ def get_program(*, session: Session, code: str) -> Program:
     """The program with this code, or a ``NotFoundError`` that says what exists."""
     program = session.exec(select(Program).where(Program.code == code)).first()
     if program is None:
-        known = session.exec(select(Program.code).order_by(Program.code)).all()
-        hint = f"loaded programs: {', '.join(known)}" if known else "no program is loaded yet"
-        raise NotFoundError(
-            f'no program "{code}"; {hint} (load one with `pilot-tracker program load FILE`)'
-        )
+        raise no_program(session=session, code=code)
     return program
+
+
+def no_program(*, session: Session, code: str) -> NotFoundError:
+    """The error for a program code not loaded, naming those that are."""
+    known = session.exec(select(Program.code).order_by(Program.code)).all()
+    hint = f"loaded programs: {', '.join(known)}" if known else "no program is loaded yet"
+    return NotFoundError(
+        f'no program "{code}"; {hint} (load one with `pilot-tracker program load FILE`)'
+    )
 
 
 # The ledgers read, by revision: a run over a province reads each program's ledger several

@@ -18,6 +18,7 @@ when) or rejected (why), in the same transaction as the decision.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -109,15 +110,33 @@ def _day(moment: datetime | None, zone: str) -> date:
 
 _EXTENSION = Extension.__table__  # type: ignore[attr-defined]
 _TASK = Task.__table__  # type: ignore[attr-defined]
+
+
+def approved_by(program_id: Any, as_of: Any) -> tuple[Any, ...]:
+    """The conditions on ``extension`` of a program's extensions approved by a day."""
+    return (
+        _EXTENSION.c.program_id == program_id,
+        _EXTENSION.c.status == ExtensionStatus.APPROVED.value,
+        _EXTENSION.c.decided_on <= as_of,
+    )
+
+
+def count_approved_by(program_id: Any, as_of: Any) -> Any:
+    """How many extensions ``in_effect`` would read, as a scalar subquery (the flag asks
+    it with its program's row, and reads them only when there are some)."""
+    return (
+        sa.select(sa.func.count())
+        .select_from(_EXTENSION)
+        .where(*approved_by(program_id, as_of))
+        .scalar_subquery()
+    )
+
+
 # Every flag and every report reads it: built once, its program and day bound each time.
 _IN_EFFECT = (
     sa.select(_TASK.c.code, _EXTENSION.c.proposed_due)
     .join_from(_EXTENSION, _TASK, _EXTENSION.c.task_id == _TASK.c.id)
-    .where(
-        _EXTENSION.c.program_id == sa.bindparam("program_id"),
-        _EXTENSION.c.status == ExtensionStatus.APPROVED.value,
-        _EXTENSION.c.decided_on <= sa.bindparam("as_of"),
-    )
+    .where(*approved_by(sa.bindparam("program_id"), sa.bindparam("as_of")))
     .order_by(_EXTENSION.c.decided_on, _EXTENSION.c.id)
 )
 
@@ -145,7 +164,11 @@ def effective(
 ) -> tuple[ProgramSpec, dict[str, date]]:
     """The program as the rules see it on ``as_of``: each approved extension in effect moves
     its task's due date. Also the planned (ledger) date of every task so moved."""
-    dues = in_effect(session=session, program_id=program_id, as_of=as_of)
+    return applied(spec, in_effect(session=session, program_id=program_id, as_of=as_of))
+
+
+def applied(spec: ProgramSpec, dues: Mapping[str, date]) -> tuple[ProgramSpec, dict[str, date]]:
+    """``effective`` with the due dates in effect (``in_effect``) already read."""
     if not dues:
         return spec, {}
     planned = {task.code: task.due for task in spec.tasks if task.code in dues}

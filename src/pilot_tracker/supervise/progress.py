@@ -71,7 +71,8 @@ _PROGRAM, _DAY = sa.bindparam("program_id"), sa.bindparam("as_of")
 _IN_ORDER = (_REPORT.c.reported_on, _REPORT.c.submission_id)  # as they were filed
 _FILED = _filed_by(_PROGRAM, _DAY).order_by(*_IN_ORDER)
 # What the rules read of each report: no file (the figures name it), the unit by its id
-# (named from the ledger's ids), so no join but the program's.
+# (named from the ledger's ids), so no join but the program's; in no order, as the scan
+# reads them (the rules put each task's reports in the order they were filed).
 _JUDGED = _reports_of(
     _TASK.c.code,
     _REPORT.c.unit_id,
@@ -83,11 +84,29 @@ _JUDGED = _reports_of(
     _REPORT.c.submission_id,
     program_id=_PROGRAM,
     as_of=_DAY,
-).order_by(*_IN_ORDER)
-_READ_BY = (
-    sa.select(_INDICATOR.c.code, _READING.c.value, _READING.c.as_of, _READING.c.submission_id)
+)
+_READINGS_OF = (
+    sa.select()
     .join_from(_READING, _INDICATOR, _READING.c.indicator_id == _INDICATOR.c.id)
     .where(_INDICATOR.c.program_id == _PROGRAM, _READING.c.as_of <= _DAY)
+)
+_READ_BY = _READINGS_OF.with_only_columns(
+    _INDICATOR.c.code, _READING.c.value, _READING.c.as_of, _READING.c.submission_id
+)
+# The rules' two reads in one round trip: each status report, then each indicator reading
+# as a row with no unit, its value where a report has its percent.
+_JUDGED_AND_READ = sa.union_all(
+    _JUDGED,
+    _READINGS_OF.with_only_columns(
+        _INDICATOR.c.code,
+        sa.null(),
+        sa.null(),
+        sa.null(),
+        _READING.c.value,
+        _READING.c.as_of,
+        sa.null(),
+        _READING.c.submission_id,
+    ),
 )
 
 
@@ -104,17 +123,24 @@ def stored_status_reports(
     return [_status_report(row) for row in rows.all()]
 
 
-def status_reports_judged(
+def judged(
     *, session: Session, program: Program, as_of: date
-) -> list[rules.StatusReport]:
-    """``stored_status_reports`` as the rules read them: without the file each came in."""
+) -> tuple[list[rules.StatusReport], list[rules.Reading]]:
+    """What the rules read of a program's history by a day, in one query: its status
+    reports as ``stored_status_reports`` has them but without the file each came in, in
+    no particular order, and its indicator readings (``stored_readings``)."""
     units = store.ids_of(session=session, program=program).unit_codes
-    rows = session.connection().execute(_JUDGED, {"program_id": program.id, "as_of": as_of})
-    make = rules.StatusReport
-    return [
-        make(task, units[unit], period, status, percent, day, evidence, order)
-        for task, unit, period, status, percent, day, evidence, order in rows.all()
-    ]
+    rows = session.connection().execute(
+        _JUDGED_AND_READ, {"program_id": program.id, "as_of": as_of}
+    )
+    reports, readings = [], []
+    report, reading = rules.StatusReport, rules.Reading
+    for code, unit, period, status, percent, day, evidence, order in rows.all():
+        if unit is None:
+            readings.append(reading(code, percent, day, order))
+        else:
+            reports.append(report(code, units[unit], period, status, percent, day, evidence, order))
+    return reports, readings
 
 
 def stored_readings(

@@ -20,6 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from functools import cached_property
+from operator import itemgetter
 from typing import Any, NamedTuple
 
 from pilot_tracker import periods
@@ -90,19 +91,25 @@ class Situation:
         self.period = periods.period_of(self.as_of, self.spec.reporting.cadence)
 
     @cached_property
-    def _filed(self) -> dict[tuple[str, str], list[StatusReport]]:
-        """Each task's reports by each unit, in the order they were filed."""
+    def _grouped(
+        self,
+    ) -> tuple[dict[tuple[str, str], list[StatusReport]], dict[str, list[StatusReport]]]:
+        """The reports in the order they were filed, by task and unit and by unit."""
         filed: dict[tuple[str, str], list[StatusReport]] = defaultdict(list)
+        by_unit: dict[str, list[StatusReport]] = defaultdict(list)
         for report in sorted(self.status_reports, key=_filed_order):
             filed[(report.task, report.unit)].append(report)
-        return filed
-
-    @cached_property
-    def _by_unit(self) -> dict[str, list[StatusReport]]:
-        by_unit: dict[str, list[StatusReport]] = defaultdict(list)
-        for report in self.status_reports:
             by_unit[report.unit].append(report)
-        return by_unit
+        return filed, by_unit
+
+    @property
+    def _filed(self) -> dict[tuple[str, str], list[StatusReport]]:
+        """Each task's reports by each unit, in the order they were filed."""
+        return self._grouped[0]
+
+    @property
+    def _by_unit(self) -> dict[str, list[StatusReport]]:
+        return self._grouped[1]
 
     @cached_property
     def reading_periods(self) -> dict[str, set[str]]:
@@ -175,8 +182,12 @@ class Situation:
         return {report.period: report for report in self.filed(task.code, task.lead_unit)}
 
 
-def _filed_order(report: StatusReport) -> tuple[date, int]:
-    return report.reported_on, report.order
+# A reading's place in the order they were taken: its day, then its submission's.
+_taken_order = itemgetter(Reading._fields.index("as_of"), Reading._fields.index("order"))
+# A report's place in the order they were filed: its day, then its submission's.
+_filed_order = itemgetter(
+    StatusReport._fields.index("reported_on"), StatusReport._fields.index("order")
+)
 
 
 def _d(day: date) -> str:
@@ -204,11 +215,10 @@ def missing_report(situation: Situation) -> list[Finding]:
     if periods.bounds(period)[1] < spec.start or as_of <= due_check(period):
         return []
 
-    reported: dict[str, set[str]] = defaultdict(set)
-    for report in situation.status_reports:
-        reported[report.unit].add(report.period)
+    reported = {(report.unit, report.period) for report in situation.status_reports}
     for indicator in spec.indicators:
-        reported[indicator.owner] |= situation.reading_periods.get(indicator.code, set())
+        taken = situation.reading_periods.get(indicator.code, ())
+        reported.update((indicator.owner, period) for period in taken)
 
     findings = []
     for unit in spec.units:
@@ -216,7 +226,7 @@ def missing_report(situation: Situation) -> list[Finding]:
             continue
         missed, checked = 0, period
         while (
-            checked not in reported[unit.code]
+            (unit.code, checked) not in reported
             and periods.bounds(checked)[1] >= spec.start
             and _has_work(situation, unit.code, checked)
         ):
@@ -437,7 +447,7 @@ def indicator_off_track(situation: Situation) -> list[Finding]:
     findings = []
     for indicator in situation.spec.indicators:
         readings = situation.readings_of(indicator.code)
-        latest = max(readings, key=lambda r: (r.as_of, r.order), default=None)
+        latest = max(readings, key=_taken_order, default=None)
         distance = indicator.target.value - indicator.baseline.value
         if latest is None or distance == 0:
             continue

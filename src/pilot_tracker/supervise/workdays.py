@@ -25,6 +25,7 @@ from functools import cache
 from typing import TYPE_CHECKING, Any
 
 import chinese_calendar
+import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from pilot_tracker.alerts import outbox
@@ -146,13 +147,26 @@ class Arrangement:
         ]
 
     @classmethod
-    def from_row(cls, row: CalendarYear) -> Arrangement:
+    def from_row(cls, row: CalendarYear | Any) -> Arrangement:
+        """A stored year: a ``CalendarYear``, or a row of ``YEAR_COLUMNS``."""
+        return cls.stored(row.year, row.source, row.issued, row.holidays, row.workdays)
+
+    @classmethod
+    def stored(
+        cls,
+        year: int,
+        source: str,
+        issued: date | None,
+        holidays: list[dict[str, str]],
+        workdays: list[dict[str, str]],
+    ) -> Arrangement:
+        """A stored year from its columns, in ``YEAR_COLUMNS``'s order."""
         return cls(
-            year=row.year,
-            source=row.source,
-            issued=row.issued,
-            holidays={date.fromisoformat(h["date"]): h["name"] for h in row.holidays},
-            workdays={date.fromisoformat(w["date"]): w["name"] for w in row.workdays},
+            year=year,
+            source=source,
+            issued=issued,
+            holidays={date.fromisoformat(h["date"]): h["name"] for h in holidays},
+            workdays={date.fromisoformat(w["date"]): w["name"] for w in workdays},
         )
 
 
@@ -347,19 +361,31 @@ def differences(arrangement: Arrangement) -> list[tuple[date, bool, bool]]:
 # --- the entered years, in the database ----------------------------------------------------
 
 
+_YEAR = CalendarYear.__table__  # type: ignore[attr-defined]
+# What an entered year holds, as columns a statement may read beside others (the flag reads
+# them with its program's row); ``Arrangement.from_row`` takes such a row.
+YEAR_COLUMNS = (_YEAR.c.year, _YEAR.c.source, _YEAR.c.issued, _YEAR.c.holidays, _YEAR.c.workdays)
+_ENTERED_YEARS = sa.select(*YEAR_COLUMNS).order_by(_YEAR.c.year)
+
+
 def entered_years(*, session: Session) -> dict[int, Arrangement]:
     """Every year the operator entered, by year."""
-    rows = session.exec(select(CalendarYear).order_by(CalendarYear.year)).all()
+    rows = session.connection().execute(_ENTERED_YEARS)
     return {row.year: Arrangement.from_row(row) for row in rows}
 
 
 def calendar_of(*, session: Session, spec: ProgramSpec | None = None) -> WorkCalendar:
     """The installation's calendar, with a program's own overrides on top when given."""
+    return calendar_for(spec, entered_years(session=session))
+
+
+def calendar_for(spec: ProgramSpec | None, entered: Mapping[int, Arrangement]) -> WorkCalendar:
+    """``calendar_of`` with the entered years already read."""
     overrides = spec.calendar if spec is not None else None
     return WorkCalendar(
         holidays=overrides.holidays if overrides else (),
         workdays=overrides.workdays if overrides else (),
-        entered=entered_years(session=session),
+        entered=entered,
     )
 
 
