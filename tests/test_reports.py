@@ -54,7 +54,7 @@ from pilot_tracker.models import (
 from pilot_tracker.reports import documents, evaluation, figures, reconciliation, writing
 from pilot_tracker.reports.figures import parse_half, parse_quarter
 from pilot_tracker.settings import Settings
-from pilot_tracker.supervise import flags, rules
+from pilot_tracker.supervise import flags, progress, rules
 
 from .conftest import ROOT
 from .message_links import LINKS, PUBLIC_URL, links_in, opened_by
@@ -1796,6 +1796,26 @@ def test_bad_periods_and_answers_on_the_command_line(tmp_path: Path) -> None:
         ("tw", "confirmed", ""),
         ("jyj", "disputed", "T-03 已于2月26日完成"),
     ]
+
+
+def test_the_rules_read_the_history_as_it_is_stored(engine: sa.Engine) -> None:
+    """What the flag reads in one query is what the figures read in two, but for the file
+    each report came in: every status report and every reading, field by field."""
+    build(engine)
+    as_of = date(2021, 6, 30)
+    with db.session(engine) as session:
+        record = store.get_program(session=session, code="demo")
+        reports, readings = progress.judged(session=session, program=record, as_of=as_of)
+        stored = progress.stored_status_reports(session=session, program_id=record.id, as_of=as_of)
+        taken = progress.stored_readings(session=session, program_id=record.id, as_of=as_of)
+    assert reports and readings
+    assert sorted(reports) == sorted(report._replace(submission="") for report in stored)
+    assert sorted(readings) == sorted(taken)
+    for report in reports:  # each a whole StatusReport, every field where it belongs
+        assert isinstance(report, rules.StatusReport) and report.submission == ""
+        assert isinstance(report.reported_on, date) and isinstance(report.order, int)
+    for reading in readings:
+        assert isinstance(reading, rules.Reading) and isinstance(reading.as_of, date)
 
 
 # --- timeliness of a unit that only reports an indicator ------------------------------------

@@ -25,7 +25,6 @@ from functools import cache
 from typing import TYPE_CHECKING, Any
 
 import chinese_calendar
-import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from pilot_tracker.alerts import outbox
@@ -147,8 +146,7 @@ class Arrangement:
         ]
 
     @classmethod
-    def from_row(cls, row: CalendarYear | Any) -> Arrangement:
-        """A stored year: a ``CalendarYear``, or a row of ``YEAR_COLUMNS``."""
+    def from_row(cls, row: CalendarYear) -> Arrangement:
         return cls.stored(row.year, row.source, row.issued, row.holidays, row.workdays)
 
     @classmethod
@@ -363,14 +361,13 @@ def differences(arrangement: Arrangement) -> list[tuple[date, bool, bool]]:
 
 _YEAR = CalendarYear.__table__  # type: ignore[attr-defined]
 # What an entered year holds, as columns a statement may read beside others (the flag reads
-# them with its program's row); ``Arrangement.from_row`` takes such a row.
+# them with its program's row), in the order ``Arrangement.stored`` takes them.
 YEAR_COLUMNS = (_YEAR.c.year, _YEAR.c.source, _YEAR.c.issued, _YEAR.c.holidays, _YEAR.c.workdays)
-_ENTERED_YEARS = sa.select(*YEAR_COLUMNS).order_by(_YEAR.c.year)
 
 
 def entered_years(*, session: Session) -> dict[int, Arrangement]:
     """Every year the operator entered, by year."""
-    rows = session.connection().execute(_ENTERED_YEARS)
+    rows = session.exec(select(CalendarYear).order_by(CalendarYear.year)).all()
     return {row.year: Arrangement.from_row(row) for row in rows}
 
 
