@@ -402,10 +402,7 @@ def _ratios(flag: dict[str, Any]) -> dict[str, Any]:
 
 
 def aims(result: dict[str, Any]) -> dict[str, bool]:
-    flagged = [
-        result["flag"],
-        *([result["flag_postgresql"]] if "flag_postgresql" in result else []),
-    ]
+    flagged = [result[key] for key in ("flag", "flag_postgresql") if key in result]
     return {
         "supervise_seconds": result["supervise"]["wall"] <= AIMS["supervise_seconds"],
         "supervise_mb": result["supervise"]["peak_mb"] <= AIMS["supervise_mb"],

@@ -11,7 +11,7 @@ day would close later escalations before they opened.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -36,15 +36,10 @@ _FLAG = Flag.__table__  # type: ignore[attr-defined]
 # What a flag says, beside its program and day: a day flagged again with the same findings
 # keeps its flags as they are.
 _KEPT = ("unit_id", "task_id", "indicator_id", "rule", "severity", "period", "details")
-_DELETE_DAY = delete(_FLAG).where(
-    _FLAG.c.program_id == bindparam("program_id"), _FLAG.c.as_of == bindparam("as_of")
-)
+_OF_DAY = (_FLAG.c.program_id == bindparam("program_id"), _FLAG.c.as_of == bindparam("as_of"))
+_DELETE_DAY = delete(_FLAG).where(*_OF_DAY)
 # The day's flags as stored, in the order they were written.
-_DAY_FLAGS = (
-    sa.select(*(_FLAG.c[name] for name in _KEPT))
-    .where(_FLAG.c.program_id == bindparam("program_id"), _FLAG.c.as_of == bindparam("as_of"))
-    .order_by(_FLAG.c.id)
-)
+_DAY_FLAGS = sa.select(*(_FLAG.c[name] for name in _KEPT)).where(*_OF_DAY).order_by(_FLAG.c.id)
 # Sent as one executemany: psycopg sends its rows in one round trip (a pipeline), each a
 # statement parsed once; a multi-row INSERT would be new text for psycopg to parse every
 # time past 50 parameters (six flags).
@@ -71,19 +66,18 @@ _LATEST_DAYS = sa.select(*_latest_days(bindparam("program_id")))
 # latest day on record, how many extensions are in effect (read only when there are
 # some), and the entered calendar years (a row each, the program's repeated; one row with
 # no year when none is entered).
+_PROGRAM_AND_DAYS = (
+    Program,
+    *_latest_days(Program.id),  # type: ignore[arg-type]
+    extensions.count_approved_by(Program.id, bindparam("as_of")),
+)
 _PROGRAM_DAY = (
-    sa.select(
-        Program,
-        *_latest_days(Program.id),  # type: ignore[arg-type]
-        extensions.count_approved_by(Program.id, bindparam("as_of")),
-        *workdays.YEAR_COLUMNS,
-    )
+    sa.select(*_PROGRAM_AND_DAYS, *workdays.YEAR_COLUMNS)
     .outerjoin(workdays.YEAR_COLUMNS[0].table, sa.true())
     .where(Program.code == bindparam("code"))  # type: ignore[arg-type]
     .order_by(workdays.YEAR_COLUMNS[0])
 )
-
-_YEAR_AT = 6  # a row's year begins after the program, its four latest days, the count
+_YEAR_AT = len(_PROGRAM_AND_DAYS)  # where a row's entered year begins
 
 
 @dataclass(frozen=True)
@@ -103,7 +97,7 @@ def _program_day(session: Session, program: str, as_of: date) -> _ProgramDay:
     record, *days, extended = rows[0][:_YEAR_AT]
     return _ProgramDay(
         record=record,
-        latest=max((day for day in days if day is not None), default=None),
+        latest=_latest(days),
         extensions=extended,
         entered={
             row[_YEAR_AT]: workdays.Arrangement.stored(*row[_YEAR_AT:])
@@ -164,7 +158,10 @@ def _situation(
 def latest_day(*, session: Session, program_id: int) -> date | None:
     """The latest day on record for a program: of a flag, or of an escalation opened,
     raised or closed."""
-    days = session.connection().execute(_LATEST_DAYS, {"program_id": program_id}).one()
+    return _latest(session.connection().execute(_LATEST_DAYS, {"program_id": program_id}).one())
+
+
+def _latest(days: Iterable[date | None]) -> date | None:
     return max((day for day in days if day is not None), default=None)
 
 

@@ -91,25 +91,19 @@ class Situation:
         self.period = periods.period_of(self.as_of, self.spec.reporting.cadence)
 
     @cached_property
-    def _grouped(
-        self,
-    ) -> tuple[dict[tuple[str, str], list[StatusReport]], dict[str, list[StatusReport]]]:
-        """The reports in the order they were filed, by task and unit and by unit."""
-        filed: dict[tuple[str, str], list[StatusReport]] = defaultdict(list)
-        by_unit: dict[str, list[StatusReport]] = defaultdict(list)
-        for report in sorted(self.status_reports, key=_filed_order):
-            filed[(report.task, report.unit)].append(report)
-            by_unit[report.unit].append(report)
-        return filed, by_unit
-
-    @property
     def _filed(self) -> dict[tuple[str, str], list[StatusReport]]:
         """Each task's reports by each unit, in the order they were filed."""
-        return self._grouped[0]
+        filed: dict[tuple[str, str], list[StatusReport]] = defaultdict(list)
+        for report in sorted(self.status_reports, key=_filed_order):
+            filed[(report.task, report.unit)].append(report)
+        return filed
 
-    @property
+    @cached_property
     def _by_unit(self) -> dict[str, list[StatusReport]]:
-        return self._grouped[1]
+        by_unit: dict[str, list[StatusReport]] = defaultdict(list)
+        for report in self.status_reports:
+            by_unit[report.unit].append(report)
+        return by_unit
 
     @cached_property
     def reading_periods(self) -> dict[str, set[str]]:
