@@ -16,6 +16,7 @@ import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -174,10 +175,20 @@ class LedgerIds:
     tasks: dict[str, int]
     indicators: dict[str, int]
 
-    @property
+    @cached_property
     def unit_codes(self) -> dict[int, str]:
         """The units' codes by id."""
         return {unit_id: code for code, unit_id in self.units.items()}
+
+    @cached_property
+    def task_codes(self) -> dict[int, str]:
+        """The tasks' codes by id."""
+        return {task_id: code for code, task_id in self.tasks.items()}
+
+    @cached_property
+    def indicator_codes(self) -> dict[int, str]:
+        """The indicators' codes by id."""
+        return {indicator_id: code for code, indicator_id in self.indicators.items()}
 
 
 _IDS: dict[str, LedgerIds] = {}

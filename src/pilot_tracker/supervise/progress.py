@@ -70,35 +70,34 @@ def _filed_by(program_id: Any, as_of: Any) -> Select:
 _PROGRAM, _DAY = sa.bindparam("program_id"), sa.bindparam("as_of")
 _IN_ORDER = (_REPORT.c.reported_on, _REPORT.c.submission_id)  # as they were filed
 _FILED = _filed_by(_PROGRAM, _DAY).order_by(*_IN_ORDER)
-# What the rules read of each report: no file (the figures name it), the unit by its id
-# (named from the ledger's ids), so no join but the program's; in no order, as the scan
-# reads them (the rules put each task's reports in the order they were filed).
-_JUDGED = _reports_of(
-    _TASK.c.code,
-    _REPORT.c.unit_id,
-    _REPORT.c.period,
-    _REPORT.c.status,
-    _REPORT.c.percent,
-    _REPORT.c.reported_on,
-    _REPORT.c.evidence,
-    _REPORT.c.submission_id,
-    program_id=_PROGRAM,
-    as_of=_DAY,
-)
-_READINGS_OF = (
-    sa.select()
+_READ_BY = (
+    sa.select(_INDICATOR.c.code, _READING.c.value, _READING.c.as_of, _READING.c.submission_id)
     .join_from(_READING, _INDICATOR, _READING.c.indicator_id == _INDICATOR.c.id)
     .where(_INDICATOR.c.program_id == _PROGRAM, _READING.c.as_of <= _DAY)
 )
-_READ_BY = _READINGS_OF.with_only_columns(
-    _INDICATOR.c.code, _READING.c.value, _READING.c.as_of, _READING.c.submission_id
-)
-# The rules' two reads in one round trip: each status report, then each indicator reading
-# as a row with no unit, its value where a report has its percent.
+# What the rules read of a program's history, in one round trip: each status report,
+# then each indicator reading as a row with no unit, its value where a report has its
+# percent. Found by the ledger's ids (``store.ids_of``, kept under the program's revision)
+# and named from them, so no join: the server reads each table's index on those ids, which
+# it would not choose for a join to a small province's indicators (it scanned every
+# reading). No file (the figures name it), and in no order (the rules put each task's
+# reports in the order they were filed).
 _JUDGED_AND_READ = sa.union_all(
-    _JUDGED,
-    _READINGS_OF.with_only_columns(
-        _INDICATOR.c.code,
+    sa.select(
+        _REPORT.c.task_id,
+        _REPORT.c.unit_id,
+        _REPORT.c.period,
+        _REPORT.c.status,
+        _REPORT.c.percent,
+        _REPORT.c.reported_on,
+        _REPORT.c.evidence,
+        _REPORT.c.submission_id,
+    ).where(
+        _REPORT.c.task_id.in_(sa.bindparam("tasks", expanding=True)),
+        _REPORT.c.reported_on <= _DAY,
+    ),
+    sa.select(
+        _READING.c.indicator_id,
         sa.null(),
         sa.null(),
         sa.null(),
@@ -106,6 +105,9 @@ _JUDGED_AND_READ = sa.union_all(
         _READING.c.as_of,
         sa.null(),
         _READING.c.submission_id,
+    ).where(
+        _READING.c.indicator_id.in_(sa.bindparam("indicators", expanding=True)),
+        _READING.c.as_of <= _DAY,
     ),
 )
 
@@ -129,20 +131,22 @@ def judged(
     """What the rules read of a program's history by a day, in one query: its status
     reports as ``stored_status_reports`` has them but without the file each came in, in
     no particular order, and its indicator readings (``stored_readings``)."""
-    units = store.ids_of(session=session, program=program).unit_codes
+    ids = store.ids_of(session=session, program=program)
+    tasks, units, indicators = ids.task_codes, ids.unit_codes, ids.indicator_codes
     rows = session.connection().execute(
-        _JUDGED_AND_READ, {"program_id": program.id, "as_of": as_of}
+        _JUDGED_AND_READ,
+        {"tasks": list(tasks), "indicators": list(indicators), "as_of": as_of},
     )
     reports: list[rules.StatusReport] = []
     readings: list[rules.Reading] = []
     # Built as tuples of every field (a named tuple's own constructor takes twice as long,
     # and a program's history is a thousand rows a flag).
     new, report, reading = tuple.__new__, rules.StatusReport, rules.Reading
-    for code, unit, period, status, percent, day, evidence, order in rows.all():
+    for of, unit, period, status, percent, day, evidence, order in rows.all():
         if unit is None:
-            readings.append(new(reading, (code, percent, day, order)))
+            readings.append(new(reading, (indicators[of], percent, day, order)))
         else:
-            said = (code, units[unit], period, status, percent, day, evidence, order, "")
+            said = (tasks[of], units[unit], period, status, percent, day, evidence, order, "")
             reports.append(new(report, said))
     return reports, readings
 
