@@ -1800,22 +1800,34 @@ def test_bad_periods_and_answers_on_the_command_line(tmp_path: Path) -> None:
 
 def test_the_rules_read_the_history_as_it_is_stored(engine: sa.Engine) -> None:
     """What the flag reads in one query is what the figures read in two, but for the file
-    each report came in: every status report and every reading, field by field."""
+    each report came in: every status report and every reading, field by field, of the
+    program asked about and no other; a program with no indicator has no reading."""
     build(engine)
+    other = demo_document() | {"code": "other"}
+    load_program(engine, other)
+    store_reports(engine, "other", rows=REPORTS[:5], readings=READINGS[:1], escalations=[])
+    bare = demo_document() | {"code": "bare", "indicators": []}
+    load_program(engine, bare)
+    store_reports(engine, "bare", rows=REPORTS[5:9], readings=[], escalations=[])
     as_of = date(2021, 6, 30)
-    with db.session(engine) as session:
-        record = store.get_program(session=session, code="demo")
-        reports, readings = progress.judged(session=session, program=record, as_of=as_of)
-        stored = progress.stored_status_reports(session=session, program_id=record.id, as_of=as_of)
-        taken = progress.stored_readings(session=session, program_id=record.id, as_of=as_of)
-    assert reports and readings
-    assert sorted(reports) == sorted(report._replace(submission="") for report in stored)
-    assert sorted(readings) == sorted(taken)
-    for report in reports:  # each a whole StatusReport, every field where it belongs
-        assert isinstance(report, rules.StatusReport) and report.submission == ""
-        assert isinstance(report.reported_on, date) and isinstance(report.order, int)
-    for reading in readings:
-        assert isinstance(reading, rules.Reading) and isinstance(reading.as_of, date)
+    read: dict[str, tuple[int, int]] = {}
+    for code in ("demo", "other", "bare"):
+        with db.session(engine) as session:
+            record = store.get_program(session=session, code=code)
+            reports, readings = progress.judged(session=session, program=record, as_of=as_of)
+            stored = progress.stored_status_reports(
+                session=session, program_id=record.id, as_of=as_of
+            )
+            taken = progress.stored_readings(session=session, program_id=record.id, as_of=as_of)
+        assert sorted(reports) == sorted(report._replace(submission="") for report in stored)
+        assert sorted(readings) == sorted(taken)
+        for report in reports:  # each a whole StatusReport, every field where it belongs
+            assert isinstance(report, rules.StatusReport) and report.submission == ""
+            assert isinstance(report.reported_on, date) and isinstance(report.order, int)
+        for reading in readings:
+            assert isinstance(reading, rules.Reading) and isinstance(reading.as_of, date)
+        read[code] = (len(reports), len(readings))
+    assert read == {"demo": (len(REPORTS), 2), "other": (5, 1), "bare": (4, 0)}
 
 
 # --- timeliness of a unit that only reports an indicator ------------------------------------
