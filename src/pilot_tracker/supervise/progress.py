@@ -31,6 +31,17 @@ _INDICATOR = Indicator.__table__  # type: ignore[attr-defined]
 _READING = IndicatorReading.__table__  # type: ignore[attr-defined]
 
 
+# What a status report says, in ``rules.StatusReport``'s order after its task and unit.
+_SAYS = (
+    _REPORT.c.period,
+    _REPORT.c.status,
+    _REPORT.c.percent,
+    _REPORT.c.reported_on,
+    _REPORT.c.evidence,
+    _REPORT.c.submission_id,
+)
+
+
 def _reports_of(*columns: Any, program_id: Any, as_of: Any) -> Select:
     """``columns`` of every status report of a program filed by a day: one join, to the
     task, for the program (as an indexed scan of its reports has). A Core statement: no
@@ -50,12 +61,7 @@ def _filed_by(program_id: Any, as_of: Any) -> Select:
         _reports_of(
             _TASK.c.code,
             _UNIT.c.code,
-            _REPORT.c.period,
-            _REPORT.c.status,
-            _REPORT.c.percent,
-            _REPORT.c.reported_on,
-            _REPORT.c.evidence,
-            _REPORT.c.submission_id,
+            *_SAYS,
             _SUBMISSION.c.sha256,
             program_id=program_id,
             as_of=as_of,
@@ -83,16 +89,7 @@ _READ_BY = (
 # reading). No file (the figures name it), and in no order (the rules put each task's
 # reports in the order they were filed).
 _JUDGED_AND_READ = sa.union_all(
-    sa.select(
-        _REPORT.c.task_id,
-        _REPORT.c.unit_id,
-        _REPORT.c.period,
-        _REPORT.c.status,
-        _REPORT.c.percent,
-        _REPORT.c.reported_on,
-        _REPORT.c.evidence,
-        _REPORT.c.submission_id,
-    ).where(
+    sa.select(_REPORT.c.task_id, _REPORT.c.unit_id, *_SAYS).where(
         _REPORT.c.task_id.in_(sa.bindparam("tasks", expanding=True)),
         _REPORT.c.reported_on <= _DAY,
     ),
