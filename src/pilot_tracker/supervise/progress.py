@@ -42,32 +42,17 @@ _SAYS = (
 )
 
 
-def _reports_of(*columns: Any, program_id: Any, as_of: Any) -> Select:
-    """``columns`` of every status report of a program filed by a day: one join, to the
-    task, for the program (as an indexed scan of its reports has). A Core statement: no
-    ORM object, nor the ORM's loading, for the thousands of a program's history."""
-    return (
-        sa.select(*columns)
-        .join_from(_REPORT, _TASK, _REPORT.c.task_id == _TASK.c.id)
-        .where(_TASK.c.program_id == program_id, _REPORT.c.reported_on <= as_of)
-    )
-
-
 def _filed_by(program_id: Any, as_of: Any) -> Select:
     """Every status report of a program filed by a day, with the codes and the submission
     that say what it is about and where it came from: the columns ``rules.StatusReport``
-    holds, as plain rows."""
+    holds, as plain rows. A Core statement: no ORM object, nor the ORM's loading, for the
+    thousands of a program's history."""
     return (
-        _reports_of(
-            _TASK.c.code,
-            _UNIT.c.code,
-            *_SAYS,
-            _SUBMISSION.c.sha256,
-            program_id=program_id,
-            as_of=as_of,
-        )
+        sa.select(_TASK.c.code, _UNIT.c.code, *_SAYS, _SUBMISSION.c.sha256)
+        .join_from(_REPORT, _TASK, _REPORT.c.task_id == _TASK.c.id)
         .join(_UNIT, _REPORT.c.unit_id == _UNIT.c.id)
         .join(_SUBMISSION, _REPORT.c.submission_id == _SUBMISSION.c.id)
+        .where(_TASK.c.program_id == program_id, _REPORT.c.reported_on <= as_of)
     )
 
 
